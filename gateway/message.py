@@ -1,0 +1,270 @@
+"""Walk the bytes of a message into the facts a decision needs (no I/O, never raises)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import quopri
+import re
+from dataclasses import dataclass, field
+from email import errors as email_errors
+from email.header import decode_header
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import compat32
+from email.utils import getaddresses
+
+from gateway.html_text import visible_text
+from gateway.model import Location
+
+MAX_DEPTH = 5
+MAX_PARTS = 500
+_MSGID = re.compile(r"<[^<>\s]{1,998}>")
+_PGP_BLOCK = re.compile(r"^-----BEGIN PGP (MESSAGE|SIGNED MESSAGE)-----", re.MULTILINE)
+_ENCRYPTED_TYPES = frozenset({
+    "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime",
+    "application/pgp-encrypted",
+})
+_BROKEN_MIME = (
+    email_errors.NoBoundaryInMultipartDefect,
+    email_errors.StartBoundaryNotFoundDefect,
+    email_errors.MultipartInvariantViolationDefect,
+    email_errors.MisplacedEnvelopeHeaderDefect,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    """One readable top-text alternative of a message."""
+
+    location: Location
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """What the stamp reader and the decision need to know about one message."""
+
+    subject: str = ""
+    x_stamps: tuple[str, ...] = ()
+    from_addresses: tuple[str, ...] = ()
+    message_id: str | None = None
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    top_texts: tuple[TextPart, ...] = ()
+    attached: tuple[MessageFacts, ...] = ()
+    unreadable: tuple[str, ...] = field(default=())
+
+    @property
+    def thread_ids(self) -> tuple[str, ...]:
+        """Every Message-ID this message refers to, nearest parent first."""
+        seen: dict[str, None] = dict.fromkeys(self.in_reply_to)
+        seen.update(dict.fromkeys(reversed(self.references)))
+        return tuple(seen)
+
+
+_PARSER = BytesParser(policy=compat32)
+
+
+def read_message(data: bytes) -> MessageFacts:
+    """Parse raw message bytes; anything that cannot be read is listed in ``unreadable``."""
+    try:
+        message = _PARSER.parsebytes(data)
+    except Exception as exc:  # the stdlib parser is lenient; this is the last resort
+        return MessageFacts(unreadable=(f"message could not be parsed ({type(exc).__name__})",))
+    return _facts(message, depth=0)
+
+
+def _facts(message: Message, depth: int) -> MessageFacts:
+    walker = _Walker(depth)
+    try:
+        walker.body(message)
+    except Exception as exc:  # a malformed tree must fail closed, not crash the gateway
+        walker.unreadable.append(f"MIME structure could not be walked ({type(exc).__name__})")
+    return MessageFacts(
+        subject=header_text(message.get_all("Subject", [""])[0] or ""),
+        x_stamps=tuple(header_text(v) for v in message.get_all("X-Stamp", [])),
+        from_addresses=_addresses(message.get_all("From", [])),
+        message_id=_first_id(message.get_all("Message-ID", [])),
+        in_reply_to=_ids(message.get_all("In-Reply-To", [])),
+        references=_ids(message.get_all("References", [])),
+        top_texts=tuple(walker.texts),
+        attached=tuple(walker.attached),
+        unreadable=tuple(walker.unreadable),
+    )
+
+
+class _Walker:
+    """Finds the top text (every alternative), attached messages and unreadable parts."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.texts: list[TextPart] = []
+        self.attached: list[MessageFacts] = []
+        self.unreadable: list[str] = []
+        self.parts = 0
+
+    def body(self, part: Message) -> None:
+        """Read ``part`` as the top text of the message and look through the rest."""
+        self._defects(part)
+        ctype = part.get_content_type()
+        if ctype in _ENCRYPTED_TYPES:
+            self.unreadable.append(f"encrypted body ({ctype})")
+        elif ctype == "multipart/alternative":
+            children = self._children(part)
+            for child in children:
+                self.body(child)
+            if not children:
+                self.unreadable.append("empty multipart/alternative")
+        elif ctype == "multipart/signed":
+            children = self._children(part)
+            if children:
+                self.body(children[0])
+        elif part.is_multipart():
+            children = self._children(part)
+            if not children:
+                self.unreadable.append(f"{ctype} without parts")
+                return
+            self.body(children[0])
+            for child in children[1:]:
+                self.rest(child)
+        elif ctype == "message/rfc822":
+            self.rest(part)
+        elif ctype in ("text/plain", "text/html") or part.get_content_maintype() == "text":
+            self._text(part, ctype)
+
+    def rest(self, part: Message) -> None:
+        """A part after the top text: only attached messages and encrypted parts matter."""
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            self.unreadable.append(f"more than {MAX_PARTS} MIME parts")
+            return
+        self._defects(part)
+        ctype = part.get_content_type()
+        if ctype in _ENCRYPTED_TYPES:
+            self.unreadable.append(f"encrypted part ({ctype})")
+        elif ctype == "message/rfc822":
+            self._attached(part)
+        elif part.is_multipart():
+            for child in self._children(part):
+                self.rest(child)
+
+    def _attached(self, part: Message) -> None:
+        if self.depth + 1 > MAX_DEPTH:
+            self.unreadable.append(f"messages nested deeper than {MAX_DEPTH}")
+            return
+        payload = part.get_payload()
+        inner: Message | None = None
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            inner = payload[0]
+        else:
+            raw = _decoded_bytes(part, self.unreadable)
+            if raw is not None:
+                inner = _PARSER.parsebytes(raw)
+        if inner is None:
+            self.unreadable.append("attached message could not be read")
+            return
+        self.attached.append(_facts(inner, self.depth + 1))
+
+    def _children(self, part: Message) -> list[Message]:
+        payload = part.get_payload()
+        if not isinstance(payload, list):
+            self.unreadable.append(f"{part.get_content_type()} whose parts could not be found")
+            return []
+        self.parts += len(payload)
+        if self.parts > MAX_PARTS:
+            self.unreadable.append(f"more than {MAX_PARTS} MIME parts")
+            return []
+        return [p for p in payload if isinstance(p, Message)]
+
+    def _defects(self, part: Message) -> None:
+        for defect in part.defects:
+            if isinstance(defect, _BROKEN_MIME):
+                self.unreadable.append(f"broken MIME: {type(defect).__name__}")
+
+    def _text(self, part: Message, ctype: str) -> None:
+        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        if disposition == "attachment" and self.texts:
+            return
+        raw = _decoded_bytes(part, self.unreadable)
+        if raw is None:
+            return
+        text = _decode_charset(raw, part.get_content_charset())
+        if _PGP_BLOCK.search(text):
+            self.unreadable.append("PGP-armoured body")
+        if ctype == "text/html":
+            self.texts.append(TextPart(Location.HTML, visible_text(text)))
+        else:
+            self.texts.append(TextPart(Location.BODY, text.replace("\r\n", "\n").replace("\r", "\n")))
+
+
+def _decoded_bytes(part: Message, unreadable: list[str]) -> bytes | None:
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        unreadable.append("a single part carries sub-parts")
+        return None
+    if not isinstance(payload, str):
+        return b""
+    data = payload.encode("ascii", "surrogateescape")
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding == "base64":
+        try:
+            return base64.b64decode(b"".join(data.split()) + b"==", validate=False)
+        except (binascii.Error, ValueError):
+            unreadable.append("base64 part that does not decode")
+            return None
+    if encoding == "quoted-printable":
+        return quopri.decodestring(data)
+    return data
+
+
+def _decode_charset(raw: bytes, charset: str | None) -> str:
+    if charset:
+        try:
+            codec = codecs.lookup(charset.strip().strip('"'))
+            return raw.decode(codec.name, errors="replace")
+        except (LookupError, ValueError):
+            pass
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def header_text(value: object) -> str:
+    """A header value decoded from RFC 2047 and raw 8-bit, never raising."""
+    if not isinstance(value, str):
+        value = str(value)
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        chunks = decode_header(text)
+    except Exception:
+        return " ".join(text.split())
+    out: list[str] = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            out.append(_decode_charset(chunk, charset))
+        else:
+            out.append(chunk)
+    return " ".join("".join(out).split())
+
+
+def _addresses(values: list[str]) -> tuple[str, ...]:
+    try:
+        pairs = getaddresses([header_text(v) for v in values])
+    except Exception:
+        return ()
+    return tuple(addr.strip().lower() for _, addr in pairs if "@" in addr)
+
+
+def _ids(values: list[str]) -> tuple[str, ...]:
+    found: list[str] = []
+    for value in values:
+        found.extend(_MSGID.findall(str(value)))
+    return tuple(dict.fromkeys(found))
+
+
+def _first_id(values: list[str]) -> str | None:
+    ids = _ids(values[:1])
+    return ids[0] if ids else None
