@@ -1,0 +1,128 @@
+"""The running gateway: owns the listener, the store, the downstream and the live policy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+from gateway.delivery import Downstream, make_downstream
+from gateway.logs import get_logger
+from gateway.policy import Policy, PolicyError, load_policy
+from gateway.settings import Settings
+from gateway.smtp import GatewaySMTP, Handler
+from gateway.store import Store
+
+log = get_logger()
+
+
+class LivePolicy:
+    """The policy in force; a new version replaces it only if it loads cleanly."""
+
+    def __init__(self, directory: Path, policy: Policy) -> None:
+        self.directory = directory
+        self.current = policy
+        self.last_error: str | None = None
+        self._stamp = self._files_stamp()
+
+    def __call__(self) -> Policy:
+        return self.current
+
+    def _files_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        try:
+            files = sorted(p for p in self.directory.rglob("*.toml") if p.is_file())
+            return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+        except OSError:
+            return ()
+
+    def changed(self) -> bool:
+        return self._files_stamp() != self._stamp
+
+    def reload(self, reason: str) -> bool:
+        """Load the files again; keep the last good policy if the new one is broken."""
+        self._stamp = self._files_stamp()
+        try:
+            policy = load_policy(self.directory)
+        except PolicyError as exc:
+            self.last_error = str(exc)
+            log.error("policy-refused", reason=reason, kept_version=self.current.version,
+                      problems=[str(p) for p in exc.problems])
+            return False
+        self.last_error = None
+        if policy.version != self.current.version:
+            log.info("policy-loaded", reason=reason, version=policy.version,
+                     previous=self.current.version)
+        self.current = policy
+        return True
+
+
+class Gateway:
+    """Start, serve and stop; ``ready`` is set once the listener accepts connections."""
+
+    def __init__(self, settings: Settings, policy: Policy) -> None:
+        self.settings = settings
+        self.policy = LivePolicy(Path(settings.policies), policy)
+        self.store: Store | None = None
+        self.downstream: Downstream | None = None
+        self.server: asyncio.base_events.Server | None = None
+        self.ready = asyncio.Event()
+        self.stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.store = await Store.open(Path(settings.data))
+        self.downstream = make_downstream(settings.downstream, settings.hostname,
+                                          settings.downstream_timeout)
+        handler = Handler(settings, self.policy, self.store, self.downstream)
+        loop = asyncio.get_running_loop()
+        host, port = settings.listen_address
+
+        def factory() -> GatewaySMTP:
+            return GatewaySMTP(handler, hostname=settings.hostname,
+                               data_size_limit=settings.max_message_size,
+                               timeout=settings.session_timeout, ident="stampgate",
+                               loop=loop)
+
+        self.server = await loop.create_server(factory, host=host, port=port,
+                                               reuse_address=True)
+        bound = self.server.sockets[0].getsockname()
+        log.info("listening", address=f"{bound[0]}:{bound[1]}", downstream=self.downstream.description,
+                 policy_version=self.policy.current.version, data=str(settings.data))
+        self.ready.set()
+
+    async def serve(self) -> None:
+        await self.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.policy.reload("SIGHUP"))
+        watcher = asyncio.create_task(self._watch_policy())
+        try:
+            await self.stopping.wait()
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await self.stop()
+
+    async def _watch_policy(self) -> None:
+        interval = self.settings.policy_poll_seconds
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            if self.policy.changed():
+                self.policy.reload("files changed")
+
+    async def stop(self) -> None:
+        log.info("stopping", deadline=self.settings.shutdown_deadline)
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.server.wait_closed(), self.settings.shutdown_deadline)
+        if self.downstream is not None:
+            await self.downstream.close()
+        if self.store is not None:
+            await self.store.close()
+        log.info("stopped")

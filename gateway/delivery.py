@@ -1,0 +1,237 @@
+"""Onward delivery: a local maildir outbox or an SMTP downstream (pooled connections)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import aiosmtplib
+
+SCHEMES = ("maildir", "smtp", "smtp+starttls", "smtps")
+
+
+class DeliveryError(Exception):
+    """The downstream did not take the message. ``temporary`` tells the client to retry."""
+
+    def __init__(self, temporary: bool, detail: str, code: int | None = None) -> None:
+        self.temporary = temporary
+        self.detail = detail
+        self.code = code
+        super().__init__(detail)
+
+
+class Downstream(Protocol):
+    """Where allowed and released messages go."""
+
+    description: str
+
+    async def deliver(self, sender: str, recipients: Sequence[str], data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DownstreamAddress:
+    scheme: str
+    host: str = ""
+    port: int = 0
+    path: str = ""
+
+
+def parse_downstream(url: str) -> DownstreamAddress:
+    """``maildir:PATH``, ``smtp://host:port``, ``smtp+starttls://host:port``, ``smtps://...``."""
+    if url.startswith("maildir:"):
+        path = url.removeprefix("maildir:").removeprefix("//")
+        if not path:
+            raise ValueError("maildir downstream needs a path (maildir:./var/outbox)")
+        return DownstreamAddress("maildir", path=path)
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise ValueError(f"downstream {url!r}: scheme must be one of {', '.join(SCHEMES)}")
+    if not parts.hostname:
+        raise ValueError(f"downstream {url!r} has no host (write smtp://host:port)")
+    default = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}[parts.scheme]
+    try:
+        port = parts.port or default
+    except ValueError:
+        raise ValueError(f"downstream {url!r}: the port is not a number from 0 to 65535") from None
+    return DownstreamAddress(parts.scheme, host=parts.hostname, port=port)
+
+
+def make_downstream(url: str, hostname: str, timeout: float = 60.0,
+                    tls_context: ssl.SSLContext | None = None) -> Downstream:
+    address = parse_downstream(url)
+    if address.scheme == "maildir":
+        return MaildirDownstream(Path(address.path))
+    return SmtpDownstream(address, hostname, timeout, tls_context)
+
+
+class MaildirDownstream:
+    """Local delivery: one file per message in a Maildir, fsynced before it counts."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.description = f"maildir:{root}"
+        self._counter = 0
+        for sub in ("tmp", "new", "cur"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+
+    async def deliver(self, sender: str, recipients: Sequence[str], data: bytes) -> None:
+        envelope = (f"Return-Path: <{sender}>\r\nX-Envelope-To: {', '.join(recipients)}\r\n"
+                    .encode())
+        self._counter += 1
+        name = f"{time.time_ns()}.P{os.getpid()}Q{self._counter}.{socket.gethostname()}"
+        try:
+            await asyncio.to_thread(self._write, name, envelope + data)
+        except OSError as exc:
+            raise DeliveryError(True, f"local outbox not writable: {exc.strerror}") from exc
+
+    def _write(self, name: str, data: bytes) -> None:
+        tmp = self.root / "tmp" / name
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, self.root / "new" / name)
+        fd = os.open(self.root / "new", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    async def close(self) -> None:
+        return None
+
+
+class SmtpDownstream:
+    """SMTP to the next hop; idle connections are kept for reuse."""
+
+    def __init__(self, address: DownstreamAddress, hostname: str, timeout: float,
+                 tls_context: ssl.SSLContext | None, pool_size: int = 16) -> None:
+        self.address = address
+        self.hostname = hostname
+        self.timeout = timeout
+        self.tls_context = tls_context
+        self.pool_size = pool_size
+        self.description = f"{address.scheme}://{address.host}:{address.port}"
+        self._idle: list[aiosmtplib.SMTP] = []
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
+            hostname=self.address.host,
+            port=self.address.port,
+            local_hostname=self.hostname,
+            timeout=self.timeout,
+            use_tls=self.address.scheme == "smtps",
+            start_tls=True if self.address.scheme == "smtp+starttls" else False,
+            tls_context=self.tls_context,
+        )
+        await client.connect()
+        return client
+
+    async def _acquire(self) -> tuple[aiosmtplib.SMTP, bool]:
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client, True
+        return await self._connect(), False
+
+    async def deliver(self, sender: str, recipients: Sequence[str], data: bytes) -> None:
+        try:
+            client, reused = await self._acquire()
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            raise DeliveryError(True, f"downstream {self.description} unreachable: "
+                                      f"{_describe(exc)}") from exc
+        try:
+            await self._transaction(client, sender, recipients, data)
+        except DeliveryError:
+            await _quietly_close(client)
+            raise
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError) as exc:
+            await _quietly_close(client)
+            if reused:  # a pooled connection the server had closed: try once on a fresh one
+                return await self._fresh(sender, recipients, data)
+            raise DeliveryError(True, f"downstream {self.description} closed the connection: "
+                                      f"{_describe(exc)}") from exc
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            await _quietly_close(client)
+            raise DeliveryError(True, f"downstream {self.description} failed: "
+                                      f"{_describe(exc)}") from exc
+        if len(self._idle) < self.pool_size:
+            self._idle.append(client)
+        else:
+            await _quietly_close(client)
+
+    async def _fresh(self, sender: str, recipients: Sequence[str], data: bytes) -> None:
+        try:
+            client = await self._connect()
+            await self._transaction(client, sender, recipients, data)
+        except DeliveryError:
+            raise
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            raise DeliveryError(True, f"downstream {self.description} failed: "
+                                      f"{_describe(exc)}") from exc
+        if len(self._idle) < self.pool_size:
+            self._idle.append(client)
+
+    async def _transaction(self, client: aiosmtplib.SMTP, sender: str,
+                           recipients: Sequence[str], data: bytes) -> None:
+        """MAIL, every RCPT, then DATA only if every recipient was accepted."""
+        try:
+            await client.mail(sender)
+        except aiosmtplib.SMTPResponseException as exc:
+            await _reset(client)
+            raise _refused(exc.code, f"sender <{sender}>: {exc.message}") from exc
+        refusals: list[tuple[int, str]] = []
+        for rcpt in recipients:
+            try:
+                await client.rcpt(rcpt)
+            except aiosmtplib.SMTPResponseException as exc:
+                refusals.append((exc.code, f"<{rcpt}>: {exc.code} {exc.message}"))
+        if refusals:
+            await _reset(client)
+            temporary = any(code < 500 for code, _ in refusals)
+            code = max(code for code, _ in refusals) if not temporary else 451
+            raise DeliveryError(temporary, "downstream refused " +
+                                "; ".join(text for _, text in refusals), code)
+        try:
+            await client.data(data)
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _refused(exc.code, f"message: {exc.message}") from exc
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            await _quietly_close(client)
+
+
+def _refused(code: int, detail: str) -> DeliveryError:
+    return DeliveryError(code < 500, f"downstream answered {code}: {detail}", code)
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        await _quietly_close(client)
+
+
+async def _quietly_close(client: aiosmtplib.SMTP) -> None:
+    try:
+        if client.is_connected:
+            await asyncio.wait_for(client.quit(), 2)
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        client.close()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())[:200]

@@ -1,0 +1,32 @@
+"""JSON log lines with structlog; callers pass ids, addresses, stamps and rule names only."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+
+def configure(level: str = "info") -> None:
+    """One JSON object per line on stderr."""
+    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(sort_keys=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    # aiosmtpd logs every DATA line at debug level and peers at info; keep it quiet.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+def get_logger() -> Any:
+    """A lazy logger: it follows ``configure`` even when created at import time."""
+    return structlog.get_logger("stampgate")

@@ -1,0 +1,65 @@
+"""``stampgate serve``: run the gateway."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.app import Gateway
+from gateway.logs import configure
+from gateway.policy import PolicyError, load_policy
+from gateway.settings import Settings, SettingsError, load_settings
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "serve", help="run the SMTP gateway",
+        description="Accept mail over SMTP, read its stamp, and relay, bounce or hold it.",
+    )
+    add_settings_arguments(parser)
+    parser.add_argument("--listen", metavar="HOST:PORT",
+                        help="where to accept SMTP (default 127.0.0.1:2525)")
+    parser.add_argument("--downstream", metavar="URL",
+                        help="where allowed mail goes: maildir:PATH (default maildir:./var/outbox), "
+                             "smtp://host:port, smtp+starttls://host:port, smtps://host:port")
+    parser.set_defaults(handler=run)
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML file of settings (flags override it)")
+    parser.add_argument("--policies", type=Path, metavar="DIR",
+                        help="policy directory (default ./policies)")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="data directory for the store (default ./var)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {key: getattr(args, key, None)
+                 for key in ("listen", "downstream", "policies", "data")}
+    return load_settings(args.config, overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_from(args)
+    except SettingsError as exc:
+        print(f"stampgate: {exc}", file=sys.stderr)
+        return 2
+    configure(settings.log_level)
+    try:
+        policy = load_policy(settings.policies)
+    except PolicyError as exc:
+        print(f"stampgate: the policy in {settings.policies} cannot be used:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(Gateway(settings, policy).serve())
+    except OSError as exc:
+        print(f"stampgate: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0

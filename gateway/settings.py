@@ -1,0 +1,112 @@
+"""Gateway settings: defaults, an optional TOML file, then command-line flags."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_LISTEN = "127.0.0.1:2525"
+DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+
+
+class SettingsError(Exception):
+    """A setting with a bad value; the message names the setting and the value."""
+
+
+def split_host_port(value: str, default_port: int | None = None) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` into its parts."""
+    text = value.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not port_text:
+        if default_port is None:
+            raise ValueError(f"{value!r} has no port (write HOST:PORT)")
+        return host, default_port
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{value!r}: the port must be a number from 0 to 65535")
+    return host or "127.0.0.1", int(port_text)
+
+
+class Settings(BaseModel):
+    """Everything ``stampgate serve`` needs; every field has a working default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    listen: str = DEFAULT_LISTEN
+    downstream: str = "maildir:./var/outbox"
+    policies: Path = Path("./policies")
+    data: Path = Path("./var")
+    hostname: str = "stampgate.localdomain"
+    trusted_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    max_message_size: int = Field(default=DEFAULT_MAX_SIZE, gt=0)
+    max_recipients: int = Field(default=1000, gt=0)
+    downstream_timeout: float = Field(default=60.0, gt=0)
+    session_timeout: float = Field(default=300.0, gt=0)
+    policy_poll_seconds: float = Field(default=2.0, ge=0)
+    shutdown_deadline: float = Field(default=30.0, ge=0)
+    log_level: str = "info"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_host_port(value)
+        return value
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not a network (write 127.0.0.0/8 or ::1/128)")
+        return value
+
+    @field_validator("downstream")
+    @classmethod
+    def _downstream(cls, value: str) -> str:
+        from gateway.delivery import parse_downstream
+
+        parse_downstream(value)
+        return value
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        return split_host_port(self.listen)
+
+    @property
+    def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.trusted_networks)
+
+
+def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
+    """Defaults, then the TOML file (its ``[stampgate]`` table or top level), then flags."""
+    values: dict[str, Any] = {}
+    if config is not None:
+        try:
+            data = tomllib.loads(config.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"{config}: configuration file not found") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"{config}: cannot read configuration: {exc}") from None
+        values.update(data.get("stampgate", data))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = ".".join(str(p) for p in error["loc"])
+            shown = "" if error["type"] == "missing" else f" (value: {error.get('input')!r})"
+            lines.append(f"setting {key}: {error['msg'].removeprefix('Value error, ')}{shown}")
+        source = f"{config}: " if config else ""
+        raise SettingsError(source + "; ".join(lines)) from None

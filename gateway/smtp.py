@@ -1,0 +1,193 @@
+"""The SMTP edge: an aiosmtpd handler that turns a decision into relay, bounce or hold."""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from gateway import replies
+from gateway.decision import Decision, decide
+from gateway.delivery import DeliveryError, Downstream
+from gateway.logs import get_logger
+from gateway.message import read_message
+from gateway.model import Verdict
+from gateway.policy import Policy
+from gateway.recipients import AddressRefused, Recipient, parse_recipient, refuse_source_route
+from gateway.rewrite import outgoing
+from gateway.settings import Settings
+from gateway.stamps import read_stamps
+from gateway.store import Store, StoreError
+
+log = get_logger()
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd's protocol with the checks that need the raw command argument."""
+
+    async def smtp_RCPT(self, arg: str) -> None:
+        if arg:
+            try:
+                refuse_source_route(arg)
+            except AddressRefused as exc:
+                await self.push(exc.reply)
+                return
+        await super().smtp_RCPT(arg)
+
+
+def has_bare_line_ending(data: bytes) -> bool:
+    """A CR or LF that is not part of a CRLF pair."""
+    return data.count(b"\n") != data.count(b"\r\n") or data.count(b"\r") != data.count(b"\r\n")
+
+
+class Handler:
+    """aiosmtpd hooks; the decision itself is the pure ``decide``."""
+
+    def __init__(self, settings: Settings, policy: Callable[[], Policy], store: Store,
+                 downstream: Downstream) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.store = store
+        self.downstream = downstream
+        self.networks = settings.networks
+
+    def _trusted(self, session: Session) -> bool:
+        peer = session.peer
+        host = peer[0] if isinstance(peer, tuple) else str(peer)
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in net for net in self.networks)
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        # Advertise enhanced status codes (RFC 2034): every reply carries one.
+        return [*responses[:-1], "250-ENHANCEDSTATUSCODES", responses[-1]]
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        if not self._trusted(session):
+            peer = session.peer[0] if isinstance(session.peer, tuple) else session.peer
+            log.warning("refused-untrusted", peer=str(peer))
+            return replies.UNTRUSTED.format(peer=peer)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Sender ok"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= self.settings.max_recipients:
+            return replies.TOO_MANY_RECIPIENTS
+        try:
+            parse_recipient(address, self.policy().organisation.plus_separator)
+        except AddressRefused as exc:
+            return exc.reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Recipient ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        started = time.perf_counter()
+        queue_id = secrets.token_hex(5).upper()
+        data = envelope.original_content or b""
+        if b"\0" in data:
+            return replies.NUL_IN_DATA
+        if has_bare_line_ending(data):
+            return replies.BARE_LINE_ENDING
+        try:
+            return await self._relay(server, session, envelope, data, queue_id, started)
+        except Exception:
+            log.exception("internal-error", queue_id=queue_id)
+            return replies.INTERNAL_ERROR
+
+    async def _relay(self, server: SMTP, session: Session, envelope: Envelope, data: bytes,
+                     queue_id: str, started: float) -> str:
+        policy = self.policy()
+        sender = envelope.mail_from or ""
+        recipients = [parse_recipient(a, policy.organisation.plus_separator)
+                      for a in envelope.rcpt_tos]
+        facts = read_message(data)
+        reading = read_stamps(facts, policy.vocabulary)
+        try:
+            thread = await self.store.thread_for(facts)
+        except Exception:
+            log.exception("store-error", queue_id=queue_id, during="thread look-up")
+            return replies.STORE_FAILED
+        decision = decide(policy, reading, sender, recipients, thread)
+        context: dict[str, Any] = {
+            "queue_id": queue_id, "message_id": facts.message_id, "sender": sender,
+            "size": len(data),
+        }
+        if decision.verdict is Verdict.BOUNCE:
+            self._log(decision, context, started, outcome="bounced")
+            return replies.bounce(decision)
+
+        message_id = facts.message_id or f"<{queue_id}.{time.time_ns()}@{self.settings.hostname}>"
+        by_address = {r.address: r for r in recipients}
+        allowed = [by_address[a].address for a in decision.addresses(Verdict.ALLOW)]
+        held = [by_address[a].address for a in decision.addresses(Verdict.HOLD)]
+        try:
+            delivered_keys = [r.key for r in decision.recipients if r.verdict is Verdict.ALLOW]
+            await self.store.remember(message_id, decision, delivered_keys)
+        except Exception:
+            log.exception("store-error", queue_id=queue_id, during="thread memory")
+            return replies.STORE_FAILED
+
+        hold_id: str | None = None
+        if held:
+            try:
+                hold_id = await self.store.hold(
+                    queue_id=queue_id, sender=sender, recipients=envelope.rcpt_tos,
+                    held=held, decision=decision, content=data, message_id=message_id)
+            except StoreError as exc:
+                self._log(decision, context, started, outcome="store-failed", error=str(exc))
+                return replies.STORE_FAILED
+        if allowed:
+            trace = self._trace_headers(session, queue_id, decision)
+            if facts.message_id is None:
+                trace.append(("Message-ID", message_id))
+            relayed = outgoing(data, trace)
+            try:
+                await self.downstream.deliver(sender, allowed, relayed)
+            except DeliveryError as exc:
+                if hold_id is not None:
+                    await self.store.forget_hold(hold_id, "onward delivery failed")
+                self._log(decision, context, started, outcome="deferred" if exc.temporary
+                          else "downstream-refused", error=exc.detail)
+                if exc.temporary:
+                    return replies.DOWNSTREAM_TEMPORARY.format(detail=exc.detail[:200])
+                return replies.downstream_refused(exc.code or 554, exc.detail)
+        outcome = "held" if hold_id and not allowed else "partly-held" if hold_id else "relayed"
+        self._log(decision, context, started, outcome=outcome, hold_id=hold_id)
+        return replies.accepted(queue_id, hold_id, len(held), len(allowed))
+
+    def _trace_headers(self, session: Session, queue_id: str,
+                       decision: Decision) -> list[tuple[str, str]]:
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        helo = (session.host_name or "unknown").replace("\r", "").replace("\n", "")[:100]
+        received = (f"from {helo} ([{peer}])\r\n\tby {self.settings.hostname} (stampgate) "
+                    f"with ESMTP id {queue_id};\r\n\t{email.utils.formatdate(localtime=False)}")
+        return [("Received", received),
+                ("X-Stamp", decision.stamp.value if decision.stamp else "none")]
+
+    def _log(self, decision: Decision, context: dict[str, Any], started: float,
+             **extra: Any) -> None:
+        log.info(
+            "message", **context, **extra,
+            stamp=decision.stamp.value if decision.stamp else None,
+            found_in=[loc.value for loc in decision.found_in],
+            verdicts={r.address: r.verdict.value for r in decision.recipients},
+            rules=list(decision.rules), downgrade=decision.downgrade,
+            thread_id=decision.thread_id, newcomers=list(decision.newcomers),
+            unreadable=bool(decision.unreadable), policy_version=decision.policy_version,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
