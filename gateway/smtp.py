@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from gateway.stamps import read_stamps
 from gateway.store import Store, StoreError
 
 log = get_logger()
+_TRAILING_DOT = re.compile(r"(@[^\s<>@]+?)\.+(?=>|\s|$)")
 
 
 class GatewaySMTP(SMTP):
@@ -37,6 +39,8 @@ class GatewaySMTP(SMTP):
             except AddressRefused as exc:
                 await self.push(exc.reply)
                 return
+            # A fully qualified domain's trailing dot (press@example.org.) is the same domain.
+            arg = _TRAILING_DOT.sub(r"\1", arg, count=1)
         await super().smtp_RCPT(arg)
 
 

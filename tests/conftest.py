@@ -1,0 +1,34 @@
+"""Fixtures shared by the test suite: a recording downstream and a running gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.downstream import Downstream
+from tests.support.gateway import GatewayProcess
+
+
+@pytest.fixture(scope="module")
+def downstream() -> Iterator[Downstream]:
+    server = Downstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory,
+            downstream: Downstream) -> Iterator[GatewayProcess]:
+    """One gateway per test module, relaying to the module's recording downstream."""
+    workdir: Path = tmp_path_factory.mktemp("gateway")
+    process = GatewayProcess(workdir, downstream.url).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_downstream(request: pytest.FixtureRequest) -> None:
+    if "downstream" in request.fixturenames:
+        request.getfixturevalue("downstream").clear()
