@@ -87,7 +87,8 @@ class Gateway:
         self.server = await loop.create_server(factory, host=host, port=port,
                                                reuse_address=True)
         bound = self.server.sockets[0].getsockname()
-        log.info("listening", address=f"{bound[0]}:{bound[1]}", downstream=self.downstream.description,
+        log.info("listening", address=f"{bound[0]}:{bound[1]}",
+                 downstream=self.downstream.description,
                  policy_version=self.policy.current.version, data=str(settings.data))
         self.ready.set()
 

@@ -131,7 +131,7 @@ class SmtpDownstream:
             local_hostname=self.hostname,
             timeout=self.timeout,
             use_tls=self.address.scheme == "smtps",
-            start_tls=True if self.address.scheme == "smtp+starttls" else False,
+            start_tls=self.address.scheme == "smtp+starttls",
             tls_context=self.tls_context,
         )
         await client.connect()
@@ -147,7 +147,7 @@ class SmtpDownstream:
     async def deliver(self, sender: str, recipients: Sequence[str], data: bytes) -> None:
         try:
             client, reused = await self._acquire()
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryError(True, f"downstream {self.description} unreachable: "
                                       f"{_describe(exc)}") from exc
         try:
@@ -161,7 +161,7 @@ class SmtpDownstream:
                 return await self._fresh(sender, recipients, data)
             raise DeliveryError(True, f"downstream {self.description} closed the connection: "
                                       f"{_describe(exc)}") from exc
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             await _quietly_close(client)
             raise DeliveryError(True, f"downstream {self.description} failed: "
                                       f"{_describe(exc)}") from exc
@@ -176,7 +176,7 @@ class SmtpDownstream:
             await self._transaction(client, sender, recipients, data)
         except DeliveryError:
             raise
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryError(True, f"downstream {self.description} failed: "
                                       f"{_describe(exc)}") from exc
         if len(self._idle) < self.pool_size:
@@ -220,7 +220,7 @@ def _refused(code: int, detail: str) -> DeliveryError:
 async def _reset(client: aiosmtplib.SMTP) -> None:
     try:
         await client.rset()
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+    except (TimeoutError, aiosmtplib.SMTPException, OSError):
         await _quietly_close(client)
 
 
@@ -228,7 +228,7 @@ async def _quietly_close(client: aiosmtplib.SMTP) -> None:
     try:
         if client.is_connected:
             await asyncio.wait_for(client.quit(), 2)
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+    except (TimeoutError, aiosmtplib.SMTPException, OSError):
         client.close()
 
 

@@ -13,8 +13,8 @@ BARE_LINE_ENDING = ("550 5.5.2 Message refused: bare CR or LF line ending in DAT
                     "lines must end with CRLF")
 NUL_IN_DATA = "550 5.6.0 Message refused: NUL character in DATA"
 STORE_FAILED = "451 4.3.0 Message not accepted: the hold queue is unavailable; try again later"
-POLICY_FAILED = "451 4.3.5 Message not accepted: the gateway could not apply its policy; try again later"
-DOWNSTREAM_TEMPORARY = "451 4.4.1 Message not accepted: onward delivery failed ({detail}); try again later"
+DOWNSTREAM_TEMPORARY = ("451 4.4.1 Message not accepted: onward delivery failed ({detail}); "
+                        "try again later")
 INTERNAL_ERROR = "451 4.3.0 Message not accepted: internal error; try again later"
 
 
@@ -30,7 +30,8 @@ def bounce(decision: Decision) -> str:
     """Why the message was refused: each offending recipient, its group, the stamp, what to do."""
     stamp = decision.stamp_label
     where = ", ".join(loc.value for loc in decision.found_in) or "none"
-    lines = [f"Message refused: nothing was delivered to anyone (stamp: {stamp}; found in: {where})"]
+    lines = [f"Message refused: nothing was delivered to anyone "
+             f"(stamp: {stamp}; found in: {where})"]
     for r in decision.recipients:
         if r.verdict is Verdict.BOUNCE:
             group = f"group {', '.join(r.groups)}" if r.groups else r.audience

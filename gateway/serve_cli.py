@@ -23,8 +23,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--listen", metavar="HOST:PORT",
                         help="where to accept SMTP (default 127.0.0.1:2525)")
     parser.add_argument("--downstream", metavar="URL",
-                        help="where allowed mail goes: maildir:PATH (default maildir:./var/outbox), "
-                             "smtp://host:port, smtp+starttls://host:port, smtps://host:port")
+                        help="where allowed mail goes: maildir:PATH "
+                             "(default maildir:./var/outbox), smtp://host:port, "
+                             "smtp+starttls://host:port, smtps://host:port")
     parser.set_defaults(handler=run)
 
 

@@ -68,7 +68,8 @@ class Settings(BaseModel):
             try:
                 ipaddress.ip_network(net, strict=False)
             except ValueError:
-                raise ValueError(f"{net!r} is not a network (write 127.0.0.0/8 or ::1/128)")
+                raise ValueError(
+                    f"{net!r} is not a network (write 127.0.0.0/8 or ::1/128)") from None
         return value
 
     @field_validator("downstream")

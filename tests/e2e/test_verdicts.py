@@ -88,7 +88,8 @@ def test_fully_held_message_is_not_delivered(gateway: GatewayProcess,
 
 def test_relayed_message_keeps_the_original_bytes_and_gets_trace_headers(
         gateway: GatewayProcess, downstream: Downstream) -> None:
-    original = message("Cleared for publication\n\nWe helped a family.", message_id="<m1@client.test>")
+    original = message("Cleared for publication\n\nWe helped a family.",
+                       message_id="<m1@client.test>")
     code, _ = gateway.send(ALICE, [PARTNER], original)
     assert code == 250
     got = downstream.wait_for(1)[0]

@@ -49,11 +49,10 @@ class GatewayProcess:
         return args + self.extra_args
 
     def start(self, wait: bool = True) -> GatewayProcess:
-        log = open(self.log_path, "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log, stderr=log,
-                                     env=env)
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log,
+                                         stderr=log, env=env)
         if wait:
             self.wait_ready()
         return self
