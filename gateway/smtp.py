@@ -19,7 +19,7 @@ from gateway.logs import get_logger
 from gateway.message import read_message
 from gateway.model import Verdict
 from gateway.policy import Policy
-from gateway.recipients import AddressRefused, Recipient, parse_recipient, refuse_source_route
+from gateway.recipients import AddressRefused, parse_recipient, refuse_source_route
 from gateway.rewrite import outgoing
 from gateway.settings import Settings
 from gateway.stamps import read_stamps
