@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +33,66 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+@dataclass(frozen=True)
+class Flaw:
+    """One bad item of a list (a domain, a member), as it was written in the file."""
+
+    value: str
+    message: str
+    hint: str = ""
+    later: bool = False  # a duplicate: point at the later occurrence
+
+
+class ItemFlaws(ValueError):
+    """Every bad item of one list, so that ``policy check`` can report them all at once."""
+
+    def __init__(self, flaws: list[Flaw]) -> None:
+        self.flaws = flaws
+        super().__init__("; ".join(f.message for f in flaws))
+
+
+def fold_entry(value: str) -> str:
+    """A domain or member in the form policy compares: trimmed, lower case, no trailing dot."""
+    return value.strip().lower().rstrip(".")
+
+
+def member_flaw(member: str) -> Flaw | None:
+    """Why ``member`` is not a group member (``name@domain`` or ``@domain``), if it is not."""
+    folded = fold_entry(member)
+    if folded.startswith("@"):
+        if not _DOMAIN.match(folded[1:]):
+            return Flaw(member, "is not a whole-domain member",
+                        "write a whole domain as @partner.test (ASCII; punycode for other scripts)")
+    elif not _ADDRESS.match(folded):
+        return Flaw(member, "is not a valid address",
+                    "write an address as name@example.org, a whole domain as @partner.test")
+    return None
+
+
+def _fold_list(values: tuple[str, ...], check: Callable[[str], Flaw | None],
+               what: str) -> tuple[str, ...]:
+    flaws: list[Flaw] = []
+    seen: set[str] = set()
+    for value in values:
+        folded = fold_entry(value)
+        flaw = check(value)
+        if flaw is not None:
+            flaws.append(flaw)
+        elif folded in seen:
+            flaws.append(Flaw(value, f"{what} is listed twice", "remove one of the two", True))
+        seen.add(folded)
+    if flaws:
+        raise ItemFlaws(flaws)
+    return tuple(fold_entry(v) for v in values)
+
+
+def _domain_flaw(domain: str) -> Flaw | None:
+    if not _DOMAIN.match(fold_entry(domain)):
+        return Flaw(domain, "is not a domain name",
+                    "write it like example.org (ASCII; punycode for other scripts)")
+    return None
+
+
 class Organisation(_Frozen):
     """Who the organisation is."""
 
@@ -44,14 +105,7 @@ class Organisation(_Frozen):
     @field_validator("domains")
     @classmethod
     def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        cleaned = tuple(d.strip().lower().rstrip(".") for d in value)
-        for domain in cleaned:
-            if not _DOMAIN.match(domain):
-                raise ValueError(f"{domain!r} is not a domain name (write it like example.org)")
-        if len(set(cleaned)) != len(cleaned):
-            dup = next(d for d in cleaned if cleaned.count(d) > 1)
-            raise ValueError(f"domain {dup!r} is listed twice")
-        return cleaned
+        return _fold_list(value, _domain_flaw, "domain")
 
 
 class StampVocabulary(_Frozen):
@@ -109,18 +163,7 @@ class Group(_Frozen):
     @field_validator("members")
     @classmethod
     def _members(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        cleaned = tuple(m.strip().lower().rstrip(".") for m in value)
-        seen: set[str] = set()
-        for member in cleaned:
-            if member.startswith("@"):
-                if not _DOMAIN.match(member[1:]):
-                    raise ValueError(f"{member!r} is not a whole-domain member (write @partner.test)")
-            elif not _ADDRESS.match(member):
-                raise ValueError(f"{member!r} is not a valid address")
-            if member in seen:
-                raise ValueError(f"member {member!r} is listed twice")
-            seen.add(member)
-        return cleaned
+        return _fold_list(value, member_flaw, "member")
 
 
 class Policy(_Frozen):
@@ -211,12 +254,34 @@ class PolicyError(Exception):
 class _Reader:
     """Collects the files' text and the problems found while reading them."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, overrides: Mapping[str, str]) -> None:
         self.directory = directory
+        self.overrides = overrides
         self.texts: dict[str, str] = {}
+        self.data: dict[str, dict[str, Any]] = {}
         self.problems: list[PolicyProblem] = []
 
     def load(self, relative: str, required: bool = True) -> dict[str, Any] | None:
+        text = self.overrides.get(relative)
+        if text is None:
+            text = self._read(relative, required)
+        if text is None:
+            return None
+        self.texts[relative] = text
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            self.problems.append(
+                PolicyProblem(relative, "(syntax)", "", f"not valid TOML: {exc}",
+                              line=_line_from_message(str(exc), text),
+                              hint="check quotes, brackets, commas and '=' on that line; "
+                                   "a key may appear only once per table")
+            )
+            return None
+        self.data[relative] = data
+        return data
+
+    def _read(self, relative: str, required: bool) -> str | None:
         path = self.directory / relative
         try:
             raw = path.read_bytes()
@@ -231,70 +296,175 @@ class _Reader:
             self.problems.append(PolicyProblem(relative, "(file)", "", f"cannot read: {exc}"))
             return None
         try:
-            text = raw.decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             self.problems.append(
-                PolicyProblem(relative, "(file)", "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-            )
-            return None
-        self.texts[relative] = text
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
-            self.problems.append(
-                PolicyProblem(relative, "(syntax)", "", f"not valid TOML: {exc}", line=line,
-                              hint="check quotes, brackets and '=' on that line")
+                PolicyProblem(relative, "(file)", "",
+                              f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                              hint="save the file as UTF-8")
             )
             return None
 
-    def add(self, relative: str, key: str, value: object, message: str, hint: str = "") -> None:
-        shown = "" if value is None else _show(value)
-        line = _find_line(self.texts.get(relative, ""), key, value)
-        self.problems.append(PolicyProblem(relative, key, shown, message, line, hint))
+    def add(self, relative: str, key: Sequence[str | int], value: object, message: str,
+            hint: str = "", later: bool = False) -> None:
+        self.problems.append(problem(relative, self.texts.get(relative, ""), key, value,
+                                     message, hint, later))
 
-    def validation(self, relative: str, prefix: str, error: ValidationError) -> None:
-        for item in error.errors():
-            key = ".".join([prefix, *(str(p) for p in item["loc"])]).strip(".")
-            message = item["msg"].removeprefix("Value error, ")
-            value = item.get("input")
-            if item["type"] == "missing":
-                value = None
-                message = "is required"
-            elif item["type"] == "extra_forbidden":
-                message = "is not a known key"
-            elif item["type"] == "enum":
-                message = "must be one of allow, hold, bounce"
-            if isinstance(value, dict | list) and item["type"] != "extra_forbidden":
-                value = None
-            self.add(relative, key, value, message)
+    def validation(self, relative: str, prefix: tuple[str, ...], error: ValidationError,
+                   model: type[BaseModel]) -> None:
+        self.problems.extend(validation_problems(relative, self.texts.get(relative, ""),
+                                                 prefix, error, model))
+
+
+def problem(file: str, text: str, key: Sequence[str | int], value: object, message: str,
+            hint: str = "", later: bool = False) -> PolicyProblem:
+    """A problem with ``key`` in ``file``, its line found in the file's ``text``."""
+    path = tuple(str(k) for k in key)
+    line = locate(text, path, value if isinstance(value, str) else None, later)
+    shown = "" if value is None else _show(value)
+    return PolicyProblem(file, ".".join(path), shown, message, line, hint)
+
+
+def validation_problems(file: str, text: str, prefix: tuple[str, ...], error: ValidationError,
+                        model: type[BaseModel]) -> list[PolicyProblem]:
+    """A pydantic error on the table at ``prefix`` of ``file``, in an admin's words."""
+    found: list[PolicyProblem] = []
+    for item in error.errors():
+        loc = (*prefix, *(str(p) for p in item["loc"]))
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, ItemFlaws):
+            found.extend(problem(file, text, loc, flaw.value, flaw.message, flaw.hint, flaw.later)
+                         for flaw in cause.flaws)
+            continue
+        value = item.get("input")
+        message, hint = _explain_error(item["type"], item["msg"], loc[len(prefix):], model)
+        if item["type"] == "missing" or (
+                isinstance(value, dict | list) and item["type"] != "extra_forbidden"):
+            value = None
+        found.append(problem(file, text, loc, value, message, hint))
+    return found
+
+
+_ERROR_WORDS = {
+    "missing": ("is required", "add it; see policies/README.md"),
+    "extra_forbidden": ("is not a known key", ""),
+    "enum": ("is not a verdict", "the verdicts are allow, hold, bounce"),
+    "tuple_type": ("must be a list", 'write it like ["a", "b"]'),
+    "list_type": ("must be a list", 'write it like ["a", "b"]'),
+    "string_type": ("must be text", 'put it in double quotes: "..."'),
+    "dict_type": ("must be a table", "write it as [name] with keys below, or { key = value }"),
+    "model_type": ("must be a table", "write it as [name] with keys below, or { key = value }"),
+    "too_short": ("must not be empty", "list at least one entry"),
+    "too_long": ("is too long", ""),
+}
+
+
+def _explain_error(kind: str, pydantic_message: str, loc: tuple[str, ...],
+                   model: type[BaseModel]) -> tuple[str, str]:
+    """An admin's wording (message, hint) for one pydantic error."""
+    message, hint = _ERROR_WORDS.get(kind, (pydantic_message.removeprefix("Value error, "), ""))
+    if kind == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + (
+            "known keys here: " + ", ".join(known) if known else "")
+    return message, hint
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None or part not in current.model_fields:
+            return []
+        annotation = current.model_fields[part].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            current = annotation
+        else:
+            current = None
+    return list(current.model_fields) if current is not None else []
 
 
 def _show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _line_from_message(message: str) -> int | None:
+def _line_from_message(message: str, text: str) -> int | None:
     match = re.search(r"line (\d+)", message)
-    return int(match.group(1)) if match else None
+    if match:
+        return int(match.group(1))
+    return len(text.splitlines()) or None if "end of document" in message else None
 
 
-def _find_line(text: str, key: str, value: object) -> int | None:
-    """Best-effort line of a key (or of a bad value) in a TOML text."""
+_TABLE_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*$")
+_BARE_OR_QUOTED = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+_KEY_LINE = re.compile(rf"^\s*({_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*)\s*=")
+_INLINE_KEY = re.compile(rf"[{{,]\s*({_BARE_OR_QUOTED})\s*=")
+
+
+def _key_parts(text: str) -> tuple[str, ...]:
+    parts = re.findall(_BARE_OR_QUOTED, text)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+
+def _without_comment(line: str) -> str:
+    quote = ""
+    for index, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            return line[:index]
+    return line
+
+
+def locate(text: str, key: Sequence[str], value: str | None = None,
+           later: bool = False) -> int | None:
+    """Best-effort line of a key path (or of a bad string value under it) in a TOML text.
+
+    ``key`` is a path such as ``("internal", "groups", "comms")`` or ``("case", "2", "to")``
+    (arrays of tables are numbered from 0). With ``later`` the last matching value is
+    returned: the second of two duplicates.
+    """
     if not text:
         return None
-    needles = []
-    if isinstance(value, str) and value:
-        needles.append(f'"{value}"')
-    last = key.split(".")[-1]
-    if not last.isdigit():
-        needles.append(last)
-    for needle in needles:
-        for number, line in enumerate(text.splitlines(), start=1):
-            stripped = line.split("#", 1)[0]
-            if needle in stripped:
-                return number
-    return None
+    path = tuple(key)
+    best: tuple[int, int] | None = None  # (depth of the matched prefix, line)
+    hits: list[int] = []
+    table: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
+    counts: dict[tuple[str, ...], int] = {}
+
+    def consider(found: tuple[str, ...], number: int) -> None:
+        nonlocal best
+        if found and path[:len(found)] == found and (best is None or len(found) > best[0]):
+            best = (len(found), number)
+
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = _without_comment(raw)
+        header = _TABLE_HEADER.match(line)
+        if header:
+            name = _key_parts(header.group(2))
+            if header.group(1) == "[[":
+                index = counts.get(name, 0)
+                counts[name] = index + 1
+                name = (*name, str(index))
+            table = context = name
+            consider(table, number)
+            continue
+        assignment = _KEY_LINE.match(line)
+        if assignment:
+            context = (*table, *_key_parts(assignment.group(1)))
+            consider(context, number)
+            for inner in _INLINE_KEY.finditer(line, assignment.end()):
+                consider((*context, *_key_parts(inner.group(1))), number)
+        if value and path[:len(context)] == context and (
+                f'"{value}"' in line or f"'{value}'" in line):
+            hits.append(number)
+    if hits:
+        return hits[-1] if later else hits[0]
+    return best[1] if best else None
 
 
 def policy_version(texts: Mapping[str, str]) -> str:
@@ -304,35 +474,68 @@ def policy_version(texts: Mapping[str, str]) -> str:
     return digest.hexdigest()[:12]
 
 
-def load_policy(directory: str | Path) -> Policy:
-    """Read and check every policy file; raise ``PolicyError`` naming each problem."""
+def load_policy(directory: str | Path, overrides: Mapping[str, str] | None = None) -> Policy:
+    """Read and check every policy file; raise ``PolicyError`` naming every problem found.
+
+    ``overrides`` maps a file's path relative to ``directory`` (``groups/press.toml``) to
+    text used instead of the file on disk, so that a change can be checked before it is
+    written.
+    """
     root = Path(directory)
     if not root.is_dir():
         raise PolicyError([PolicyProblem(str(root), "(directory)", "", "policy directory not found",
-                                         hint="pass --policies DIR")])
-    reader = _Reader(root)
-    organisation = _model(reader, ORGANISATION_FILE, "", Organisation)
+                                         hint="pass the policy directory, e.g. --policies DIR")])
+    reader = _Reader(root, overrides or {})
+    organisation = _model(reader, ORGANISATION_FILE, Organisation)
     stamps = _stamps(reader)
-    rules = _model(reader, RULES_FILE, "", Rules)
-    groups = _groups(reader)
+    rules = _model(reader, RULES_FILE, Rules)
+    groups, group_files = _groups(reader)
+    _cross_check(reader, organisation, groups, group_files)
     if reader.problems:
         raise PolicyError(reader.problems)
     assert organisation is not None and stamps is not None and rules is not None
-    _cross_check(reader, organisation, stamps, rules, groups)
-    if reader.problems:
-        raise PolicyError(reader.problems)
     return Policy(organisation=organisation, stamps=stamps, rules=rules, groups=groups,
                   version=policy_version(reader.texts), source=str(root))
 
 
-def _model(reader: _Reader, relative: str, prefix: str, cls: type[M]) -> M | None:
+def reload_policy(directory: str | Path, current: Policy) -> tuple[Policy, PolicyError | None]:
+    """The policy to use after the files changed: the new one if valid, else ``current``.
+
+    For a running gateway (on SIGHUP, or when ``policy_fingerprint`` changes). Never raises
+    for bad files: an invalid policy gives ``(current, error)``, and the caller logs
+    ``error.problems`` and shows the refusal in its health output, while ``current`` (the
+    last good policy) stays in force. A valid policy gives ``(new, None)``; compare
+    ``new.version`` with ``current.version`` to see whether anything changed.
+    """
+    try:
+        return load_policy(directory), None
+    except PolicyError as error:
+        return current, error
+
+
+def policy_fingerprint(directory: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """(file, modification time, size) of every policy file: cheap to poll for changes."""
+    root = Path(directory)
+    paths = [root / ORGANISATION_FILE, root / STAMPS_FILE, root / RULES_FILE,
+             *sorted((root / GROUPS_DIR).glob("*.toml"))]
+    found: list[tuple[str, int, int]] = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append((str(path.relative_to(root)), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+def _model(reader: _Reader, relative: str, cls: type[M]) -> M | None:
     data = reader.load(relative)
     if data is None:
         return None
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        reader.validation(relative, prefix, exc)
+        reader.validation(relative, (), exc, cls)
         return None
 
 
@@ -341,81 +544,131 @@ def _stamps(reader: _Reader) -> dict[Stamp, StampVocabulary] | None:
     if data is None:
         return None
     result: dict[Stamp, StampVocabulary] = {}
-    known = {s.value for s in Stamp}
+    known = [s.value for s in Stamp]
     for key, value in data.items():
         if key not in known:
-            reader.add(STAMPS_FILE, key, None, "is not a stamp",
-                       hint="the stamps are " + ", ".join(sorted(known)))
+            close = difflib.get_close_matches(key, known, n=1)
+            reader.add(STAMPS_FILE, (key,), None, "is not a stamp",
+                       hint=(f"did you mean {close[0]!r}? " if close else "")
+                       + "the stamps are " + ", ".join(known))
             continue
         if not isinstance(value, dict):
-            reader.add(STAMPS_FILE, key, value, "must be a table with phrases = [...]")
+            reader.add(STAMPS_FILE, (key,), value, "must be a table",
+                       hint=f'write [{key}] and below it phrases = ["..."]')
             continue
         try:
             result[Stamp(key)] = StampVocabulary.model_validate(value)
         except ValidationError as exc:
-            reader.validation(STAMPS_FILE, key, exc)
+            reader.validation(STAMPS_FILE, (key,), exc, StampVocabulary)
     for stamp in Stamp:
         if stamp.value not in data:
-            reader.add(STAMPS_FILE, stamp.value, None, "is missing",
-                       hint=f"add [{stamp.value}] with phrases = [...]")
-    owner: dict[str, Stamp] = {}
-    for stamp, vocabulary in result.items():
+            reader.add(STAMPS_FILE, (stamp.value,), None, "is missing",
+                       hint=f'add [{stamp.value}] with phrases = ["..."]')
+    _collisions(reader, result)
+    return result if len(result) == len(Stamp) else None
+
+
+def _collisions(reader: _Reader, stamps: Mapping[Stamp, StampVocabulary]) -> None:
+    """A phrase may name one stamp only; each stamp's own name is reserved for it."""
+    owner: dict[str, tuple[Stamp, str]] = {}
+    for stamp in Stamp:
+        for name in (stamp.value, stamp.value.replace("_", " "), stamp.value.replace("_", "-")):
+            owner[name] = (stamp, f"the name of the stamp {stamp.value}")
+    for stamp, vocabulary in stamps.items():
         for phrase in vocabulary.phrases:
             norm = normalise_phrase(phrase)
             other = owner.get(norm)
-            if other is not None and other is not stamp:
-                reader.add(STAMPS_FILE, f"{stamp.value}.phrases", phrase,
-                           f"collides with a phrase of {other.value}",
-                           hint="a phrase may name only one stamp")
-            owner[norm] = stamp
-    return result
+            if other is not None and other[0] is not stamp:
+                reader.add(STAMPS_FILE, (stamp.value, "phrases"), phrase,
+                           f"collides with {other[1]}",
+                           hint="a phrase may name only one stamp (matching ignores case, "
+                                "accents-as-look-alikes and Arabic marks); remove it from one",
+                           later=True)
+            else:
+                owner.setdefault(norm, (stamp, f"the phrase {phrase!r} of {stamp.value}"))
 
 
-def _groups(reader: _Reader) -> dict[str, Group]:
+def _groups(reader: _Reader) -> tuple[dict[str, Group], set[str]]:
+    """The valid groups, and the names of every group file (valid or not)."""
     groups: dict[str, Group] = {}
     folder = reader.directory / GROUPS_DIR
-    if not folder.is_dir():
-        return groups
-    for path in sorted(folder.glob("*.toml")):
-        relative = f"{GROUPS_DIR}/{path.name}"
-        name = path.stem
+    names = {p.name for p in folder.glob("*.toml")} if folder.is_dir() else set()
+    names |= {Path(k).name for k in reader.overrides if k.startswith(f"{GROUPS_DIR}/")}
+    files: set[str] = set()
+    for filename in sorted(names):
+        relative = f"{GROUPS_DIR}/{filename}"
+        name = filename.removesuffix(".toml")
         if not _GROUP_NAME.match(name):
-            reader.add(relative, "(file name)", name,
-                       "a group file name must be lower-case letters, digits, - or _")
+            reader.add(relative, ("(file name)",), name,
+                       "a group file name must be lower-case letters, digits, - or _",
+                       hint="rename the file, e.g. groups/communications.toml")
             continue
-        group = _model(reader, relative, "", Group)
+        files.add(name)
+        group = _model(reader, relative, Group)
         if group is not None:
             if not group.members and not group.include:
-                reader.add(relative, "members", None, "the group is empty",
+                reader.add(relative, ("members",), None, "the group is empty",
                            hint="list members = [...] or include = [...], or delete the file")
             groups[name] = group
-    return groups
+    return groups, files
 
 
-def _cross_check(reader: _Reader, organisation: Organisation, stamps: Mapping[Stamp, StampVocabulary],
-                 rules: Rules, groups: Mapping[str, Group]) -> None:
-    known = ", ".join(sorted(groups)) or "none defined"
-    for name, rule in rules.named():
-        for group in rule.groups:
-            if group not in groups:
-                reader.add(RULES_FILE, f"{name}.groups.{group}", None, f"names unknown group {group!r}",
-                           hint=f"groups are the files in {GROUPS_DIR}/ ({known})")
-    for key, value in (("reviewers", [organisation.reviewers]), ("may_downgrade", organisation.may_downgrade)):
-        for group in value:
-            if group not in groups:
-                reader.add(ORGANISATION_FILE, key, group, f"names unknown group {group!r}",
-                           hint=f"groups are the files in {GROUPS_DIR}/ ({known})")
+def _unknown_group_hint(name: str, known: set[str]) -> str:
+    close = (difflib.get_close_matches(name, sorted(known), n=1)
+             or sorted(k for k in known if k.startswith(name)))
+    listing = ", ".join(sorted(known)) or "none defined"
+    return ((f"did you mean {close[0]!r}? " if close else "")
+            + f"groups are the files in {GROUPS_DIR}/ ({listing})")
+
+
+def _cross_check(reader: _Reader, organisation: Organisation | None,
+                 groups: Mapping[str, Group], group_files: set[str]) -> None:
+    """References between files, read from the raw tables so that they are reported even
+    when the file has other problems; a group whose own file is broken is not reported again.
+    """
+    for name, table in _tables(reader.data.get(RULES_FILE)):
+        for named in _tables(table.get("groups")):
+            if named[0] not in group_files:
+                reader.add(RULES_FILE, (name, "groups", named[0]), None,
+                           f"names unknown group {named[0]!r}",
+                           hint=_unknown_group_hint(named[0], group_files))
+    raw = reader.data.get(ORGANISATION_FILE) or {}
+    reviewers, downgraders = raw.get("reviewers"), raw.get("may_downgrade")
+    references = [("reviewers", reviewers)] if isinstance(reviewers, str) else []
+    if isinstance(downgraders, list):
+        references += [("may_downgrade", g) for g in downgraders if isinstance(g, str)]
+    for key, named_group in references:
+        if named_group not in group_files:
+            reader.add(ORGANISATION_FILE, (key,), named_group,
+                       f"names unknown group {named_group!r}",
+                       hint=_unknown_group_hint(named_group, group_files))
+    separator = organisation.plus_separator if organisation is not None else ""
+    for name, group in groups.items():
+        for member in group.members:
+            local, _, domain = member.partition("@")
+            if separator and separator in local:
+                reader.add(f"{GROUPS_DIR}/{name}.toml", ("members",), member,
+                           "can never match: recipients are compared without "
+                           f"their {separator!r} suffix",
+                           hint=f"list {local.split(separator, 1)[0]}@{domain} instead")
     for name, group in groups.items():
         for inner in group.include:
-            if inner not in groups:
-                reader.add(f"{GROUPS_DIR}/{name}.toml", "include", inner, f"names unknown group {inner!r}",
-                           hint=f"groups are ({known})")
+            if inner not in group_files:
+                reader.add(f"{GROUPS_DIR}/{name}.toml", ("include",), inner,
+                           f"names unknown group {inner!r}",
+                           hint=_unknown_group_hint(inner, group_files))
     for name in groups:
         cycle = _find_cycle(name, groups, ())
         if cycle:
-            reader.add(f"{GROUPS_DIR}/{name}.toml", "include", " -> ".join(cycle),
-                       "groups include each other in a cycle")
+            reader.add(f"{GROUPS_DIR}/{name}.toml", ("include",), " -> ".join(cycle),
+                       "groups include each other in a cycle",
+                       hint="a group may not include itself, directly or through others")
             break
+
+
+def _tables(value: object) -> list[tuple[str, Any]]:
+    """The (key, value) pairs of a raw TOML table; nothing if it is not a table."""
+    return list(value.items()) if isinstance(value, dict) else []
 
 
 def _find_cycle(name: str, groups: Mapping[str, Group], trail: tuple[str, ...]) -> tuple[str, ...]:
