@@ -51,6 +51,11 @@ class ItemFlaws(ValueError):
         super().__init__("; ".join(f.message for f in flaws))
 
 
+def is_group_name(name: str) -> bool:
+    """Group names (and so group file names) are lower-case letters, digits, ``-`` and ``_``."""
+    return bool(_GROUP_NAME.match(name))
+
+
 def fold_entry(value: str) -> str:
     """A domain or member in the form policy compares: trimmed, lower case, no trailing dot."""
     return value.strip().lower().rstrip(".")
@@ -598,7 +603,7 @@ def _groups(reader: _Reader) -> tuple[dict[str, Group], set[str]]:
     for filename in sorted(names):
         relative = f"{GROUPS_DIR}/{filename}"
         name = filename.removesuffix(".toml")
-        if not _GROUP_NAME.match(name):
+        if not is_group_name(name):
             reader.add(relative, ("(file name)",), name,
                        "a group file name must be lower-case letters, digits, - or _",
                        hint="rename the file, e.g. groups/communications.toml")
