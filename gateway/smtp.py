@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import ipaddress
 import re
@@ -10,9 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from gateway import replies
+from gateway.data_reader import TooBig, read_data
 from gateway.decision import Decision, decide
 from gateway.delivery import DeliveryError, Downstream
 from gateway.logs import get_logger
@@ -30,7 +32,39 @@ _TRAILING_DOT = re.compile(r"(@[^\s<>@]+?)\.+(?=>|\s|$)")
 
 
 class GatewaySMTP(SMTP):
-    """aiosmtpd's protocol with the checks that need the raw command argument."""
+    """aiosmtpd's protocol with the raw-argument checks and a chunked DATA reader."""
+
+    def _end_data(self) -> None:
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            content = await read_data(self._reader, self.data_size_limit)
+        except TooBig:
+            self._end_data()
+            await self.push(replies.TOO_BIG.format(limit=self.data_size_limit))
+            return
+        except asyncio.IncompleteReadError:
+            self._end_data()
+            return  # the client went away mid-DATA; nothing was accepted
+        self.envelope.content = content
+        self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._end_data()
+        await self.push(status)
 
     async def smtp_RCPT(self, arg: str) -> None:
         if arg:
