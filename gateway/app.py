@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.delivery import Downstream, make_downstream
@@ -60,8 +62,14 @@ class LivePolicy:
 class Gateway:
     """Start, serve and stop; ``ready`` is set once the listener accepts connections."""
 
-    def __init__(self, settings: Settings, policy: Policy) -> None:
+    def __init__(self, settings: Settings, policy: Policy, sock: socket.socket | None = None,
+                 worker: int = 0) -> None:
         self.settings = settings
+        # With --workers N, every worker serves SMTP on the shared socket; only worker 0
+        # (the primary) also runs the single-instance parts: web UI, outbox, expiry.
+        self.sock = sock
+        self.worker = worker
+        self.primary = worker == 0
         self.policy = LivePolicy(Path(settings.policies), policy)
         self.store: Store | None = None
         self.downstream: Downstream | None = None
@@ -84,20 +92,35 @@ class Gateway:
                                timeout=settings.session_timeout, ident="stampgate",
                                loop=loop)
 
-        self.server = await loop.create_server(factory, host=host, port=port,
-                                               reuse_address=True)
+        if self.sock is not None:
+            self.server = await loop.create_server(factory, sock=self.sock)
+        else:
+            self.server = await loop.create_server(factory, host=host, port=port,
+                                                   reuse_address=True)
         bound = self.server.sockets[0].getsockname()
-        log.info("listening", address=f"{bound[0]}:{bound[1]}",
+        log.info("listening", address=f"{bound[0]}:{bound[1]}", worker=self.worker,
                  downstream=self.downstream.description,
                  policy_version=self.policy.current.version, data=str(settings.data))
         self.ready.set()
 
-    async def serve(self) -> None:
+    async def serve(self, on_signal: Callable[[int], None] | None = None) -> None:
+        """Serve until SIGTERM/SIGINT; SIGHUP reloads the policy. ``on_signal`` sees both."""
         await self.start()
         loop = asyncio.get_running_loop()
+
+        def stop(sig: int) -> None:
+            self.stopping.set()
+            if on_signal is not None:
+                on_signal(sig)
+
+        def hang_up() -> None:
+            self.policy.reload("SIGHUP")
+            if on_signal is not None:
+                on_signal(signal.SIGHUP)
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self.policy.reload("SIGHUP"))
+            loop.add_signal_handler(sig, stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, hang_up)
         watcher = asyncio.create_task(self._watch_policy())
         try:
             await self.stopping.wait()

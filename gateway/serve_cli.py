@@ -12,6 +12,7 @@ from gateway.app import Gateway
 from gateway.logs import configure
 from gateway.policy import PolicyError, load_policy
 from gateway.settings import Settings, SettingsError, load_settings
+from gateway.workers import run_supervisor, run_worker
 
 
 def register(sub: Any) -> None:
@@ -26,7 +27,21 @@ def register(sub: Any) -> None:
                         help="where allowed mail goes: maildir:PATH "
                              "(default maildir:./var/outbox), smtp://host:port, "
                              "smtp+starttls://host:port, smtps://host:port")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="processes sharing the SMTP socket (default: number of cores)")
+    parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     parser.set_defaults(handler=run)
+
+
+def _worker_argv(args: argparse.Namespace) -> list[str]:
+    """The flags a worker process needs to resolve the same settings."""
+    argv: list[str] = []
+    for key in ("config", "listen", "downstream", "policies", "data", "workers"):
+        value = getattr(args, key, None)
+        if value is not None:
+            argv += [f"--{key}", str(value)]
+    return argv
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +55,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {key: getattr(args, key, None)
-                 for key in ("listen", "downstream", "policies", "data")}
+                 for key in ("listen", "downstream", "policies", "data", "workers")}
     return load_settings(args.config, overrides)
 
 
@@ -59,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(Gateway(settings, policy).serve())
+        if args.listen_fd is not None:
+            run_worker(settings, policy, args.listen_fd, args.worker_index)
+        elif settings.workers > 1:
+            run_supervisor(settings, policy, _worker_argv(args))
+        else:
+            asyncio.run(Gateway(settings, policy).serve())
     except OSError as exc:
         print(f"stampgate: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class Settings(BaseModel):
     policy_poll_seconds: float = Field(default=2.0, ge=0)
     shutdown_deadline: float = Field(default=30.0, ge=0)
     log_level: str = "info"
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
 
     @field_validator("listen")
     @classmethod
