@@ -135,7 +135,8 @@ def decide(
         downgrade = downgrade_note
 
     participants = _participants(policy, stamp, thread, sender_key, recipients)
-    unreadable = reading.unreadable if stamp is not Stamp.CLEARED else ()
+    # Only a Cleared stamp read in this message lifts the doubt; one inherited does not.
+    unreadable = reading.unreadable if reading.stamp is not Stamp.CLEARED else ()
     if unreadable:
         reasons.append("content could not be read (" + "; ".join(dict.fromkeys(unreadable))
                        + "): treated as not cleared")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 _HIDDEN = frozenset({"script", "style", "head", "title", "template", "noscript", "svg", "math"})
@@ -12,7 +13,11 @@ _BLOCK = frozenset({
 })
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                    "param", "source", "track", "wbr"})
-_HIDING_STYLE = ("display:none", "visibility:hidden", "font-size:0", "opacity:0")
+# "font-size:0" hides text, "font-size:0.9em" does not: the value must be zero.
+_HIDING_STYLE = re.compile(
+    r"(?:^|;)(?:display:none|visibility:hidden|"
+    r"(?:font-size|opacity):(?:0+\.?0*|\.0+)(?:px|pt|em|rem|%)?(?:!important)?(?:;|$))"
+)
 
 
 class _VisibleText(HTMLParser):
@@ -76,8 +81,8 @@ def _hides(attrs: list[tuple[str, str | None]]) -> bool:
         if name == "hidden":
             return True
         if name == "style" and value:
-            style = value.replace(" ", "").lower()
-            if any(rule in style for rule in _HIDING_STYLE):
+            style = "".join(value.split()).lower()
+            if _HIDING_STYLE.search(style):
                 return True
     return False
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import quopri
 import re
 from dataclasses import dataclass, field
 from email import errors as email_errors
@@ -82,17 +81,29 @@ def _facts(message: Message, depth: int) -> MessageFacts:
         walker.body(message)
     except Exception as exc:  # a malformed tree must fail closed, not crash the gateway
         walker.unreadable.append(f"MIME structure could not be walked ({type(exc).__name__})")
+    headers = _raw_headers(message)
     return MessageFacts(
-        subject=header_text(message.get_all("Subject", [""])[0] or ""),
-        x_stamps=tuple(header_text(v) for v in message.get_all("X-Stamp", [])),
-        from_addresses=_addresses(message.get_all("From", [])),
-        message_id=_first_id(message.get_all("Message-ID", [])),
-        in_reply_to=_ids(message.get_all("In-Reply-To", [])),
-        references=_ids(message.get_all("References", [])),
+        subject=header_text((headers.get("subject") or [""])[0]),
+        x_stamps=tuple(header_text(v) for v in headers.get("x-stamp", [])),
+        from_addresses=_addresses(headers.get("from", [])),
+        message_id=_first_id(headers.get("message-id", [])),
+        in_reply_to=_ids(headers.get("in-reply-to", [])),
+        references=_ids(headers.get("references", [])),
         top_texts=tuple(walker.texts),
         attached=tuple(walker.attached),
         unreadable=tuple(walker.unreadable),
     )
+
+
+def _raw_headers(message: Message) -> dict[str, list[str]]:
+    """Header values as received, by lower-case name.
+
+    ``get_all`` would turn a raw 8-bit value (UTF-8 in a Subject) into replacement characters.
+    """
+    headers: dict[str, list[str]] = {}
+    for name, value in message.raw_items():
+        headers.setdefault(str(name).strip().lower(), []).append(str(value))
+    return headers
 
 
 class _Walker:
@@ -196,27 +207,38 @@ class _Walker:
         if ctype == "text/html":
             self.texts.append(TextPart(Location.HTML, visible_text(text)))
         else:
-            self.texts.append(TextPart(Location.BODY, text.replace("\r\n", "\n").replace("\r", "\n")))
+            plain = text.replace("\r\n", "\n").replace("\r", "\n")
+            self.texts.append(TextPart(Location.BODY, plain))
 
 
 def _decoded_bytes(part: Message, unreadable: list[str]) -> bytes | None:
-    payload = part.get_payload()
-    if isinstance(payload, list):
+    """The payload with its transfer encoding undone; raw 8-bit bytes are kept as they came."""
+    if isinstance(part.get_payload(), list):
         unreadable.append("a single part carries sub-parts")
         return None
-    if not isinstance(payload, str):
-        return b""
-    data = payload.encode("ascii", "surrogateescape")
     encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
     if encoding == "base64":
+        # get_payload(decode=True) would hand back the undecoded text on a bad length.
+        raw = _raw_payload(part)
         try:
-            return base64.b64decode(b"".join(data.split()) + b"==", validate=False)
+            return base64.b64decode(b"".join(raw.split()) + b"==", validate=False)
         except (binascii.Error, ValueError):
             unreadable.append("base64 part that does not decode")
             return None
-    if encoding == "quoted-printable":
-        return quopri.decodestring(data)
-    return data
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
+def _raw_payload(part: Message) -> bytes:
+    """The payload bytes as received (the parser keeps 8-bit bytes as surrogate escapes)."""
+    payload = part.get_payload(decode=False)
+    if not isinstance(payload, str):
+        return b""
+    try:
+        return payload.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        # get_payload() already decoded 8-bit text with the part's charset.
+        return payload.encode("utf-8", "replace")
 
 
 def _decode_charset(raw: bytes, charset: str | None) -> str:
@@ -233,10 +255,10 @@ def _decode_charset(raw: bytes, charset: str | None) -> str:
 
 
 def header_text(value: object) -> str:
-    """A header value decoded from RFC 2047 and raw 8-bit, never raising."""
+    """A header value decoded from RFC 2047 and raw 8-bit (UTF-8, else Windows-1252)."""
     if not isinstance(value, str):
         value = str(value)
-    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = _decode_charset(value.encode("utf-8", "surrogateescape"), None)
     try:
         chunks = decode_header(text)
     except Exception:
