@@ -141,12 +141,13 @@ def decide(
         reasons.append("content could not be read (" + "; ".join(dict.fromkeys(unreadable))
                        + "): treated as not cleared")
 
+    index = policy.index
     rule_name, rule = policy.rules.for_stamp(stamp)
     decided: list[RecipientDecision] = []
     newcomers: list[str] = []
     for recipient in recipients:
-        groups = tuple(sorted(policy.groups_of(recipient.key, recipient.domain)))
-        is_org = policy.is_organisation(recipient.domain)
+        groups = tuple(sorted(index.groups_of(recipient.key, recipient.domain)))
+        is_org = index.is_organisation(recipient.domain)
         participant = participants is not None and recipient.key in participants
         verdict, audience, fired = _apply(rule_name, rule, groups, is_org, participant)
         reason = _reason(stamp, audience, verdict)

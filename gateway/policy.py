@@ -8,10 +8,11 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.model import Stamp, Verdict
 from gateway.stamps import Vocabulary
@@ -181,40 +182,58 @@ class Policy(_Frozen):
     version: str
     source: str = ""
 
-    _by_address: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
-    _by_domain: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
-    _expanded: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)
-    _vocabulary: Vocabulary | None = PrivateAttr(default=None)
-
     def model_post_init(self, context: Any, /) -> None:
-        by_address: dict[str, set[str]] = {}
-        by_domain: dict[str, set[str]] = {}
-        expanded = {name: _expand(name, self.groups) for name in self.groups}
-        for name, members in expanded.items():
-            for member in members:
-                index = by_domain if member.startswith("@") else by_address
-                index.setdefault(member.lstrip("@"), set()).add(name)
-        self._by_address = {k: frozenset(v) for k, v in by_address.items()}
-        self._by_domain = {k: frozenset(v) for k, v in by_domain.items()}
-        self._expanded = expanded
-        self._vocabulary = Vocabulary({s: v.phrases for s, v in self.stamps.items()})
+        self.index  # noqa: B018 -- build the look-up tables once, while loading
+
+    @cached_property
+    def index(self) -> PolicyIndex:
+        """Plain look-up tables for the hot path (pydantic attribute access is slow)."""
+        return PolicyIndex(self)
 
     @property
     def vocabulary(self) -> Vocabulary:
-        assert self._vocabulary is not None
-        return self._vocabulary
+        return self.index.vocabulary
 
     def groups_of(self, address: str, domain: str) -> frozenset[str]:
         """Every group (nested ones resolved) that a normalised address belongs to. O(1)."""
-        direct = self._by_address.get(address, frozenset())
-        by_domain = self._by_domain.get(domain, frozenset())
-        return direct | by_domain if by_domain else direct
+        return self.index.groups_of(address, domain)
 
     def members_of(self, group: str) -> frozenset[str]:
-        return self._expanded.get(group, frozenset())
+        return self.index.expanded.get(group, frozenset())
 
     def is_organisation(self, domain: str) -> bool:
-        return domain in self.organisation.domains
+        return domain in self.index.domains
+
+
+class PolicyIndex:
+    """Group membership by address and by domain, the organisation's domains, the vocabulary."""
+
+    __slots__ = ("by_address", "by_domain", "domains", "expanded", "vocabulary")
+
+    def __init__(self, policy: Policy) -> None:
+        by_address: dict[str, set[str]] = {}
+        by_domain: dict[str, set[str]] = {}
+        expanded = {name: _expand(name, policy.groups) for name in policy.groups}
+        for name, members in expanded.items():
+            for member in members:
+                table = by_domain if member.startswith("@") else by_address
+                table.setdefault(member.lstrip("@"), set()).add(name)
+        self.by_address = {k: frozenset(v) for k, v in by_address.items()}
+        self.by_domain = {k: frozenset(v) for k, v in by_domain.items()}
+        self.expanded = expanded
+        self.domains = frozenset(policy.organisation.domains)
+        self.vocabulary = Vocabulary({s: v.phrases for s, v in policy.stamps.items()})
+
+    def groups_of(self, address: str, domain: str) -> frozenset[str]:
+        direct = self.by_address.get(address, _NO_GROUPS)
+        by_domain = self.by_domain.get(domain)
+        return direct | by_domain if by_domain else direct
+
+    def is_organisation(self, domain: str) -> bool:
+        return domain in self.domains
+
+
+_NO_GROUPS: frozenset[str] = frozenset()
 
 
 def _expand(name: str, groups: Mapping[str, Group], trail: tuple[str, ...] = ()) -> frozenset[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import email_validator
 from email_validator import EmailNotValidError, validate_email
@@ -41,6 +42,7 @@ def refuse_source_route(raw_argument: str) -> None:
                              "give the plain address")
 
 
+@lru_cache(maxsize=65536)
 def parse_recipient(address: str, plus_separator: str = "+") -> Recipient:
     """Validate an envelope recipient and fold it: case, trailing dot, plus-addressing, IDNA."""
     if "%" in address or "!" in address:
