@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,14 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def _cycle(policies: Path) -> None:
+    _write(policies / "groups" / "a.toml", 'include = ["b"]\n')
+    _write(policies / "groups" / "b.toml", 'include = ["a"]\n')
+
+
 # Each class of error: how to break the copy, and what the report must say.
 # (breakage, file:line, key, value, words of the message, words of the hint)
-BROKEN = {
+BROKEN: dict[str, tuple[Callable[[Path], object], str, str, str, str, str]] = {
     "unknown group in a rule": (
         lambda p: _replace(p / "rules.toml", 'groups = { communications = "bounce" }',
                            'groups = { comunications = "bounce" }'),
@@ -131,8 +137,7 @@ BROKEN = {
         "groups/everyone.toml:1", "include", "'staff'", "names unknown group 'staff'",
         "groups are"),
     "groups that include each other": (
-        lambda p: (_write(p / "groups" / "a.toml", 'include = ["b"]\n'),
-                   _write(p / "groups" / "b.toml", 'include = ["a"]\n')),
+        _cycle,
         "groups/a.toml:1", "include", "'a -> b -> a'", "cycle", "may not include itself"),
     "group file name that is not a group name": (
         lambda p: _write(p / "groups" / "Press Team.toml", 'members = ["a@example.org"]\n'),
