@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gateway.delivery import Downstream, make_downstream
+from gateway.lifecycle import DrainingSMTP, Sessions
 from gateway.logs import get_logger
 from gateway.policy import Policy, PolicyError, load_policy
 from gateway.settings import Settings
-from gateway.smtp import GatewaySMTP, Handler
+from gateway.smtp import Handler
 from gateway.store import Store
 
 log = get_logger()
@@ -74,6 +75,7 @@ class Gateway:
         self.store: Store | None = None
         self.downstream: Downstream | None = None
         self.server: asyncio.base_events.Server | None = None
+        self.sessions = Sessions()
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
 
@@ -86,11 +88,11 @@ class Gateway:
         loop = asyncio.get_running_loop()
         host, port = settings.listen_address
 
-        def factory() -> GatewaySMTP:
-            return GatewaySMTP(handler, hostname=settings.hostname,
-                               data_size_limit=settings.max_message_size,
-                               timeout=settings.session_timeout, ident="stampgate",
-                               loop=loop)
+        def factory() -> DrainingSMTP:
+            return DrainingSMTP(self.sessions, handler, hostname=settings.hostname,
+                                data_size_limit=settings.max_message_size,
+                                timeout=settings.session_timeout, ident="stampgate",
+                                loop=loop)
 
         if self.sock is not None:
             self.server = await loop.create_server(factory, sock=self.sock)
@@ -143,8 +145,8 @@ class Gateway:
         log.info("stopping", deadline=self.settings.shutdown_deadline)
         if self.server is not None:
             self.server.close()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.server.wait_closed(), self.settings.shutdown_deadline)
+        # Stop accepting, then let the sessions in DATA finish (up to the deadline).
+        await self.sessions.drain(self.settings.shutdown_deadline)
         if self.downstream is not None:
             await self.downstream.close()
         if self.store is not None:
