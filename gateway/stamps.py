@@ -19,8 +19,8 @@ from gateway.message import MAX_DEPTH, MessageFacts
 from gateway.model import Location, Stamp
 from gateway.text import normalise_phrase, normalise_text
 
-_OPENERS = "[({<*_=#~|\"'«“‘>-–—:•·"
-_CLOSERS = "])}>*_=#~|\"'»”’-–—:.!,;"
+_OPENERS = "[({<*_=#~|\"'«“‘>-–—:•·【「『〔"
+_CLOSERS = "])}>*_=#~|\"'»”’-–—:.!,;】」』〕"
 _PUNCT_AFTER = ":-–—,;.!/|()[]{}<>*_=#~\"'»”’"
 _PREFIX = re.compile(r"^(stamp|label|classification|classification level|tampon|sello|etiqueta|"
                      r"étiquette|classificação|clasificacion|clasificación)\s*[:\-–—]\s*")
@@ -118,7 +118,7 @@ class Vocabulary:
 
     def _trailer_stamp(self, parsed: _Line, nesting: int) -> _Line:
         """``Internal / Confidential``: a short trailer that is itself a stricter stamp wins."""
-        trailer = parsed.trailer
+        trailer = parsed.trailer.lstrip(_PUNCT_AFTER + " ")
         if not trailer or nesting >= _MAX_NESTED_PARSE or len(trailer) > MAX_TRAILER_STAMP:
             return parsed
         other = self._parse(trailer, nesting + 1)
