@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.backup import StoreLock
 from gateway.delivery import Downstream, make_downstream
 from gateway.lifecycle import DrainingSMTP, Sessions
 from gateway.logs import get_logger
@@ -16,6 +17,7 @@ from gateway.policy import Policy, PolicyError, load_policy
 from gateway.settings import Settings
 from gateway.smtp import Handler
 from gateway.store import Store
+from gateway.thread_memory import ThreadMemory
 
 log = get_logger()
 
@@ -73,18 +75,24 @@ class Gateway:
         self.primary = worker == 0
         self.policy = LivePolicy(Path(settings.policies), policy)
         self.store: Store | None = None
+        self.threads: ThreadMemory | None = None
         self.downstream: Downstream | None = None
         self.server: asyncio.base_events.Server | None = None
         self.sessions = Sessions()
+        self.store_lock: StoreLock | None = None
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
 
     async def start(self) -> None:
         settings = self.settings
+        # Shared by every running gateway process; ``stampgate restore`` needs it exclusively.
+        self.store_lock = StoreLock(Path(settings.data)).shared()
         self.store = await Store.open(Path(settings.data))
+        self.threads = ThreadMemory(self.store.path)
+        await self.threads.open()
         self.downstream = make_downstream(settings.downstream, settings.hostname,
                                           settings.downstream_timeout)
-        handler = Handler(settings, self.policy, self.store, self.downstream)
+        handler = Handler(settings, self.policy, self.store, self.threads, self.downstream)
         loop = asyncio.get_running_loop()
         host, port = settings.listen_address
 
@@ -149,6 +157,10 @@ class Gateway:
         await self.sessions.drain(self.settings.shutdown_deadline)
         if self.downstream is not None:
             await self.downstream.close()
+        if self.threads is not None:
+            await self.threads.close()
         if self.store is not None:
             await self.store.close()
+        if self.store_lock is not None:
+            self.store_lock.release()
         log.info("stopped")

@@ -26,6 +26,7 @@ from gateway.rewrite import outgoing
 from gateway.settings import Settings
 from gateway.stamps import read_stamps
 from gateway.store import Store, StoreError
+from gateway.thread_memory import ThreadMemory
 
 log = get_logger()
 _TRAILING_DOT = re.compile(r"(@[^\s<>@]+?)\.+(?=>|\s|$)")
@@ -87,10 +88,12 @@ class Handler:
     """aiosmtpd hooks; the decision itself is the pure ``decide``."""
 
     def __init__(self, settings: Settings, policy: Callable[[], Policy], store: Store,
+                 threads: ThreadMemory,
                  downstream: Downstream) -> None:
         self.settings = settings
         self.policy = policy
         self.store = store
+        self.threads = threads
         self.downstream = downstream
         self.networks = settings.networks
 
@@ -156,7 +159,7 @@ class Handler:
         facts = read_message(data)
         reading = read_stamps(facts, policy.vocabulary)
         try:
-            thread = await self.store.thread_for(facts)
+            thread = await self.threads.thread_for(facts.thread_ids)
         except Exception:
             log.exception("store-error", queue_id=queue_id, during="thread look-up")
             return replies.STORE_FAILED
@@ -175,7 +178,7 @@ class Handler:
         held = [by_address[a].address for a in decision.addresses(Verdict.HOLD)]
         try:
             delivered_keys = [r.key for r in decision.recipients if r.verdict is Verdict.ALLOW]
-            await self.store.remember(message_id, decision, delivered_keys)
+            await self.threads.remember(message_id, decision, delivered_keys)
         except Exception:
             log.exception("store-error", queue_id=queue_id, during="thread memory")
             return replies.STORE_FAILED
