@@ -97,13 +97,17 @@ def read_directory_csv(text: str, column: str | None = None) -> Imported:
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
-    headers = next(reader)
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise GroupImportError(f"line {reader.line_num}: not readable as CSV ({exc})") from None
+    headers = rows[0][1]
     index = find_column(headers, column)
     members: dict[str, int] = {}
     invalid: list[Row] = []
     duplicates: list[Row] = []
     blank = 0
-    for row in reader:
+    for line_num, row in rows[1:]:
         value = row[index].strip() if index < len(row) else ""
         if not value:
             blank += 1
@@ -111,12 +115,12 @@ def read_directory_csv(text: str, column: str | None = None) -> Imported:
         flaw = member_flaw(value)
         folded = fold_entry(value)
         if flaw is not None:
-            invalid.append(Row(reader.line_num, value, flaw.message))
+            invalid.append(Row(line_num, value, flaw.message))
         elif folded in members:
-            duplicates.append(Row(reader.line_num, value,
+            duplicates.append(Row(line_num, value,
                                   f"same as line {members[folded]}, skipped"))
         else:
-            members[folded] = reader.line_num
+            members[folded] = line_num
     return Imported(headers[index], tuple(sorted(members)), tuple(invalid), tuple(duplicates),
                     blank)
 

@@ -252,9 +252,11 @@ def run_import_group(args: argparse.Namespace) -> int:
     relative = f"{GROUPS_DIR}/{name}.toml"
     target = directory / relative
     old = _existing_group(target)
-    description = args.description if args.description is not None else str(
-        old.get("description", f"Imported from {Path(args.csv_file).name}"))
-    include = [str(g) for g in old.get("include", [])]
+    kept = old.get("description")
+    description: str = (args.description if args.description is not None
+                        else kept if isinstance(kept, str)
+                        else f"Imported from {Path(args.csv_file).name}")
+    include = _strings(old.get("include"))
     content = group_toml(imported.members, description, include, Path(args.csv_file).name,
                          imported.column)
     try:
@@ -264,7 +266,7 @@ def run_import_group(args: argparse.Namespace) -> int:
         print(f"nothing written: the policy would be invalid with the new {relative}",
               file=sys.stderr)
         return FAILED
-    before = {str(m) for m in old.get("members", [])}
+    before = set(_strings(old.get("members")))
     change = (f"{len(set(imported.members) - before)} added, "
               f"{len(before - set(imported.members))} removed")
     skipped = (f"{imported.blank} blank, {len(imported.duplicates)} duplicate, "
@@ -295,6 +297,10 @@ def _existing_group(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def write_atomically(path: Path, content: str) -> None:

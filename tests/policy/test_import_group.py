@@ -155,6 +155,8 @@ def test_ambiguous_or_missing_columns_ask_for_column(tmp_path: Path, policies: P
 
 @pytest.mark.parametrize(("text", "words"), [
     ("", "the CSV file is empty"),
+    ("email,notes\na@example.org,\"" + "x" * 200_000 + "\"\n",
+     "line 2: not readable as CSV (field larger than field limit"),
     ("email\n\n,\n", "nothing written: no addresses in column 'email'"),
 ])
 def test_an_empty_export_writes_nothing(text: str, words: str, tmp_path: Path,
