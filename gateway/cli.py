@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "gateway.serve_cli",
     "gateway.held_cli",
     "gateway.policy_cli",
+    "gateway.ops_cli",
 )
 
 

@@ -1,0 +1,134 @@
+"""``stampgate backup`` / ``restore``: consistent online copies, refused over a running gateway."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+import threading
+from pathlib import Path
+
+from tests.support.downstream import Downstream
+from tests.support.gateway import GatewayProcess, message
+
+ALICE = "alice@example.org"
+PARTNER = "partner@outside.test"
+HOLD = "Needs adjustment: blur face\n\nA client story."
+
+
+def held_ids(process: GatewayProcess) -> set[str]:
+    result = process.run_cli("held", "list", "--json", "--data", str(process.data))
+    assert result.returncode == 0, result.stderr
+    return {h["id"] for h in json.loads(result.stdout)}
+
+
+def hold_one(process: GatewayProcess) -> str:
+    code, reply = process.send(ALICE, [PARTNER], message(HOLD, to=PARTNER))
+    assert code == 250, reply
+    return reply.split("held for review as ")[1].split()[0]
+
+
+def test_backup_while_holding_then_restore_after_stop(tmp_path: Path,
+                                                      downstream: Downstream) -> None:
+    process = GatewayProcess(tmp_path, downstream.url).start()
+    try:
+        before = {hold_one(process) for _ in range(3)}
+        # keep the gateway writing while the copy is made
+        stop = threading.Event()
+        during: list[str] = []
+
+        def keep_holding() -> None:
+            for _ in range(200):
+                if stop.is_set():
+                    return
+                during.append(hold_one(process))
+
+        writer = threading.Thread(target=keep_holding)
+        writer.start()
+        try:
+            copy = tmp_path / "backups"
+            copy.mkdir()
+            result = process.run_cli("backup", str(copy), "--data", str(process.data))
+        finally:
+            stop.set()
+            writer.join(60)
+        assert result.returncode == 0, result.stderr
+        assert "integrity ok" in result.stdout
+        [saved] = list(copy.iterdir())
+        assert saved.name.startswith("stampgate-") and saved.suffix == ".sqlite3"
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        with sqlite3.connect(saved) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            in_copy = {r[0] for r in conn.execute("SELECT id FROM held_messages")}
+        assert before <= in_copy
+        assert in_copy <= before | set(during)
+
+        # a hold made after the backup is gone once the backup is restored
+        later = hold_one(process)
+        refused = process.run_cli("restore", str(saved), "--data", str(process.data))
+        assert refused.returncode == 1
+        assert "a gateway is running" in refused.stderr
+        process.stop()
+
+        restored = process.run_cli("restore", str(saved), "--data", str(process.data))
+        assert restored.returncode == 0, restored.stderr
+        assert "previous store is kept as" in restored.stdout
+        kept = list(process.data.glob("stampgate.sqlite3.before-restore-*"))
+        assert len(kept) == 1
+        with sqlite3.connect(kept[0]) as conn:
+            assert (later,) in conn.execute("SELECT id FROM held_messages").fetchall()
+        process.start()
+        ids = held_ids(process)
+        assert ids == in_copy
+        assert later not in ids
+        hold_one(process)  # the restored store takes new holds
+    finally:
+        process.stop()
+
+
+def test_restore_with_force_under_a_running_gateway(tmp_path: Path,
+                                                    downstream: Downstream) -> None:
+    process = GatewayProcess(tmp_path, downstream.url).start()
+    try:
+        first = hold_one(process)
+        saved = tmp_path / "one.sqlite3"
+        assert process.run_cli("backup", str(saved), "--data", str(process.data)).returncode == 0
+        second = hold_one(process)
+        forced = process.run_cli("restore", str(saved), "--force", "--data", str(process.data))
+        assert forced.returncode == 0, forced.stderr
+        assert held_ids(process) == {first}
+        assert second not in held_ids(process)
+        hold_one(process)  # the running gateway keeps working on the restored store
+    finally:
+        process.stop()
+
+
+def test_restore_refuses_a_damaged_or_foreign_file(tmp_path: Path,
+                                                  downstream: Downstream) -> None:
+    process = GatewayProcess(tmp_path, downstream.url).start()
+    try:
+        hold_one(process)
+        saved = tmp_path / "good.sqlite3"
+        assert process.run_cli("backup", str(saved), "--data", str(process.data)).returncode == 0
+        again = process.run_cli("backup", str(saved), "--data", str(process.data))
+        assert again.returncode == 1 and "exists already" in again.stderr
+    finally:
+        process.stop()
+
+    damaged = tmp_path / "damaged.sqlite3"
+    raw = bytearray(saved.read_bytes())
+    for page in range(1, len(raw) // 4096):  # scribble over every b-tree page header
+        raw[page * 4096:page * 4096 + 12] = b"\x0d" + b"\xff" * 11
+    damaged.write_bytes(bytes(raw))
+    foreign = tmp_path / "foreign.sqlite3"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE notes (x TEXT)")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database")
+    for bad, why in ((damaged, ""), (foreign, "not a stampgate store"),
+                     (text, "not a readable SQLite database"),
+                     (tmp_path / "missing.sqlite3", "no such file")):
+        result = process.run_cli("restore", str(bad), "--data", str(process.data))
+        assert result.returncode == 1, (bad, result.stdout)
+        assert why in result.stderr, result.stderr
+    assert held_ids(process)  # the store was left as it was
