@@ -19,6 +19,7 @@ from gateway.model import Location
 
 MAX_DEPTH = 5
 MAX_PARTS = 500
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 _MSGID = re.compile(r"<[^<>\s]{1,998}>")
 _PGP_BLOCK = re.compile(r"^-----BEGIN PGP (MESSAGE|SIGNED MESSAGE)-----", re.MULTILINE)
 _ENCRYPTED_TYPES = frozenset({
@@ -219,12 +220,16 @@ def _decoded_bytes(part: Message, unreadable: list[str]) -> bytes | None:
     encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
     if encoding == "base64":
         # get_payload(decode=True) would hand back the undecoded text on a bad length.
-        raw = _raw_payload(part)
+        cleaned = b"".join(_raw_payload(part).split())
         try:
-            return base64.b64decode(b"".join(raw.split()) + b"==", validate=False)
+            data = base64.b64decode(cleaned + b"==", validate=False)
         except (binascii.Error, ValueError):
             unreadable.append("base64 part that does not decode")
             return None
+        if not _BASE64.fullmatch(cleaned):
+            # The lenient decoder skips what is not base64; what it skipped was not read.
+            unreadable.append("base64 part with characters outside base64")
+        return data
     data = part.get_payload(decode=True)
     return data if isinstance(data, bytes) else b""
 
