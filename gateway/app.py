@@ -9,14 +9,17 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway import crypto
+from gateway.auth import Accounts, users_path
 from gateway.backup import StoreLock
 from gateway.delivery import Downstream, make_downstream
 from gateway.lifecycle import DrainingSMTP, Sessions
+from gateway.listener import Submission
 from gateway.logs import get_logger
-from gateway.policy import Policy, PolicyError, load_policy
+from gateway.policy import Policy, policy_fingerprint, reload_policy
 from gateway.settings import Settings
-from gateway.smtp import Handler
 from gateway.store import Store
+from gateway.submission import SubmissionHandler
 from gateway.thread_memory import ThreadMemory
 
 log = get_logger()
@@ -29,30 +32,22 @@ class LivePolicy:
         self.directory = directory
         self.current = policy
         self.last_error: str | None = None
-        self._stamp = self._files_stamp()
+        self._stamp = policy_fingerprint(directory)
 
     def __call__(self) -> Policy:
         return self.current
 
-    def _files_stamp(self) -> tuple[tuple[str, int, int], ...]:
-        try:
-            files = sorted(p for p in self.directory.rglob("*.toml") if p.is_file())
-            return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
-        except OSError:
-            return ()
-
     def changed(self) -> bool:
-        return self._files_stamp() != self._stamp
+        return policy_fingerprint(self.directory) != self._stamp
 
     def reload(self, reason: str) -> bool:
         """Load the files again; keep the last good policy if the new one is broken."""
-        self._stamp = self._files_stamp()
-        try:
-            policy = load_policy(self.directory)
-        except PolicyError as exc:
-            self.last_error = str(exc)
+        self._stamp = policy_fingerprint(self.directory)
+        policy, error = reload_policy(self.directory, self.current)
+        if error is not None:
+            self.last_error = str(error)
             log.error("policy-refused", reason=reason, kept_version=self.current.version,
-                      problems=[str(p) for p in exc.problems])
+                      problems=[str(p) for p in error.problems])
             return False
         self.last_error = None
         if policy.version != self.current.version:
@@ -78,6 +73,7 @@ class Gateway:
         self.threads: ThreadMemory | None = None
         self.downstream: Downstream | None = None
         self.server: asyncio.base_events.Server | None = None
+        self.extra_servers: list[asyncio.Server] = []
         self.sessions = Sessions()
         self.store_lock: StoreLock | None = None
         self.ready = asyncio.Event()
@@ -92,15 +88,16 @@ class Gateway:
         await self.threads.open()
         self.downstream = make_downstream(settings.downstream, settings.hostname,
                                           settings.downstream_timeout)
-        handler = Handler(settings, self.policy, self.store, self.threads, self.downstream)
+        crypto.configure_from(settings)
+        accounts = Accounts(users_path(Path(settings.data)))
+        handler = SubmissionHandler(settings, self.policy, self.store, self.threads,
+                                    self.downstream, accounts=accounts)
+        submission = Submission(settings, accounts, self.sessions)
         loop = asyncio.get_running_loop()
         host, port = settings.listen_address
 
         def factory() -> DrainingSMTP:
-            return DrainingSMTP(self.sessions, handler, hostname=settings.hostname,
-                                data_size_limit=settings.max_message_size,
-                                timeout=settings.session_timeout, ident="stampgate",
-                                loop=loop)
+            return submission.protocol(handler, submission.main, loop)
 
         if self.sock is not None:
             self.server = await loop.create_server(factory, sock=self.sock)
@@ -111,6 +108,8 @@ class Gateway:
         log.info("listening", address=f"{bound[0]}:{bound[1]}", worker=self.worker,
                  downstream=self.downstream.description,
                  policy_version=self.policy.current.version, data=str(settings.data))
+        if self.primary:  # the submission listener is served by the primary process only
+            self.extra_servers = await submission.serve_extra(handler, loop)
         self.ready.set()
 
     async def serve(self, on_signal: Callable[[int], None] | None = None) -> None:
@@ -153,6 +152,8 @@ class Gateway:
         log.info("stopping", deadline=self.settings.shutdown_deadline)
         if self.server is not None:
             self.server.close()
+        for server in self.extra_servers:
+            server.close()
         # Stop accepting, then let the sessions in DATA finish (up to the deadline).
         await self.sessions.drain(self.settings.shutdown_deadline)
         if self.downstream is not None:

@@ -65,11 +65,17 @@ class GatewayProcess:
                 raise RuntimeError(f"gateway exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    if sock.recv(100).startswith(b"220"):
+                    if sock.recv(100).startswith(b"220") and self._all_workers_listening():
                         return
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"gateway did not start:\n{self.log()}")
+
+    def _all_workers_listening(self) -> bool:
+        expected = (self.config or {}).get("workers") or os.cpu_count() or 1
+        if "--workers" in self.extra_args:
+            expected = int(self.extra_args[self.extra_args.index("--workers") + 1])
+        return len(self.log_events("listening")) >= expected
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
         if self.proc is None:
