@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import structlog
+import structlog.tracebacks
 
 
 def configure(level: str = "info") -> None:
@@ -16,15 +17,19 @@ def configure(level: str = "info") -> None:
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
+            # Tracebacks without local variables: a frame's locals can hold message bytes.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)),
             structlog.processors.JSONRenderer(sort_keys=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
     )
-    # aiosmtpd logs every DATA line at debug level and peers at info; keep it quiet.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # aiosmtpd logs every DATA line at debug level, peers at info, and the first word of
+    # unknown commands (which can be a pipelined body line) at warning; keep it quiet. The
+    # gateway logs the events that matter itself.
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
 
 def get_logger() -> Any:

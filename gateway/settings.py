@@ -6,12 +6,21 @@ import ipaddress
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key"})
 
 
 class SettingsError(Exception):
@@ -56,6 +65,21 @@ class Settings(BaseModel):
     shutdown_deadline: float = Field(default=30.0, ge=0)
     log_level: str = "info"
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    # Submission security (docs/security.md): TLS, AUTH, limits, secrets.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    listen_tls: Literal["none", "starttls"] = "none"
+    listen_auth: Literal["off", "optional", "required"] = "optional"
+    submission_listen: str | None = None
+    submission_tls: Literal["starttls", "implicit"] = "starttls"
+    submission_auth: Literal["optional", "required"] = "required"
+    max_connections: int = Field(default=1000, gt=0)
+    max_connections_per_ip: int = Field(default=50, gt=0)
+    max_messages_per_connection: int = Field(default=100, gt=0)
+    max_auth_attempts: int = Field(default=3, gt=0)
+    auth_failure_limit: int = Field(default=10, gt=0)
+    stamp_signing_key: SecretStr | None = None
+    held_encryption_key: SecretStr | None = None
 
     @field_validator("listen")
     @classmethod
@@ -80,6 +104,45 @@ class Settings(BaseModel):
         from gateway.delivery import parse_downstream
 
         parse_downstream(value)
+        return value
+
+    @field_validator("listen_tls", "submission_listen")
+    @classmethod
+    def _tls_needs_a_certificate(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.field_name == "submission_listen" and value is not None:
+            split_host_port(value)
+        if value not in (None, "none") and (info.data.get("tls_cert") is None
+                                            or info.data.get("tls_key") is None):
+            raise ValueError("needs tls_cert and tls_key (the certificate and key files)")
+        return value
+
+    @field_validator("listen_auth")
+    @classmethod
+    def _auth_needs_tls(cls, value: str, info: ValidationInfo) -> str:
+        if value == "required" and info.data.get("listen_tls", "none") == "none":
+            raise ValueError("'required' needs listen_tls = 'starttls' "
+                             "(AUTH is never offered without TLS)")
+        return value
+
+    @field_validator("stamp_signing_key")
+    @classmethod
+    def _signing_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from gateway.signing import resolve_key
+
+            try:
+                resolve_key(value.get_secret_value())
+            except OSError as exc:
+                raise ValueError(f"cannot read the key file: {exc.strerror}") from None
+        return value
+
+    @field_validator("held_encryption_key")
+    @classmethod
+    def _held_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from gateway.crypto import parse_master_key
+
+            parse_master_key(value.get_secret_value())
         return value
 
     @property
@@ -109,7 +172,8 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
         lines = []
         for error in exc.errors():
             key = ".".join(str(p) for p in error["loc"])
-            shown = "" if error["type"] == "missing" else f" (value: {error.get('input')!r})"
+            hidden = error["type"] == "missing" or key in SECRET_SETTINGS
+            shown = "" if hidden else f" (value: {error.get('input')!r})"
             lines.append(f"setting {key}: {error['msg'].removeprefix('Value error, ')}{shown}")
         source = f"{config}: " if config else ""
         raise SettingsError(source + "; ".join(lines)) from None

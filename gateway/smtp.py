@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
-from gateway import replies
+from gateway import crypto, replies, signing
 from gateway.data_reader import TooBig, read_data
 from gateway.decision import Decision, decide
 from gateway.delivery import DeliveryError, Downstream
@@ -184,24 +184,32 @@ class Handler:
             return replies.STORE_FAILED
 
         hold_id: str | None = None
+        sealed = b""
         if held:
             try:
+                # Held bodies are stored sealed (crypto.py) when a master key is configured.
+                sealed = await asyncio.to_thread(crypto.seal, data)
                 hold_id = await self.store.hold(
                     queue_id=queue_id, sender=sender, recipients=envelope.rcpt_tos,
-                    held=held, decision=decision, content=data, message_id=message_id)
-            except StoreError as exc:
+                    held=held, decision=decision, content=sealed, message_id=message_id)
+            except (StoreError, OSError) as exc:
                 self._log(decision, context, started, outcome="store-failed", error=str(exc))
                 return replies.STORE_FAILED
         if allowed:
             trace = self._trace_headers(session, queue_id, decision)
             if facts.message_id is None:
                 trace.append(("Message-ID", message_id))
+            if self.settings.stamp_signing_key is not None:
+                trace.append(signing.signature_field(
+                    signing.resolve_key(self.settings.stamp_signing_key.get_secret_value()),
+                    queue_id, decision.stamp.value if decision.stamp else "none", message_id))
             relayed = outgoing(data, trace)
             try:
                 await self.downstream.deliver(sender, allowed, relayed)
             except DeliveryError as exc:
                 if hold_id is not None:
                     await self.store.forget_hold(hold_id, "onward delivery failed")
+                    await asyncio.to_thread(crypto.destroy, sealed)
                 self._log(decision, context, started, outcome="deferred" if exc.temporary
                           else "downstream-refused", error=exc.detail)
                 if exc.temporary:
