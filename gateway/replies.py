@@ -43,8 +43,9 @@ def bounce(decision: Decision) -> str:
 
 def _advice(decision: Decision) -> str:
     if decision.stamp is None:
-        return ("What to do: remove those recipients, or put a stamp on the first line "
-                "(e.g. 'Cleared for publication') if the content may go to them")
+        return ("What to do: communications staff receive only stamped material; remove those "
+                "recipients, or put a stamp on the first line (e.g. 'Cleared for publication') "
+                "if the content may go to them")
     return ("What to do: remove those recipients and send again; if the content may now be "
             "shared more widely, ask management to review and re-stamp it")
 
