@@ -13,6 +13,8 @@ COMMAND_MODULES = (
     "gateway.held_cli",
     "gateway.policy_cli",
     "gateway.ops_cli",
+    "gateway.users_cli",
+    "gateway.security_cli",
 )
 
 
