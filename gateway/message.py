@@ -21,7 +21,10 @@ MAX_DEPTH = 5
 MAX_PARTS = 500
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 _MSGID = re.compile(r"<[^<>\s]{1,998}>")
-_PGP_BLOCK = re.compile(r"^-----BEGIN PGP (MESSAGE|SIGNED MESSAGE)-----", re.MULTILINE)
+_PGP_MESSAGE = re.compile(r"^\s*-----BEGIN PGP MESSAGE-----", re.MULTILINE)
+# A clear-signed body is readable; its armour header stands between the reader and the stamp.
+_CLEARSIGNED = re.compile(r"^\s*-----BEGIN PGP SIGNED MESSAGE-----[^\n]*\n"
+                          r"(?:[ \t]*\S[^\n]*\n)*?[ \t]*\n")
 _ENCRYPTED_TYPES = frozenset({
     "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime",
     "application/pgp-encrypted",
@@ -161,6 +164,10 @@ class _Walker:
         elif part.is_multipart():
             for child in self._children(part):
                 self.rest(child)
+        elif part.get_content_maintype() == "text":
+            raw = _decoded_bytes(part, self.unreadable)
+            if raw is not None and _PGP_MESSAGE.search(_decode_charset(raw, _charset(part))):
+                self.unreadable.append("PGP-encrypted part")
 
     def _attached(self, part: Message) -> None:
         if self.depth + 1 > MAX_DEPTH:
@@ -202,14 +209,22 @@ class _Walker:
         raw = _decoded_bytes(part, self.unreadable)
         if raw is None:
             return
-        text = _decode_charset(raw, part.get_content_charset())
-        if _PGP_BLOCK.search(text):
-            self.unreadable.append("PGP-armoured body")
+        text = _decode_charset(raw, _charset(part))
+        location = Location.BODY
         if ctype == "text/html":
-            self.texts.append(TextPart(Location.HTML, visible_text(text)))
-        else:
-            plain = text.replace("\r\n", "\n").replace("\r", "\n")
-            self.texts.append(TextPart(Location.BODY, plain))
+            text, location = visible_text(text), Location.HTML
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if _PGP_MESSAGE.search(text):
+            self.unreadable.append("PGP-encrypted body")
+        text = _CLEARSIGNED.sub("", text, count=1)
+        self.texts.append(TextPart(location, text))
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except Exception:  # a malformed RFC 2231 parameter
+        return None
 
 
 def _decoded_bytes(part: Message, unreadable: list[str]) -> bytes | None:
@@ -230,8 +245,8 @@ def _decoded_bytes(part: Message, unreadable: list[str]) -> bytes | None:
             # The lenient decoder skips what is not base64; what it skipped was not read.
             unreadable.append("base64 part with characters outside base64")
         return data
-    data = part.get_payload(decode=True)
-    return data if isinstance(data, bytes) else b""
+    decoded = part.get_payload(decode=True)
+    return decoded if isinstance(decoded, bytes) else b""
 
 
 def _raw_payload(part: Message) -> bytes:

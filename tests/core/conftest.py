@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from gateway.policy import Policy, load_policy
 from gateway.stamps import Vocabulary
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+# Hypothesis keeps caches in ./.hypothesis; with the project's own ``norecursedirs`` pytest
+# then warns about that folder, and warnings are errors. Keep the caches out of the tree.
+set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "stampgate-hypothesis"))
 
 
 @pytest.fixture(scope="session")

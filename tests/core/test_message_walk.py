@@ -200,8 +200,12 @@ UNREADABLE = [
      "MIAGCSqGSIb3DQEHA6CAMIACAQAxggE=\n", "encrypted"),
     ("inline PGP armour", "Content-Type: text/plain",
      "Hello\n-----BEGIN PGP MESSAGE-----\nhQEMA\n-----END PGP MESSAGE-----\n", "PGP"),
-    ("inline PGP signed", "Content-Type: text/plain",
-     "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nInternal\n", "PGP"),
+    ("inline PGP in an HTML body", "Content-Type: text/html",
+     "<pre>-----BEGIN PGP MESSAGE-----\nhQEMA\n-----END PGP MESSAGE-----</pre>", "PGP"),
+    ("PGP-armoured second part",
+     'Content-Type: multipart/mixed; boundary="M"',
+     "--M\nContent-Type: text/plain\n\n\n--M\nContent-Type: text/plain\n\n"
+     "-----BEGIN PGP MESSAGE-----\nhQEMA\n-----END PGP MESSAGE-----\n--M--\n", "PGP"),
     ("encrypted attachment",
      'Content-Type: multipart/mixed; boundary="M"',
      "--M\nContent-Type: text/plain\n\nHello\n--M\nContent-Type: application/pkcs7-mime\n\nxx\n"
@@ -244,3 +248,12 @@ def test_too_many_parts_is_unreadable() -> None:
 def test_garbage_never_raises(data: bytes) -> None:
     facts = read_message(data)
     assert isinstance(facts.unreadable, tuple)
+
+
+def test_clear_signed_body_is_readable_and_its_armour_is_not_the_top() -> None:
+    data = raw("Subject: x\nContent-Type: text/plain",
+               "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nInternal\nHello\n"
+               "-----BEGIN PGP SIGNATURE-----\niQEz\n-----END PGP SIGNATURE-----\n")
+    facts = read_message(data)
+    assert facts.unreadable == ()
+    assert facts.top_texts[0].text.startswith("Internal\nHello\n")
