@@ -140,8 +140,9 @@ class Submission:
                 ssl_handshake_timeout=min(self.settings.session_timeout, 60.0) if implicit
                 else None)
             bound = server.sockets[0].getsockname()
-            log.info("listening", listener=listener.name, address=f"{bound[0]}:{bound[1]}",
-                     tls=listener.tls.value, auth=listener.auth.value)
+            log.info("submission-listening", listener=listener.name,
+                     address=f"{bound[0]}:{bound[1]}", tls=listener.tls.value,
+                     auth=listener.auth.value)
             servers.append(server)
         return servers
 
