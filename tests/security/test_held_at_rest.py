@@ -1,0 +1,128 @@
+"""Held bodies at rest: sealed with AES-GCM, a key per message, destroyed with its key."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway import crypto
+from gateway.crypto import KeyDestroyed, Sealer, SealError, new_master_key, parse_master_key
+from tests.support.downstream import Downstream
+from tests.support.gateway import GatewayProcess, message
+
+MARKER = "Zebulon-7731 story of the Okafor family"
+
+
+@pytest.fixture
+def sealer(tmp_path: Path) -> Sealer:
+    return Sealer(parse_master_key(new_master_key()), tmp_path / "held-keys")
+
+
+@pytest.fixture
+def configured(tmp_path: Path) -> Iterator[bytes]:
+    key = parse_master_key(new_master_key())
+    crypto.configure(key, tmp_path)
+    yield key
+    crypto.configure(None, tmp_path)
+
+
+def test_seal_and_open(sealer: Sealer) -> None:
+    body = f"Subject: x\r\n\r\n{MARKER}\r\n".encode()
+    sealed = sealer.seal(body)
+    assert sealed.startswith(crypto.MAGIC)
+    assert MARKER.encode() not in sealed
+    assert sealer.open(sealed) == body
+    (key_file,) = sealer.key_dir.iterdir()
+    assert key_file.stat().st_mode & 0o077 == 0
+    assert sealer.seal(body) != sealed  # a fresh key and nonce every time
+
+
+def test_destroying_the_key_destroys_the_body(sealer: Sealer) -> None:
+    sealed = sealer.seal(b"Subject: x\r\n\r\nbody\r\n")
+    assert sealer.destroy(sealed) is True
+    assert list(sealer.key_dir.iterdir()) == []
+    with pytest.raises(KeyDestroyed):
+        sealer.open(sealed)
+    assert sealer.destroy(sealed) is False
+
+
+def test_another_master_key_cannot_open(sealer: Sealer) -> None:
+    sealed = sealer.seal(b"Subject: x\r\n\r\nbody\r\n")
+    other = Sealer(parse_master_key(new_master_key()), sealer.key_dir)
+    with pytest.raises(SealError, match="another master key"):
+        other.open(sealed)
+
+
+@pytest.mark.parametrize("position", [len(crypto.MAGIC) + 20, -1, -20])
+def test_tampering_is_detected(sealer: Sealer, position: int) -> None:
+    sealed = bytearray(sealer.seal(b"Subject: x\r\n\r\nbody\r\n"))
+    sealed[position] ^= 0x01
+    with pytest.raises(SealError):
+        sealer.open(bytes(sealed))
+
+
+def test_module_functions_pass_plaintext_through_when_unconfigured(tmp_path: Path) -> None:
+    crypto.configure(None, tmp_path)
+    assert crypto.seal(b"plain") == b"plain"
+    assert crypto.open_sealed(b"plain") == b"plain"
+    sealed = Sealer(parse_master_key(new_master_key()), tmp_path / "k").seal(b"x")
+    with pytest.raises(SealError, match="no held_encryption_key"):
+        crypto.open_sealed(sealed)
+
+
+def test_module_functions_with_a_key(configured: bytes) -> None:
+    sealed = crypto.seal(b"Subject: x\r\n\r\nbody\r\n")
+    assert crypto.open_sealed(sealed) == b"Subject: x\r\n\r\nbody\r\n"
+    assert crypto.open_sealed(b"Subject: old plaintext\r\n") == b"Subject: old plaintext\r\n"
+    assert crypto.destroy(sealed) is True
+    with pytest.raises(KeyDestroyed):
+        crypto.open_sealed(sealed)
+
+
+@pytest.mark.parametrize("value", ["", "short", "bm90IDMyIGJ5dGVz", "!!!"])
+def test_bad_master_keys_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="32 bytes in base64"):
+        parse_master_key(value)
+
+
+def test_held_message_is_sealed_in_a_running_gateway(tmp_path: Path,
+                                                     downstream: Downstream) -> None:
+    key = new_master_key()
+    gateway = GatewayProcess(tmp_path, downstream.url,
+                             config={"workers": 1, "held_encryption_key": key}).start()
+    try:
+        body = f"Needs adjustment in 2 ways: blur face, change name\n{MARKER}"
+        code, reply = gateway.send("alice@example.org",
+                                   ["bob@example.org", "partner@outside.test"],
+                                   message(body, to="bob@example.org, partner@outside.test"))
+        assert code == 250 and "held for review" in reply, reply
+        assert MARKER.encode() in downstream.wait_for(1)[0].data  # the colleague got it
+    finally:
+        gateway.stop()
+    # Nothing under the data directory holds the body in the clear (WAL files included).
+    for path in gateway.data.rglob("*"):
+        if path.is_file():
+            assert MARKER.encode() not in path.read_bytes(), path
+    with sqlite3.connect(gateway.data / "stampgate.sqlite3") as db:
+        (content,) = db.execute("SELECT content FROM held_messages").fetchone()
+    assert bytes(content).startswith(crypto.MAGIC)
+    crypto.configure(parse_master_key(key), gateway.data)
+    try:
+        assert MARKER.encode() in crypto.open_sealed(bytes(content))
+        assert crypto.destroy(bytes(content))
+        with pytest.raises(KeyDestroyed):
+            crypto.open_sealed(bytes(content))
+    finally:
+        crypto.configure(None, gateway.data)
+
+
+def test_a_bad_master_key_stops_start_up(tmp_path: Path, downstream: Downstream) -> None:
+    gateway = GatewayProcess(tmp_path, downstream.url,
+                             config={"workers": 1, "held_encryption_key": "c2VjcmV0"})
+    result = gateway.run_cli(*gateway.command()[3:])
+    assert result.returncode == 2
+    assert "setting held_encryption_key: must be 32 bytes in base64" in result.stderr
+    assert "c2VjcmV0" not in result.stderr  # secrets are never echoed
