@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import enum
 import re
 from collections.abc import Iterable
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
+from typing import Any
 
 from gateway.auth import Account, normalise_address
 from gateway.message import header_text
@@ -26,6 +29,8 @@ HEADER_MISSING = ("550 5.7.1 Message refused: the message has no From: header; i
                   "the logged-in user's address ({owned})")
 HEADER_REPEATED = ("550 5.7.1 Message refused: the message has {count} From: headers; "
                    "exactly one is allowed")
+HEADER_UNREADABLE = ("550 5.7.1 Message refused: the {field} header cannot be read as a plain "
+                     "address; write it as Name <address>, with the address {owned}")
 HEADER_EMPTY = ("550 5.7.1 Message refused: the {field} header names no address; it must be "
                 "{owned}")
 TOO_MANY_CONNECTIONS = ("421 4.7.0 {hostname} Too many connections from your address; "
@@ -122,12 +127,37 @@ def header_refusal(account: Account, header_block: bytes) -> str | None:
         addresses = _addresses(values)
         if not addresses:
             return HEADER_EMPTY.format(field=field, owned=_owned(account))
+        # A mail client parses with the modern parser; where it reads the field differently
+        # (or not at all), the reader would not see what was checked: refuse.
+        shown = _client_addresses(field, values)
+        if shown is None:
+            return HEADER_UNREADABLE.format(field=field, owned=_owned(account))
+        addresses += shown
         for address in addresses:
             if not account.owns(address):
                 return HEADER_NOT_OWNED.format(field=field, address=_shown(address),
                                                login=_shown(account.login),
                                                owned=_owned(account))
     return None
+
+
+def _client_addresses(field: str, values: list[str]) -> list[str] | None:
+    """The field as the stdlib's modern parser reads it; ``None`` if it cannot."""
+    raw = b"".join(f"{field} {v}\r\n".encode("utf-8", "surrogateescape") for v in values)
+    try:
+        header: Any = email.message_from_bytes(raw + b"\r\n", policy=email.policy.default)[
+            field.rstrip(":")]
+        found = list(header.addresses)
+    except Exception:  # the modern parser raises on some malformed fields: fail closed
+        return None
+    out: list[str] = []
+    for address in found:
+        local, _, domain = str(address.addr_spec).rpartition("@")
+        if not local or not domain or domain.endswith("."):
+            return None
+        out.append(normalise_address(address.addr_spec))
+        out.extend(normalise_address(m) for m in _ADDRESS_LIKE.findall(address.display_name))
+    return out
 
 
 def _addresses(values: Iterable[str]) -> list[str]:
