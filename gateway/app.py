@@ -9,15 +9,16 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway import crypto
+from gateway import crypto, observability
 from gateway.auth import Accounts, users_path
 from gateway.backup import StoreLock
 from gateway.delivery import Downstream, make_downstream
+from gateway.http_server import HttpServer
 from gateway.lifecycle import DrainingSMTP, Sessions
 from gateway.listener import Submission
 from gateway.logs import get_logger
 from gateway.policy import Policy, policy_fingerprint, reload_policy
-from gateway.settings import Settings
+from gateway.settings import Settings, split_host_port
 from gateway.store import Store
 from gateway.submission import SubmissionHandler
 from gateway.thread_memory import ThreadMemory
@@ -76,6 +77,7 @@ class Gateway:
         self.extra_servers: list[asyncio.Server] = []
         self.sessions = Sessions()
         self.store_lock: StoreLock | None = None
+        self.web: HttpServer | None = None
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
 
@@ -110,11 +112,15 @@ class Gateway:
                  policy_version=self.policy.current.version, data=str(settings.data))
         if self.primary:  # the submission listener is served by the primary process only
             self.extra_servers = await submission.serve_extra(handler, loop)
+        if self.primary and settings.web_listen:
+            # Health, readiness and metrics (observability.routes) on the web port.
+            observability.prune_dead_processes()
+            self.web = HttpServer(observability.app(self), *split_host_port(settings.web_listen))
+            await self.web.start()
         self.ready.set()
 
     async def serve(self, on_signal: Callable[[int], None] | None = None) -> None:
         """Serve until SIGTERM/SIGINT; SIGHUP reloads the policy. ``on_signal`` sees both."""
-        await self.start()
         loop = asyncio.get_running_loop()
 
         def stop(sig: int) -> None:
@@ -130,6 +136,8 @@ class Gateway:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop, sig)
         loop.add_signal_handler(signal.SIGHUP, hang_up)
+        # Handlers first: a SIGTERM that arrives while starting still stops cleanly.
+        await self.start()
         watcher = asyncio.create_task(self._watch_policy())
         try:
             await self.stopping.wait()
@@ -164,4 +172,6 @@ class Gateway:
             await self.store.close()
         if self.store_lock is not None:
             self.store_lock.release()
+        if self.web is not None:
+            await self.web.stop()
         log.info("stopped")

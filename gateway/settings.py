@@ -64,6 +64,8 @@ class Settings(BaseModel):
     policy_poll_seconds: float = Field(default=2.0, ge=0)
     shutdown_deadline: float = Field(default=30.0, ge=0)
     log_level: str = "info"
+    # Health, readiness, metrics (and the review UI); "" turns the web port off.
+    web_listen: str = "127.0.0.1:8025"
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
     # Submission security (docs/security.md): TLS, AUTH, limits, secrets.
     tls_cert: Path | None = None
@@ -85,6 +87,13 @@ class Settings(BaseModel):
     @classmethod
     def _listen(cls, value: str) -> str:
         split_host_port(value)
+        return value
+
+    @field_validator("web_listen")
+    @classmethod
+    def _web_listen(cls, value: str) -> str:
+        if value:
+            split_host_port(value)
         return value
 
     @field_validator("trusted_networks")

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
-from gateway import crypto, replies, signing
+from gateway import crypto, observability, replies, signing
 from gateway.data_reader import TooBig, read_data
 from gateway.decision import Decision, decide
 from gateway.delivery import DeliveryError, Downstream
@@ -162,6 +162,7 @@ class Handler:
             thread = await self.threads.thread_for(facts.thread_ids)
         except Exception:
             log.exception("store-error", queue_id=queue_id, during="thread look-up")
+            observability.store_error("thread look-up")
             return replies.STORE_FAILED
         decision = decide(policy, reading, sender, recipients, thread)
         context: dict[str, Any] = {
@@ -181,6 +182,7 @@ class Handler:
             await self.threads.remember(message_id, decision, delivered_keys)
         except Exception:
             log.exception("store-error", queue_id=queue_id, during="thread memory")
+            observability.store_error("thread memory")
             return replies.STORE_FAILED
 
         hold_id: str | None = None
@@ -193,6 +195,7 @@ class Handler:
                     queue_id=queue_id, sender=sender, recipients=envelope.rcpt_tos,
                     held=held, decision=decision, content=sealed, message_id=message_id)
             except (StoreError, OSError) as exc:
+                observability.store_error("hold")
                 self._log(decision, context, started, outcome="store-failed", error=str(exc))
                 return replies.STORE_FAILED
         if allowed:
@@ -207,6 +210,7 @@ class Handler:
             try:
                 await self.downstream.deliver(sender, allowed, relayed)
             except DeliveryError as exc:
+                observability.downstream_error(exc.temporary)
                 if hold_id is not None:
                     await self.store.forget_hold(hold_id, "onward delivery failed")
                     await asyncio.to_thread(crypto.destroy, sealed)
@@ -240,3 +244,5 @@ class Handler:
             unreadable=bool(decision.unreadable), policy_version=decision.policy_version,
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
+        observability.message_done(decision, str(extra.get("outcome")),
+                                   time.perf_counter() - started)

@@ -27,6 +27,7 @@ class GatewayProcess:
                  config: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
+        self.web_port = free_port()  # health, readiness and metrics (web_listen)
         self.data = workdir / "var"
         self.policies = workdir / "policies"
         self.log_path = workdir / "gateway.log"
@@ -41,11 +42,11 @@ class GatewayProcess:
         args = [sys.executable, "-m", "gateway", "serve", "--listen", f"127.0.0.1:{self.port}",
                 "--downstream", self.downstream_url, "--policies", str(self.policies),
                 "--data", str(self.data)]
-        if self.config is not None:
-            path = self.workdir / "stampgate.toml"
-            lines = [f"{k} = {json.dumps(v)}" for k, v in self.config.items()]
-            path.write_text("\n".join(lines) + "\n")
-            args += ["--config", str(path)]
+        config = {"web_listen": f"127.0.0.1:{self.web_port}", **(self.config or {})}
+        path = self.workdir / "stampgate.toml"
+        lines = [f"{k} = {json.dumps(v)}" for k, v in config.items()]
+        path.write_text("\n".join(lines) + "\n")
+        args += ["--config", str(path)]
         return args + self.extra_args
 
     def start(self, wait: bool = True) -> GatewayProcess:

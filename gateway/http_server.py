@@ -1,0 +1,66 @@
+"""Serve an ASGI app (health, metrics, the review UI) on the gateway's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The gateway owns SIGTERM, SIGINT and SIGHUP; uvicorn must not take them over.
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind here, so a port in use is an ``OSError`` at start-up, not uvicorn's exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class HttpServer:
+    """uvicorn on an already bound socket, started and stopped with the gateway."""
+
+    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+        self.sock = bind(host, port)
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=5)
+        self.server = _Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.sock.getsockname()[:2]
+        return str(host), int(port)
+
+    async def start(self, timeout: float = 10.0) -> None:
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+                raise OSError(f"web server on {self.address} stopped during start-up")
+            if loop.time() > deadline:
+                raise OSError(f"web server on {self.address} did not start")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        self.sock.close()
