@@ -17,7 +17,7 @@ from gateway.markers import (
 )
 from gateway.message import MAX_DEPTH, MessageFacts
 from gateway.model import Location, Stamp
-from gateway.text import normalise_phrase, normalise_text
+from gateway.text import normalise_phrase, normalise_text, normalised_lines
 
 _OPENERS = "[({<*_=#~|\"'«“‘>-–—:•·【「『〔"
 _CLOSERS = "])}>*_=#~|\"'»”’-–—:.!,;】」』〕"
@@ -178,7 +178,7 @@ def read_top_text(text: str, vocabulary: Vocabulary, location: Location,
                   depth: int = 0) -> list[StampFinding]:
     """Stamps on the first non-blank lines of a text (consecutive stamp lines all count)."""
     scan = _Scan(vocabulary, location, depth)
-    scan.run(normalise_text(text).split("\n"))
+    scan.run(normalised_lines(text))
     return scan.own
 
 
@@ -273,7 +273,7 @@ def _read_message(facts: MessageFacts, vocabulary: Vocabulary, depth: int,
     unreadable.extend(facts.unreadable)
     for part in facts.top_texts:
         scan = _Scan(vocabulary, top_location or part.location, depth)
-        scan.run(normalise_text(part.text).split("\n"))
+        scan.run(normalised_lines(part.text))
         mine.extend(scan.own)
         embedded.extend(scan.embedded)
     mine.extend(read_subject(facts.subject, vocabulary, top_location or Location.SUBJECT, depth))

@@ -35,18 +35,26 @@ _CONFUSABLES = str.maketrans(
 # Arabic marks that do not change a word: tatweel and the harakat.
 _ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
 _ARABIC_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
-_SPACES = re.compile(r"[\s\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 
 
 def normalise_text(text: str) -> str:
-    """Fold a line of text so that spelling tricks compare equal to the plain phrase.
+    """Fold a text so that spelling tricks compare equal to the plain phrase.
 
     Keeps line structure; collapses runs of spaces within a line.
     """
-    text = unicodedata.normalize("NFKC", text.translate(_INVISIBLE))
-    text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
-    text = text.translate(_CONFUSABLES).casefold()
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(normalised_lines(text))
+
+
+def normalised_lines(text: str) -> list[str]:
+    """``normalise_text`` split into its lines (the form the stamp reader walks)."""
+    if text.isascii():
+        text = text.lower()  # nothing invisible, confusable or NFKC-variant in ASCII
+    else:
+        text = unicodedata.normalize("NFKC", text.translate(_INVISIBLE))
+        text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
+        text = text.translate(_CONFUSABLES).casefold()
+    # str.split() splits on every Unicode space (NBSP, em space, ideographic space, ...).
+    return list(map(" ".join, map(str.split, text.split("\n"))))
 
 
 def normalise_phrase(phrase: str) -> str:
