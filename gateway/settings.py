@@ -82,6 +82,20 @@ class Settings(BaseModel):
     auth_failure_limit: int = Field(default=10, gt=0)
     stamp_signing_key: SecretStr | None = None
     held_encryption_key: SecretStr | None = None
+    # The review queue (docs/review.md): links, expiry, notifications, the release outbox.
+    public_url: str = ""  # default: http://<web_listen>
+    hold_expiry_days: float = Field(default=14.0, gt=0)
+    notify_mode: Literal["per-message", "digest", "off"] = "per-message"
+    digest_minutes: float = Field(default=60.0, gt=0)
+    reviewer_addresses: tuple[str, ...] = ()  # default: the policy's reviewers group
+    notify_from: str = ""  # default: stampgate@<the organisation's first domain>
+    outbox_retry_seconds: float = Field(default=60.0, gt=0)
+    outbox_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    outbox_give_up_hours: float = Field(default=120.0, gt=0)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    housekeeping_seconds: float = Field(default=60.0, gt=0)
+    web_session_hours: float = Field(default=8.0, gt=0)
+    web_secure_cookies: bool = False
 
     @field_validator("listen")
     @classmethod
@@ -153,6 +167,21 @@ class Settings(BaseModel):
 
             parse_master_key(value.get_secret_value())
         return value
+
+    @field_validator("reviewer_addresses")
+    @classmethod
+    def _reviewer_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if address.count("@") != 1 or not all(address.split("@")):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (https://review.example.org)")
+        return value.rstrip("/")
 
     @property
     def listen_address(self) -> tuple[str, int]:

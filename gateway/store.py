@@ -1,4 +1,4 @@
-"""The durable store (SQLite): held messages, thread memory and the audit log."""
+"""The durable store (SQLite): held messages, the release outbox, thread memory, the audit log."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import enum
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -108,6 +109,49 @@ audit_log = Table(
 )
 
 
+class OutboxKind(enum.Enum):
+    """What an outbox entry carries."""
+
+    RELEASE = "release"  # a held message released to (some of) its held recipients
+    NOTICE = "notice"    # a notice the gateway wrote (to reviewers or a sender)
+
+
+class OutboxState(enum.Enum):
+    """Where an outbox entry is on its way downstream."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+# Mail waiting to go downstream: released messages and notices; survives a restart.
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("held_id", String(32), index=True),
+    Column("sender", Text, nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("data", LargeBinary),  # notices only; a release is built from the held content
+    Column("requested_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("done_at", DateTime(timezone=True)),
+)
+
+# Which holds reviewers and sender were told about; a pending digest line per hold.
+hold_notices = Table(
+    "hold_notices", metadata,
+    Column("held_id", String(32), primary_key=True),
+    Column("noticed_at", DateTime(timezone=True), nullable=False),
+    Column("digest_pending", Integer, nullable=False, default=0),
+)
+
+
 class StoreError(Exception):
     """The store could not durably record something; the client must retry later."""
 
@@ -134,6 +178,14 @@ class HeldMessage:
     decided_at: dt.datetime | None
     decision_note: str | None
 
+    @property
+    def stamp_label(self) -> str:
+        return Stamp(self.stamp).label if self.stamp else "no stamp"
+
+    @property
+    def adjustments(self) -> tuple[str, ...]:
+        return tuple(self.decision.get("adjustments", []))
+
     def summary(self) -> dict[str, Any]:
         return {
             "id": self.id, "queue_id": self.queue_id,
@@ -146,6 +198,62 @@ class HeldMessage:
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
             "decision_note": self.decision_note,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class NewMail:
+    """A message to put in the outbox (in the same transaction as what caused it)."""
+
+    kind: OutboxKind
+    purpose: str
+    sender: str
+    recipients: tuple[str, ...]
+    requested_by: str
+    held_id: str | None = None
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One outbox entry as stored."""
+
+    id: int
+    kind: OutboxKind
+    purpose: str
+    held_id: str | None
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes | None
+    requested_by: str
+    created_at: dt.datetime
+    state: OutboxState
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    done_at: dt.datetime | None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind.value, "purpose": self.purpose,
+            "held_id": self.held_id, "recipients": list(self.recipients),
+            "requested_by": self.requested_by, "created_at": self.created_at.isoformat(),
+            "state": self.state.value, "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at.isoformat(),
+            "last_error": self.last_error,
+            "done_at": self.done_at.isoformat() if self.done_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HeldFilter:
+    """Which held messages to list; every field narrows the list."""
+
+    state: HeldState | None = HeldState.HELD
+    stamp: str | None = None  # a stamp value, or "none" for unstamped
+    reason: str | None = None  # text the reason or the rules contain
+    created_before: dt.datetime | None = None
+    created_after: dt.datetime | None = None
+    ids: tuple[str, ...] = field(default=())
 
 
 def now() -> dt.datetime:
@@ -227,9 +335,30 @@ class Store:
 
     async def held(self, state: HeldState | None = HeldState.HELD,
                    limit: int = 1000) -> list[HeldMessage]:
-        query = select(*_summary_columns()).order_by(held_messages.c.created_at).limit(limit)
-        if state is not None:
-            query = query.where(held_messages.c.state == state.value)
+        return await self.find_held(HeldFilter(state=state), limit)
+
+    async def find_held(self, which: HeldFilter, limit: int = 1000) -> list[HeldMessage]:
+        """Held messages matching every field of ``which``, oldest first."""
+        c = held_messages.c
+        query = select(*_summary_columns()).order_by(c.created_at, c.id).limit(limit)
+        if which.state is not None:
+            query = query.where(c.state == which.state.value)
+        if which.stamp == "none":
+            query = query.where(c.stamp.is_(None))
+        elif which.stamp:
+            query = query.where(c.stamp == which.stamp)
+        if which.reason:
+            pattern = "%" + which.reason.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            query = query.where(or_(c.reason.ilike(pattern, escape="\\"),
+                                    func.json_extract(c.decision, "$.rules").ilike(
+                                        pattern, escape="\\")))
+        if which.created_before is not None:
+            query = query.where(c.created_at < _naive(which.created_before))
+        if which.created_after is not None:
+            query = query.where(c.created_at >= _naive(which.created_after))
+        if which.ids:
+            query = query.where(c.id.in_(which.ids))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [_held(row) for row in rows]
@@ -247,8 +376,13 @@ class Store:
         return bytes(value) if value is not None else None
 
     async def set_state(self, hold_id: str, expected_version: int, state: HeldState,
-                        actor: str, note: str | None, detail: dict[str, Any]) -> bool:
-        """Move a held message to ``state`` if nobody decided first (optimistic locking)."""
+                        actor: str, note: str | None, detail: dict[str, Any],
+                        mail: Sequence[NewMail] = ()) -> bool:
+        """Move a held message to ``state`` if nobody decided first (optimistic locking).
+
+        The decision, its audit entry and the mail it causes (the release itself, notices)
+        are one transaction: a decision is never recorded without its mail, nor the reverse.
+        """
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(held_messages)
@@ -261,7 +395,109 @@ class Store:
             if result.rowcount != 1:
                 return False
             await _audit(conn, actor, state.value, hold_id, {"note": note, **detail})
+            await _enqueue(conn, mail)
         return True
+
+    # -- notices of holds ----------------------------------------------------------------
+
+    async def record_hold_notices(self, hold_id: str, mail: Sequence[NewMail],
+                                  digest_pending: bool) -> bool:
+        """Queue the notices of a hold once; ``False`` if they were queued already."""
+        async with self.engine.begin() as conn:
+            known = (await conn.execute(select(hold_notices.c.held_id).where(
+                hold_notices.c.held_id == hold_id))).first()
+            if known is not None:
+                return False
+            await conn.execute(insert(hold_notices).values(
+                held_id=hold_id, noticed_at=now(), digest_pending=int(digest_pending)))
+            await _enqueue(conn, mail)
+        return True
+
+    async def holds_without_notice(self, created_before: dt.datetime) -> list[HeldMessage]:
+        """Holds still waiting for review whose notices were never queued (a crash between)."""
+        c = held_messages.c
+        query = (select(*_summary_columns())
+                 .where(c.state == HeldState.HELD.value,
+                        c.created_at < _naive(created_before),
+                        c.id.not_in(select(hold_notices.c.held_id)))
+                 .order_by(c.created_at).limit(1000))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_held(row) for row in rows]
+
+    async def digest_pending(self) -> list[HeldMessage]:
+        c = held_messages.c
+        query = (select(*_summary_columns())
+                 .where(c.id.in_(select(hold_notices.c.held_id)
+                                 .where(hold_notices.c.digest_pending == 1)))
+                 .order_by(c.created_at))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_held(row) for row in rows]
+
+    async def digest_sent(self, hold_ids: Sequence[str], mail: Sequence[NewMail]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(hold_notices)
+                               .where(hold_notices.c.held_id.in_(list(hold_ids)))
+                               .values(digest_pending=0))
+            await _enqueue(conn, mail)
+
+    # -- the outbox ----------------------------------------------------------------------
+
+    async def enqueue(self, mail: Sequence[NewMail]) -> None:
+        async with self.engine.begin() as conn:
+            await _enqueue(conn, mail)
+
+    async def due_outbox(self, at: dt.datetime, limit: int = 50) -> list[OutboxItem]:
+        """Pending entries whose next attempt is due, oldest first."""
+        query = (select(outbox)
+                 .where(outbox.c.state == OutboxState.PENDING.value,
+                        outbox.c.next_attempt_at <= _naive(at))
+                 .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_outbox_item(row) for row in rows]
+
+    async def outbox_for(self, hold_id: str) -> list[OutboxItem]:
+        query = select(outbox).where(outbox.c.held_id == hold_id).order_by(outbox.c.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_outbox_item(row) for row in rows]
+
+    async def outbox_entries(self, state: OutboxState | None = None,
+                             limit: int = 1000) -> list[OutboxItem]:
+        query = select(outbox).order_by(outbox.c.id).limit(limit)
+        if state is not None:
+            query = query.where(outbox.c.state == state.value)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_outbox_item(row) for row in rows]
+
+    async def outbox_sent(self, item: OutboxItem, audit: dict[str, Any] | None) -> None:
+        """Mark an entry delivered; ``audit`` (a release) is recorded with it."""
+        async with self.engine.begin() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id == item.id).values(
+                state=OutboxState.SENT.value, attempts=item.attempts + 1, done_at=now(),
+                last_error=None))
+            if audit is not None:
+                await _audit(conn, "stampgate", "release-delivered", item.held_id, audit)
+
+    async def outbox_retry(self, item: OutboxItem, next_at: dt.datetime, error: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id == item.id).values(
+                attempts=item.attempts + 1, next_attempt_at=_naive(next_at),
+                last_error=error[:1000]))
+
+    async def outbox_failed(self, item: OutboxItem, error: str, audit: dict[str, Any] | None,
+                            mail: Sequence[NewMail]) -> None:
+        """Give up on an entry for good; the failure notices go in the same transaction."""
+        async with self.engine.begin() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id == item.id).values(
+                state=OutboxState.FAILED.value, attempts=item.attempts + 1, done_at=now(),
+                last_error=error[:1000]))
+            if audit is not None:
+                await _audit(conn, "stampgate", "release-failed", item.held_id, audit)
+            await _enqueue(conn, mail)
 
     # -- thread memory -------------------------------------------------------------------
 
@@ -354,11 +590,13 @@ class Store:
         async with self.engine.begin() as conn:
             await _audit(conn, actor, action, held_id, detail)
 
-    async def audit_entries(self, limit: int = 10000) -> list[dict[str, Any]]:
+    async def audit_entries(self, limit: int = 10000,
+                            held_id: str | None = None) -> list[dict[str, Any]]:
+        query = select(audit_log).order_by(audit_log.c.id).limit(limit)
+        if held_id is not None:
+            query = query.where(audit_log.c.held_id == held_id)
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                select(audit_log).order_by(audit_log.c.id).limit(limit)
-            )).mappings().all()
+            rows = (await conn.execute(query)).mappings().all()
         return [{"id": r["id"], "at": r["at"].isoformat(), "actor": r["actor"],
                  "action": r["action"], "held_id": r["held_id"], "detail": r["detail"]}
                 for r in rows]
@@ -377,6 +615,33 @@ async def _audit(conn: AsyncConnection, actor: str, action: str, held_id: str | 
     await conn.execute(insert(audit_log).values(
         at=now(), actor=actor, action=action, held_id=held_id,
         detail=json.loads(json.dumps(detail, default=str))))
+
+
+async def _enqueue(conn: AsyncConnection, mail: Sequence[NewMail]) -> None:
+    at = now()
+    for item in mail:
+        await conn.execute(insert(outbox).values(
+            kind=item.kind.value, purpose=item.purpose, held_id=item.held_id,
+            sender=item.sender, recipients=list(item.recipients), data=item.data,
+            requested_by=item.requested_by, created_at=at, state=OutboxState.PENDING.value,
+            attempts=0, next_attempt_at=at))
+
+
+def _outbox_item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"], kind=OutboxKind(row["kind"]), purpose=row["purpose"],
+        held_id=row["held_id"], sender=row["sender"], recipients=tuple(row["recipients"]),
+        data=bytes(row["data"]) if row["data"] is not None else None,
+        requested_by=row["requested_by"], created_at=_aware(row["created_at"]),
+        state=OutboxState(row["state"]), attempts=row["attempts"],
+        next_attempt_at=_aware(row["next_attempt_at"]), last_error=row["last_error"],
+        done_at=_aware(row["done_at"]) if row["done_at"] else None,
+    )
+
+
+def _naive(value: dt.datetime) -> dt.datetime:
+    """UTC without tzinfo: how SQLAlchemy stores DateTime in SQLite, so comparisons hold."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _summary_columns() -> list[Any]:

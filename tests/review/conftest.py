@@ -1,0 +1,38 @@
+"""Fixtures for the review tests: a fresh store, the example policy, settings and a desk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway import crypto
+from gateway.policy import Policy
+from gateway.review import Desk
+from gateway.settings import Settings
+from gateway.store import Store
+from tests.review.support import example_policy, settings_for
+
+
+@pytest.fixture(scope="session")
+def policy() -> Policy:
+    return example_policy()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return settings_for(tmp_path / "var")
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    opened = await Store.open(Path(settings.data))
+    yield opened
+    await opened.close()
+    crypto.configure(None, Path(settings.data))
+
+
+@pytest.fixture
+def desk(store: Store, settings: Settings, policy: Policy) -> Desk:
+    return Desk(store, settings, lambda: policy)

@@ -1,0 +1,47 @@
+"""Helpers for the review tests: a real store with messages held by the real decision."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway.decision import ThreadContext, decide
+from gateway.message import read_message
+from gateway.model import Verdict
+from gateway.policy import Policy, load_policy
+from gateway.recipients import parse_recipient
+from gateway.settings import Settings
+from gateway.stamps import read_stamps
+from gateway.store import Store
+from tests.support.gateway import EXAMPLE_POLICIES, message
+
+ADJUST = "Needs adjustment in 2 ways: blur face, change name"
+
+
+def example_policy() -> Policy:
+    return load_policy(EXAMPLE_POLICIES)
+
+
+def settings_for(data: Path, **values: object) -> Settings:
+    base: dict[str, object] = {"data": data, "policies": EXAMPLE_POLICIES,
+                               "downstream": "smtp://127.0.0.1:1",
+                               "outbox_retry_seconds": 0.05, "outbox_retry_max_seconds": 0.2,
+                               "outbox_poll_seconds": 0.05}
+    return Settings.model_validate({**base, **values})
+
+
+async def hold(store: Store, policy: Policy, first_line: str = ADJUST,
+               recipients: Sequence[str] = ("partner@outside.test",),
+               sender: str = "alice@example.org", message_id: str | None = None,
+               thread: ThreadContext | None = None) -> str:
+    """Decide a real message and hold it the way the SMTP edge does; returns the hold id."""
+    data = message(f"{first_line}\n\nA client's story.\n", sender=sender,
+                   to=", ".join(recipients), message_id=message_id)
+    parsed = [parse_recipient(r) for r in recipients]
+    decision = decide(policy, read_stamps(read_message(data), policy.vocabulary), sender,
+                      parsed, thread)
+    held = [r.address for r in decision.recipients if r.verdict is Verdict.HOLD]
+    assert held, decision.to_dict()
+    return await store.hold(queue_id="Q1", sender=sender, recipients=list(recipients),
+                            held=held, decision=decision, content=data,
+                            message_id=message_id or "<generated@stampgate.localdomain>")
