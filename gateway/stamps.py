@@ -19,9 +19,6 @@ from gateway.message import MAX_DEPTH, MessageFacts
 from gateway.model import Location, Stamp
 from gateway.text import normalise_phrase, normalise_text, normalised_lines
 
-_OPENERS = "[({<*_=#~|\"'«“‘>-–—:•·【「『〔"
-_CLOSERS = "])}>*_=#~|\"'»”’-–—:.!,;】」』〕"
-_PUNCT_AFTER = ":-–—,;.!/|()[]{}<>*_=#~\"'»”’"
 _PREFIX = re.compile(r"^(stamp|label|classification|classification level|tampon|sello|etiqueta|"
                      r"étiquette|classificação|clasificacion|clasificación)\s*[:\-–—]\s*")
 _NUMBER_WORDS = {
@@ -88,8 +85,8 @@ class Vocabulary:
         return self._parse(line, 0)
 
     def _parse(self, line: str, nesting: int) -> _Line | None:
-        text = line.strip().lstrip(_OPENERS + " ")
-        text = _PREFIX.sub("", text).lstrip(_OPENERS + " ")
+        text = _PREFIX.sub("", _undecorated(line))
+        text = _undecorated(text)
         if not text:
             return None
         for phrase, stamp in self.phrases:
@@ -118,7 +115,7 @@ class Vocabulary:
 
     def _trailer_stamp(self, parsed: _Line, nesting: int) -> _Line:
         """``Internal / Confidential``: a short trailer that is itself a stricter stamp wins."""
-        trailer = parsed.trailer.lstrip(_PUNCT_AFTER + " ")
+        trailer = parsed.trailer
         if not trailer or nesting >= _MAX_NESTED_PARSE or len(trailer) > MAX_TRAILER_STAMP:
             return parsed
         other = self._parse(trailer, nesting + 1)
@@ -132,23 +129,41 @@ class Vocabulary:
         return parsed.stamp if parsed else None
 
 
+def _undecorated(text: str) -> str:
+    """Without the brackets, asterisks, dashes, emoji and spaces in front."""
+    start = 0
+    while start < len(text) and not text[start].isalnum():
+        start += 1
+    return text[start:]
+
+
+def _trimmed(text: str) -> str:
+    """Without decoration at either end (``-- do not forward --`` gives the words)."""
+    end = len(text)
+    while end and not text[end - 1].isalnum():
+        end -= 1
+    return _undecorated(text[:end])
+
+
 def _after_phrase(stamp: Stamp, rest: str) -> _Line | None:
+    """What follows a stamp phrase: nothing, decoration, or punctuation and a trailer.
+
+    A word straight after the phrase makes it a sentence ("Internal audit starts Monday."),
+    and so does a question mark ("Cleared for publication?" asks, it does not stamp).
+    """
     stripped = rest.strip()
     count: int | None = None
-    if stamp is Stamp.NEEDS_ADJUSTMENT and stripped and stripped[0] not in _PUNCT_AFTER:
+    if stamp is Stamp.NEEDS_ADJUSTMENT and stripped:
         match = _COUNT_CLAUSE.match(stripped)
-        if match is None:
-            return None
-        token = match.group(1)
-        count = _number(token)
-        if count is None and token.strip("_?") and token not in _UNSTATED:
-            return None
-        stripped = stripped[match.end():]
-    if not stripped.strip(_CLOSERS + " "):
-        return _Line(stamp, "", count)
-    if stripped[0] not in _PUNCT_AFTER:
-        return None  # "Internal audit starts Monday." is a sentence
-    return _Line(stamp, stripped.strip(_CLOSERS + " "), count)
+        if match is not None:
+            token = match.group(1)
+            count = _number(token)
+            if count is None and token.strip("_?") and token not in _UNSTATED:
+                return None
+            stripped = stripped[match.end():].strip()
+    if stripped and (stripped[0].isalnum() or stripped[0] in "?¿"):
+        return None
+    return _Line(stamp, _trimmed(stripped), count)
 
 
 def _number(token: str) -> int | None:
@@ -186,7 +201,8 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
                  depth: int = 0) -> list[StampFinding]:
     """``[CONFIDENTIAL] Case update``, ``Re: Internal: ...``: tags anywhere, a phrase in front.
 
-    A stamp after a separator (``Case 12 - Confidential``) counts too.
+    A stamp after other tags (``[EXT] Internal: ...``) or after a separator
+    (``Case 12 - Confidential``) counts too.
     """
     text = normalise_text(subject).replace("\n", " ")
     text = _REPLY_PREFIX.sub("", text)
@@ -195,7 +211,9 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
         parsed = vocabulary.parse_line(tag)
         if parsed is not None:
             found.append(_finding(parsed, location, depth))
-    segments = _SUBJECT_SEPARATOR.split(text, maxsplit=MAX_SUBJECT_SEGMENTS)
+    # "[EXT] Internal: x", "[staff-list] Re: Confidential - x": the phrase after other tags.
+    untagged = _REPLY_PREFIX.sub("", _SUBJECT_TAG.sub(" ", text).strip())
+    segments = _SUBJECT_SEPARATOR.split(untagged, maxsplit=MAX_SUBJECT_SEGMENTS)
     for segment in segments:
         parsed = vocabulary.parse_line(segment)
         if parsed is not None:

@@ -69,6 +69,14 @@ SYNTAX = [
     ("Internal, see below", I),
     ("Cleared for publication.", K),
     ("Cleared for publication, thanks", K),
+    # emoji and other symbols are decoration too
+    ("🔒 Confidential", C),
+    ("Confidential 🔒", C),
+    ("⚠️ INTERNAL ⚠️", I),
+    ("✅ Cleared for publication", K),
+    # a question is not a stamp
+    ("Cleared for publication?", None),
+    ("Cleared for publication ?", None),
     # two stamps on one line: the stricter
     ("Internal / Confidential", C),
     ("Confidential / Internal", C),
@@ -139,6 +147,9 @@ ROBUST = [
     ("Ιnternal", I),  # Greek capital Iota
     ("Cleаred for publicаtion", K),
     ("\r\nConfidential\r\n", C),
+    ("İnternal", I),  # Turkish dotted capital I
+    ("𝐂𝐨𝐧𝐟𝐢𝐝𝐞𝐧𝐭𝐢𝐚𝐥", C),  # mathematical bold (NFKC)
+    ("Ⓘⓝⓣⓔⓡⓝⓐⓛ", I),  # circled letters (NFKC)
 ]
 
 
@@ -207,6 +218,9 @@ SUBJECTS = [
     ("Case 12 | Internal", I),
     ("[Internal] [Confidential] both", C),
     ("[Cleared] story [Internal]", I),
+    ("[EXT] Internal: budget", I),
+    ("Re: [staff-list] Re: Confidential - case 12", C),
+    ("Fwd: [Case 12] Confidential", C),
     ("【ＣＯＮＦＩＤＥＮＴＩＡＬ】 Case", C),
     ("[Сonfidential] Case", C),  # Cyrillic С
     ("Internal audit starts Monday", None),
@@ -389,3 +403,40 @@ def test_unreadable_parts_are_listed(vocabulary: Vocabulary) -> None:
     reading = reading_of(data, vocabulary)
     assert reading.stamp is None
     assert any("encrypted" in reason for reason in reading.unreadable)
+
+
+# ---------------------------------------------------------------------------------------
+# The vocabulary comes from the policy, so an office can add its own languages.
+
+OFFICE = Vocabulary({
+    Stamp.CLEARED: ["Autorisé pour publication"],
+    Stamp.NEEDS_ADJUSTMENT: ["À adapter"],
+    Stamp.INTERNAL: ["Interne", "داخلي"],
+    Stamp.CONFIDENTIAL: ["Confidentiel", "سري"],
+})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Confidentiel", C),
+    ("CONFIDENTIEL – ne pas transférer", C),
+    ("Interne et confidentiel", C),
+    ("Autorisé pour publication", K),
+    ("Autorise pour publication", None),  # accents are kept: another word
+    ("À adapter en 2 points : flouter le visage, changer le nom", N),
+    ("سري", C),
+    ("سرّي", C),  # with a shadda (harakat are ignored)
+    ("داخلـــي", I),  # with tatweel
+    ("سري، لا تعيد التوجيه", C),  # Arabic comma before the trailer
+    ("Internal", I),  # the stamp's own name always works
+    ("Confidential", C),
+    ("Interne audit", None),
+])
+def test_office_vocabulary(text: str, expected: Stamp | None) -> None:
+    assert top_stamp(text, OFFICE) is expected
+
+
+def test_office_vocabulary_reads_french_adjustments() -> None:
+    (finding,) = read_top_text("À adapter en 2 points : flouter le visage, changer le nom",
+                               OFFICE, Location.BODY)
+    assert finding.stated_count == 2
+    assert finding.adjustments == ("flouter le visage", "changer le nom")
