@@ -1,0 +1,37 @@
+# stampgate: the SMTP relay that enforces confidentiality stamps.
+# Build: docker build -t stampgate .   Try it: docker compose up --build (docker-compose.yml)
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PROMETHEUS_MULTIPROC_DIR=/run/stampgate/metrics
+
+# Fixed ids: docker-compose.yml gives the tmpfs under /run/stampgate to uid/gid 999.
+RUN groupadd --system --gid 999 stampgate \
+ && useradd --system --uid 999 --gid stampgate --home-dir /var/lib/stampgate \
+            --shell /usr/sbin/nologin stampgate
+
+WORKDIR /opt/stampgate
+COPY pyproject.toml README.md ./
+COPY gateway ./gateway
+RUN pip install --no-compile . && rm -rf /opt/stampgate/gateway /root/.cache
+
+COPY policies /etc/stampgate/policies
+COPY deploy/stampgate.toml /etc/stampgate/stampgate.toml
+RUN mkdir -p /var/lib/stampgate /run/stampgate/metrics \
+ && chown -R stampgate:stampgate /var/lib/stampgate /run/stampgate \
+ && chmod 0700 /var/lib/stampgate
+
+USER stampgate
+WORKDIR /var/lib/stampgate
+VOLUME ["/var/lib/stampgate"]
+# 2525: SMTP from mail clients or the mail server; 8025: health, readiness, metrics, review UI
+EXPOSE 2525 8025
+# SIGTERM drains the sessions in DATA (shutdown_deadline); give it time before SIGKILL.
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8025/healthz', timeout=4).status != 200)"]
+ENTRYPOINT ["stampgate"]
+CMD ["serve", "--config", "/etc/stampgate/stampgate.toml"]
