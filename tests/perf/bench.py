@@ -1,0 +1,774 @@
+"""Throughput, latency, memory and CPU of stampgate against Postfix and a direct sink.
+
+Run it with ``scripts/bench`` (see ``scripts/bench --help`` and docs/performance.md).
+
+Everything listens on 127.0.0.1. One ``smtp-sink`` is the downstream of all three targets:
+
+- ``direct``: ``smtp-source`` straight into the sink (the ceiling of the load generator);
+- ``postfix``: a private Postfix instance relaying to the sink (stock settings);
+- ``stampgate``: ``stampgate serve --workers N`` relaying to the sink, policy enforced.
+
+For each size and session count the targets take turns, round by round, each sending a
+fixed number of messages with ``smtp-source`` (a new session per message). The rate is the
+accept rate: messages divided by the time ``smtp-source`` took. After every run the sink's
+counter must have grown by exactly the number of messages sent (for Postfix the run waits
+for its queue to drain into the sink first) and the gateway's log must show each one relayed;
+otherwise the benchmark stops with an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadgen import SENDER, Job, Result, make_message, run_sessions, write_source_file
+from procs import ProcessTree, Sampler
+from servers import LOOPBACK, BenchError, Gateway, Postfix, Sink
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+RELAY_TO = "bob@example.org"
+BOUNCE_TO = "press@example.org"  # communications: Internal bounces
+HOLD_TO = "partner@outside.test"  # external: Needs adjustment is held
+CLEARED = "Cleared for publication"
+INTERNAL = "Internal"
+NEEDS_ADJUSTMENT = "Needs adjustment in 2 ways: blur face, change name"
+TARGETS = ("direct", "postfix", "stampgate")
+RUN_TIMEOUT = 300.0  # seconds any one load run may take
+DRAIN_TIMEOUT = 300.0  # seconds Postfix may take to hand its queue to the sink
+
+# messages per target per round: {size_kb: {sessions: count}}
+STANDARD_COUNTS = {5: {1: 1200, 10: 2000, 50: 2500}, 100: {1: 500, 10: 800, 50: 1000}}
+QUICK_COUNTS = {5: {1: 150, 10: 500, 50: 600}, 100: {1: 100, 10: 250, 50: 300}}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- one load run ----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    target: str
+    size_kb: int
+    sessions: int
+    messages: int
+    round: int
+    seconds: float
+    delivered: int
+    drain_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+
+@dataclass
+class ConfigResult:
+    size_kb: int
+    sessions: int
+    runs: list[Run] = field(default_factory=list)
+    peak_rss_kb: int = 0
+    peak_pss_kb: int = 0
+    hwm_sum_kb: int = 0
+
+    def rates(self, target: str) -> list[float]:
+        return [r.rate for r in self.runs if r.target == target]
+
+    def median(self, target: str) -> float:
+        rates = self.rates(target)
+        return statistics.median(rates) if rates else 0.0
+
+    def cpu_ms_per_message(self, target: str) -> float:
+        runs = [r for r in self.runs if r.target == target]
+        total = sum(r.messages for r in runs)
+        return 1000 * sum(r.cpu_seconds for r in runs) / total if total else 0.0
+
+    def cores_used(self, target: str) -> float:
+        runs = [r for r in self.runs if r.target == target]
+        wall = sum(r.seconds + r.drain_seconds for r in runs)
+        return sum(r.cpu_seconds for r in runs) / wall if wall else 0.0
+
+
+def smtp_source(port: int, message_file: Path, sessions: int, count: int,
+                recipient: str = RELAY_TO) -> float:
+    """Run ``smtp-source``: ``count`` messages over ``sessions`` sessions; return seconds."""
+    command = ["smtp-source", "-s", str(sessions), "-m", str(count), "-F", str(message_file),
+               "-f", SENDER, "-t", recipient, "-M", "bench-client.localdomain",
+               f"{LOOPBACK}:{port}"]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+                              check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"smtp-source took longer than {RUN_TIMEOUT:.0f} s") from exc
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise BenchError(f"smtp-source to port {port} failed ({done.returncode}): "
+                         f"{(done.stdout + done.stderr).strip()[:500]}")
+    return seconds
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.sink = Sink()
+        self.gateway = Gateway(args.stampgate, args.policies, self.sink.port, args.workers)
+        self.postfix: Postfix | None = None
+        if not args.no_postfix:
+            self.postfix = Postfix(self.sink.port)
+            self.postfix.start()
+        self.gateway.wait_ready()
+        self.ports = {"direct": self.sink.port, "stampgate": self.gateway.port}
+        if self.postfix is not None:
+            self.ports["postfix"] = self.postfix.port
+        self.targets = [t for t in TARGETS if t in self.ports]
+        self.files: dict[tuple[int, str], Path] = {}
+
+    def close(self) -> None:
+        for close in (self.gateway.close,
+                      self.postfix.close if self.postfix else None, self.sink.close):
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+    def source_file(self, size_kb: int, stamp: str = CLEARED, to: str = RELAY_TO) -> Path:
+        key = (size_kb, stamp + to)
+        if key not in self.files:
+            attachment = size_kb > 5 and self.args.large_body == "attachment"
+            message = make_message(size_kb * 1024, stamp, [to], attachment=attachment)
+            path = self.work / f"message-{size_kb}k-{len(self.files)}.eml"
+            self.files[key] = write_source_file(message, path)
+        return self.files[key]
+
+    # -- the throughput matrix ---------------------------------------------------------------
+
+    def one_run(self, target: str, size_kb: int, sessions: int, count: int,
+                round_no: int) -> Run:
+        before = self.sink.count
+        gw_events = self.gateway.events()
+        tree = self._tree(target)
+        cpu_before = tree.cpu_seconds() if tree else 0.0
+        seconds = smtp_source(self.ports[target], self.source_file(size_kb), sessions, count)
+        drain = 0.0
+        if target == "postfix":
+            started = time.perf_counter()
+            reached = self.sink.wait_for(before + count, DRAIN_TIMEOUT)
+            drain = time.perf_counter() - started
+        else:
+            reached = self.sink.wait_for(before + count, 10)
+        cpu = (tree.cpu_seconds() - cpu_before) if tree else 0.0
+        delivered = self.sink.settle(quiet=0.05) - before
+        if delivered != count:
+            raise BenchError(f"{target}: sent {count} messages, the sink received {delivered} "
+                             f"(reached {reached - before} before settling)")
+        if target == "stampgate":
+            relayed = self.gateway.events()["message:relayed"] - gw_events["message:relayed"]
+            if relayed != count:
+                raise BenchError(f"stampgate logged {relayed} relayed messages for {count} sent")
+        return Run(target, size_kb, sessions, count, round_no, seconds, delivered, drain, cpu)
+
+    def _tree(self, target: str) -> ProcessTree | None:
+        if target == "stampgate":
+            return self.gateway.tree
+        if target == "postfix" and self.postfix is not None:
+            return self.postfix.tree
+        return None
+
+    def warm_up(self) -> None:
+        log("warm-up: 200 messages of each size to each target")
+        for size_kb in self.args.sizes:
+            for target in self.targets:
+                self.one_run(target, size_kb, 10, 200, 0)
+
+    def matrix(self) -> list[ConfigResult]:
+        results: list[ConfigResult] = []
+        counts = QUICK_COUNTS if self.args.quick else STANDARD_COUNTS
+        for size_kb in self.args.sizes:
+            for sessions in self.args.sessions:
+                count = counts.get(size_kb, counts[100]).get(sessions, 10 * sessions + 200)
+                count = max(sessions, int(count * self.args.scale))
+                config = ConfigResult(size_kb, sessions)
+                self.gateway.tree.reset_hwm()
+                for round_no in range(1, self.args.rounds + 1):
+                    shift = (round_no - 1) % len(self.targets)
+                    order = self.targets[shift:] + self.targets[:shift]
+                    for target in order:
+                        if target == "stampgate":
+                            with Sampler(self.gateway.tree) as sampler:
+                                run = self.one_run(target, size_kb, sessions, count, round_no)
+                            config.peak_rss_kb = max(config.peak_rss_kb, sampler.peaks.rss_kb)
+                            config.peak_pss_kb = max(config.peak_pss_kb, sampler.peaks.pss_kb)
+                        else:
+                            run = self.one_run(target, size_kb, sessions, count, round_no)
+                        config.runs.append(run)
+                        log(f"{size_kb:>3} KB x{sessions:<2} round {round_no} {target:<9} "
+                            f"{run.messages} msgs in {run.seconds:6.2f} s = {run.rate:7.1f}/s"
+                            + (f" (queue drained {run.drain_seconds:.2f} s later)"
+                               if run.drain_seconds > 0.05 else ""))
+                config.hwm_sum_kb = self.gateway.tree.hwm_kb()
+                results.append(config)
+        return results
+
+    # -- latency at one session --------------------------------------------------------------
+
+    def latency(self, count: int) -> dict[str, Any]:
+        message = make_message(5 * 1024, CLEARED, [RELAY_TO])
+        job = Job("relay", (RELAY_TO,), message)
+        times: dict[str, list[float]] = {t: [] for t in self.targets}
+        before = self.sink.count
+        gw_before = self.gateway.events()["message:relayed"]
+
+        async def measure() -> None:
+            for i in range(count + 30):
+                order = self.targets if i % 2 == 0 else list(reversed(self.targets))
+                for target in order:
+                    results, _ = await run_sessions(LOOPBACK, self.ports[target], [job], 1, 60)
+                    result = results[0]
+                    if result.code != 250:
+                        raise BenchError(f"latency: {target} answered {result.code} "
+                                         f"{result.reply or result.error}")
+                    if i >= 30:  # the first 30 of each warm up
+                        times[target].append(result.accept_s)
+
+        asyncio.run(measure())
+        sent = (count + 30) * len(self.targets)
+        reached = self.sink.wait_for(before + sent, DRAIN_TIMEOUT) - before
+        if reached != sent:
+            raise BenchError(f"latency: sent {sent}, the sink received {reached}")
+        relayed = self.gateway.events()["message:relayed"] - gw_before
+        if relayed != count + 30:
+            raise BenchError(f"latency: stampgate logged {relayed} relayed of {count + 30}")
+        summary: dict[str, Any] = {"messages_per_target": count, "delivered": reached}
+        for target, values in times.items():
+            summary[target] = {"p50_ms": 1000 * percentile(values, 50),
+                               "p95_ms": 1000 * percentile(values, 95),
+                               "p99_ms": 1000 * percentile(values, 99)}
+        return summary
+
+    # -- relay / bounce / hold mix -----------------------------------------------------------
+
+    def mix(self, count: int, sessions: int, rounds: int) -> dict[str, Any]:
+        size = 5 * 1024
+        relay = Job("relay", (RELAY_TO,), make_message(size, CLEARED, [RELAY_TO]))
+        bounce = Job("bounce", (BOUNCE_TO,), make_message(size, INTERNAL, [BOUNCE_TO]))
+        hold = Job("hold", (HOLD_TO,), make_message(size, NEEDS_ADJUSTMENT, [HOLD_TO]))
+        rng = random.Random(1)
+        mixed = [relay] * 6 + [bounce] * 2 + [hold] * 2
+        scenarios: dict[str, list[Job]] = {
+            "relay only": [relay] * count,
+            "bounce only": [bounce] * count,
+            "hold only": [hold] * count,
+            "mix 60/20/20": [rng.choice(mixed) for _ in range(count)],
+        }
+        rates: dict[str, list[float]] = {name: [] for name in scenarios}
+        gateway_ms: dict[str, list[float]] = {kind: [] for kind in ("relay", "bounce", "hold")}
+        totals: Counter[str] = Counter()
+        names = list(scenarios)
+        for round_no in range(rounds):
+            shift = round_no % len(names)
+            for name in names[shift:] + names[:shift]:
+                jobs = scenarios[name]
+                results, seconds = self._mix_run(jobs, sessions, totals, gateway_ms)
+                rates[name].append(len(results) / seconds)
+                log(f"mix {name:<13} round {round_no + 1}: {len(results)} msgs in "
+                    f"{seconds:6.2f} s = {len(results) / seconds:7.1f}/s")
+        # reference: the same client, relay only, straight into the sink
+        direct_rates = []
+        for _ in range(rounds):
+            before = self.sink.count
+            results, seconds = asyncio.run(run_sessions(LOOPBACK, self.sink.port,
+                                                        [relay] * count, sessions, RUN_TIMEOUT))
+            _check_replies(results, {"relay": 250})
+            if self.sink.wait_for(before + count, 10) - before != count:
+                raise BenchError("mix: the sink lost direct messages")
+            direct_rates.append(count / seconds)
+        return {
+            "messages_per_run": count, "sessions": sessions, "rounds": rounds,
+            "rates": {name: statistics.median(v) for name, v in rates.items()},
+            "direct_client_rate": statistics.median(direct_rates),
+            "gateway_ms_p50": {k: percentile(v, 50) for k, v in gateway_ms.items() if v},
+            "gateway_ms_p95": {k: percentile(v, 95) for k, v in gateway_ms.items() if v},
+            "outcomes": dict(totals),
+        }
+
+    def _mix_run(self, jobs: Sequence[Job], sessions: int, totals: Counter[str],
+                 gateway_ms: dict[str, list[float]]) -> tuple[list[Result], float]:
+        before = self.sink.count
+        held_before = self.gateway.held_count()
+        offset = len(self.gateway.log_lines())
+        results, seconds = asyncio.run(run_sessions(LOOPBACK, self.gateway.port, jobs, sessions,
+                                                    RUN_TIMEOUT))
+        if len(results) != len(jobs):
+            raise BenchError(f"mix: only {len(results)} of {len(jobs)} sent within the time limit")
+        sent = Counter(r.kind for r in results)
+        _check_replies(results, {"relay": 250, "hold": 250, "bounce": 550})
+        for result in results:
+            if result.kind == "hold" and "held for review" not in result.reply:
+                raise BenchError(f"mix: a hold was answered {result.reply!r}")
+        delivered = self.sink.wait_for(before + sent["relay"], 10) - before
+        delivered = self.sink.settle(quiet=0.05) - before
+        held = self.gateway.held_count() - held_before
+        outcomes: Counter[str] = Counter()
+        for entry in self.gateway.log_lines()[offset:]:
+            if entry.get("event") == "message":
+                outcome = str(entry.get("outcome"))
+                outcomes[outcome] += 1
+                kind = {"relayed": "relay", "bounced": "bounce", "held": "hold"}.get(outcome)
+                ms = entry.get("ms")
+                if kind is not None and isinstance(ms, int | float):
+                    gateway_ms[kind].append(float(ms))
+        expected = {"relayed": sent["relay"], "bounced": sent["bounce"], "held": sent["hold"]}
+        if (delivered != sent["relay"] or held != sent["hold"]
+                or {k: outcomes[k] for k in expected} != expected
+                or sum(outcomes.values()) != len(jobs)):
+            raise BenchError(f"mix: sent {dict(sent)}; the sink received {delivered}, "
+                             f"the store holds {held} new, the log says {dict(outcomes)}")
+        totals.update({"sent": len(jobs), "delivered": delivered, "bounced": outcomes["bounced"],
+                       "held": held})
+        return results, seconds
+
+
+def _check_replies(results: Sequence[Result], expected: dict[str, int]) -> None:
+    wrong = [r for r in results if r.code != expected[r.kind]]
+    if wrong:
+        first = wrong[0]
+        raise BenchError(f"{len(wrong)} of {len(results)} replies not as expected; first: "
+                         f"{first.kind} got {first.code} {first.reply or first.error}")
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+# -- soak ------------------------------------------------------------------------------------
+
+
+def soak(bench: Bench, seconds: float, interval: float) -> dict[str, Any]:
+    """Steady traffic for ``seconds``: 5 KB and 100 KB relays, holds and bounces; RSS sampled."""
+    relay_small = bench.source_file(5)
+    relay_large = bench.source_file(100)
+    hold = Job("hold", (HOLD_TO,), make_message(5 * 1024, NEEDS_ADJUSTMENT, [HOLD_TO]))
+    bounce = Job("bounce", (BOUNCE_TO,), make_message(5 * 1024, INTERNAL, [BOUNCE_TO]))
+    sent: Counter[str] = Counter()
+    sink_before = bench.sink.count
+    held_before = bench.gateway.held_count()
+    deadline = time.monotonic() + seconds
+
+    async def source(path: Path, sessions: int, count: int) -> None:
+        process = await asyncio.create_subprocess_exec(
+            "smtp-source", "-s", str(sessions), "-m", str(count), "-F", str(path),
+            "-f", SENDER, "-t", RELAY_TO, "-M", "bench-client.localdomain",
+            f"{LOOPBACK}:{bench.gateway.port}",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+        if process.returncode != 0:
+            raise BenchError(f"soak: smtp-source failed: {out.decode(errors='replace')[:300]}")
+        sent["relay"] += count
+
+    async def others() -> None:
+        results, _ = await run_sessions(LOOPBACK, bench.gateway.port,
+                                        [hold] * 20 + [bounce] * 20, 1, RUN_TIMEOUT)
+        _check_replies(results, {"hold": 250, "bounce": 550})
+        sent.update(r.kind for r in results)
+
+    async def traffic() -> int:
+        cycles = 0
+        while time.monotonic() < deadline:
+            await asyncio.gather(source(relay_small, 8, 1000), source(relay_large, 2, 100),
+                                 others())
+            cycles += 1
+            log(f"soak: {cycles} cycles, {sum(sent.values())} messages, "
+                f"RSS {bench.gateway.tree.rss_kb() / 1024:.1f} MB, "
+                f"{max(0, deadline - time.monotonic()):.0f} s left")
+        return cycles
+
+    started = time.monotonic()
+    with Sampler(bench.gateway.tree, interval=interval, keep_series=True,
+                 pss_every=1) as sampler:
+        cycles = asyncio.run(traffic())
+    elapsed = time.monotonic() - started
+    delivered = bench.sink.wait_for(sink_before + sent["relay"], 30) - sink_before
+    held = bench.gateway.held_count() - held_before
+    if delivered != sent["relay"] or held != sent["hold"]:
+        raise BenchError(f"soak: sent {dict(sent)}; the sink received {delivered}, "
+                         f"the store holds {held} new")
+    series = [{"t": round(s.at - started, 1), "rss_mb": round(s.rss_kb / 1024, 1),
+               "pss_mb": round(s.pss_kb / 1024, 1), "processes": len(s.pids)}
+              for s in sampler.peaks.series]
+    return {"seconds": round(elapsed, 1), "cycles": cycles, "sent": dict(sent),
+            "delivered": delivered, "held": held, "series": series,
+            "slope_mb_per_10min": _slope(series)}
+
+
+def _slope(series: Sequence[dict[str, Any]]) -> float:
+    """RSS growth over the second half of the run, extrapolated to ten minutes."""
+    half = [s for s in series if s["t"] >= series[-1]["t"] / 2] if series else []
+    if len(half) < 2:
+        return 0.0
+    xs = [float(s["t"]) for s in half]
+    ys = [float(s["rss_mb"]) for s in half]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mean_x) ** 2 for x in xs)
+    if var == 0:
+        return 0.0
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var
+    return round(slope * 600, 2)
+
+
+# -- profile ---------------------------------------------------------------------------------
+
+
+def profile(bench: Bench, seconds: float, out: Path | None) -> dict[str, Any]:
+    """py-spy over every gateway process while 10 sessions send 5 KB then 100 KB messages."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        raise BenchError("py-spy is not installed: .venv/bin/pip install py-spy")
+    raw = bench.work / "profile.txt"
+    command = [py_spy, "record", "--pid", str(bench.gateway.process.pid), "--subprocesses",
+               "--duration", str(int(seconds)), "--rate", "200", "--format", "raw",
+               "--output", str(raw), "--nonblocking"]
+    spy = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(1.0)
+    deadline = time.monotonic() + seconds - 1
+    sent = 0
+    while time.monotonic() < deadline:
+        bench.one_run("stampgate", 5, 10, 1000, 0)
+        bench.one_run("stampgate", 100, 10, 200, 0)
+        sent += 1200
+    out_text, _ = spy.communicate(timeout=seconds + 60)
+    if spy.returncode != 0 or not raw.exists():
+        raise BenchError(f"py-spy failed: {out_text.decode(errors='replace')[-500:]}")
+    if out is not None:
+        shutil.copy(raw, out)
+    return {"messages": sent, **summarise_profile(raw.read_text())}
+
+
+def summarise_profile(text: str, top: int = 25) -> dict[str, Any]:
+    """Self and inclusive sample counts per function from py-spy's raw (collapsed) output."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in text.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [f for f in stack.split(";") if f and not f.startswith("process ")]
+        frames = [_short_frame(f) for f in frames]
+        if not frames:
+            continue
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    return {
+        "samples": total,
+        "self": [(f, round(100 * n / total, 1)) for f, n in own.most_common(top)],
+        "inclusive": [(f, round(100 * n / total, 1)) for f, n in inclusive.most_common(top)],
+    }
+
+
+def _short_frame(frame: str) -> str:
+    """``func (/long/path/pkg/mod.py:123)`` -> ``func (pkg/mod.py)``: lines merged."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    parts = Path(path).parts
+    for anchor in ("site-packages", "lib"):
+        if anchor in parts:
+            parts = parts[len(parts) - parts[::-1].index(anchor):]
+            break
+    short = "/".join(parts[-2:]) if len(parts) >= 2 else path
+    if "/work/" in path and "gateway" in parts:
+        short = "/".join(parts[parts.index("gateway"):])
+    return f"{name} ({short})"
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    postfix = subprocess.run(["postconf", "-d", "-h", "mail_version"], capture_output=True,
+                             text=True, check=False).stdout.strip()
+    mem_kb = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 ** 2, 1),
+            "kernel": platform.release(), "python": platform.python_version(),
+            "postfix": postfix, "load_average": os.getloadavg()}
+
+
+def fmt_ratio(value: float) -> str:
+    return f"{value:.2f}x" if value else "-"
+
+
+def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
+           mix: dict[str, Any] | None, decide: dict[str, Any] | None,
+           info: dict[str, Any], workers: int) -> str:
+    out: list[str] = []
+    out.append(f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB, "
+               f"Linux {info['kernel']}, Python {info['python']}, Postfix {info['postfix']}; "
+               f"stampgate workers: {workers}")
+    out.append("")
+    out.append("Throughput: accept rate, msgs/s, median of the rounds (smtp-source, "
+               "new session per message)")
+    out.append("")
+    out.append("| size | sessions | msgs/run x rounds | direct | Postfix | stampgate "
+               "| vs Postfix | vs direct | stampgate min-max | gw peak RSS MB | gw peak PSS MB "
+               "| gw CPU ms/msg | gw cores busy | Postfix CPU ms/msg |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for c in results:
+        d, p, s = c.median("direct"), c.median("postfix"), c.median("stampgate")
+        rates = c.rates("stampgate")
+        messages = c.runs[0].messages if c.runs else 0
+        rounds = len(rates)
+        out.append(
+            f"| {c.size_kb} KB | {c.sessions} | {messages} x {rounds} | {d:.0f} | "
+            f"{f'{p:.0f}' if p else '-'} | {s:.0f} | {fmt_ratio(s / p if p else 0)} | "
+            f"{fmt_ratio(s / d if d else 0)} | {min(rates):.0f}-{max(rates):.0f} | "
+            f"{c.peak_rss_kb / 1024:.1f} | {c.peak_pss_kb / 1024:.1f} | "
+            f"{c.cpu_ms_per_message('stampgate'):.2f} | {c.cores_used('stampgate'):.2f} | "
+            f"{c.cpu_ms_per_message('postfix'):.2f} |")
+    total_sent = sum(r.messages for c in results for r in c.runs)
+    total_delivered = sum(r.delivered for c in results for r in c.runs)
+    out.append("")
+    out.append(f"Every message arrived: {total_delivered} of {total_sent} counted at the sink "
+               "(Postfix's after its queue drained); stampgate logged each as relayed.")
+    if latency:
+        out.append("")
+        out.append(f"Latency, 1 session, 5 KB, connect to the reply after the final dot, "
+                   f"{latency['messages_per_target']} messages per target (interleaved):")
+        out.append("")
+        out.append("| target | p50 ms | p95 ms | p99 ms | added p50 ms | added p95 ms |")
+        out.append("|---|---|---|---|---|---|")
+        base = latency.get("direct")
+        for target in TARGETS:
+            row = latency.get(target)
+            if not row or not base:
+                continue
+            out.append(f"| {target} | {row['p50_ms']:.2f} | {row['p95_ms']:.2f} | "
+                       f"{row['p99_ms']:.2f} | {row['p50_ms'] - base['p50_ms']:.2f} | "
+                       f"{row['p95_ms'] - base['p95_ms']:.2f} |")
+    if mix:
+        out.append("")
+        out.append(f"Relay / bounce / hold, 5 KB, {mix['sessions']} sessions, asyncio client, "
+                   f"{mix['messages_per_run']} msgs per run, median of {mix['rounds']} rounds "
+                   f"(client straight into the sink: {mix['direct_client_rate']:.0f}/s):")
+        out.append("")
+        out.append("| run | msgs/s | vs relay only |")
+        out.append("|---|---|---|")
+        relay_rate = mix["rates"]["relay only"]
+        for name, rate in mix["rates"].items():
+            out.append(f"| {name} | {rate:.0f} | {fmt_ratio(rate / relay_rate)} |")
+        out.append("")
+        out.append("Gateway time per message from its log (`ms`), p50 / p95: " + ", ".join(
+            f"{kind} {mix['gateway_ms_p50'][kind]:.2f} / {mix['gateway_ms_p95'][kind]:.2f} ms"
+            for kind in mix["gateway_ms_p50"]))
+        o = mix["outcomes"]
+        out.append(f"Outcomes checked: {o.get('sent', 0)} sent, {o.get('delivered', 0)} at the "
+                   f"sink, {o.get('bounced', 0)} bounced (550), {o.get('held', 0)} held in the "
+                   "store.")
+    if decide:
+        out.append("")
+        out.append(decide_report(decide))
+    return "\n".join(out)
+
+
+def decide_report(d: dict[str, Any]) -> str:
+    lines = [f"Decision core (one core, 5 KB message, {d['recipients']} recipients, groups of "
+             f"{d['members']} members):", "",
+             "| measure | per second | µs each |", "|---|---|---|"]
+    for name, rate in d["rates"].items():
+        lines.append(f"| {name} | {rate:,.0f} | {1e6 / rate:.1f} |")
+    lines.append("")
+    lines.append("Group look-up scaling, decide() alone: " + ", ".join(
+        f"{m:,} members {r:,.0f}/s" for m, r in d["scaling"]))
+    return "\n".join(lines)
+
+
+def run_decide(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    out = work / "decide.json"
+    command = [sys.executable, str(HERE / "bench_decide.py"), "--policies", str(args.policies),
+               "--json", str(out)]
+    if args.quick:
+        command.append("--quick")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"bench_decide.py failed: {done.stdout}{done.stderr}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Standard run (about 10 minutes): scripts/bench\n"
+               "Quick check of a change:           scripts/bench --quick --skip postfix\n"
+               "Memory over ten minutes:           scripts/bench --soak 600\n"
+               "Where the gateway spends its time: scripts/bench --profile 30")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per configuration (5)")
+    parser.add_argument("--sizes", type=_ints, default=[5, 100], help="KB, e.g. 5,100")
+    parser.add_argument("--sessions", type=_ints, default=[1, 10, 50], help="e.g. 1,10,50")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply the messages per run (default 1.0)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 round, fewer messages, short latency/mix/decision runs")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="stampgate --workers (default: the gateway's own, = cores)")
+    parser.add_argument("--large-body", choices=("attachment", "text"), default="attachment",
+                        help="100 KB messages: a text part and a base64 attachment (default), "
+                             "or all plain text")
+    parser.add_argument("--skip", default="",
+                        help="comma list of parts to leave out: postfix,latency,mix,decide")
+    parser.add_argument("--soak", type=float, metavar="SECONDS", default=0,
+                        help="only run steady traffic for SECONDS and sample the gateway's RSS")
+    parser.add_argument("--soak-interval", type=float, default=10.0, metavar="SECONDS")
+    parser.add_argument("--profile", type=float, metavar="SECONDS", default=0,
+                        help="only profile the gateway under load with py-spy for SECONDS")
+    parser.add_argument("--profile-raw", type=Path, metavar="FILE",
+                        help="keep py-spy's collapsed stacks here")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write all results")
+    parser.add_argument("--stampgate", type=Path,
+                        default=Path(sys.executable).parent / "stampgate")
+    parser.add_argument("--policies", type=Path, default=ROOT / "policies")
+    args = parser.parse_args(argv)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    unknown = skip - {"postfix", "latency", "mix", "decide"}
+    if unknown:
+        parser.error(f"--skip: unknown parts {sorted(unknown)}")
+    args.skip = skip
+    args.no_postfix = "postfix" in skip or args.soak > 0 or args.profile > 0
+    if args.quick:
+        args.rounds = min(args.rounds, 1)
+    return args
+
+
+@contextlib.contextmanager
+def bench_running(args: argparse.Namespace) -> Iterator[Bench]:
+    with tempfile.TemporaryDirectory(prefix="stampgate-bench-") as tmp:
+        bench: Bench | None = None
+        try:
+            bench = Bench(args, Path(tmp))
+            yield bench
+        finally:
+            if bench is not None:
+                bench.close()
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    missing = [tool for tool in ("smtp-source", "smtp-sink", "postfix", "postconf")
+               if shutil.which(tool) is None]
+    if missing:
+        print(f"bench: missing {', '.join(missing)}; install them with:\n"
+              "  sudo apt-get install --no-install-recommends postfix", file=sys.stderr)
+        return 2
+    info = machine()
+    started = time.monotonic()
+    payload: dict[str, Any] = {"machine": info, "args": {
+        k: (str(v) if isinstance(v, Path | set) else v) for k, v in vars(args).items()}}
+    try:
+        with bench_running(args) as bench:
+            workers = len(bench.gateway.tree.pids())
+            if args.soak:
+                payload["soak"] = soak(bench, args.soak, args.soak_interval)
+                print(soak_report(payload["soak"]))
+            elif args.profile:
+                payload["profile"] = profile(bench, args.profile, args.profile_raw)
+                print(profile_report(payload["profile"]))
+            else:
+                bench.warm_up()
+                results = bench.matrix()
+                payload["throughput"] = [
+                    {**{k: v for k, v in asdict(c).items() if k != "runs"},
+                     "runs": [{**asdict(r), "rate": r.rate} for r in c.runs]} for c in results]
+                latency = None
+                if "latency" not in args.skip:
+                    log("latency: 1 session, 5 KB, targets interleaved")
+                    latency = bench.latency(100 if args.quick else 500)
+                    payload["latency"] = latency
+                mix = None
+                if "mix" not in args.skip:
+                    mix = bench.mix(200 if args.quick else 600, 10, 1 if args.quick else 3)
+                    payload["mix"] = mix
+                decide = None
+                if "decide" not in args.skip:
+                    log("decision core micro-benchmark")
+                    decide = run_decide(args, bench.work)
+                    payload["decide"] = decide
+                info["load_average_end"] = os.getloadavg()
+                print(report(results, latency, mix, decide, info, workers))
+    except BenchError as exc:
+        print(f"bench: FAILED: {exc}", file=sys.stderr)
+        return 1
+    payload["seconds"] = round(time.monotonic() - started, 1)
+    log(f"done in {payload['seconds']:.0f} s; load average now "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.json:
+        args.json.write_text(json.dumps(payload, indent=2, default=str))
+    return 0
+
+
+def soak_report(s: dict[str, Any]) -> str:
+    series = s["series"]
+    lines = [f"Soak: {s['seconds']:.0f} s, {sum(s['sent'].values())} messages "
+             f"({s['sent']}), all checked at the sink and in the store.",
+             f"RSS growth over the second half, extrapolated: {s['slope_mb_per_10min']} MB "
+             "per 10 minutes.", "",
+             "| t s | RSS MB (all processes) | PSS MB |", "|---|---|---|"]
+    lines += [f"| {p['t']:.0f} | {p['rss_mb']} | {p['pss_mb']} |" for p in series]
+    return "\n".join(lines)
+
+
+def profile_report(p: dict[str, Any]) -> str:
+    lines = [f"Profile: {p['samples']} samples over all gateway processes, "
+             f"{p['messages']} messages (10 sessions; 5 KB and 100 KB).", "",
+             "| self % | function |", "|---|---|"]
+    lines += [f"| {pct} | {name} |" for name, pct in p["self"]]
+    lines += ["", "| inclusive % | function |", "|---|---|"]
+    lines += [f"| {pct} | {name} |" for name, pct in p["inclusive"]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
