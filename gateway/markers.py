@@ -122,6 +122,12 @@ def header_line(line: str) -> tuple[HeaderKind, str] | None:
     return kind, value.strip(" *")
 
 
+def opens_header_block(line: str) -> bool:
+    """A ``From:`` line (in any of the languages above)."""
+    found = header_line(line)
+    return found is not None and found[0] is HeaderKind.FROM
+
+
 def starts_header_block(contents: Sequence[str]) -> bool:
     """A ``From:`` line soon followed by another header line (an Outlook reply header)."""
     first = header_line(contents[0]) if contents else None

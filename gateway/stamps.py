@@ -7,11 +7,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.markers import (
+    HEADER_LOOKAHEAD,
     HeaderKind,
     attribution_length,
     header_line,
     is_forward_marker,
     may_be_attribution,
+    opens_header_block,
     quote_level,
     starts_header_block,
 )
@@ -321,7 +323,6 @@ class _Top:
 class _Headers:
     """The header block of an inline forward (``From:``, ``Subject:``, ...)."""
 
-    level: int
     depth: int
     seen: bool = False
     left: int = MAX_HEADER_LINES
@@ -377,7 +378,7 @@ class _Scan:
                     top.opens = False
                 parsed = self.vocabulary.parse_line(content)
                 if parsed is not None:
-                    self._add(parsed, top, _following(lines, index, level, MAX_ADJUSTMENT_LINES))
+                    self._add(parsed, top, lines, index, level)
                     top.read += 1
                     if top.read >= MAX_STAMP_LINES:
                         top = None
@@ -385,12 +386,12 @@ class _Scan:
                 top = None
             if is_forward_marker(content):
                 opened.append(level)
-                headers = _Headers(level, depth + 1)
+                headers = _Headers(depth + 1)
                 continue
-            if header_line(content) is not None and starts_header_block(
-                    [content, *_following(lines, index, level, 3)]):
+            if opens_header_block(content) and starts_header_block(
+                    [content, *_following(lines, index, level, HEADER_LOOKAHEAD)]):
                 opened.append(level)
-                headers = _Headers(level, depth + 1)
+                headers = _Headers(depth + 1)
                 self._header(headers, content)
                 continue
             if may_be_attribution(content):
@@ -416,9 +417,13 @@ class _Scan:
         # A wrapped header value, unless it is the stamp of the forwarded message.
         return headers.seen and self.vocabulary.parse_line(content) is None
 
-    def _add(self, parsed: _Line, top: _Top, following: Sequence[str]) -> None:
+    def _add(self, parsed: _Line, top: _Top, lines: Sequence[str], index: int,
+             level: int) -> None:
+        """File a stamp line of ``top``; "Needs adjustment" takes its list from the next lines."""
         adjustments: tuple[str, ...] = ()
         if parsed.stamp is Stamp.NEEDS_ADJUSTMENT:
+            following = [] if parsed.trailer else _following(lines, index, level,
+                                                               MAX_ADJUSTMENT_LINES)
             adjustments = _adjustments(parsed.trailer, following)
         finding = StampFinding(parsed.stamp, top.location, min(top.depth, MAX_DEPTH),
                                adjustments, parsed.count)
