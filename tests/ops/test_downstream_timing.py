@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-import socket
 import time
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def test_client_that_gives_up_first_gets_no_250_and_the_gateway_carries_on(
         try:
             answer: tuple[int, bytes] | None = impatient.data(
                 message("Needs adjustment: blur face\n\nimpatient", to=PARTNER))
-        except (TimeoutError, socket.timeout, smtplib.SMTPServerDisconnected):
+        except (TimeoutError, smtplib.SMTPServerDisconnected):
             answer = None
         finally:
             impatient.close()
