@@ -6,7 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PROMETHEUS_MULTIPROC_DIR=/run/stampgate/metrics
+    PROMETHEUS_MULTIPROC_DIR=/run/stampgate
 
 # Fixed ids: docker-compose.yml gives the tmpfs under /run/stampgate to uid/gid 999.
 RUN groupadd --system --gid 999 stampgate \
@@ -20,7 +20,7 @@ RUN pip install --no-compile . && rm -rf /opt/stampgate/gateway /root/.cache
 
 COPY policies /etc/stampgate/policies
 COPY deploy/stampgate.toml /etc/stampgate/stampgate.toml
-RUN mkdir -p /var/lib/stampgate /run/stampgate/metrics \
+RUN mkdir -p /var/lib/stampgate /run/stampgate \
  && chown -R stampgate:stampgate /var/lib/stampgate /run/stampgate \
  && chmod 0700 /var/lib/stampgate
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -37,11 +38,14 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.decision import Decision
 from gateway.delivery import parse_downstream
+from gateway.logs import get_logger
 from gateway.store import HeldState, Store, held_messages
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
+log = get_logger()
+P = ParamSpec("P")
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 PROBE_TIMEOUT = 3.0
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -68,7 +72,21 @@ LATENCY = Histogram(
 
 
 # -- hooks the SMTP handler calls -------------------------------------------------------
+# A metric that cannot be recorded (say, the multiprocess directory vanished) must never
+# change the answer a client gets, so each hook swallows and logs its own failure.
 
+def _safely(hook: Callable[P, None]) -> Callable[P, None]:
+    @functools.wraps(hook)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            hook(*args, **kwargs)
+        except Exception as exc:
+            log.warning("metrics-failed", hook=hook.__name__, error=type(exc).__name__)
+
+    return guarded
+
+
+@_safely
 def message_done(decision: Decision, outcome: str, seconds: float) -> None:
     """One message answered: its verdict, stamp, recipients' verdicts and latency."""
     stamp = decision.stamp.value if decision.stamp else "none"
@@ -79,10 +97,12 @@ def message_done(decision: Decision, outcome: str, seconds: float) -> None:
     LATENCY.labels(outcome).observe(seconds)
 
 
+@_safely
 def downstream_error(temporary: bool) -> None:
     DOWNSTREAM_ERRORS.labels("temporary" if temporary else "permanent").inc()
 
 
+@_safely
 def store_error(during: str) -> None:
     STORE_ERRORS.labels(during).inc()
 

@@ -42,7 +42,7 @@ def test_dockerfile_runs_unprivileged_and_checks_health() -> None:
     assert "STOPSIGNAL SIGTERM" in text
     assert "/healthz" in text
     assert 'VOLUME ["/var/lib/stampgate"]' in text
-    assert "PROMETHEUS_MULTIPROC_DIR=/run/stampgate/metrics" in text
+    assert "PROMETHEUS_MULTIPROC_DIR=/run/stampgate" in text
 
 
 def test_systemd_unit_stops_gracefully_and_is_hardened() -> None:

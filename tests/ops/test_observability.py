@@ -155,3 +155,19 @@ def test_metrics_add_up_every_worker_in_multiprocess_mode(
                       stamp="internal") == sent
     finally:
         process.stop()
+
+
+def test_a_metrics_failure_never_changes_the_answer(
+        tmp_path: Path, downstream: Downstream, monkeypatch: pytest.MonkeyPatch) -> None:
+    # multiprocess mode pointed at a directory that does not exist (and no web port to
+    # create it): recording a metric fails, the message must still be relayed with 250
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing" / "metrics"))
+    process = GatewayProcess(tmp_path, downstream.url,
+                             config={"workers": 1, "web_listen": ""}).start()
+    try:
+        code, reply = process.send(ALICE, [BOB], message("Internal\n\nx"))
+        assert code == 250, reply
+        assert len(downstream.wait_for(1)) == 1
+        assert process.log_events("metrics-failed")
+    finally:
+        process.stop()
