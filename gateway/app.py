@@ -18,10 +18,13 @@ from gateway.lifecycle import DrainingSMTP, Sessions
 from gateway.listener import Submission
 from gateway.logs import get_logger
 from gateway.policy import Policy, policy_fingerprint, reload_policy
+from gateway.review_tasks import ReviewTasks
+from gateway.reviewers import reviewer_accounts
 from gateway.settings import Settings, split_host_port
 from gateway.store import Store
 from gateway.submission import SubmissionHandler
 from gateway.thread_memory import ThreadMemory
+from gateway.web.app import create_app
 
 log = get_logger()
 
@@ -78,6 +81,7 @@ class Gateway:
         self.sessions = Sessions()
         self.store_lock: StoreLock | None = None
         self.web: HttpServer | None = None
+        self.review: ReviewTasks | None = None
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
 
@@ -112,10 +116,15 @@ class Gateway:
                  policy_version=self.policy.current.version, data=str(settings.data))
         if self.primary:  # the submission listener is served by the primary process only
             self.extra_servers = await submission.serve_extra(handler, loop)
-        if self.primary and settings.web_listen:
-            # Health, readiness and metrics (observability.routes) on the web port.
+        if self.primary:  # the release outbox, hold expiry and notices (docs/review.md)
+            self.review = ReviewTasks(self.store, self.downstream, settings, self.policy)
+            self.review.start()
+        if self.review is not None and settings.web_listen:
+            # The review UI, health, readiness and metrics (observability.routes).
             observability.prune_dead_processes()
-            self.web = HttpServer(observability.app(self), *split_host_port(settings.web_listen))
+            web_app = create_app(self.review.desk, reviewer_accounts(Path(settings.data)),
+                                 observability.routes(self))
+            self.web = HttpServer(web_app, *split_host_port(settings.web_listen))
             await self.web.start()
         self.ready.set()
 
@@ -164,6 +173,10 @@ class Gateway:
             server.close()
         # Stop accepting, then let the sessions in DATA finish (up to the deadline).
         await self.sessions.drain(self.settings.shutdown_deadline)
+        if self.web is not None:
+            await self.web.stop()
+        if self.review is not None:
+            await self.review.stop()
         if self.downstream is not None:
             await self.downstream.close()
         if self.threads is not None:
@@ -172,6 +185,4 @@ class Gateway:
             await self.store.close()
         if self.store_lock is not None:
             self.store_lock.release()
-        if self.web is not None:
-            await self.web.stop()
         log.info("stopped")

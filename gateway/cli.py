@@ -11,6 +11,8 @@ Handler = Callable[[argparse.Namespace], int]
 COMMAND_MODULES = (
     "gateway.serve_cli",
     "gateway.held_cli",
+    "gateway.reviewers_cli",
+    "gateway.audit_cli",
     "gateway.policy_cli",
     "gateway.ops_cli",
     "gateway.users_cli",

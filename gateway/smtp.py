@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
-from gateway import crypto, observability, replies, signing
+from gateway import crypto, notify, observability, replies, signing
 from gateway.data_reader import TooBig, read_data
 from gateway.decision import Decision, decide
 from gateway.delivery import DeliveryError, Downstream
@@ -220,6 +220,8 @@ class Handler:
                     return replies.DOWNSTREAM_TEMPORARY.format(detail=exc.detail[:200])
                 return replies.downstream_refused(exc.code or 554, exc.detail)
         outcome = "held" if hold_id and not allowed else "partly-held" if hold_id else "relayed"
+        if hold_id is not None:  # the hold is final now: queue its notices (docs/review.md)
+            await notify.on_hold(self.store, self.settings, policy, hold_id)
         self._log(decision, context, started, outcome=outcome, hold_id=hold_id)
         return replies.accepted(queue_id, hold_id, len(held), len(allowed))
 

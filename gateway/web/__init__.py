@@ -1,0 +1,1 @@
+"""The reviewers' web UI: Starlette routes, Jinja2 templates, sessions and security headers."""
