@@ -10,6 +10,7 @@ import pytest
 
 from gateway import crypto
 from gateway.crypto import KeyDestroyed, Sealer, SealError, new_master_key, parse_master_key
+from tests.security.support import wait_until
 from tests.support.downstream import Downstream
 from tests.support.gateway import GatewayProcess, message
 
@@ -99,7 +100,8 @@ def test_held_message_is_sealed_in_a_running_gateway(tmp_path: Path,
                                    ["bob@example.org", "partner@outside.test"],
                                    message(body, to="bob@example.org, partner@outside.test"))
         assert code == 250 and "held for review" in reply, reply
-        assert MARKER.encode() in downstream.wait_for(1)[0].data  # the colleague got it
+        assert wait_until(lambda: any(MARKER.encode() in m.data  # the colleague got it
+                                      for m in downstream.delivered_to("bob@example.org")))
     finally:
         gateway.stop()
     # Nothing under the data directory holds the body in the clear (WAL files included).
