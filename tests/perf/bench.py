@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen import SENDER, Job, Result, make_message, run_sessions, write_source_file
-from procs import ProcessTree, Sampler
+from procs import ProcessTree, Sampler, machine_busy
 from servers import LOOPBACK, BenchError, Gateway, Postfix, Sink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,7 @@ CLEARED = "Cleared for publication"
 INTERNAL = "Internal"
 NEEDS_ADJUSTMENT = "Needs adjustment in 2 ways: blur face, change name"
 TARGETS = ("direct", "postfix", "stampgate")
+QUIET = 0.15  # other work below this fraction of the machine counts as quiet
 RUN_TIMEOUT = 300.0  # seconds any one load run may take
 DRAIN_TIMEOUT = 300.0  # seconds Postfix may take to hand its queue to the sink
 
@@ -76,6 +77,7 @@ class Run:
     delivered: int
     drain_seconds: float = 0.0
     cpu_seconds: float = 0.0
+    handler_ms: list[float] = field(default_factory=list, repr=False)
 
     @property
     def rate(self) -> float:
@@ -102,6 +104,9 @@ class ConfigResult:
         runs = [r for r in self.runs if r.target == target]
         total = sum(r.messages for r in runs)
         return 1000 * sum(r.cpu_seconds for r in runs) / total if total else 0.0
+
+    def handler_ms(self, pct: float) -> float:
+        return percentile([ms for r in self.runs for ms in r.handler_ms], pct)
 
     def cores_used(self, target: str) -> float:
         runs = [r for r in self.runs if r.target == target]
@@ -144,6 +149,22 @@ class Bench:
             self.ports["postfix"] = self.postfix.port
         self.targets = [t for t in TARGETS if t in self.ports]
         self.files: dict[tuple[int, str], Path] = {}
+        self.direct_and_postfix = 0  # messages sent to the sink other than by the gateway
+        self.wait_budget = float(args.wait_idle)
+        self.busy_seen: list[float] = []  # other processes' load before each round
+
+    def wait_until_quiet(self) -> None:
+        """Before a round: while other processes keep the machine busy, wait (within the
+        ``--wait-idle`` budget). Our own servers are idle here."""
+        while True:
+            busy = machine_busy(0.5)
+            if busy < QUIET or self.wait_budget <= 0:
+                self.busy_seen.append(busy)
+                return
+            log(f"the machine is {100 * busy:.0f}% busy with other work; waiting "
+                f"({self.wait_budget:.0f} s of --wait-idle left)")
+            time.sleep(5)
+            self.wait_budget -= 5.5
 
     def close(self) -> None:
         for close in (self.gateway.close,
@@ -163,30 +184,51 @@ class Bench:
 
     # -- the throughput matrix ---------------------------------------------------------------
 
+    def settle_sink(self, timeout: float) -> None:
+        """Wait until the sink has exactly what was sent to it: every message of the direct
+        and Postfix runs, and everything the gateway's log says it handed downstream."""
+        deadline = time.monotonic() + timeout
+        while True:
+            expected = self.direct_and_postfix + self.gateway.at_sink()
+            got = self.sink.count
+            if got == expected:
+                time.sleep(0.02)  # and it stays there
+                if self.sink.count == expected == self.direct_and_postfix + self.gateway.at_sink():
+                    return
+                continue
+            if got > expected and time.monotonic() > deadline - timeout / 2:
+                raise BenchError(f"the sink received {got - expected} messages more than were "
+                                 "sent or logged as relayed")
+            if time.monotonic() > deadline:
+                raise BenchError(f"the sink received {got} messages, {expected} were sent to "
+                                 f"it ({expected - got} missing after {timeout:.0f} s)")
+            time.sleep(0.01)
+
     def one_run(self, target: str, size_kb: int, sessions: int, count: int,
                 round_no: int) -> Run:
+        self.settle_sink(30)
         before = self.sink.count
-        gw_events = self.gateway.events()
+        self.gateway.capture()
+        relayed_before = self.gateway.counts["message:relayed"]
         tree = self._tree(target)
         cpu_before = tree.cpu_seconds() if tree else 0.0
         seconds = smtp_source(self.ports[target], self.source_file(size_kb), sessions, count)
-        drain = 0.0
-        if target == "postfix":
-            started = time.perf_counter()
-            reached = self.sink.wait_for(before + count, DRAIN_TIMEOUT)
-            drain = time.perf_counter() - started
-        else:
-            reached = self.sink.wait_for(before + count, 10)
+        started = time.perf_counter()
+        if target != "stampgate":
+            self.direct_and_postfix += count
+        self.settle_sink(DRAIN_TIMEOUT if target == "postfix" else 10)
+        drain = time.perf_counter() - started if target == "postfix" else 0.0
         cpu = (tree.cpu_seconds() - cpu_before) if tree else 0.0
-        delivered = self.sink.settle(quiet=0.05) - before
-        if delivered != count:
-            raise BenchError(f"{target}: sent {count} messages, the sink received {delivered} "
-                             f"(reached {reached - before} before settling)")
+        delivered = self.sink.count - before
+        entries = self.gateway.take()
+        handler_ms: list[float] = []
         if target == "stampgate":
-            relayed = self.gateway.events()["message:relayed"] - gw_events["message:relayed"]
+            handler_ms = [float(ms) for e in entries if isinstance(ms := e.get("ms"), int | float)]
+            relayed = self.gateway.counts["message:relayed"] - relayed_before
             if relayed != count:
                 raise BenchError(f"stampgate logged {relayed} relayed messages for {count} sent")
-        return Run(target, size_kb, sessions, count, round_no, seconds, delivered, drain, cpu)
+        return Run(target, size_kb, sessions, count, round_no, seconds, delivered, drain, cpu,
+                   handler_ms)
 
     def _tree(self, target: str) -> ProcessTree | None:
         if target == "stampgate":
@@ -211,6 +253,7 @@ class Bench:
                 config = ConfigResult(size_kb, sessions)
                 self.gateway.tree.reset_hwm()
                 for round_no in range(1, self.args.rounds + 1):
+                    self.wait_until_quiet()
                     shift = (round_no - 1) % len(self.targets)
                     order = self.targets[shift:] + self.targets[:shift]
                     for target in order:
@@ -236,6 +279,7 @@ class Bench:
         message = make_message(5 * 1024, CLEARED, [RELAY_TO])
         job = Job("relay", (RELAY_TO,), message)
         times: dict[str, list[float]] = {t: [] for t in self.targets}
+        self.settle_sink(30)
         before = self.sink.count
         gw_before = self.gateway.events()["message:relayed"]
 
@@ -253,13 +297,14 @@ class Bench:
 
         asyncio.run(measure())
         sent = (count + 30) * len(self.targets)
-        reached = self.sink.wait_for(before + sent, DRAIN_TIMEOUT) - before
-        if reached != sent:
-            raise BenchError(f"latency: sent {sent}, the sink received {reached}")
+        self.direct_and_postfix += (count + 30) * (len(self.targets) - 1)
+        self.settle_sink(DRAIN_TIMEOUT)
+        reached = self.sink.count - before
         relayed = self.gateway.events()["message:relayed"] - gw_before
         if relayed != count + 30:
             raise BenchError(f"latency: stampgate logged {relayed} relayed of {count + 30}")
-        summary: dict[str, Any] = {"messages_per_target": count, "delivered": reached}
+        summary: dict[str, Any] = {"messages_per_target": count, "sent": sent,
+                                   "delivered": reached}
         for target, values in times.items():
             summary[target] = {"p50_ms": 1000 * percentile(values, 50),
                                "p95_ms": 1000 * percentile(values, 95),
@@ -296,12 +341,11 @@ class Bench:
         # reference: the same client, relay only, straight into the sink
         direct_rates = []
         for _ in range(rounds):
-            before = self.sink.count
             results, seconds = asyncio.run(run_sessions(LOOPBACK, self.sink.port,
                                                         [relay] * count, sessions, RUN_TIMEOUT))
             _check_replies(results, {"relay": 250})
-            if self.sink.wait_for(before + count, 10) - before != count:
-                raise BenchError("mix: the sink lost direct messages")
+            self.direct_and_postfix += count
+            self.settle_sink(30)
             direct_rates.append(count / seconds)
         return {
             "messages_per_run": count, "sessions": sessions, "rounds": rounds,
@@ -314,9 +358,11 @@ class Bench:
 
     def _mix_run(self, jobs: Sequence[Job], sessions: int, totals: Counter[str],
                  gateway_ms: dict[str, list[float]]) -> tuple[list[Result], float]:
+        self.settle_sink(30)
         before = self.sink.count
+        outbox_before = self.gateway.counts["outbox-sent"]
         held_before = self.gateway.held_count()
-        offset = len(self.gateway.log_lines())
+        self.gateway.capture()
         results, seconds = asyncio.run(run_sessions(LOOPBACK, self.gateway.port, jobs, sessions,
                                                     RUN_TIMEOUT))
         if len(results) != len(jobs):
@@ -326,26 +372,25 @@ class Bench:
         for result in results:
             if result.kind == "hold" and "held for review" not in result.reply:
                 raise BenchError(f"mix: a hold was answered {result.reply!r}")
-        delivered = self.sink.wait_for(before + sent["relay"], 10) - before
-        delivered = self.sink.settle(quiet=0.05) - before
+        self.settle_sink(30)
         held = self.gateway.held_count() - held_before
         outcomes: Counter[str] = Counter()
-        for entry in self.gateway.log_lines()[offset:]:
-            if entry.get("event") == "message":
-                outcome = str(entry.get("outcome"))
-                outcomes[outcome] += 1
-                kind = {"relayed": "relay", "bounced": "bounce", "held": "hold"}.get(outcome)
-                ms = entry.get("ms")
-                if kind is not None and isinstance(ms, int | float):
-                    gateway_ms[kind].append(float(ms))
+        for entry in self.gateway.take():
+            outcome = str(entry.get("outcome"))
+            outcomes[outcome] += 1
+            kind = {"relayed": "relay", "bounced": "bounce", "held": "hold"}.get(outcome)
+            ms = entry.get("ms")
+            if kind is not None and isinstance(ms, int | float):
+                gateway_ms[kind].append(float(ms))
         expected = {"relayed": sent["relay"], "bounced": sent["bounce"], "held": sent["hold"]}
-        if (delivered != sent["relay"] or held != sent["hold"]
-                or {k: outcomes[k] for k in expected} != expected
+        if (held != sent["hold"] or {k: outcomes[k] for k in expected} != expected
                 or sum(outcomes.values()) != len(jobs)):
-            raise BenchError(f"mix: sent {dict(sent)}; the sink received {delivered}, "
-                             f"the store holds {held} new, the log says {dict(outcomes)}")
-        totals.update({"sent": len(jobs), "delivered": delivered, "bounced": outcomes["bounced"],
-                       "held": held})
+            raise BenchError(f"mix: sent {dict(sent)}; the store holds {held} new, "
+                             f"the log says {dict(outcomes)}")
+        notices = self.gateway.counts["outbox-sent"] - outbox_before
+        totals.update({"sent": len(jobs), "relayed": outcomes["relayed"],
+                       "bounced": outcomes["bounced"], "held": held,
+                       "at_sink": self.sink.count - before, "notices": notices})
         return results, seconds
 
 
@@ -377,8 +422,11 @@ def soak(bench: Bench, seconds: float, interval: float) -> dict[str, Any]:
     hold = Job("hold", (HOLD_TO,), make_message(5 * 1024, NEEDS_ADJUSTMENT, [HOLD_TO]))
     bounce = Job("bounce", (BOUNCE_TO,), make_message(5 * 1024, INTERNAL, [BOUNCE_TO]))
     sent: Counter[str] = Counter()
+    bench.settle_sink(30)
     sink_before = bench.sink.count
     held_before = bench.gateway.held_count()
+    relayed_before = bench.gateway.events()["message:relayed"]
+    bounced_before = bench.gateway.counts["message:bounced"]
     deadline = time.monotonic() + seconds
 
     async def source(path: Path, sessions: int, count: int) -> None:
@@ -414,16 +462,21 @@ def soak(bench: Bench, seconds: float, interval: float) -> dict[str, Any]:
                  pss_every=1) as sampler:
         cycles = asyncio.run(traffic())
     elapsed = time.monotonic() - started
-    delivered = bench.sink.wait_for(sink_before + sent["relay"], 30) - sink_before
+    bench.settle_sink(60)
+    delivered = bench.sink.count - sink_before
     held = bench.gateway.held_count() - held_before
-    if delivered != sent["relay"] or held != sent["hold"]:
-        raise BenchError(f"soak: sent {dict(sent)}; the sink received {delivered}, "
-                         f"the store holds {held} new")
+    counts = bench.gateway.counts
+    if (held != sent["hold"] or counts["message:relayed"] - relayed_before != sent["relay"]
+            or counts["message:bounced"] - bounced_before != sent["bounce"]):
+        raise BenchError(f"soak: sent {dict(sent)}; the store holds {held} new, the log says "
+                         f"{counts['message:relayed'] - relayed_before} relayed and "
+                         f"{counts['message:bounced'] - bounced_before} bounced")
     series = [{"t": round(s.at - started, 1), "rss_mb": round(s.rss_kb / 1024, 1),
                "pss_mb": round(s.pss_kb / 1024, 1), "processes": len(s.pids)}
               for s in sampler.peaks.series]
     return {"seconds": round(elapsed, 1), "cycles": cycles, "sent": dict(sent),
             "delivered": delivered, "held": held, "series": series,
+            "notices": delivered - sent["relay"],
             "slope_mb_per_10min": _slope(series)}
 
 
@@ -470,11 +523,19 @@ def profile(bench: Bench, seconds: float, out: Path | None) -> dict[str, Any]:
     return {"messages": sent, **summarise_profile(raw.read_text())}
 
 
+IDLE_LEAVES = ("EpollSelector.select (", "_worker (futures/thread.py)",
+               "Condition.wait (", "Event.wait (")
+
+
 def summarise_profile(text: str, top: int = 25) -> dict[str, Any]:
-    """Self and inclusive sample counts per function from py-spy's raw (collapsed) output."""
+    """Self and inclusive sample counts per function from py-spy's raw (collapsed) output.
+
+    Samples whose innermost frame is a wait (the event loop's ``select``, an idle executor
+    thread) are counted as idle and left out of the percentages.
+    """
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    total = 0
+    total = idle = 0
     for line in text.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -484,12 +545,15 @@ def summarise_profile(text: str, top: int = 25) -> dict[str, Any]:
         frames = [_short_frame(f) for f in frames]
         if not frames:
             continue
+        if frames[-1].startswith(IDLE_LEAVES):
+            idle += count
+            continue
         total += count
         own[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
     return {
-        "samples": total,
+        "samples": total, "idle_samples": idle,
         "self": [(f, round(100 * n / total, 1)) for f, n in own.most_common(top)],
         "inclusive": [(f, round(100 * n / total, 1)) for f, n in inclusive.most_common(top)],
     }
@@ -525,7 +589,13 @@ def machine() -> dict[str, Any]:
     mem_kb = 0
     with contextlib.suppress(OSError, ValueError, IndexError):
         mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 ** 2, 1),
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "gateway"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    commit = (commit or "unknown") + (" with uncommitted changes in gateway/" if dirty else "")
+    return {"cpu": cpu, "cores": os.cpu_count(), "commit": commit,
+            "memory_gb": round(mem_kb / 1024 ** 2, 1),
             "kernel": platform.release(), "python": platform.python_version(),
             "postfix": postfix, "load_average": os.getloadavg()}
 
@@ -540,15 +610,18 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
     out: list[str] = []
     out.append(f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB, "
                f"Linux {info['kernel']}, Python {info['python']}, Postfix {info['postfix']}; "
-               f"stampgate workers: {workers}")
+               f"stampgate {info['commit']}, {workers} processes (idle: RSS "
+               f"{info.get('gateway_idle_rss_mb')} MB, PSS {info.get('gateway_idle_pss_mb')} MB); "
+               f"load average before/after: {info['load_average'][0]:.2f} / "
+               f"{info.get('load_average_end', (0.0,))[0]:.2f}")
     out.append("")
     out.append("Throughput: accept rate, msgs/s, median of the rounds (smtp-source, "
                "new session per message)")
     out.append("")
     out.append("| size | sessions | msgs/run x rounds | direct | Postfix | stampgate "
                "| vs Postfix | vs direct | stampgate min-max | gw peak RSS MB | gw peak PSS MB "
-               "| gw CPU ms/msg | gw cores busy | Postfix CPU ms/msg |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+               "| gw CPU ms/msg | gw cores busy | gw DATA ms p50/p95 | Postfix CPU ms/msg |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in results:
         d, p, s = c.median("direct"), c.median("postfix"), c.median("stampgate")
         rates = c.rates("stampgate")
@@ -560,7 +633,13 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
             f"{fmt_ratio(s / d if d else 0)} | {min(rates):.0f}-{max(rates):.0f} | "
             f"{c.peak_rss_kb / 1024:.1f} | {c.peak_pss_kb / 1024:.1f} | "
             f"{c.cpu_ms_per_message('stampgate'):.2f} | {c.cores_used('stampgate'):.2f} | "
+            f"{c.handler_ms(50):.1f} / {c.handler_ms(95):.1f} | "
             f"{c.cpu_ms_per_message('postfix'):.2f} |")
+    if "other_busy_pct" in info:
+        median, most = info["other_busy_pct"]
+        out.append("")
+        out.append(f"Other processes kept the machine {median}% busy before a round (median; "
+                   f"at most {most}%).")
     total_sent = sum(r.messages for c in results for r in c.runs)
     total_delivered = sum(r.delivered for c in results for r in c.runs)
     out.append("")
@@ -597,9 +676,10 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
             f"{kind} {mix['gateway_ms_p50'][kind]:.2f} / {mix['gateway_ms_p95'][kind]:.2f} ms"
             for kind in mix["gateway_ms_p50"]))
         o = mix["outcomes"]
-        out.append(f"Outcomes checked: {o.get('sent', 0)} sent, {o.get('delivered', 0)} at the "
-                   f"sink, {o.get('bounced', 0)} bounced (550), {o.get('held', 0)} held in the "
-                   "store.")
+        out.append(f"Outcomes checked: {o.get('sent', 0)} sent: {o.get('relayed', 0)} relayed, "
+                   f"{o.get('bounced', 0)} bounced (550), {o.get('held', 0)} held in the store; "
+                   f"the sink received {o.get('at_sink', 0)} = the relayed ones plus "
+                   f"{o.get('notices', 0)} notices the gateway's outbox sent (hold notices).")
     if decide:
         out.append("")
         out.append(decide_report(decide))
@@ -667,6 +747,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="only profile the gateway under load with py-spy for SECONDS")
     parser.add_argument("--profile-raw", type=Path, metavar="FILE",
                         help="keep py-spy's collapsed stacks here")
+    parser.add_argument("--wait-idle", type=float, metavar="SECONDS", default=0,
+                        help="before each round, wait while other processes keep more than "
+                             f"{QUIET:.0%} of the machine busy, up to SECONDS in all (default 0)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write all results")
     parser.add_argument("--stampgate", type=Path,
                         default=Path(sys.executable).parent / "stampgate")
@@ -710,6 +793,9 @@ def main(argv: Sequence[str]) -> int:
     try:
         with bench_running(args) as bench:
             workers = len(bench.gateway.tree.pids())
+            idle = bench.gateway.tree.snapshot()
+            info["gateway_idle_rss_mb"] = round(idle.rss_kb / 1024, 1)
+            info["gateway_idle_pss_mb"] = round(idle.pss_kb / 1024, 1)
             if args.soak:
                 payload["soak"] = soak(bench, args.soak, args.soak_interval)
                 print(soak_report(payload["soak"]))
@@ -721,7 +807,9 @@ def main(argv: Sequence[str]) -> int:
                 results = bench.matrix()
                 payload["throughput"] = [
                     {**{k: v for k, v in asdict(c).items() if k != "runs"},
-                     "runs": [{**asdict(r), "rate": r.rate} for r in c.runs]} for c in results]
+                     "handler_ms_p50": c.handler_ms(50), "handler_ms_p95": c.handler_ms(95),
+                     "runs": [{**{k: v for k, v in asdict(r).items() if k != "handler_ms"},
+                               "rate": r.rate} for r in c.runs]} for c in results]
                 latency = None
                 if "latency" not in args.skip:
                     log("latency: 1 session, 5 KB, targets interleaved")
@@ -737,6 +825,9 @@ def main(argv: Sequence[str]) -> int:
                     decide = run_decide(args, bench.work)
                     payload["decide"] = decide
                 info["load_average_end"] = os.getloadavg()
+                if bench.busy_seen:
+                    info["other_busy_pct"] = (round(100 * statistics.median(bench.busy_seen)),
+                                              round(100 * max(bench.busy_seen)))
                 print(report(results, latency, mix, decide, info, workers))
     except BenchError as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr)
@@ -752,7 +843,8 @@ def main(argv: Sequence[str]) -> int:
 def soak_report(s: dict[str, Any]) -> str:
     series = s["series"]
     lines = [f"Soak: {s['seconds']:.0f} s, {sum(s['sent'].values())} messages "
-             f"({s['sent']}), all checked at the sink and in the store.",
+             f"({s['sent']}), all checked: {s['delivered']} at the sink (the relayed ones and "
+             f"{s['notices']} hold notices), {s['held']} held in the store.",
              f"RSS growth over the second half, extrapolated: {s['slope_mb_per_10min']} MB "
              "per 10 minutes.", "",
              "| t s | RSS MB (all processes) | PSS MB |", "|---|---|---|"]
@@ -761,8 +853,9 @@ def soak_report(s: dict[str, Any]) -> str:
 
 
 def profile_report(p: dict[str, Any]) -> str:
-    lines = [f"Profile: {p['samples']} samples over all gateway processes, "
-             f"{p['messages']} messages (10 sessions; 5 KB and 100 KB).", "",
+    lines = [f"Profile: {p['samples']} busy samples over all gateway processes "
+             f"({p['idle_samples']} idle ones left out), {p['messages']} messages "
+             "(10 sessions; 5 KB and 100 KB).", "",
              "| self % | function |", "|---|---|"]
     lines += [f"| {pct} | {name} |" for name, pct in p["self"]]
     lines += ["", "| inclusive % | function |", "|---|---|"]

@@ -262,6 +262,9 @@ class Gateway:
                                         cwd=self.root, env=env)
         self.tree = ProcessTree(self.process.pid)
         self.joined_lines = 0  # log lines holding more than one JSON object
+        self.counts: Counter[str] = Counter()
+        self.captured: list[dict[str, object]] | None = None
+        self._offset = 0
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Wait until every worker logged ``listening``."""
@@ -277,13 +280,20 @@ class Gateway:
             time.sleep(0.05)
         raise BenchError(f"stampgate did not start {expected} workers within {timeout:.0f} s")
 
-    def log_lines(self) -> list[dict[str, object]]:
-        """Every JSON object in the log, also where two workers' lines ran together."""
+    def new_entries(self) -> list[dict[str, object]]:
+        """The JSON objects of the complete log lines written since the last call.
+
+        Also where two workers' lines ran together on one line (counted in
+        ``joined_lines``; see the note in ``__init__``).
+        """
+        with self.log_path.open("rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read()
+        cut = chunk.rfind(b"\n") + 1
+        self._offset += cut
         entries: list[dict[str, object]] = []
-        self.joined_lines = 0
         decoder = json.JSONDecoder()
-        text = self.log_path.read_bytes().decode("utf-8", "replace")
-        for line in text.splitlines():
+        for line in chunk[:cut].decode("utf-8", "replace").splitlines():
             at, found = 0, 0
             while True:
                 start = line.find("{", at)
@@ -298,17 +308,36 @@ class Gateway:
                     entries.append(entry)
                     found += 1
             self.joined_lines += found > 1
-        return entries
-
-    def events(self) -> Counter[str]:
-        """How many log lines of each kind; messages count by outcome (``message:relayed``)."""
-        counts: Counter[str] = Counter()
-        for entry in self.log_lines():
+        for entry in entries:
             event = str(entry.get("event"))
             if event == "message":
                 event = f"message:{entry.get('outcome')}"
-            counts[event] += 1
-        return counts
+                if self.captured is not None:
+                    self.captured.append(entry)
+            self.counts[event] += 1
+        return entries
+
+    def capture(self) -> None:
+        """From now on keep the ``message`` log entries (read them with ``take``)."""
+        self.new_entries()
+        self.captured = []
+
+    def take(self) -> list[dict[str, object]]:
+        self.new_entries()
+        taken, self.captured = self.captured or [], None
+        return taken
+
+    def at_sink(self) -> int:
+        """Messages the gateway has handed to the downstream, by its log: relayed (also
+        partly held) messages, and the notices and releases its outbox sent."""
+        self.new_entries()
+        c = self.counts
+        return c["message:relayed"] + c["message:partly-held"] + c["outbox-sent"]
+
+    def events(self) -> Counter[str]:
+        """Log lines so far by kind; messages count by outcome (``message:relayed``)."""
+        self.new_entries()
+        return self.counts.copy()
 
     def held_count(self) -> int:
         """Rows in the store's held-message table (read-only, while the gateway runs)."""
