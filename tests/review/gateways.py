@@ -15,8 +15,9 @@ HOLD_ID = re.compile(r"held for review as (H[0-9A-F]+)")
 ADJUST = "Needs adjustment in 2 ways: blur face, change name"
 SUBJECT = "Amira's story"
 PASSWORD = "correct horse battery staple"
-FAST = {"workers": 1, "outbox_poll_seconds": 0.1, "outbox_retry_seconds": 0.2,
-        "outbox_retry_max_seconds": 0.5, "housekeeping_seconds": 0.3, "downstream_timeout": 5}
+FAST = {"workers": 1, "notify_mode": "per-message", "outbox_poll_seconds": 0.1,
+        "outbox_retry_seconds": 0.2, "outbox_retry_max_seconds": 0.5,
+        "housekeeping_seconds": 0.3, "downstream_timeout": 5}
 
 
 def review_gateway(workdir: Path, downstream: Downstream, **config: Any) -> GatewayProcess:

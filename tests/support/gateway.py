@@ -42,7 +42,9 @@ class GatewayProcess:
         args = [sys.executable, "-m", "gateway", "serve", "--listen", f"127.0.0.1:{self.port}",
                 "--downstream", self.downstream_url, "--policies", str(self.policies),
                 "--data", str(self.data)]
-        config = {"web_listen": f"127.0.0.1:{self.web_port}", **(self.config or {})}
+        # Hold notices would reach the recording downstream too; tests/review turns them on.
+        config = {"web_listen": f"127.0.0.1:{self.web_port}", "notify_mode": "off",
+                  **(self.config or {})}
         path = self.workdir / "stampgate.toml"
         lines = [f"{k} = {json.dumps(v)}" for k, v in config.items()]
         path.write_text("\n".join(lines) + "\n")
