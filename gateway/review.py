@@ -146,7 +146,8 @@ class Desk:
                                         self.settings, policy)
         detail = {"released_to": list(recipients),
                   "not_released": [a for a in hold.held_recipients if a not in recipients],
-                  "adjustments_done": list(hold.adjustments) if hold.adjustments else []}
+                  "adjustments_done": list(hold.adjustments)
+                  if hold.stamp == Stamp.NEEDS_ADJUSTMENT.value else []}
         decided = await self._decide(hold, Action.RELEASE, by, note, detail,
                                      [*mail, *([notice] if notice else [])])
         await self._join_thread(hold, recipients, policy)
