@@ -7,7 +7,7 @@ import enum
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +253,6 @@ class HeldFilter:
     reason: str | None = None  # text the reason or the rules contain
     created_before: dt.datetime | None = None
     created_after: dt.datetime | None = None
-    ids: tuple[str, ...] = field(default=())
 
 
 def now() -> dt.datetime:
@@ -357,8 +356,6 @@ class Store:
             query = query.where(c.created_at < _naive(which.created_before))
         if which.created_after is not None:
             query = query.where(c.created_at >= _naive(which.created_after))
-        if which.ids:
-            query = query.where(c.id.in_(which.ids))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [_held(row) for row in rows]
