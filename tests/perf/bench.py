@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen import SENDER, Job, Result, make_message, run_sessions, write_source_file
-from procs import ProcessTree, Sampler, machine_busy
+from procs import ProcessTree, Sampler, cpu_times, machine_busy
 from servers import LOOPBACK, BenchError, Gateway, Postfix, Sink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,6 +77,7 @@ class Run:
     delivered: int
     drain_seconds: float = 0.0
     cpu_seconds: float = 0.0
+    machine_busy: float = 0.0  # all cores, everything on the machine, while smtp-source ran
     handler_ms: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -104,6 +105,10 @@ class ConfigResult:
         runs = [r for r in self.runs if r.target == target]
         total = sum(r.messages for r in runs)
         return 1000 * sum(r.cpu_seconds for r in runs) / total if total else 0.0
+
+    def machine_busy(self, target: str) -> float:
+        return statistics.median([r.machine_busy for r in self.runs if r.target == target]
+                                 or [0.0])
 
     def handler_ms(self, pct: float) -> float:
         return percentile([ms for r in self.runs for ms in r.handler_ms], pct)
@@ -212,7 +217,11 @@ class Bench:
         relayed_before = self.gateway.counts["message:relayed"]
         tree = self._tree(target)
         cpu_before = tree.cpu_seconds() if tree else 0.0
+        machine_before = cpu_times()
         seconds = smtp_source(self.ports[target], self.source_file(size_kb), sessions, count)
+        machine_after = cpu_times()
+        busy = ((machine_after[0] - machine_before[0])
+                / max(1, machine_after[1] - machine_before[1]))
         started = time.perf_counter()
         if target != "stampgate":
             self.direct_and_postfix += count
@@ -228,7 +237,7 @@ class Bench:
             if relayed != count:
                 raise BenchError(f"stampgate logged {relayed} relayed messages for {count} sent")
         return Run(target, size_kb, sessions, count, round_no, seconds, delivered, drain, cpu,
-                   handler_ms)
+                   busy, handler_ms)
 
     def _tree(self, target: str) -> ProcessTree | None:
         if target == "stampgate":
@@ -279,6 +288,7 @@ class Bench:
         message = make_message(5 * 1024, CLEARED, [RELAY_TO])
         job = Job("relay", (RELAY_TO,), message)
         times: dict[str, list[float]] = {t: [] for t in self.targets}
+        ehlo: dict[str, list[float]] = {t: [] for t in self.targets}
         self.settle_sink(30)
         before = self.sink.count
         gw_before = self.gateway.events()["message:relayed"]
@@ -294,6 +304,7 @@ class Bench:
                                          f"{result.reply or result.error}")
                     if i >= 30:  # the first 30 of each warm up
                         times[target].append(result.accept_s)
+                        ehlo[target].append(result.ehlo_s)
 
         asyncio.run(measure())
         sent = (count + 30) * len(self.targets)
@@ -308,7 +319,11 @@ class Bench:
         for target, values in times.items():
             summary[target] = {"p50_ms": 1000 * percentile(values, 50),
                                "p95_ms": 1000 * percentile(values, 95),
-                               "p99_ms": 1000 * percentile(values, 99)}
+                               "p99_ms": 1000 * percentile(values, 99),
+                               "ehlo_p50_ms": 1000 * percentile(ehlo[target], 50),
+                               "ehlo_p95_ms": 1000 * percentile(ehlo[target], 95),
+                               "slow_ehlo_share": sum(e > 0.02 for e in ehlo[target])
+                               / max(1, len(ehlo[target]))}
         return summary
 
     # -- relay / bounce / hold mix -----------------------------------------------------------
@@ -620,8 +635,9 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
     out.append("")
     out.append("| size | sessions | msgs/run x rounds | direct | Postfix | stampgate "
                "| vs Postfix | vs direct | stampgate min-max | gw peak RSS MB | gw peak PSS MB "
-               "| gw CPU ms/msg | gw cores busy | gw DATA ms p50/p95 | Postfix CPU ms/msg |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+               "| gw CPU ms/msg | gw cores busy | machine busy | gw DATA ms p50/p95 "
+               "| Postfix CPU ms/msg | machine busy (Postfix) |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in results:
         d, p, s = c.median("direct"), c.median("postfix"), c.median("stampgate")
         rates = c.rates("stampgate")
@@ -633,8 +649,9 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
             f"{fmt_ratio(s / d if d else 0)} | {min(rates):.0f}-{max(rates):.0f} | "
             f"{c.peak_rss_kb / 1024:.1f} | {c.peak_pss_kb / 1024:.1f} | "
             f"{c.cpu_ms_per_message('stampgate'):.2f} | {c.cores_used('stampgate'):.2f} | "
+            f"{c.machine_busy('stampgate'):.0%} | "
             f"{c.handler_ms(50):.1f} / {c.handler_ms(95):.1f} | "
-            f"{c.cpu_ms_per_message('postfix'):.2f} |")
+            f"{c.cpu_ms_per_message('postfix'):.2f} | {c.machine_busy('postfix'):.0%} |")
     if "other_busy_pct" in info:
         median, most = info["other_busy_pct"]
         out.append("")
@@ -650,8 +667,9 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
         out.append(f"Latency, 1 session, 5 KB, connect to the reply after the final dot, "
                    f"{latency['messages_per_target']} messages per target (interleaved):")
         out.append("")
-        out.append("| target | p50 ms | p95 ms | p99 ms | added p50 ms | added p95 ms |")
-        out.append("|---|---|---|---|---|---|")
+        out.append("| target | p50 ms | p95 ms | p99 ms | added p50 ms | added p95 ms "
+                   "| EHLO reply p50/p95 ms | EHLO > 20 ms |")
+        out.append("|---|---|---|---|---|---|---|---|")
         base = latency.get("direct")
         for target in TARGETS:
             row = latency.get(target)
@@ -659,7 +677,8 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
                 continue
             out.append(f"| {target} | {row['p50_ms']:.2f} | {row['p95_ms']:.2f} | "
                        f"{row['p99_ms']:.2f} | {row['p50_ms'] - base['p50_ms']:.2f} | "
-                       f"{row['p95_ms'] - base['p95_ms']:.2f} |")
+                       f"{row['p95_ms'] - base['p95_ms']:.2f} | {row['ehlo_p50_ms']:.2f} / "
+                       f"{row['ehlo_p95_ms']:.2f} | {row['slow_ehlo_share']:.0%} |")
     if mix:
         out.append("")
         out.append(f"Relay / bounce / hold, 5 KB, {mix['sessions']} sessions, asyncio client, "

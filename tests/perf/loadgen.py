@@ -92,6 +92,7 @@ class Result:
     reply: str
     accept_s: float  # connect to the reply after the final dot
     error: str | None = None
+    ehlo_s: float = 0.0  # connect to the (multi-line) EHLO reply
 
 
 class SmtpError(Exception):
@@ -138,6 +139,7 @@ async def send_one(host: str, port: int, job: Job, timeout: float = 60.0) -> Res
             if code != 220:
                 raise SmtpError(f"greeting: {text}")
             await _command(reader, writer, f"EHLO {HELO}", 250)
+            ehlo = time.perf_counter() - started
             await _command(reader, writer, f"MAIL FROM:<{SENDER}>", 250)
             for rcpt in job.recipients:
                 await _command(reader, writer, f"RCPT TO:<{rcpt}>", 250)
@@ -147,7 +149,7 @@ async def send_one(host: str, port: int, job: Job, timeout: float = 60.0) -> Res
             accepted = time.perf_counter() - started
             writer.write(b"QUIT\r\n")
             await _reply(reader)
-            return Result(job.kind, code, text, accepted)
+            return Result(job.kind, code, text, accepted, ehlo_s=ehlo)
     except (OSError, SmtpError, TimeoutError, ValueError) as exc:
         return Result(job.kind, 0, "", time.perf_counter() - started,
                       error=f"{type(exc).__name__}: {exc}")

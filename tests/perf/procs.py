@@ -168,7 +168,7 @@ class Sampler:
             self._sample()
 
 
-def _cpu_times() -> tuple[int, int]:
+def cpu_times() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     fields = [int(x) for x in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
@@ -178,7 +178,7 @@ def _cpu_times() -> tuple[int, int]:
 
 def machine_busy(seconds: float = 0.5) -> float:
     """Fraction of all cores busy over ``seconds`` (0.0 to 1.0)."""
-    busy0, total0 = _cpu_times()
+    busy0, total0 = cpu_times()
     time.sleep(seconds)
-    busy1, total1 = _cpu_times()
+    busy1, total1 = cpu_times()
     return (busy1 - busy0) / max(1, total1 - total0)
