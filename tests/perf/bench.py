@@ -487,7 +487,8 @@ def soak(bench: Bench, seconds: float, interval: float) -> dict[str, Any]:
                          f"{counts['message:relayed'] - relayed_before} relayed and "
                          f"{counts['message:bounced'] - bounced_before} bounced")
     series = [{"t": round(s.at - started, 1), "rss_mb": round(s.rss_kb / 1024, 1),
-               "pss_mb": round(s.pss_kb / 1024, 1), "processes": len(s.pids)}
+               "pss_mb": round(s.pss_kb / 1024, 1), "processes": len(s.pids),
+               "rss_mb_by_process": [round(kb / 1024, 1) for kb in s.rss_by_pid]}
               for s in sampler.peaks.series]
     return {"seconds": round(elapsed, 1), "cycles": cycles, "sent": dict(sent),
             "delivered": delivered, "held": held, "series": series,
@@ -542,6 +543,14 @@ IDLE_LEAVES = ("EpollSelector.select (", "_worker (futures/thread.py)",
                "Condition.wait (", "Event.wait (")
 
 
+# frames every sample passes through: left out of the inclusive table
+ENTRY_POINTS = ("main (gateway/cli.py)", "run (gateway/serve_cli.py)", "run_supervisor (",
+                "run_worker (", "<module> (", "_run_code (", "_run_module_as_main (",
+                "Runner.run (", "run (asyncio/runners.py)", "BaseEventLoop.run_until_complete (",
+                "BaseEventLoop.run_forever (", "BaseEventLoop._run_once (", "Handle._run (",
+                "Thread._bootstrap", "Thread.run (", "Supervisor.run (", "Gateway.serve (")
+
+
 def summarise_profile(text: str, top: int = 25) -> dict[str, Any]:
     """Self and inclusive sample counts per function from py-spy's raw (collapsed) output.
 
@@ -570,7 +579,8 @@ def summarise_profile(text: str, top: int = 25) -> dict[str, Any]:
     return {
         "samples": total, "idle_samples": idle,
         "self": [(f, round(100 * n / total, 1)) for f, n in own.most_common(top)],
-        "inclusive": [(f, round(100 * n / total, 1)) for f, n in inclusive.most_common(top)],
+        "inclusive": [(f, round(100 * n / total, 1)) for f, n in inclusive.most_common()
+                      if not f.startswith(ENTRY_POINTS)][:top],
     }
 
 
@@ -866,8 +876,10 @@ def soak_report(s: dict[str, Any]) -> str:
              f"{s['notices']} hold notices), {s['held']} held in the store.",
              f"RSS growth over the second half, extrapolated: {s['slope_mb_per_10min']} MB "
              "per 10 minutes.", "",
-             "| t s | RSS MB (all processes) | PSS MB |", "|---|---|---|"]
-    lines += [f"| {p['t']:.0f} | {p['rss_mb']} | {p['pss_mb']} |" for p in series]
+             "| t s | RSS MB (all processes) | PSS MB | RSS MB by process (supervisor first) |",
+             "|---|---|---|---|"]
+    lines += [f"| {p['t']:.0f} | {p['rss_mb']} | {p['pss_mb']} | "
+              f"{' + '.join(str(x) for x in p['rss_mb_by_process'])} |" for p in series]
     return "\n".join(lines)
 
 

@@ -67,6 +67,7 @@ class Snapshot:
     pids: tuple[int, ...]
     rss_kb: int
     pss_kb: int
+    rss_by_pid: tuple[int, ...] = ()  # in the order of ``pids``
 
 
 class ProcessTree:
@@ -114,10 +115,10 @@ class ProcessTree:
 
     def snapshot(self, with_pss: bool = True) -> Snapshot:
         pids = self.pids()
+        rss = tuple(_status_kb(pid, "VmRSS") for pid in pids)
         return Snapshot(
-            at=time.monotonic(), pids=tuple(pids),
-            rss_kb=sum(_status_kb(pid, "VmRSS") for pid in pids),
-            pss_kb=sum(_pss_kb(pid) for pid in pids) if with_pss else 0,
+            at=time.monotonic(), pids=tuple(pids), rss_kb=sum(rss),
+            pss_kb=sum(_pss_kb(pid) for pid in pids) if with_pss else 0, rss_by_pid=rss,
         )
 
 
