@@ -23,7 +23,8 @@ def configure(level: str = "info") -> None:
             structlog.processors.JSONRenderer(sort_keys=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # one write per line, so workers sharing stderr never interleave
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
     )
     # aiosmtpd logs every DATA line at debug level, peers at info, and the first word of
