@@ -142,5 +142,5 @@ def group_toml(members: Sequence[str], description: str, include: Sequence[str],
 
 
 def _toml_string(value: str) -> str:
-    # A JSON string is a valid TOML basic string (same escapes, \uXXXX included).
+    # A JSON string is a valid TOML basic string (same escapes, \u escapes included).
     return json.dumps(value, ensure_ascii=False)
