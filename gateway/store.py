@@ -34,8 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from gateway.decision import Decision, ThreadContext
-from gateway.message import MessageFacts
+from gateway.decision import Decision
 from gateway.model import Stamp
 
 DB_NAME = "stampgate.sqlite3"
@@ -497,71 +496,6 @@ class Store:
             await _enqueue(conn, mail)
 
     # -- thread memory -------------------------------------------------------------------
-
-    async def thread_for(self, facts: MessageFacts) -> ThreadContext | None:
-        """The known thread a message refers to (In-Reply-To or any References id)."""
-        ids = facts.thread_ids
-        if not ids:
-            return None
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                select(thread_messages.c.message_id, thread_messages.c.thread_id)
-                .where(thread_messages.c.message_id.in_(ids))
-            )).all()
-            if not rows:
-                return None
-            found = {row.message_id: row.thread_id for row in rows}
-            thread_id = next(found[i] for i in ids if i in found)
-            thread = (await conn.execute(
-                select(threads).where(threads.c.thread_id == thread_id)
-            )).mappings().first()
-            participants: frozenset[str] | None = None
-            if thread is not None and thread["confidential"]:
-                members = (await conn.execute(
-                    select(thread_participants.c.address)
-                    .where(thread_participants.c.thread_id == thread_id)
-                )).scalars().all()
-                participants = frozenset(members)
-        stamp = Stamp(thread["stamp"]) if thread is not None and thread["stamp"] else None
-        return ThreadContext(thread_id=thread_id, stamp=stamp, participants=participants)
-
-    async def remember(self, message_id: str | None, decision: Decision,
-                       delivered_to: Sequence[str]) -> None:
-        """Record a message that went through: its id in its thread, and chain participants.
-
-        ``delivered_to`` are the recipients' policy keys that received it (or will, once
-        released); a held newcomer joins the chain when a reviewer releases to them.
-        """
-        thread_id = decision.thread_id or message_id
-        if thread_id is None:
-            return
-        stamp = decision.stamp
-        at = now()
-        async with self.engine.begin() as conn:
-            current = (await conn.execute(
-                select(threads).where(threads.c.thread_id == thread_id)
-            )).mappings().first()
-            confidential = stamp is Stamp.CONFIDENTIAL
-            if current is None:
-                await conn.execute(insert(threads).values(
-                    thread_id=thread_id, stamp=stamp.value if stamp else None,
-                    confidential=int(confidential), started_at=at))
-            else:
-                old = Stamp(current["stamp"]) if current["stamp"] else None
-                keep = old if old and (stamp is None or old.rank >= stamp.rank) else stamp
-                confidential = confidential or bool(current["confidential"])
-                await conn.execute(update(threads).where(threads.c.thread_id == thread_id)
-                                   .values(stamp=keep.value if keep else None,
-                                           confidential=int(confidential)))
-            if message_id is not None:
-                exists = (await conn.execute(select(thread_messages.c.message_id).where(
-                    thread_messages.c.message_id == message_id))).first()
-                if exists is None:
-                    await conn.execute(insert(thread_messages).values(
-                        message_id=message_id, thread_id=thread_id,
-                        stamp=stamp.value if stamp else None, seen_at=at))
-            if confidential:
-                await self._add_participants(conn, thread_id, [decision.sender, *delivered_to])
 
     async def add_participants(self, thread_id: str, addresses: Sequence[str]) -> None:
         async with self.engine.begin() as conn:
