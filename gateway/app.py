@@ -8,23 +8,24 @@ import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway import crypto, observability
 from gateway.auth import Accounts, users_path
 from gateway.backup import StoreLock
 from gateway.delivery import Downstream, make_downstream
-from gateway.http_server import HttpServer
 from gateway.lifecycle import DrainingSMTP, Sessions
 from gateway.listener import Submission
 from gateway.logs import get_logger
 from gateway.policy import Policy, policy_fingerprint, reload_policy
-from gateway.review_tasks import ReviewTasks
-from gateway.reviewers import reviewer_accounts
 from gateway.settings import Settings, split_host_port
 from gateway.store import Store
 from gateway.submission import SubmissionHandler
 from gateway.thread_memory import ThreadMemory
-from gateway.web.app import create_app
+
+if TYPE_CHECKING:
+    from gateway.http_server import HttpServer
+    from gateway.review_tasks import ReviewTasks
 
 log = get_logger()
 
@@ -116,17 +117,31 @@ class Gateway:
                  policy_version=self.policy.current.version, data=str(settings.data))
         if self.primary:  # the submission listener is served by the primary process only
             self.extra_servers = await submission.serve_extra(handler, loop)
-        if self.primary:  # the release outbox, hold expiry and notices (docs/review.md)
-            self.review = ReviewTasks(self.store, self.downstream, settings, self.policy)
-            self.review.start()
-        if self.review is not None and settings.web_listen:
+        if self.primary:
+            await self._start_primary_parts()
+        self.ready.set()
+
+    async def _start_primary_parts(self) -> None:
+        """The release outbox, hold expiry and notices (docs/review.md), and the web port.
+
+        Imported here: the other workers never load the web stack, which keeps them small.
+        """
+        from gateway.http_server import HttpServer
+        from gateway.review_tasks import ReviewTasks
+        from gateway.reviewers import reviewer_accounts
+        from gateway.web.app import create_app
+
+        settings = self.settings
+        assert self.store is not None and self.downstream is not None
+        self.review = ReviewTasks(self.store, self.downstream, settings, self.policy)
+        self.review.start()
+        if settings.web_listen:
             # The review UI, health, readiness and metrics (observability.routes).
             observability.prune_dead_processes()
             web_app = create_app(self.review.desk, reviewer_accounts(Path(settings.data)),
                                  observability.routes(self))
             self.web = HttpServer(web_app, *split_host_port(settings.web_listen))
             await self.web.start()
-        self.ready.set()
 
     async def serve(self, on_signal: Callable[[int], None] | None = None) -> None:
         """Serve until SIGTERM/SIGINT; SIGHUP reloads the policy. ``on_signal`` sees both."""
