@@ -35,6 +35,23 @@ _TRAILING_DOT = re.compile(r"(@[^\s<>@]+?)\.+(?=>|\s|$)")
 class GatewaySMTP(SMTP):
     """aiosmtpd's protocol with the raw-argument checks and a chunked DATA reader."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reply_lines: list[bytes] = []
+
+    async def push(self, status: str | bytes) -> None:
+        """Send one reply line; a multi-line reply (EHLO's) goes out in one write."""
+        if isinstance(status, str):
+            status = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        if status.rpartition(b"\n")[2][3:4] == b"-":  # "250-...": more lines follow
+            self._reply_lines.append(status)
+            return
+        if self._reply_lines:
+            status = b"\r\n".join([*self._reply_lines, status])
+            self._reply_lines.clear()
+        self._writer.write(status + b"\r\n")
+        await self._writer.drain()
+
     def _end_data(self) -> None:
         self._set_post_data_state()  # type: ignore[no-untyped-call]
 

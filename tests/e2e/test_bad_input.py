@@ -206,3 +206,20 @@ def test_too_many_recipients_get_452(gateway: GatewayProcess, downstream: Downst
     commands += [f"RCPT TO:<user{i}@example.org>\r\n".encode() for i in range(1001)]
     replies = raw_session(gateway, [*commands, b"QUIT\r\n"])
     assert replies[-2].startswith("452 4.5.3"), replies[-2]
+
+
+def test_the_ehlo_reply_arrives_in_one_piece(gateway: GatewayProcess,
+                                             downstream: Downstream) -> None:
+    """A multi-line reply is written at once: one read holds every line up to the last."""
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.recv(4096)  # the greeting
+        sock.sendall(b"EHLO client.test\r\n")
+        sock.settimeout(10)
+        chunk = sock.recv(65536).decode()
+        lines = chunk.split("\r\n")
+        assert lines[-1] == "", chunk
+        assert all(line.startswith("250-") for line in lines[:-2]), chunk
+        assert lines[-2].startswith("250 "), chunk
+        assert "250-ENHANCEDSTATUSCODES" in lines and len(lines) > 3, chunk
+        sock.sendall(b"QUIT\r\n")
+    still_serving(gateway, downstream)
