@@ -14,8 +14,25 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiosmtplib
+import aiosmtplib.protocol
 
 SCHEMES = ("maildir", "smtp", "smtp+starttls", "smtps")
+
+
+_normalize_line_endings = aiosmtplib.protocol.normalize_message_line_endings
+
+
+def crlf_line_endings(message: bytes) -> bytes:
+    """aiosmtplib's DATA line-ending normalisation, without its regex pass when every line
+    already ends in CRLF (the gateway refuses bare CR and LF, so every message it relays)."""
+    crlf = message.count(b"\r\n")
+    if message.count(b"\r") != crlf or message.count(b"\n") != crlf:
+        return _normalize_line_endings(message)
+    return message if message.endswith(b"\r\n") else message + b"\r\n"
+
+
+# aiosmtplib looks the function up on every DATA; same result, a fraction of the cost.
+aiosmtplib.protocol.normalize_message_line_endings = crlf_line_endings
 
 
 class DeliveryError(Exception):
