@@ -778,7 +778,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="keep py-spy's collapsed stacks here")
     parser.add_argument("--wait-idle", type=float, metavar="SECONDS", default=0,
                         help="before each round, wait while other processes keep more than "
-                             f"{round(QUIET * 100)}%% of the machine busy, up to SECONDS in all (default 0)")
+                             f"{round(QUIET * 100)}%% of the machine busy, "
+                             "up to SECONDS in all (default 0)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write all results")
     parser.add_argument("--stampgate", type=Path,
                         default=Path(sys.executable).parent / "stampgate")
