@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "gateway.ops_cli",
     "gateway.users_cli",
     "gateway.security_cli",
+    "gateway.keys_cli",
 )
 
 

@@ -5,6 +5,12 @@ configured master key, lives in its own small file under ``DATA/held-keys/``; de
 file (``destroy``) makes the body unreadable for good, wherever copies of the store went.
 Messages never contain a NUL byte (the gateway refuses them), so ``MAGIC`` cannot be the
 start of a plaintext message: ``open_sealed`` passes plaintext through unchanged.
+
+A key file is ``version | master key fingerprint | nonce | AES-GCM(master key, body key)``.
+New keys are always wrapped by the current master key; old master keys only unwrap, and
+``Sealer.rewrap`` moves a key file to the current one (``stampgate keys rotate``). Readers
+take a shared ``flock`` on a key file, ``rewrap`` and ``destroy`` an exclusive one, so a
+file is never read while it is replaced or overwritten, and never brought back once destroyed.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import fcntl
 import hashlib
 import os
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -27,10 +35,14 @@ if TYPE_CHECKING:
 
 MAGIC = b"\x00SGHELD1"
 KEY_DIR = "held-keys"
+KEY_SUFFIX = ".key"
 _ID_LEN = 16
 _NONCE_LEN = 12
+_TAG_LEN = 16
 _WRAP_VERSION = b"\x01"
 _FINGERPRINT_LEN = 8
+
+Rewrap = Literal["rewrapped", "current", "gone"]
 
 
 class SealError(Exception):
@@ -41,17 +53,29 @@ class KeyDestroyed(SealError):
     """The body's key was destroyed: the body is gone for good."""
 
 
+def master_key_fingerprint(master_key: bytes) -> bytes:
+    """The fingerprint stored in every key file the master key wraps (not secret)."""
+    return hashlib.sha256(b"stampgate-master-key\0" + master_key).digest()[:_FINGERPRINT_LEN]
+
+
+def wrapped_fingerprint(wrapped: bytes) -> bytes | None:
+    """The master key fingerprint of a key file's content; ``None`` if it is not one."""
+    if wrapped[:1] != _WRAP_VERSION or len(wrapped) < 1 + _FINGERPRINT_LEN + _NONCE_LEN + _TAG_LEN:
+        return None
+    return wrapped[1:1 + _FINGERPRINT_LEN]
+
+
 @dataclass(frozen=True, slots=True)
 class Sealer:
-    """The master key and the directory of wrapped per-message keys."""
+    """The master key, the old master keys still accepted, and the directory of key files."""
 
     master_key: bytes
     key_dir: Path
+    old_keys: tuple[bytes, ...] = ()
 
     @property
     def fingerprint(self) -> bytes:
-        return hashlib.sha256(b"stampgate-master-key\0" + self.master_key).digest()[
-            :_FINGERPRINT_LEN]
+        return master_key_fingerprint(self.master_key)
 
     def seal(self, content: bytes) -> bytes:
         key_id = os.urandom(_ID_LEN)
@@ -59,33 +83,44 @@ class Sealer:
         nonce = os.urandom(_NONCE_LEN)
         header = MAGIC + key_id
         sealed = header + nonce + AESGCM(body_key).encrypt(nonce, content, header)
-        wrap_nonce = os.urandom(_NONCE_LEN)
-        wrapped = (_WRAP_VERSION + self.fingerprint + wrap_nonce
-                   + AESGCM(self.master_key).encrypt(wrap_nonce, body_key, key_id))
-        _write_durably(self._key_path(key_id), wrapped)
+        _write_durably(self._key_path(key_id), self._wrap(key_id, body_key))
         return sealed
 
     def open(self, blob: bytes) -> bytes:
         key_id = sealed_key_id(blob)
         if key_id is None:
             return blob
-        try:
-            wrapped = self._key_path(key_id).read_bytes()
-        except FileNotFoundError:
-            raise KeyDestroyed("the key of this held message was destroyed") from None
-        fingerprint = wrapped[1:1 + _FINGERPRINT_LEN]
-        if wrapped[:1] != _WRAP_VERSION or fingerprint != self.fingerprint:
-            raise SealError("this held message was sealed with another master key")
-        offset = 1 + _FINGERPRINT_LEN
-        wrap_nonce, wrapped_key = wrapped[offset:offset + _NONCE_LEN], wrapped[offset + _NONCE_LEN:]
+        wrapped = read_key_file(self._key_path(key_id))
+        if wrapped is None:
+            raise KeyDestroyed("the key of this held message was destroyed")
+        body_key = self._unwrap(key_id, wrapped)
         header_len = len(MAGIC) + _ID_LEN
         nonce = blob[header_len:header_len + _NONCE_LEN]
         try:
-            body_key = AESGCM(self.master_key).decrypt(wrap_nonce, wrapped_key, key_id)
             return AESGCM(body_key).decrypt(nonce, blob[header_len + _NONCE_LEN:],
                                             blob[:header_len])
         except InvalidTag:
             raise SealError("held message or its key was altered") from None
+
+    def rewrap(self, key_id: bytes) -> Rewrap:
+        """Wrap one body key by the current master key, replacing its file atomically.
+
+        ``"current"`` if it already was (checked by unwrapping), ``"gone"`` if the key was
+        destroyed meanwhile. Raises ``SealError`` (and leaves the file alone) if it cannot be
+        unwrapped, for instance because its master key is not configured.
+        """
+        path = self._key_path(key_id)
+        handle = _open_locked(path, exclusive=True)
+        if handle is None:
+            return "gone"
+        with handle:
+            wrapped = handle.read()
+            body_key = self._unwrap(key_id, wrapped)
+            if wrapped_fingerprint(wrapped) == self.fingerprint:
+                return "current"
+            _write_durably(path, self._wrap(key_id, body_key), like=os.fstat(handle.fileno()))
+            _overwrite(handle)  # the old wrapping, now unlinked
+        return "rewrapped"
 
     def destroy(self, blob: bytes) -> bool:
         """Overwrite and delete the body's key; ``True`` if there was one to destroy."""
@@ -93,20 +128,52 @@ class Sealer:
         if key_id is None:
             return False
         path = self._key_path(key_id)
-        try:
-            with open(path, "r+b") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                handle.write(os.urandom(size))
-                handle.flush()
-                os.fsync(handle.fileno())
-            path.unlink()
-        except FileNotFoundError:
+        handle = _open_locked(path, exclusive=True)
+        if handle is None:
             return False
+        with handle:
+            _overwrite(handle)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            # A temporary file left by an interrupted rewrap holds the same key.
+            leftover = path.with_suffix(".tmp")
+            with contextlib.suppress(FileNotFoundError), open(leftover, "r+b") as stale:
+                _overwrite(stale)
+                leftover.unlink()
         _fsync_dir(path.parent)
         return True
 
+    def master_key_for(self, fingerprint: bytes) -> bytes | None:
+        """The configured master key (current or old) with this fingerprint."""
+        for key in (self.master_key, *self.old_keys):
+            if master_key_fingerprint(key) == fingerprint:
+                return key
+        return None
+
+    def _wrap(self, key_id: bytes, body_key: bytes) -> bytes:
+        nonce = os.urandom(_NONCE_LEN)
+        return (_WRAP_VERSION + self.fingerprint + nonce
+                + AESGCM(self.master_key).encrypt(nonce, body_key, key_id))
+
+    def _unwrap(self, key_id: bytes, wrapped: bytes) -> bytes:
+        fingerprint = wrapped_fingerprint(wrapped)
+        if fingerprint is None:
+            raise SealError("the key file of this held message is damaged")
+        master_key = self.master_key_for(fingerprint)
+        if master_key is None:
+            raise SealError(
+                "this held message was sealed with another master key, one that is not "
+                f"configured (fingerprint {fingerprint.hex()}); to read it, add that key "
+                "to held_encryption_old_keys")
+        offset = 1 + _FINGERPRINT_LEN
+        nonce, wrapped_key = wrapped[offset:offset + _NONCE_LEN], wrapped[offset + _NONCE_LEN:]
+        try:
+            return AESGCM(master_key).decrypt(nonce, wrapped_key, key_id)
+        except InvalidTag:
+            raise SealError("held message or its key was altered") from None
+
     def _key_path(self, key_id: bytes) -> Path:
-        return self.key_dir / f"{key_id.hex()}.key"
+        return self.key_dir / f"{key_id.hex()}{KEY_SUFFIX}"
 
 
 def sealed_key_id(blob: bytes) -> bytes | None:
@@ -121,6 +188,29 @@ def sealed_key_id(blob: bytes) -> bytes | None:
 
 def is_sealed(blob: bytes) -> bool:
     return blob.startswith(MAGIC)
+
+
+def key_files(key_dir: Path) -> Iterator[tuple[Path, bytes | None]]:
+    """Every key file in ``key_dir`` (sorted) with its key id; ``None`` for a bad name."""
+    try:
+        paths = sorted(p for p in key_dir.iterdir() if p.suffix == KEY_SUFFIX and p.is_file())
+    except FileNotFoundError:
+        return
+    for path in paths:
+        try:
+            key_id = bytes.fromhex(path.stem)
+        except ValueError:
+            key_id = b""
+        yield path, key_id if len(key_id) == _ID_LEN else None
+
+
+def read_key_file(path: Path) -> bytes | None:
+    """A key file's content, read under a shared lock; ``None`` if it does not exist."""
+    handle = _open_locked(path, exclusive=False)
+    if handle is None:
+        return None
+    with handle:
+        return handle.read()
 
 
 def parse_master_key(value: str) -> bytes:
@@ -140,15 +230,62 @@ def new_master_key() -> str:
     return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
 
 
-def _write_durably(path: Path, data: bytes) -> None:
+def _open_locked(path: Path, *, exclusive: bool) -> BinaryIO | None:
+    """``path`` opened and locked (the caller closes it), retried if it was replaced meanwhile.
+
+    ``None`` if there is no such file.
+    """
+    while True:
+        try:
+            handle = open(path, "r+b" if exclusive else "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            opened = os.fstat(handle.fileno())
+            current = os.stat(path)
+        except FileNotFoundError:
+            handle.close()
+            return None
+        except BaseException:
+            handle.close()
+            raise
+        if (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino):
+            return handle
+        handle.close()
+
+
+def _overwrite(handle: BinaryIO) -> None:
+    size = os.fstat(handle.fileno()).st_size
+    handle.seek(0)
+    handle.write(os.urandom(size))
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _write_durably(path: Path, data: bytes, like: os.stat_result | None = None) -> None:
+    """Write ``path`` atomically (temp file, fsync, rename, fsync the directory), mode 0600.
+
+    With ``like``, the new file gets that file's owner (when run as root, say).
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
+        if like is not None:
+            written = os.fstat(fd)
+            if (written.st_uid, written.st_gid) != (like.st_uid, like.st_gid):
+                os.fchown(fd, like.st_uid, like.st_gid)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    os.close(fd)
     os.replace(tmp, path)
     _fsync_dir(path.parent)
 
@@ -168,11 +305,17 @@ _lock = threading.Lock()
 _active: Sealer | None = None
 
 
-def configure(master_key: bytes | None, data_dir: Path) -> None:
-    """Seal from now on with ``master_key`` (``None``: store bodies as they are)."""
+def configure(master_key: bytes | None, data_dir: Path, old_keys: Iterable[bytes] = ()) -> None:
+    """Seal from now on with ``master_key`` (``None``: store bodies as they are).
+
+    ``old_keys`` only open what they wrapped; they need a current ``master_key``.
+    """
     global _active
+    old = tuple(old_keys)
+    if master_key is None and old:
+        raise ValueError("old master keys need a current master key")
     with _lock:
-        _active = Sealer(master_key, data_dir / KEY_DIR) if master_key is not None else None
+        _active = Sealer(master_key, data_dir / KEY_DIR, old) if master_key is not None else None
 
 
 def active() -> Sealer | None:
@@ -205,8 +348,20 @@ def destroy(blob: bytes) -> bool:
     return sealer.destroy(blob)
 
 
-def configure_from(settings: Settings) -> None:
-    """Configure sealing from ``held_encryption_key`` (every process that reads held bodies)."""
+def sealer_from(settings: Settings) -> Sealer | None:
+    """The sealer ``held_encryption_key`` and ``held_encryption_old_keys`` describe."""
     secret = settings.held_encryption_key
-    configure(parse_master_key(secret.get_secret_value()) if secret is not None else None,
-              Path(settings.data))
+    old = tuple(parse_master_key(s.get_secret_value()) for s in settings.held_encryption_old_keys)
+    if secret is None:
+        if old:
+            raise ValueError("held_encryption_old_keys needs held_encryption_key")
+        return None
+    return Sealer(parse_master_key(secret.get_secret_value()), Path(settings.data) / KEY_DIR, old)
+
+
+def configure_from(settings: Settings) -> None:
+    """Configure sealing from the settings (every process that reads held bodies)."""
+    global _active
+    sealer = sealer_from(settings)
+    with _lock:
+        _active = sealer

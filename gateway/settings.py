@@ -20,7 +20,8 @@ from pydantic import (
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
-SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key"})
+SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key",
+                             "held_encryption_old_keys"})
 
 
 class SettingsError(Exception):
@@ -82,6 +83,8 @@ class Settings(BaseModel):
     auth_failure_limit: int = Field(default=10, gt=0)
     stamp_signing_key: SecretStr | None = None
     held_encryption_key: SecretStr | None = None
+    # Earlier master keys: they only open held messages (until `stampgate keys rotate`).
+    held_encryption_old_keys: tuple[SecretStr, ...] = ()
     # The review queue (docs/review.md): links, expiry, notifications, the release outbox.
     public_url: str = ""  # default: http://<web_listen>
     hold_expiry_days: float = Field(default=14.0, gt=0)
@@ -168,6 +171,36 @@ class Settings(BaseModel):
             parse_master_key(value.get_secret_value())
         return value
 
+    @field_validator("held_encryption_old_keys", mode="before")
+    @classmethod
+    def _old_held_keys_list(cls, value: object) -> object:
+        # One string is accepted too: keys separated by commas or whitespace.
+        if isinstance(value, str):
+            return tuple(value.replace(",", " ").split())
+        if isinstance(value, list | tuple):
+            for number, entry in enumerate(value, 1):
+                if not isinstance(entry, str | SecretStr):
+                    raise ValueError(f"entry {number} of {len(value)} must be a string "
+                                     "(32 bytes in base64, made by: stampgate keygen)")
+        return value
+
+    @field_validator("held_encryption_old_keys")
+    @classmethod
+    def _old_held_keys(cls, value: tuple[SecretStr, ...],
+                       info: ValidationInfo) -> tuple[SecretStr, ...]:
+        from gateway.crypto import parse_master_key
+
+        for number, secret in enumerate(value, 1):
+            try:
+                parse_master_key(secret.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"entry {number} of {len(value)} {exc}") from None
+        current = info.data.get("held_encryption_key", "failed")  # absent: its own error
+        if value and current is None:
+            raise ValueError("needs held_encryption_key (old keys only open held messages; "
+                             "new ones are sealed with the current key)")
+        return value
+
     @field_validator("reviewer_addresses")
     @classmethod
     def _reviewer_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -210,7 +243,8 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
         lines = []
         for error in exc.errors():
             key = ".".join(str(p) for p in error["loc"])
-            hidden = error["type"] == "missing" or key in SECRET_SETTINGS
+            secret = bool(error["loc"]) and str(error["loc"][0]) in SECRET_SETTINGS
+            hidden = error["type"] == "missing" or secret
             shown = "" if hidden else f" (value: {error.get('input')!r})"
             lines.append(f"setting {key}: {error['msg'].removeprefix('Value error, ')}{shown}")
         source = f"{config}: " if config else ""
