@@ -8,20 +8,27 @@ from collections.abc import Callable, Sequence
 
 # Each module registers its sub-commands; a handler returns the process exit code.
 Handler = Callable[[argparse.Namespace], int]
-COMMAND_MODULES = (
-    "gateway.serve_cli",
-    "gateway.held_cli",
-    "gateway.reviewers_cli",
-    "gateway.audit_cli",
-    "gateway.policy_cli",
-    "gateway.ops_cli",
-    "gateway.users_cli",
-    "gateway.security_cli",
-    "gateway.keys_cli",
-)
+# The module that registers each sub-command. Only the one named on the command line is
+# imported (``serve`` workers never load the review UI, the CLI tables and the like);
+# ``stampgate --help`` and an unknown command import them all.
+COMMANDS = {
+    "serve": "gateway.serve_cli",
+    "held": "gateway.held_cli",
+    "reviewers": "gateway.reviewers_cli",
+    "audit": "gateway.audit_cli",
+    "policy": "gateway.policy_cli",
+    "backup": "gateway.ops_cli",
+    "restore": "gateway.ops_cli",
+    "users": "gateway.users_cli",
+    "verify-stamp": "gateway.security_cli",
+    "keygen": "gateway.security_cli",
+    "keys": "gateway.keys_cli",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for ``command`` alone if it is known, else for every sub-command."""
     parser = argparse.ArgumentParser(
         prog="stampgate",
         description="SMTP relay that enforces confidentiality stamps (relay, bounce or hold).",
@@ -30,20 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     import importlib
 
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES
+    for name in modules:
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments[0] if arguments else None)
+    args = parser.parse_args(arguments)
     handler: Handler = args.handler
     try:
         return handler(args)
