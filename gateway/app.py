@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from gateway import crypto, observability
 from gateway.auth import Accounts, users_path
 from gateway.backup import StoreLock
+from gateway.connections import ConnectionTable
 from gateway.delivery import Downstream, make_downstream
 from gateway.lifecycle import DrainingSMTP, Sessions
 from gateway.listener import Submission
@@ -66,8 +67,10 @@ class Gateway:
     """Start, serve and stop; ``ready`` is set once the listener accepts connections."""
 
     def __init__(self, settings: Settings, policy: Policy, sock: socket.socket | None = None,
-                 worker: int = 0) -> None:
+                 worker: int = 0, connections: ConnectionTable | None = None) -> None:
         self.settings = settings
+        # Shared with the other workers so the connection limits hold for the whole gateway.
+        self.connections = connections
         # With --workers N, every worker serves SMTP on the shared socket; only worker 0
         # (the primary) also runs the single-instance parts: web UI, outbox, expiry.
         self.sock = sock
@@ -99,7 +102,11 @@ class Gateway:
         accounts = Accounts(users_path(Path(settings.data)))
         handler = SubmissionHandler(settings, self.policy, self.store, self.threads,
                                     self.downstream, accounts=accounts)
-        submission = Submission(settings, accounts, self.sessions)
+        guard = None
+        if self.connections is not None:
+            guard = self.connections.for_worker(self.worker, settings.max_connections_per_ip,
+                                                settings.max_connections)
+        submission = Submission(settings, accounts, self.sessions, guard)
         loop = asyncio.get_running_loop()
         host, port = settings.listen_address
 

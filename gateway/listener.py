@@ -20,6 +20,7 @@ from gateway.access import (
     TlsMode,
 )
 from gateway.auth import Accounts, AccountsError, FailedLogins
+from gateway.connections import PER_ADDRESS, ConnectionGuard, ConnectionTable
 from gateway.lifecycle import DrainingSMTP, Sessions
 from gateway.logs import get_logger
 from gateway.settings import Settings, split_host_port
@@ -31,34 +32,6 @@ _AUTH_TEMPORARY = "454 4.7.0 Temporary authentication failure; try again later"
 
 def peer_host(peer: Any) -> str:
     return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
-
-
-class ConnectionGuard:
-    """Open connections per client address and in total; refuses the ones over the limit."""
-
-    def __init__(self, per_host: int, total: int) -> None:
-        self.per_host = per_host
-        self.total = total
-        self.open: dict[str, int] = {}
-        self.count = 0
-
-    def admit(self, host: str) -> str | None:
-        """``None`` if admitted (release it later), else which limit was reached."""
-        if self.count >= self.total:
-            return "total"
-        if self.open.get(host, 0) >= self.per_host:
-            return "per-address"
-        self.open[host] = self.open.get(host, 0) + 1
-        self.count += 1
-        return None
-
-    def release(self, host: str) -> None:
-        left = self.open.get(host, 0) - 1
-        if left > 0:
-            self.open[host] = left
-        else:
-            self.open.pop(host, None)
-        self.count = max(0, self.count - 1)
 
 
 def listeners_from(settings: Settings) -> tuple[Listener, ...]:
@@ -89,12 +62,16 @@ def command_limits(settings: Settings) -> dict[str, int]:
 class Submission:
     """What every connection of one gateway shares: accounts, limits, the TLS context."""
 
-    def __init__(self, settings: Settings, accounts: Accounts, sessions: Sessions) -> None:
+    def __init__(self, settings: Settings, accounts: Accounts, sessions: Sessions,
+                 guard: ConnectionGuard | None = None) -> None:
         self.settings = settings
         self.accounts = accounts
         self.sessions = sessions
         self.listeners = listeners_from(settings)
-        self.guard = ConnectionGuard(settings.max_connections_per_ip, settings.max_connections)
+        if guard is None:  # one process: a table of its own
+            guard = ConnectionTable.create(1, settings.max_connections).for_worker(
+                0, settings.max_connections_per_ip, settings.max_connections)
+        self.guard = guard
         self.failures = FailedLogins(settings.auth_failure_limit)
         self.limits = command_limits(settings)
         self.tls: ssl.SSLContext | None = None
@@ -171,7 +148,7 @@ class SecureSMTP(DrainingSMTP):
             limit = self.submission.guard.admit(host)
             if limit is not None:
                 self._refused = True
-                reply = TOO_MANY_CONNECTIONS if limit == "per-address" else SERVER_BUSY
+                reply = TOO_MANY_CONNECTIONS if limit == PER_ADDRESS else SERVER_BUSY
                 log.warning("connection-refused", peer=host, listener=self.listener.name,
                             limit=limit)
                 assert isinstance(transport, asyncio.WriteTransport)

@@ -31,6 +31,7 @@ def register(sub: Any) -> None:
                         help="processes sharing the SMTP socket (default: number of cores)")
     parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--connections-fd", type=int, help=argparse.SUPPRESS)
     parser.set_defaults(handler=run)
 
 
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.listen_fd is not None:
-            run_worker(settings, policy, args.listen_fd, args.worker_index)
+            run_worker(settings, policy, args.listen_fd, args.worker_index,
+                       args.connections_fd)
         elif settings.workers > 1:
             run_supervisor(settings, policy, _worker_argv(args))
         else:

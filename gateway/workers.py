@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from gateway.app import Gateway
+from gateway.connections import ConnectionTable
 from gateway.logs import get_logger
 from gateway.policy import Policy
 from gateway.settings import Settings
@@ -53,12 +54,17 @@ class Supervisor:
         self.sock = sock
         self.argv = list(argv)
         self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self.connections = ConnectionTable.create(settings.workers, settings.max_connections)
         self.stopping = False
 
     def _spawn(self, index: int) -> None:
+        # A new worker starts with no connections: the old one's are closed with it.
+        self.connections.clear_worker(index)
         command = [sys.executable, "-m", "gateway", "serve", *self.argv,
-                   "--listen-fd", str(self.sock.fileno()), "--worker-index", str(index)]
-        self.children[index] = subprocess.Popen(command, pass_fds=(self.sock.fileno(),))
+                   "--listen-fd", str(self.sock.fileno()), "--worker-index", str(index),
+                   "--connections-fd", str(self.connections.fd)]
+        self.children[index] = subprocess.Popen(
+            command, pass_fds=(self.sock.fileno(), self.connections.fd))
 
     async def _watch(self) -> None:
         while not self.stopping:
@@ -75,7 +81,8 @@ class Supervisor:
                 child.send_signal(sig)
 
     async def run(self) -> None:
-        gateway = Gateway(self.settings, self.policy, sock=self.sock, worker=0)
+        gateway = Gateway(self.settings, self.policy, sock=self.sock, worker=0,
+                          connections=self.connections)
         for index in range(1, self.settings.workers):
             self._spawn(index)
         watcher = asyncio.create_task(self._watch())
@@ -110,9 +117,12 @@ def run_supervisor(settings: Settings, policy: Policy, argv: Sequence[str]) -> N
     asyncio.run(Supervisor(settings, policy, sock, argv).run())
 
 
-def run_worker(settings: Settings, policy: Policy, fd: int, index: int) -> None:
+def run_worker(settings: Settings, policy: Policy, fd: int, index: int,
+               connections_fd: int | None = None) -> None:
     die_with_parent()
     if os.getppid() == 1:
         return  # the supervisor is already gone
     sock = socket.socket(fileno=fd)
-    asyncio.run(Gateway(settings, policy, sock=sock, worker=index).serve())
+    connections = ConnectionTable(connections_fd) if connections_fd is not None else None
+    asyncio.run(Gateway(settings, policy, sock=sock, worker=index,
+                        connections=connections).serve())

@@ -192,3 +192,25 @@ def test_gateway_still_serves_after_the_abuse(gateway: GatewayProcess,
     code, _ = gateway.send("alice@example.org", ["bob@example.org"],
                            b"Subject: x\r\n\r\nInternal\r\nstill here\r\n")
     assert code == 250
+
+
+def test_the_per_address_limit_holds_across_workers(tmp_path: Path,
+                                                    downstream: Downstream) -> None:
+    """Two workers accept on one socket; the limit is the gateway's, not each worker's."""
+    process = GatewayProcess(tmp_path, downstream.url, config={
+        "workers": 2, "max_connections_per_ip": 3, "session_timeout": 30}).start()
+    source = "127.0.0.11"
+    held: list[RawClient] = []
+    try:
+        held = [greeted(process, source=source) for _ in range(3)]
+        for _ in range(6):  # with a limit per worker, about half of these would get in
+            with RawClient(process.port, source=source) as extra:
+                reply = extra.reply()
+                assert reply.startswith("421 4.7.0"), reply
+        for client in held:
+            assert client.command(b"NOOP\r\n").startswith("250")
+    finally:
+        for client in held:
+            client.close()
+        assert wait_until(lambda: _greets(process, source), timeout=5)
+        process.stop()

@@ -1,0 +1,74 @@
+"""The connection table shared by the workers: limits hold across processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from gateway.connections import PER_ADDRESS, TOTAL, ConnectionTable
+
+
+def test_per_address_limit_counts_every_worker() -> None:
+    table = ConnectionTable.create(2, 100)
+    first, second = table.for_worker(0, 3, 100), table.for_worker(1, 3, 100)
+    assert first.admit("127.0.0.8") is None
+    assert second.admit("127.0.0.8") is None
+    assert second.admit("::ffff:127.0.0.8") is None  # the same client, written as IPv6
+    assert first.admit("127.0.0.8") == PER_ADDRESS
+    assert second.admit("127.0.0.8") == PER_ADDRESS
+    assert first.admit("127.0.0.9") is None  # another client is not affected
+    assert table.open_connections("127.0.0.8") == 3
+    second.release("127.0.0.8")
+    assert first.admit("127.0.0.8") is None
+    assert table.open_connections() == 4
+
+
+def test_total_limit_counts_every_worker() -> None:
+    table = ConnectionTable.create(2, 4)
+    guards = [table.for_worker(i, 10, 4) for i in (0, 1)]
+    for n in range(4):
+        assert guards[n % 2].admit(f"10.0.0.{n}") is None
+    assert guards[0].admit("10.0.0.9") == TOTAL
+    assert guards[1].admit("10.0.0.9") == TOTAL
+    guards[0].release("10.0.0.0")
+    assert guards[1].admit("10.0.0.9") is None
+
+
+def test_a_dead_workers_connections_are_forgotten() -> None:
+    table = ConnectionTable.create(2, 100)
+    alive, dead = table.for_worker(0, 2, 100), table.for_worker(1, 2, 100)
+    assert alive.admit("127.0.0.8") is None
+    assert dead.admit("127.0.0.8") is None
+    assert alive.admit("127.0.0.8") == PER_ADDRESS
+    table.clear_worker(1)
+    assert table.open_connections() == 1
+    assert alive.admit("127.0.0.8") is None
+    assert alive.admit("127.0.0.8") == PER_ADDRESS
+
+
+def test_a_full_probe_path_still_counts_the_total() -> None:
+    table = ConnectionTable.create(1, 16)  # 64 slots
+    guard = table.for_worker(0, 1, 1000)
+    clients = [f"10.1.{n // 256}.{n % 256}" for n in range(200)]
+    admitted = [c for c in clients if guard.admit(c) is None]
+    assert len(admitted) == 200  # one each: the per-address limit never refuses them
+    assert table.open_connections() == 200
+    for client in admitted:
+        guard.release(client)
+    assert table.open_connections() == 0
+    assert guard.admit("10.1.0.0") is None and guard.admit("10.1.0.0") == PER_ADDRESS
+
+
+def test_another_process_sees_the_same_counts() -> None:
+    table = ConnectionTable.create(2, 100)
+    mine = table.for_worker(0, 2, 100)
+    assert mine.admit("127.0.0.8") is None
+    probe = ("import sys; from gateway.connections import ConnectionTable; "
+             "t = ConnectionTable(int(sys.argv[1])); g = t.for_worker(1, 2, 100); "
+             "print(g.admit('127.0.0.8'), g.admit('127.0.0.8'))")
+    out = subprocess.run([sys.executable, "-c", probe, str(table.fd)], pass_fds=(table.fd,),
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["None", PER_ADDRESS]
+    assert mine.admit("127.0.0.8") == PER_ADDRESS  # the other process still holds one
+    assert os.fstat(table.fd).st_size > 0
