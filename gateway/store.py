@@ -1,44 +1,31 @@
-"""The durable store (SQLite): held messages, the release outbox, thread memory, the audit log."""
+"""The durable store (SQLite): held messages, the release outbox, thread memory, the audit log.
+
+One ``sqlite3`` connection per ``Store``, used only from its own single-thread executor: calls
+are serialized, each public method is one transaction, and the event loop never blocks.
+Values are kept in the formats SQLAlchemy wrote (UTC datetimes as naive text with
+microseconds, JSON as text, content as BLOB), so existing store files keep working.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import enum
 import json
 import secrets
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    event,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from typing import Any, TypeVar
 
 from gateway.decision import Decision
 from gateway.model import Stamp
 
 DB_NAME = "stampgate.sqlite3"
-metadata = MetaData()
+T = TypeVar("T")
 
 
 class HeldState(enum.Enum):
@@ -49,63 +36,6 @@ class HeldState(enum.Enum):
     REJECTED = "rejected"
     DISCARDED = "discarded"
     EXPIRED = "expired"
-
-
-held_messages = Table(
-    "held_messages", metadata,
-    Column("id", String(32), primary_key=True),
-    Column("queue_id", String(32), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("state", String(16), nullable=False, index=True),
-    Column("version", Integer, nullable=False, default=1),
-    Column("sender", Text, nullable=False),
-    Column("recipients", JSON, nullable=False),
-    Column("held_recipients", JSON, nullable=False),
-    Column("stamp", String(32)),
-    Column("reason", Text, nullable=False),
-    Column("decision", JSON, nullable=False),
-    Column("message_id", Text),
-    Column("thread_id", Text),
-    Column("size", Integer, nullable=False),
-    Column("content", LargeBinary, nullable=False),
-    Column("decided_by", Text),
-    Column("decided_at", DateTime(timezone=True)),
-    Column("decision_note", Text),
-)
-
-thread_messages = Table(
-    "thread_messages", metadata,
-    Column("message_id", Text, primary_key=True),
-    Column("thread_id", Text, nullable=False, index=True),
-    Column("stamp", String(32)),
-    Column("seen_at", DateTime(timezone=True), nullable=False),
-)
-
-threads = Table(
-    "threads", metadata,
-    Column("thread_id", Text, primary_key=True),
-    Column("stamp", String(32)),
-    Column("confidential", Integer, nullable=False, default=0),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-)
-
-thread_participants = Table(
-    "thread_participants", metadata,
-    Column("thread_id", Text, primary_key=True),
-    Column("address", Text, primary_key=True),
-    Column("added_at", DateTime(timezone=True), nullable=False),
-)
-
-audit_log = Table(
-    "audit_log", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("action", String(32), nullable=False),
-    Column("held_id", String(32)),
-    Column("detail", JSON, nullable=False),
-    Index("ix_audit_held", "held_id"),
-)
 
 
 class OutboxKind(enum.Enum):
@@ -123,32 +53,102 @@ class OutboxState(enum.Enum):
     FAILED = "failed"
 
 
-# Mail waiting to go downstream: released messages and notices; survives a restart.
-outbox = Table(
-    "outbox", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(16), nullable=False),
-    Column("purpose", String(32), nullable=False),
-    Column("held_id", String(32), index=True),
-    Column("sender", Text, nullable=False),
-    Column("recipients", JSON, nullable=False),
-    Column("data", LargeBinary),  # notices only; a release is built from the held content
-    Column("requested_by", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("state", String(16), nullable=False, index=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("last_error", Text),
-    Column("done_at", DateTime(timezone=True)),
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS held_messages (
+    id VARCHAR(32) NOT NULL,
+    queue_id VARCHAR(32) NOT NULL,
+    created_at DATETIME NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    version INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    recipients JSON NOT NULL,
+    held_recipients JSON NOT NULL,
+    stamp VARCHAR(32),
+    reason TEXT NOT NULL,
+    decision JSON NOT NULL,
+    message_id TEXT,
+    thread_id TEXT,
+    size INTEGER NOT NULL,
+    content BLOB NOT NULL,
+    decided_by TEXT,
+    decided_at DATETIME,
+    decision_note TEXT,
+    PRIMARY KEY (id)
+)""",
+    "CREATE INDEX IF NOT EXISTS ix_held_messages_state ON held_messages (state)",
+    """CREATE TABLE IF NOT EXISTS thread_messages (
+    message_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    stamp VARCHAR(32),
+    seen_at DATETIME NOT NULL,
+    PRIMARY KEY (message_id)
+)""",
+    "CREATE INDEX IF NOT EXISTS ix_thread_messages_thread_id ON thread_messages (thread_id)",
+    """CREATE TABLE IF NOT EXISTS threads (
+    thread_id TEXT NOT NULL,
+    stamp VARCHAR(32),
+    confidential INTEGER NOT NULL,
+    started_at DATETIME NOT NULL,
+    PRIMARY KEY (thread_id)
+)""",
+    """CREATE TABLE IF NOT EXISTS thread_participants (
+    thread_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    added_at DATETIME NOT NULL,
+    PRIMARY KEY (thread_id, address)
+)""",
+    """CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER NOT NULL,
+    at DATETIME NOT NULL,
+    actor TEXT NOT NULL,
+    action VARCHAR(32) NOT NULL,
+    held_id VARCHAR(32),
+    detail JSON NOT NULL,
+    PRIMARY KEY (id)
+)""",
+    "CREATE INDEX IF NOT EXISTS ix_audit_held ON audit_log (held_id)",
+    # Mail waiting to go downstream: released messages and notices; survives a restart.
+    # ``data`` is for notices only; a release is built from the held content.
+    """CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER NOT NULL,
+    kind VARCHAR(16) NOT NULL,
+    purpose VARCHAR(32) NOT NULL,
+    held_id VARCHAR(32),
+    sender TEXT NOT NULL,
+    recipients JSON NOT NULL,
+    data BLOB,
+    requested_by TEXT NOT NULL,
+    created_at DATETIME NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at DATETIME NOT NULL,
+    last_error TEXT,
+    done_at DATETIME,
+    PRIMARY KEY (id)
+)""",
+    "CREATE INDEX IF NOT EXISTS ix_outbox_held_id ON outbox (held_id)",
+    "CREATE INDEX IF NOT EXISTS ix_outbox_state ON outbox (state)",
+    # Which holds reviewers and sender were told about; a pending digest line per hold.
+    """CREATE TABLE IF NOT EXISTS hold_notices (
+    held_id VARCHAR(32) NOT NULL,
+    noticed_at DATETIME NOT NULL,
+    digest_pending INTEGER NOT NULL,
+    PRIMARY KEY (held_id)
+)""",
 )
-
-# Which holds reviewers and sender were told about; a pending digest line per hold.
-hold_notices = Table(
-    "hold_notices", metadata,
-    Column("held_id", String(32), primary_key=True),
-    Column("noticed_at", DateTime(timezone=True), nullable=False),
-    Column("digest_pending", Integer, nullable=False, default=0),
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA secure_delete=ON",
 )
+# Every column of held_messages but the content, which is loaded only when needed.
+_HELD_COLUMNS = ("id, queue_id, created_at, state, version, sender, recipients, "
+                 "held_recipients, stamp, reason, decision, message_id, thread_id, size, "
+                 "decided_by, decided_at, decision_note")
+_OUTBOX_COLUMNS = ("id, kind, purpose, held_id, sender, recipients, data, requested_by, "
+                   "created_at, state, attempts, next_attempt_at, last_error, done_at")
 
 
 class StoreError(Exception):
@@ -262,38 +262,83 @@ def new_hold_id() -> str:
     return "H" + secrets.token_hex(6).upper()
 
 
-def _pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.row_factory = sqlite3.Row
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+        _transaction(conn, True, _create_schema)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA:
+        conn.execute(statement)
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def _transaction(conn: sqlite3.Connection, write: bool,
+                 work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``work`` in one transaction: committed if it returns, rolled back if it raises."""
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        result = work(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+    return result
 
 
 class Store:
     """Async access to the SQLite store under the data directory."""
 
-    def __init__(self, engine: AsyncEngine, path: Path) -> None:
-        self.engine = engine
+    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor,
+                 path: Path) -> None:
+        self._conn = conn
+        self._executor = executor
+        self._closed = False
         self.path = path
 
     @classmethod
     async def open(cls, data_dir: Path) -> Store:
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / DB_NAME
-        engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
-        event.listen(engine.sync_engine, "connect", _pragmas)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         try:
-            async with engine.begin() as conn:
-                await conn.run_sync(metadata.create_all)
-        except SQLAlchemyError as exc:
-            await engine.dispose()
+            conn = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)
+        except sqlite3.Error as exc:
+            executor.shutdown(wait=False)
             raise StoreError(f"cannot open the store at {path}: {exc.__class__.__name__}") from exc
-        return cls(engine, path)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(conn, executor, path)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        self._executor.shutdown(wait=True)
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, _transaction, self._conn, False, work)
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, _transaction, self._conn, True, work)
 
     # -- held messages -------------------------------------------------------------------
 
@@ -303,33 +348,42 @@ class Store:
         """Durably store a held message and its decision; returns the hold id."""
         hold_id = new_hold_id()
         reasons = [r.reason for r in decision.recipients if r.address in held]
-        record = {
-            "id": hold_id, "queue_id": queue_id, "created_at": now(),
-            "state": HeldState.HELD.value, "version": 1, "sender": sender,
-            "recipients": list(recipients), "held_recipients": list(held),
-            "stamp": decision.stamp.value if decision.stamp else None,
-            "reason": "; ".join(reasons + list(decision.reasons))[:2000],
-            "decision": decision.to_dict(), "message_id": message_id,
-            "thread_id": decision.thread_id, "size": len(content), "content": content,
+        stamp = decision.stamp.value if decision.stamp else None
+        record = (
+            hold_id, queue_id, _stored(now()), HeldState.HELD.value, 1, sender,
+            json.dumps(list(recipients)), json.dumps(list(held)), stamp,
+            "; ".join(reasons + list(decision.reasons))[:2000],
+            json.dumps(decision.to_dict()), message_id, decision.thread_id, len(content),
+            content,
+        )
+        detail = {
+            "queue_id": queue_id, "sender": sender, "held_recipients": list(held),
+            "stamp": stamp, "rules": list(decision.rules),
+            "downgrade": decision.downgrade, "newcomers": list(decision.newcomers),
+            "thread_id": decision.thread_id,
         }
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO held_messages (id, queue_id, created_at, state, version, sender, "
+                "recipients, held_recipients, stamp, reason, decision, message_id, thread_id, "
+                "size, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", record)
+            _audit(conn, "stampgate", "hold", hold_id, detail)
+
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(insert(held_messages).values(**record))
-                await _audit(conn, "stampgate", "hold", hold_id, {
-                    "queue_id": queue_id, "sender": sender, "held_recipients": list(held),
-                    "stamp": record["stamp"], "rules": list(decision.rules),
-                    "downgrade": decision.downgrade, "newcomers": list(decision.newcomers),
-                    "thread_id": decision.thread_id,
-                })
-        except SQLAlchemyError as exc:
+            await self._write(work)
+        except sqlite3.Error as exc:
             raise StoreError(f"cannot store held message: {exc.__class__.__name__}") from exc
         return hold_id
 
     async def forget_hold(self, hold_id: str, why: str) -> None:
         """Undo a hold whose message was refused before the client got 250."""
-        async with self.engine.begin() as conn:
-            await conn.execute(held_messages.delete().where(held_messages.c.id == hold_id))
-            await _audit(conn, "stampgate", "hold-withdrawn", hold_id, {"why": why})
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM held_messages WHERE id = ?", (hold_id,))
+            _audit(conn, "stampgate", "hold-withdrawn", hold_id, {"why": why})
+
+        await self._write(work)
 
     async def held(self, state: HeldState | None = HeldState.HELD,
                    limit: int = 1000) -> list[HeldMessage]:
@@ -337,39 +391,72 @@ class Store:
 
     async def find_held(self, which: HeldFilter, limit: int = 1000) -> list[HeldMessage]:
         """Held messages matching every field of ``which``, oldest first."""
-        c = held_messages.c
-        query = select(*_summary_columns()).order_by(c.created_at, c.id).limit(limit)
+        where: list[str] = []
+        params: list[Any] = []
         if which.state is not None:
-            query = query.where(c.state == which.state.value)
+            where.append("state = ?")
+            params.append(which.state.value)
         if which.stamp == "none":
-            query = query.where(c.stamp.is_(None))
+            where.append("stamp IS NULL")
         elif which.stamp:
-            query = query.where(c.stamp == which.stamp)
+            where.append("stamp = ?")
+            params.append(which.stamp)
         if which.reason:
             pattern = "%" + which.reason.replace("\\", "\\\\").replace("%", "\\%").replace(
                 "_", "\\_") + "%"
-            query = query.where(or_(c.reason.ilike(pattern, escape="\\"),
-                                    func.json_extract(c.decision, "$.rules").ilike(
-                                        pattern, escape="\\")))
+            where.append("(lower(reason) LIKE lower(?) ESCAPE '\\' OR "
+                         "lower(json_extract(decision, '$.rules')) LIKE lower(?) ESCAPE '\\')")
+            params += [pattern, pattern]
         if which.created_before is not None:
-            query = query.where(c.created_at < _naive(which.created_before))
+            where.append("created_at < ?")
+            params.append(_stored(which.created_before))
         if which.created_after is not None:
-            query = query.where(c.created_at >= _naive(which.created_after))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_held(row) for row in rows]
+            where.append("created_at >= ?")
+            params.append(_stored(which.created_after))
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        query = (f"SELECT {_HELD_COLUMNS} FROM held_messages {clause}"
+                 "ORDER BY created_at, id LIMIT ?")
+        return await self._read(lambda conn: [
+            _held(row) for row in conn.execute(query, (*params, limit))])
 
     async def get_held(self, hold_id: str) -> HeldMessage | None:
-        query = select(*_summary_columns()).where(held_messages.c.id == hold_id)
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
+        row = await self._read(lambda conn: conn.execute(
+            f"SELECT {_HELD_COLUMNS} FROM held_messages WHERE id = ?", (hold_id,)).fetchone())
         return _held(row) if row else None
 
     async def held_content(self, hold_id: str) -> bytes | None:
-        query = select(held_messages.c.content).where(held_messages.c.id == hold_id)
-        async with self.engine.connect() as conn:
-            value = (await conn.execute(query)).scalar_one_or_none()
-        return bytes(value) if value is not None else None
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT content FROM held_messages WHERE id = ?", (hold_id,)).fetchone())
+        return bytes(row[0]) if row is not None and row[0] is not None else None
+
+    async def erase_content(self, hold_id: str) -> None:
+        """Replace a held message's content with nothing, keeping its record (idempotent).
+
+        ``secure_delete`` zeroes the freed pages; the checkpoint then copies them into the
+        database file and empties the write-ahead log, which still held the old pages. If
+        another connection is reading, the log is emptied at a later checkpoint instead.
+        """
+        await self._write(lambda conn: conn.execute(
+            "UPDATE held_messages SET content = ? WHERE id = ? AND length(content) > 0",
+            (b"", hold_id)))
+        await asyncio.get_running_loop().run_in_executor(self._executor, _checkpoint,
+                                                         self._conn)
+
+    async def released_unerased(self, decided_before: dt.datetime,
+                                limit: int = 1000) -> list[HeldMessage]:
+        """Released before ``decided_before``, content still stored, no release pending.
+
+        Oldest decided first: the holds whose content retention may erase.
+        """
+        query = (f"SELECT {_HELD_COLUMNS} FROM held_messages AS h "
+                 "WHERE state = ? AND decided_at < ? AND length(content) > 0 "
+                 "AND NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.held_id = h.id "
+                 "AND o.kind = ? AND o.state = ?) "
+                 "ORDER BY decided_at, id LIMIT ?")
+        params = (HeldState.RELEASED.value, _stored(decided_before), OutboxKind.RELEASE.value,
+                  OutboxState.PENDING.value, limit)
+        return await self._read(lambda conn: [
+            _held(row) for row in conn.execute(query, params)])
 
     async def set_state(self, hold_id: str, expected_version: int, state: HeldState,
                         actor: str, note: str | None, detail: dict[str, Any],
@@ -379,189 +466,195 @@ class Store:
         The decision, its audit entry and the mail it causes (the release itself, notices)
         are one transaction: a decision is never recorded without its mail, nor the reverse.
         """
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(held_messages)
-                .where(held_messages.c.id == hold_id,
-                       held_messages.c.version == expected_version,
-                       held_messages.c.state == HeldState.HELD.value)
-                .values(state=state.value, version=expected_version + 1, decided_by=actor,
-                        decided_at=now(), decision_note=note)
-            )
-            if result.rowcount != 1:
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE held_messages SET state = ?, version = ?, decided_by = ?, "
+                "decided_at = ?, decision_note = ? "
+                "WHERE id = ? AND version = ? AND state = ?",
+                (state.value, expected_version + 1, actor, _stored(now()), note, hold_id,
+                 expected_version, HeldState.HELD.value))
+            if cursor.rowcount != 1:
                 return False
-            await _audit(conn, actor, state.value, hold_id, {"note": note, **detail})
-            await _enqueue(conn, mail)
-        return True
+            _audit(conn, actor, state.value, hold_id, {"note": note, **detail})
+            _enqueue(conn, mail)
+            return True
+
+        return await self._write(work)
 
     # -- notices of holds ----------------------------------------------------------------
 
     async def record_hold_notices(self, hold_id: str, mail: Sequence[NewMail],
                                   digest_pending: bool) -> bool:
         """Queue the notices of a hold once; ``False`` if they were queued already."""
-        async with self.engine.begin() as conn:
-            known = (await conn.execute(select(hold_notices.c.held_id).where(
-                hold_notices.c.held_id == hold_id))).first()
+
+        def work(conn: sqlite3.Connection) -> bool:
+            known = conn.execute("SELECT held_id FROM hold_notices WHERE held_id = ?",
+                                 (hold_id,)).fetchone()
             if known is not None:
                 return False
-            await conn.execute(insert(hold_notices).values(
-                held_id=hold_id, noticed_at=now(), digest_pending=int(digest_pending)))
-            await _enqueue(conn, mail)
-        return True
+            conn.execute("INSERT INTO hold_notices (held_id, noticed_at, digest_pending) "
+                         "VALUES (?, ?, ?)", (hold_id, _stored(now()), int(digest_pending)))
+            _enqueue(conn, mail)
+            return True
+
+        return await self._write(work)
 
     async def holds_without_notice(self, created_before: dt.datetime) -> list[HeldMessage]:
         """Holds still waiting for review whose notices were never queued (a crash between)."""
-        c = held_messages.c
-        query = (select(*_summary_columns())
-                 .where(c.state == HeldState.HELD.value,
-                        c.created_at < _naive(created_before),
-                        c.id.not_in(select(hold_notices.c.held_id)))
-                 .order_by(c.created_at).limit(1000))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_held(row) for row in rows]
+        query = (f"SELECT {_HELD_COLUMNS} FROM held_messages "
+                 "WHERE state = ? AND created_at < ? "
+                 "AND id NOT IN (SELECT held_id FROM hold_notices) "
+                 "ORDER BY created_at LIMIT 1000")
+        params = (HeldState.HELD.value, _stored(created_before))
+        return await self._read(lambda conn: [
+            _held(row) for row in conn.execute(query, params)])
 
     async def digest_pending(self) -> list[HeldMessage]:
-        c = held_messages.c
-        query = (select(*_summary_columns())
-                 .where(c.id.in_(select(hold_notices.c.held_id)
-                                 .where(hold_notices.c.digest_pending == 1)))
-                 .order_by(c.created_at))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_held(row) for row in rows]
+        query = (f"SELECT {_HELD_COLUMNS} FROM held_messages "
+                 "WHERE id IN (SELECT held_id FROM hold_notices WHERE digest_pending = 1) "
+                 "ORDER BY created_at")
+        return await self._read(lambda conn: [_held(row) for row in conn.execute(query)])
 
     async def digest_sent(self, hold_ids: Sequence[str], mail: Sequence[NewMail]) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(update(hold_notices)
-                               .where(hold_notices.c.held_id.in_(list(hold_ids)))
-                               .values(digest_pending=0))
-            await _enqueue(conn, mail)
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany("UPDATE hold_notices SET digest_pending = 0 WHERE held_id = ?",
+                             [(hold_id,) for hold_id in dict.fromkeys(hold_ids)])
+            _enqueue(conn, mail)
+
+        await self._write(work)
 
     # -- the outbox ----------------------------------------------------------------------
 
     async def enqueue(self, mail: Sequence[NewMail]) -> None:
-        async with self.engine.begin() as conn:
-            await _enqueue(conn, mail)
+        await self._write(lambda conn: _enqueue(conn, mail))
 
     async def due_outbox(self, at: dt.datetime, limit: int = 50) -> list[OutboxItem]:
         """Pending entries whose next attempt is due, oldest first."""
-        query = (select(outbox)
-                 .where(outbox.c.state == OutboxState.PENDING.value,
-                        outbox.c.next_attempt_at <= _naive(at))
-                 .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_outbox_item(row) for row in rows]
+        query = (f"SELECT {_OUTBOX_COLUMNS} FROM outbox "
+                 "WHERE state = ? AND next_attempt_at <= ? "
+                 "ORDER BY next_attempt_at, id LIMIT ?")
+        params = (OutboxState.PENDING.value, _stored(at), limit)
+        return await self._read(lambda conn: [
+            _outbox_item(row) for row in conn.execute(query, params)])
 
     async def outbox_for(self, hold_id: str) -> list[OutboxItem]:
-        query = select(outbox).where(outbox.c.held_id == hold_id).order_by(outbox.c.id)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_outbox_item(row) for row in rows]
+        query = f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE held_id = ? ORDER BY id"
+        return await self._read(lambda conn: [
+            _outbox_item(row) for row in conn.execute(query, (hold_id,))])
 
     async def outbox_entries(self, state: OutboxState | None = None,
                              limit: int = 1000) -> list[OutboxItem]:
-        query = select(outbox).order_by(outbox.c.id).limit(limit)
-        if state is not None:
-            query = query.where(outbox.c.state == state.value)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_outbox_item(row) for row in rows]
+        where = "WHERE state = ? " if state is not None else ""
+        params = (state.value, limit) if state is not None else (limit,)
+        query = f"SELECT {_OUTBOX_COLUMNS} FROM outbox {where}ORDER BY id LIMIT ?"
+        return await self._read(lambda conn: [
+            _outbox_item(row) for row in conn.execute(query, params)])
 
     async def outbox_sent(self, item: OutboxItem, audit: dict[str, Any] | None) -> None:
         """Mark an entry delivered; ``audit`` (a release) is recorded with it."""
-        async with self.engine.begin() as conn:
-            await conn.execute(update(outbox).where(outbox.c.id == item.id).values(
-                state=OutboxState.SENT.value, attempts=item.attempts + 1, done_at=now(),
-                last_error=None))
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE outbox SET state = ?, attempts = ?, done_at = ?, "
+                         "last_error = NULL WHERE id = ?",
+                         (OutboxState.SENT.value, item.attempts + 1, _stored(now()), item.id))
             if audit is not None:
-                await _audit(conn, "stampgate", "release-delivered", item.held_id, audit)
+                _audit(conn, "stampgate", "release-delivered", item.held_id, audit)
+
+        await self._write(work)
 
     async def outbox_retry(self, item: OutboxItem, next_at: dt.datetime, error: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(update(outbox).where(outbox.c.id == item.id).values(
-                attempts=item.attempts + 1, next_attempt_at=_naive(next_at),
-                last_error=error[:1000]))
+        await self._write(lambda conn: conn.execute(
+            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+            (item.attempts + 1, _stored(next_at), error[:1000], item.id)))
 
     async def outbox_failed(self, item: OutboxItem, error: str, audit: dict[str, Any] | None,
                             mail: Sequence[NewMail]) -> None:
         """Give up on an entry for good; the failure notices go in the same transaction."""
-        async with self.engine.begin() as conn:
-            await conn.execute(update(outbox).where(outbox.c.id == item.id).values(
-                state=OutboxState.FAILED.value, attempts=item.attempts + 1, done_at=now(),
-                last_error=error[:1000]))
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE outbox SET state = ?, attempts = ?, done_at = ?, "
+                         "last_error = ? WHERE id = ?",
+                         (OutboxState.FAILED.value, item.attempts + 1, _stored(now()),
+                          error[:1000], item.id))
             if audit is not None:
-                await _audit(conn, "stampgate", "release-failed", item.held_id, audit)
-            await _enqueue(conn, mail)
+                _audit(conn, "stampgate", "release-failed", item.held_id, audit)
+            _enqueue(conn, mail)
+
+        await self._write(work)
 
     # -- thread memory -------------------------------------------------------------------
 
     async def add_participants(self, thread_id: str, addresses: Sequence[str]) -> None:
-        async with self.engine.begin() as conn:
-            await self._add_participants(conn, thread_id, addresses)
+        await self._write(lambda conn: self._add_participants(conn, thread_id, addresses))
 
     @staticmethod
-    async def _add_participants(conn: AsyncConnection, thread_id: str,
-                                addresses: Sequence[str]) -> None:
-        known = set((await conn.execute(
-            select(thread_participants.c.address)
-            .where(thread_participants.c.thread_id == thread_id)
-        )).scalars().all())
-        at = now()
+    def _add_participants(conn: sqlite3.Connection, thread_id: str,
+                          addresses: Sequence[str]) -> None:
+        known = {row[0] for row in conn.execute(
+            "SELECT address FROM thread_participants WHERE thread_id = ?", (thread_id,))}
+        at = _stored(now())
         for address in dict.fromkeys(a.lower() for a in addresses if a):
             if address not in known:
-                await conn.execute(insert(thread_participants).values(
-                    thread_id=thread_id, address=address, added_at=at))
+                conn.execute("INSERT INTO thread_participants (thread_id, address, added_at) "
+                             "VALUES (?, ?, ?)", (thread_id, address, at))
 
     # -- audit ---------------------------------------------------------------------------
 
     async def audit(self, actor: str, action: str, held_id: str | None,
                     detail: dict[str, Any]) -> None:
-        async with self.engine.begin() as conn:
-            await _audit(conn, actor, action, held_id, detail)
+        await self._write(lambda conn: _audit(conn, actor, action, held_id, detail))
 
     async def audit_entries(self, limit: int = 10000,
                             held_id: str | None = None) -> list[dict[str, Any]]:
-        query = select(audit_log).order_by(audit_log.c.id).limit(limit)
-        if held_id is not None:
-            query = query.where(audit_log.c.held_id == held_id)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [{"id": r["id"], "at": r["at"].isoformat(), "actor": r["actor"],
-                 "action": r["action"], "held_id": r["held_id"], "detail": r["detail"]}
+        where = "WHERE held_id = ? " if held_id is not None else ""
+        params = (held_id, limit) if held_id is not None else (limit,)
+        query = (f"SELECT id, at, actor, action, held_id, detail FROM audit_log {where}"
+                 "ORDER BY id LIMIT ?")
+        rows = await self._read(lambda conn: conn.execute(query, params).fetchall())
+        return [{"id": r["id"], "at": _loaded(r["at"]).isoformat(), "actor": r["actor"],
+                 "action": r["action"], "held_id": r["held_id"],
+                 "detail": json.loads(r["detail"])}
                 for r in rows]
 
     async def count_held(self) -> int:
-        async with self.engine.connect() as conn:
-            value = (await conn.execute(
-                select(func.count()).select_from(held_messages)
-                .where(held_messages.c.state == HeldState.HELD.value)
-            )).scalar_one()
-        return int(value)
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT count(*) FROM held_messages WHERE state = ?",
+            (HeldState.HELD.value,)).fetchone())
+        return int(row[0])
+
+    async def held_backlog(self) -> tuple[int, dt.datetime | None]:
+        """How many messages wait for a reviewer, and when the oldest of them was held."""
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT count(*), min(created_at) FROM held_messages WHERE state = ?",
+            (HeldState.HELD.value,)).fetchone())
+        return int(row[0]), _aware(row[1]) if row[1] is not None else None
 
 
-async def _audit(conn: AsyncConnection, actor: str, action: str, held_id: str | None,
-                 detail: dict[str, Any]) -> None:
-    await conn.execute(insert(audit_log).values(
-        at=now(), actor=actor, action=action, held_id=held_id,
-        detail=json.loads(json.dumps(detail, default=str))))
+def _audit(conn: sqlite3.Connection, actor: str, action: str, held_id: str | None,
+           detail: dict[str, Any]) -> None:
+    conn.execute("INSERT INTO audit_log (at, actor, action, held_id, detail) "
+                 "VALUES (?, ?, ?, ?, ?)",
+                 (_stored(now()), actor, action, held_id,
+                  json.dumps(json.loads(json.dumps(detail, default=str)))))
 
 
-async def _enqueue(conn: AsyncConnection, mail: Sequence[NewMail]) -> None:
-    at = now()
-    for item in mail:
-        await conn.execute(insert(outbox).values(
-            kind=item.kind.value, purpose=item.purpose, held_id=item.held_id,
-            sender=item.sender, recipients=list(item.recipients), data=item.data,
-            requested_by=item.requested_by, created_at=at, state=OutboxState.PENDING.value,
-            attempts=0, next_attempt_at=at))
+def _enqueue(conn: sqlite3.Connection, mail: Sequence[NewMail]) -> None:
+    at = _stored(now())
+    conn.executemany(
+        "INSERT INTO outbox (kind, purpose, held_id, sender, recipients, data, requested_by, "
+        "created_at, state, attempts, next_attempt_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        [(item.kind.value, item.purpose, item.held_id, item.sender,
+          json.dumps(list(item.recipients)), item.data, item.requested_by, at,
+          OutboxState.PENDING.value, at) for item in mail])
 
 
-def _outbox_item(row: Any) -> OutboxItem:
+def _outbox_item(row: sqlite3.Row) -> OutboxItem:
     return OutboxItem(
         id=row["id"], kind=OutboxKind(row["kind"]), purpose=row["purpose"],
-        held_id=row["held_id"], sender=row["sender"], recipients=tuple(row["recipients"]),
+        held_id=row["held_id"], sender=row["sender"],
+        recipients=tuple(json.loads(row["recipients"])),
         data=bytes(row["data"]) if row["data"] is not None else None,
         requested_by=row["requested_by"], created_at=_aware(row["created_at"]),
         state=OutboxState(row["state"]), attempts=row["attempts"],
@@ -570,21 +663,13 @@ def _outbox_item(row: Any) -> OutboxItem:
     )
 
 
-def _naive(value: dt.datetime) -> dt.datetime:
-    """UTC without tzinfo: how SQLAlchemy stores DateTime in SQLite, so comparisons hold."""
-    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def _summary_columns() -> list[Any]:
-    return [c for c in held_messages.c if c.name != "content"]
-
-
-def _held(row: Any) -> HeldMessage:
+def _held(row: sqlite3.Row) -> HeldMessage:
     return HeldMessage(
         id=row["id"], queue_id=row["queue_id"], created_at=_aware(row["created_at"]),
         state=HeldState(row["state"]), version=row["version"], sender=row["sender"],
-        recipients=tuple(row["recipients"]), held_recipients=tuple(row["held_recipients"]),
-        stamp=row["stamp"], reason=row["reason"], decision=row["decision"],
+        recipients=tuple(json.loads(row["recipients"])),
+        held_recipients=tuple(json.loads(row["held_recipients"])),
+        stamp=row["stamp"], reason=row["reason"], decision=json.loads(row["decision"]),
         message_id=row["message_id"], thread_id=row["thread_id"], size=row["size"],
         decided_by=row["decided_by"],
         decided_at=_aware(row["decided_at"]) if row["decided_at"] else None,
@@ -592,5 +677,27 @@ def _held(row: Any) -> HeldMessage:
     )
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
+def _naive(value: dt.datetime) -> dt.datetime:
+    """UTC without tzinfo (a naive value is taken as UTC already)."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _stored(value: dt.datetime) -> str:
+    """A datetime as the store keeps it: naive UTC text, microseconds always.
+
+    The text SQLAlchemy wrote for ``DateTime`` on SQLite; fixed width, so comparing the
+    text compares the times.
+    """
+    v = _naive(value)
+    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+            f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}")
+
+
+def _loaded(text: str) -> dt.datetime:
+    """A stored datetime as it was written (naive UTC)."""
+    return dt.datetime.fromisoformat(text)
+
+
+def _aware(text: str) -> dt.datetime:
+    value = _loaded(text)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -221,7 +221,6 @@ async def test_refused_content_is_destroyed_when_sealed(action: str, desk: Desk,
     blob = await store.held_content(hold_id)
     assert blob is not None
     sealed = crypto.seal(blob)
-    await store.engine.dispose()
     with sqlite3.connect(Path(settings.data) / "stampgate.sqlite3") as conn:
         conn.execute("UPDATE held_messages SET content = ? WHERE id = ?", (sealed, hold_id))
     assert b"A client's story." in await desk.content(hold_id, "director@example.org", "body")
