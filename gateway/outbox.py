@@ -113,8 +113,8 @@ class OutboxWorker:
                 if hold is None:
                     raise Undeliverable(f"held message {item.held_id} is gone")
                 blob = await self.store.held_content(hold.id)
-                if blob is None:
-                    raise Undeliverable(f"held message {hold.id} has no content")
+                if not blob:
+                    raise Undeliverable(f"held message {hold.id} has no content (erased)")
                 try:
                     data = await asyncio.to_thread(crypto.open_sealed, blob)
                 except crypto.SealError as exc:

@@ -232,6 +232,9 @@ class Desk:
         blob = await self.store.held_content(hold.id)
         if blob is None:
             raise NotFound(hold_id)
+        if not blob:
+            raise ContentGone(f"the content of {hold.id} was erased ({hold.state.value}); "
+                              "only its record and history remain")
         try:
             data = await asyncio.to_thread(crypto.open_sealed, blob)
         except crypto.SealError as exc:
@@ -303,12 +306,36 @@ class Desk:
         except Exception:  # the release stands; a later reply to them is held again (safe)
             log.exception("thread-join-failed", hold_id=hold.id)
 
+    async def erase_released(self, at: dt.datetime | None = None) -> list[str]:
+        """Erase the bodies of messages released more than ``released_retention_days`` ago.
+
+        Only once every release of the message has left the outbox; the record, its
+        decision and the audit trail stay.
+        """
+        days = self.settings.released_retention_days
+        cutoff = (at or now()) - dt.timedelta(days=days)
+        erased: list[str] = []
+        for hold in await self.store.released_unerased(cutoff):
+            await self._destroy(hold)
+            await self.store.audit(SYSTEM, "erase", hold.id,
+                                   {"reason": f"released more than {days:g} day(s) ago"})
+            log.info("hold-erased", hold_id=hold.id)
+            erased.append(hold.id)
+        return erased
+
     async def _destroy(self, hold: HeldMessage) -> None:
-        """A held body nobody will receive: destroy its key (sealed bodies only)."""
+        """A body nobody will receive (any more): destroy its key, then erase it from the store.
+
+        A sealed body is unreadable for good once its key is gone, wherever copies of the
+        store went; the stored bytes are erased too (the store zeroes freed pages).
+        """
         blob = await self.store.held_content(hold.id)
-        if blob is None or not crypto.is_sealed(blob):
+        if blob is None:
             return
-        try:
-            await asyncio.to_thread(crypto.destroy, blob)
-        except crypto.SealError as exc:
-            log.warning("key-not-destroyed", hold_id=hold.id, error=str(exc))
+        if crypto.is_sealed(blob):
+            try:
+                await asyncio.to_thread(crypto.destroy, blob)
+            except crypto.SealError as exc:
+                log.warning("key-not-destroyed", hold_id=hold.id, error=str(exc))
+        if blob:
+            await self.store.erase_content(hold.id)

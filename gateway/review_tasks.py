@@ -61,6 +61,7 @@ class ReviewTasks:
         at = at or now()
         policy = self.policy()
         expired = await self.desk.expire_due(at)
+        await self.desk.erase_released(at)
         # A hold younger than this may still be withdrawn by its SMTP session (downstream
         # trouble for the allowed part); its own session queues its notices.
         grace = dt.timedelta(seconds=2 * self.settings.downstream_timeout + 30)

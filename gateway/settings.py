@@ -88,6 +88,8 @@ class Settings(BaseModel):
     # The review queue (docs/review.md): links, expiry, notifications, the release outbox.
     public_url: str = ""  # default: http://<web_listen>
     hold_expiry_days: float = Field(default=14.0, gt=0)
+    # A released message's body is kept this long after the release, then erased.
+    released_retention_days: float = Field(default=30.0, ge=0)
     notify_mode: Literal["per-message", "digest", "off"] = "per-message"
     digest_minutes: float = Field(default=60.0, gt=0)
     reviewer_addresses: tuple[str, ...] = ()  # default: the policy's reviewers group

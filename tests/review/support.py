@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway import crypto
 from gateway.decision import ThreadContext, decide
 from gateway.message import read_message
 from gateway.model import Verdict
@@ -33,8 +34,11 @@ def settings_for(data: Path, **values: object) -> Settings:
 async def hold(store: Store, policy: Policy, first_line: str = ADJUST,
                recipients: Sequence[str] = ("partner@outside.test",),
                sender: str = "alice@example.org", message_id: str | None = None,
-               thread: ThreadContext | None = None) -> str:
-    """Decide a real message and hold it the way the SMTP edge does; returns the hold id."""
+               thread: ThreadContext | None = None, sealed: bool = False) -> str:
+    """Decide a real message and hold it the way the SMTP edge does; returns the hold id.
+
+    ``sealed``: store the body sealed with the configured master key (``crypto.configure``).
+    """
     data = message(f"{first_line}\n\nA client's story.\n", sender=sender,
                    to=", ".join(recipients), message_id=message_id)
     parsed = [parse_recipient(r) for r in recipients]
@@ -43,5 +47,6 @@ async def hold(store: Store, policy: Policy, first_line: str = ADJUST,
     held = [r.address for r in decision.recipients if r.verdict is Verdict.HOLD]
     assert held, decision.to_dict()
     return await store.hold(queue_id="Q1", sender=sender, recipients=list(recipients),
-                            held=held, decision=decision, content=data,
+                            held=held, decision=decision,
+                            content=crypto.seal(data) if sealed else data,
                             message_id=message_id or "<generated@stampgate.localdomain>")
