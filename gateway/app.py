@@ -105,7 +105,7 @@ class Gateway:
         guard = None
         if self.connections is not None:
             guard = self.connections.for_worker(self.worker, settings.max_connections_per_ip,
-                                                settings.max_connections)
+                                                settings.max_connections, settings.networks)
         submission = Submission(settings, accounts, self.sessions, guard)
         loop = asyncio.get_running_loop()
         host, port = settings.listen_address

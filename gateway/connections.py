@@ -25,7 +25,7 @@ import mmap
 import os
 import struct
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 _MAGIC = b"SGCONN01"
 _HEADER = struct.Struct("<8sII16s")  # magic, workers, slots, hash key
@@ -35,14 +35,24 @@ TOTAL = "total"
 PER_ADDRESS = "per-address"
 
 
-def _address_key(host: str) -> bytes:
-    """16 bytes naming a client: its IPv6 (or IPv4-mapped) address, else a digest."""
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         address = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return hashlib.blake2b(host.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+        return address.ipv4_mapped
+    return address
+
+
+def _address_key(host: str) -> bytes:
+    """16 bytes naming a client: its IPv6 (or IPv4-mapped) address, else a digest."""
+    address = _address(host)
+    if address is None:
+        return hashlib.blake2b(host.encode("utf-8", "surrogatepass"), digest_size=16).digest()
     if isinstance(address, ipaddress.IPv4Address):
         return b"\0" * 10 + b"\xff\xff" + address.packed
     return address.packed
@@ -76,10 +86,11 @@ class ConnectionTable:
         os.set_inheritable(fd, True)
         return cls(fd)
 
-    def for_worker(self, index: int, per_address: int, total: int) -> ConnectionGuard:
+    def for_worker(self, index: int, per_address: int, total: int,
+                   exempt: Sequence[Network] = ()) -> ConnectionGuard:
         if not 0 <= index < self.workers:
             raise ValueError(f"worker {index} is not in a table for {self.workers} workers")
-        return ConnectionGuard(self, index, per_address, total)
+        return ConnectionGuard(self, index, per_address, total, exempt)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -158,14 +169,20 @@ class ConnectionTable:
 
 
 class ConnectionGuard:
-    """One worker's admissions: ``admit`` says which limit refused, or ``None``."""
+    """One worker's admissions: ``admit`` says which limit refused, or ``None``.
+
+    Clients in ``exempt`` (the trusted networks: the organisation's own mail servers, which
+    may send everything through one address) count toward the total but have no limit of
+    their own, as Postfix exempts ``$mynetworks`` from its per-client limits.
+    """
 
     def __init__(self, table: ConnectionTable, worker: int, per_address: int,
-                 total: int) -> None:
+                 total: int, exempt: Sequence[Network] = ()) -> None:
         self.table = table
         self.worker = worker
         self.per_address = per_address
         self.total = total
+        self.exempt = tuple(exempt)
         # Addresses admitted without a slot (the table was full on their probe path).
         self._unslotted: dict[str, int] = {}
 
@@ -176,7 +193,8 @@ class ConnectionGuard:
             if table._total() >= self.total:
                 return TOTAL
             slot, free = table._find(key)
-            if slot is not None and table._slot_total(slot) >= self.per_address:
+            if (slot is not None and table._slot_total(slot) >= self.per_address
+                    and not self._exempt(host)):
                 return PER_ADDRESS
             if slot is None and free is not None:
                 offset = table._slots_at + free * table._slot_size
@@ -190,6 +208,10 @@ class ConnectionGuard:
                 table._add_at(slot, self.worker, 1)
             table._add_total(self.worker, 1)
         return None
+
+    def _exempt(self, host: str) -> bool:
+        address = _address(host)
+        return address is not None and any(address in net for net in self.exempt)
 
     def release(self, host: str) -> None:
         table = self.table

@@ -70,7 +70,7 @@ class Submission:
         self.listeners = listeners_from(settings)
         if guard is None:  # one process: a table of its own
             guard = ConnectionTable.create(1, settings.max_connections).for_worker(
-                0, settings.max_connections_per_ip, settings.max_connections)
+                0, settings.max_connections_per_ip, settings.max_connections, settings.networks)
         self.guard = guard
         self.failures = FailedLogins(settings.auth_failure_limit)
         self.limits = command_limits(settings)

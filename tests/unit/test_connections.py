@@ -72,3 +72,14 @@ def test_another_process_sees_the_same_counts() -> None:
     assert out == ["None", PER_ADDRESS]
     assert mine.admit("127.0.0.8") == PER_ADDRESS  # the other process still holds one
     assert os.fstat(table.fd).st_size > 0
+
+
+def test_trusted_networks_have_no_per_address_limit() -> None:
+    import ipaddress
+
+    table = ConnectionTable.create(1, 10)
+    guard = table.for_worker(0, 2, 10, [ipaddress.ip_network("10.9.0.0/16")])
+    assert [guard.admit("10.9.0.1") for _ in range(5)] == [None] * 5
+    assert guard.admit("10.8.0.1") is None and guard.admit("10.8.0.1") is None
+    assert guard.admit("10.8.0.1") == PER_ADDRESS
+    assert [guard.admit("10.9.0.1") for _ in range(4)] == [None, None, None, TOTAL]
