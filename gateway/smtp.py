@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import ipaddress
 import re
 import secrets
@@ -230,9 +231,13 @@ class Handler(HookNames):
             try:
                 # Held bodies are stored sealed (crypto.py) when a master key is configured.
                 sealed = await asyncio.to_thread(crypto.seal, data)
+                # Wholly held: nothing can withdraw the hold, so its notices are queued in
+                # the same commit. Partly held: only once the allowed part was delivered.
                 hold_id = await self.store.hold(
                     queue_id=queue_id, sender=sender, recipients=envelope.rcpt_tos,
-                    held=held, decision=decision, content=sealed, message_id=message_id)
+                    held=held, decision=decision, content=sealed, message_id=message_id,
+                    notices=None if allowed else functools.partial(
+                        notify.hold_notices, settings=self.settings, policy=policy))
             except (StoreError, OSError) as exc:
                 observability.store_error("hold")
                 self._log(decision, context, started, outcome="store-failed", error=str(exc))
@@ -259,7 +264,7 @@ class Handler(HookNames):
                     return replies.DOWNSTREAM_TEMPORARY.format(detail=exc.detail[:200])
                 return replies.downstream_refused(exc.code or 554, exc.detail)
         outcome = "held" if hold_id and not allowed else "partly-held" if hold_id else "relayed"
-        if hold_id is not None:  # the hold is final now: queue its notices (docs/review.md)
+        if hold_id is not None and allowed:  # final now: queue its notices (docs/review.md)
             await notify.on_hold(self.store, self.settings, policy, hold_id)
         self._log(decision, context, started, outcome=outcome, hold_id=hold_id)
         return replies.accepted(queue_id, hold_id, len(held), len(allowed))

@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.decision import Decision
+from gateway.logs import get_logger
 from gateway.model import Stamp
 
 DB_NAME = "stampgate.sqlite3"
 T = TypeVar("T")
+log = get_logger()
 
 
 class HeldState(enum.Enum):
@@ -212,6 +214,11 @@ class NewMail:
     data: bytes | None = None
 
 
+# Makes a new hold's notices from its stored record: the mail, and whether it waits for
+# the reviewers' digest (gateway.notify.hold_notices with the settings and policy bound).
+NoticeMaker = Callable[["HeldMessage"], tuple[Sequence["NewMail"], bool]]
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     """One outbox entry as stored."""
@@ -280,6 +287,19 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _queue_notices(conn: sqlite3.Connection, hold_id: str, notices: NoticeMaker) -> None:
+    row = conn.execute(f"SELECT {_HELD_COLUMNS} FROM held_messages WHERE id = ?",
+                       (hold_id,)).fetchone()
+    try:
+        mail, digest_pending = notices(_held(row))
+    except Exception:
+        log.exception("notice-failed", hold_id=hold_id)
+        return
+    conn.execute("INSERT INTO hold_notices (held_id, noticed_at, digest_pending) "
+                 "VALUES (?, ?, ?)", (hold_id, _stored(now()), int(digest_pending)))
+    _enqueue(conn, mail)
+
+
 def _checkpoint(conn: sqlite3.Connection) -> None:
     with contextlib.suppress(sqlite3.Error):
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
@@ -344,8 +364,13 @@ class Store:
 
     async def hold(self, *, queue_id: str, sender: str, recipients: Sequence[str],
                    held: Sequence[str], decision: Decision, content: bytes,
-                   message_id: str | None) -> str:
-        """Durably store a held message and its decision; returns the hold id."""
+                   message_id: str | None, notices: NoticeMaker | None = None) -> str:
+        """Durably store a held message and its decision; returns the hold id.
+
+        ``notices`` (when nothing can withdraw the hold any more): make its notices from the
+        stored record and queue them in the same transaction, one commit instead of two.
+        A failure there leaves the notices to the housekeeping sweep, never fails the hold.
+        """
         hold_id = new_hold_id()
         reasons = [r.reason for r in decision.recipients if r.address in held]
         stamp = decision.stamp.value if decision.stamp else None
@@ -369,6 +394,8 @@ class Store:
                 "recipients, held_recipients, stamp, reason, decision, message_id, thread_id, "
                 "size, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", record)
             _audit(conn, "stampgate", "hold", hold_id, detail)
+            if notices is not None:
+                _queue_notices(conn, hold_id, notices)
 
         try:
             await self._write(work)

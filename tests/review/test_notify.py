@@ -110,3 +110,42 @@ async def test_sweep_queues_notices_a_crash_missed(mode: str, tmp_path: Path,
         assert len(await store.outbox_entries()) == len(expected)
     finally:
         await store.close()
+
+
+async def test_a_whole_hold_queues_its_notices_in_its_own_commit(
+        store: Store, settings: Settings, policy: Policy) -> None:
+    """The SMTP edge's path for a message nobody gets yet: one transaction, notices included."""
+    import functools
+
+    from gateway.decision import decide
+    from gateway.message import read_message
+    from gateway.recipients import parse_recipient
+    from gateway.stamps import read_stamps
+    from tests.support.gateway import message
+
+    data = message("Needs adjustment in 2 ways: blur face, change name\n\nA client's story.\n",
+                   sender="alice@example.org", to="partner@outside.test")
+    decision = decide(policy, read_stamps(read_message(data), policy.vocabulary),
+                      "alice@example.org", [parse_recipient("partner@outside.test")], None)
+    maker = functools.partial(notify.hold_notices, settings=settings, policy=policy)
+    hold_id = await store.hold(queue_id="Q1", sender="alice@example.org",
+                               recipients=["partner@outside.test"],
+                               held=["partner@outside.test"], decision=decision,
+                               content=data, message_id="<m1@example.org>", notices=maker)
+    assert [e.purpose for e in await store.outbox_entries()] == ["sender-hold", "reviewer-hold"]
+    await notify.on_hold(store, settings, policy, hold_id)  # already queued: nothing new
+    assert len(await store.outbox_entries()) == 2
+
+    def broken(_: object) -> tuple[list[object], bool]:
+        raise RuntimeError("a notice could not be written")
+
+    second = await store.hold(queue_id="Q2", sender="alice@example.org",
+                              recipients=["partner@outside.test"],
+                              held=["partner@outside.test"], decision=decision,
+                              content=data, message_id="<m2@example.org>",
+                              notices=broken)  # type: ignore[arg-type]
+    assert await store.get_held(second) is not None  # the hold stands
+    assert len(await store.outbox_entries()) == 2
+    # The housekeeping sweep queues what was missed.
+    assert await notify.sweep(store, settings, policy, now() + dt.timedelta(seconds=1)) == 1
+    assert len(await store.outbox_entries()) == 4
