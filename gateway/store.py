@@ -320,6 +320,31 @@ def _transaction(conn: sqlite3.Connection, write: bool,
     return result
 
 
+Work = Callable[[sqlite3.Connection], Any]
+
+
+def _group_transaction(conn: sqlite3.Connection, works: Sequence[Work]) -> list[tuple[bool, Any]]:
+    """Run each of ``works`` in its own savepoint of one write transaction, then commit."""
+    outcomes: list[tuple[bool, Any]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for work in works:
+            conn.execute("SAVEPOINT work")
+            try:
+                outcomes.append((True, work(conn)))
+            except Exception as exc:
+                conn.execute("ROLLBACK TO work")
+                outcomes.append((False, exc))
+            conn.execute("RELEASE work")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
 class Store:
     """Async access to the SQLite store under the data directory."""
 
@@ -329,6 +354,9 @@ class Store:
         self._executor = executor
         self._closed = False
         self.path = path
+        # Group commit: writes that arrive while a commit is running share the next one.
+        self._batch: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, data_dir: Path) -> Store:
@@ -349,6 +377,8 @@ class Store:
         if self._closed:
             return
         self._closed = True
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
         await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
         self._executor.shutdown(wait=True)
 
@@ -357,8 +387,38 @@ class Store:
             self._executor, _transaction, self._conn, False, work)
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, _transaction, self._conn, True, work)
+        """Run ``work`` in a write transaction; returns once it is committed (durable).
+
+        Writes that arrive while another commit is in progress are committed together in
+        the next transaction, each in its own savepoint: one fsync for many holds, and a
+        write that fails is rolled back alone.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        self._batch.append((work, done))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._batch:
+                batch, self._batch = self._batch, []
+                try:
+                    outcomes = await loop.run_in_executor(
+                        self._executor, _group_transaction, self._conn, [w for w, _ in batch])
+                except BaseException as exc:  # BEGIN or COMMIT failed: nothing was written
+                    outcomes = [(False, exc)] * len(batch)
+                for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+                    if done.done():
+                        continue
+                    if ok:
+                        done.set_result(value)
+                    else:
+                        done.set_exception(value)
+        finally:
+            self._flusher = None
 
     # -- held messages -------------------------------------------------------------------
 

@@ -404,3 +404,29 @@ async def test_released_unerased(store: Store) -> None:
     for record in await store.released_unerased(cutoff):
         await store.erase_content(record.id)
     assert await store.released_unerased(cutoff) == []
+
+
+async def test_concurrent_writes_share_commits_and_fail_alone(store: Store) -> None:
+    """Group commit: many holds in few transactions; a failing write takes only itself down."""
+    commits = 0
+
+    def statements(sql: str) -> None:
+        nonlocal commits
+        if sql.strip().upper() == "COMMIT":
+            commits += 1
+
+    def failing(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO audit_log (at, actor, action, held_id, detail) "
+                     "VALUES ('2026-01-01 00:00:00.000000', 'x', 'doomed', NULL, '{}')")
+        raise ValueError("this write fails after its insert")
+
+    await store._read(lambda conn: conn.set_trace_callback(statements))
+    commits = 0
+    results = await asyncio.gather(*(hold(store) for _ in range(30)), store._write(failing),
+                                   *(hold(store) for _ in range(30)), return_exceptions=True)
+    await store._read(lambda conn: conn.set_trace_callback(None))
+    assert isinstance(results[30], ValueError)
+    assert all(isinstance(r, str) for r in results[:30] + results[31:])
+    assert await store.count_held() == 60
+    assert [e for e in await store.audit_entries() if e["action"] == "doomed"] == []
+    assert commits <= 5, commits  # 61 writes: the first alone, the rest together
