@@ -162,8 +162,9 @@ class ThreadMemory:
     def _write(self, records: list[_Record]) -> None:
         assert self._writer is not None
         conn = self._writer
-        # the format SQLAlchemy uses for DateTime columns in SQLite (UTC, naive)
-        at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+        # the store's time format (UTC, naive, always six digits of microseconds)
+        at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(
+            sep=" ", timespec="microseconds")
         conn.execute("BEGIN IMMEDIATE")
         try:
             for record in records:
