@@ -305,29 +305,20 @@ def _checkpoint(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
+Work = Callable[[sqlite3.Connection], Any]
+
+
 def _transaction(conn: sqlite3.Connection, write: bool,
                  work: Callable[[sqlite3.Connection], T]) -> T:
     """Run ``work`` in one transaction: committed if it returns, rolled back if it raises."""
-    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-    try:
-        result = work(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
-    return result
-
-
-Work = Callable[[sqlite3.Connection], Any]
+    return _committed(conn, "BEGIN IMMEDIATE" if write else "BEGIN", lambda: work(conn))
 
 
 def _group_transaction(conn: sqlite3.Connection, works: Sequence[Work]) -> list[tuple[bool, Any]]:
     """Run each of ``works`` in its own savepoint of one write transaction, then commit."""
-    outcomes: list[tuple[bool, Any]] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+
+    def each() -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
         for work in works:
             conn.execute("SAVEPOINT work")
             try:
@@ -336,13 +327,22 @@ def _group_transaction(conn: sqlite3.Connection, works: Sequence[Work]) -> list[
                 conn.execute("ROLLBACK TO work")
                 outcomes.append((False, exc))
             conn.execute("RELEASE work")
+        return outcomes
+
+    return _committed(conn, "BEGIN IMMEDIATE", each)
+
+
+def _committed(conn: sqlite3.Connection, begin: str, body: Callable[[], T]) -> T:
+    conn.execute(begin)
+    try:
+        result = body()
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
         raise
-    return outcomes
+    return result
 
 
 class Store:
