@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.auth import AccountsError, add_user, read_users, set_disabled
+from gateway.auth import AccountsError, add_user
 from gateway.reviewers import reviewers_path
-from gateway.serve_cli import add_settings_arguments, settings_from
-from gateway.settings import SettingsError
+from gateway.serve_cli import add_settings_arguments
 from gateway.users_cli import _password as read_password
+from gateway.users_cli import account_file, list_accounts, switch_account
 
 
 def register(sub: Any) -> None:
@@ -41,11 +41,7 @@ def register(sub: Any) -> None:
 
 
 def _path(args: argparse.Namespace) -> Path | None:
-    try:
-        return reviewers_path(Path(settings_from(args).data))
-    except SettingsError as exc:
-        print(f"stampgate: {exc}", file=sys.stderr)
-        return None
+    return account_file(args, reviewers_path)
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -69,30 +65,11 @@ def run_list(args: argparse.Namespace) -> int:
     path = _path(args)
     if path is None:
         return 2
-    try:
-        accounts = read_users(path)
-    except AccountsError as exc:
-        print(f"stampgate: {exc}", file=sys.stderr)
-        return 2
-    if not accounts:
-        print(f"no reviewers (file: {path})")
-        return 0
-    for login in sorted(accounts):
-        account = accounts[login]
-        state = "disabled" if account.disabled else "enabled"
-        print(f"{login}  {state}  notices to: {', '.join(account.addresses)}  "
-              f"created: {account.created_at or '-'}")
-    return 0
+    return list_accounts(path, f"no reviewers (file: {path})", "notices to")
 
 
 def run_set_disabled(args: argparse.Namespace) -> int:
     path = _path(args)
     if path is None:
         return 2
-    try:
-        account = set_disabled(path, args.login, args.disabled)
-    except AccountsError as exc:
-        print(f"stampgate: {exc}", file=sys.stderr)
-        return 1
-    print(f"{account.login}: {'disabled' if account.disabled else 'enabled'}")
-    return 0
+    return switch_account(path, args.login, args.disabled)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,17 @@ def register(sub: Any) -> None:
         cmd.set_defaults(handler=run_set_disabled, disabled=disabled)
 
 
-def _path(args: argparse.Namespace) -> Path | None:
+def account_file(args: argparse.Namespace, path_of: Callable[[Path], Path]) -> Path | None:
+    """The account file under the data directory the settings name; ``None`` after an error."""
     try:
-        return users_path(Path(settings_from(args).data))
+        return path_of(Path(settings_from(args).data))
     except SettingsError as exc:
         print(f"stampgate: {exc}", file=sys.stderr)
         return None
+
+
+def _path(args: argparse.Namespace) -> Path | None:
+    return account_file(args, users_path)
 
 
 def _password(args: argparse.Namespace) -> str | None:
@@ -85,28 +91,38 @@ def run_list(args: argparse.Namespace) -> int:
     path = _path(args)
     if path is None:
         return 2
-    try:
-        accounts = read_users(path)
-    except AccountsError as exc:
-        print(f"stampgate: {exc}", file=sys.stderr)
-        return 2
-    if not accounts:
-        print(f"no accounts (users file: {path})")
-        return 0
-    for login in sorted(accounts):
-        account = accounts[login]
-        state = "disabled" if account.disabled else "enabled"
-        print(f"{login}  {state}  sends as: {', '.join(account.addresses)}  "
-              f"created: {account.created_at or '-'}")
-    return 0
+    return list_accounts(path, f"no accounts (users file: {path})", "sends as")
 
 
 def run_set_disabled(args: argparse.Namespace) -> int:
     path = _path(args)
     if path is None:
         return 2
+    return switch_account(path, args.login, args.disabled)
+
+
+def list_accounts(path: Path, nobody: str, addresses_are: str) -> int:
+    """Print the accounts of an account file, one per line."""
     try:
-        account = set_disabled(path, args.login, args.disabled)
+        accounts = read_users(path)
+    except AccountsError as exc:
+        print(f"stampgate: {exc}", file=sys.stderr)
+        return 2
+    if not accounts:
+        print(nobody)
+        return 0
+    for login in sorted(accounts):
+        account = accounts[login]
+        state = "disabled" if account.disabled else "enabled"
+        print(f"{login}  {state}  {addresses_are}: {', '.join(account.addresses)}  "
+              f"created: {account.created_at or '-'}")
+    return 0
+
+
+def switch_account(path: Path, login: str, disabled: bool) -> int:
+    """Disable or enable one account of an account file."""
+    try:
+        account = set_disabled(path, login, disabled)
     except AccountsError as exc:
         print(f"stampgate: {exc}", file=sys.stderr)
         return 1
