@@ -60,8 +60,11 @@ class OutboxWorker:
                 await self.run_once()
             except Exception:  # a store hiccup: log it and look again at the next poll
                 log.exception("outbox-error")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
+            # that arrives as the wake-up does, and the worker would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
+                async with asyncio.timeout(self.settings.outbox_poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def run_once(self, at: dt.datetime | None = None) -> int:

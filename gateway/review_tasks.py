@@ -43,8 +43,10 @@ class ReviewTasks:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+            # Cancel until it is done: a library call may absorb one cancellation.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=1)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []

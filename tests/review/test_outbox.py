@@ -178,3 +178,32 @@ async def test_restart_in_the_middle_of_a_release(downstream_settings: Settings,
 def test_backoff_doubles_up_to_the_cap(attempts: int, seconds: float, tmp_path: Path) -> None:
     assert backoff(settings_for(tmp_path, outbox_retry_seconds=60,
                                 outbox_retry_max_seconds=3600), attempts) == seconds
+
+
+async def test_stop_ends_a_task_that_absorbs_a_cancellation(store: Store, settings: Settings,
+                                                             policy: Policy) -> None:
+    """Shutdown never hangs on a background task that swallowed one cancel (as Python
+    3.11's wait_for can when the cancel and a wake-up arrive together)."""
+    from gateway.review_tasks import ReviewTasks
+
+    tasks = ReviewTasks(store, make_downstream(settings.downstream, settings.hostname, 1),
+                        settings, lambda: policy)
+    absorbed = 0
+
+    async def stubborn() -> None:
+        nonlocal absorbed
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                absorbed += 1
+                if absorbed > 1:
+                    raise
+
+    tasks.start()
+    tasks._tasks.append(asyncio.create_task(stubborn()))
+    await asyncio.sleep(0)
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(tasks.stop(), 30)
+    assert asyncio.get_running_loop().time() - started < 5
+    assert absorbed == 2 and tasks._tasks == []
