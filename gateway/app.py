@@ -94,7 +94,7 @@ class Gateway:
         # Shared by every running gateway process; ``stampgate restore`` needs it exclusively.
         self.store_lock = StoreLock(Path(settings.data)).shared()
         self.store = await Store.open(Path(settings.data))
-        self.threads = ThreadMemory(self.store.path)
+        self.threads = ThreadMemory(self.store.path, self.store.write)
         await self.threads.open()
         self.downstream = make_downstream(settings.downstream, settings.hostname,
                                           settings.downstream_timeout)

@@ -287,19 +287,6 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-def _queue_notices(conn: sqlite3.Connection, hold_id: str, notices: NoticeMaker) -> None:
-    row = conn.execute(f"SELECT {_HELD_COLUMNS} FROM held_messages WHERE id = ?",
-                       (hold_id,)).fetchone()
-    try:
-        mail, digest_pending = notices(_held(row))
-    except Exception:
-        log.exception("notice-failed", hold_id=hold_id)
-        return
-    conn.execute("INSERT INTO hold_notices (held_id, noticed_at, digest_pending) "
-                 "VALUES (?, ?, ?)", (hold_id, _stored(now()), int(digest_pending)))
-    _enqueue(conn, mail)
-
-
 def _checkpoint(conn: sqlite3.Connection) -> None:
     with contextlib.suppress(sqlite3.Error):
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
@@ -386,6 +373,11 @@ class Store:
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, _transaction, self._conn, False, work)
 
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A write of another module's tables in this store (the thread memory), on the
+        store's connection and in its group commits; returns once it is durable."""
+        return await self._write(work)
+
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in a write transaction; returns once it is committed (durable).
 
@@ -434,13 +426,26 @@ class Store:
         hold_id = new_hold_id()
         reasons = [r.reason for r in decision.recipients if r.address in held]
         stamp = decision.stamp.value if decision.stamp else None
+        created = now()
+        reason = "; ".join(reasons + list(decision.reasons))[:2000]
+        decision_json = json.dumps(decision.to_dict())
         record = (
-            hold_id, queue_id, _stored(now()), HeldState.HELD.value, 1, sender,
-            json.dumps(list(recipients)), json.dumps(list(held)), stamp,
-            "; ".join(reasons + list(decision.reasons))[:2000],
-            json.dumps(decision.to_dict()), message_id, decision.thread_id, len(content),
-            content,
+            hold_id, queue_id, _stored(created), HeldState.HELD.value, 1, sender,
+            json.dumps(list(recipients)), json.dumps(list(held)), stamp, reason,
+            decision_json, message_id, decision.thread_id, len(content), content,
         )
+        queued: tuple[Sequence[NewMail], bool] | None = None
+        if notices is not None:  # written here, not while the transaction holds the lock
+            try:
+                queued = notices(HeldMessage(
+                    id=hold_id, queue_id=queue_id, created_at=created, state=HeldState.HELD,
+                    version=1, sender=sender, recipients=tuple(recipients),
+                    held_recipients=tuple(held), stamp=stamp, reason=reason,
+                    decision=json.loads(decision_json), message_id=message_id,
+                    thread_id=decision.thread_id, size=len(content), decided_by=None,
+                    decided_at=None, decision_note=None))
+            except Exception:
+                log.exception("notice-failed", hold_id=hold_id)
         detail = {
             "queue_id": queue_id, "sender": sender, "held_recipients": list(held),
             "stamp": stamp, "rules": list(decision.rules),
@@ -454,8 +459,11 @@ class Store:
                 "recipients, held_recipients, stamp, reason, decision, message_id, thread_id, "
                 "size, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", record)
             _audit(conn, "stampgate", "hold", hold_id, detail)
-            if notices is not None:
-                _queue_notices(conn, hold_id, notices)
+            if queued is not None:
+                mail, digest_pending = queued
+                conn.execute("INSERT INTO hold_notices (held_id, noticed_at, digest_pending) "
+                             "VALUES (?, ?, ?)", (hold_id, _stored(created), int(digest_pending)))
+                _enqueue(conn, mail)
 
         try:
             await self._write(work)

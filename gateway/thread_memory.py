@@ -1,18 +1,18 @@
-"""Thread memory on the hot path: raw sqlite3 in two threads, writes group-committed.
+"""Thread memory on the hot path: look-ups on a reader connection of its own, writes
+committed through the store's writer.
 
-Every relayed message is remembered before the client gets ``250``; committing each one on
-its own would cost an fsync per message. Writers queue their records and one committer
-thread writes whatever has queued up in a single transaction (group commit), so concurrent
-sessions share an fsync without anyone being answered before their record is durable.
+Every relayed message is remembered before the client gets ``250``. The writes go through
+``Store.write``, whose group commit lets concurrent sessions (and holds) share one commit,
+and keeps one writing connection per process, so nobody waits on SQLite's busy handler for
+a lock held by a sibling connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,6 @@ CREATE TABLE IF NOT EXISTS thread_participants (
     PRIMARY KEY (thread_id, address));
 """
 _RANK = {s.value: s.rank for s in Stamp}
-MAX_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +41,20 @@ class _Record:
     thread_id: str
     stamp: Stamp | None
     participants: tuple[str, ...]
+
+
+Writer = Callable[[Callable[[sqlite3.Connection], None]], Awaitable[None]]
+
+
+def _now() -> str:
+    """The store's time format (UTC, naive, always six digits of microseconds)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -55,41 +68,23 @@ def _connect(path: Path) -> sqlite3.Connection:
 class ThreadMemory:
     """Look up the thread of a message; remember relayed messages and chain participants."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, writer: Writer) -> None:
+        """``path``: the store's database; ``writer``: its ``Store.write``."""
         self.path = path
+        self._write = writer
         self._reader_pool = ThreadPoolExecutor(1, thread_name_prefix="threads-read")
-        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="threads-write")
         self._reader: sqlite3.Connection | None = None
-        self._writer: sqlite3.Connection | None = None
-        self._queue: list[tuple[_Record, asyncio.Future[None]]] = []
-        self._wake = asyncio.Event()
-        self._committer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
+        await self._write(_create_schema)
         loop = asyncio.get_running_loop()
-        self._writer = await loop.run_in_executor(self._writer_pool, self._open_writer)
         self._reader = await loop.run_in_executor(self._reader_pool, _connect, self.path)
-        self._committer = asyncio.create_task(self._commit_loop())
-
-    def _open_writer(self) -> sqlite3.Connection:
-        conn = _connect(self.path)
-        conn.executescript(_SCHEMA)
-        return conn
 
     async def close(self) -> None:
-        if self._committer is not None:
-            while self._queue:
-                await asyncio.sleep(0.01)
-            self._committer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._committer
-        loop = asyncio.get_running_loop()
         if self._reader is not None:
-            await loop.run_in_executor(self._reader_pool, self._reader.close)
-        if self._writer is not None:
-            await loop.run_in_executor(self._writer_pool, self._writer.close)
+            await asyncio.get_running_loop().run_in_executor(self._reader_pool,
+                                                             self._reader.close)
         self._reader_pool.shutdown()
-        self._writer_pool.shutdown()
 
     # -- look-up -------------------------------------------------------------------------
 
@@ -135,44 +130,7 @@ class ThreadMemory:
             participants=tuple(dict.fromkeys(a.lower() for a in (decision.sender, *delivered_to)
                                              if a)),
         )
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((record, future))
-        self._wake.set()
-        await future
-
-    async def _commit_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                try:
-                    await loop.run_in_executor(self._writer_pool, self._write,
-                                               [r for r, _ in batch])
-                except Exception as exc:  # every waiter learns its record was not kept
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for _, future in batch:
-                    if not future.done():
-                        future.set_result(None)
-
-    def _write(self, records: list[_Record]) -> None:
-        assert self._writer is not None
-        conn = self._writer
-        # the store's time format (UTC, naive, always six digits of microseconds)
-        at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(
-            sep=" ", timespec="microseconds")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for record in records:
-                self._write_one(conn, record, at)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        await self._write(lambda conn: self._write_one(conn, record, _now()))
 
     @staticmethod
     def _write_one(conn: sqlite3.Connection, record: _Record, at: str) -> None:

@@ -122,7 +122,7 @@ class HandlerRig:
         self.settings = Settings(data=data, policies=POLICIES, workers=1)
         policy = load_policy(POLICIES)
         self.store = self.loop.run_until_complete(Store.open(data))
-        self.threads = ThreadMemory(self.store.path)
+        self.threads = ThreadMemory(self.store.path, self.store.write)
         self.loop.run_until_complete(self.threads.open())
         self.downstream = RecordingDownstream()
         self.handler = Handler(self.settings, lambda: policy, self.store, self.threads,
