@@ -149,3 +149,15 @@ async def test_a_whole_hold_queues_its_notices_in_its_own_commit(
     # The housekeeping sweep queues what was missed.
     assert await notify.sweep(store, settings, policy, now() + dt.timedelta(seconds=1)) == 1
     assert len(await store.outbox_entries()) == 4
+
+
+def test_notice_headers_are_encoded_and_cannot_be_injected(settings: Settings,
+                                                          policy: Policy) -> None:
+    long_subject = "Gehalten — Überprüfung " + "x" * 90
+    data = notify.compose(settings, policy, ["director@example.org"], long_subject,
+                          "Ein Hinweis.\n", "reviewer-hold")
+    assert all(line.isascii() for line in data.split(b"\r\n")[:12])  # encoded, not raw
+    assert parsed(data)["Subject"] == long_subject
+    with pytest.raises(ValueError, match="linefeed or carriage return"):
+        notify.compose(settings, policy, ["director@example.org"],
+                       "Held\r\nBcc: eve@evil.test", "x\n", "reviewer-hold")
