@@ -71,6 +71,7 @@ class Gateway:
         self.settings = settings
         # Shared with the other workers so the connection limits hold for the whole gateway.
         self.connections = connections
+        self._own_table = False
         # With --workers N, every worker serves SMTP on the shared socket; only worker 0
         # (the primary) also runs the single-instance parts: web UI, outbox, expiry.
         self.sock = sock
@@ -102,10 +103,11 @@ class Gateway:
         accounts = Accounts(users_path(Path(settings.data)))
         handler = SubmissionHandler(settings, self.policy, self.store, self.threads,
                                     self.downstream, accounts=accounts)
-        guard = None
-        if self.connections is not None:
-            guard = self.connections.for_worker(self.worker, settings.max_connections_per_ip,
-                                                settings.max_connections, settings.networks)
+        if self.connections is None:  # one process: a table of its own
+            self.connections = ConnectionTable.create(1, settings.max_connections)
+            self._own_table = True
+        guard = self.connections.for_worker(self.worker, settings.max_connections_per_ip,
+                                            settings.max_connections, settings.networks)
         submission = Submission(settings, accounts, self.sessions, guard)
         loop = asyncio.get_running_loop()
         host, port = settings.listen_address
@@ -207,4 +209,6 @@ class Gateway:
             await self.store.close()
         if self.store_lock is not None:
             self.store_lock.release()
+        if self._own_table and self.connections is not None:
+            self.connections.close()
         log.info("stopped")

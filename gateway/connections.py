@@ -63,6 +63,7 @@ class ConnectionTable:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self.closed = False
         size = os.fstat(fd).st_size
         self._map = mmap.mmap(fd, size)
         magic, self.workers, self.slots, self._hash_key = _HEADER.unpack_from(self._map, 0)
@@ -163,6 +164,8 @@ class ConnectionTable:
             return 0 if slot is None else self._slot_total(slot)
 
     def close(self) -> None:
+        """Release the table; guards then admit nothing and releases are no-ops."""
+        self.closed = True
         self._map.close()
         with contextlib.suppress(OSError):
             os.close(self.fd)
@@ -188,6 +191,8 @@ class ConnectionGuard:
 
     def admit(self, host: str) -> str | None:
         table = self.table
+        if table.closed:  # the gateway is stopping
+            return TOTAL
         key = _address_key(host)
         with table.locked():
             if table._total() >= self.total:
@@ -215,6 +220,8 @@ class ConnectionGuard:
 
     def release(self, host: str) -> None:
         table = self.table
+        if table.closed:
+            return
         with table.locked():
             table._add_total(self.worker, -1)
             if self._unslotted.get(host):

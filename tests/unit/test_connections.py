@@ -83,3 +83,12 @@ def test_trusted_networks_have_no_per_address_limit() -> None:
     assert guard.admit("10.8.0.1") is None and guard.admit("10.8.0.1") is None
     assert guard.admit("10.8.0.1") == PER_ADDRESS
     assert [guard.admit("10.9.0.1") for _ in range(4)] == [None, None, None, TOTAL]
+
+
+def test_a_closed_table_admits_nothing_and_ignores_releases() -> None:
+    table = ConnectionTable.create(1, 10)
+    guard = table.for_worker(0, 5, 10)
+    assert guard.admit("127.0.0.8") is None
+    table.close()
+    guard.release("127.0.0.8")  # a connection that ends after the gateway stopped
+    assert guard.admit("127.0.0.8") == TOTAL
