@@ -11,7 +11,8 @@ each worker, like the listening socket):
 Worker *i* only ever changes column *i*, so when a worker dies the supervisor clears its
 column (``clear_worker``) and the connections it held are no longer counted. Admitting is
 check-then-increment under an ``fcntl`` lock on the table, so two workers cannot both take
-the last place. A slot whose counts are all zero is free; an address has at most one slot
+the last place; the lock is held for a few memory reads and writes, microseconds, so taking
+it on the event loop does not stall it. A slot whose counts are all zero is free; an address has at most one slot
 in use, found by probing from a keyed hash of the address.
 """
 
