@@ -12,8 +12,8 @@ Worker *i* only ever changes column *i*, so when a worker dies the supervisor cl
 column (``clear_worker``) and the connections it held are no longer counted. Admitting is
 check-then-increment under an ``fcntl`` lock on the table, so two workers cannot both take
 the last place; the lock is held for a few memory reads and writes, microseconds, so taking
-it on the event loop does not stall it. A slot whose counts are all zero is free; an address has at most one slot
-in use, found by probing from a keyed hash of the address.
+it on the event loop does not stall it. A slot whose counts are all zero is free; an address
+has at most one slot in use, found by probing from a keyed hash of the address.
 """
 
 from __future__ import annotations
