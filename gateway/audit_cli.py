@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.serve_cli import add_settings_arguments, settings_from
-from gateway.settings import SettingsError
+from gateway.serve_cli import add_settings_arguments, settings_or_report
 from gateway.store import Store
 
 
@@ -25,10 +24,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = settings_from(args)
-    except SettingsError as exc:
-        print(f"stampgate: {exc}", file=sys.stderr)
+    settings = settings_or_report(args)
+    if settings is None:
         return 2
     if args.limit < 1:
         print(f"stampgate: --limit must be at least 1, not {args.limit}", file=sys.stderr)

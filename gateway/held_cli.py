@@ -15,8 +15,8 @@ from gateway import crypto
 from gateway.model import Stamp
 from gateway.policy import Policy, PolicyError, load_policy
 from gateway.review import Desk, ReviewError
-from gateway.serve_cli import add_settings_arguments, settings_from
-from gateway.settings import Settings, SettingsError
+from gateway.serve_cli import add_settings_arguments, settings_or_report
+from gateway.settings import Settings
 from gateway.store import HeldFilter, HeldMessage, HeldState, Store
 from gateway.web import render
 
@@ -72,14 +72,6 @@ def _common(parser: argparse.ArgumentParser, by_required: bool = True) -> None:
                         help="who decides (recorded in the audit log)")
 
 
-def _settings(args: argparse.Namespace) -> Settings | None:
-    try:
-        return settings_from(args)
-    except SettingsError as exc:
-        print(f"stampgate: {exc}", file=sys.stderr)
-        return None
-
-
 def _policy(settings: Settings) -> Policy | None:
     try:
         return load_policy(settings.policies)
@@ -92,7 +84,7 @@ def _policy(settings: Settings) -> Policy | None:
 
 def _with_desk(args: argparse.Namespace, work: Callable[[Desk], Awaitable[int]]) -> int:
     """Open the store, build the desk the web UI uses too, run ``work``."""
-    settings = _settings(args)
+    settings = settings_or_report(args)
     if settings is None:
         return 2
     policy = _policy(settings)
@@ -118,7 +110,7 @@ def _with_desk(args: argparse.Namespace, work: Callable[[Desk], Awaitable[int]])
 
 
 def run_list(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_or_report(args)
     if settings is None:
         return 2
     state = None if args.state == "all" else HeldState(args.state)

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import crypto
-from gateway.serve_cli import add_settings_arguments, settings_from
-from gateway.settings import Settings, SettingsError
+from gateway.serve_cli import add_settings_arguments, settings_or_report
 
 STEPS = """\
 rotating the master key:
@@ -57,16 +56,8 @@ def register(sub: Any) -> None:
     status.set_defaults(handler=run_status)
 
 
-def _settings(args: argparse.Namespace) -> Settings | None:
-    try:
-        return settings_from(args)
-    except SettingsError as exc:
-        print(f"stampgate: {exc}", file=sys.stderr)
-        return None
-
-
 def run_rotate(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_or_report(args)
     if settings is None:
         return 2
     sealer = crypto.sealer_from(settings)
@@ -100,7 +91,7 @@ def run_rotate(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_or_report(args)
     if settings is None:
         return 2
     sealer = crypto.sealer_from(settings)

@@ -20,7 +20,7 @@ from gateway.access import (
     TlsMode,
 )
 from gateway.auth import Accounts, AccountsError, FailedLogins
-from gateway.connections import PER_ADDRESS, ConnectionGuard, ConnectionTable
+from gateway.connections import PER_ADDRESS, ConnectionGuard
 from gateway.lifecycle import DrainingSMTP, Sessions
 from gateway.logs import get_logger
 from gateway.settings import Settings, split_host_port
@@ -63,14 +63,11 @@ class Submission:
     """What every connection of one gateway shares: accounts, limits, the TLS context."""
 
     def __init__(self, settings: Settings, accounts: Accounts, sessions: Sessions,
-                 guard: ConnectionGuard | None = None) -> None:
+                 guard: ConnectionGuard) -> None:
         self.settings = settings
         self.accounts = accounts
         self.sessions = sessions
         self.listeners = listeners_from(settings)
-        if guard is None:  # one process: a table of its own
-            guard = ConnectionTable.create(1, settings.max_connections).for_worker(
-                0, settings.max_connections_per_ip, settings.max_connections, settings.networks)
         self.guard = guard
         self.failures = FailedLogins(settings.auth_failure_limit)
         self.limits = command_limits(settings)

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.backup import BackupError, backup, restore
-from gateway.serve_cli import add_settings_arguments, settings_from
-from gateway.settings import SettingsError
+from gateway.serve_cli import add_settings_arguments, settings_or_report
 
 
 def register(sub: Any) -> None:
@@ -37,11 +36,8 @@ def register(sub: Any) -> None:
 
 
 def _data_dir(args: argparse.Namespace) -> Path | None:
-    try:
-        return Path(settings_from(args).data)
-    except SettingsError as exc:
-        print(f"stampgate: {exc}", file=sys.stderr)
-        return None
+    settings = settings_or_report(args)
+    return Path(settings.data) if settings is not None else None
 
 
 def run_backup(args: argparse.Namespace) -> int:

@@ -60,11 +60,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, overrides)
 
 
-def run(args: argparse.Namespace) -> int:
+def settings_or_report(args: argparse.Namespace) -> Settings | None:
+    """The settings, or ``None`` after printing why they cannot be used."""
     try:
-        settings = settings_from(args)
+        return settings_from(args)
     except SettingsError as exc:
         print(f"stampgate: {exc}", file=sys.stderr)
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_or_report(args)
+    if settings is None:
         return 2
     configure(settings.log_level)
     try:

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.auth import AccountsError, add_user, read_users, set_disabled, users_path
-from gateway.serve_cli import add_settings_arguments, settings_from
-from gateway.settings import SettingsError
+from gateway.serve_cli import add_settings_arguments, settings_or_report
 
 MIN_PASSWORD = 12
 
@@ -45,11 +44,8 @@ def register(sub: Any) -> None:
 
 def account_file(args: argparse.Namespace, path_of: Callable[[Path], Path]) -> Path | None:
     """The account file under the data directory the settings name; ``None`` after an error."""
-    try:
-        return path_of(Path(settings_from(args).data))
-    except SettingsError as exc:
-        print(f"stampgate: {exc}", file=sys.stderr)
-        return None
+    settings = settings_or_report(args)
+    return path_of(Path(settings.data)) if settings is not None else None
 
 
 def _path(args: argparse.Namespace) -> Path | None:

@@ -7,6 +7,7 @@ import inspect
 from pathlib import Path
 
 from gateway.auth import Accounts
+from gateway.connections import ConnectionTable
 from gateway.lifecycle import Sessions
 from gateway.listener import Submission
 from gateway.settings import Settings
@@ -21,8 +22,9 @@ async def _protocol_tables(tmp_path: Path) -> None:
     settings = Settings(data=tmp_path)
     accounts = Accounts(tmp_path / "users")
     handler = SubmissionHandler.__new__(SubmissionHandler)
-    protocol = Submission(settings, accounts, Sessions()).protocol(
-        handler, Submission(settings, accounts, Sessions()).main, asyncio.get_running_loop())
+    guard = ConnectionTable.create(1, 10).for_worker(0, 5, 10)
+    submission = Submission(settings, accounts, Sessions(), guard)
+    protocol = submission.protocol(handler, submission.main, asyncio.get_running_loop())
     assert set(protocol._smtp_methods) == {n[5:] for n in _full(protocol, "smtp_")}
     assert {"EHLO", "MAIL", "RCPT", "DATA", "QUIT", "AUTH", "STARTTLS"} <= set(
         protocol._smtp_methods)
