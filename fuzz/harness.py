@@ -8,16 +8,17 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from gateway.access import header_refusal
-from gateway.auth import Account
-from gateway.decision import decide
-from gateway.message import read_message
-from gateway.model import Stamp, Verdict
-from gateway.policy import Policy, load_policy
-from gateway.recipients import parse_recipient
-from gateway.rewrite import outgoing, split_header
-from gateway.smtp import has_bare_line_ending
-from gateway.stamps import read_stamps
+from gateway.adapters.accounts import Account
+from gateway.adapters.rewrite import outgoing, split_header
+from gateway.core.decision import decide
+from gateway.core.message import read_message
+from gateway.core.model import Stamp, Verdict
+from gateway.core.policy import Policy
+from gateway.core.recipients import parse_recipient
+from gateway.core.stamps import read_stamps
+from gateway.policyfiles.load import load_policy
+from gateway.smtp.access import header_refusal
+from gateway.smtp.handler import has_bare_line_ending
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
 PRESS = "press@example.org"

@@ -129,7 +129,7 @@ class Settings(BaseModel):
     @field_validator("downstream")
     @classmethod
     def _downstream(cls, value: str) -> str:
-        from gateway.delivery import parse_downstream
+        from gateway.adapters.delivery import parse_downstream
 
         parse_downstream(value)
         return value
@@ -156,7 +156,7 @@ class Settings(BaseModel):
     @classmethod
     def _signing_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            from gateway.signing import resolve_key
+            from gateway.adapters.signing import resolve_key
 
             try:
                 resolve_key(value.get_secret_value())
@@ -168,7 +168,7 @@ class Settings(BaseModel):
     @classmethod
     def _held_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            from gateway.crypto import parse_master_key
+            from gateway.adapters.crypto import parse_master_key
 
             parse_master_key(value.get_secret_value())
         return value
@@ -190,7 +190,7 @@ class Settings(BaseModel):
     @classmethod
     def _old_held_keys(cls, value: tuple[SecretStr, ...],
                        info: ValidationInfo) -> tuple[SecretStr, ...]:
-        from gateway.crypto import parse_master_key
+        from gateway.adapters.crypto import parse_master_key
 
         for number, secret in enumerate(value, 1):
             try:

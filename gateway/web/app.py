@@ -24,11 +24,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from gateway.auth import Account, Accounts, AccountsError, FailedLogins
+from gateway.adapters.accounts import Account, Accounts, AccountsError, FailedLogins
+from gateway.core.model import Stamp
 from gateway.logs import get_logger
-from gateway.model import Stamp
-from gateway.review import Action, AlreadyDecided, ContentGone, Desk, NotFound, ReviewError
-from gateway.store import HeldFilter, HeldState, now
+from gateway.service.review import Action, AlreadyDecided, ContentGone, Desk, NotFound, ReviewError
+from gateway.store.store import HeldFilter, HeldState, now
 from gateway.web import render
 from gateway.web.security import (
     CONTENT_MARK,

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from gateway.policy import Policy, load_policy
-from gateway.stamps import Vocabulary
+from gateway.core.policy import Policy
+from gateway.core.stamps import Vocabulary
+from gateway.policyfiles.load import load_policy
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 

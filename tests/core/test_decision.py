@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from gateway.decision import Decision, ThreadContext, decide
-from gateway.message import read_message
-from gateway.model import Location, Stamp, Verdict
-from gateway.policy import Policy
-from gateway.recipients import parse_recipient
-from gateway.stamps import read_stamps
+from gateway.core.decision import Decision, ThreadContext, decide
+from gateway.core.message import read_message
+from gateway.core.model import Location, Stamp, Verdict
+from gateway.core.policy import Policy
+from gateway.core.recipients import parse_recipient
+from gateway.core.stamps import read_stamps
 from tests.core.mail import plain, raw, with_attached
 
 ALLOW, HOLD, BOUNCE = Verdict.ALLOW, Verdict.HOLD, Verdict.BOUNCE

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from gateway.message import MAX_DEPTH, read_message
-from gateway.model import Location, Stamp
-from gateway.stamps import StampReading, Vocabulary, read_stamps
+from gateway.core.message import MAX_DEPTH, read_message
+from gateway.core.model import Location, Stamp
+from gateway.core.stamps import StampReading, Vocabulary, read_stamps
 from tests.core.mail import alternative, html, plain, with_attached
 
 C = Stamp.CONFIDENTIAL

@@ -8,12 +8,12 @@ import quopri
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.decision import ThreadContext, decide
-from gateway.message import read_message
-from gateway.model import Location, Stamp, Verdict
-from gateway.policy import Policy
-from gateway.recipients import parse_recipient
-from gateway.stamps import Vocabulary, read_stamps, read_top_text
+from gateway.core.decision import ThreadContext, decide
+from gateway.core.message import read_message
+from gateway.core.model import Location, Stamp, Verdict
+from gateway.core.policy import Policy
+from gateway.core.recipients import parse_recipient
+from gateway.core.stamps import Vocabulary, read_stamps, read_top_text
 
 FUZZ = settings(max_examples=200, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -225,7 +225,7 @@ def test_the_single_part_shortcut_reads_like_the_stdlib_parser(data: bytes, crlf
     from email.parser import BytesParser
     from email.policy import compat32
 
-    from gateway.message import _facts, parse
+    from gateway.core.message import _facts, parse
 
     data = _crlf(data) if crlf else data
     full = BytesParser(policy=compat32).parsebytes(data)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.message import MAX_DEPTH, MAX_PARTS, MessageFacts, read_message
-from gateway.model import Location
+from gateway.core.message import MAX_DEPTH, MAX_PARTS, MessageFacts, read_message
+from gateway.core.model import Location
 from tests.core.mail import alternative, html, plain, raw, with_attached
 
 

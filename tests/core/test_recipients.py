@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.policy import Policy
-from gateway.recipients import AddressRefused, parse_recipient, refuse_source_route
+from gateway.core.policy import Policy
+from gateway.core.recipients import AddressRefused, parse_recipient, refuse_source_route
 
 FOLDED = [
     ("press@example.org", "press@example.org", "example.org"),

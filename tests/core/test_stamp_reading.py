@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.message import read_message
-from gateway.model import Location, Stamp
-from gateway.stamps import StampReading, Vocabulary, read_stamps, read_subject, read_top_text
+from gateway.core.message import read_message
+from gateway.core.model import Location, Stamp
+from gateway.core.stamps import StampReading, Vocabulary, read_stamps, read_subject, read_top_text
 from tests.core.mail import alternative, encoded, html, plain, raw
 
 C = Stamp.CONFIDENTIAL

@@ -29,11 +29,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.decision import decide
-from gateway.message import read_message
-from gateway.policy import Policy, load_policy
-from gateway.recipients import Recipient, parse_recipient
-from gateway.stamps import read_stamps
+from gateway.core.decision import decide
+from gateway.core.message import read_message
+from gateway.core.policy import Policy
+from gateway.core.recipients import Recipient, parse_recipient
+from gateway.core.stamps import read_stamps
+from gateway.policyfiles.load import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

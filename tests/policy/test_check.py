@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.policy import PolicyError, load_policy, locate
+from gateway.policyfiles.load import PolicyError, load_policy, locate
 from tests.policy.conftest import EXAMPLE, Run
 
 ROOT = EXAMPLE.parent

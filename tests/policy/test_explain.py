@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.policy import load_policy
+from gateway.policyfiles.load import load_policy
 from tests.policy.conftest import EXAMPLE, Run
 
 STAFF = "amira@example.org"

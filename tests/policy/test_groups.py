@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.policy import PolicyError, load_policy
-from gateway.policy_testing import Scenario, decide_scenario
+from gateway.policyfiles.load import PolicyError, load_policy
+from gateway.policyfiles.testing import Scenario, decide_scenario
 
 
 def _groups(policies: Path, files: dict[str, str]) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.group_import import GroupImportError, find_column, read_directory_csv
-from gateway.policy import load_policy
+from gateway.policyfiles.group_import import GroupImportError, find_column, read_directory_csv
+from gateway.policyfiles.load import load_policy
 from tests.policy.conftest import Run
 
 GOOD = """Name,Department,E-mail,Phone

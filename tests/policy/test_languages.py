@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.message import read_message
-from gateway.model import Location, Stamp
-from gateway.policy import PolicyError, load_policy
-from gateway.stamps import read_stamps
-from gateway.text import normalise_phrase
+from gateway.core.message import read_message
+from gateway.core.model import Location, Stamp
+from gateway.core.stamps import read_stamps
+from gateway.core.text import normalise_phrase
+from gateway.policyfiles.load import PolicyError, load_policy
 from tests.policy.conftest import EXAMPLE
 
 POLICY = load_policy(EXAMPLE)

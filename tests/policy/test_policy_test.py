@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gateway.policy import load_policy
-from gateway.policy_testing import Case, Scenario, compare, decide_scenario, run_cases
+from gateway.policyfiles.load import load_policy
+from gateway.policyfiles.testing import Case, Scenario, compare, decide_scenario, run_cases
 from tests.policy.conftest import EXAMPLE, Run
 
 FAILING = '''

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gateway.policy import load_policy, policy_fingerprint, reload_policy
+from gateway.policyfiles.load import load_policy, policy_fingerprint, reload_policy
 from tests.policy.conftest import EXAMPLE
 
 

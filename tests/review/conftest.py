@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway import crypto
-from gateway.policy import Policy
-from gateway.review import Desk
+from gateway.adapters import crypto
+from gateway.core.policy import Policy
+from gateway.service.review import Desk
 from gateway.settings import Settings
-from gateway.store import Store
+from gateway.store.store import Store
 from tests.review.support import example_policy, settings_for
 
 

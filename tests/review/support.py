@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway import crypto
-from gateway.decision import ThreadContext, decide
-from gateway.message import read_message
-from gateway.model import Verdict
-from gateway.policy import Policy, load_policy
-from gateway.recipients import parse_recipient
+from gateway.adapters import crypto
+from gateway.core.decision import ThreadContext, decide
+from gateway.core.message import read_message
+from gateway.core.model import Verdict
+from gateway.core.policy import Policy
+from gateway.core.recipients import parse_recipient
+from gateway.core.stamps import read_stamps
+from gateway.policyfiles.load import load_policy
 from gateway.settings import Settings
-from gateway.stamps import read_stamps
-from gateway.store import Store
+from gateway.store.store import Store
 from tests.support.gateway import EXAMPLE_POLICIES, message
 
 ADJUST = "Needs adjustment in 2 ways: blur face, change name"

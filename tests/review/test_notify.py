@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway import notify
-from gateway.policy import Policy
-from gateway.review_tasks import ReviewTasks
+from gateway.core.policy import Policy
+from gateway.service import notify
+from gateway.service.housekeeping import ReviewTasks
 from gateway.settings import Settings
-from gateway.store import Store, now
+from gateway.store.store import Store, now
 from tests.review.support import hold, settings_for
 
 SUBJECT = "Case update"  # the subject support.hold's messages carry
@@ -117,10 +117,10 @@ async def test_a_whole_hold_queues_its_notices_in_its_own_commit(
     """The SMTP edge's path for a message nobody gets yet: one transaction, notices included."""
     import functools
 
-    from gateway.decision import decide
-    from gateway.message import read_message
-    from gateway.recipients import parse_recipient
-    from gateway.stamps import read_stamps
+    from gateway.core.decision import decide
+    from gateway.core.message import read_message
+    from gateway.core.recipients import parse_recipient
+    from gateway.core.stamps import read_stamps
     from tests.support.gateway import message
 
     data = message("Needs adjustment in 2 ways: blur face, change name\n\nA client's story.\n",

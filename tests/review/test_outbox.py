@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auth import add_user
-from gateway.delivery import make_downstream
-from gateway.outbox import OutboxWorker, backoff
-from gateway.policy import Policy
-from gateway.review import Desk
-from gateway.reviewers import reviewers_path
+from gateway.adapters.accounts import add_user
+from gateway.adapters.delivery import make_downstream
+from gateway.adapters.reviewers import reviewers_path
+from gateway.core.policy import Policy
+from gateway.service.outbox import OutboxWorker, backoff
+from gateway.service.review import Desk
 from gateway.settings import Settings
-from gateway.store import HeldState, OutboxState, Store, now
+from gateway.store.store import HeldState, OutboxState, Store, now
 from tests.review.support import hold, settings_for
 from tests.support.downstream import Downstream, Mode
 
@@ -184,7 +184,7 @@ async def test_stop_ends_a_task_that_absorbs_a_cancellation(store: Store, settin
                                                              policy: Policy) -> None:
     """Shutdown never hangs on a background task that swallowed one cancel (as Python
     3.11's wait_for can when the cancel and a wake-up arrive together)."""
-    from gateway.review_tasks import ReviewTasks
+    from gateway.service.housekeeping import ReviewTasks
 
     tasks = ReviewTasks(store, make_downstream(settings.downstream, settings.hostname, 1),
                         settings, lambda: policy)

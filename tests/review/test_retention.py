@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway import crypto
-from gateway.policy import Policy
-from gateway.review import ContentGone, Desk
+from gateway.adapters import crypto
+from gateway.core.policy import Policy
+from gateway.service.review import ContentGone, Desk
 from gateway.settings import Settings
-from gateway.store import OutboxKind, OutboxState, Store, now
+from gateway.store.store import OutboxKind, OutboxState, Store, now
 from tests.review.support import hold
 
 STORY = b"A client's story."
@@ -89,8 +89,8 @@ async def test_a_sealed_released_body_loses_its_key(
 
 async def test_housekeeping_erases_released_bodies(
         store: Store, policy: Policy, settings: Settings) -> None:
-    from gateway.delivery import make_downstream
-    from gateway.review_tasks import ReviewTasks
+    from gateway.adapters.delivery import make_downstream
+    from gateway.service.housekeeping import ReviewTasks
 
     tasks = ReviewTasks(store, make_downstream(settings.downstream, settings.hostname, 1),
                         settings, lambda: policy)

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from gateway import crypto
-from gateway.decision import ThreadContext
-from gateway.model import Stamp
-from gateway.policy import Policy
-from gateway.review import (
+from gateway.adapters import crypto
+from gateway.core.decision import ThreadContext
+from gateway.core.model import Stamp
+from gateway.core.policy import Policy
+from gateway.service.review import (
     Action,
     AlreadyDecided,
     ContentGone,
@@ -28,7 +28,7 @@ from gateway.review import (
     next_state,
 )
 from gateway.settings import Settings
-from gateway.store import HeldState, OutboxKind, Store, now
+from gateway.store.store import HeldState, OutboxKind, Store, now
 from tests.review.support import ADJUST, hold
 
 TARGETS = {Action.RELEASE: HeldState.RELEASED, Action.REJECT: HeldState.REJECTED,

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from gateway.auth import add_user
-from gateway.policy import Policy
-from gateway.review import Desk
-from gateway.reviewers import reviewer_accounts, reviewers_path
+from gateway.adapters.accounts import add_user
+from gateway.adapters.reviewers import reviewer_accounts, reviewers_path
+from gateway.core.policy import Policy
+from gateway.service.review import Desk
 from gateway.settings import Settings
-from gateway.store import HeldState, Store
+from gateway.store.store import HeldState, Store
 from gateway.web.app import create_app
 from tests.review.support import hold
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.auth import add_user
+from gateway.adapters.accounts import add_user
 from tests.support.downstream import free_port
 from tests.support.gateway import GatewayProcess
 

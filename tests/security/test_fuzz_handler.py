@@ -22,15 +22,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from gateway.access import header_refusal
-from gateway.auth import Account
-from gateway.message import read_message
-from gateway.policy import load_policy
-from gateway.rewrite import split_header
+from gateway.adapters.accounts import Account
+from gateway.adapters.rewrite import split_header
+from gateway.core.message import read_message
+from gateway.policyfiles.load import load_policy
 from gateway.settings import Settings
-from gateway.smtp import Handler, has_bare_line_ending
-from gateway.store import Store
-from gateway.thread_memory import ThreadMemory
+from gateway.smtp.access import header_refusal
+from gateway.smtp.handler import Handler, has_bare_line_ending
+from gateway.store.store import Store
+from gateway.store.threads import ThreadMemory
 
 set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "stampgate-hypothesis"))
 POLICIES = Path(__file__).resolve().parents[2] / "policies"

@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway import crypto
-from gateway.crypto import KeyDestroyed, Sealer, SealError, new_master_key, parse_master_key
+from gateway.adapters import crypto
+from gateway.adapters.crypto import (
+    KeyDestroyed,
+    Sealer,
+    SealError,
+    new_master_key,
+    parse_master_key,
+)
 from tests.security.support import wait_until
 from tests.support.downstream import Downstream
 from tests.support.gateway import GatewayProcess, message

@@ -14,8 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway import crypto
-from gateway.crypto import KeyDestroyed, Sealer, SealError, new_master_key, parse_master_key
+from gateway.adapters import crypto
+from gateway.adapters.crypto import (
+    KeyDestroyed,
+    Sealer,
+    SealError,
+    new_master_key,
+    parse_master_key,
+)
 from gateway.settings import SettingsError, load_settings
 
 BODY = b"Subject: x\r\n\r\nA client story, still held.\r\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.rewrite import outgoing
-from gateway.signing import SignatureInvalid, signature_field, verify
+from gateway.adapters.rewrite import outgoing
+from gateway.adapters.signing import SignatureInvalid, signature_field, verify
 from tests.security.support import cli
 from tests.support.downstream import Downstream
 from tests.support.gateway import GatewayProcess, message

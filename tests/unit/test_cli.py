@@ -6,7 +6,7 @@ import argparse
 import subprocess
 import sys
 
-from gateway.cli import COMMANDS, build_parser
+from gateway.cli.main import COMMANDS, build_parser
 
 
 def _commands(parser: argparse.ArgumentParser) -> set[str]:
@@ -21,9 +21,9 @@ def test_the_table_names_every_registered_command() -> None:
 
 
 def test_serve_does_not_load_the_review_ui_or_other_commands() -> None:
-    probe = ("import sys; from gateway.cli import build_parser; build_parser('serve'); "
+    probe = ("import sys; from gateway.cli.main import build_parser; build_parser('serve'); "
              "print(sorted(m for m in sys.modules if m.startswith(('gateway.web', "
-             "'gateway.held_cli', 'gateway.policy_cli', 'gateway.review'))))")
+             "'gateway.cli.held', 'gateway.cli.policy', 'gateway.service.review'))))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"

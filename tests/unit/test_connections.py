@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from gateway.connections import PER_ADDRESS, TOTAL, ConnectionTable
+from gateway.smtp.connections import PER_ADDRESS, TOTAL, ConnectionTable
 
 
 def test_per_address_limit_counts_every_worker() -> None:
@@ -64,7 +64,7 @@ def test_another_process_sees_the_same_counts() -> None:
     table = ConnectionTable.create(2, 100)
     mine = table.for_worker(0, 2, 100)
     assert mine.admit("127.0.0.8") is None
-    probe = ("import sys; from gateway.connections import ConnectionTable; "
+    probe = ("import sys; from gateway.smtp.connections import ConnectionTable; "
              "t = ConnectionTable(int(sys.argv[1])); g = t.for_worker(1, 2, 100); "
              "print(g.admit('127.0.0.8'), g.admit('127.0.0.8'))")
     out = subprocess.run([sys.executable, "-c", probe, str(table.fd)], pass_fds=(table.fd,),

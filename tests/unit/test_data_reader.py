@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.data_reader import TooBig, read_data
+from gateway.smtp.data_reader import TooBig, read_data
 
 
 async def feed(chunks: list[bytes], limit: int | None = 1000) -> tuple[bytes, bytes]:

@@ -6,12 +6,12 @@ import asyncio
 import inspect
 from pathlib import Path
 
-from gateway.auth import Accounts
-from gateway.connections import ConnectionTable
-from gateway.lifecycle import Sessions
-from gateway.listener import Submission
+from gateway.adapters.accounts import Accounts
 from gateway.settings import Settings
-from gateway.submission import SubmissionHandler
+from gateway.smtp.connections import ConnectionTable
+from gateway.smtp.listener import Submission
+from gateway.smtp.sessions import Sessions
+from gateway.smtp.submission import SubmissionHandler
 
 
 def _full(obj: object, prefix: str) -> set[str]:

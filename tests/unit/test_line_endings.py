@@ -8,7 +8,7 @@ import aiosmtplib.protocol
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.delivery import crlf_line_endings
+from gateway.adapters.delivery import crlf_line_endings
 
 # aiosmtplib's own rule, restated: lone CR and LF become CRLF; the message ends in CRLF.
 _LINE_ENDINGS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.decision import Decision, RecipientDecision
-from gateway.model import Location, Stamp, Verdict
-from gateway.store import (
+from gateway.core.decision import Decision, RecipientDecision
+from gateway.core.model import Location, Stamp, Verdict
+from gateway.store.store import (
     DB_NAME,
     HeldFilter,
     HeldState,

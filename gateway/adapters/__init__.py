@@ -1,0 +1,1 @@
+"""Adapters to the outside: onward delivery, signing, header rewriting, sealing, accounts."""

@@ -1,0 +1,1 @@
+"""The ``stampgate`` command line: one module per command group."""

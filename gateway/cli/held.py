@@ -1,0 +1,237 @@
+"""``stampgate held ...``: the held-message queue from a terminal (the web UI's use cases)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from gateway.adapters import crypto
+from gateway.cli.serve import add_settings_arguments, settings_or_report
+from gateway.core.model import Stamp
+from gateway.core.policy import Policy
+from gateway.policyfiles.load import PolicyError, load_policy
+from gateway.service.review import Desk, ReviewError
+from gateway.settings import Settings
+from gateway.store.store import HeldFilter, HeldMessage, HeldState, Store
+from gateway.web import render
+
+STAMP_CHOICES = [s.value for s in Stamp] + ["none"]
+
+
+def register(sub: Any) -> None:
+    held = sub.add_parser("held", help="work the held-message queue")
+    held_sub = held.add_subparsers(dest="held_command", metavar="ACTION")
+    held_sub.required = True
+
+    listing = held_sub.add_parser("list", help="list held messages")
+    add_settings_arguments(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("--state", choices=[s.value for s in HeldState] + ["all"],
+                         default="held", help="which messages (default held)")
+    listing.add_argument("--stamp", choices=STAMP_CHOICES, help="only this stamp")
+    listing.add_argument("--reason", metavar="TEXT", help="only reasons or rules containing TEXT")
+    listing.set_defaults(handler=run_list)
+
+    show = held_sub.add_parser("show", help="show one held message, its decision and history")
+    _common(show, by_required=False)
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--content", action="store_true",
+                      help="also print the headers and the text body (recorded in the audit log)")
+    show.set_defaults(handler=run_show)
+
+    release = held_sub.add_parser("release", help="release to every held recipient or some")
+    _common(release)
+    release.add_argument("--to", action="append", metavar="ADDRESS",
+                         help="release only to this held recipient (repeatable)")
+    release.add_argument("--adjustments-done", action="store_true",
+                         help="confirm that every adjustment the stamp lists was made")
+    release.add_argument("--note", metavar="TEXT", help="a note for the audit log")
+    release.set_defaults(handler=run_release)
+
+    reject = held_sub.add_parser("reject", help="refuse it; the sender is told the reason")
+    _common(reject)
+    reject.add_argument("--reason", required=True, metavar="TEXT",
+                        help="why, in words for the sender")
+    reject.set_defaults(handler=run_reject)
+
+    discard = held_sub.add_parser("discard", help="drop it without telling the sender")
+    _common(discard)
+    discard.add_argument("--note", metavar="TEXT", help="a note for the audit log")
+    discard.set_defaults(handler=run_discard)
+
+
+def _common(parser: argparse.ArgumentParser, by_required: bool = True) -> None:
+    add_settings_arguments(parser)
+    parser.add_argument("hold_id", metavar="ID", help="the hold id (H...)")
+    parser.add_argument("--by", required=by_required, metavar="REVIEWER",
+                        help="who decides (recorded in the audit log)")
+
+
+def _policy(settings: Settings) -> Policy | None:
+    try:
+        return load_policy(settings.policies)
+    except PolicyError as exc:
+        print(f"stampgate: the policy in {settings.policies} cannot be used:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def _with_desk(args: argparse.Namespace, work: Callable[[Desk], Awaitable[int]]) -> int:
+    """Open the store, build the desk the web UI uses too, run ``work``."""
+    settings = settings_or_report(args)
+    if settings is None:
+        return 2
+    policy = _policy(settings)
+    if policy is None:
+        return 2
+    by = getattr(args, "by", None)
+    if by is not None and not by.strip():
+        print("stampgate: --by needs the reviewer's name", file=sys.stderr)
+        return 2
+    crypto.configure_from(settings)
+
+    async def run() -> int:
+        store = await Store.open(Path(settings.data))
+        try:
+            return await work(Desk(store, settings, lambda: policy))
+        except ReviewError as exc:
+            print(f"stampgate: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def run_list(args: argparse.Namespace) -> int:
+    settings = settings_or_report(args)
+    if settings is None:
+        return 2
+    state = None if args.state == "all" else HeldState(args.state)
+    which = HeldFilter(state=state, stamp=args.stamp, reason=args.reason)
+    rows = asyncio.run(_list(Path(settings.data), which))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no held messages")
+        return 0
+    for row in rows:
+        print(f"{row['id']}  {row['created_at'][:19]}  {row['state']:<9}  "
+              f"stamp={row['stamp'] or 'none'}  from={row['sender'] or '<>'}")
+        print(f"    held for: {', '.join(row['held_recipients'])}")
+        if row["thread_id"]:
+            print(f"    thread: {row['thread_id']}")
+        if row["newcomers"]:
+            print(f"    new to the thread: {', '.join(row['newcomers'])}")
+        if row["downgrade"]:
+            print(f"    {row['downgrade']}")
+        print(f"    why: {row['reason']}")
+    return 0
+
+
+async def _list(data: Path, which: HeldFilter) -> list[dict[str, Any]]:
+    store = await Store.open(data)
+    try:
+        return [h.summary() for h in await store.find_held(which)]
+    finally:
+        await store.close()
+
+
+def run_show(args: argparse.Namespace) -> int:
+    async def work(desk: Desk) -> int:
+        hold = await desk.get(args.hold_id)
+        history = await desk.store.audit_entries(held_id=hold.id)
+        outbox = [o.summary() for o in await desk.store.outbox_for(hold.id)]
+        content = None
+        if args.content:
+            by = args.by or f"{getpass.getuser()} (terminal)"
+            content = render.render(await desk.content(hold.id, by, "headers and text body"))
+        if args.json:
+            out = {**hold.summary(), "decision": hold.decision, "version": hold.version,
+                   "history": history, "outbox": outbox}
+            if content is not None:
+                out["headers"] = [list(h) for h in content.headers]
+                out["text"] = content.text
+                out["attachments"] = [a.filename for a in content.attachments]
+            print(json.dumps(out, indent=2))
+            return 0
+        _print_hold(hold, history, outbox, content)
+        return 0
+
+    return _with_desk(args, work)
+
+
+def _print_hold(hold: HeldMessage, history: list[dict[str, Any]], outbox: list[dict[str, Any]],
+                content: render.Rendered | None) -> None:
+    d = hold.decision
+    print(f"{hold.id}  {hold.state.value}  (held {hold.created_at:%Y-%m-%d %H:%M:%S} UTC)")
+    print(f"  stamp:     {hold.stamp_label} (found in: {', '.join(d.get('found_in', [])) or '-'})")
+    print(f"  from:      {hold.sender or '<>'}")
+    print(f"  held for:  {', '.join(hold.held_recipients)}")
+    print(f"  rules:     {', '.join(d.get('rules', []))}")
+    for r in d.get("recipients", []):
+        print(f"  {r['verdict']:<6}    {r['reason']} [rule {r['rule']}]")
+    for reason in d.get("reasons", []):
+        print(f"  note:      {reason}")
+    if hold.adjustments:
+        print(f"  adjustments required: {'; '.join(hold.adjustments)}")
+    if hold.thread_id:
+        print(f"  thread:    {hold.thread_id}")
+    if d.get("newcomers"):
+        print(f"  new to the confidential thread: {', '.join(d['newcomers'])}")
+    if hold.decided_by:
+        note = f": {hold.decision_note}" if hold.decision_note else ""
+        print(f"  decided:   {hold.state.value} by {hold.decided_by}{note}")
+    print("  history:")
+    for entry in history:
+        print(f"    {entry['at'][:19]}  {entry['actor']}  {entry['action']}")
+    for item in outbox:
+        print(f"  outgoing:  {item['purpose']} to {', '.join(item['recipients'])}: "
+              f"{item['state']} ({item['attempts']} attempt(s))"
+              + (f" {item['last_error']}" if item["last_error"] else ""))
+    if content is not None:
+        print("\n".join(f"{name}: {value}" for name, value in content.headers))
+        print()
+        print(content.text if content.text is not None else "(no plain-text part)")
+        for attachment in content.attachments:
+            print(f"[attachment {attachment.index}: {attachment.filename}, "
+                  f"{attachment.content_type}, {attachment.size} bytes]")
+
+
+def run_release(args: argparse.Namespace) -> int:
+    async def work(desk: Desk) -> int:
+        hold = await desk.get(args.hold_id)
+        done = hold.adjustments if args.adjustments_done else ()
+        decided = await desk.release(hold.id, args.by.strip(), to=args.to,
+                                     adjustments_done=done, note=args.note)
+        print(f"{decided.hold_id}: released to {', '.join(decided.recipients)} "
+              "(delivered through the outbox by the running gateway)")
+        return 0
+
+    return _with_desk(args, work)
+
+
+def run_reject(args: argparse.Namespace) -> int:
+    async def work(desk: Desk) -> int:
+        decided = await desk.reject(args.hold_id, args.by.strip(), args.reason)
+        print(f"{decided.hold_id}: rejected; the sender is told the reason")
+        return 0
+
+    return _with_desk(args, work)
+
+
+def run_discard(args: argparse.Namespace) -> int:
+    async def work(desk: Desk) -> int:
+        decided = await desk.discard(args.hold_id, args.by.strip(), args.note)
+        print(f"{decided.hold_id}: discarded")
+        return 0
+
+    return _with_desk(args, work)

@@ -1,0 +1,95 @@
+"""``stampgate serve``: run the gateway."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.logs import configure
+from gateway.policyfiles.load import PolicyError, load_policy
+from gateway.runtime.app import Gateway
+from gateway.runtime.workers import run_supervisor, run_worker
+from gateway.settings import Settings, SettingsError, load_settings
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "serve", help="run the SMTP gateway",
+        description="Accept mail over SMTP, read its stamp, and relay, bounce or hold it.",
+    )
+    add_settings_arguments(parser)
+    parser.add_argument("--listen", metavar="HOST:PORT",
+                        help="where to accept SMTP (default 127.0.0.1:2525)")
+    parser.add_argument("--downstream", metavar="URL",
+                        help="where allowed mail goes: maildir:PATH "
+                             "(default maildir:./var/outbox), smtp://host:port, "
+                             "smtp+starttls://host:port, smtps://host:port")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="processes sharing the SMTP socket (default: number of cores)")
+    parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--connections-fd", type=int, help=argparse.SUPPRESS)
+    parser.set_defaults(handler=run)
+
+
+def _worker_argv(args: argparse.Namespace) -> list[str]:
+    """The flags a worker process needs to resolve the same settings."""
+    argv: list[str] = []
+    for key in ("config", "listen", "downstream", "policies", "data", "workers"):
+        value = getattr(args, key, None)
+        if value is not None:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML file of settings (flags override it)")
+    parser.add_argument("--policies", type=Path, metavar="DIR",
+                        help="policy directory (default ./policies)")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="data directory for the store (default ./var)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {key: getattr(args, key, None)
+                 for key in ("listen", "downstream", "policies", "data", "workers")}
+    return load_settings(args.config, overrides)
+
+
+def settings_or_report(args: argparse.Namespace) -> Settings | None:
+    """The settings, or ``None`` after printing why they cannot be used."""
+    try:
+        return settings_from(args)
+    except SettingsError as exc:
+        print(f"stampgate: {exc}", file=sys.stderr)
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_or_report(args)
+    if settings is None:
+        return 2
+    configure(settings.log_level)
+    try:
+        policy = load_policy(settings.policies)
+    except PolicyError as exc:
+        print(f"stampgate: the policy in {settings.policies} cannot be used:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    try:
+        if args.listen_fd is not None:
+            run_worker(settings, policy, args.listen_fd, args.worker_index,
+                       args.connections_fd)
+        elif settings.workers > 1:
+            run_supervisor(settings, policy, _worker_argv(args))
+        else:
+            asyncio.run(Gateway(settings, policy).serve())
+    except OSError as exc:
+        print(f"stampgate: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,91 @@
+"""A decision said in words, for policy admins (``stampgate policy explain``)."""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from gateway.core.decision import Decision, RecipientDecision
+from gateway.core.model import Location, Verdict
+
+_WHERE = {
+    Location.BODY: "the first line of the plain-text body",
+    Location.HTML: "the first line of the HTML body",
+    Location.SUBJECT: "the Subject",
+    Location.HEADER: "the X-Stamp header",
+    Location.QUOTED: "quoted text",
+    Location.FORWARDED: "a forwarded message",
+    Location.ATTACHED: "an attached message",
+    Location.THREAD: "the thread it replies to",
+}
+
+
+def where_found(locations: tuple[Location, ...]) -> str:
+    """``the Subject and the X-Stamp header``: where a stamp was read."""
+    names = [_WHERE[location] for location in locations]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def outcome(decision: Decision) -> str:
+    """What happens to the message as a whole, as the sender's mail client sees it."""
+    verdict = decision.verdict
+    match verdict:
+        case Verdict.BOUNCE:
+            refused = ", ".join(decision.addresses(Verdict.BOUNCE))
+            return (f"BOUNCE: refused with 550 5.7.1 because of {refused}; "
+                    "nothing is delivered to anyone")
+        case Verdict.HOLD:
+            allowed = ", ".join(decision.addresses(Verdict.ALLOW)) or "nobody"
+            held = ", ".join(decision.addresses(Verdict.HOLD))
+            return (f"HOLD: accepted (250); delivered now to {allowed}; "
+                    f"held for a reviewer for {held}")
+        case Verdict.ALLOW:
+            return "ALLOW: accepted (250) and delivered to every recipient"
+        case _:
+            assert_never(verdict)
+
+
+def explain(decision: Decision, source: str = "") -> str:
+    """Every part of a decision as lines of text an admin can read top to bottom."""
+    lines: list[str] = []
+    policy = f"policy version {decision.policy_version}"
+    lines.append(f"{policy} ({source})" if source else policy)
+    if decision.stamp is None:
+        lines.append("stamp:    none found (unstamped mail)")
+    else:
+        lines.append(f"stamp:    {decision.stamp.label} ({decision.stamp.value}), "
+                     f"found in {where_found(decision.found_in)}")
+    if decision.adjustments or decision.stated_count is not None:
+        stated = f" (the stamp says {decision.stated_count})" if decision.stated_count else ""
+        listed = "; ".join(decision.adjustments) or "none listed"
+        lines.append(f"adjustments: {listed}{stated}")
+    for stamp, location, depth in decision.embedded:
+        lines.append(f"embedded: {stamp} in {location} content (depth {depth})")
+    if decision.unreadable:
+        lines.append("unreadable: " + "; ".join(decision.unreadable))
+    if decision.downgrade:
+        lines.append(f"downgrade: {decision.downgrade}")
+    if decision.thread_id:
+        lines.append(f"thread:   {decision.thread_id}")
+    if decision.sender:
+        lines.append(f"sender:   {decision.sender}")
+    lines.append(f"outcome:  {outcome(decision)}")
+    lines.append("recipients:")
+    for recipient in decision.recipients:
+        lines.extend(_recipient(recipient))
+    lines.append("rules fired: " + (", ".join(decision.rules) or "none"))
+    if decision.reasons:
+        lines.append("reasons:")
+        lines.extend(f"  - {reason}" for reason in decision.reasons)
+    return "\n".join(lines)
+
+
+def _recipient(recipient: RecipientDecision) -> list[str]:
+    groups = ", ".join(recipient.groups) or "none"
+    reason = recipient.reason.removeprefix(f"{recipient.address}: ")
+    return [
+        f"  {recipient.address}: {recipient.verdict.value.upper()}",
+        f"      audience {recipient.audience}; groups {groups}; rule {recipient.rule}",
+        f"      {reason}",
+    ]

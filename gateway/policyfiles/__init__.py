@@ -1,0 +1,1 @@
+"""Policy files on disk: loading, validating, problem wording, group import, policy tests."""

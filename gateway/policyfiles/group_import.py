@@ -1,0 +1,146 @@
+"""A recipient group from a staff-directory CSV export: find the email column, check each row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.core.policy import fold_entry, member_flaw
+
+# Header names of an email column, best first (compared without case, accents, spaces,
+# dashes or underscores), as staff directories in English, French and Spanish export them.
+EMAIL_HEADERS = (
+    "email", "emailaddress", "e-mail", "mail", "mailaddress", "workemail", "primaryemail",
+    "businessemail", "courriel", "adressecourriel", "adresseelectronique", "correo",
+    "correoelectronico", "address",
+)
+_SEPARATORS = ",;\t|"
+
+
+class GroupImportError(ValueError):
+    """The CSV cannot be imported at all (no email column, nothing in it)."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the CSV worth telling the admin about."""
+
+    line: int
+    value: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.value!r}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What a CSV gives: the members (sorted, folded) and the rows that were not used."""
+
+    column: str
+    members: tuple[str, ...]
+    invalid: tuple[Row, ...]
+    duplicates: tuple[Row, ...]
+    blank: int
+
+
+def _header_key(header: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", header.strip().lstrip("\ufeff").casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[\s_-]+", "", plain)
+
+
+def find_column(headers: Sequence[str], wanted: str | None = None) -> int:
+    """The index of the email column: ``wanted`` by name, else detected by header name."""
+    if wanted is not None:
+        for index, header in enumerate(headers):
+            if _header_key(header) == _header_key(wanted):
+                return index
+        raise GroupImportError(f"no column named {wanted!r}; the columns are "
+                               + ", ".join(repr(h) for h in headers))
+    keys = [_header_key(h) for h in headers]
+    for name in EMAIL_HEADERS:
+        found = [i for i, key in enumerate(keys) if key == _header_key(name)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise _ambiguous(headers, found)
+    found = [i for i, key in enumerate(keys) if "mail" in key]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise _ambiguous(headers, found)
+    raise GroupImportError("no email column found (looked for a header such as email, "
+                           "e-mail, mail or address); the columns are "
+                           + ", ".join(repr(h) for h in headers) + "; name it with --column")
+
+
+def _ambiguous(headers: Sequence[str], found: list[int]) -> GroupImportError:
+    names = ", ".join(repr(headers[i]) for i in found)
+    return GroupImportError(f"several columns could hold the email address ({names}); "
+                            "choose one with --column")
+
+
+def read_directory_csv(text: str, column: str | None = None) -> Imported:
+    """Parse a CSV export (comma, semicolon, tab or bar separated, header row first)."""
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise GroupImportError("the CSV file is empty")
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
+            text[:8192], delimiters=_SEPARATORS)
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise GroupImportError(f"line {reader.line_num}: not readable as CSV ({exc})") from None
+    headers = rows[0][1]
+    index = find_column(headers, column)
+    members: dict[str, int] = {}
+    invalid: list[Row] = []
+    duplicates: list[Row] = []
+    blank = 0
+    for line_num, row in rows[1:]:
+        value = row[index].strip() if index < len(row) else ""
+        if not value:
+            blank += 1
+            continue
+        flaw = member_flaw(value)
+        folded = fold_entry(value)
+        if flaw is not None:
+            invalid.append(Row(line_num, value, flaw.message))
+        elif folded in members:
+            duplicates.append(Row(line_num, value,
+                                  f"same as line {members[folded]}, skipped"))
+        else:
+            members[folded] = line_num
+    return Imported(headers[index], tuple(sorted(members)), tuple(invalid), tuple(duplicates),
+                    blank)
+
+
+def group_toml(members: Sequence[str], description: str, include: Sequence[str],
+               source: str, column: str) -> str:
+    """The text of a group file; ``description`` and ``include`` carry over from the old one."""
+    lines = [
+        f"# Generated by `stampgate policy import-group` from {source} (column {column!r}).",
+        "# Import again to refresh the members; description and include are kept.",
+        f"description = {_toml_string(description)}",
+    ]
+    if include:
+        lines.append("include = [" + ", ".join(_toml_string(g) for g in include) + "]")
+    lines.append("members = [")
+    lines.extend(f"    {_toml_string(member)}," for member in members)
+    lines.append("]")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(value: str) -> str:
+    # A JSON string is a valid TOML basic string (same escapes, \u escapes included).
+    return json.dumps(value, ensure_ascii=False)

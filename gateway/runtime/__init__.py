@@ -1,0 +1,1 @@
+"""The running process: composes the edges, the service and the store; workers."""

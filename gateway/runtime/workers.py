@@ -1,0 +1,128 @@
+"""Several worker processes serving one listening socket (``stampgate serve --workers N``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from gateway.core.policy import Policy
+from gateway.logs import get_logger
+from gateway.runtime.app import Gateway
+from gateway.settings import Settings
+from gateway.smtp.connections import ConnectionTable
+
+log = get_logger()
+_PR_SET_PDEATHSIG = 1
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket every worker accepts on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets it knows are TCP.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def die_with_parent() -> None:
+    """Linux: a worker whose supervisor dies is killed too, so it never holds the port."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(libc_name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Supervisor:
+    """Worker 0 runs in this process; workers 1..N-1 are child processes it restarts."""
+
+    def __init__(self, settings: Settings, policy: Policy, sock: socket.socket,
+                 argv: Sequence[str]) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.sock = sock
+        self.argv = list(argv)
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self.connections = ConnectionTable.create(settings.workers, settings.max_connections)
+        self.stopping = False
+
+    def _spawn(self, index: int) -> None:
+        # A new worker starts with no connections: the old one's are closed with it.
+        self.connections.clear_worker(index)
+        command = [sys.executable, "-m", "gateway", "serve", *self.argv,
+                   "--listen-fd", str(self.sock.fileno()), "--worker-index", str(index),
+                   "--connections-fd", str(self.connections.fd)]
+        self.children[index] = subprocess.Popen(
+            command, pass_fds=(self.sock.fileno(), self.connections.fd))
+
+    async def _watch(self) -> None:
+        while not self.stopping:
+            await asyncio.sleep(0.5)
+            for index, child in list(self.children.items()):
+                code = child.poll()
+                if code is not None and not self.stopping:
+                    log.error("worker-exited", worker=index, code=code)
+                    self._spawn(index)
+
+    def _forward(self, sig: int) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(sig)
+
+    async def run(self) -> None:
+        gateway = Gateway(self.settings, self.policy, sock=self.sock, worker=0,
+                          connections=self.connections)
+        for index in range(1, self.settings.workers):
+            self._spawn(index)
+        watcher = asyncio.create_task(self._watch())
+        try:
+            await gateway.serve(on_signal=self._signal)
+        finally:
+            self.stopping = True
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await asyncio.to_thread(self._wait_children)
+
+    def _signal(self, sig: int) -> None:
+        if sig != signal.SIGHUP:
+            self.stopping = True
+            sig = signal.SIGTERM
+        self._forward(sig)
+
+    def _wait_children(self) -> None:
+        deadline = self.settings.shutdown_deadline + 5
+        for child in self.children.values():
+            try:
+                child.wait(deadline)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def run_supervisor(settings: Settings, policy: Policy, argv: Sequence[str]) -> None:
+    host, port = settings.listen_address
+    sock = bind(host, port)
+    asyncio.run(Supervisor(settings, policy, sock, argv).run())
+
+
+def run_worker(settings: Settings, policy: Policy, fd: int, index: int,
+               connections_fd: int | None = None) -> None:
+    die_with_parent()
+    if os.getppid() == 1:
+        return  # the supervisor is already gone
+    sock = socket.socket(fileno=fd)
+    connections = ConnectionTable(connections_fd) if connections_fd is not None else None
+    asyncio.run(Gateway(settings, policy, sock=sock, worker=index,
+                        connections=connections).serve())

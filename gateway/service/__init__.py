@@ -1,0 +1,1 @@
+"""Use cases: submit a message, review held ones, notify, work the outbox, housekeeping."""

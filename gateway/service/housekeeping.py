@@ -1,0 +1,79 @@
+"""The review queue's background work in the primary gateway process: outbox and housekeeping.
+
+Housekeeping runs every ``housekeeping_seconds``: it expires old holds, queues the notices
+of holds whose notices were never queued (the gateway stopped between the hold and its
+notices) and, in digest mode, sends the reviewers' digest every ``digest_minutes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+
+from gateway.adapters.delivery import Downstream
+from gateway.core.policy import Policy
+from gateway.logs import get_logger
+from gateway.service import notify
+from gateway.service.outbox import OutboxWorker
+from gateway.service.review import Desk
+from gateway.settings import Settings
+from gateway.store.store import Store, now
+
+log = get_logger()
+
+
+class ReviewTasks:
+    """Start and stop the outbox worker and the housekeeping loop."""
+
+    def __init__(self, store: Store, downstream: Downstream, settings: Settings,
+                 policy: Callable[[], Policy]) -> None:
+        self.store = store
+        self.settings = settings
+        self.policy = policy
+        self.desk = Desk(store, settings, policy)
+        self.outbox = OutboxWorker(store, downstream, settings, policy)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_digest = now()
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self.outbox.run(), name="outbox"),
+                       asyncio.create_task(self._housekeeping(), name="housekeeping")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            # Cancel until it is done: a library call may absorb one cancellation.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=1)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _housekeeping(self) -> None:
+        while True:
+            try:
+                await self.housekeep()
+            except Exception:
+                log.exception("housekeeping-error")
+            await asyncio.sleep(self.settings.housekeeping_seconds)
+
+    async def housekeep(self, at: dt.datetime | None = None) -> None:
+        at = at or now()
+        policy = self.policy()
+        expired = await self.desk.expire_due(at)
+        await self.desk.erase_released(at)
+        # A hold younger than this may still be withdrawn by its SMTP session (downstream
+        # trouble for the allowed part); its own session queues its notices.
+        grace = dt.timedelta(seconds=2 * self.settings.downstream_timeout + 30)
+        swept = await notify.sweep(self.store, self.settings, policy, at - grace)
+        if swept:
+            log.info("notices-swept", holds=swept)
+        digest = 0
+        if (self.settings.notify_mode == "digest"
+                and at - self._last_digest >= dt.timedelta(minutes=self.settings.digest_minutes)):
+            self._last_digest = at
+            digest = await notify.send_digest(self.store, self.settings, policy)
+        if expired or swept or digest:
+            self.outbox.wake()

@@ -1,0 +1,1 @@
+"""The SMTP edge: the aiosmtpd protocol and handler, access rules, connection limits, TLS."""

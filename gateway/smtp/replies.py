@@ -1,0 +1,64 @@
+"""SMTP replies the gateway gives, as named constants and small renderers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gateway.core.decision import Decision
+from gateway.core.model import Verdict
+
+UNTRUSTED = "554 5.7.1 Relay access denied: {peer} is not a trusted network of this gateway"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+BARE_LINE_ENDING = ("550 5.5.2 Message refused: bare CR or LF line ending in DATA; "
+                    "lines must end with CRLF")
+NUL_IN_DATA = "550 5.6.0 Message refused: NUL character in DATA"
+TOO_BIG = "552 5.3.4 Message too big for this gateway (limit {limit} bytes)"
+STORE_FAILED = "451 4.3.0 Message not accepted: the hold queue is unavailable; try again later"
+DOWNSTREAM_TEMPORARY = ("451 4.4.1 Message not accepted: onward delivery failed ({detail}); "
+                        "try again later")
+INTERNAL_ERROR = "451 4.3.0 Message not accepted: internal error; try again later"
+
+
+def multiline(code: str, enhanced: str, lines: Iterable[str]) -> str:
+    """``550-5.7.1 a`` ... ``550 5.7.1 z``; CR and LF inside a line are flattened."""
+    items = [" ".join(line.split()) for line in lines if line.strip()]
+    out = [f"{code}-{enhanced} {line}" for line in items[:-1]]
+    out.append(f"{code} {enhanced} {items[-1]}")
+    return "\r\n".join(out)
+
+
+def bounce(decision: Decision) -> str:
+    """Why the message was refused: each offending recipient, its group, the stamp, what to do."""
+    stamp = decision.stamp_label
+    where = ", ".join(loc.value for loc in decision.found_in) or "none"
+    lines = [f"Message refused: nothing was delivered to anyone "
+             f"(stamp: {stamp}; found in: {where})"]
+    for r in decision.recipients:
+        if r.verdict is Verdict.BOUNCE:
+            group = f"group {', '.join(r.groups)}" if r.groups else r.audience
+            lines.append(f"<{r.address}> ({group}): {r.reason.split(': ', 1)[-1]} [rule {r.rule}]")
+    lines.append(_advice(decision))
+    return multiline("550", "5.7.1", lines)
+
+
+def _advice(decision: Decision) -> str:
+    if decision.stamp is None:
+        return ("What to do: communications staff receive only stamped material; remove those "
+                "recipients, or put a stamp on the first line (e.g. 'Cleared for publication') "
+                "if the content may go to them")
+    return ("What to do: remove those recipients and send again; if the content may now be "
+            "shared more widely, ask management to review and re-stamp it")
+
+
+def accepted(queue_id: str, hold_id: str | None, held: int, delivered: int) -> str:
+    if hold_id is None:
+        return f"250 2.0.0 Ok: queued as {queue_id}"
+    if delivered:
+        return (f"250 2.0.0 Ok: queued as {queue_id}; delivered to {delivered} recipient(s), "
+                f"held for review as {hold_id} for {held} recipient(s)")
+    return f"250 2.0.0 Ok: held for review as {hold_id} for {held} recipient(s)"
+
+
+def downstream_refused(code: int, detail: str) -> str:
+    enhanced = "5.0.0" if code >= 500 else "4.0.0"
+    return f"{code} {enhanced} Downstream refused the message: {' '.join(detail.split())[:300]}"

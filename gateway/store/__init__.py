@@ -1,0 +1,1 @@
+"""The durable store: held messages, outbox, audit log, thread memory, backups."""

@@ -1,0 +1,171 @@
+"""Online backup and restore of the store with SQLite's backup API, and the store lock."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.store.store import DB_NAME
+
+LOCK_NAME = "stampgate.lock"
+# A store has these tables; a file without them is not a stampgate store.
+REQUIRED_TABLES = frozenset({"held_messages", "thread_messages", "audit_log"})
+
+
+class BackupError(Exception):
+    """A backup or restore that could not be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """What a backup or restore wrote."""
+
+    path: Path
+    size: int
+    held: int
+    audit_entries: int
+
+
+def store_file(data_dir: Path) -> Path:
+    return data_dir / DB_NAME
+
+
+def timestamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+class StoreLock:
+    """An advisory lock next to the store: running gateways share it, a restore excludes them.
+
+    The kernel drops it when the process dies, so a crashed gateway never blocks a restore.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def shared(self) -> StoreLock:
+        fcntl.flock(self.fd, fcntl.LOCK_SH)
+        return self
+
+    def try_exclusive(self) -> bool:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+@contextlib.contextmanager
+def _connect(path: Path, *, read_only: bool = False) -> Iterator[sqlite3.Connection]:
+    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+    conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def verify(path: Path) -> Copy:
+    """Check that ``path`` is a sound stampgate store; raises ``BackupError`` if not."""
+    if not path.is_file():
+        raise BackupError(f"{path}: no such file")
+    try:
+        with _connect(path, read_only=True) as conn:
+            result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            if result != ["ok"]:
+                raise BackupError(f"{path}: integrity check failed: {'; '.join(result[:5])}")
+            tables = {row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            missing = REQUIRED_TABLES - tables
+            if missing:
+                raise BackupError(f"{path}: not a stampgate store "
+                                  f"(missing tables: {', '.join(sorted(missing))})")
+            held = conn.execute(
+                "SELECT count(*) FROM held_messages WHERE state = 'held'").fetchone()[0]
+            audit = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path}: not a readable SQLite database ({exc})") from None
+    return Copy(path, path.stat().st_size, int(held), int(audit))
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def backup(data_dir: Path, target: Path) -> Copy:
+    """A consistent copy of the live store, safe while the gateway runs.
+
+    ``target`` is a file, or a directory to put ``stampgate-<UTC time>.sqlite3`` in. The
+    copy is one self-contained file (no WAL), readable only by its owner, written under a
+    temporary name, checked, fsynced, then renamed into place.
+    """
+    source = store_file(data_dir)
+    if not source.is_file():
+        raise BackupError(f"{source}: no store here (is --data right?)")
+    if target.is_dir():
+        target = target / f"stampgate-{timestamp()}.sqlite3"
+    if target.exists():
+        raise BackupError(f"{target} exists already; choose a new name")
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        with _connect(source) as src, _connect(partial) as dst:
+            # One step: the whole copy is made inside a single read transaction, so it is
+            # a snapshot even while the gateway keeps writing (WAL readers never block).
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")
+        copy = verify(partial)
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+        partial.rename(target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return Copy(target, copy.size, copy.held, copy.audit_entries)
+
+
+def restore(source: Path, data_dir: Path, *, force: bool = False) -> tuple[Copy, Path | None]:
+    """Replace the store with a backup; returns the restored store and the safety copy.
+
+    Refuses while a gateway holds the store lock unless ``force``. The current store, if
+    any, is first backed up next to itself (``stampgate.sqlite3.before-restore-<time>``).
+    """
+    verify(source)
+    lock = StoreLock(data_dir)
+    try:
+        if not lock.try_exclusive() and not force:
+            raise BackupError(
+                f"a gateway is running on {data_dir} (it holds {data_dir / LOCK_NAME}); "
+                "stop it first, or use --force to restore under it")
+        live = store_file(data_dir)
+        safety: Path | None = None
+        if live.is_file():
+            kept = backup(data_dir, data_dir / f"{DB_NAME}.before-restore-{timestamp()}")
+            safety = kept.path
+        else:
+            os.close(os.open(live, os.O_WRONLY | os.O_CREAT, 0o600))
+        with _connect(source, read_only=True) as src, _connect(live) as dst:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=WAL")
+        restored = verify(live)
+        return restored, safety
+    finally:
+        lock.release()
