@@ -1,0 +1,103 @@
+"""The bounded message reader: inline for small mail, reader processes within a budget."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.core.model import Stamp
+from gateway.core.stamps import Vocabulary
+from gateway.policyfiles.load import load_policy
+from gateway.service.reading import MessageReader, read_now
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+@pytest.fixture(scope="module")
+def vocabulary() -> Vocabulary:
+    return load_policy(POLICIES).vocabulary
+
+
+@pytest.fixture
+async def reader() -> AsyncIterator[MessageReader]:
+    reader = MessageReader(inline_limit=1024, budget=30.0)
+    yield reader
+    reader.close()
+
+
+def message(first_line: str, filler_lines: int = 0) -> bytes:
+    body = first_line + "\r\n" + "An ordinary line of the story.\r\n" * filler_lines
+    return (b"From: alice@example.org\r\nTo: bob@example.org\r\nSubject: case\r\n"
+            b"Message-ID: <m1@example.org>\r\n\r\n" + body.encode())
+
+
+async def test_a_small_message_is_read_as_in_process(reader: MessageReader,
+                                                      vocabulary: Vocabulary) -> None:
+    data = message("Internal")
+    result = await reader.read(data, vocabulary)
+    assert result == read_now(data, vocabulary)
+    assert result.reading.stamp is Stamp.INTERNAL
+    assert reader._workers == []  # no process was needed
+
+
+async def test_a_large_message_is_read_in_a_reader_process(reader: MessageReader,
+                                                           vocabulary: Vocabulary) -> None:
+    data = message("Confidential", filler_lines=2000)
+    result = await reader.read(data, vocabulary)
+    assert result.reading.stamp is Stamp.CONFIDENTIAL
+    assert result.facts.message_id == "<m1@example.org>"
+    assert len(reader._workers) == 1
+    again = await reader.read(message("Internal", filler_lines=2000), vocabulary)
+    assert again.reading.stamp is Stamp.INTERNAL  # the same process serves the next one
+
+
+async def test_a_read_over_budget_is_unreadable_and_the_next_one_is_fine(
+        vocabulary: Vocabulary) -> None:
+    reader = MessageReader(inline_limit=1024, budget=0.001)
+    try:
+        slow = await reader.read(message("Cleared for publication", filler_lines=100_000),
+                                 vocabulary)
+        assert slow.reading.stamp is None
+        assert slow.reading.unreadable == ("reading took longer than 0.001 s",)
+        assert reader.overruns == 1
+        reader.budget = 30.0
+        fine = await reader.read(message("Internal", filler_lines=2000), vocabulary)
+        assert fine.reading.stamp is Stamp.INTERNAL
+        assert len(reader._workers) == 1  # the overrun process was replaced, not leaked
+    finally:
+        reader.close()
+
+
+async def test_the_event_loop_runs_while_a_large_message_is_read(
+        reader: MessageReader, vocabulary: Vocabulary) -> None:
+    await reader.read(message("Internal", filler_lines=2000), vocabulary)  # start the process
+    ticks = 0
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    ticker = asyncio.create_task(tick())
+    result = await reader.read(message("Confidential", filler_lines=60_000), vocabulary)
+    done.set()
+    await ticker
+    assert result.reading.stamp is Stamp.CONFIDENTIAL
+    assert ticks > 5  # other work went on while the message was being read
+
+
+async def test_a_cancelled_read_does_not_hand_its_answer_to_the_next_message(
+        reader: MessageReader, vocabulary: Vocabulary) -> None:
+    first = asyncio.create_task(reader.read(message("Confidential", filler_lines=100_000),
+                                            vocabulary))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    second = await reader.read(message("Internal", filler_lines=2000), vocabulary)
+    assert second.reading.stamp is Stamp.INTERNAL
