@@ -100,13 +100,16 @@ def test_relayed_message_keeps_the_original_bytes_and_gets_trace_headers(
 
 def test_incoming_gateway_headers_are_replaced(gateway: GatewayProcess,
                                                downstream: Downstream) -> None:
+    # The spoofed value differs from the gateway's reading, so a header passed through
+    # unchanged cannot satisfy the assertions below.
     spoof = message("Confidential\n\nx", headers={"X-Stampgate-Verdict": "allow",
-                                                   "X-Stamp": "confidential"})
+                                                   "X-Stamp": "cleared"})
     code, _ = gateway.send(ALICE, [BOB], spoof)
     assert code == 250
     header = downstream.wait_for(1)[0].header_text
     assert header.count("X-Stamp:") == 1
     assert "X-Stamp: confidential" in header
+    assert "X-Stamp: cleared" not in header
     assert "X-Stampgate-Verdict" not in header
 
 
@@ -120,8 +123,18 @@ def test_most_restrictive_stamp_wins_across_subject_and_body(gateway: GatewayPro
 
 def test_x_stamp_header_from_a_client_add_in_counts(gateway: GatewayProcess,
                                                    downstream: Downstream) -> None:
-    code, reply = gateway.send(ALICE, [PRESS], message("Hello", headers={"X-Stamp": "internal"}))
-    assert code == 550, reply
+    # The body alone is cleared for anyone: only the header can stop it.
+    body = "Cleared for publication\n\nThe story."
+    code, reply = gateway.send(ALICE, [PRESS], message(body))
+    assert code == 250, reply
+    downstream.wait_for(1)
+    downstream.clear()
+    for recipient in (PRESS, PARTNER):
+        code, reply = gateway.send(ALICE, [recipient],
+                                   message(body, headers={"X-Stamp": "internal"}))
+        assert code == 550, reply
+        assert "Internal" in reply and recipient in reply
+    assert downstream.messages == []
 
 
 def test_plus_addressing_and_case_do_not_escape_the_group(gateway: GatewayProcess,
@@ -129,6 +142,8 @@ def test_plus_addressing_and_case_do_not_escape_the_group(gateway: GatewayProces
     for address in ("press+news@example.org", "PRESS@EXAMPLE.ORG", "press@example.org."):
         code, reply = gateway.send(ALICE, [address], message("Internal\n\nx"))
         assert code == 550, (address, reply)
+        # An outsider would be bounced as well: the reply shows the group was recognised.
+        assert "communications" in reply, (address, reply)
     assert downstream.messages == []
 
 

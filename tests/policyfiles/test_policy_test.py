@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gateway.policyfiles.load import load_policy
 from gateway.policyfiles.testing import Case, Scenario, compare, decide_scenario, run_cases
-from tests.policy.conftest import EXAMPLE, Run
+from tests.policyfiles.conftest import EXAMPLE, Run
 
 FAILING = '''
 [[case]]

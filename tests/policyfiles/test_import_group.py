@@ -9,7 +9,7 @@ import pytest
 
 from gateway.policyfiles.group_import import GroupImportError, find_column, read_directory_csv
 from gateway.policyfiles.load import load_policy
-from tests.policy.conftest import Run
+from tests.policyfiles.conftest import Run
 
 GOOD = """Name,Department,E-mail,Phone
 Amira Haddad,Casework,amira@example.org,+254 700 000 001

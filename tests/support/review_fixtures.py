@@ -12,7 +12,7 @@ from gateway.core.policy import Policy
 from gateway.service.review import Desk
 from gateway.settings import Settings
 from gateway.store.store import Store
-from tests.review.support import example_policy, settings_for
+from tests.support.held import example_policy, settings_for
 
 
 @pytest.fixture(scope="session")

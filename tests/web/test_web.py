@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.review.gateways import (
+from tests.support.downstream import Downstream, free_port
+from tests.support.gateway import GatewayProcess
+from tests.support.review_gateway import (
     PASSWORD,
     SUBJECT,
     add_reviewer,
@@ -21,8 +23,6 @@ from tests.review.gateways import (
     send_raw,
     wait_for,
 )
-from tests.support.downstream import Downstream, free_port
-from tests.support.gateway import GatewayProcess
 
 PARTNER = "partner@outside.test"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -17,8 +17,8 @@ from gateway.service.outbox import OutboxWorker, backoff
 from gateway.service.review import Desk
 from gateway.settings import Settings
 from gateway.store.store import HeldState, OutboxState, Store, now
-from tests.review.support import hold, settings_for
 from tests.support.downstream import Downstream, Mode
+from tests.support.held import hold, settings_for
 
 TICKED = ["blur face", "change name"]
 

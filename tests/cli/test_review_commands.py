@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.review.gateways import (
+from tests.support.downstream import Downstream, Mode
+from tests.support.gateway import GatewayProcess
+from tests.support.review_gateway import (
     PASSWORD,
     SUBJECT,
     add_reviewer,
@@ -19,8 +21,6 @@ from tests.review.gateways import (
     send_held,
     wait_for,
 )
-from tests.support.downstream import Downstream, Mode
-from tests.support.gateway import GatewayProcess
 
 PARTNER = "partner@outside.test"
 

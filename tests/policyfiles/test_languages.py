@@ -14,7 +14,7 @@ from gateway.core.model import Location, Stamp
 from gateway.core.stamps import read_stamps
 from gateway.core.text import normalise_phrase
 from gateway.policyfiles.load import PolicyError, load_policy
-from tests.policy.conftest import EXAMPLE
+from tests.policyfiles.conftest import EXAMPLE
 
 POLICY = load_policy(EXAMPLE)
 

@@ -15,7 +15,7 @@ from gateway.service.review import Desk
 from gateway.settings import Settings
 from gateway.store.store import HeldState, Store
 from gateway.web.app import create_app
-from tests.review.support import hold
+from tests.support.held import hold
 
 PASSWORD = "correct horse battery staple"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.policyfiles.load import PolicyError, load_policy, locate
-from tests.policy.conftest import EXAMPLE, Run
+from tests.policyfiles.conftest import EXAMPLE, Run
 
 ROOT = EXAMPLE.parent
 

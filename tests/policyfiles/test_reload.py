@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from gateway.policyfiles.load import load_policy, policy_fingerprint, reload_policy
-from tests.policy.conftest import EXAMPLE
+from tests.policyfiles.conftest import EXAMPLE
 
 
 def test_a_valid_change_is_taken(policies: Path) -> None:

@@ -29,7 +29,7 @@ from gateway.service.review import (
 )
 from gateway.settings import Settings
 from gateway.store.store import HeldState, OutboxKind, Store, now
-from tests.review.support import ADJUST, hold
+from tests.support.held import ADJUST, hold
 
 TARGETS = {Action.RELEASE: HeldState.RELEASED, Action.REJECT: HeldState.REJECTED,
            Action.DISCARD: HeldState.DISCARDED, Action.EXPIRE: HeldState.EXPIRED}

@@ -14,7 +14,7 @@ from gateway.service import notify
 from gateway.service.housekeeping import ReviewTasks
 from gateway.settings import Settings
 from gateway.store.store import Store, now
-from tests.review.support import hold, settings_for
+from tests.support.held import hold, settings_for
 
 SUBJECT = "Case update"  # the subject support.hold's messages carry
 

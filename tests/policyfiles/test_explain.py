@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.policyfiles.load import load_policy
-from tests.policy.conftest import EXAMPLE, Run
+from tests.policyfiles.conftest import EXAMPLE, Run
 
 STAFF = "amira@example.org"
 MANAGER = "director@example.org"

@@ -13,7 +13,7 @@ from gateway.core.policy import Policy
 from gateway.service.review import ContentGone, Desk
 from gateway.settings import Settings
 from gateway.store.store import OutboxKind, OutboxState, Store, now
-from tests.review.support import hold
+from tests.support.held import hold
 
 STORY = b"A client's story."
 REVIEWER = "director@example.org"

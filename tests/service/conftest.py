@@ -1,0 +1,7 @@
+"""The review fixtures (a fresh store, the example policy, settings, a desk) for these tests."""
+
+from __future__ import annotations
+
+from tests.support.review_fixtures import desk, policy, settings, store
+
+__all__ = ["desk", "policy", "settings", "store"]
