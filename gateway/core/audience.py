@@ -23,47 +23,35 @@ class AudienceKind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Audience:
-    """One audience; ``group`` names the group for ``AudienceKind.GROUP`` only."""
+    """One audience and its words, worked out once (``audience`` builds one)."""
 
     kind: AudienceKind
-    group: str = ""
+    group: str
+    label: str  # as replies and logs show it: ``group communications``, ``external``
+    key: str  # the part of a rule name after the rule: ``groups.communications``
+    where: str  # the end of a sentence: ``outside the organisation``
 
-    @property
-    def label(self) -> str:
-        """As replies and logs show it: ``group communications``, ``external``..."""
-        match self.kind:
-            case AudienceKind.GROUP:
-                return f"group {self.group}"
-            case AudienceKind.EXTERNAL:
-                return "external"
-            case AudienceKind.THREAD:
-                return "thread"
-            case AudienceKind.ORGANISATION:
-                return "organisation"
-            case _:
-                assert_never(self.kind)
 
-    @property
-    def key(self) -> str:
-        """The part of a rule name after the rule: ``groups.communications``, ``external``."""
-        if self.kind is AudienceKind.GROUP:
-            return f"groups.{self.group}"
-        return self.label
+def audience(kind: AudienceKind, group: str = "") -> Audience:
+    """The audience of ``kind``; ``group`` names the group for ``AudienceKind.GROUP`` only."""
+    match kind:
+        case AudienceKind.GROUP:
+            return Audience(kind, group, f"group {group}", f"groups.{group}",
+                            f"to the {group} group")
+        case AudienceKind.EXTERNAL:
+            return Audience(kind, "", "external", "external", "outside the organisation")
+        case AudienceKind.THREAD:
+            return Audience(kind, "", "thread", "thread", "to the people on the thread")
+        case AudienceKind.ORGANISATION:
+            return Audience(kind, "", "organisation", "organisation", "to the organisation")
+        case _:
+            assert_never(kind)
 
-    @property
-    def where(self) -> str:
-        """``outside the organisation``: the audience as the end of a sentence."""
-        match self.kind:
-            case AudienceKind.GROUP:
-                return f"to the {self.group} group"
-            case AudienceKind.EXTERNAL:
-                return "outside the organisation"
-            case AudienceKind.THREAD:
-                return "to the people on the thread"
-            case AudienceKind.ORGANISATION:
-                return "to the organisation"
-            case _:
-                assert_never(self.kind)
+
+# Built once: decide() places every recipient of every message in one of these.
+EXTERNAL = audience(AudienceKind.EXTERNAL)
+THREAD = audience(AudienceKind.THREAD)
+ORGANISATION = audience(AudienceKind.ORGANISATION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,25 +71,25 @@ def place(rule_name: str, rule: AudienceRule, groups: Sequence[str], is_organisa
         verdict = strictest([v for v, _ in matched])
         # Tie-break between groups of the same verdict: the first in name order.
         group = next(g for v, g in matched if v is verdict)
-        audience = Audience(AudienceKind.GROUP, group)
+        placed = audience(AudienceKind.GROUP, group)
     elif not is_organisation:
-        verdict, audience = rule.external, Audience(AudienceKind.EXTERNAL)
+        verdict, placed = rule.external, EXTERNAL
     elif participant and rule.thread is not None:
-        verdict, audience = rule.thread, Audience(AudienceKind.THREAD)
+        verdict, placed = rule.thread, THREAD
     else:
-        verdict, audience = rule.organisation, Audience(AudienceKind.ORGANISATION)
-    return Placement(verdict, audience, f"{rule_name}.{audience.key}")
+        verdict, placed = rule.organisation, ORGANISATION
+    return Placement(verdict, placed, f"{rule_name}.{placed.key}")
 
 
-def verdict_reason(stamp: Stamp | None, audience: Audience, verdict: Verdict) -> str:
+def verdict_reason(stamp: Stamp | None, placed: Audience, verdict: Verdict) -> str:
     """``Internal may not go outside the organisation``: one recipient's verdict in words."""
     label = stamp.label if stamp else "Unstamped mail"
     match verdict:
         case Verdict.ALLOW:
-            return f"{label} may go {audience.where}"
+            return f"{label} may go {placed.where}"
         case Verdict.HOLD:
-            return f"{label} may go {audience.where} only after a reviewer approves"
+            return f"{label} may go {placed.where} only after a reviewer approves"
         case Verdict.BOUNCE:
-            return f"{label} may not go {audience.where}"
+            return f"{label} may not go {placed.where}"
         case _:
             assert_never(verdict)
