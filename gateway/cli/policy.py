@@ -6,16 +6,22 @@ import argparse
 import json
 import os
 import sys
-import tempfile
-import tomllib
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from gateway.core.explain import explain
-from gateway.core.policy import GROUPS_DIR, Policy, is_group_name
-from gateway.policyfiles.group_import import GroupImportError, group_toml, read_directory_csv
-from gateway.policyfiles.load import PolicyError, PolicyProblem, load_policy
+from gateway.cli.policy_common import (
+    DEFAULT_DIR,
+    FAILED,
+    OK,
+    load_or_report,
+    print_problems,
+    usage_error,
+)
+from gateway.cli.policy_groups import run_import_group
+from gateway.core.explain import explain, rule_table
+from gateway.core.policy import Policy
+from gateway.core.rules import RULES
+from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.policyfiles.testing import (
     CaseResult,
     Scenario,
@@ -24,9 +30,6 @@ from gateway.policyfiles.testing import (
     decide_scenario,
     run_cases,
 )
-
-DEFAULT_DIR = "policies"
-OK, FAILED, USAGE = 0, 1, 2
 
 
 def register(subparsers: Any) -> None:
@@ -45,13 +48,20 @@ def register(subparsers: Any) -> None:
     check.set_defaults(handler=run_check)
 
     what_if = sub.add_parser(
-        "explain", help="show what the policy does with one message",
-        description="Decide one message as the gateway would, and say why, in words or JSON.")
-    what_if.add_argument("--from", dest="sender", required=True, metavar="ADDR",
-                         help="the envelope sender (MAIL FROM)")
-    what_if.add_argument("--to", dest="recipients", action="append", required=True,
-                         metavar="ADDR", help="an envelope recipient (RCPT TO); repeat for more")
-    given = what_if.add_mutually_exclusive_group(required=True)
+        "explain", help="show what the policy does with one message, or list its rules",
+        description="Decide one message as the gateway would, and say why, in words or JSON "
+                    "(--from, --to and --stamp or --message). With --rules, list the decision "
+                    "rules in the order they run, with their descriptions, and the audience "
+                    "rules of the policy with their verdicts.")
+    what_if.add_argument("--rules", action="store_true",
+                         help="list the rules in the order they run and the policy's audience "
+                              "rules with their verdicts, instead of deciding a message")
+    what_if.add_argument("--from", dest="sender", metavar="ADDR",
+                         help="the envelope sender (MAIL FROM); required unless --rules")
+    what_if.add_argument("--to", dest="recipients", action="append", metavar="ADDR",
+                         help="an envelope recipient (RCPT TO); repeat for more; required "
+                              "unless --rules")
+    given = what_if.add_mutually_exclusive_group()
     given.add_argument("--stamp", metavar="STAMP",
                        help="a stamp name (cleared, needs_adjustment, internal, confidential, "
                             "none) or a stamp line as staff write it")
@@ -64,7 +74,7 @@ def register(subparsers: Any) -> None:
     what_if.add_argument("--policies", default=DEFAULT_DIR, metavar="DIR",
                          help=f"the policy directory (default: ./{DEFAULT_DIR})")
     what_if.add_argument("--json", action="store_true", help="print the decision as JSON")
-    what_if.set_defaults(handler=run_explain)
+    what_if.set_defaults(handler=run_explain, explain_parser=what_if)
 
     test = sub.add_parser("test", help="run the admin-written cases in DIR/tests/*.toml",
                           description="Run the cases kept beside the policy; exit 1 on any "
@@ -96,29 +106,12 @@ def register(subparsers: Any) -> None:
     group.set_defaults(handler=run_import_group)
 
 
-def _print_problems(problems: list[PolicyProblem], directory: str, out: TextIO) -> None:
-    for problem in problems:
-        if problem.key != "(directory)":
-            problem = replace(problem, file=os.path.join(directory, problem.file))
-        print(problem, file=out)
-
-
-def _load(directory: str, command: str) -> Policy | None:
-    try:
-        return load_policy(directory)
-    except PolicyError as error:
-        _print_problems(error.problems, directory, sys.stderr)
-        print(f"stampgate policy {command}: the policy in {directory} is invalid "
-              f"(run: stampgate policy check {directory})", file=sys.stderr)
-        return None
-
-
 def run_check(args: argparse.Namespace) -> int:
     directory: str = args.directory
     try:
         policy = load_policy(directory)
     except PolicyError as error:
-        _print_problems(error.problems, directory, sys.stdout)
+        print_problems(error.problems, directory, sys.stdout)
         count = len(error.problems)
         print(f"{count} problem{'s' if count != 1 else ''}: the policy was not loaded "
               "(a running gateway keeps its last good policy)")
@@ -147,14 +140,28 @@ def summary(policy: Policy, directory: str) -> str:
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    parser: argparse.ArgumentParser = args.explain_parser
+    if args.rules:
+        given = [option for option, value in _message_options(args) if value]
+        if given:
+            parser.error("--rules lists the rules and decides no message: leave out "
+                         + ", ".join(given))
+        return run_rules(args.policies)
+    missing = [option for option, value in (("--from", args.sender), ("--to", args.recipients))
+               if not value]
+    if args.stamp is None and args.message is None:
+        missing.append("one of --stamp, --message")
+    if missing:
+        parser.error(f"the following arguments are required: {', '.join(missing)} "
+                     "(or --rules)")
     message: bytes | None = None
     if args.message is not None:
         try:
             message = (sys.stdin.buffer.read() if args.message == "-"
                        else Path(args.message).read_bytes())
         except OSError as exc:
-            return _usage("explain", f"--message {args.message}: {exc.strerror or exc}")
-    policy = _load(args.policies, "explain")
+            return usage_error("explain", f"--message {args.message}: {exc.strerror or exc}")
+    policy = load_or_report(args.policies, "explain")
     if policy is None:
         return FAILED
     scenario = Scenario(sender=args.sender, recipients=tuple(args.recipients),
@@ -163,7 +170,7 @@ def run_explain(args: argparse.Namespace) -> int:
     try:
         decision = decide_scenario(policy, scenario)
     except ScenarioError as exc:
-        return _usage("explain", str(exc))
+        return usage_error("explain", str(exc))
     if args.json:
         print(json.dumps(decision.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -173,14 +180,23 @@ def run_explain(args: argparse.Namespace) -> int:
     return OK
 
 
-def _usage(command: str, message: str) -> int:
-    print(f"stampgate policy {command}: error: {message}", file=sys.stderr)
-    return USAGE
+def _message_options(args: argparse.Namespace) -> list[tuple[str, object]]:
+    return [("--from", args.sender), ("--to", args.recipients), ("--stamp", args.stamp),
+            ("--message", args.message), ("--thread", args.thread_stamp),
+            ("--participant", args.participants), ("--json", args.json)]
 
+
+def run_rules(directory: str) -> int:
+    """``policy explain --rules``: the rule table and the loaded policy's audience rules."""
+    policy = load_or_report(directory, "explain")
+    if policy is None:
+        return FAILED
+    print(rule_table(policy, RULES, directory))
+    return OK
 
 def run_test(args: argparse.Namespace) -> int:
     directory: str = args.directory
-    policy = _load(directory, "test")
+    policy = load_or_report(directory, "test")
     if policy is None:
         return FAILED
     results = run_cases(policy, directory)
@@ -213,104 +229,3 @@ def _print_result(result: CaseResult, directory: str, verbose: bool) -> None:
     if verbose and result.decision is not None:
         for line in explain(result.decision).splitlines():
             print(f"        | {line}")
-
-
-def run_import_group(args: argparse.Namespace) -> int:
-    name: str = args.name
-    directory = Path(args.policies)
-    if not is_group_name(name):
-        return _usage("import-group", f"{name!r} is not a group name (lower-case letters, "
-                                      "digits, - and _)")
-    if not directory.is_dir():
-        return _usage("import-group", f"policy directory {directory} not found")
-    try:
-        text = _decode_csv(Path(args.csv_file).read_bytes())
-        imported = read_directory_csv(text, args.column)
-    except OSError as exc:
-        return _usage("import-group", f"{args.csv_file}: {exc.strerror or exc}")
-    except GroupImportError as exc:
-        print(f"stampgate policy import-group: {args.csv_file}: {exc}", file=sys.stderr)
-        return FAILED
-    for row in imported.duplicates:
-        print(f"{args.csv_file}: {row}")
-    for row in imported.invalid:
-        print(f"{args.csv_file}: {row}", file=sys.stderr)
-    if imported.invalid and not args.skip_invalid:
-        print(f"nothing written: {len(imported.invalid)} invalid rows in {args.csv_file}; "
-              "correct them, or pass --skip-invalid to leave them out", file=sys.stderr)
-        return FAILED
-    if not imported.members:
-        print(f"nothing written: no addresses in column {imported.column!r} of "
-              f"{args.csv_file}", file=sys.stderr)
-        return FAILED
-    relative = f"{GROUPS_DIR}/{name}.toml"
-    target = directory / relative
-    old = _existing_group(target)
-    kept = old.get("description")
-    description: str = (args.description if args.description is not None
-                        else kept if isinstance(kept, str)
-                        else f"Imported from {Path(args.csv_file).name}")
-    include = _strings(old.get("include"))
-    content = group_toml(imported.members, description, include, Path(args.csv_file).name,
-                         imported.column)
-    try:
-        policy = load_policy(directory, overrides={relative: content})
-    except PolicyError as error:
-        _print_problems(error.problems, str(directory), sys.stderr)
-        print(f"nothing written: the policy would be invalid with the new {relative}",
-              file=sys.stderr)
-        return FAILED
-    before = set(_strings(old.get("members")))
-    change = (f"{len(set(imported.members) - before)} added, "
-              f"{len(before - set(imported.members))} removed")
-    skipped = (f"{imported.blank} blank, {len(imported.duplicates)} duplicate, "
-               f"{len(imported.invalid)} invalid rows skipped")
-    if args.dry_run:
-        print(content, end="")
-        print(f"dry run, nothing written: {target} would have {len(imported.members)} members "
-              f"({change}; {skipped}); policy OK (version {policy.version})")
-        return OK
-    write_atomically(target, content)
-    print(f"wrote {target}: {len(imported.members)} members ({change}; {skipped}); "
-          f"policy OK (version {policy.version})")
-    return OK
-
-
-def _decode_csv(raw: bytes) -> str:
-    """Spreadsheet exports come as UTF-8 (with or without BOM), UTF-16 or Windows-1252."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
-
-
-def _existing_group(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}
-
-
-def _strings(value: object) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def write_atomically(path: Path, content: str) -> None:
-    """Write a temporary file beside ``path``, then rename it over ``path``.
-
-    A reader (the gateway reloading its policy) sees the old file or the new one, never half.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import assert_never
 
 from gateway.core.decision import Decision, RecipientDecision
 from gateway.core.model import Location, Verdict
+from gateway.core.policy import AudienceRule, Policy
+from gateway.core.tally import Rule
 
 _WHERE = {
     Location.BODY: "the first line of the plain-text body",
@@ -89,3 +92,34 @@ def _recipient(recipient: RecipientDecision) -> list[str]:
         f"      audience {recipient.audience}; groups {groups}; rule {recipient.rule}",
         f"      {reason}",
     ]
+
+
+def rule_table(policy: Policy, table: Sequence[Rule], source: str = "") -> str:
+    """The rules in the order ``decide`` runs them, then every audience rule of ``policy``."""
+    version = f"policy version {policy.version}"
+    lines = [f"{version} ({source})" if source else version,
+             "rules, in the order they run (each one that applies is listed under "
+             "'rules fired'):"]
+    width = max((len(rule.name) for rule in table), default=0)
+    for number, rule in enumerate(table, start=1):
+        lines.append(f"  {number:>2}. {rule.name:<{width}}  {rule.description}")
+    lines.append("audience rules from rules.toml (STAMP.AUDIENCE and unreadable.AUDIENCE); "
+                 "for one recipient the first listed that applies:")
+    for name, audience_rule in policy.rules.named():
+        described = f": {audience_rule.description}" if audience_rule.description else ""
+        lines.append(f"  [{name}]{described}")
+        entries = _audience_entries(name, audience_rule)
+        width = max(len(entry) for entry, _ in entries)
+        lines.extend(f"    {entry:<{width}}  {verdict.value}" for entry, verdict in entries)
+    return "\n".join(lines)
+
+
+def _audience_entries(name: str, rule: AudienceRule) -> list[tuple[str, Verdict]]:
+    """A rule's verdicts in the order they are tried: groups, external, thread, organisation."""
+    entries = [(f"{name}.groups.{group}", verdict)
+               for group, verdict in sorted(rule.groups.items())]
+    entries.append((f"{name}.external", rule.external))
+    if rule.thread is not None:
+        entries.append((f"{name}.thread", rule.thread))
+    entries.append((f"{name}.organisation", rule.organisation))
+    return entries

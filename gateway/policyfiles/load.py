@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +18,6 @@ from gateway.core.policy import (
     RULES_FILE,
     STAMPS_FILE,
     Group,
-    ItemFlaws,
     Organisation,
     Policy,
     Rules,
@@ -28,36 +25,14 @@ from gateway.core.policy import (
     is_group_name,
 )
 from gateway.core.text import normalise_phrase
+from gateway.policyfiles.locate import locate as locate
+from gateway.policyfiles.locate import syntax_error_line
+from gateway.policyfiles.problems import PolicyError as PolicyError
+from gateway.policyfiles.problems import PolicyProblem as PolicyProblem
+from gateway.policyfiles.problems import problem as problem
+from gateway.policyfiles.problems import validation_problems as validation_problems
 
 M = TypeVar("M", bound=BaseModel)
-
-@dataclass(frozen=True)
-class PolicyProblem:
-    """One thing wrong in the policy files, said so an admin can fix it."""
-
-    file: str
-    key: str
-    value: str
-    message: str
-    line: int | None = None
-    hint: str = ""
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.key}: {self.message}"
-        if self.value:
-            text += f" (value: {self.value})"
-        if self.hint:
-            text += f"; hint: {self.hint}"
-        return text
-
-
-class PolicyError(Exception):
-    """The policy files could not be loaded; ``problems`` says each thing wrong."""
-
-    def __init__(self, problems: list[PolicyProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 class _Reader:
@@ -82,7 +57,7 @@ class _Reader:
         except tomllib.TOMLDecodeError as exc:
             self.problems.append(
                 PolicyProblem(relative, "(syntax)", "", f"not valid TOML: {exc}",
-                              line=_line_from_message(str(exc), text),
+                              line=syntax_error_line(str(exc), text),
                               hint="check quotes, brackets, commas and '=' on that line; "
                                    "a key may appear only once per table")
             )
@@ -123,157 +98,6 @@ class _Reader:
                    model: type[BaseModel]) -> None:
         self.problems.extend(validation_problems(relative, self.texts.get(relative, ""),
                                                  prefix, error, model))
-
-
-def problem(file: str, text: str, key: Sequence[str | int], value: object, message: str,
-            hint: str = "", later: bool = False) -> PolicyProblem:
-    """A problem with ``key`` in ``file``, its line found in the file's ``text``."""
-    path = tuple(str(k) for k in key)
-    line = locate(text, path, value if isinstance(value, str) else None, later)
-    shown = "" if value is None else _show(value)
-    return PolicyProblem(file, ".".join(path), shown, message, line, hint)
-
-
-def validation_problems(file: str, text: str, prefix: tuple[str, ...], error: ValidationError,
-                        model: type[BaseModel]) -> list[PolicyProblem]:
-    """A pydantic error on the table at ``prefix`` of ``file``, in an admin's words."""
-    found: list[PolicyProblem] = []
-    for item in error.errors():
-        loc = (*prefix, *(str(p) for p in item["loc"]))
-        cause = item.get("ctx", {}).get("error")
-        if isinstance(cause, ItemFlaws):
-            found.extend(problem(file, text, loc, flaw.value, flaw.message, flaw.hint, flaw.later)
-                         for flaw in cause.flaws)
-            continue
-        value = item.get("input")
-        message, hint = _explain_error(item["type"], item["msg"], loc[len(prefix):], model)
-        if item["type"] == "missing" or (
-                isinstance(value, dict | list) and item["type"] != "extra_forbidden"):
-            value = None
-        found.append(problem(file, text, loc, value, message, hint))
-    return found
-
-
-_ERROR_WORDS = {
-    "missing": ("is required", "add it; see policies/README.md"),
-    "extra_forbidden": ("is not a known key", ""),
-    "enum": ("is not a verdict", "the verdicts are allow, hold, bounce"),
-    "tuple_type": ("must be a list", 'write it like ["a", "b"]'),
-    "list_type": ("must be a list", 'write it like ["a", "b"]'),
-    "string_type": ("must be text", 'put it in double quotes: "..."'),
-    "dict_type": ("must be a table", "write it as [name] with keys below, or { key = value }"),
-    "model_type": ("must be a table", "write it as [name] with keys below, or { key = value }"),
-    "too_short": ("must not be empty", "list at least one entry"),
-    "too_long": ("is too long", ""),
-}
-
-
-def _explain_error(kind: str, pydantic_message: str, loc: tuple[str, ...],
-                   model: type[BaseModel]) -> tuple[str, str]:
-    """An admin's wording (message, hint) for one pydantic error."""
-    message, hint = _ERROR_WORDS.get(kind, (pydantic_message.removeprefix("Value error, "), ""))
-    if kind == "extra_forbidden":
-        known = _known_keys(model, loc[:-1])
-        close = difflib.get_close_matches(loc[-1], known, n=1)
-        hint = (f"did you mean {close[0]!r}? " if close else "") + (
-            "known keys here: " + ", ".join(known) if known else "")
-    return message, hint
-
-
-def _known_keys(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None or part not in current.model_fields:
-            return []
-        annotation = current.model_fields[part].annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            current = annotation
-        else:
-            current = None
-    return list(current.model_fields) if current is not None else []
-
-
-def _show(value: object) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _line_from_message(message: str, text: str) -> int | None:
-    match = re.search(r"line (\d+)", message)
-    if match:
-        return int(match.group(1))
-    return len(text.splitlines()) or None if "end of document" in message else None
-
-
-_TABLE_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*$")
-_BARE_OR_QUOTED = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
-_KEY_LINE = re.compile(rf"^\s*({_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*)\s*=")
-_INLINE_KEY = re.compile(rf"[{{,]\s*({_BARE_OR_QUOTED})\s*=")
-
-
-def _key_parts(text: str) -> tuple[str, ...]:
-    parts = re.findall(_BARE_OR_QUOTED, text)
-    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
-
-
-def _without_comment(line: str) -> str:
-    quote = ""
-    for index, char in enumerate(line):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char == "#":
-            return line[:index]
-    return line
-
-
-def locate(text: str, key: Sequence[str], value: str | None = None,
-           later: bool = False) -> int | None:
-    """Best-effort line of a key path (or of a bad string value under it) in a TOML text.
-
-    ``key`` is a path such as ``("internal", "groups", "comms")`` or ``("case", "2", "to")``
-    (arrays of tables are numbered from 0). With ``later`` the last matching value is
-    returned: the second of two duplicates.
-    """
-    if not text:
-        return None
-    path = tuple(key)
-    best: tuple[int, int] | None = None  # (depth of the matched prefix, line)
-    hits: list[int] = []
-    table: tuple[str, ...] = ()
-    context: tuple[str, ...] = ()
-    counts: dict[tuple[str, ...], int] = {}
-
-    def consider(found: tuple[str, ...], number: int) -> None:
-        nonlocal best
-        if found and path[:len(found)] == found and (best is None or len(found) > best[0]):
-            best = (len(found), number)
-
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = _without_comment(raw)
-        header = _TABLE_HEADER.match(line)
-        if header:
-            name = _key_parts(header.group(2))
-            if header.group(1) == "[[":
-                index = counts.get(name, 0)
-                counts[name] = index + 1
-                name = (*name, str(index))
-            table = context = name
-            consider(table, number)
-            continue
-        assignment = _KEY_LINE.match(line)
-        if assignment:
-            context = (*table, *_key_parts(assignment.group(1)))
-            consider(context, number)
-            for inner in _INLINE_KEY.finditer(line, assignment.end()):
-                consider((*context, *_key_parts(inner.group(1))), number)
-        if value and path[:len(context)] == context and (
-                f'"{value}"' in line or f"'{value}'" in line):
-            hits.append(number)
-    if hits:
-        return hits[-1] if later else hits[0]
-    return best[1] if best else None
 
 
 def policy_version(texts: Mapping[str, str]) -> str:

@@ -15,7 +15,7 @@ from gateway.core.model import Location, Stamp, Verdict
 from gateway.core.policy import Policy
 from gateway.core.recipients import AddressRefused, Recipient, parse_recipient
 from gateway.core.stamps import StampReading, read_stamps
-from gateway.policyfiles.load import problem, validation_problems
+from gateway.policyfiles.problems import problem, validation_problems
 
 TESTS_DIR = "tests"
 NO_STAMP = frozenset({"none", "unstamped"})

@@ -1,0 +1,235 @@
+"""The rule table, row by row: each case names the rule that decides it, and fails without it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from gateway.core.decision import Decision, ThreadContext, decide
+from gateway.core.message import read_message
+from gateway.core.model import Stamp, Verdict
+from gateway.core.policy import Policy
+from gateway.core.recipients import parse_recipient
+from gateway.core.rules import RULES
+from gateway.core.stamps import read_stamps
+from gateway.core.tally import Rule
+from tests.core.mail import plain, raw
+
+ALLOW, HOLD, BOUNCE = Verdict.ALLOW, Verdict.HOLD, Verdict.BOUNCE
+STAFF_SENDER = "bob@example.org"
+MANAGER = "director@example.org"
+COLLEAGUE = "alice@example.org"
+NEWCOMER = "carol@example.org"
+COMMS = "press@example.org"
+OUTSIDE = "partner@outside.test"
+AUDIENCE = "STAMP.AUDIENCE"
+UNREADABLE = "unreadable.AUDIENCE"
+
+LINES = {
+    Stamp.CLEARED: "Cleared for publication",
+    Stamp.NEEDS_ADJUSTMENT: "Needs adjustment in 2 ways: blur face, change name",
+    Stamp.INTERNAL: "Internal",
+    Stamp.CONFIDENTIAL: "Confidential",
+}
+PGP = ('Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="B"',
+       "--B\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--B\n"
+       "Content-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\nhQ\n"
+       "-----END PGP MESSAGE-----\n--B--\n")
+CHAIN = frozenset({STAFF_SENDER, COLLEAGUE})
+
+
+@dataclass(frozen=True)
+class Case:
+    """One message to one recipient; ``rule`` is the table rule the case depends on."""
+
+    body: bytes
+    recipient: str
+    verdict: Verdict
+    decided_by: str  # the recipient's deciding rule name, as replies and logs show it
+    rule: str
+    sender: str = STAFF_SENDER
+    thread: ThreadContext | None = None
+    fired: tuple[str, ...] = field(default=())  # further names that must be recorded
+
+
+def stamped(stamp: Stamp | None, rest: str = "The client story.") -> bytes:
+    return plain(f"{LINES[stamp]}\n\n{rest}\n" if stamp else f"{rest}\n")
+
+
+def encrypted(subject: str) -> bytes:
+    headers, body = PGP
+    return raw(f"Subject: {subject}\n{headers}", body)
+
+
+def thread(stamp: Stamp | None, participants: frozenset[str] | None = None) -> ThreadContext:
+    return ThreadContext("<t1@example.org>", stamp, participants)
+
+
+def audience_rows() -> dict[str, Case]:
+    """Every stamp (and none) for every audience: the stamp table of the product."""
+    expected = {
+        Stamp.CLEARED: {MANAGER: ("organisation", ALLOW), COMMS: ("organisation", ALLOW),
+                        OUTSIDE: ("external", ALLOW)},
+        Stamp.NEEDS_ADJUSTMENT: {MANAGER: ("organisation", ALLOW),
+                                 COMMS: ("groups.communications", HOLD),
+                                 OUTSIDE: ("external", HOLD)},
+        Stamp.INTERNAL: {MANAGER: ("organisation", ALLOW),
+                         COMMS: ("groups.communications", BOUNCE),
+                         OUTSIDE: ("external", BOUNCE)},
+        Stamp.CONFIDENTIAL: {MANAGER: ("thread", ALLOW),
+                             COMMS: ("groups.communications", BOUNCE),
+                             OUTSIDE: ("external", BOUNCE)},
+        None: {MANAGER: ("organisation", ALLOW), COMMS: ("groups.communications", BOUNCE),
+               OUTSIDE: ("external", ALLOW)},
+    }
+    rows: dict[str, Case] = {}
+    for stamp, audiences in expected.items():
+        name = stamp.value if stamp else "unstamped"
+        for recipient, (audience, verdict) in audiences.items():
+            rows[f"{name} to {audience}"] = Case(stamped(stamp), recipient, verdict,
+                                                 f"{name}.{audience}", AUDIENCE)
+    return rows
+
+
+ROWS: dict[str, Case] = {
+    **audience_rows(),
+    # Threads: an unstamped reply takes the thread's stamp.
+    "unstamped reply in an internal thread, to communications": Case(
+        stamped(None, "Thanks!"), COMMS, BOUNCE, "internal.groups.communications",
+        "thread-inherit", thread=thread(Stamp.INTERNAL)),
+    "unstamped reply in a confidential chain, to outside": Case(
+        stamped(None, "Thanks!"), OUTSIDE, BOUNCE, "confidential.external",
+        "thread-inherit", thread=thread(Stamp.CONFIDENTIAL, CHAIN)),
+    "unstamped reply in a needs-adjustment thread, to outside": Case(
+        stamped(None, "Thanks!"), OUTSIDE, HOLD, "needs_adjustment.external",
+        "thread-inherit", thread=thread(Stamp.NEEDS_ADJUSTMENT)),
+    # Confidential chains: a participant is allowed, an organisation newcomer is named.
+    "confidential chain, a participant": Case(
+        stamped(Stamp.CONFIDENTIAL), COLLEAGUE, ALLOW, "confidential.thread", AUDIENCE,
+        thread=thread(Stamp.CONFIDENTIAL, CHAIN)),
+    "confidential chain, an organisation newcomer": Case(
+        stamped(Stamp.CONFIDENTIAL), NEWCOMER, HOLD, "confidential.organisation",
+        "thread-newcomer", thread=thread(Stamp.CONFIDENTIAL, CHAIN)),
+    # Downgrades: stricter quoted, forwarded or thread content under a lower stamp.
+    "cleared over quoted confidential, to communications": Case(
+        stamped(Stamp.CLEARED, "> Confidential\n> the story"), COMMS, HOLD, "downgrade",
+        "downgrade"),
+    "cleared over quoted internal, to outside": Case(
+        stamped(Stamp.CLEARED, "> Internal\n> x"), OUTSIDE, HOLD, "downgrade", "downgrade"),
+    "cleared reply in an internal thread, to communications": Case(
+        stamped(Stamp.CLEARED, "Thanks!"), COMMS, HOLD, "downgrade", "downgrade",
+        thread=thread(Stamp.INTERNAL)),
+    "cleared over forwarded needs-adjustment, to outside": Case(
+        stamped(Stamp.CLEARED, "---------- Forwarded message ---------\nFrom: Carol\n"
+                               "Subject: [Needs adjustment] x\n\nstory"),
+        OUTSIDE, HOLD, "downgrade", "downgrade"),
+    "management clears quoted needs-adjustment material": Case(
+        stamped(Stamp.CLEARED, "> Needs adjustment: blur face\n> story"), COMMS, ALLOW,
+        "cleared.organisation", "downgrade-permitted", sender=MANAGER),
+    # Unreadable content fails closed for communications and outside.
+    "unreadable, unstamped, to outside": Case(
+        encrypted("Case update"), OUTSIDE, HOLD, "unreadable.external", UNREADABLE),
+    "unreadable, needs adjustment in the Subject, to outside": Case(
+        encrypted("[Needs adjustment] Case"), OUTSIDE, HOLD, "needs_adjustment.external",
+        AUDIENCE, fired=("unreadable.external",)),
+    "unreadable, cleared thread, to communications": Case(
+        encrypted("Case update"), COMMS, HOLD, "unreadable.groups.communications",
+        UNREADABLE, thread=thread(Stamp.CLEARED)),
+    "unreadable, cleared thread, to outside": Case(
+        encrypted("Case update"), OUTSIDE, HOLD, "unreadable.external", UNREADABLE,
+        thread=thread(Stamp.CLEARED)),
+    # Wording only: the stated count of adjustments disagrees with the list.
+    "needs adjustment in 3 ways, listing 2": Case(
+        plain("Needs adjustment in 3 ways: blur face, change name\nx\n"), MANAGER, ALLOW,
+        "needs_adjustment.organisation", "adjustment-count"),
+}
+
+
+def decide_case(policy: Policy, case: Case, table: tuple[Rule, ...] = RULES) -> Decision:
+    reading = read_stamps(read_message(case.body), policy.vocabulary)
+    separator = policy.organisation.plus_separator
+    recipients = [parse_recipient(case.recipient, separator)]
+    return decide(policy, reading, case.sender, recipients, case.thread, table)
+
+
+def observed(decision: Decision) -> tuple[object, ...]:
+    """All a sender, a reviewer or a log reader would see of one recipient's decision."""
+    (only,) = decision.recipients
+    return (decision.stamp, only.verdict, only.rule, only.reason, decision.reasons,
+            decision.downgrade, decision.newcomers)
+
+
+def rule_names(table: tuple[Rule, ...]) -> list[str]:
+    return [rule.name for rule in table]
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_row(name: str, policy: Policy) -> None:
+    case = ROWS[name]
+    decision = decide_case(policy, case)
+    (only,) = decision.recipients
+    assert (only.verdict, only.rule) == (case.verdict, case.decided_by)
+    assert case.decided_by in decision.rules
+    for fired in case.fired:
+        assert fired in decision.rules
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_row_depends_on_the_rule_it_names(name: str, policy: Policy) -> None:
+    """Without the rule the row names, the row's outcome changes (or the table is refused)."""
+    case = ROWS[name]
+    assert case.rule in rule_names(RULES)
+    table = tuple(rule for rule in RULES if rule.name != case.rule)
+    with_rule = observed(decide_case(policy, case))
+    if case.rule == AUDIENCE:
+        with pytest.raises(AssertionError, match="audience rule"):
+            decide_case(policy, case, table)
+        return
+    assert observed(decide_case(policy, case, table)) != with_rule
+
+
+def test_every_rule_of_the_table_decides_some_row() -> None:
+    named = {case.rule for case in ROWS.values()}
+    assert named == set(rule_names(RULES))
+
+
+def test_without_unreadable_the_gateway_would_leak(policy: Policy) -> None:
+    """The table is data: dropping the unreadable rule lets encrypted mail go outside."""
+    case = ROWS["unreadable, unstamped, to outside"]
+    table = tuple(rule for rule in RULES if rule.name != UNREADABLE)
+    (only,) = decide_case(policy, case, table).recipients
+    assert (only.verdict, only.rule) == (ALLOW, "unstamped.external")
+
+
+def test_order_is_part_of_the_table(policy: Policy) -> None:
+    """Inheritance after the audience rule would judge the reply as unstamped."""
+    case = ROWS["unstamped reply in an internal thread, to communications"]
+    inherit, rest = RULES[0], RULES[1:]
+    assert inherit.name == "thread-inherit"
+    (only,) = decide_case(policy, case, (*rest, inherit)).recipients
+    assert (only.verdict, only.rule) == (BOUNCE, "unstamped.groups.communications")
+    assert decide_case(policy, case, (*rest, inherit)).stamp is Stamp.INTERNAL
+
+
+def test_a_refining_rule_before_the_audience_rule_is_refused(policy: Policy) -> None:
+    downgrade = next(rule for rule in RULES if rule.name == "downgrade")
+    case = ROWS["cleared over quoted confidential, to communications"]
+    with pytest.raises(AssertionError, match="downgrade runs before any audience rule"):
+        decide_case(policy, case, (downgrade, *RULES))
+
+
+def test_rules_have_unique_names_and_one_line_descriptions() -> None:
+    names = rule_names(RULES)
+    assert len(names) == len(set(names))
+    for rule in RULES:
+        assert rule.description.strip() and "\n" not in rule.description
+
+
+def test_every_hit_is_recorded_even_when_a_stricter_rule_decides(policy: Policy) -> None:
+    decision = decide_case(policy, ROWS["cleared over quoted confidential, to communications"])
+    assert decision.rules == ("cleared.organisation", "downgrade")
+    newcomer = decide_case(policy, ROWS["confidential chain, an organisation newcomer"])
+    assert newcomer.rules == ("confidential.organisation", "thread-newcomer")
+    assert newcomer.newcomers == (NEWCOMER,)
+    assert "new to the confidential thread" in newcomer.recipients[0].reason
