@@ -10,7 +10,7 @@ import pytest
 
 from gateway.core.rules import RULES
 from gateway.policyfiles.load import load_policy
-from tests.policy.conftest import EXAMPLE, Run
+from tests.policyfiles.conftest import EXAMPLE, Run
 
 ROOT = EXAMPLE.parent
 
