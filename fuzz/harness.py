@@ -17,8 +17,8 @@ from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.core.stamps import read_stamps
 from gateway.policyfiles.load import load_policy
+from gateway.service.submit import has_bare_line_ending
 from gateway.smtp.access import header_refusal
-from gateway.smtp.handler import has_bare_line_ending
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
 PRESS = "press@example.org"

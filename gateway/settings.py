@@ -18,6 +18,8 @@ from pydantic import (
     field_validator,
 )
 
+from gateway.adapters.crypto import KEY_DIR, BodySealer, NullSealer, Sealer, parse_master_key
+
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
 SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key",
@@ -168,8 +170,6 @@ class Settings(BaseModel):
     @classmethod
     def _held_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            from gateway.adapters.crypto import parse_master_key
-
             parse_master_key(value.get_secret_value())
         return value
 
@@ -190,8 +190,6 @@ class Settings(BaseModel):
     @classmethod
     def _old_held_keys(cls, value: tuple[SecretStr, ...],
                        info: ValidationInfo) -> tuple[SecretStr, ...]:
-        from gateway.adapters.crypto import parse_master_key
-
         for number, secret in enumerate(value, 1):
             try:
                 parse_master_key(secret.get_secret_value())
@@ -251,3 +249,20 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
             lines.append(f"setting {key}: {error['msg'].removeprefix('Value error, ')}{shown}")
         source = f"{config}: " if config else ""
         raise SettingsError(source + "; ".join(lines)) from None
+
+
+def master_sealer(settings: Settings) -> Sealer | None:
+    """The sealer ``held_encryption_key`` and ``held_encryption_old_keys`` describe, if any."""
+    secret = settings.held_encryption_key
+    old = tuple(parse_master_key(s.get_secret_value()) for s in settings.held_encryption_old_keys)
+    if secret is None:
+        if old:
+            raise ValueError("held_encryption_old_keys needs held_encryption_key")
+        return None
+    return Sealer(parse_master_key(secret.get_secret_value()), Path(settings.data) / KEY_DIR, old)
+
+
+def held_sealer(settings: Settings) -> BodySealer:
+    """What seals, opens and destroys held bodies in this process (built once, passed down)."""
+    sealer = master_sealer(settings)
+    return sealer if sealer is not None else NullSealer()

@@ -4,7 +4,11 @@ A sealed body is ``MAGIC | key id | nonce | ciphertext``. Its key, wrapped (AES-
 configured master key, lives in its own small file under ``DATA/held-keys/``; destroying that
 file (``destroy``) makes the body unreadable for good, wherever copies of the store went.
 Messages never contain a NUL byte (the gateway refuses them), so ``MAGIC`` cannot be the
-start of a plaintext message: ``open_sealed`` passes plaintext through unchanged.
+start of a plaintext message: ``open`` passes plaintext through unchanged.
+
+Nothing here is process-wide: the process builds one sealer from its settings (a ``Sealer``,
+or a ``NullSealer`` when no master key is configured) and hands it to whatever reads or writes
+held bodies.
 
 A key file is ``version | master key fingerprint | nonce | AES-GCM(master key, body key)``.
 New keys are always wrapped by the current master key; old master keys only unwrap, and
@@ -21,17 +25,13 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import BinaryIO, Literal, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-if TYPE_CHECKING:
-    from gateway.settings import Settings
 
 MAGIC = b"\x00SGHELD1"
 KEY_DIR = "held-keys"
@@ -51,6 +51,34 @@ class SealError(Exception):
 
 class KeyDestroyed(SealError):
     """The body's key was destroyed: the body is gone for good."""
+
+
+class BodySealer(Protocol):
+    """What the gateway does with held bodies: seal new ones, open and destroy stored ones."""
+
+    def seal(self, content: bytes) -> bytes: ...
+
+    def open(self, blob: bytes) -> bytes: ...
+
+    def destroy(self, blob: bytes) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NullSealer:
+    """No master key configured: bodies are stored as they are; sealed ones cannot be read."""
+
+    def seal(self, content: bytes) -> bytes:
+        return content
+
+    def open(self, blob: bytes) -> bytes:
+        if not is_sealed(blob):
+            return blob
+        raise SealError("this held message is encrypted but no held_encryption_key is configured")
+
+    def destroy(self, blob: bytes) -> bool:
+        if not is_sealed(blob):
+            return False
+        raise SealError("cannot destroy: no held_encryption_key is configured")
 
 
 def master_key_fingerprint(master_key: bytes) -> bytes:
@@ -78,6 +106,7 @@ class Sealer:
         return master_key_fingerprint(self.master_key)
 
     def seal(self, content: bytes) -> bytes:
+        """The body sealed under a new key of its own, wrapped by the current master key."""
         key_id = os.urandom(_ID_LEN)
         body_key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(_NONCE_LEN)
@@ -87,6 +116,7 @@ class Sealer:
         return sealed
 
     def open(self, blob: bytes) -> bytes:
+        """The stored body as plaintext; plaintext passes through. Raises ``SealError``."""
         key_id = sealed_key_id(blob)
         if key_id is None:
             return blob
@@ -297,71 +327,3 @@ def _fsync_dir(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-# -- the process-wide sealer: configured once at start-up from the settings -------------
-
-_lock = threading.Lock()
-_active: Sealer | None = None
-
-
-def configure(master_key: bytes | None, data_dir: Path, old_keys: Iterable[bytes] = ()) -> None:
-    """Seal from now on with ``master_key`` (``None``: store bodies as they are).
-
-    ``old_keys`` only open what they wrapped; they need a current ``master_key``.
-    """
-    global _active
-    old = tuple(old_keys)
-    if master_key is None and old:
-        raise ValueError("old master keys need a current master key")
-    with _lock:
-        _active = Sealer(master_key, data_dir / KEY_DIR, old) if master_key is not None else None
-
-
-def active() -> Sealer | None:
-    return _active
-
-
-def seal(content: bytes) -> bytes:
-    """The body as it may be stored: sealed if a master key is configured, else unchanged."""
-    sealer = _active
-    return sealer.seal(content) if sealer is not None else content
-
-
-def open_sealed(blob: bytes) -> bytes:
-    """The stored body as plaintext; plaintext passes through. Raises ``SealError``."""
-    if not is_sealed(blob):
-        return blob
-    sealer = _active
-    if sealer is None:
-        raise SealError("this held message is encrypted but no held_encryption_key is configured")
-    return sealer.open(blob)
-
-
-def destroy(blob: bytes) -> bool:
-    """Destroy a sealed body's key (reject, discard, expiry, release past retention)."""
-    if not is_sealed(blob):
-        return False
-    sealer = _active
-    if sealer is None:
-        raise SealError("cannot destroy: no held_encryption_key is configured")
-    return sealer.destroy(blob)
-
-
-def sealer_from(settings: Settings) -> Sealer | None:
-    """The sealer ``held_encryption_key`` and ``held_encryption_old_keys`` describe."""
-    secret = settings.held_encryption_key
-    old = tuple(parse_master_key(s.get_secret_value()) for s in settings.held_encryption_old_keys)
-    if secret is None:
-        if old:
-            raise ValueError("held_encryption_old_keys needs held_encryption_key")
-        return None
-    return Sealer(parse_master_key(secret.get_secret_value()), Path(settings.data) / KEY_DIR, old)
-
-
-def configure_from(settings: Settings) -> None:
-    """Configure sealing from the settings (every process that reads held bodies)."""
-    global _active
-    sealer = sealer_from(settings)
-    with _lock:
-        _active = sealer

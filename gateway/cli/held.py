@@ -11,14 +11,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from gateway.adapters import crypto
 from gateway.cli.serve import add_settings_arguments, settings_or_report
 from gateway.core.model import Stamp
 from gateway.core.policy import Policy
 from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.service.review import Desk, ReviewError
-from gateway.settings import Settings
+from gateway.settings import Settings, held_sealer
 from gateway.store.store import HeldFilter, HeldMessage, HeldState, Store
+from gateway.store.threads import ThreadMemory
 from gateway.web import render
 
 STAMP_CHOICES = [s.value for s in Stamp] + ["none"]
@@ -95,16 +95,19 @@ def _with_desk(args: argparse.Namespace, work: Callable[[Desk], Awaitable[int]])
     if by is not None and not by.strip():
         print("stampgate: --by needs the reviewer's name", file=sys.stderr)
         return 2
-    crypto.configure_from(settings)
+    sealer = held_sealer(settings)
 
     async def run() -> int:
         store = await Store.open(Path(settings.data))
+        threads = ThreadMemory(store.path, store.write)
         try:
-            return await work(Desk(store, settings, lambda: policy))
+            await threads.open()
+            return await work(Desk(store, settings, lambda: policy, sealer, threads))
         except ReviewError as exc:
             print(f"stampgate: {exc}", file=sys.stderr)
             return 1
         finally:
+            await threads.close()
             await store.close()
 
     return asyncio.run(run())
@@ -155,7 +158,7 @@ def run_show(args: argparse.Namespace) -> int:
             by = args.by or f"{getpass.getuser()} (terminal)"
             content = render.render(await desk.content(hold.id, by, "headers and text body"))
         if args.json:
-            out = {**hold.summary(), "decision": hold.decision, "version": hold.version,
+            out = {**hold.summary(), "decision": hold.decision.to_dict(), "version": hold.version,
                    "history": history, "outbox": outbox}
             if content is not None:
                 out["headers"] = [list(h) for h in content.headers]
@@ -173,20 +176,21 @@ def _print_hold(hold: HeldMessage, history: list[dict[str, Any]], outbox: list[d
                 content: render.Rendered | None) -> None:
     d = hold.decision
     print(f"{hold.id}  {hold.state.value}  (held {hold.created_at:%Y-%m-%d %H:%M:%S} UTC)")
-    print(f"  stamp:     {hold.stamp_label} (found in: {', '.join(d.get('found_in', [])) or '-'})")
+    found_in = ", ".join(loc.value for loc in d.found_in) or "-"
+    print(f"  stamp:     {hold.stamp_label} (found in: {found_in})")
     print(f"  from:      {hold.sender or '<>'}")
     print(f"  held for:  {', '.join(hold.held_recipients)}")
-    print(f"  rules:     {', '.join(d.get('rules', []))}")
-    for r in d.get("recipients", []):
-        print(f"  {r['verdict']:<6}    {r['reason']} [rule {r['rule']}]")
-    for reason in d.get("reasons", []):
+    print(f"  rules:     {', '.join(d.rules)}")
+    for r in d.recipients:
+        print(f"  {r.verdict.value:<6}    {r.reason} [rule {r.rule}]")
+    for reason in d.reasons:
         print(f"  note:      {reason}")
     if hold.adjustments:
         print(f"  adjustments required: {'; '.join(hold.adjustments)}")
     if hold.thread_id:
         print(f"  thread:    {hold.thread_id}")
-    if d.get("newcomers"):
-        print(f"  new to the confidential thread: {', '.join(d['newcomers'])}")
+    if d.newcomers:
+        print(f"  new to the confidential thread: {', '.join(d.newcomers)}")
     if hold.decided_by:
         note = f": {hold.decision_note}" if hold.decision_note else ""
         print(f"  decided:   {hold.state.value} by {hold.decided_by}{note}")

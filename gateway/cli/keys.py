@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway.adapters import crypto
 from gateway.cli.serve import add_settings_arguments, settings_or_report
+from gateway.settings import master_sealer
 
 STEPS = """\
 rotating the master key:
@@ -60,7 +61,7 @@ def run_rotate(args: argparse.Namespace) -> int:
     settings = settings_or_report(args)
     if settings is None:
         return 2
-    sealer = crypto.sealer_from(settings)
+    sealer = master_sealer(settings)
     if sealer is None:
         print("stampgate: keys rotate needs held_encryption_key (the new master key; "
               "make one with: stampgate keygen)", file=sys.stderr)
@@ -94,7 +95,7 @@ def run_status(args: argparse.Namespace) -> int:
     settings = settings_or_report(args)
     if settings is None:
         return 2
-    sealer = crypto.sealer_from(settings)
+    sealer = master_sealer(settings)
     key_dir = sealer.key_dir if sealer is not None else Path(settings.data) / crypto.KEY_DIR
     counts: Counter[bytes | None] = Counter()  # None: damaged, or not a key file name
     failures: list[str] = []

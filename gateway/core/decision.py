@@ -67,7 +67,8 @@ class Decision:
             "stamp": self.stamp.value if self.stamp else None,
             "found_in": [loc.value for loc in self.found_in],
             "recipients": [
-                {"address": r.address, "audience": r.audience, "groups": list(r.groups),
+                {"address": r.address, "key": r.key, "audience": r.audience,
+                 "groups": list(r.groups),
                  "verdict": r.verdict.value, "rule": r.rule, "reason": r.reason}
                 for r in self.recipients
             ],
@@ -83,6 +84,34 @@ class Decision:
             "sender": self.sender,
             "policy_version": self.policy_version,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        """The decision ``to_dict`` wrote (a held record's); records older than the ``key``
+        field take the lower-cased address as the recipient's key."""
+        stamp = data.get("stamp")
+        return cls(
+            stamp=Stamp(stamp) if stamp else None,
+            found_in=tuple(Location(loc) for loc in data.get("found_in", [])),
+            recipients=tuple(
+                RecipientDecision(
+                    address=r["address"], key=r.get("key") or r["address"].lower(),
+                    audience=r["audience"], groups=tuple(r.get("groups", [])),
+                    verdict=Verdict(r["verdict"]), rule=r["rule"], reason=r["reason"])
+                for r in data.get("recipients", [])),
+            rules=tuple(data.get("rules", [])),
+            reasons=tuple(data.get("reasons", [])),
+            policy_version=str(data.get("policy_version", "")),
+            adjustments=tuple(data.get("adjustments", [])),
+            stated_count=data.get("stated_count"),
+            unreadable=tuple(data.get("unreadable", [])),
+            downgrade=data.get("downgrade"),
+            thread_id=data.get("thread_id"),
+            newcomers=tuple(data.get("newcomers", [])),
+            sender=str(data.get("sender", "")),
+            embedded=tuple((e["stamp"], e["location"], int(e["depth"]))
+                           for e in data.get("embedded", [])),
+        )
 
 
 def decide(

@@ -10,14 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.adapters import crypto
 from gateway.adapters.accounts import Accounts, users_path
+from gateway.adapters.crypto import BodySealer
 from gateway.adapters.delivery import Downstream, make_downstream
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.policyfiles.load import policy_fingerprint, reload_policy
-from gateway.service import observability
-from gateway.settings import Settings, split_host_port
+from gateway.service.submit import Submitter
+from gateway.settings import Settings, held_sealer, split_host_port
 from gateway.smtp.connections import ConnectionTable
 from gateway.smtp.listener import Submission
 from gateway.smtp.sessions import DrainingSMTP, Sessions
@@ -83,6 +83,7 @@ class Gateway:
         self.store: Store | None = None
         self.threads: ThreadMemory | None = None
         self.downstream: Downstream | None = None
+        self.sealer: BodySealer | None = None
         self.server: asyncio.base_events.Server | None = None
         self.extra_servers: list[asyncio.Server] = []
         self.sessions = Sessions()
@@ -101,10 +102,12 @@ class Gateway:
         await self.threads.open()
         self.downstream = make_downstream(settings.downstream, settings.hostname,
                                           settings.downstream_timeout)
-        crypto.configure_from(settings)
+        # Built once here and handed to everything that reads or writes held bodies.
+        self.sealer = held_sealer(settings)
         accounts = Accounts(users_path(Path(settings.data)))
-        handler = SubmissionHandler(settings, self.policy, self.store, self.threads,
-                                    self.downstream, accounts=accounts)
+        submitter = Submitter(settings, self.policy, self.store, self.threads, self.downstream,
+                              self.sealer)
+        handler = SubmissionHandler(submitter, accounts=accounts)
         if self.connections is None:  # one process: a table of its own
             self.connections = ConnectionTable.create(1, settings.max_connections)
             self._own_table = True
@@ -139,18 +142,22 @@ class Gateway:
         """
         from gateway.adapters.reviewers import reviewer_accounts
         from gateway.service.housekeeping import ReviewTasks
+        from gateway.service.metrics import prune_dead_processes
+        from gateway.web import health
         from gateway.web.app import create_app
         from gateway.web.server import HttpServer
 
         settings = self.settings
         assert self.store is not None and self.downstream is not None
-        self.review = ReviewTasks(self.store, self.downstream, settings, self.policy)
+        assert self.threads is not None and self.sealer is not None
+        self.review = ReviewTasks(self.store, self.downstream, settings, self.policy,
+                                  self.sealer, self.threads)
         self.review.start()
         if settings.web_listen:
-            # The review UI, health, readiness and metrics (observability.routes).
-            observability.prune_dead_processes()
+            # The review UI, health, readiness and metrics (web/health.py).
+            prune_dead_processes()
             web_app = create_app(self.review.desk, reviewer_accounts(Path(settings.data)),
-                                 observability.routes(self))
+                                 health.routes(self))
             self.web = HttpServer(web_app, *split_host_port(settings.web_listen))
             await self.web.start()
 

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable
 
+from gateway.adapters.crypto import BodySealer
 from gateway.adapters.delivery import Downstream
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
@@ -19,7 +20,9 @@ from gateway.service import notify
 from gateway.service.outbox import OutboxWorker
 from gateway.service.review import Desk
 from gateway.settings import Settings
-from gateway.store.store import Store, now
+from gateway.store.records import now
+from gateway.store.store import Store
+from gateway.store.threads import ThreadMemory
 
 log = get_logger()
 
@@ -28,12 +31,13 @@ class ReviewTasks:
     """Start and stop the outbox worker and the housekeeping loop."""
 
     def __init__(self, store: Store, downstream: Downstream, settings: Settings,
-                 policy: Callable[[], Policy]) -> None:
+                 policy: Callable[[], Policy], sealer: BodySealer,
+                 threads: ThreadMemory) -> None:
         self.store = store
         self.settings = settings
         self.policy = policy
-        self.desk = Desk(store, settings, policy)
-        self.outbox = OutboxWorker(store, downstream, settings, policy)
+        self.desk = Desk(store, settings, policy, sealer, threads)
+        self.outbox = OutboxWorker(store, downstream, settings, policy, sealer)
         self._tasks: list[asyncio.Task[None]] = []
         self._last_digest = now()
 

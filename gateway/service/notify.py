@@ -17,7 +17,8 @@ from email.policy import SMTP
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.settings import Settings
-from gateway.store.store import HeldMessage, HeldState, NewMail, OutboxKind, Store
+from gateway.store.records import HeldMessage, HeldState, HoldNotices, NewMail, OutboxKind
+from gateway.store.store import Store
 
 log = get_logger()
 NOTICE_HEADER = "X-Stampgate-Notice"
@@ -89,15 +90,15 @@ def _notice(settings: Settings, policy: Policy, to: Sequence[str], subject: str,
 
 
 def _stamp_line(hold: HeldMessage) -> str:
-    found = ", ".join(hold.decision.get("found_in", [])) or "-"
+    found = ", ".join(loc.value for loc in hold.decision.found_in) or "-"
     return f"{hold.stamp_label} (found in: {found})"
 
 
 def _held_lines(hold: HeldMessage) -> list[str]:
     """Who was held and why, one line per recipient, from the stored decision."""
     held = {a.lower() for a in hold.held_recipients}
-    lines = [f"  - {r['reason']} [rule {r['rule']}]"
-             for r in hold.decision.get("recipients", []) if r["address"].lower() in held]
+    lines = [f"  - {r.reason} [rule {r.rule}]"
+             for r in hold.decision.recipients if r.address.lower() in held]
     return lines or [f"  - {hold.reason}"]
 
 
@@ -112,7 +113,7 @@ def reviewer_notice(hold: HeldMessage, settings: Settings, policy: Policy) -> Ne
     to = reviewer_addresses(settings, policy)
     if not to:
         return None
-    adjustments = hold.decision.get("adjustments", [])
+    adjustments = hold.decision.adjustments
     lines = [
         "A message is waiting for review.", "",
         f"Hold:        {hold.id}",
@@ -123,10 +124,10 @@ def reviewer_notice(hold: HeldMessage, settings: Settings, policy: Policy) -> Ne
     ]
     if adjustments:
         lines.append(f"Adjustments: {len(adjustments)} required (listed on the review page)")
-    if hold.decision.get("downgrade"):
-        lines.append(f"Downgrade:   {hold.decision['downgrade']}")
-    if hold.decision.get("newcomers"):
-        lines.append(f"New to the confidential thread: {', '.join(hold.decision['newcomers'])}")
+    if hold.decision.downgrade:
+        lines.append(f"Downgrade:   {hold.decision.downgrade}")
+    if hold.decision.newcomers:
+        lines.append(f"New to the confidential thread: {', '.join(hold.decision.newcomers)}")
     expires = hold.created_at + dt.timedelta(days=settings.hold_expiry_days)
     lines += ["", f"Review it:   {link(settings, hold.id)}", "",
               f"Unless someone decides first, the hold expires on {expires:%Y-%m-%d %H:%M} UTC "
@@ -171,8 +172,7 @@ def sender_hold_notice(hold: HeldMessage, settings: Settings, policy: Policy) ->
                    "\n".join(lines) + "\n", "sender-hold", hold.id)
 
 
-def hold_notices(hold: HeldMessage, settings: Settings,
-                 policy: Policy) -> tuple[list[NewMail], bool]:
+def hold_notices(hold: HeldMessage, settings: Settings, policy: Policy) -> HoldNotices:
     """The notices a new hold causes now, and whether it waits for the reviewers' digest."""
     mode = settings.notify_mode
     mail: list[NewMail] = []
@@ -183,7 +183,20 @@ def hold_notices(hold: HeldMessage, settings: Settings,
         reviewer = reviewer_notice(hold, settings, policy)
         if reviewer is not None:
             mail.append(reviewer)
-    return mail, mode == "digest"
+    return HoldNotices(tuple(mail), mode == "digest")
+
+
+def new_hold_notices(hold: HeldMessage, settings: Settings,
+                     policy: Policy) -> HoldNotices | None:
+    """``hold_notices`` for a hold about to be stored; ``None`` if they cannot be written.
+
+    A notice that fails never fails the hold: the housekeeping sweep queues it later.
+    """
+    try:
+        return hold_notices(hold, settings, policy)
+    except Exception:
+        log.exception("notice-failed", hold_id=hold.id)
+        return None
 
 
 def decision_notice(hold: HeldMessage, state: HeldState, by: str, note: str | None,
@@ -248,8 +261,8 @@ async def on_hold(store: Store, settings: Settings, policy: Policy, hold_id: str
         hold = await store.get_held(hold_id)
         if hold is None:
             return
-        mail, digest = hold_notices(hold, settings, policy)
-        await store.record_hold_notices(hold_id, mail, digest)
+        notices = hold_notices(hold, settings, policy)
+        await store.record_hold_notices(hold_id, notices.mail, notices.digest_pending)
     except Exception:  # the hold is stored; the housekeeping sweep queues its notices later
         log.exception("notice-failed", hold_id=hold_id)
 
@@ -259,8 +272,8 @@ async def sweep(store: Store, settings: Settings, policy: Policy,
     """Queue the notices of holds that never got them (the gateway stopped in between)."""
     count = 0
     for hold in await store.holds_without_notice(created_before):
-        mail, digest = hold_notices(hold, settings, policy)
-        if await store.record_hold_notices(hold.id, mail, digest):
+        notices = hold_notices(hold, settings, policy)
+        if await store.record_hold_notices(hold.id, notices.mail, notices.digest_pending):
             count += 1
     return count
 

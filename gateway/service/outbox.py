@@ -16,8 +16,9 @@ import datetime as dt
 import email.utils
 from collections.abc import Callable
 
-from gateway.adapters import crypto, signing
+from gateway.adapters import signing
 from gateway.adapters.accounts import AccountsError
+from gateway.adapters.crypto import BodySealer, SealError
 from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.adapters.reviewers import notice_address, reviewer_accounts
 from gateway.adapters.rewrite import outgoing
@@ -26,7 +27,8 @@ from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.service import notify
 from gateway.settings import Settings
-from gateway.store.store import HeldMessage, OutboxItem, OutboxKind, Store, now
+from gateway.store.records import HeldMessage, OutboxItem, OutboxKind, now
+from gateway.store.store import Store
 
 log = get_logger()
 
@@ -45,8 +47,9 @@ class OutboxWorker:
     """Sends what is due, one entry at a time; ``wake`` makes it look now."""
 
     def __init__(self, store: Store, downstream: Downstream, settings: Settings,
-                 policy: Callable[[], Policy]) -> None:
+                 policy: Callable[[], Policy], sealer: BodySealer) -> None:
         self.store = store
+        self.sealer = sealer
         self.downstream = downstream
         self.settings = settings
         self.policy = policy
@@ -120,8 +123,8 @@ class OutboxWorker:
                 if not blob:
                     raise Undeliverable(f"held message {hold.id} has no content (erased)")
                 try:
-                    data = await asyncio.to_thread(crypto.open_sealed, blob)
-                except crypto.SealError as exc:
+                    data = await asyncio.to_thread(self.sealer.open, blob)
+                except SealError as exc:
                     raise Undeliverable(f"held content cannot be read: {exc}") from exc
                 return self._released(data, hold, item.requested_by)
 

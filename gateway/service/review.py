@@ -15,14 +15,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, assert_never
 
-from gateway.adapters import crypto
+from gateway.adapters.crypto import BodySealer, SealError, is_sealed
 from gateway.core.model import Stamp
 from gateway.core.policy import Policy
 from gateway.core.recipients import AddressRefused, parse_recipient
 from gateway.logs import get_logger
 from gateway.service import notify
 from gateway.settings import Settings
-from gateway.store.store import HeldFilter, HeldMessage, HeldState, NewMail, OutboxKind, Store, now
+from gateway.store.records import HeldFilter, HeldMessage, HeldState, NewMail, OutboxKind, now
+from gateway.store.store import Store
+from gateway.store.threads import ThreadMemory
 
 log = get_logger()
 SYSTEM = "stampgate"
@@ -117,10 +119,13 @@ class BulkResult:
 class Desk:
     """The reviewers' desk: every interface decides through these methods."""
 
-    def __init__(self, store: Store, settings: Settings, policy: Callable[[], Policy]) -> None:
+    def __init__(self, store: Store, settings: Settings, policy: Callable[[], Policy],
+                 sealer: BodySealer, threads: ThreadMemory) -> None:
         self.store = store
         self.settings = settings
         self.policy = policy
+        self.sealer = sealer
+        self.threads = threads
 
     async def get(self, hold_id: str) -> HeldMessage:
         hold = await self.store.get_held(hold_id.strip().upper())
@@ -237,8 +242,8 @@ class Desk:
             raise ContentGone(f"the content of {hold.id} was erased ({hold.state.value}); "
                               "only its record and history remain")
         try:
-            data = await asyncio.to_thread(crypto.open_sealed, blob)
-        except crypto.SealError as exc:
+            data = await asyncio.to_thread(self.sealer.open, blob)
+        except SealError as exc:
             raise ContentGone(f"the content of {hold.id} can no longer be read: {exc}") from exc
         await self.store.audit(by, "view", hold.id, {"what": what})
         return data
@@ -303,7 +308,7 @@ class Desk:
             except AddressRefused:
                 keys.append(address.lower())
         try:
-            await self.store.add_participants(thread_id, keys)
+            await self.threads.add_participants(thread_id, keys)
         except Exception:  # the release stands; a later reply to them is held again (safe)
             log.exception("thread-join-failed", hold_id=hold.id)
 
@@ -333,10 +338,10 @@ class Desk:
         blob = await self.store.held_content(hold.id)
         if blob is None:
             return
-        if crypto.is_sealed(blob):
+        if is_sealed(blob):
             try:
-                await asyncio.to_thread(crypto.destroy, blob)
-            except crypto.SealError as exc:
+                await asyncio.to_thread(self.sealer.destroy, blob)
+            except SealError as exc:
                 log.warning("key-not-destroyed", hold_id=hold.id, error=str(exc))
         if blob:
             await self.store.erase_content(hold.id)

@@ -1,35 +1,19 @@
-"""The SMTP edge: an aiosmtpd handler that turns a decision into relay, bounce or hold."""
+"""The SMTP edge: the aiosmtpd protocol and handler; each message goes to ``service.submit``."""
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import functools
 import ipaddress
 import re
-import secrets
-import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
-from gateway.adapters import crypto, signing
-from gateway.adapters.delivery import DeliveryError, Downstream
-from gateway.adapters.rewrite import outgoing
-from gateway.core.decision import Decision, decide
-from gateway.core.message import read_message
-from gateway.core.model import Verdict
-from gateway.core.policy import Policy
 from gateway.core.recipients import AddressRefused, parse_recipient, refuse_source_route
-from gateway.core.stamps import read_stamps
 from gateway.logs import get_logger
-from gateway.service import notify, observability
-from gateway.settings import Settings
+from gateway.service.submit import Incoming, Submitter
 from gateway.smtp import replies
 from gateway.smtp.data_reader import TooBig, read_data
-from gateway.store.store import Store, StoreError
-from gateway.store.threads import ThreadMemory
 
 log = get_logger()
 _TRAILING_DOT = re.compile(r"(@[^\s<>@]+?)\.+(?=>|\s|$)")
@@ -121,23 +105,14 @@ class GatewaySMTP(HookNames, SMTP):
         await super().smtp_RCPT(arg)
 
 
-def has_bare_line_ending(data: bytes) -> bool:
-    """A CR or LF that is not part of a CRLF pair."""
-    return data.count(b"\n") != data.count(b"\r\n") or data.count(b"\r") != data.count(b"\r\n")
-
-
 class Handler(HookNames):
-    """aiosmtpd hooks; the decision itself is the pure ``decide``."""
+    """aiosmtpd hooks: they check the envelope and hand each message to ``Submitter.submit``."""
 
-    def __init__(self, settings: Settings, policy: Callable[[], Policy], store: Store,
-                 threads: ThreadMemory,
-                 downstream: Downstream) -> None:
-        self.settings = settings
-        self.policy = policy
-        self.store = store
-        self.threads = threads
-        self.downstream = downstream
-        self.networks = settings.networks
+    def __init__(self, submitter: Submitter) -> None:
+        self.submitter = submitter
+        self.settings = submitter.settings
+        self.policy = submitter.policy
+        self.networks = submitter.settings.networks
 
     def _trusted(self, session: Session) -> bool:
         peer = session.peer
@@ -179,118 +154,8 @@ class Handler(HookNames):
         return "250 2.1.5 Recipient ok"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        started = time.perf_counter()
-        queue_id = secrets.token_hex(5).upper()
-        data = envelope.original_content or b""
-        if b"\0" in data:
-            return replies.NUL_IN_DATA
-        if has_bare_line_ending(data):
-            return replies.BARE_LINE_ENDING
-        try:
-            return await self._relay(server, session, envelope, data, queue_id, started)
-        except Exception:
-            log.exception("internal-error", queue_id=queue_id)
-            return replies.INTERNAL_ERROR
-
-    async def _relay(self, server: SMTP, session: Session, envelope: Envelope, data: bytes,
-                     queue_id: str, started: float) -> str:
-        policy = self.policy()
-        sender = envelope.mail_from or ""
-        recipients = [parse_recipient(a, policy.organisation.plus_separator)
-                      for a in envelope.rcpt_tos]
-        facts = read_message(data)
-        reading = read_stamps(facts, policy.vocabulary)
-        try:
-            thread = await self.threads.thread_for(facts.thread_ids)
-        except Exception:
-            log.exception("store-error", queue_id=queue_id, during="thread look-up")
-            observability.store_error("thread look-up")
-            return replies.STORE_FAILED
-        decision = decide(policy, reading, sender, recipients, thread)
-        context: dict[str, Any] = {
-            "queue_id": queue_id, "message_id": facts.message_id, "sender": sender,
-            "size": len(data),
-        }
-        if decision.verdict is Verdict.BOUNCE:
-            self._log(decision, context, started, outcome="bounced")
-            return replies.bounce(decision)
-
-        message_id = facts.message_id or f"<{queue_id}.{time.time_ns()}@{self.settings.hostname}>"
-        by_address = {r.address: r for r in recipients}
-        allowed = [by_address[a].address for a in decision.addresses(Verdict.ALLOW)]
-        held = [by_address[a].address for a in decision.addresses(Verdict.HOLD)]
-        try:
-            delivered_keys = [r.key for r in decision.recipients if r.verdict is Verdict.ALLOW]
-            await self.threads.remember(message_id, decision, delivered_keys)
-        except Exception:
-            log.exception("store-error", queue_id=queue_id, during="thread memory")
-            observability.store_error("thread memory")
-            return replies.STORE_FAILED
-
-        hold_id: str | None = None
-        sealed = b""
-        if held:
-            try:
-                # Held bodies are stored sealed (crypto.py) when a master key is configured.
-                sealed = await asyncio.to_thread(crypto.seal, data)
-                # Wholly held: nothing can withdraw the hold, so its notices are queued in
-                # the same commit. Partly held: only once the allowed part was delivered.
-                hold_id = await self.store.hold(
-                    queue_id=queue_id, sender=sender, recipients=envelope.rcpt_tos,
-                    held=held, decision=decision, content=sealed, message_id=message_id,
-                    notices=None if allowed else functools.partial(
-                        notify.hold_notices, settings=self.settings, policy=policy))
-            except (StoreError, OSError) as exc:
-                observability.store_error("hold")
-                self._log(decision, context, started, outcome="store-failed", error=str(exc))
-                return replies.STORE_FAILED
-        if allowed:
-            trace = self._trace_headers(session, queue_id, decision)
-            if facts.message_id is None:
-                trace.append(("Message-ID", message_id))
-            if self.settings.stamp_signing_key is not None:
-                trace.append(signing.signature_field(
-                    signing.resolve_key(self.settings.stamp_signing_key.get_secret_value()),
-                    queue_id, decision.stamp.value if decision.stamp else "none", message_id))
-            relayed = outgoing(data, trace)
-            try:
-                await self.downstream.deliver(sender, allowed, relayed)
-            except DeliveryError as exc:
-                observability.downstream_error(exc.temporary)
-                if hold_id is not None:
-                    await self.store.forget_hold(hold_id, "onward delivery failed")
-                    await asyncio.to_thread(crypto.destroy, sealed)
-                self._log(decision, context, started, outcome="deferred" if exc.temporary
-                          else "downstream-refused", error=exc.detail)
-                if exc.temporary:
-                    return replies.DOWNSTREAM_TEMPORARY.format(detail=exc.detail[:200])
-                return replies.downstream_refused(exc.code or 554, exc.detail)
-        outcome = "held" if hold_id and not allowed else "partly-held" if hold_id else "relayed"
-        if hold_id is not None and allowed:  # final now: queue its notices (docs/review.md)
-            await notify.on_hold(self.store, self.settings, policy, hold_id)
-        self._log(decision, context, started, outcome=outcome, hold_id=hold_id)
-        return replies.accepted(queue_id, hold_id, len(held), len(allowed))
-
-    def _trace_headers(self, session: Session, queue_id: str,
-                       decision: Decision) -> list[tuple[str, str]]:
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
-        helo = (session.host_name or "unknown").replace("\r", "").replace("\n", "")[:100]
-        received = (f"from {helo} ([{peer}])\r\n\tby {self.settings.hostname} (stampgate) "
-                    f"with ESMTP id {queue_id};\r\n\t{email.utils.formatdate(localtime=False)}")
-        return [("Received", received),
-                ("X-Stamp", decision.stamp.value if decision.stamp else "none")]
-
-    def _log(self, decision: Decision, context: dict[str, Any], started: float,
-             **extra: Any) -> None:
-        log.info(
-            "message", **context, **extra,
-            stamp=decision.stamp.value if decision.stamp else None,
-            found_in=[loc.value for loc in decision.found_in],
-            verdicts={r.address: r.verdict.value for r in decision.recipients},
-            rules=list(decision.rules), downgrade=decision.downgrade,
-            thread_id=decision.thread_id, newcomers=list(decision.newcomers),
-            unreadable=bool(decision.unreadable), policy_version=decision.policy_version,
-            ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        observability.message_done(decision, str(extra.get("outcome")),
-                                   time.perf_counter() - started)
+        outcome = await self.submitter.submit(Incoming(
+            sender=envelope.mail_from or "", recipients=tuple(envelope.rcpt_tos),
+            data=envelope.original_content or b"", peer=peer, helo=session.host_name))
+        return replies.for_outcome(outcome)

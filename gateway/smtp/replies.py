@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import assert_never
 
 from gateway.core.decision import Decision
 from gateway.core.model import Verdict
+from gateway.service.submit import InputProblem, Outcome, OutcomeKind
 
 UNTRUSTED = "554 5.7.1 Relay access denied: {peer} is not a trusted network of this gateway"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
@@ -62,3 +64,37 @@ def accepted(queue_id: str, hold_id: str | None, held: int, delivered: int) -> s
 def downstream_refused(code: int, detail: str) -> str:
     enhanced = "5.0.0" if code >= 500 else "4.0.0"
     return f"{code} {enhanced} Downstream refused the message: {' '.join(detail.split())[:300]}"
+
+
+def for_outcome(outcome: Outcome) -> str:
+    """The reply to the end of DATA: what became of the message, in the client's terms."""
+    match outcome.kind:
+        case OutcomeKind.RELAYED | OutcomeKind.HELD | OutcomeKind.PARTLY_HELD:
+            return accepted(outcome.queue_id, outcome.hold_id, outcome.held, outcome.delivered)
+        case OutcomeKind.BOUNCED:
+            assert outcome.decision is not None
+            return bounce(outcome.decision)
+        case OutcomeKind.DEFERRED:
+            return DOWNSTREAM_TEMPORARY.format(detail=outcome.detail[:200])
+        case OutcomeKind.DOWNSTREAM_REFUSED:
+            return downstream_refused(outcome.code or 554, outcome.detail)
+        case OutcomeKind.STORE_FAILED:
+            return STORE_FAILED
+        case OutcomeKind.REFUSED_INPUT:
+            return _refused_input(outcome.problem)
+        case OutcomeKind.INTERNAL_ERROR:
+            return INTERNAL_ERROR
+        case _:
+            assert_never(outcome.kind)
+
+
+def _refused_input(problem: InputProblem | None) -> str:
+    match problem:
+        case InputProblem.NUL:
+            return NUL_IN_DATA
+        case InputProblem.BARE_LINE_ENDING:
+            return BARE_LINE_ENDING
+        case None:
+            raise AssertionError("an input refusal always names its problem")
+        case _:
+            assert_never(problem)

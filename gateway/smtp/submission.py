@@ -9,9 +9,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from gateway.adapters.accounts import Account, Accounts, AccountsError
 from gateway.adapters.rewrite import split_header
 from gateway.logs import get_logger
+from gateway.service.submit import has_bare_line_ending
 from gateway.smtp import replies
 from gateway.smtp.access import ACCOUNT_DISABLED, header_refusal, mail_refusal
-from gateway.smtp.handler import Handler, has_bare_line_ending
+from gateway.smtp.handler import Handler
 from gateway.smtp.listener import SecureSMTP, peer_host
 
 log = get_logger()

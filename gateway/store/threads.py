@@ -1,5 +1,6 @@
-"""Thread memory on the hot path: look-ups on a reader connection of its own, writes
-committed through the store's writer.
+"""Thread memory: look-ups on a reader connection of its own, writes through the store's writer.
+
+This module is the only writer of the thread tables (``THREAD_SCHEMA``).
 
 Every relayed message is remembered before the client gets ``250``. The writes go through
 ``Store.write``, whose group commit lets concurrent sessions (and holds) share one commit,
@@ -20,19 +21,37 @@ from pathlib import Path
 from gateway.core.decision import Decision, ThreadContext
 from gateway.core.model import Stamp
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS thread_messages (
-    message_id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, stamp VARCHAR(32),
-    seen_at DATETIME NOT NULL);
-CREATE INDEX IF NOT EXISTS ix_thread_messages_thread_id ON thread_messages (thread_id);
-CREATE TABLE IF NOT EXISTS threads (
-    thread_id TEXT PRIMARY KEY, stamp VARCHAR(32), confidential INTEGER NOT NULL,
-    started_at DATETIME NOT NULL);
-CREATE TABLE IF NOT EXISTS thread_participants (
-    thread_id TEXT NOT NULL, address TEXT NOT NULL, added_at DATETIME NOT NULL,
-    PRIMARY KEY (thread_id, address));
-"""
+# The thread memory's tables; the store creates them with its own when it opens a file.
+THREAD_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS thread_messages (
+    message_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    stamp VARCHAR(32),
+    seen_at DATETIME NOT NULL,
+    PRIMARY KEY (message_id)
+)""",
+    "CREATE INDEX IF NOT EXISTS ix_thread_messages_thread_id ON thread_messages (thread_id)",
+    """CREATE TABLE IF NOT EXISTS threads (
+    thread_id TEXT NOT NULL,
+    stamp VARCHAR(32),
+    confidential INTEGER NOT NULL,
+    started_at DATETIME NOT NULL,
+    PRIMARY KEY (thread_id)
+)""",
+    """CREATE TABLE IF NOT EXISTS thread_participants (
+    thread_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    added_at DATETIME NOT NULL,
+    PRIMARY KEY (thread_id, address)
+)""",
+)
+# Ids per look-up query: well under SQLite's limit on bound parameters.
+LOOKUP_CHUNK = 500
 _RANK = {s.value: s.rank for s in Stamp}
+
+
+def _rank(stamp: Stamp | None) -> int:
+    return stamp.rank if stamp is not None else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +71,8 @@ def _now() -> str:
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:
-    for statement in _SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    for statement in THREAD_SCHEMA:
+        conn.execute(statement)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -89,27 +107,43 @@ class ThreadMemory:
     # -- look-up -------------------------------------------------------------------------
 
     async def thread_for(self, ids: Sequence[str]) -> ThreadContext | None:
-        """The known thread of the first id (nearest parent first) that the gateway saw."""
+        """The strictest known thread among every referenced id (tie: the nearest parent).
+
+        ``ids`` come nearest parent first. Every id is looked up, however many there are, so
+        no padding of unknown ids can hide a stricter parent further down the list.
+        """
         if not ids:
             return None
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader_pool, self._lookup, tuple(ids[:100]))
+        return await loop.run_in_executor(self._reader_pool, self._lookup,
+                                          tuple(dict.fromkeys(ids)))
 
     def _lookup(self, ids: tuple[str, ...]) -> ThreadContext | None:
         assert self._reader is not None
-        marks = ",".join("?" * len(ids))
-        rows = self._reader.execute(
-            f"SELECT message_id, thread_id FROM thread_messages WHERE message_id IN ({marks})",
-            ids).fetchall()
-        if not rows:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            chunk = ids[start:start + LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._reader.execute(
+                f"SELECT message_id, thread_id FROM thread_messages "
+                f"WHERE message_id IN ({marks})", chunk).fetchall())
+        if not found:
             return None
-        found = dict(rows)
-        thread_id = next(found[i] for i in ids if i in found)
-        row = self._reader.execute(
-            "SELECT stamp, confidential FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
-        stamp = Stamp(row[0]) if row and row[0] else None
+        # Each known thread once, in the order its nearest referenced id comes.
+        threads = list(dict.fromkeys(found[i] for i in ids if i in found))
+        known: dict[str, tuple[Stamp | None, bool]] = {}
+        for start in range(0, len(threads), LOOKUP_CHUNK):
+            chunk = tuple(threads[start:start + LOOKUP_CHUNK])
+            marks = ",".join("?" * len(chunk))
+            for thread_id, stamp, confidential in self._reader.execute(
+                    f"SELECT thread_id, stamp, confidential FROM threads "
+                    f"WHERE thread_id IN ({marks})", chunk):
+                known[thread_id] = (Stamp(stamp) if stamp else None, bool(confidential))
+        # max() keeps the first of equals: the strictest wins, the nearest parent breaks ties.
+        thread_id = max(threads, key=lambda t: _rank(known.get(t, (None, False))[0]))
+        stamp, confidential = known.get(thread_id, (None, False))
         participants: frozenset[str] | None = None
-        if row and row[1]:
+        if confidential:
             participants = frozenset(a for (a,) in self._reader.execute(
                 "SELECT address FROM thread_participants WHERE thread_id = ?", (thread_id,)))
         return ThreadContext(thread_id=thread_id, stamp=stamp, participants=participants)
@@ -156,3 +190,16 @@ class ThreadMemory:
             conn.executemany(
                 "INSERT OR IGNORE INTO thread_participants (thread_id, address, added_at) "
                 "VALUES (?, ?, ?)", [(record.thread_id, a, at) for a in record.participants])
+
+    async def add_participants(self, thread_id: str, addresses: Sequence[str]) -> None:
+        """Released recipients join a confidential chain (a reviewer let them in)."""
+        await self._write(lambda conn: self._add_participants(conn, thread_id, addresses,
+                                                              _now()))
+
+    @staticmethod
+    def _add_participants(conn: sqlite3.Connection, thread_id: str, addresses: Sequence[str],
+                          at: str) -> None:
+        conn.executemany(
+            "INSERT OR IGNORE INTO thread_participants (thread_id, address, added_at) "
+            "VALUES (?, ?, ?)",
+            [(thread_id, a, at) for a in dict.fromkeys(a.lower() for a in addresses if a)])

@@ -23,12 +23,14 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from gateway.adapters.accounts import Account
+from gateway.adapters.crypto import NullSealer
 from gateway.adapters.rewrite import split_header
 from gateway.core.message import read_message
 from gateway.policyfiles.load import load_policy
+from gateway.service.submit import Submitter, has_bare_line_ending
 from gateway.settings import Settings
 from gateway.smtp.access import header_refusal
-from gateway.smtp.handler import Handler, has_bare_line_ending
+from gateway.smtp.handler import Handler
 from gateway.store.store import Store
 from gateway.store.threads import ThreadMemory
 
@@ -125,8 +127,8 @@ class HandlerRig:
         self.threads = ThreadMemory(self.store.path, self.store.write)
         self.loop.run_until_complete(self.threads.open())
         self.downstream = RecordingDownstream()
-        self.handler = Handler(self.settings, lambda: policy, self.store, self.threads,
-                               self.downstream)
+        self.handler = Handler(Submitter(self.settings, lambda: policy, self.store,
+                                         self.threads, self.downstream, NullSealer()))
 
     def data(self, content: bytes, recipients: list[str]) -> str:
         self.downstream.deliveries.clear()

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gateway.adapters import crypto
 from gateway.adapters.crypto import (
+    BodySealer,
     KeyDestroyed,
+    NullSealer,
     Sealer,
     SealError,
     new_master_key,
     parse_master_key,
 )
+from gateway.settings import Settings, held_sealer
 from tests.security.support import wait_until
 from tests.support.downstream import Downstream
 from tests.support.gateway import GatewayProcess, message
@@ -29,11 +31,9 @@ def sealer(tmp_path: Path) -> Sealer:
 
 
 @pytest.fixture
-def configured(tmp_path: Path) -> Iterator[bytes]:
-    key = parse_master_key(new_master_key())
-    crypto.configure(key, tmp_path)
-    yield key
-    crypto.configure(None, tmp_path)
+def configured(tmp_path: Path) -> BodySealer:
+    """The sealer a process builds from settings that name a master key."""
+    return held_sealer(Settings(data=tmp_path, held_encryption_key=new_master_key()))
 
 
 def test_seal_and_open(sealer: Sealer) -> None:
@@ -71,22 +71,26 @@ def test_tampering_is_detected(sealer: Sealer, position: int) -> None:
         sealer.open(bytes(sealed))
 
 
-def test_module_functions_pass_plaintext_through_when_unconfigured(tmp_path: Path) -> None:
-    crypto.configure(None, tmp_path)
-    assert crypto.seal(b"plain") == b"plain"
-    assert crypto.open_sealed(b"plain") == b"plain"
+def test_without_a_key_plaintext_passes_through(tmp_path: Path) -> None:
+    unconfigured = held_sealer(Settings(data=tmp_path))
+    assert isinstance(unconfigured, NullSealer)
+    assert unconfigured.seal(b"plain") == b"plain"
+    assert unconfigured.open(b"plain") == b"plain"
     sealed = Sealer(parse_master_key(new_master_key()), tmp_path / "k").seal(b"x")
     with pytest.raises(SealError, match="no held_encryption_key"):
-        crypto.open_sealed(sealed)
+        unconfigured.open(sealed)
+    with pytest.raises(SealError, match="no held_encryption_key"):
+        unconfigured.destroy(sealed)
 
 
-def test_module_functions_with_a_key(configured: bytes) -> None:
-    sealed = crypto.seal(b"Subject: x\r\n\r\nbody\r\n")
-    assert crypto.open_sealed(sealed) == b"Subject: x\r\n\r\nbody\r\n"
-    assert crypto.open_sealed(b"Subject: old plaintext\r\n") == b"Subject: old plaintext\r\n"
-    assert crypto.destroy(sealed) is True
+def test_the_sealer_built_from_the_settings(configured: BodySealer) -> None:
+    sealed = configured.seal(b"Subject: x\r\n\r\nbody\r\n")
+    assert sealed.startswith(crypto.MAGIC)
+    assert configured.open(sealed) == b"Subject: x\r\n\r\nbody\r\n"
+    assert configured.open(b"Subject: old plaintext\r\n") == b"Subject: old plaintext\r\n"
+    assert configured.destroy(sealed) is True
     with pytest.raises(KeyDestroyed):
-        crypto.open_sealed(sealed)
+        configured.open(sealed)
 
 
 @pytest.mark.parametrize("value", ["", "short", "bm90IDMyIGJ5dGVz", "!!!"])
@@ -117,14 +121,11 @@ def test_held_message_is_sealed_in_a_running_gateway(tmp_path: Path,
     with sqlite3.connect(gateway.data / "stampgate.sqlite3") as db:
         (content,) = db.execute("SELECT content FROM held_messages").fetchone()
     assert bytes(content).startswith(crypto.MAGIC)
-    crypto.configure(parse_master_key(key), gateway.data)
-    try:
-        assert MARKER.encode() in crypto.open_sealed(bytes(content))
-        assert crypto.destroy(bytes(content))
-        with pytest.raises(KeyDestroyed):
-            crypto.open_sealed(bytes(content))
-    finally:
-        crypto.configure(None, gateway.data)
+    sealer = Sealer(parse_master_key(key), gateway.data / crypto.KEY_DIR)
+    assert MARKER.encode() in sealer.open(bytes(content))
+    assert sealer.destroy(bytes(content))
+    with pytest.raises(KeyDestroyed):
+        sealer.open(bytes(content))
 
 
 def test_a_bad_master_key_stops_start_up(tmp_path: Path, downstream: Downstream) -> None:

@@ -13,24 +13,52 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from gateway.adapters import crypto
 from gateway.adapters.crypto import (
+    BodySealer,
     KeyDestroyed,
+    NullSealer,
     Sealer,
     SealError,
     new_master_key,
     parse_master_key,
 )
-from gateway.settings import SettingsError, load_settings
+from gateway.settings import Settings, SettingsError, held_sealer, load_settings, master_sealer
 
 BODY = b"Subject: x\r\n\r\nA client story, still held.\r\n"
 
 
+class Process:
+    """The sealer a gateway process builds from its settings, as each test step restarts it."""
+
+    sealer: BodySealer = NullSealer()
+
+
+PROCESS = Process()
+
+
 @pytest.fixture(autouse=True)
-def _unconfigured(tmp_path: Path) -> Iterator[None]:
+def _unconfigured() -> Iterator[None]:
     yield
-    crypto.configure(None, tmp_path)
+    PROCESS.sealer = NullSealer()
+
+
+def seal(content: bytes) -> bytes:
+    return PROCESS.sealer.seal(content)
+
+
+def open_sealed(blob: bytes) -> bytes:
+    return PROCESS.sealer.open(blob)
+
+
+def destroy_key(blob: bytes) -> bool:
+    return PROCESS.sealer.destroy(blob)
+
+
+def active() -> Sealer | None:
+    return PROCESS.sealer if isinstance(PROCESS.sealer, Sealer) else None
 
 
 @pytest.fixture
@@ -51,9 +79,9 @@ def write_config(tmp_path: Path, current: str | None, *old: str) -> Path:
 
 
 def configure(tmp_path: Path, current: str | None, *old: str) -> Path:
-    """Configure sealing the way every process does: settings file, then ``configure_from``."""
+    """Build the sealer the way every process does: settings file, then ``held_sealer``."""
     path = write_config(tmp_path, current, *old)
-    crypto.configure_from(load_settings(path, {}))
+    PROCESS.sealer = held_sealer(load_settings(path, {}))
     return path
 
 
@@ -98,13 +126,13 @@ def test_old_key_opens_and_rotation_moves_every_file_to_the_new_key(
         tmp_path: Path, keys: tuple[str, str, str]) -> None:
     a, b, _ = keys
     configure(tmp_path, a)
-    sealed = [crypto.seal(BODY + bytes([65 + i])) for i in range(3)]
+    sealed = [seal(BODY + bytes([65 + i])) for i in range(3)]
     assert set(fingerprints(tmp_path).values()) == {fp(a)}
 
     # B is the new key, A an old one: everything still opens, new seals use B.
     config = configure(tmp_path, b, a)
-    assert [crypto.open_sealed(s) for s in sealed] == [BODY + bytes([65 + i]) for i in range(3)]
-    sealed.append(crypto.seal(BODY))
+    assert [open_sealed(s) for s in sealed] == [BODY + bytes([65 + i]) for i in range(3)]
+    sealed.append(seal(BODY))
     assert sorted(fingerprints(tmp_path).values()) == sorted([fp(a)] * 3 + [fp(b)])
 
     result = stampgate("keys", "rotate", "--config", str(config))
@@ -117,15 +145,15 @@ def test_old_key_opens_and_rotation_moves_every_file_to_the_new_key(
 
     # B alone: every body opens, and destroying still destroys.
     configure(tmp_path, b)
-    assert crypto.open_sealed(sealed[0]) == BODY + b"A"
-    assert crypto.open_sealed(sealed[3]) == BODY
-    assert crypto.destroy(sealed[0]) is True
+    assert open_sealed(sealed[0]) == BODY + b"A"
+    assert open_sealed(sealed[3]) == BODY
+    assert destroy_key(sealed[0]) is True
     with pytest.raises(KeyDestroyed):
-        crypto.open_sealed(sealed[0])
+        open_sealed(sealed[0])
     # A alone no longer opens what was rotated.
     configure(tmp_path, a)
     with pytest.raises(SealError, match="not configured"):
-        crypto.open_sealed(sealed[1])
+        open_sealed(sealed[1])
 
 
 def test_running_rotate_again_changes_nothing(tmp_path: Path,
@@ -133,7 +161,7 @@ def test_running_rotate_again_changes_nothing(tmp_path: Path,
     a, b, _ = keys
     configure(tmp_path, a)
     for _ in range(2):
-        crypto.seal(BODY)
+        seal(BODY)
     config = write_config(tmp_path, b, a)
     first = stampgate("keys", "rotate", "--config", str(config))
     assert first.returncode == 0 and "re-wrapped 2, already current 0" in first.stdout
@@ -148,17 +176,17 @@ def test_a_message_under_an_unknown_master_key(tmp_path: Path,
                                                keys: tuple[str, str, str]) -> None:
     a, b, c = keys
     configure(tmp_path, c)
-    lost = crypto.seal(BODY)
+    lost = seal(BODY)
     configure(tmp_path, a)
-    kept = crypto.seal(BODY)
+    kept = seal(BODY)
     lost_file = key_file(tmp_path, lost)
     original = lost_file.read_bytes(), lost_file.stat().st_ino, lost_file.stat().st_mtime_ns
 
     config = configure(tmp_path, b, a)
-    assert crypto.open_sealed(kept) == BODY
+    assert open_sealed(kept) == BODY
     with pytest.raises(SealError, match=f"another master key, one that is not configured "
                                         f"\\(fingerprint {fp(c)}\\)"):
-        crypto.open_sealed(lost)
+        open_sealed(lost)
 
     result = stampgate("keys", "rotate", "--config", str(config))
     assert result.returncode == 1
@@ -170,7 +198,7 @@ def test_a_message_under_an_unknown_master_key(tmp_path: Path,
     assert (lost_file.read_bytes(), lost_file.stat().st_ino,
             lost_file.stat().st_mtime_ns) == original
     configure(tmp_path, b, c)
-    assert crypto.open_sealed(lost) == BODY
+    assert open_sealed(lost) == BODY
     status = stampgate("keys", "status", "--config", str(write_config(tmp_path, b)))
     assert status.returncode == 0, status.stderr
     assert f"{fp(c)}        1  not configured" in status.stdout
@@ -180,7 +208,7 @@ def test_damaged_and_misnamed_key_files_are_reported_and_left_alone(
         tmp_path: Path, keys: tuple[str, str, str]) -> None:
     a, b, _ = keys
     configure(tmp_path, a)
-    damaged = crypto.seal(BODY)
+    damaged = seal(BODY)
     path = key_file(tmp_path, damaged)
     flipped = bytearray(path.read_bytes())
     flipped[-1] ^= 0x01
@@ -200,7 +228,7 @@ def test_status_counts_key_files_per_master_key(tmp_path: Path,
     for key, count in ((a, 2), (b, 1), (c, 1)):
         configure(tmp_path, key)
         for _ in range(count):
-            crypto.seal(BODY)
+            seal(BODY)
     config = write_config(tmp_path, b, a)
     result = stampgate("keys", "status", "--config", str(config))
     assert result.returncode == 0, result.stderr
@@ -222,7 +250,7 @@ def test_an_interrupted_rotation_finishes_on_the_next_run(tmp_path: Path,
                                                           keys: tuple[str, str, str]) -> None:
     a, b, _ = keys
     configure(tmp_path, a)
-    sealed = [crypto.seal(BODY) for _ in range(4)]
+    sealed = [seal(BODY) for _ in range(4)]
     old, new = parse_master_key(a), parse_master_key(b)
     sealer = Sealer(new, key_dir(tmp_path), (old,))
     # Half done, and a temporary file left by a rotation killed while writing.
@@ -235,19 +263,19 @@ def test_an_interrupted_rotation_finishes_on_the_next_run(tmp_path: Path,
     assert "re-wrapped 2, already current 2, unreadable 0" in result.stdout
     assert not leftover.exists()
     configure(tmp_path, b)
-    assert all(crypto.open_sealed(blob) == BODY for blob in sealed)
+    assert all(open_sealed(blob) == BODY for blob in sealed)
 
 
 def test_destroy_also_removes_a_leftover_temporary_key(tmp_path: Path,
                                                        keys: tuple[str, str, str]) -> None:
     configure(tmp_path, keys[0])
-    blob = crypto.seal(BODY)
+    blob = seal(BODY)
     path = key_file(tmp_path, blob)
     leftover = path.with_suffix(".tmp")
     leftover.write_bytes(path.read_bytes())
-    assert crypto.destroy(blob) is True
+    assert destroy_key(blob) is True
     assert list(key_dir(tmp_path).iterdir()) == []
-    sealer = crypto.active()
+    sealer = active()
     assert sealer is not None
     assert sealer.rewrap(key_id(blob)) == "gone"
     assert list(key_dir(tmp_path).iterdir()) == []
@@ -258,9 +286,9 @@ def test_rotation_while_messages_are_read_and_destroyed(tmp_path: Path,
     """Readers never see a half-replaced file; a key destroyed meanwhile never comes back."""
     a, b, _ = keys
     configure(tmp_path, a)
-    sealed = [crypto.seal(BODY + str(i).encode()) for i in range(150)]
+    sealed = [seal(BODY + str(i).encode()) for i in range(150)]
     configure(tmp_path, b, a)
-    sealer = crypto.active()
+    sealer = active()
     assert sealer is not None
     doomed, kept = sealed[::3], [s for i, s in enumerate(sealed) if i % 3]
     failures: list[str] = []
@@ -270,13 +298,13 @@ def test_rotation_while_messages_are_read_and_destroyed(tmp_path: Path,
             for i, blob in enumerate(sealed):
                 if i % 3:
                     try:
-                        assert crypto.open_sealed(blob) == BODY + str(i).encode()
+                        assert open_sealed(blob) == BODY + str(i).encode()
                     except (SealError, AssertionError) as exc:
                         failures.append(repr(exc))
 
     def destroy() -> None:
         for blob in doomed:
-            crypto.destroy(blob)
+            destroy_key(blob)
 
     threads = [threading.Thread(target=read), threading.Thread(target=destroy)]
     for thread in threads:
@@ -291,25 +319,25 @@ def test_rotation_while_messages_are_read_and_destroyed(tmp_path: Path,
     configure(tmp_path, b)
     for blob in doomed:
         with pytest.raises(KeyDestroyed):
-            crypto.open_sealed(blob)
-    assert all(crypto.open_sealed(blob).startswith(BODY) for blob in kept)
+            open_sealed(blob)
+    assert all(open_sealed(blob).startswith(BODY) for blob in kept)
 
 
 def test_a_key_file_being_read_is_neither_replaced_nor_destroyed_under_the_reader(
         tmp_path: Path, keys: tuple[str, str, str]) -> None:
     a, b, _ = keys
     configure(tmp_path, a)
-    blob = crypto.seal(BODY)
+    blob = seal(BODY)
     path = key_file(tmp_path, blob)
     original = path.read_bytes()
     configure(tmp_path, b, a)
-    sealer = crypto.active()
+    sealer = active()
     assert sealer is not None
     outcomes: list[object] = []
     with open(path, "rb") as reader:
         fcntl.flock(reader.fileno(), fcntl.LOCK_SH)  # what every reader of a key file takes
         workers = [threading.Thread(target=lambda: outcomes.append(sealer.rewrap(key_id(blob)))),
-                   threading.Thread(target=lambda: outcomes.append(crypto.destroy(blob)))]
+                   threading.Thread(target=lambda: outcomes.append(destroy_key(blob)))]
         for worker in workers:
             worker.start()
         time.sleep(0.3)
@@ -321,7 +349,7 @@ def test_a_key_file_being_read_is_neither_replaced_nor_destroyed_under_the_reade
     assert sorted(map(str, outcomes)) in (["True", "gone"], ["True", "rewrapped"])
     assert list(key_dir(tmp_path).iterdir()) == []
     with pytest.raises(KeyDestroyed):
-        crypto.open_sealed(blob)
+        open_sealed(blob)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
@@ -329,7 +357,7 @@ def test_rotation_as_root_keeps_the_owner_of_each_key_file(
         tmp_path: Path, keys: tuple[str, str, str]) -> None:
     a, b, _ = keys
     configure(tmp_path, a)
-    blob = crypto.seal(BODY)
+    blob = seal(BODY)
     (path,) = key_dir(tmp_path).iterdir()
     os.chown(path, 4321, 4322)
     sealer = Sealer(parse_master_key(b), key_dir(tmp_path), (parse_master_key(a),))
@@ -364,8 +392,10 @@ def test_old_keys_without_a_current_key_are_refused(tmp_path: Path,
     result = stampgate("keys", "status", "--config", str(config))
     assert result.returncode == 2
     assert "needs held_encryption_key" in result.stderr and keys[0] not in result.stderr
-    with pytest.raises(ValueError, match="need a current master key"):
-        crypto.configure(None, tmp_path, [parse_master_key(keys[0])])
+    unchecked = Settings.model_construct(data=tmp_path, held_encryption_key=None,
+                                         held_encryption_old_keys=(SecretStr(keys[0]),))
+    with pytest.raises(ValueError, match="needs held_encryption_key"):
+        master_sealer(unchecked)
 
 
 def test_old_keys_are_secret_and_may_be_one_string(tmp_path: Path,

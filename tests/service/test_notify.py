@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from gateway.adapters.crypto import NullSealer
 from gateway.core.policy import Policy
 from gateway.service import notify
 from gateway.service.housekeeping import ReviewTasks
 from gateway.settings import Settings
-from gateway.store.store import Store, now
+from gateway.store.store import HeldMessage, Store, now
+from gateway.store.threads import ThreadMemory
 from tests.support.held import hold, settings_for
 
 SUBJECT = "Case update"  # the subject support.hold's messages carry
@@ -77,7 +79,8 @@ async def test_digest_mode(tmp_path: Path, policy: Policy) -> None:
         for hold_id in ids:
             await notify.on_hold(store, settings, policy, hold_id)
         assert [e.purpose for e in await store.outbox_entries()] == ["sender-hold"] * 3
-        tasks = ReviewTasks(store, None, settings, lambda: policy)  # type: ignore[arg-type]
+        tasks = ReviewTasks(store, None, settings, lambda: policy,  # type: ignore[arg-type]
+                            NullSealer(), ThreadMemory(store.path, store.write))
         await tasks.housekeep(now() + dt.timedelta(minutes=10))
         assert len(await store.outbox_entries()) == 3
         await tasks.housekeep(now() + dt.timedelta(minutes=31))
@@ -98,7 +101,8 @@ async def test_sweep_queues_notices_a_crash_missed(mode: str, tmp_path: Path,
     store = await Store.open(Path(settings.data))
     try:
         hold_id = await hold(store, policy)  # the gateway "stopped" before on_hold
-        tasks = ReviewTasks(store, None, settings, lambda: policy)  # type: ignore[arg-type]
+        tasks = ReviewTasks(store, None, settings, lambda: policy,  # type: ignore[arg-type]
+                            NullSealer(), ThreadMemory(store.path, store.write))
         await tasks.housekeep(now())  # too young: its own session may still withdraw it
         assert await store.outbox_entries() == []
         await tasks.housekeep(now() + dt.timedelta(minutes=5))
@@ -113,37 +117,39 @@ async def test_sweep_queues_notices_a_crash_missed(mode: str, tmp_path: Path,
 
 
 async def test_a_whole_hold_queues_its_notices_in_its_own_commit(
-        store: Store, settings: Settings, policy: Policy) -> None:
-    """The SMTP edge's path for a message nobody gets yet: one transaction, notices included."""
-    import functools
-
+        store: Store, settings: Settings, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The submit path for a message nobody gets yet: one transaction, notices included."""
     from gateway.core.decision import decide
     from gateway.core.message import read_message
     from gateway.core.recipients import parse_recipient
     from gateway.core.stamps import read_stamps
+    from gateway.store.store import new_held
     from tests.support.gateway import message
 
     data = message("Needs adjustment in 2 ways: blur face, change name\n\nA client's story.\n",
                    sender="alice@example.org", to="partner@outside.test")
     decision = decide(policy, read_stamps(read_message(data), policy.vocabulary),
                       "alice@example.org", [parse_recipient("partner@outside.test")], None)
-    maker = functools.partial(notify.hold_notices, settings=settings, policy=policy)
-    hold_id = await store.hold(queue_id="Q1", sender="alice@example.org",
-                               recipients=["partner@outside.test"],
-                               held=["partner@outside.test"], decision=decision,
-                               content=data, message_id="<m1@example.org>", notices=maker)
+
+    def record(queue_id: str, message_id: str) -> HeldMessage:
+        return new_held(queue_id=queue_id, sender="alice@example.org",
+                        recipients=["partner@outside.test"], held=["partner@outside.test"],
+                        decision=decision, size=len(data), message_id=message_id)
+
+    first = record("Q1", "<m1@example.org>")
+    hold_id = await store.hold(first, data, notify.new_hold_notices(first, settings, policy))
     assert [e.purpose for e in await store.outbox_entries()] == ["sender-hold", "reviewer-hold"]
     await notify.on_hold(store, settings, policy, hold_id)  # already queued: nothing new
     assert len(await store.outbox_entries()) == 2
 
-    def broken(_: object) -> tuple[list[object], bool]:
+    def broken(*_: object) -> None:
         raise RuntimeError("a notice could not be written")
 
-    second = await store.hold(queue_id="Q2", sender="alice@example.org",
-                              recipients=["partner@outside.test"],
-                              held=["partner@outside.test"], decision=decision,
-                              content=data, message_id="<m2@example.org>",
-                              notices=broken)  # type: ignore[arg-type]
+    second_record = record("Q2", "<m2@example.org>")
+    with monkeypatch.context() as patched:
+        patched.setattr(notify, "sender_hold_notice", broken)
+        notices = notify.new_hold_notices(second_record, settings, policy)
+    second = await store.hold(second_record, data, notices)
     assert await store.get_held(second) is not None  # the hold stands
     assert len(await store.outbox_entries()) == 2
     # The housekeeping sweep queues what was missed.

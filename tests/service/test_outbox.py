@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.adapters.accounts import add_user
+from gateway.adapters.crypto import NullSealer
 from gateway.adapters.delivery import make_downstream
 from gateway.adapters.reviewers import reviewers_path
 from gateway.core.policy import Policy
@@ -17,8 +18,9 @@ from gateway.service.outbox import OutboxWorker, backoff
 from gateway.service.review import Desk
 from gateway.settings import Settings
 from gateway.store.store import HeldState, OutboxState, Store, now
+from gateway.store.threads import ThreadMemory
 from tests.support.downstream import Downstream, Mode
-from tests.support.held import hold, settings_for
+from tests.support.held import desk_for, hold, settings_for
 
 TICKED = ["blur face", "change name"]
 
@@ -41,8 +43,8 @@ async def parts(downstream_settings: Settings,
                 policy: Policy) -> AsyncIterator[tuple[Store, Desk, OutboxWorker]]:
     store = await Store.open(Path(downstream_settings.data))
     sender = make_downstream(downstream_settings.downstream, "gateway.test", 5)
-    yield (store, Desk(store, downstream_settings, lambda: policy),
-           OutboxWorker(store, sender, downstream_settings, lambda: policy))
+    yield (store, desk_for(store, downstream_settings, policy),
+           OutboxWorker(store, sender, downstream_settings, lambda: policy, NullSealer()))
     await sender.close()
     await store.close()
 
@@ -130,8 +132,8 @@ async def test_gives_up_after_the_limit(tmp_path: Path, recording: Downstream,
     store = await Store.open(Path(settings.data))
     sender = make_downstream(settings.downstream, "gateway.test", 5)
     try:
-        desk = Desk(store, settings, lambda: policy)
-        worker = OutboxWorker(store, sender, settings, lambda: policy)
+        desk = desk_for(store, settings, policy)
+        worker = OutboxWorker(store, sender, settings, lambda: policy, NullSealer())
         hold_id = await hold(store, policy)
         recording.set(Mode.TEMPFAIL)
         await desk.discard(hold_id, "director@example.org")
@@ -154,11 +156,11 @@ async def test_restart_in_the_middle_of_a_release(downstream_settings: Settings,
     path = Path(downstream_settings.data)
     store = await Store.open(path)
     hold_id = await hold(store, policy)
-    await Desk(store, downstream_settings, lambda: policy).release(
+    await desk_for(store, downstream_settings, policy).release(
         hold_id, "director@example.org", adjustments_done=TICKED)
     recording.set(Mode.DISCONNECT)
     sender = make_downstream(downstream_settings.downstream, "gateway.test", 5)
-    await OutboxWorker(store, sender, downstream_settings, lambda: policy).run_once()
+    await OutboxWorker(store, sender, downstream_settings, lambda: policy, NullSealer()).run_once()
     await sender.close()
     await store.close()
 
@@ -166,7 +168,7 @@ async def test_restart_in_the_middle_of_a_release(downstream_settings: Settings,
     store = await Store.open(path)
     sender = make_downstream(downstream_settings.downstream, "gateway.test", 5)
     try:
-        await drain(OutboxWorker(store, sender, downstream_settings, lambda: policy))
+        await drain(OutboxWorker(store, sender, downstream_settings, lambda: policy, NullSealer()))
         assert len(recording.delivered_to("partner@outside.test")) == 1
     finally:
         await sender.close()
@@ -187,7 +189,8 @@ async def test_stop_ends_a_task_that_absorbs_a_cancellation(store: Store, settin
     from gateway.service.housekeeping import ReviewTasks
 
     tasks = ReviewTasks(store, make_downstream(settings.downstream, settings.hostname, 1),
-                        settings, lambda: policy)
+                        settings, lambda: policy, NullSealer(),
+                        ThreadMemory(store.path, store.write))
     absorbed = 0
 
     async def stubborn() -> None:

@@ -13,6 +13,7 @@ from gateway.core.policy import Policy
 from gateway.service.review import ContentGone, Desk
 from gateway.settings import Settings
 from gateway.store.store import OutboxKind, OutboxState, Store, now
+from gateway.store.threads import ThreadMemory
 from tests.support.held import hold
 
 STORY = b"A client's story."
@@ -71,10 +72,12 @@ async def test_a_release_still_in_the_outbox_is_not_erased(
 
 
 async def test_a_sealed_released_body_loses_its_key(
-        desk: Desk, store: Store, policy: Policy, settings: Settings) -> None:
+        store: Store, policy: Policy, settings: Settings, threads: ThreadMemory) -> None:
     data = Path(settings.data)
-    crypto.configure(crypto.parse_master_key(crypto.new_master_key()), data)
-    hold_id = await hold(store, policy, sealed=True)
+    sealer = crypto.Sealer(crypto.parse_master_key(crypto.new_master_key()),
+                           data / crypto.KEY_DIR)
+    desk = Desk(store, settings, lambda: policy, sealer, threads)
+    hold_id = await hold(store, policy, sealer=sealer)
     assert _files_hold(data, STORY) == []  # sealed at rest
     assert len(list((data / crypto.KEY_DIR).glob("*.key"))) == 1
     await desk.release(hold_id, REVIEWER, adjustments_done=DONE)
@@ -88,12 +91,13 @@ async def test_a_sealed_released_body_loses_its_key(
 
 
 async def test_housekeeping_erases_released_bodies(
-        store: Store, policy: Policy, settings: Settings) -> None:
+        store: Store, policy: Policy, settings: Settings, sealer: crypto.BodySealer,
+        threads: ThreadMemory) -> None:
     from gateway.adapters.delivery import make_downstream
     from gateway.service.housekeeping import ReviewTasks
 
     tasks = ReviewTasks(store, make_downstream(settings.downstream, settings.hostname, 1),
-                        settings, lambda: policy)
+                        settings, lambda: policy, sealer, threads)
     hold_id = await _release(tasks.desk, store, policy)
     await tasks.housekeep(now() + dt.timedelta(days=settings.released_retention_days + 1))
     with pytest.raises(ContentGone, match="erased"):

@@ -29,6 +29,7 @@ from gateway.service.review import (
 )
 from gateway.settings import Settings
 from gateway.store.store import HeldState, OutboxKind, Store, now
+from gateway.store.threads import ThreadMemory
 from tests.support.held import ADJUST, hold
 
 TARGETS = {Action.RELEASE: HeldState.RELEASED, Action.REJECT: HeldState.REJECTED,
@@ -213,14 +214,16 @@ async def test_viewing_content_is_audited(desk: Desk, store: Store, policy: Poli
 
 
 @pytest.mark.parametrize("action", ["reject", "discard"])
-async def test_refused_content_is_destroyed_when_sealed(action: str, desk: Desk, store: Store,
-                                                        policy: Policy,
-                                                        settings: Settings) -> None:
-    crypto.configure(base64.b64decode(base64.b64encode(os.urandom(32))), Path(settings.data))
+async def test_refused_content_is_destroyed_when_sealed(action: str, store: Store,
+                                                        policy: Policy, settings: Settings,
+                                                        threads: ThreadMemory) -> None:
+    sealer = crypto.Sealer(base64.b64decode(base64.b64encode(os.urandom(32))),
+                           Path(settings.data) / crypto.KEY_DIR)
+    desk = Desk(store, settings, lambda: policy, sealer, threads)
     hold_id = await hold(store, policy)
     blob = await store.held_content(hold_id)
     assert blob is not None
-    sealed = crypto.seal(blob)
+    sealed = sealer.seal(blob)
     with sqlite3.connect(Path(settings.data) / "stampgate.sqlite3") as conn:
         conn.execute("UPDATE held_messages SET content = ? WHERE id = ?", (sealed, hold_id))
     assert b"A client's story." in await desk.content(hold_id, "director@example.org", "body")

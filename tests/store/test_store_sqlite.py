@@ -24,6 +24,7 @@ from gateway.store.store import (
     OutboxState,
     Store,
     StoreError,
+    new_held,
     now,
 )
 
@@ -106,9 +107,10 @@ def mail(kind: OutboxKind, hold_id: str) -> NewMail:
 
 
 async def hold(store: Store, content: bytes = b"Subject: x\r\n\r\nA client's story.\r\n") -> str:
-    return await store.hold(queue_id="Q1", sender="alice@example.org", recipients=[PARTNER],
-                            held=[PARTNER], decision=decision(), content=content,
-                            message_id="<m@example.org>")
+    record = new_held(queue_id="Q1", sender="alice@example.org", recipients=[PARTNER],
+                      held=[PARTNER], decision=decision(), size=len(content),
+                      message_id="<m@example.org>")
+    return await store.hold(record, content)
 
 
 async def decide(store: Store, hold_id: str, state: HeldState = HeldState.RELEASED,
@@ -152,7 +154,7 @@ async def test_reads_a_store_written_in_the_old_format(tmp_path: Path) -> None:
         assert record.held_recipients == (PARTNER,)
         assert record.stamp == "needs_adjustment"
         assert record.adjustments == ("blur face",)
-        assert record.decision["rules"] == ["needs_adjustment.external"]
+        assert record.decision.rules == ("needs_adjustment.external",)
         assert (record.decided_by, record.decision_note) == ("director@example.org", "fine now")
         assert record.summary()["created_at"] == "2025-03-01T09:15:00+00:00"
         assert await store.held_content("H0123456789AB") == b"Subject: x\r\n\r\nbody\x00\xff"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.adapters import crypto
+from gateway.adapters.crypto import BodySealer
 from gateway.core.decision import ThreadContext, decide
 from gateway.core.message import read_message
 from gateway.core.model import Verdict
@@ -13,8 +13,10 @@ from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.core.stamps import read_stamps
 from gateway.policyfiles.load import load_policy
-from gateway.settings import Settings
-from gateway.store.store import Store
+from gateway.service.review import Desk
+from gateway.settings import Settings, held_sealer
+from gateway.store.store import Store, new_held
+from gateway.store.threads import ThreadMemory
 from tests.support.gateway import EXAMPLE_POLICIES, message
 
 ADJUST = "Needs adjustment in 2 ways: blur face, change name"
@@ -35,10 +37,10 @@ def settings_for(data: Path, **values: object) -> Settings:
 async def hold(store: Store, policy: Policy, first_line: str = ADJUST,
                recipients: Sequence[str] = ("partner@outside.test",),
                sender: str = "alice@example.org", message_id: str | None = None,
-               thread: ThreadContext | None = None, sealed: bool = False) -> str:
-    """Decide a real message and hold it the way the SMTP edge does; returns the hold id.
+               thread: ThreadContext | None = None, sealer: BodySealer | None = None) -> str:
+    """Decide a real message and hold it the way ``service.submit`` does; returns the hold id.
 
-    ``sealed``: store the body sealed with the configured master key (``crypto.configure``).
+    ``sealer``: store the body sealed by it.
     """
     data = message(f"{first_line}\n\nA client's story.\n", sender=sender,
                    to=", ".join(recipients), message_id=message_id)
@@ -47,7 +49,15 @@ async def hold(store: Store, policy: Policy, first_line: str = ADJUST,
                       parsed, thread)
     held = [r.address for r in decision.recipients if r.verdict is Verdict.HOLD]
     assert held, decision.to_dict()
-    return await store.hold(queue_id="Q1", sender=sender, recipients=list(recipients),
-                            held=held, decision=decision,
-                            content=crypto.seal(data) if sealed else data,
-                            message_id=message_id or "<generated@stampgate.localdomain>")
+    content = sealer.seal(data) if sealer is not None else data
+    record = new_held(queue_id="Q1", sender=sender, recipients=list(recipients), held=held,
+                      decision=decision, size=len(content),
+                      message_id=message_id or "<generated@stampgate.localdomain>")
+    return await store.hold(record, content)
+
+
+def desk_for(store: Store, settings: Settings, policy: Policy,
+             sealer: BodySealer | None = None) -> Desk:
+    """The desk a process builds over ``store`` (no master key unless ``sealer`` is given)."""
+    return Desk(store, settings, lambda: policy, sealer or held_sealer(settings),
+                ThreadMemory(store.path, store.write))

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.adapters import crypto
+from gateway.adapters.crypto import BodySealer
 from gateway.core.policy import Policy
 from gateway.service.review import Desk
-from gateway.settings import Settings
+from gateway.settings import Settings, held_sealer
 from gateway.store.store import Store
+from gateway.store.threads import ThreadMemory
 from tests.support.held import example_policy, settings_for
 
 
@@ -30,9 +31,23 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
     opened = await Store.open(Path(settings.data))
     yield opened
     await opened.close()
-    crypto.configure(None, Path(settings.data))
 
 
 @pytest.fixture
-def desk(store: Store, settings: Settings, policy: Policy) -> Desk:
-    return Desk(store, settings, lambda: policy)
+async def threads(store: Store) -> AsyncIterator[ThreadMemory]:
+    memory = ThreadMemory(store.path, store.write)
+    await memory.open()
+    yield memory
+    await memory.close()
+
+
+@pytest.fixture
+def sealer(settings: Settings) -> BodySealer:
+    """The sealer the settings describe (no master key: bodies are stored as they are)."""
+    return held_sealer(settings)
+
+
+@pytest.fixture
+def desk(store: Store, settings: Settings, policy: Policy, sealer: BodySealer,
+         threads: ThreadMemory) -> Desk:
+    return Desk(store, settings, lambda: policy, sealer, threads)

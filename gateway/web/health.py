@@ -1,10 +1,7 @@
-"""Health, readiness and Prometheus metrics: Starlette routes, metric objects, SMTP hooks.
+"""Health, readiness and metrics routes (``/healthz``, ``/readyz``, ``/metrics``) for the web port.
 
-The SMTP handler calls the small ``message_done`` / ``downstream_error`` / ``store_error``
-hooks; ``routes(gateway)`` gives ``/healthz``, ``/readyz`` and ``/metrics`` to whichever
-web app serves the web port. With several worker processes, set ``PROMETHEUS_MULTIPROC_DIR``
-(prometheus-client's multiprocess mode) so ``/metrics`` adds up every worker's counters;
-the held-queue and policy figures are read at scrape time and are right either way.
+The held-queue and policy figures are read at scrape time from the shared store, so they are
+right whichever worker process answers.
 """
 
 from __future__ import annotations
@@ -12,19 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
-    Counter,
-    Histogram,
     generate_latest,
     multiprocess,
 )
@@ -36,99 +30,38 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.adapters.delivery import parse_downstream
-from gateway.core.decision import Decision
-from gateway.logs import get_logger
+from gateway.core.policy import Policy
+from gateway.service.metrics import REGISTRY, multiprocess_dir
+from gateway.settings import Settings
 from gateway.store.store import Store
 
-if TYPE_CHECKING:
-    from gateway.runtime.app import Gateway
-
-log = get_logger()
-P = ParamSpec("P")
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 PROBE_TIMEOUT = 3.0
-REGISTRY = CollectorRegistry(auto_describe=True)
-
-MESSAGES = Counter(
-    "stampgate_messages", "Messages decided at the end of DATA, by verdict and stamp.",
-    ["verdict", "stamp"], registry=REGISTRY)
-OUTCOMES = Counter(
-    "stampgate_message_outcomes", "What happened to each message (relayed, held, "
-    "partly-held, bounced, deferred, downstream-refused, store-failed).",
-    ["outcome"], registry=REGISTRY)
-RECIPIENTS = Counter(
-    "stampgate_recipients", "Envelope recipients by verdict.", ["verdict"], registry=REGISTRY)
-DOWNSTREAM_ERRORS = Counter(
-    "stampgate_downstream_errors", "Onward deliveries that failed, temporary or permanent.",
-    ["kind"], registry=REGISTRY)
-STORE_ERRORS = Counter(
-    "stampgate_store_errors", "Store operations that failed (the client got 451 4.3.0).",
-    ["during"], registry=REGISTRY)
-LATENCY = Histogram(
-    "stampgate_message_seconds", "Time from the end of DATA to the reply, by outcome.",
-    ["outcome"], registry=REGISTRY,
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0))
 
 
-# -- hooks the SMTP handler calls -------------------------------------------------------
-# A metric that cannot be recorded (say, the multiprocess directory vanished) must never
-# change the answer a client gets, so each hook swallows and logs its own failure.
+class PolicyState(Protocol):
+    """The live policy as the probes see it: the one in force and the last refused reload."""
 
-def _safely(hook: Callable[P, None]) -> Callable[P, None]:
-    @functools.wraps(hook)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            hook(*args, **kwargs)
-        except Exception as exc:
-            log.warning("metrics-failed", hook=hook.__name__, error=type(exc).__name__)
+    @property
+    def current(self) -> Policy: ...
 
-    return guarded
+    @property
+    def last_error(self) -> str | None: ...
 
 
-@_safely
-def message_done(decision: Decision, outcome: str, seconds: float) -> None:
-    """One message answered: its verdict, stamp, recipients' verdicts and latency."""
-    stamp = decision.stamp.value if decision.stamp else "none"
-    MESSAGES.labels(decision.verdict.value, stamp).inc()
-    OUTCOMES.labels(outcome).inc()
-    for recipient in decision.recipients:
-        RECIPIENTS.labels(recipient.verdict.value).inc()
-    LATENCY.labels(outcome).observe(seconds)
+class Served(Protocol):
+    """What the routes read of the running gateway."""
 
+    @property
+    def settings(self) -> Settings: ...
 
-@_safely
-def downstream_error(temporary: bool) -> None:
-    DOWNSTREAM_ERRORS.labels("temporary" if temporary else "permanent").inc()
+    @property
+    def store(self) -> Store | None: ...
 
+    @property
+    def policy(self) -> PolicyState: ...
 
-@_safely
-def store_error(during: str) -> None:
-    STORE_ERRORS.labels(during).inc()
-
-
-# -- multiprocess mode ------------------------------------------------------------------
-
-def multiprocess_dir() -> Path | None:
-    value = os.environ.get(MULTIPROCESS_ENV)
-    return Path(value) if value else None
-
-
-def prune_dead_processes() -> None:
-    """Drop the metric files of processes that are gone (an earlier run's counters)."""
-    directory = multiprocess_dir()
-    if directory is None:
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    for path in directory.glob("*.db"):
-        pid_text = path.stem.rsplit("_", 1)[-1]
-        if not pid_text.isdigit():
-            continue
-        try:
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            path.unlink(missing_ok=True)
-        except PermissionError:
-            continue
+    @property
+    def stopping(self) -> asyncio.Event: ...
 
 
 # -- probes -----------------------------------------------------------------------------
@@ -207,7 +140,7 @@ class _Snapshot(Collector):
         return self.families
 
 
-async def _snapshot(gateway: Gateway) -> list[Metric]:
+async def _snapshot(gateway: Served) -> list[Metric]:
     families: list[Metric] = []
     if gateway.store is not None:
         with contextlib.suppress(Exception):
@@ -228,7 +161,7 @@ async def _snapshot(gateway: Gateway) -> list[Metric]:
     return families
 
 
-def routes(gateway: Gateway) -> list[BaseRoute]:
+def routes(gateway: Served) -> list[BaseRoute]:
     """``/healthz``, ``/readyz`` and ``/metrics`` for the gateway's web app."""
 
     async def healthz(request: Request) -> Response:
@@ -266,6 +199,6 @@ def routes(gateway: Gateway) -> list[BaseRoute]:
     return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
 
 
-def app(gateway: Gateway) -> Starlette:
+def app(gateway: Served) -> Starlette:
     """A web app with only these routes, for when no other app serves the web port."""
     return Starlette(routes=routes(gateway))

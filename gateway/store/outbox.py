@@ -1,0 +1,149 @@
+"""The outbox tables: mail waiting to go downstream, and which holds were noticed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.store.audit import record_audit
+from gateway.store.db import Database
+from gateway.store.records import (
+    HELD_COLUMNS,
+    OUTBOX_COLUMNS,
+    HeldMessage,
+    HeldState,
+    NewMail,
+    OutboxItem,
+    OutboxState,
+    held_from_row,
+    now,
+    outbox_item_from_row,
+    stored,
+)
+
+
+def enqueue_rows(conn: sqlite3.Connection, mail: Sequence[NewMail]) -> None:
+    """Put ``mail`` in the outbox, inside the caller's transaction."""
+    at = stored(now())
+    conn.executemany(
+        "INSERT INTO outbox (kind, purpose, held_id, sender, recipients, data, requested_by, "
+        "created_at, state, attempts, next_attempt_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        [(item.kind.value, item.purpose, item.held_id, item.sender,
+          json.dumps(list(item.recipients)), item.data, item.requested_by, at,
+          OutboxState.PENDING.value, at) for item in mail])
+
+
+def record_notices(conn: sqlite3.Connection, hold_id: str, mail: Sequence[NewMail],
+                   digest_pending: bool, at: dt.datetime) -> None:
+    """Mark a hold as noticed and queue its notices, inside the caller's transaction."""
+    conn.execute("INSERT INTO hold_notices (held_id, noticed_at, digest_pending) "
+                 "VALUES (?, ?, ?)", (hold_id, stored(at), int(digest_pending)))
+    enqueue_rows(conn, mail)
+
+
+class OutboxTables(Database):
+    """Queue mail, hand out what is due, record how each delivery went."""
+
+    # -- notices of holds ----------------------------------------------------------------
+
+    async def record_hold_notices(self, hold_id: str, mail: Sequence[NewMail],
+                                  digest_pending: bool) -> bool:
+        """Queue the notices of a hold once; ``False`` if they were queued already."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            known = conn.execute("SELECT held_id FROM hold_notices WHERE held_id = ?",
+                                 (hold_id,)).fetchone()
+            if known is not None:
+                return False
+            record_notices(conn, hold_id, mail, digest_pending, now())
+            return True
+
+        return await self._write(work)
+
+    async def holds_without_notice(self, created_before: dt.datetime) -> list[HeldMessage]:
+        """Holds still waiting for review whose notices were never queued (a crash between)."""
+        query = (f"SELECT {HELD_COLUMNS} FROM held_messages "
+                 "WHERE state = ? AND created_at < ? "
+                 "AND id NOT IN (SELECT held_id FROM hold_notices) "
+                 "ORDER BY created_at LIMIT 1000")
+        params = (HeldState.HELD.value, stored(created_before))
+        return await self._read(lambda conn: [
+            held_from_row(row) for row in conn.execute(query, params)])
+
+    async def digest_pending(self) -> list[HeldMessage]:
+        query = (f"SELECT {HELD_COLUMNS} FROM held_messages "
+                 "WHERE id IN (SELECT held_id FROM hold_notices WHERE digest_pending = 1) "
+                 "ORDER BY created_at")
+        return await self._read(lambda conn: [held_from_row(row)
+                                              for row in conn.execute(query)])
+
+    async def digest_sent(self, hold_ids: Sequence[str], mail: Sequence[NewMail]) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany("UPDATE hold_notices SET digest_pending = 0 WHERE held_id = ?",
+                             [(hold_id,) for hold_id in dict.fromkeys(hold_ids)])
+            enqueue_rows(conn, mail)
+
+        await self._write(work)
+
+    # -- the outbox ----------------------------------------------------------------------
+
+    async def enqueue(self, mail: Sequence[NewMail]) -> None:
+        await self._write(lambda conn: enqueue_rows(conn, mail))
+
+    async def due_outbox(self, at: dt.datetime, limit: int = 50) -> list[OutboxItem]:
+        """Pending entries whose next attempt is due, oldest first."""
+        query = (f"SELECT {OUTBOX_COLUMNS} FROM outbox "
+                 "WHERE state = ? AND next_attempt_at <= ? "
+                 "ORDER BY next_attempt_at, id LIMIT ?")
+        params = (OutboxState.PENDING.value, stored(at), limit)
+        return await self._read(lambda conn: [
+            outbox_item_from_row(row) for row in conn.execute(query, params)])
+
+    async def outbox_for(self, hold_id: str) -> list[OutboxItem]:
+        query = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE held_id = ? ORDER BY id"
+        return await self._read(lambda conn: [
+            outbox_item_from_row(row) for row in conn.execute(query, (hold_id,))])
+
+    async def outbox_entries(self, state: OutboxState | None = None,
+                             limit: int = 1000) -> list[OutboxItem]:
+        where = "WHERE state = ? " if state is not None else ""
+        params = (state.value, limit) if state is not None else (limit,)
+        query = f"SELECT {OUTBOX_COLUMNS} FROM outbox {where}ORDER BY id LIMIT ?"
+        return await self._read(lambda conn: [
+            outbox_item_from_row(row) for row in conn.execute(query, params)])
+
+    async def outbox_sent(self, item: OutboxItem, audit: dict[str, Any] | None) -> None:
+        """Mark an entry delivered; ``audit`` (a release) is recorded with it."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE outbox SET state = ?, attempts = ?, done_at = ?, "
+                         "last_error = NULL WHERE id = ?",
+                         (OutboxState.SENT.value, item.attempts + 1, stored(now()), item.id))
+            if audit is not None:
+                record_audit(conn, "stampgate", "release-delivered", item.held_id, audit)
+
+        await self._write(work)
+
+    async def outbox_retry(self, item: OutboxItem, next_at: dt.datetime, error: str) -> None:
+        await self._write(lambda conn: conn.execute(
+            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+            (item.attempts + 1, stored(next_at), error[:1000], item.id)))
+
+    async def outbox_failed(self, item: OutboxItem, error: str, audit: dict[str, Any] | None,
+                            mail: Sequence[NewMail]) -> None:
+        """Give up on an entry for good; the failure notices go in the same transaction."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE outbox SET state = ?, attempts = ?, done_at = ?, "
+                         "last_error = ? WHERE id = ?",
+                         (OutboxState.FAILED.value, item.attempts + 1, stored(now()),
+                          error[:1000], item.id))
+            if audit is not None:
+                record_audit(conn, "stampgate", "release-failed", item.held_id, audit)
+            enqueue_rows(conn, mail)
+
+        await self._write(work)

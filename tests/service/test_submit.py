@@ -1,0 +1,166 @@
+"""``service.submit`` in-process: one message in, one outcome out, over a real store file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from gateway.adapters.crypto import NullSealer
+from gateway.adapters.delivery import DeliveryError
+from gateway.core.policy import Policy
+from gateway.policyfiles.load import load_policy
+from gateway.service.submit import Incoming, InputProblem, OutcomeKind, Submitter
+from gateway.settings import Settings
+from gateway.smtp import replies
+from gateway.store.store import HeldState, Store, StoreError
+from gateway.store.threads import ThreadMemory
+from tests.support.gateway import EXAMPLE_POLICIES, message
+
+PARTNER = "partner@outside.test"
+COLLEAGUE = "bob@example.org"
+PRESS = "press@example.org"
+ADJUST = "Needs adjustment in 2 ways: blur face, change name"
+
+
+@dataclass
+class RecordingDownstream:
+    """Takes every message, or refuses each with the error it is given."""
+
+    refuse: DeliveryError | None = None
+    description: str = "recording"
+    deliveries: list[tuple[str, tuple[str, ...], bytes]] = field(default_factory=list)
+
+    async def deliver(self, sender: str, recipients: Sequence[str], data: bytes) -> None:
+        if self.refuse is not None:
+            raise self.refuse
+        self.deliveries.append((sender, tuple(recipients), data))
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class Rig:
+    submitter: Submitter
+    store: Store
+    downstream: RecordingDownstream
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy(EXAMPLE_POLICIES)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, policy: Policy) -> AsyncIterator[Rig]:
+    settings = Settings(data=tmp_path, policies=EXAMPLE_POLICIES, workers=1)
+    store = await Store.open(tmp_path)
+    threads = ThreadMemory(store.path, store.write)
+    await threads.open()
+    downstream = RecordingDownstream()
+    yield Rig(Submitter(settings, lambda: policy, store, threads, downstream, NullSealer()),
+              store, downstream)
+    await threads.close()
+    await store.close()
+
+
+def incoming(first_line: str, *recipients: str, data: bytes | None = None) -> Incoming:
+    body = message(f"{first_line}\n\nA client's story.\n", sender="alice@example.org",
+                   to=", ".join(recipients))
+    return Incoming(sender="alice@example.org", recipients=recipients,
+                    data=body if data is None else data, peer="127.0.0.1", helo="client.test")
+
+
+CASES = [
+    # first line, recipients, kind, delivered to, held for, reply starts with
+    ("Cleared for publication", (PARTNER,), OutcomeKind.RELAYED, (PARTNER,), (),
+     "250 2.0.0 Ok: queued as"),
+    ("Internal", (COLLEAGUE, PARTNER), OutcomeKind.BOUNCED, (), (), "550-5.7.1"),
+    (ADJUST, (PARTNER,), OutcomeKind.HELD, (), (PARTNER,), "250 2.0.0 Ok: held for review"),
+    (ADJUST, (COLLEAGUE, PARTNER), OutcomeKind.PARTLY_HELD, (COLLEAGUE,), (PARTNER,),
+     "250 2.0.0 Ok: queued as"),
+    ("", (PRESS,), OutcomeKind.BOUNCED, (), (), "550-5.7.1"),
+]
+
+
+@pytest.mark.parametrize(("first_line", "recipients", "kind", "delivered", "held", "reply"),
+                         CASES)
+async def test_each_verdict_becomes_its_outcome(
+        rig: Rig, first_line: str, recipients: tuple[str, ...], kind: OutcomeKind,
+        delivered: tuple[str, ...], held: tuple[str, ...], reply: str) -> None:
+    outcome = await rig.submitter.submit(incoming(first_line, *recipients))
+    assert outcome.kind is kind
+    assert [d[1] for d in rig.downstream.deliveries] == ([delivered] if delivered else [])
+    holds = await rig.store.held(HeldState.HELD)
+    assert [h.held_recipients for h in holds] == ([held] if held else [])
+    if held:
+        assert outcome.hold_id == holds[0].id and outcome.held == len(held)
+        assert holds[0].decision == outcome.decision  # the typed decision survives the store
+    assert outcome.delivered == len(delivered)
+    assert replies.for_outcome(outcome).startswith(reply)
+
+
+async def test_relayed_mail_carries_the_trace_and_the_stamp(rig: Rig) -> None:
+    outcome = await rig.submitter.submit(incoming("Cleared for publication", PARTNER))
+    [(_, _, relayed)] = rig.downstream.deliveries
+    assert relayed.startswith(b"Received: from client.test ([127.0.0.1])")
+    assert f"with ESMTP id {outcome.queue_id}".encode() in relayed
+    assert b"X-Stamp: cleared\r\n" in relayed
+
+
+@pytest.mark.parametrize(("temporary", "code", "kind", "reply"), [
+    (True, 451, OutcomeKind.DEFERRED, "451 4.4.1 Message not accepted: onward delivery failed"),
+    (False, 550, OutcomeKind.DOWNSTREAM_REFUSED, "550 5.0.0 Downstream refused the message"),
+])
+async def test_downstream_trouble_withdraws_the_hold(
+        rig: Rig, temporary: bool, code: int, kind: OutcomeKind, reply: str) -> None:
+    rig.downstream.refuse = DeliveryError(temporary, f"{code} mailbox busy", code)
+    outcome = await rig.submitter.submit(incoming(ADJUST, COLLEAGUE, PARTNER))
+    assert outcome.kind is kind
+    assert replies.for_outcome(outcome).startswith(reply)
+    # Nothing was accepted, so nothing stays held: the client's retry starts afresh.
+    assert await rig.store.held(None) == []
+    actions = [e["action"] for e in await rig.store.audit_entries()]
+    assert actions == ["hold", "hold-withdrawn"]
+
+
+async def test_a_store_failure_is_a_temporary_refusal(rig: Rig) -> None:
+    async def failing(*args: object, **kwargs: object) -> str:
+        raise StoreError("disk full")
+
+    rig.submitter.store.hold = failing  # type: ignore[method-assign]
+    outcome = await rig.submitter.submit(incoming(ADJUST, PARTNER))
+    assert outcome.kind is OutcomeKind.STORE_FAILED and outcome.during == "hold"
+    assert replies.for_outcome(outcome) == replies.STORE_FAILED
+    assert rig.downstream.deliveries == []
+
+
+@pytest.mark.parametrize(("data", "problem", "reply"), [
+    (b"Subject: x\r\n\r\nA\0B\r\n", InputProblem.NUL, replies.NUL_IN_DATA),
+    (b"Subject: x\r\n\r\nbare\nline\r\n", InputProblem.BARE_LINE_ENDING,
+     replies.BARE_LINE_ENDING),
+])
+async def test_bytes_no_client_may_send_are_refused_unread(
+        rig: Rig, data: bytes, problem: InputProblem, reply: str) -> None:
+    outcome = await rig.submitter.submit(incoming("Cleared for publication", PARTNER, data=data))
+    assert (outcome.kind, outcome.problem) == (OutcomeKind.REFUSED_INPUT, problem)
+    assert replies.for_outcome(outcome) == reply
+    assert rig.downstream.deliveries == []
+
+
+async def test_the_reading_goes_through_one_replaceable_function(rig: Rig) -> None:
+    """Submit reads each message only through ``Submitter.read`` (a worker pool may take it)."""
+    seen: list[int] = []
+    original = rig.submitter.read
+
+    def counting(data: bytes, vocabulary: object) -> object:
+        seen.append(len(data))
+        return original(data, vocabulary)  # type: ignore[arg-type]
+
+    rig.submitter.read = counting  # type: ignore[assignment]
+    request = incoming("Cleared for publication", PARTNER)
+    await rig.submitter.submit(request)
+    assert seen == [len(request.data)]
