@@ -18,6 +18,7 @@ from gateway.adapters import crypto, signing
 from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.adapters.rewrite import outgoing
 from gateway.core.decision import Decision, decide
+from gateway.core.headers import read_header_block
 from gateway.core.message import read_message
 from gateway.core.model import Verdict
 from gateway.core.policy import Policy
@@ -186,6 +187,9 @@ class Handler(HookNames):
             return replies.NUL_IN_DATA
         if has_bare_line_ending(data):
             return replies.BARE_LINE_ENDING
+        ambiguous = read_header_block(data).ambiguous
+        if ambiguous is not None:
+            return replies.AMBIGUOUS_HEADERS.format(why=ambiguous)
         try:
             return await self._relay(server, session, envelope, data, queue_id, started)
         except Exception:

@@ -12,6 +12,8 @@ TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 BARE_LINE_ENDING = ("550 5.5.2 Message refused: bare CR or LF line ending in DATA; "
                     "lines must end with CRLF")
 NUL_IN_DATA = "550 5.6.0 Message refused: NUL character in DATA"
+AMBIGUOUS_HEADERS = ("550 5.6.0 Message refused: where the header block ends is ambiguous "
+                     "({why}); every header line must be 'Name: value' or a folded continuation")
 TOO_BIG = "552 5.3.4 Message too big for this gateway (limit {limit} bytes)"
 STORE_FAILED = "451 4.3.0 Message not accepted: the hold queue is unavailable; try again later"
 DOWNSTREAM_TEMPORARY = ("451 4.4.1 Message not accepted: onward delivery failed ({detail}); "
