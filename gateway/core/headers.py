@@ -6,19 +6,17 @@ import enum
 import re
 from dataclasses import dataclass
 
-# A field: a printable-ASCII name, optional white space before the colon (obsolete syntax),
-# the value, then any folded continuation lines. Every alternative starts with a different
-# class of byte, so the match never backtracks more than the length of one field name.
-_FIELD = rb"[!-9;-~]+[ \t]*:[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*"
-_FIELDS = re.compile(rb"(?:" + _FIELD + rb")*")
-_ONE_FIELD = re.compile(_FIELD)
+# A field line: a printable-ASCII name, optional white space before the colon (obsolete
+# syntax). A line starting with white space continues the field before it.
 _NAME = re.compile(rb"([!-9;-~]+)[ \t]*:")
+# A line that is neither (checked only at line starts, so each line is looked at once).
+_NOT_A_FIELD = re.compile(rb"^(?![ \t]|[!-9;-~]+[ \t]*:)", re.MULTILINE)
+_FIELD_START = re.compile(rb"\n(?=[^ \t])")
 # A line that is not a field: it runs to its line break, with its own continuation lines.
 _STRAY = re.compile(rb"[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*")
 _ENVELOPE = re.compile(rb"From [^\n]*\n")
 _BLANK = re.compile(rb"\r?\n")
 _NEXT_BLANK = re.compile(rb"\n\r?\n")
-_FOLD = re.compile(rb"\r?\n(?=[ \t])")
 # Real header blocks have a few hundred fields; past these, reading stops (fails closed).
 MAX_FIELDS = 5000
 MAX_STRAY_LINES = 100
@@ -45,8 +43,9 @@ class HeaderLine:
         """The unfolded value, raw 8-bit bytes kept as surrogate escapes."""
         if self.kind is not LineKind.FIELD:
             return ""
-        value = self.raw.split(b":", 1)[1]
-        value = _FOLD.sub(b"", value).rstrip(b"\r\n")
+        # Inside one field every line break is followed by white space: each is a fold.
+        value = self.raw.split(b":", 1)[1].rstrip(b"\r\n")
+        value = value.replace(b"\r\n", b"").replace(b"\n", b"")
         return value.decode("utf-8", "surrogateescape").strip(" \t")
 
 
@@ -97,17 +96,19 @@ def read_header_block(data: bytes) -> HeaderBlock:
         pos = envelope.end()
     ambiguous: str | None = None
     strays = 0
+    # Stray lines are skipped before the empty line, never past it: it is found once.
+    blank = _blank_line(data, pos)
     while True:
-        block = _FIELDS.match(data, pos)
-        assert block is not None  # the pattern matches the empty string
-        _collect(data, pos, block.end(), lines)
-        pos = block.end()
-        if pos >= len(data):
-            return HeaderBlock(tuple(lines), pos, pos, ambiguous)
-        blank = _BLANK.match(data, pos)
-        if blank is not None:
-            return HeaderBlock(tuple(lines), pos, blank.end(), ambiguous)
-        stray = _STRAY.match(data, pos)
+        bad = _NOT_A_FIELD.search(data, pos, blank)
+        stop = blank if bad is None or bad.start() >= blank else bad.start()
+        if data[pos:pos + 1] in (b" ", b"\t"):
+            stop = pos  # a continuation with no field before it to continue
+        _collect(data, pos, stop, lines)
+        if stop == blank:
+            after = _BLANK.match(data, blank)
+            body_start = blank if after is None else after.end()
+            return HeaderBlock(tuple(lines), blank, body_start, ambiguous)
+        stray = _STRAY.match(data, stop)
         assert stray is not None
         ambiguous = ambiguous or _why(stray.group(0), not lines)
         lines.append(HeaderLine(LineKind.STRAY, stray.group(0)))
@@ -117,16 +118,25 @@ def read_header_block(data: bytes) -> HeaderBlock:
             return _give_up(data, pos, lines, "too many lines that are not header fields")
 
 
-def _collect(data: bytes, start: int, end: int, lines: list[HeaderLine]) -> None:
-    if start == end or len(lines) > MAX_FIELDS:
-        return
-    for match in _ONE_FIELD.finditer(data, start, end):
-        raw = match.group(0)
+def _blank_line(data: bytes, pos: int) -> int:
+    """Where the first empty line at or after the line start ``pos`` begins (or the end)."""
+    if data[pos:pos + 1] == b"\n" or data[pos:pos + 2] == b"\r\n":
+        return pos
+    found = _NEXT_BLANK.search(data, pos)
+    return len(data) if found is None else found.start() + 1
+
+
+def _collect(data: bytes, start: int, stop: int, lines: list[HeaderLine]) -> None:
+    """The fields of ``data[start:stop]``, every line of which is a field or a continuation."""
+    pos = start
+    while pos < stop and len(lines) <= MAX_FIELDS:
+        following = _FIELD_START.search(data, pos, stop)
+        end = stop if following is None else following.end()
+        raw = data[pos:end]
         name = _NAME.match(raw)
         assert name is not None
         lines.append(HeaderLine(LineKind.FIELD, raw, name.group(1).decode("ascii")))
-        if len(lines) > MAX_FIELDS:
-            return
+        pos = end
 
 
 def _give_up(data: bytes, pos: int, lines: list[HeaderLine], why: str) -> HeaderBlock:
