@@ -35,7 +35,7 @@ def resolve(label: str) -> str | None:
     encoding = webencodings.lookup(name)
     if encoding is not None:
         if encoding.name in ("replacement", "x-user-defined"):
-            return encoding.name  # decoded by no client into readable text
+            return str(encoding.name)  # decoded by no client into readable text
         return str(encoding.codec_info.name)
     try:
         info = codecs.lookup(name)
@@ -56,13 +56,13 @@ def decode(raw: bytes, label: str | None) -> Decoded:
             return Decoded(raw[len(bom):].decode(codec, errors="replace"))
     if label is None or not label.strip().strip("\"'").strip():
         return Decoded(guess(raw))
-    codec = resolve(label)
-    if codec is None or codec in ("replacement", "x-user-defined"):
+    resolved = resolve(label)
+    if resolved is None or resolved in ("replacement", "x-user-defined"):
         if raw.isascii():
             return Decoded(raw.decode("ascii"))
         return Decoded(guess(raw), f"text in an unknown charset ({_short(label)})")
     try:
-        return Decoded(raw.decode(codec, errors="replace"))
+        return Decoded(raw.decode(resolved, errors="replace"))
     except (LookupError, ValueError, TypeError):
         return Decoded(guess(raw), f"text that does not decode as {_short(label)}")
 

@@ -10,7 +10,7 @@ from gateway.core.message import read_message
 from gateway.core.mime_walk import MAX_NESTING
 from gateway.core.model import Location, Stamp
 from gateway.core.stamps import StampReading, Vocabulary, read_stamps
-from tests.core.mail import plain, raw
+from tests.core.mail import raw
 
 C = Stamp.CONFIDENTIAL
 I = Stamp.INTERNAL  # noqa: E741
@@ -131,7 +131,7 @@ def test_ambiguous_part_headers_fail_closed(vocabulary: Vocabulary) -> None:
 def test_transfer_encodings_read_leniently(cte: str, body: str, text: str) -> None:
     facts = read_message(raw(f"Subject: x\nContent-Type: text/plain\n"
                              f"Content-Transfer-Encoding: {cte}", body))
-    assert [t.text.strip() for t in facts.top_texts][0] == text
+    assert facts.top_texts[0].text.strip() == text
     assert facts.unreadable == ()
 
 
