@@ -39,4 +39,6 @@ def outgoing(data: bytes, prepend: list[tuple[str, str]]) -> bytes:
     fields = b"".join(f"{name}: {value}\r\n".encode("ascii", "replace") for name, value in prepend)
     kept = b"".join(line.raw for line in block.lines
                     if line.kind is LineKind.FIELD and not _owned(line.name))
+    if block.headless:
+        kept += b"\r\n"  # the whole message was body: it stays body behind the new fields
     return fields + kept + data[block.end:]

@@ -12,6 +12,7 @@ _NAME = re.compile(rb"([!-9;-~]+)[ \t]*:")
 # A line that is neither (checked only at line starts, so each line is looked at once).
 _NOT_A_FIELD = re.compile(rb"^(?![ \t]|[!-9;-~]+[ \t]*:)", re.MULTILINE)
 _FIELD_START = re.compile(rb"\n(?=[^ \t])")
+_ANY_FIELD = re.compile(rb"^[!-9;-~]+[ \t]*:", re.MULTILINE)
 # A line that is not a field: it runs to its line break, with its own continuation lines.
 _STRAY = re.compile(rb"[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*")
 _ENVELOPE = re.compile(rb"From [^\n]*\n")
@@ -57,6 +58,8 @@ class HeaderBlock:
     end: int
     body_start: int
     ambiguous: str | None = None
+    # Not one field before the first empty line: the whole message is body for every reader.
+    headless: bool = False
 
     @property
     def fields(self) -> tuple[HeaderLine, ...]:
@@ -108,6 +111,10 @@ def read_header_block(data: bytes) -> HeaderBlock:
             after = _BLANK.match(data, blank)
             body_start = blank if after is None else after.end()
             return HeaderBlock(tuple(lines), blank, body_start, ambiguous)
+        if (not lines or lines[-1].kind is LineKind.ENVELOPE) and stop == pos \
+                and data[pos:pos + 1] not in (b" ", b"\t") \
+                and _ANY_FIELD.search(data, pos, blank) is None:
+            return HeaderBlock(tuple(lines), pos, pos, None, headless=True)
         stray = _STRAY.match(data, stop)
         assert stray is not None
         ambiguous = ambiguous or _why(stray.group(0), not lines)

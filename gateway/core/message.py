@@ -11,10 +11,12 @@ from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.headers import MAX_FIELDS
 from gateway.core.mime_entity import entity
 from gateway.core.mime_walk import MAX_DEPTH, MAX_PARTS, Walker
+from gateway.core.model import Location
 
 __all__ = ["MAX_DEPTH", "MAX_PARTS", "MessageFacts", "TextPart", "header_text", "read_message"]
 
 _MSGID = re.compile(r"<[^<>\s]{1,998}>")
+_EMPTY_LINE = re.compile(rb"\n\r?\n")
 
 
 def read_message(data: bytes) -> MessageFacts:
@@ -36,6 +38,8 @@ def _read(data: bytes, depth: int) -> MessageFacts:
         walker.walk(root)
     except Exception as exc:  # a malformed tree must fail closed, not crash the gateway
         walker.unreadable.append(f"MIME structure could not be walked ({type(exc).__name__})")
+    if root.block.headless:
+        walker.texts.extend(_after_junk(data))
     headers = root.block.by_name()
     return MessageFacts(
         subject=header_text((headers.get("subject") or [""])[0]),
@@ -51,6 +55,15 @@ def _read(data: bytes, depth: int) -> MessageFacts:
         header_end=root.block.end,
         ambiguous_headers=root.block.ambiguous,
     )
+
+
+def _after_junk(data: bytes) -> list[TextPart]:
+    """A client that skips lines that are not fields shows the text after the empty line."""
+    found = _EMPTY_LINE.search(data)
+    if found is None:
+        return []
+    text = charsets.guess(data[found.end():]).replace("\r\n", "\n").replace("\r", "\n")
+    return [TextPart(Location.BODY, text)]
 
 
 def header_text(value: object) -> str:

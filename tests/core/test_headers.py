@@ -112,3 +112,16 @@ def test_large_header_blocks_read_quickly(data: bytes) -> None:
     elapsed = time.process_time() - started
     assert elapsed < 1.5, elapsed
     assert facts.header_end == read_header_block(data).end
+
+
+def test_a_message_without_any_field_is_all_body(vocabulary: Vocabulary) -> None:
+    data = b"\xff\xfegarbage\r\n\r\nConfidential\r\nsecret\r\n"
+    block = read_header_block(data)
+    assert (block.ambiguous, block.end, block.headless) == (None, 0, True)
+    assert split_header(data) == (b"", data)
+    # Shown whole by some clients, from the empty line on by others: both are read.
+    assert read_stamps(read_message(data), vocabulary).stamp is Stamp.CONFIDENTIAL
+
+
+def test_junk_before_a_field_stays_ambiguous() -> None:
+    assert read_header_block(b"junk\r\nX-Stamp: cleared\r\n\r\nInternal\r\n").ambiguous
