@@ -1,4 +1,7 @@
-"""The property every fuzzer checks: reading any bytes never raises and never lets doubt through.
+"""What every fuzzer checks: no raise, no doubt let through, one end of the header block.
+
+Reading any bytes never raises and never lets doubt through, and the reader and the
+rewriter agree on where the header block ends.
 
 Importable without atheris, so tests/security/test_fuzz_corpus.py replays the corpus with it.
 """
@@ -45,6 +48,10 @@ def check(data: bytes) -> None:
     if verdicts[PARTNER] is Verdict.ALLOW:
         assert reading.stamp is Stamp.CLEARED or (
             reading.stamp is None and not reading.unreadable), "external got doubtful material"
+    header, _ = split_header(data)
+    assert facts.header_end == len(header), "the reader and the rewriter end the headers apart"
+    if facts.ambiguous_headers is not None:
+        assert reading.unreadable, "an ambiguous header block was read as certain"
     if b"\0" in data or has_bare_line_ending(data):
         # The SMTP edge refuses these before anything is rewritten: with a bare CR the
         # header/body boundary is ambiguous (see fuzz/corpus/crash-bare-cr-*.eml).

@@ -2,45 +2,43 @@
 
 from __future__ import annotations
 
-import re
+from gateway.core.headers import LineKind, read_header_block
+from gateway.core.headers import split_header as split_header
 
 # Headers the gateway writes; incoming copies are removed so downstream can trust them.
 OWNED_HEADERS = (b"x-stamp", b"x-stampgate-")
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
-def split_header(data: bytes) -> tuple[bytes, bytes]:
-    """The header block (with its final line break) and the body."""
-    if data.startswith((b"\r\n", b"\n")):
-        return b"", data
-    match = _HEADER_END.search(data)
-    if match is None:
-        return data, b""
-    end = match.start() + (2 if data[match.start():match.start() + 2] == b"\r\n" else 1)
-    return data[:end], data[end:]
+def _owned(name: str) -> bool:
+    lower = name.lower()
+    return lower == "x-stamp" or lower.startswith("x-stampgate-")
 
 
 def strip_owned_headers(header: bytes) -> bytes:
-    """Remove every field named in ``OWNED_HEADERS`` (with its folded continuation lines)."""
+    """Remove every field named in ``OWNED_HEADERS`` (with its folded continuation lines).
+
+    Fields are found by the same reading as the message reader's (``Name : value`` too).
+    """
     lower = header.lower()
     if not any(name in lower for name in OWNED_HEADERS):
         return header
-    kept: list[bytes] = []
-    dropping = False
-    for line in header.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t"):
-            if not dropping:
-                kept.append(line)
-            continue
-        name = line.split(b":", 1)[0].strip().lower()
-        dropping = name == b"x-stamp" or name.startswith(b"x-stampgate-")
-        if not dropping:
-            kept.append(line)
-    return b"".join(kept)
+    block = read_header_block(header)
+    kept = b"".join(line.raw for line in block.lines
+                    if not (line.kind is LineKind.FIELD and _owned(line.name)))
+    return kept + header[block.end:]
 
 
 def outgoing(data: bytes, prepend: list[tuple[str, str]]) -> bytes:
-    """The message as relayed: the gateway's own fields first, owned fields stripped."""
-    header, body = split_header(data)
+    """The message as relayed: the gateway's own fields first, owned fields stripped.
+
+    Only fields are kept: an mbox ``From `` line behind the prepended fields would sit in the
+    middle of the block, and a line that is not a field (refused at the SMTP edge) would be
+    read downstream as part of the field before it, or as the start of the body.
+    """
+    block = read_header_block(data)
     fields = b"".join(f"{name}: {value}\r\n".encode("ascii", "replace") for name, value in prepend)
-    return fields + strip_owned_headers(header) + body
+    kept = b"".join(line.raw for line in block.lines
+                    if line.kind is LineKind.FIELD and not _owned(line.name))
+    if block.headless:
+        kept += b"\r\n"  # the whole message was body: it stays body behind the new fields
+    return fields + kept + data[block.end:]

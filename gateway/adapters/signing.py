@@ -15,10 +15,9 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from email.message import Message
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from pathlib import Path
+
+from gateway.core.headers import HeaderBlock, read_header_block
 
 SIGNATURE_HEADER = "X-Stampgate-Signature"
 STAMP_HEADER = "X-Stamp"
@@ -75,7 +74,7 @@ class VerifiedStamp:
 
 def verify(message: bytes, key: bytes) -> VerifiedStamp:
     """Check the message's signature against its ``X-Stamp`` and Message-ID, or raise."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(message)
+    headers = read_header_block(message)
     signature = _only(headers, SIGNATURE_HEADER)
     stamp = _only(headers, STAMP_HEADER).strip()
     message_id = _only(headers, "Message-ID").strip()
@@ -99,8 +98,8 @@ def verify(message: bytes, key: bytes) -> VerifiedStamp:
     return VerifiedStamp(fields["q"], stamp, message_id)
 
 
-def _only(headers: Message, name: str) -> str:
-    values = headers.get_all(name) or []
+def _only(headers: HeaderBlock, name: str) -> str:
+    values = headers.get_all(name)
     if len(values) != 1:
         found = "no" if not values else f"{len(values)}"
         raise SignatureInvalid(f"{found} {name} header(s); exactly one is needed")

@@ -21,6 +21,7 @@ from gateway.adapters.crypto import BodySealer
 from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.adapters.rewrite import outgoing
 from gateway.core.decision import Decision, decide
+from gateway.core.headers import read_header_block
 from gateway.core.message import MessageFacts, read_message
 from gateway.core.model import Verdict
 from gateway.core.policy import Policy
@@ -64,6 +65,7 @@ class InputProblem(enum.Enum):
 
     NUL = "nul"
     BARE_LINE_ENDING = "bare-line-ending"
+    AMBIGUOUS_HEADERS = "ambiguous-headers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,12 @@ class Submitter:
         problem = input_problem(incoming.data)
         if problem is not None:
             return Outcome(OutcomeKind.REFUSED_INPUT, queue_id, problem=problem)
+        # Where the headers end must be beyond doubt: a reader that ends them elsewhere
+        # would read another stamp than the mail client shows.
+        ambiguous = read_header_block(incoming.data).ambiguous
+        if ambiguous is not None:
+            return Outcome(OutcomeKind.REFUSED_INPUT, queue_id,
+                           problem=InputProblem.AMBIGUOUS_HEADERS, detail=ambiguous)
         context: dict[str, Any] = {"queue_id": queue_id, "message_id": None,
                                    "sender": incoming.sender, "size": len(incoming.data)}
         try:

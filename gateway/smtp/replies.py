@@ -14,6 +14,8 @@ TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 BARE_LINE_ENDING = ("550 5.5.2 Message refused: bare CR or LF line ending in DATA; "
                     "lines must end with CRLF")
 NUL_IN_DATA = "550 5.6.0 Message refused: NUL character in DATA"
+AMBIGUOUS_HEADERS = ("550 5.6.0 Message refused: where the header block ends is ambiguous "
+                     "({why}); every header line must be 'Name: value' or a folded continuation")
 TOO_BIG = "552 5.3.4 Message too big for this gateway (limit {limit} bytes)"
 STORE_FAILED = "451 4.3.0 Message not accepted: the hold queue is unavailable; try again later"
 DOWNSTREAM_TEMPORARY = ("451 4.4.1 Message not accepted: onward delivery failed ({detail}); "
@@ -81,19 +83,21 @@ def for_outcome(outcome: Outcome) -> str:
         case OutcomeKind.STORE_FAILED:
             return STORE_FAILED
         case OutcomeKind.REFUSED_INPUT:
-            return _refused_input(outcome.problem)
+            return _refused_input(outcome.problem, outcome.detail)
         case OutcomeKind.INTERNAL_ERROR:
             return INTERNAL_ERROR
         case _:
             assert_never(outcome.kind)
 
 
-def _refused_input(problem: InputProblem | None) -> str:
+def _refused_input(problem: InputProblem | None, detail: str) -> str:
     match problem:
         case InputProblem.NUL:
             return NUL_IN_DATA
         case InputProblem.BARE_LINE_ENDING:
             return BARE_LINE_ENDING
+        case InputProblem.AMBIGUOUS_HEADERS:
+            return AMBIGUOUS_HEADERS.format(why=detail)
         case None:
             raise AssertionError("an input refusal always names its problem")
         case _:

@@ -202,37 +202,3 @@ def test_communications_receives_only_cleared_material(
     if reading.unreadable and reading.stamp is not Stamp.CLEARED:
         assert decision.recipients[0].verdict is not Verdict.ALLOW
 
-
-def _crlf(data: bytes) -> bytes:
-    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
-
-
-header_lines = st.one_of(
-    st.sampled_from([b"Subject: Internal", b"From: alice@example.org", b"X-Stamp: Internal",
-                     b"Content-Type: text/plain; charset=utf-8", b"Content-Type: multipart/mixed",
-                     b"Content-Type: message/rfc822", b" folded continuation", b"From nobody",
-                     b"no colon here", b"Content-Transfer-Encoding: base64", b"", b":",
-                     b"Subject: \xff\xfe 8-bit"]),
-    st.binary(max_size=30).filter(lambda b: b"\r" not in b and b"\n" not in b))
-
-
-@FUZZ
-@given(data=st.one_of(messages(), st.binary(max_size=2000),
-                      st.tuples(st.lists(header_lines, max_size=8), bodies).map(
-                          lambda hb: b"\r\n".join(hb[0]) + b"\r\n\r\n" + hb[1].encode())),
-       crlf=st.booleans())
-def test_the_single_part_shortcut_reads_like_the_stdlib_parser(data: bytes, crlf: bool) -> None:
-    from email.parser import BytesParser
-    from email.policy import compat32
-
-    from gateway.core.message import _facts, parse
-
-    data = _crlf(data) if crlf else data
-    full = BytesParser(policy=compat32).parsebytes(data)
-    quick = parse(data)
-    assert list(quick.raw_items()) == list(full.raw_items())
-    assert quick.is_multipart() == full.is_multipart()
-    if not full.is_multipart():
-        assert quick.get_payload() == full.get_payload()
-    assert [type(d) for d in quick.defects] == [type(d) for d in full.defects]
-    assert read_message(data) == _facts(full, depth=0)

@@ -104,3 +104,53 @@ def _wait(lenient: LenientDownstream, count: int) -> list[bytes]:
         time.sleep(0.02)
     time.sleep(0.2)  # anything extra would have arrived by now
     return lenient.received()
+
+
+# ---------------------------------------------------------------------------------------
+# Header smuggling: a line that moves the end of the header block for one reader only.
+
+def _send(gateway: GatewayProcess, recipient: bytes, content: bytes) -> str:
+    with RawClient(gateway.port) as client:
+        client.reply()
+        client.command(b"EHLO client.test\r\n")
+        assert client.command(b"MAIL FROM:<alice@example.org>\r\n").startswith("250")
+        assert client.command(b"RCPT TO:<" + recipient + b">\r\n").startswith("250")
+        assert client.command(b"DATA\r\n").startswith("354")
+        return client.command(content + b".\r\n")
+
+
+AMBIGUOUS = {
+    "no colon": b"Cleared for publication",
+    "8-bit name": b"Caf\xc3\xa9: x",
+    "mbox From in the middle": b"From alice@example.org Mon Jan  1 00:00:00 2024",
+}
+
+
+@pytest.mark.parametrize("line", list(AMBIGUOUS.values()), ids=list(AMBIGUOUS))
+def test_an_ambiguous_header_boundary_is_refused(gateway: GatewayProcess,
+                                                 lenient: LenientDownstream,
+                                                 line: bytes) -> None:
+    lenient.clear()
+    content = (b"From: alice@example.org\r\nSubject: story\r\n" + line +
+               b"\r\n\r\nConfidential\r\nsecret\r\n")
+    reply = _send(gateway, b"bob@example.org", content)
+    assert reply.startswith("550 5.6.0"), reply
+    assert "header block" in reply
+    assert _wait(lenient, 0) == []
+
+
+def test_an_obsolete_x_stamp_cannot_hide_the_body_stamp(gateway: GatewayProcess,
+                                                        lenient: LenientDownstream) -> None:
+    lenient.clear()
+    content = (b"From: alice@example.org\r\nX-Stamp : cleared\r\nSubject : story\r\n\r\n"
+               b"Internal\r\nnot for the press\r\n")
+    reply = _send(gateway, b"press@example.org", content)
+    assert reply.startswith("550-5.7.1"), reply
+    assert "(stamp: Internal; found in: body)" in reply
+    assert _wait(lenient, 0) == []
+    # The same header to a colleague is relayed with the gateway's reading only.
+    reply = _send(gateway, b"bob@example.org", content)
+    assert reply.startswith("250"), reply
+    [relayed] = _wait(lenient, 1)
+    header = relayed.split(b"\r\n\r\n", 1)[0]
+    assert b"X-Stamp: internal" in header and b"cleared" not in header

@@ -1,0 +1,80 @@
+"""Charset labels resolved as browsers and mail clients do (the WHATWG Encoding Standard)."""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+import webencodings  # type: ignore[import-untyped]
+
+# A byte-order mark overrides the label, as in the Encoding Standard's "decode".
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"))
+# Python codecs that must never be used for mail text: they transform, they do not decode.
+_NOT_TEXT = frozenset({"base64", "hex", "quopri", "uu", "zlib", "bz2", "rot-13", "punycode",
+                       "idna", "raw-unicode-escape", "unicode-escape", "undefined"})
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """Text decoded from bytes, or why it could not be read for certain."""
+
+    text: str
+    unreadable: str | None = None
+
+
+def resolve(label: str) -> str | None:
+    """The Python codec for a charset label, or None when no client would know it.
+
+    The WHATWG table comes first (``unicode`` is UTF-16LE, ``latin1`` is windows-1252,
+    ``ks_c_5601-1987`` is EUC-KR); labels it lacks (``utf-7``) fall back to Python's codecs.
+    """
+    name = label.strip().strip("\"'").strip()
+    if not name:
+        return None
+    encoding = webencodings.lookup(name)
+    if encoding is not None:
+        if encoding.name in ("replacement", "x-user-defined"):
+            return str(encoding.name)  # decoded by no client into readable text
+        return str(encoding.codec_info.name)
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
+        return None
+    if info.name in _NOT_TEXT or not getattr(info, "_is_text_encoding", True):
+        return None
+    return info.name
+
+
+def decode(raw: bytes, label: str | None) -> Decoded:
+    """Bytes of a part to text; an unknown label is readable only for pure ASCII bytes.
+
+    Without a label, UTF-8 is tried and then windows-1252, as clients guess.
+    """
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            return Decoded(raw[len(bom):].decode(codec, errors="replace"))
+    if label is None or not label.strip().strip("\"'").strip():
+        return Decoded(guess(raw))
+    resolved = resolve(label)
+    if resolved is None or resolved in ("replacement", "x-user-defined"):
+        if raw.isascii():
+            return Decoded(raw.decode("ascii"))
+        return Decoded(guess(raw), f"text in an unknown charset ({_short(label)})")
+    try:
+        return Decoded(raw.decode(resolved, errors="replace"))
+    except (LookupError, ValueError, TypeError):
+        return Decoded(guess(raw), f"text that does not decode as {_short(label)}")
+
+
+def guess(raw: bytes) -> str:
+    """UTF-8 if the bytes are valid UTF-8, else windows-1252 (never raises)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _short(label: str) -> str:
+    cleaned = "".join(ch for ch in label if ch.isprintable())
+    return cleaned[:40]

@@ -1,0 +1,43 @@
+"""The facts read from one message: what the stamp reader and the decision consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.core.model import Location
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    """One readable top-text candidate of a message."""
+
+    location: Location
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """What the stamp reader and the decision need to know about one message."""
+
+    subject: str = ""
+    x_stamps: tuple[str, ...] = ()
+    from_addresses: tuple[str, ...] = ()
+    message_id: str | None = None
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    top_texts: tuple[TextPart, ...] = ()
+    attached: tuple[MessageFacts, ...] = ()
+    unreadable: tuple[str, ...] = field(default=())
+    # Oddities a client reads past (a base64 garbage tail): recorded, not held against it.
+    defects: tuple[str, ...] = ()
+    # Where the header block ends (the offset of the empty line), as headers.py reads it.
+    header_end: int = 0
+    # Why that end is ambiguous (the SMTP edge refuses such a message), or None.
+    ambiguous_headers: str | None = None
+
+    @property
+    def thread_ids(self) -> tuple[str, ...]:
+        """Every Message-ID this message refers to, nearest parent first."""
+        seen: dict[str, None] = dict.fromkeys(self.in_reply_to)
+        seen.update(dict.fromkeys(reversed(self.references)))
+        return tuple(seen)

@@ -1,0 +1,113 @@
+"""One MIME entity: its header block, its body, its type and parameters, its parts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.message import Message
+
+from gateway.core.headers import HeaderBlock, read_header_block
+
+_MIME_FIELDS = frozenset({"content-type", "content-disposition", "content-transfer-encoding",
+                          "content-id"})
+# Fields that only a message (not a text that happens to contain a colon) starts with.
+_MESSAGE_FIELDS = frozenset({"from", "to", "cc", "subject", "date", "message-id", "received",
+                             "return-path", "mime-version", "reply-to", "sender",
+                             "x-stamp", "in-reply-to", "references"})
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A message or body part: headers read by ``headers.py``, the body after the empty line."""
+
+    block: HeaderBlock
+    body: bytes
+    params: Message
+
+    @property
+    def content_type(self) -> str:
+        return self.params.get_content_type()
+
+    @property
+    def maintype(self) -> str:
+        return self.params.get_content_maintype()
+
+    @property
+    def disposition(self) -> str:
+        value = str(self.params.get("Content-Disposition") or "")
+        return value.split(";", 1)[0].strip().lower()
+
+    @property
+    def transfer_encoding(self) -> str | None:
+        value = self.params.get("Content-Transfer-Encoding")
+        return None if value is None else str(value)
+
+    def param(self, name: str, header: str = "content-type") -> str | None:
+        """A parameter (RFC 2231 continuations joined), or None; never raises."""
+        try:
+            value = self.params.get_param(name, header=header)
+        except Exception:  # a malformed RFC 2231 parameter reads as absent
+            return None
+        if isinstance(value, tuple):
+            try:
+                return str(value[2]).encode("latin-1", "replace").decode(value[0] or "utf-8",
+                                                                         "replace")
+            except LookupError:
+                return str(value[2])
+        return None if value is None else str(value)
+
+    @property
+    def filename(self) -> str:
+        name = self.param("filename", "content-disposition") or self.param("name") or ""
+        return name.strip().lower()
+
+    @property
+    def content_id(self) -> str:
+        return str(self.params.get("Content-ID") or "").strip().strip("<>").strip()
+
+
+def entity(data: bytes, default_type: str = "text/plain") -> Entity:
+    """Read the header block of ``data`` and the MIME fields in it."""
+    block = read_header_block(data)
+    params = Message()
+    params.set_default_type(default_type)
+    for line in block.fields:
+        if line.name.lower() in _MIME_FIELDS:
+            params[line.name] = line.value
+    return Entity(block, data[block.body_start:], params)
+
+
+def split_parts(body: bytes, boundary: str, limit: int) -> list[bytes] | None:
+    """The parts between ``--boundary`` lines (at most ``limit``), or None if there are none.
+
+    A delimiter line is the boundary after two hyphens, then optional white space (RFC 2046
+    5.1.1); the line break before it belongs to the delimiter. A missing close delimiter
+    ends the last part at the end of the body, as clients read it.
+    """
+    token = boundary.encode("utf-8", "surrogateescape")
+    delimiter = re.compile(rb"^--" + re.escape(token) + rb"(--)?[ \t]*\r?$", re.MULTILINE)
+    parts: list[bytes] = []
+    start: int | None = None
+    for match in delimiter.finditer(body):
+        if start is not None:
+            end = match.start()
+            end -= 2 if body[end - 2:end] == b"\r\n" else 1 if body[end - 1:end] == b"\n" else 0
+            parts.append(body[start:max(start, end)])
+            if len(parts) >= limit:
+                return parts
+        if match.group(1):
+            return parts
+        newline = body.find(b"\n", match.end())
+        start = len(body) if newline < 0 else newline + 1
+    if start is None:
+        return None
+    parts.append(body[start:])
+    return parts
+
+
+def looks_like_message(data: bytes) -> bool:
+    """A header block with a field only messages have, then the empty line: an .eml file."""
+    block = read_header_block(data)
+    if block.ambiguous is not None or block.body_start == block.end:
+        return False
+    return any(line.name.lower() in _MESSAGE_FIELDS for line in block.fields)

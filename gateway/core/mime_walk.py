@@ -1,0 +1,249 @@
+"""Walk a MIME tree the way mail clients display it (RFC 2046, 2387, 6532)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from gateway.core import charsets, transfer
+from gateway.core.facts import MessageFacts, TextPart
+from gateway.core.flowed import reflow
+from gateway.core.html_text import visible_text
+from gateway.core.mime_entity import Entity, entity, looks_like_message, split_parts
+from gateway.core.model import Location
+
+MAX_DEPTH = 5
+MAX_PARTS = 500
+# Multiparts inside multiparts; a client gives up long before (and so does the stack).
+MAX_NESTING = 32
+# Leading white space stays on its line: ``\s*`` after ``^`` would rescan runs of blank lines.
+_PGP_MESSAGE = re.compile(r"^[^\S\n]*-----BEGIN PGP MESSAGE-----", re.MULTILINE)
+# A clear-signed body is readable; its armour header stands between the reader and the stamp.
+_CLEARSIGNED = re.compile(r"^[^\S\n]*-----BEGIN PGP SIGNED MESSAGE-----[^\n]*\n", re.MULTILINE)
+_ARMOUR_HEADERS = re.compile(r"(?:[ \t]*\S[^\n]*\n)*?[ \t]*\n")
+_ENCRYPTED_TYPES = frozenset({
+    "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime",
+    "application/pgp-encrypted",
+})
+_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+# Part types a client shows in the body of a multipart/mixed (the rest are attachments).
+_INLINE_MAINTYPES = frozenset({"text", "multipart", "message"})
+
+# Reads the bytes of an attached message at the given depth.
+ReadAttached = Callable[[bytes, int], MessageFacts]
+Rendering = tuple[Location, str]
+
+
+class Walker:
+    """Collects every displayed text (each part, and the parts in display order joined),
+    the attached messages and content, and what could not be read."""
+
+    def __init__(self, depth: int, read_attached: ReadAttached) -> None:
+        self.depth = depth
+        self.read_attached = read_attached
+        self.texts: list[TextPart] = []
+        self.attached: list[MessageFacts] = []
+        self.unreadable: list[str] = []
+        self.defects: list[str] = []
+        self.parts = 0
+
+    def walk(self, root: Entity) -> None:
+        """Read ``root`` as the body of a message."""
+        for location, text in self.display(root, 0):
+            part = TextPart(location, text)
+            if part not in self.texts:
+                self.texts.append(part)
+
+    def display(self, part: Entity, nesting: int) -> list[Rendering]:
+        """What a client shows for ``part`` in the message body: one or more renderings."""
+        if not self._enter(part, nesting):
+            return []
+        ctype = part.content_type
+        if ctype in _ENCRYPTED_TYPES:
+            self.unreadable.append(f"encrypted body ({ctype})")
+            return []
+        if part.maintype == "multipart":
+            return self._multipart(part, ctype, nesting)
+        if ctype in _MESSAGE_TYPES:
+            self._message(part)
+            return []
+        if part.maintype == "text":
+            return self._leaf(part, own=True)
+        self.aside(part, nesting)
+        return []
+
+    def _multipart(self, part: Entity, ctype: str, nesting: int) -> list[Rendering]:
+        default = "message/rfc822" if ctype == "multipart/digest" else "text/plain"
+        children = self._children(part, default)
+        if children is None:
+            return []
+        if ctype == "multipart/alternative":
+            if not children:
+                self.unreadable.append("empty multipart/alternative")
+            # Clients differ in the alternative they show: every one is a candidate.
+            return [r for child in children for r in self.display(child, nesting + 1)]
+        if not children:
+            self.unreadable.append(f"{ctype} without parts")
+            return []
+        if ctype == "multipart/signed":
+            return self.display(children[0], nesting + 1)
+        if ctype == "multipart/related":
+            root = self._related_root(part, children)
+            for child in children:
+                if child is not root:
+                    self.aside(child, nesting + 1)
+            return self.display(root, nesting + 1)
+        # mixed, and any subtype a client does not know: every inline part, in order.
+        shown: list[list[Rendering]] = []
+        for child in children:
+            if child.disposition == "attachment" or child.maintype not in _INLINE_MAINTYPES:
+                self.aside(child, nesting + 1)
+            else:
+                renderings = self.display(child, nesting + 1)
+                if renderings:
+                    shown.append(renderings)
+        return _joined(shown)
+
+    @staticmethod
+    def _related_root(part: Entity, children: list[Entity]) -> Entity:
+        start = (part.param("start") or "").strip().strip("<>").strip()
+        if start:
+            for child in children:
+                if child.content_id == start:
+                    return child
+        return children[0]
+
+    def aside(self, part: Entity, nesting: int) -> None:
+        """A part not shown in the body: attached messages and text still count (embedded)."""
+        if not self._enter(part, nesting):
+            return
+        ctype = part.content_type
+        name = part.filename
+        if ctype in _ENCRYPTED_TYPES:
+            self.unreadable.append(f"encrypted part ({ctype})")
+        elif ctype in _MESSAGE_TYPES or name.endswith(".eml"):
+            self._message(part)
+        elif part.maintype == "multipart":
+            for child in self._children(part, "text/plain") or []:
+                self.aside(child, nesting + 1)
+        elif part.maintype == "text" or name.endswith(".txt"):
+            self._attached_text(part)
+
+    def _attached_text(self, part: Entity) -> None:
+        """A text attachment: an .eml in disguise is a message, anything else attached content."""
+        undone = self._undo(part)
+        if undone is None:
+            return
+        if looks_like_message(undone.data):
+            self._attach_bytes(undone.data)
+            return
+        texts = tuple(TextPart(loc, text) for loc, text in self._leaf(part, own=False))
+        if texts:
+            self.attached.append(MessageFacts(top_texts=texts))
+
+    def _message(self, part: Entity) -> None:
+        undone = self._undo(part)
+        if undone is not None:
+            self._attach_bytes(undone.data)
+
+    def _attach_bytes(self, data: bytes) -> None:
+        if self.depth + 1 > MAX_DEPTH:
+            self.unreadable.append(f"messages nested deeper than {MAX_DEPTH}")
+            return
+        self.attached.append(self.read_attached(data, self.depth + 1))
+
+    def _enter(self, part: Entity, nesting: int) -> bool:
+        if nesting > MAX_NESTING:
+            self.unreadable.append(f"MIME parts nested deeper than {MAX_NESTING}")
+            return False
+        if nesting and part.block.ambiguous is not None:
+            self.unreadable.append(f"broken MIME: part headers with {part.block.ambiguous}")
+        return True
+
+    def _children(self, part: Entity, default_type: str) -> list[Entity] | None:
+        boundary = part.param("boundary")
+        if not boundary:
+            self.unreadable.append("broken MIME: NoBoundaryInMultipartDefect")
+            return None
+        room = max(MAX_PARTS - self.parts, 0) + 1
+        bodies = split_parts(part.body, boundary, room)
+        if bodies is None:
+            self.unreadable.append("broken MIME: StartBoundaryNotFoundDefect")
+            return None
+        self.parts += len(bodies)
+        if self.parts > MAX_PARTS:
+            self.unreadable.append(f"more than {MAX_PARTS} MIME parts")
+            bodies = bodies[:max(len(bodies) - (self.parts - MAX_PARTS), 0)]
+        return [entity(body, default_type) for body in bodies]
+
+    def _undo(self, part: Entity) -> transfer.Undone | None:
+        undone = transfer.undo(part.body, transfer.encoding_of(part.transfer_encoding))
+        self.defects.extend(undone.defects)
+        if undone.unreadable is not None:
+            self.unreadable.append(undone.unreadable)
+            return None
+        return undone
+
+    def _leaf(self, part: Entity, own: bool) -> list[Rendering]:
+        """The renderings of one text part: every decoding a client may show."""
+        undone = self._undo(part)
+        if undone is None:
+            return []
+        payloads = [undone.data] if undone.alternative is None else [undone.data,
+                                                                     undone.alternative]
+        label = part.param("charset")
+        html = part.content_type == "text/html"
+        flowed = (part.content_type == "text/plain"
+                  and (part.param("format") or "").strip().lower() == "flowed")
+        delsp = (part.param("delsp") or "").strip().lower() == "yes"
+        out: list[Rendering] = []
+        for payload in payloads:
+            decoded = charsets.decode(payload, label)
+            if decoded.unreadable is not None:
+                self.unreadable.append(decoded.unreadable)
+            text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
+            candidates = [reflow(text, delsp), text] if flowed else [text]
+            for candidate in candidates:
+                rendering = self._text(candidate, html, own)
+                if rendering not in out:
+                    out.append(rendering)
+        return out
+
+    def _text(self, text: str, html: bool, own: bool) -> Rendering:
+        location = Location.BODY
+        if html:
+            text, location = visible_text(text), Location.HTML
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if _PGP_MESSAGE.search(text):
+            self.unreadable.append("PGP-encrypted body" if own else "PGP-encrypted part")
+        return location, _without_armour(text)
+
+
+def _without_armour(text: str) -> str:
+    """The text without the first clear-signed armour line and its armour headers."""
+    begin = _CLEARSIGNED.search(text)
+    if begin is None:
+        return text
+    headers = _ARMOUR_HEADERS.match(text, begin.end())
+    if headers is None:
+        return text
+    return text[:begin.start()] + text[headers.end():]
+
+
+def _joined(shown: list[list[Rendering]]) -> list[Rendering]:
+    """Each displayed part on its own, and the parts joined in display order.
+
+    A client shows the parts of a mixed message one after another, so the top of the message
+    is the first line of that sequence; the first and the last rendering of each part (the
+    plain and the HTML alternative) make two joined candidates.
+    """
+    flat = [r for renderings in shown for r in renderings]
+    if len(shown) < 2:
+        return flat
+    for pick in (0, -1):
+        pieces = [renderings[pick] for renderings in shown]
+        location = pieces[0][0]
+        joined = (location, "\n".join(text for _, text in pieces))
+        if joined not in flat:
+            flat.append(joined)
+    return flat

@@ -1,0 +1,127 @@
+"""Content-Transfer-Encoding undone as leniently as mail clients undo it."""
+
+from __future__ import annotations
+
+import binascii
+import enum
+import re
+from dataclasses import dataclass
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_TOKEN = re.compile(r"[A-Za-z0-9_.+-]+")
+_WHITESPACE = re.compile(rb"[ \t\r\n\f\v]+")
+_B64_PREFIX = re.compile(rb"[A-Za-z0-9+/]*")
+_B64_CHARS = re.compile(rb"[^A-Za-z0-9+/]+")
+_QP_SOFT_SPACE = re.compile(rb"=[ \t]+(?=\r?\n)")
+_QP_TRAILING = re.compile(rb"[ \t]+(?=\r?\n)")
+_UU_BEGIN = re.compile(rb"^begin(?:-base64)?[ \t]+[0-7]{3,4}[ \t][^\n]*\n", re.MULTILINE)
+
+
+class Encoding(enum.Enum):
+    """The transfer encodings a client undoes; anything else is shown as it came."""
+
+    IDENTITY = "identity"
+    BASE64 = "base64"
+    QUOTED_PRINTABLE = "quoted-printable"
+    UUENCODE = "uuencode"
+
+
+_NAMES = {
+    "base64": Encoding.BASE64,
+    "quoted-printable": Encoding.QUOTED_PRINTABLE,
+    "x-uuencode": Encoding.UUENCODE, "x-uue": Encoding.UUENCODE, "uuencode": Encoding.UUENCODE,
+    "x-uuencoded": Encoding.UUENCODE, "uue": Encoding.UUENCODE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Undone:
+    """The decoded bytes, and what was odd (``defects``) or makes them unreliable."""
+
+    data: bytes
+    # Another decoding a client may show (base64 whose garbage is skipped, not a stop).
+    alternative: bytes | None = None
+    defects: tuple[str, ...] = ()
+    unreadable: str | None = None
+
+
+def encoding_of(value: str | None) -> Encoding:
+    """``base64 (comment)``, ``Base64 `` and friends: comments dropped, case ignored."""
+    if not value:
+        return Encoding.IDENTITY
+    text = value
+    for _ in range(4):  # nested comments are a few levels deep at most
+        text = _COMMENT.sub(" ", text)
+    token = _TOKEN.search(text.replace("(", " ").replace(")", " "))
+    if token is None:
+        return Encoding.IDENTITY
+    return _NAMES.get(token.group(0).lower(), Encoding.IDENTITY)
+
+
+def undo(payload: bytes, encoding: Encoding) -> Undone:
+    """Decode ``payload``; never raises."""
+    match encoding:
+        case Encoding.IDENTITY:
+            return Undone(payload)
+        case Encoding.BASE64:
+            return _base64(payload)
+        case Encoding.QUOTED_PRINTABLE:
+            return _quoted_printable(payload)
+        case Encoding.UUENCODE:
+            return _uudecode(payload)
+    raise AssertionError(encoding)
+
+
+def _b64(chars: bytes) -> bytes:
+    usable = len(chars) - len(chars) % 4
+    tail = chars[usable:]
+    data = binascii.a2b_base64(chars[:usable]) if usable else b""
+    if len(tail) >= 2:
+        data += binascii.a2b_base64(tail + b"=" * (4 - len(tail)))
+    return data
+
+
+def _base64(payload: bytes) -> Undone:
+    """Clients decode up to the first byte that is not base64; what follows is a defect."""
+    cleaned = _WHITESPACE.sub(b"", payload)
+    prefix = _B64_PREFIX.match(cleaned)
+    assert prefix is not None
+    valid = prefix.group(0)
+    rest = cleaned[len(valid):].lstrip(b"=")
+    data = _b64(valid)
+    if not rest:
+        return Undone(data)
+    skipped = _b64(_B64_CHARS.sub(b"", cleaned.replace(b"=", b"")))
+    alternative = skipped if skipped != data else None
+    if not data.strip():  # nothing before the garbage: no reading is certain
+        return Undone(b"", defects=("base64 garbage",),
+                      unreadable="base64 part that does not decode")
+    return Undone(data, alternative, ("base64 with a garbage tail (read up to it)",))
+
+
+def _quoted_printable(payload: bytes) -> Undone:
+    # Trailing white space is transport padding (RFC 2045 6.7), also after a soft break.
+    text = _QP_SOFT_SPACE.sub(b"=", payload)
+    text = _QP_TRAILING.sub(b"", text)
+    try:
+        return Undone(binascii.a2b_qp(text))
+    except (binascii.Error, ValueError):
+        return Undone(b"", unreadable="quoted-printable part that does not decode")
+
+
+def _uudecode(payload: bytes) -> Undone:
+    begin = _UU_BEGIN.search(payload)
+    if begin is None:
+        return Undone(b"", unreadable="uuencoded part without a begin line")
+    out: list[bytes] = []
+    for line in payload[begin.end():].splitlines():
+        stripped = line.rstrip(b"\r")
+        if stripped.strip() in (b"end", b"`", b""):
+            if stripped.strip() == b"end":
+                return Undone(b"".join(out))
+            continue
+        try:
+            out.append(binascii.a2b_uu(stripped))
+        except binascii.Error:
+            return Undone(b"".join(out), unreadable="uuencoded part that does not decode")
+    return Undone(b"".join(out), defects=("uuencoded part without an end line",))
