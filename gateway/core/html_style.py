@@ -119,7 +119,7 @@ def _box_hidden(values: Mapping[str, str], line_height_zero: bool, outlook: bool
         if line_height_zero or any(is_zero(values.get(s, "")) for s in sizes):
             return True
     positioned = values.get("position") in ("absolute", "fixed")
-    offsets = ("margin-left", "margin-top", "text-indent")
+    offsets: tuple[str, ...] = ("margin-left", "margin-top", "text-indent")
     if positioned:
         offsets += ("left", "top", "right")
     for prop in offsets:
@@ -135,7 +135,7 @@ def _clipped(values: Mapping[str, str]) -> bool:
         numbers = [float(n) for n in _NUMBERS.findall(clip)]
         if len(numbers) == 4:
             top, right, bottom, left = numbers
-            return right - left <= 1 and bottom - top <= 1 or right - left <= 0 or bottom <= top
+            return (right - left <= 1 and bottom - top <= 1) or right - left <= 0 or bottom <= top
     path = values.get("clip-path", "")
     if path.startswith("inset("):
         numbers = [float(n) for n in _NUMBERS.findall(path)]

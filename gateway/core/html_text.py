@@ -121,9 +121,10 @@ class _Render:
             alt = MARKERS.sub("", attrs.get("alt") or "").strip()
             if alt:
                 visible = frame.flow and frame.shown
-                for sink in (self.everything, frame.hidden, self.visible if visible else None):
-                    if sink is not None:
-                        sink.text(ALT_OPEN + alt + ALT_CLOSE, frame.quote, False)
+                for target in (self.everything, frame.hidden,
+                               self.visible if visible else None):
+                    if target is not None:
+                        target.text(ALT_OPEN + alt + ALT_CLOSE, frame.quote, False)
             return None
         self._edge(frame, computed, opening=True)
         return frame, computed
