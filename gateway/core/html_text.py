@@ -1,97 +1,226 @@
-"""The visible text of an HTML body, line by line, as a reader would see it."""
+"""The text of an HTML body as readers see it: the visible rendering and its hidden candidates."""
 
 from __future__ import annotations
 
-import re
-from html.parser import HTMLParser
+from dataclasses import dataclass
 
-_HIDDEN = frozenset({"script", "style", "head", "title", "template", "noscript", "svg", "math"})
-_BLOCK = frozenset({
-    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset",
-    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-    "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from gateway.core.html_css import StyleSheet, cascade, declarations
+from gateway.core.html_depth import PREFIX, bounded_depth
+from gateway.core.html_lines import ALT_CLOSE, ALT_OPEN, CELL, MARKERS, Lines, finish
+from gateway.core.html_outlook import conditional_bodies, outlook_view
+from gateway.core.html_style import Computed, Display, Style, compute
+
+# Never rendered, whatever the CSS says (scripting is off in mail clients, so <noscript>
+# content is shown and is not listed here).
+_NEVER = frozenset({
+    "head", "title", "style", "script", "template", "meta", "link", "base", "noframes",
+    "iframe", "param", "source", "track", "datalist", "area", "input", "select", "option",
+    "frameset", "object-params",
 })
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-                   "param", "source", "track", "wbr"})
-# "font-size:0" hides text, "font-size:0.9em" does not: the value must be zero.
-_HIDING_STYLE = re.compile(
-    r"(?:^|;)(?:display:none|visibility:hidden|"
-    r"(?:font-size|opacity):(?:0+\.?0*|\.0+)(?:px|pt|em|rem|%)?(?:!important)?(?:;|$))"
-)
+_BLOCK = frozenset({
+    "address", "article", "aside", "blockquote", "center", "dd", "details", "dialog", "dir",
+    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
+    "h4", "h5", "h6", "header", "hgroup", "hr", "legend", "li", "listing", "main", "menu",
+    "nav", "ol", "pre", "search", "section", "summary", "table", "caption", "ul", "xmp",
+    "plaintext", "body", "html", "optgroup", "tbody", "thead", "tfoot",
+})
+_DEFAULT = {"p": Display.PARAGRAPH, "tr": Display.ROW, "td": Display.CELL, "th": Display.CELL}
+_CACHE_SIZE = 4096
+_PRE = frozenset({"pre", "listing", "xmp", "plaintext", "textarea"})
 
 
-class _VisibleText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hidden_depth = 0
-        self.stack: list[tuple[str, bool]] = []
-        self.quote_depth = 0
-        self.pre_depth = 0
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What an element passes to its children."""
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        hides = tag in _HIDDEN or _hides(attrs)
-        if tag == "blockquote":
-            self.quote_depth += 1
-        if tag in _BLOCK:
-            self._break()
-        if tag == "pre":
-            self.pre_depth += 1
-        if tag in _VOID:
-            return
-        self.stack.append((tag, hides))
-        if hides:
-            self.hidden_depth += 1
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK:
-            self._break()
-
-    def _break(self) -> None:
-        self.parts.append("\n" + "> " * self.quote_depth)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "blockquote" and self.quote_depth:
-            self.quote_depth -= 1
-        if tag == "pre" and self.pre_depth:
-            self.pre_depth -= 1
-        if tag in _BLOCK:
-            self._break()
-        # Close up to the matching open tag; HTML in mail is often not well formed.
-        for index in range(len(self.stack) - 1, -1, -1):
-            if self.stack[index][0] == tag:
-                for _, hides in self.stack[index:]:
-                    if hides:
-                        self.hidden_depth -= 1
-                del self.stack[index:]
-                break
-
-    def handle_data(self, data: str) -> None:
-        if self.hidden_depth:
-            return
-        if self.pre_depth:
-            data = data.replace("\n", "\n" + "> " * self.quote_depth)
-        else:
-            data = " ".join(data.split()) if data.strip() else " "
-        self.parts.append(data)
+    style: Style
+    flow: bool  # laid out: no display:none on the way down
+    shown: bool  # no box on the way down is hidden as a whole
+    hidden: Lines | None  # the outermost hidden element this one is inside, if any
+    quote: int
+    closed_details: bool
 
 
-def _hides(attrs: list[tuple[str, str | None]]) -> bool:
-    for name, value in attrs:
-        if name == "hidden":
-            return True
-        if name == "style" and value:
-            style = "".join(value.split()).lower()
-            if _HIDING_STYLE.search(style):
-                return True
-    return False
+class _Render:
+    """One pass over a document, writing every sink at once."""
+
+    def __init__(self, sheet: StyleSheet, outlook: bool, renamed: bool) -> None:
+        self.sheet = sheet
+        self.outlook = outlook
+        self.renamed = renamed
+        self.visible = Lines()
+        self.everything = Lines()
+        self.hidden: list[Lines] = []
+        self.cache: dict[tuple[str, tuple[tuple[str, str | None], ...], Style, bool],
+                         Computed] = {}
+
+    def run(self, root: LexborNode) -> None:
+        top = _Frame(Style(), True, True, None, 0, False)
+        # An explicit stack, not recursion: nesting depth is the sender's to choose.
+        todo: list[tuple[LexborNode, _Frame] | tuple[None, tuple[_Frame, Computed, str]]] = [
+            (root, top)]
+        while todo:
+            item = todo.pop()
+            if item[0] is None:
+                frame, computed, tag = item[1]
+                self._close(frame, computed, tag)
+                continue
+            node, parent = item
+            tag = node.tag or ""
+            if self.renamed and tag.startswith(PREFIX):
+                tag = tag[len(PREFIX):]
+            if tag == "-text":
+                self._text(node.text_content or "", parent)
+            elif not tag.startswith("-") and tag not in _NEVER:
+                entered = self._open(node, tag, parent)
+                if entered is not None:
+                    frame, computed = entered
+                    todo.append((None, (frame, computed, tag)))
+                    children = list(node.iter(include_text=True))
+                    todo.extend((child, frame) for child in reversed(children))
+
+    def _sinks(self, frame: _Frame) -> list[Lines]:
+        sinks = [self.everything]
+        if frame.hidden is not None:
+            sinks.append(frame.hidden)
+        if frame.flow:
+            sinks.append(self.visible)
+        return sinks
+
+    def _text(self, data: str, frame: _Frame) -> None:
+        if frame.closed_details:
+            frame = _hide(frame, self.hidden)
+        data = MARKERS.sub("", data)
+        shows = frame.flow and frame.shown and frame.style.text_shows()
+        if not shows and frame.hidden is None and data.strip():
+            frame = _hide(frame, self.hidden)
+        for sink in (self.everything, frame.hidden, self.visible if shows else None):
+            if sink is not None:
+                sink.text(data, frame.quote, frame.style.pre)
+
+    def _open(self, node: LexborNode, tag: str, parent: _Frame
+              ) -> tuple[_Frame, Computed] | None:
+        attrs = node.attributes
+        computed = self._computed(tag, tuple(attrs.items()), parent.style, parent.closed_details)
+        flow = parent.flow and computed.display is not Display.NONE
+        shown = parent.shown and not computed.box_hidden
+        hidden = parent.hidden
+        if hidden is None and not (flow and shown and computed.style.text_shows()):
+            hidden = Lines()
+            self.hidden.append(hidden)
+        frame = _Frame(computed.style, flow, shown, hidden,
+                       parent.quote + (tag == "blockquote"),
+                       tag == "details" and "open" not in attrs)
+        if tag == "br":
+            for sink in self._sinks(frame):
+                sink.newline(frame.quote)
+            return None
+        if tag == "img":
+            alt = MARKERS.sub("", attrs.get("alt") or "").strip()
+            if alt:
+                visible = frame.flow and frame.shown
+                for target in (self.everything, frame.hidden,
+                               self.visible if visible else None):
+                    if target is not None:
+                        target.text(ALT_OPEN + alt + ALT_CLOSE, frame.quote, False)
+            return None
+        self._edge(frame, computed, opening=True)
+        return frame, computed
+
+    def _computed(self, tag: str, items: tuple[tuple[str, str | None], ...], parent: Style,
+                  closed_details: bool) -> Computed:
+        # Mail repeats the same few styles on every element: compute each combination once.
+        key = (tag, items, parent, closed_details)
+        cached = self.cache.get(key)
+        if cached is None:
+            cached = self._compute(tag, dict(items), parent, closed_details)
+            if len(self.cache) < _CACHE_SIZE:
+                self.cache[key] = cached
+        return cached
+
+    def _compute(self, tag: str, attrs: dict[str, str | None], parent: Style,
+                 closed_details: bool) -> Computed:
+        decls = []
+        if self.sheet:
+            classes = frozenset((attrs.get("class") or "").lower().split())
+            element_id = (attrs.get("id") or "").lower() or None
+            decls = self.sheet.matching(tag, classes, element_id)
+        style_attr = attrs.get("style")
+        if style_attr:
+            decls += declarations(style_attr)
+        values = dict(cascade(decls))
+        if tag in _PRE and "white-space" not in values:
+            values["white-space"] = "pre"
+        default = _DEFAULT.get(tag, Display.BLOCK if tag in _BLOCK else Display.INLINE)
+        if "hidden" in attrs and "display" not in values:
+            default = Display.NONE
+        if closed_details and tag != "summary":
+            default, values["display"] = Display.NONE, "none"
+        return compute(values, parent, default, attrs, self.outlook)
+
+    def _close(self, frame: _Frame, computed: Computed, tag: str) -> None:
+        self._edge(frame, computed, opening=False)
+
+    def _edge(self, frame: _Frame, computed: Computed, *, opening: bool) -> None:
+        display = computed.display
+        for sink in self._sinks(frame):
+            if display is Display.PARAGRAPH:
+                sink.breaks(2)
+            elif display in (Display.BLOCK, Display.ROW):
+                sink.breaks(1)
+            elif display is Display.CELL and opening:
+                sink.text(CELL, frame.quote, False)
+
+
+def _hide(frame: _Frame, hidden: list[Lines]) -> _Frame:
+    if frame.hidden is not None:
+        return frame
+    sink = Lines()
+    hidden.append(sink)
+    return _Frame(frame.style, frame.flow, False, sink, frame.quote, frame.closed_details)
+
+
+def _render(html: str, *, outlook: bool) -> list[str]:
+    """Raw renderings of one view of the document: visible, everything, each hidden block."""
+    bounded, renamed = bounded_depth(html)
+    tree = LexborHTMLParser(bounded)
+    root = tree.root
+    if root is None:
+        return []
+    sheet = StyleSheet()
+    for element in tree.css("style"):
+        sheet.add(element.text(deep=True))
+    render = _Render(sheet, outlook, renamed)
+    render.run(root)
+    return [render.visible.raw(), render.everything.raw(),
+            *(sink.raw() for sink in render.hidden if sink)]
+
+
+def renderings(html: str) -> tuple[str, ...]:
+    """Candidate texts, the one a browser shows first, then those that show hidden text."""
+    views = [_render(html, outlook=False)]
+    outlook = outlook_view(html)
+    if outlook is not None:
+        views.append(_render(outlook, outlook=True))
+    for body in conditional_bodies(html):
+        views.append(_render(body, outlook=True)[:1])
+    found: dict[str, None] = {}
+    for view in views:
+        for index, raw in enumerate(view):
+            texts = [finish(raw, cells_apart=False, alt_shown=False),
+                     finish(raw, cells_apart=True, alt_shown=False)]
+            if index == 0:  # images blocked, as mail clients do by default
+                texts += [finish(raw, cells_apart=False, alt_shown=True),
+                          finish(raw, cells_apart=True, alt_shown=True)]
+            for text in texts:
+                if text.strip():
+                    found.setdefault(text)
+    return tuple(found) or ("",)
 
 
 def visible_text(html: str) -> str:
-    """Visible text with block elements as line breaks; hidden elements dropped."""
-    parser = _VisibleText()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.parts)
-    lines = (" ".join(line.split()) for line in text.split("\n"))
-    return "\n".join(lines)
+    """The visible text, each table cell on its own line as a reader reads the columns."""
+    raw = _render(html, outlook=False)
+    return finish(raw[0], cells_apart=True, alt_shown=False) if raw else ""

@@ -1,0 +1,179 @@
+"""CSS declarations of one element: inline styles and simple `<style>` rules, cascaded."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import tinycss2
+from tinycss2.ast import AtRule, Declaration, Node, QualifiedRule
+
+# A declaration: property (lowercase), value (lowercase, whitespace collapsed), important.
+Decl = tuple[str, str, bool]
+
+_WS = re.compile(r"\s+")
+_COMPOUND = re.compile(r"^(\*|[a-z][a-z0-9-]*)?((?:[.#][_a-z0-9-]+)*)$")
+_PART = re.compile(r"[.#][_a-z0-9-]+")
+# Pseudo-classes, attribute selectors and combinators are not matched exactly; the rightmost
+# compound still applies its hiding declarations, so hiding is never missed (see Rule.partial).
+_PSEUDO = re.compile(r"::?[a-z-]+(?:\([^()]*\))?|\[[^\]]*\]")
+_COMBINATOR = re.compile(r"\s*[>+~]\s*|\s+")
+_ZERO = re.compile(r"^[+-]?0*\.?0*(?:px|pt|em|rem|ex|ch|vw|vh|%|cm|mm|in|pc)?$")
+
+
+def declarations(style: str) -> list[Decl]:
+    """The declarations of a `style` attribute, in source order."""
+    return list(_declarations(style))
+
+
+@lru_cache(maxsize=4096)
+def _declarations(style: str) -> tuple[Decl, ...]:
+    tokens = tinycss2.parse_blocks_contents(style, skip_comments=True, skip_whitespace=True)
+    return tuple(_decls(tokens))
+
+
+def _decls(tokens: Iterable[Node]) -> Iterator[Decl]:
+    for token in tokens:
+        if isinstance(token, Declaration):
+            value = _WS.sub(" ", tinycss2.serialize(token.value)).strip().lower()
+            yield token.lower_name, value, token.important
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A compound selector: optional tag, classes and ids, with its specificity."""
+
+    tag: str | None
+    classes: frozenset[str]
+    ids: frozenset[str]
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        return (len(self.ids), len(self.classes), 0 if self.tag is None else 1)
+
+    def matches(self, tag: str, classes: frozenset[str], element_id: str | None) -> bool:
+        if self.tag is not None and self.tag != tag:
+            return False
+        if not self.classes <= classes:
+            return False
+        return not self.ids or (len(self.ids) == 1 and element_id in self.ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One selector of a style rule with its declarations; `partial` when only approximated."""
+
+    selector: Selector
+    decls: tuple[Decl, ...]
+    order: int
+    partial: bool
+
+
+def _selector(text: str) -> tuple[Selector, bool] | None:
+    """The (rightmost) compound of a selector, and whether it was approximated."""
+    text = text.strip().lower()
+    stripped = _PSEUDO.sub("", text)
+    compounds = [part for part in _COMBINATOR.split(stripped) if part]
+    if not compounds:
+        return None
+    match = _COMPOUND.match(compounds[-1])
+    if match is None:
+        return None
+    tag = match.group(1)
+    parts = _PART.findall(match.group(2))
+    selector = Selector(
+        tag=None if tag in (None, "*") else tag,
+        classes=frozenset(p[1:] for p in parts if p[0] == "."),
+        ids=frozenset(p[1:] for p in parts if p[0] == "#"),
+    )
+    return selector, stripped != text or len(compounds) > 1
+
+
+def _rules(nodes: Iterable[Node], order: int) -> Iterator[Rule]:
+    for node in nodes:
+        if isinstance(node, AtRule) and node.content is not None and node.lower_at_keyword in (
+                "media", "supports", "document", "layer", "container"):
+            # Mail clients differ in the media they claim: every conditional rule is a
+            # plausible rendering, and hiding in any of them only moves text to a candidate.
+            inner = tinycss2.parse_rule_list(node.content, skip_comments=True,
+                                             skip_whitespace=True)
+            yield from _rules(inner, order)
+        elif isinstance(node, QualifiedRule):
+            order += 1
+            decls = tuple(_decls(tinycss2.parse_blocks_contents(
+                node.content, skip_comments=True, skip_whitespace=True)))
+            for text in tinycss2.serialize(node.prelude).split(","):
+                parsed = _selector(text)
+                if parsed is not None:
+                    yield Rule(parsed[0], decls, order, parsed[1])
+
+
+@dataclass
+class StyleSheet:
+    """Rules of the document's `<style>` elements, indexed by what their selector keys on."""
+
+    by_id: dict[str, list[Rule]] = field(default_factory=dict)
+    by_class: dict[str, list[Rule]] = field(default_factory=dict)
+    by_tag: dict[str, list[Rule]] = field(default_factory=dict)
+    universal: list[Rule] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, css: str) -> None:
+        nodes = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
+        for rule in _rules(nodes, self.count):
+            self.count = max(self.count, rule.order)
+            selector = rule.selector
+            if selector.ids:
+                self.by_id.setdefault(min(selector.ids), []).append(rule)
+            elif selector.classes:
+                self.by_class.setdefault(min(selector.classes), []).append(rule)
+            elif selector.tag is not None:
+                self.by_tag.setdefault(selector.tag, []).append(rule)
+            else:
+                self.universal.append(rule)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def matching(self, tag: str, classes: frozenset[str], element_id: str | None) -> list[Decl]:
+        """Declarations of the matching rules, in cascade order (specificity, then source)."""
+        found: list[Rule] = list(self.universal)
+        found += self.by_tag.get(tag, ())
+        for name in classes:
+            found += self.by_class.get(name, ())
+        if element_id is not None:
+            found += self.by_id.get(element_id, ())
+        hits = [r for r in found if r.selector.matches(tag, classes, element_id)]
+        hits.sort(key=lambda r: (r.selector.specificity, r.order))
+        decls: list[Decl] = []
+        for rule in hits:
+            decls += (d for d in rule.decls if not rule.partial or hides_alone(d[0], d[1]))
+        return decls
+
+
+def hides_alone(prop: str, value: str) -> bool:
+    """A declaration that hides its element whatever else applies."""
+    if prop == "display":
+        return value == "none"
+    if prop == "visibility":
+        return value in ("hidden", "collapse")
+    if prop in ("opacity", "font-size", "max-height", "max-width", "line-height"):
+        return is_zero(value)
+    return prop == "mso-hide" and value == "all"
+
+
+def is_zero(value: str) -> bool:
+    """A length or number that is zero (`0`, `0px`, `.0em`, `0 !important` stripped)."""
+    return bool(value) and _ZERO.match(value) is not None
+
+
+def cascade(decls: Iterable[Decl]) -> Mapping[str, str]:
+    """The winning value of each property: later wins, `!important` wins over normal."""
+    normal: dict[str, str] = {}
+    important: dict[str, str] = {}
+    for prop, value, is_important in decls:
+        (important if is_important else normal)[prop] = value
+    normal.update(important)
+    return normal

@@ -1,0 +1,245 @@
+"""Computed style of an element as far as visibility and line breaks need it."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from tinycss2.color3 import RGBA, parse_color
+
+from gateway.core.html_css import is_zero
+
+Colour = tuple[float, float, float, float]
+
+_WHITE: Colour = (1.0, 1.0, 1.0, 1.0)
+_BLACK: Colour = (0.0, 0.0, 0.0, 1.0)
+_BASE_PX = 16.0
+# Text this small, this faint or this close to the background is not read by a person.
+_TINY_PX = 1.0
+_FAINT_ALPHA = 0.1
+_MIN_CONTRAST = 1.25
+# Further off the page than any screen is wide.
+_OFF_SCREEN_PX = -500.0
+_LENGTH = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(px|pt|pc|em|rem|ex|ch|%|cm|mm|in|q)?$")
+_UNIT_PX = {"px": 1.0, "pt": 4 / 3, "pc": 16.0, "cm": 96 / 2.54, "mm": 96 / 25.4,
+            "in": 96.0, "q": 96 / 101.6}
+_NUMBERS = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
+_FONT_SIZE_ATTR = {"1": 10.0, "2": 13.0, "3": 16.0, "4": 18.0, "5": 24.0, "6": 32.0, "7": 48.0}
+
+
+class Display(enum.Enum):
+    """How an element takes part in line layout."""
+
+    NONE = "none"
+    INLINE = "inline"
+    BLOCK = "block"
+    PARAGRAPH = "paragraph"
+    ROW = "row"
+    CELL = "cell"
+
+
+_DISPLAY = {
+    "none": Display.NONE, "inline": Display.INLINE, "inline-block": Display.INLINE,
+    "inline-flex": Display.INLINE, "inline-grid": Display.INLINE, "inline-table": Display.INLINE,
+    "contents": Display.INLINE, "block": Display.BLOCK, "flex": Display.BLOCK,
+    "grid": Display.BLOCK, "list-item": Display.BLOCK, "table": Display.BLOCK,
+    "flow-root": Display.BLOCK, "table-caption": Display.BLOCK, "table-row": Display.ROW,
+    "table-cell": Display.CELL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """The inherited properties that decide whether text shows, and how it breaks."""
+
+    visible: bool = True
+    colour: Colour = _BLACK
+    background: Colour | None = _WHITE
+    font_px: float = _BASE_PX
+    line_height_zero: bool = False
+    pre: bool = False
+
+    def text_shows(self) -> bool:
+        """Whether text with this style is readable on its background."""
+        return _text_shows(self)
+
+
+@lru_cache(maxsize=4096)
+def _text_shows(style: Style) -> bool:
+    if not style.visible or style.font_px <= _TINY_PX or style.colour[3] < _FAINT_ALPHA:
+        return False
+    return style.background is None or _contrast(style.colour, style.background) >= _MIN_CONTRAST
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """One element's layout role, whether its whole box is hidden, and its inherited style."""
+
+    display: Display
+    box_hidden: bool
+    style: Style
+
+
+def compute(values: Mapping[str, str], parent: Style, default: Display,
+            attrs: Mapping[str, str | None], outlook: bool) -> Computed:
+    """Apply an element's cascaded values (and presentational attributes) to its parent's."""
+    display = _DISPLAY.get(values.get("display", ""), default)
+    if default is Display.PARAGRAPH and display is Display.BLOCK:
+        display = default  # a paragraph keeps its blank lines whatever block display it has
+    visible = parent.visible
+    visibility = values.get("visibility")
+    if visibility in ("hidden", "collapse"):
+        visible = False
+    elif visibility == "visible":
+        visible = True
+    background = _background(values, attrs, parent.background)
+    colour = _colour(values.get("color") or attrs.get("color"), parent.colour)
+    font_px = _font_size(values.get("font-size"), attrs.get("size") if "color" in attrs
+                         or "face" in attrs or "size" in attrs else None, parent.font_px)
+    line_height = values.get("line-height")
+    line_height_zero = parent.line_height_zero if line_height is None else is_zero(line_height)
+    white_space = values.get("white-space")
+    pre = parent.pre if white_space is None else white_space.startswith("pre")
+    style = Style(visible, colour, background, font_px, line_height_zero, pre)
+    return Computed(display, _box_hidden(values, line_height_zero, outlook), style)
+
+
+def _box_hidden(values: Mapping[str, str], line_height_zero: bool, outlook: bool) -> bool:
+    """Properties that hide the element's box and everything in it, beyond overriding."""
+    if is_zero(values.get("opacity", "1")):
+        return True
+    if outlook and values.get("mso-hide") == "all":
+        return True
+    overflow = values.get("overflow", "") + " " + values.get("overflow-y", "")
+    if "hidden" in overflow or "clip" in overflow:
+        sizes = ("height", "max-height", "width", "max-width")
+        if line_height_zero or any(is_zero(values.get(s, "")) for s in sizes):
+            return True
+    positioned = values.get("position") in ("absolute", "fixed")
+    offsets: tuple[str, ...] = ("margin-left", "margin-top", "text-indent")
+    if positioned:
+        offsets += ("left", "top", "right")
+    for prop in offsets:
+        px = _px(values.get(prop, ""), _BASE_PX)
+        if px is not None and px <= _OFF_SCREEN_PX:
+            return True
+    return _clipped(values) or _scaled_away(values.get("transform", ""))
+
+
+def _clipped(values: Mapping[str, str]) -> bool:
+    clip = values.get("clip", "")
+    if clip.startswith("rect("):
+        numbers = [float(n) for n in _NUMBERS.findall(clip)]
+        if len(numbers) == 4:
+            top, right, bottom, left = numbers
+            return (right - left <= 1 and bottom - top <= 1) or right - left <= 0 or bottom <= top
+    path = values.get("clip-path", "")
+    if path.startswith("inset("):
+        numbers = [float(n) for n in _NUMBERS.findall(path)]
+        return bool(numbers) and ("%" in path and max(numbers) >= 50)
+    if path.startswith(("circle(", "ellipse(")):
+        numbers = [float(n) for n in _NUMBERS.findall(path.split(" at ")[0])]
+        return bool(numbers) and max(numbers) == 0
+    return False
+
+
+def _scaled_away(transform: str) -> bool:
+    for function in ("scale(", "scalex(", "scaley("):
+        at = transform.find(function)
+        if at >= 0:
+            numbers = _NUMBERS.findall(transform[at + len(function):].split(")")[0])
+            if numbers and any(float(n) == 0 for n in numbers):
+                return True
+    return False
+
+
+def _px(value: str, relative_to: float) -> float | None:
+    match = _LENGTH.match(value.replace("!important", "").strip())
+    if match is None:
+        return None
+    number, unit = float(match.group(1)), match.group(2)
+    if unit in (None, "px"):
+        return number
+    if unit in ("em", "ex", "ch"):
+        return number * relative_to
+    if unit == "rem":
+        return number * _BASE_PX
+    if unit == "%":
+        return number * relative_to / 100
+    return number * _UNIT_PX[unit]
+
+
+def _font_size(value: str | None, attr: str | None, parent: float) -> float:
+    if value is not None:
+        if value in ("smaller", "larger"):
+            return parent * (0.83 if value == "smaller" else 1.2)
+        px = _px(value, parent)
+        return parent if px is None else px
+    if attr is not None:
+        return _FONT_SIZE_ATTR.get(attr.strip().lstrip("+-")[:1], parent)
+    return parent
+
+
+def _rgba(text: str | None) -> Colour | None:
+    if not text:
+        return None
+    try:
+        colour = parse_color(text.replace("!important", "").strip())
+    except (ValueError, TypeError):
+        return None
+    if isinstance(colour, RGBA):
+        return (colour.red, colour.green, colour.blue, colour.alpha)
+    return None
+
+
+def _colour(value: str | None, parent: Colour) -> Colour:
+    return _rgba(value) or parent
+
+
+def _background(values: Mapping[str, str], attrs: Mapping[str, str | None],
+                parent: Colour | None) -> Colour | None:
+    shorthand = values.get("background", "")
+    if "url(" in shorthand or "url(" in values.get("background-image", "") \
+            or attrs.get("background"):
+        return None  # an image behind the text: its colours are unknown
+    colour = _rgba(values.get("background-color")) or _first_colour(shorthand) \
+        or _rgba(attrs.get("bgcolor"))
+    if colour is None or parent is None:
+        return parent if colour is None else colour
+    alpha = colour[3]
+    if alpha >= 1:
+        return colour
+    blended = tuple(c * alpha + p * (1 - alpha) for c, p in zip(colour[:3], parent[:3],
+                                                               strict=True))
+    return (blended[0], blended[1], blended[2], 1.0)
+
+
+def _first_colour(shorthand: str) -> Colour | None:
+    for word in shorthand.replace(",", " , ").split():
+        if word.startswith(("rgb", "hsl")):
+            start = shorthand.find(word)
+            word = shorthand[start:shorthand.find(")", start) + 1]
+        colour = _rgba(word)
+        if colour is not None:
+            return colour
+    return None
+
+
+def _luminance(colour: Colour) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    red, green, blue = (channel(c) for c in colour[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def _contrast(text: Colour, background: Colour) -> float:
+    """WCAG contrast ratio, with a translucent text colour blended onto the background."""
+    alpha = text[3]
+    mixed: Colour = (text[0] * alpha + background[0] * (1 - alpha),
+                     text[1] * alpha + background[1] * (1 - alpha),
+                     text[2] * alpha + background[2] * (1 - alpha), 1.0)
+    lighter, darker = sorted((_luminance(mixed), _luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
