@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from gateway.core.confusables import LOOK_ALIKES
@@ -22,6 +23,10 @@ _BLANK = frozenset("\u2800\u3000\u2007\u202f\u205f\u00a0")
 _ARABIC_FOLD = {"\u0640": "", "ى": "ي", "ی": "ي", "ک": "ك", "ة": "ه", "أ": "ا", "إ": "ا",
                 "آ": "ا", "ٱ": "ا"}
 _MARKS = frozenset({"Mn", "Me"})
+# Three blank lines or more look like two: the reader walks one line less per blank line
+# (megabytes of empty lines cost nothing); the pattern is linear, it only starts at a newline.
+_BLANK_RUN = re.compile(r"\n(?:[ \t\r\f\v]*\n){3,}")
+_TWO_BLANK_LINES = "\n\n\n"
 
 
 def _latin_table() -> dict[str, str]:
@@ -111,10 +116,11 @@ def normalised_lines(text: str) -> list[str]:
     """``normalise_text`` split into its lines (the form the stamp reader walks).
 
     A line of characters that all display blank (braille blank, Hangul fillers, NBSP) is
-    an empty line.
+    an empty line; more than two blank lines in a row are read as two.
     """
     # str.split() splits on every Unicode space (NBSP, em space, ideographic space, ...).
-    return list(map(" ".join, map(str.split, fold(text).split("\n"))))
+    folded = _BLANK_RUN.sub(_TWO_BLANK_LINES, fold(text))
+    return list(map(" ".join, map(str.split, folded.split("\n"))))
 
 
 def normalise_phrase(phrase: str) -> str:
