@@ -1,40 +1,107 @@
-"""Text normalisation used to compare stamp phrases: NFKC, invisibles, confusables, case."""
+"""Text folded as a reader sees it: invisibles out, blanks blank, look-alikes as Latin letters."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
-# Characters that render as nothing (or as a plain space) and are used to break words apart.
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad"
-             "\u034f\u061c\u180e\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"),
-    None,
-)
+from gateway.core.confusables import LOOK_ALIKES
 
-# Letters from other scripts that look like Latin letters (Unicode confusables, the common
-# Cyrillic, Greek and Armenian ones); a stamp written with them must still be read.
-_CONFUSABLES = str.maketrans(
-    {
-        # Cyrillic
-        "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "һ": "h", "і": "i", "ј": "j",
-        "к": "k", "ӏ": "l", "м": "m", "н": "h", "о": "o", "р": "p", "ԛ": "q", "ѕ": "s",
-        "т": "t", "у": "y", "ѡ": "w", "х": "x", "ԝ": "w", "ү": "y", "ɡ": "g",
-        "А": "a", "В": "b", "С": "c", "Е": "e", "Н": "h", "І": "i", "Ј": "j", "К": "k",
-        "М": "m", "О": "o", "Р": "p", "Ѕ": "s", "Т": "t", "Х": "x", "Ү": "y", "Ԁ": "d",
-        "Ӏ": "l", "Ԛ": "q", "Ԝ": "w",
-        # Greek
-        "α": "a", "ο": "o", "ι": "i", "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "κ": "k",
-        "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m",
-        "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
-        # Armenian and Latin look-alikes outside ASCII
-        "օ": "o", "ս": "u", "ց": "g", "ı": "i", "İ": "i", "ℓ": "l", "ǀ": "l",
-    }
+# Default_Ignorable_Code_Point (Unicode DerivedCoreProperties) and the bidi controls: they
+# display as nothing, so a word broken up with them reads as the word.
+_IGNORABLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
 )
+# Characters that are not spaces to Unicode but display as an empty cell.
+_BLANK = frozenset("\u2800\u3000\u2007\u202f\u205f\u00a0")
+# Arabic: tatweel stretches a word without changing it; the letters below are written
+# interchangeably (hamza seats, Persian yeh and keheh for the Arabic ones, final forms).
+_ARABIC_FOLD = {"\u0640": "", "ى": "ي", "ی": "ي", "ک": "ك", "ة": "ه", "أ": "ا", "إ": "ا",
+                "آ": "ا", "ٱ": "ا"}
+_MARKS = frozenset({"Mn", "Me"})
+# Three blank lines or more look like two: the reader walks one line less per blank line
+# (megabytes of empty lines cost nothing); the pattern is linear, it only starts at a newline.
+_BLANK_RUN = re.compile(r"\n(?:[ \t\r\f\v]*\n){3,}")
+_TWO_BLANK_LINES = "\n\n\n"
 
-# Arabic marks that do not change a word: tatweel and the harakat.
-_ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
-_ARABIC_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
+
+def _latin_table() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for letter, chars in LOOK_ALIKES.items():
+        for char in chars:
+            table[char] = letter
+    return table
+
+
+_LATIN = _latin_table()
+
+
+def is_ignorable(char: str) -> bool:
+    """A code point that displays as nothing (variation selectors, tags, joiners, bidi)."""
+    point = ord(char)
+    return any(low <= point <= high for low, high in _IGNORABLE_RANGES)
+
+
+def fold_char(char: str) -> str:
+    """One character of NFC text as the stamp reader compares it (empty for an invisible one).
+
+    A combining mark still separate after NFC is decoration (a mark on every letter) or an
+    Arabic haraka, and goes; precomposed accents stay, they make another word. Compatibility
+    forms that are ASCII come next (a mathematical capital I is an ``i``); then case is
+    folded, so that the look-alikes of capital ``I`` read as ``i``, not as the ``l`` that
+    TR39 gives them.
+    """
+    if char.isascii():
+        return char.lower()
+    if is_ignorable(char) or unicodedata.category(char) in _MARKS:
+        return ""
+    if char in _BLANK or char.isspace():
+        return " "
+    compat = unicodedata.normalize("NFKC", char)
+    if compat.isascii():
+        return compat.lower()  # fullwidth and mathematical letters, ligatures
+    folded = char.casefold()
+    if folded in _LATIN:
+        return _LATIN[folded]
+    out: list[str] = []
+    for piece in unicodedata.normalize("NFC", compat.casefold()):
+        if unicodedata.category(piece) in _MARKS or is_ignorable(piece):
+            continue
+        piece = _ARABIC_FOLD.get(piece, piece)
+        out.append(_LATIN.get(piece, piece))
+    return "".join(out)
+
+
+def without_accents(text: str) -> str:
+    """Folded text with its accents removed too: the Latin skeleton of ``Cönfidéntiál``."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if unicodedata.category(c) not in _MARKS))
+
+
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table filled on first use of each code point (the work stays linear)."""
+
+    def __missing__(self, point: int) -> str:
+        folded = fold_char(chr(point))
+        self[point] = folded
+        return folded
+
+
+_TABLE = _FoldTable()
+
+
+def fold(text: str) -> str:
+    """``text`` with every character folded by ``fold_char`` (line breaks kept)."""
+    if text.isascii():
+        return text.lower()  # nothing invisible, confusable or NFKC-variant in ASCII
+    return unicodedata.normalize("NFC", text).translate(_TABLE)
 
 
 def normalise_text(text: str) -> str:
@@ -46,15 +113,14 @@ def normalise_text(text: str) -> str:
 
 
 def normalised_lines(text: str) -> list[str]:
-    """``normalise_text`` split into its lines (the form the stamp reader walks)."""
-    if text.isascii():
-        text = text.lower()  # nothing invisible, confusable or NFKC-variant in ASCII
-    else:
-        text = unicodedata.normalize("NFKC", text.translate(_INVISIBLE))
-        text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
-        text = text.translate(_CONFUSABLES).casefold()
+    """``normalise_text`` split into its lines (the form the stamp reader walks).
+
+    A line of characters that all display blank (braille blank, Hangul fillers, NBSP) is
+    an empty line; more than two blank lines in a row are read as two.
+    """
     # str.split() splits on every Unicode space (NBSP, em space, ideographic space, ...).
-    return list(map(" ".join, map(str.split, text.split("\n"))))
+    folded = _BLANK_RUN.sub(_TWO_BLANK_LINES, fold(text))
+    return list(map(" ".join, map(str.split, folded.split("\n"))))
 
 
 def normalise_phrase(phrase: str) -> str:

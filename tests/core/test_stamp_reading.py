@@ -86,7 +86,8 @@ SYNTAX = [
     # sentences and other words are not stamps
     ("Internal audit starts Monday.", None),
     ("Internal memo follows", None),
-    ("Internal use only", None),
+    # a common label form the example policy maps (it was a sentence before it was listed)
+    ("Internal use only", I),
     ("Internally we agreed to publish", None),
     ("Confidentiality is our first duty", None),
     ("Confidential information about the client follows", None),

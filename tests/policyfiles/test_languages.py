@@ -1,4 +1,4 @@
-"""The French, Spanish and Arabic stamp phrases of the example policy."""
+"""The stamp phrases of the example policy in each of its languages."""
 
 from __future__ import annotations
 
@@ -36,6 +36,47 @@ PHRASES = {
         Stamp.NEEDS_ADJUSTMENT: ["يحتاج إلى تعديل"],
         Stamp.INTERNAL: ["داخلي"],
         Stamp.CONFIDENTIAL: ["سري", "سري للغاية"],
+    },
+    "Deutsch": {
+        Stamp.CLEARED: ["Zur Veröffentlichung freigegeben"],
+        Stamp.NEEDS_ADJUSTMENT: ["Anpassung erforderlich"],
+        Stamp.INTERNAL: ["Intern", "Nur für den internen Gebrauch"],
+        Stamp.CONFIDENTIAL: ["Vertraulich", "Streng vertraulich"],
+    },
+    "italiano": {
+        Stamp.CLEARED: ["Approvato per la pubblicazione"],
+        Stamp.NEEDS_ADJUSTMENT: ["Richiede modifiche"],
+        Stamp.INTERNAL: ["Interno", "Uso interno"],
+        Stamp.CONFIDENTIAL: ["Riservato", "Strettamente riservato", "Confidenziale"],
+    },
+    "português": {
+        Stamp.CLEARED: ["Autorizado para publicação", "Publicação autorizada"],
+        Stamp.NEEDS_ADJUSTMENT: ["Precisa de ajustes"],
+        Stamp.INTERNAL: ["Interno", "Uso interno"],
+        Stamp.CONFIDENTIAL: ["Confidencial", "Estritamente confidencial"],
+    },
+    "русский": {
+        Stamp.CLEARED: ["Разрешено к публикации"],
+        Stamp.NEEDS_ADJUSTMENT: ["Требует доработки"],
+        Stamp.INTERNAL: ["Внутренний", "Для внутреннего использования"],
+        Stamp.CONFIDENTIAL: ["Конфиденциально", "Строго конфиденциально"],
+    },
+    "فارسی": {
+        Stamp.CLEARED: ["مجاز برای انتشار"],
+        Stamp.NEEDS_ADJUSTMENT: ["نیاز به اصلاح"],
+        Stamp.INTERNAL: ["داخلی", "استفاده داخلی"],
+        Stamp.CONFIDENTIAL: ["محرمانه", "کاملاً محرمانه"],
+    },
+    "Türkçe": {
+        Stamp.CLEARED: ["Yayına onaylı"],
+        Stamp.NEEDS_ADJUSTMENT: ["Düzeltme gerekli"],
+        Stamp.INTERNAL: ["Dahili", "Kurum içi"],
+        Stamp.CONFIDENTIAL: ["Gizli", "Kesinlikle gizli"],
+    },
+    "English label forms": {
+        Stamp.INTERNAL: ["Internal use only", "For internal use", "Not for publication"],
+        Stamp.CONFIDENTIAL: ["Private & Confidential", "Strictly confidential",
+                             "Company confidential"],
     },
 }
 CASES = [(language, stamp, phrase) for language, stamps in PHRASES.items()
@@ -105,6 +146,30 @@ def test_arabic_stamp_in_the_subject() -> None:
 
 def test_arabic_sentence_is_not_a_stamp() -> None:
     assert _stamp(_message("داخلي الاجتماع يوم الاثنين\r\n"))[0] is None
+
+
+@pytest.mark.parametrize("sentence", [
+    "Vertrauliche Gespräche finden im Büro statt.", "Intern wurde das besprochen.",
+    "Riservato a chi ha partecipato alla riunione.", "Gizli bilgiler ektedir.",
+    "Внутренний аудит начнётся в понедельник.", "محرمانه بودن اطلاعات مهم است.",
+    "Private and confidential matters were discussed.", "Internal use of the room is free.",
+])
+def test_a_sentence_in_any_language_is_not_a_stamp(sentence: str) -> None:
+    assert _stamp(_message(f"{sentence}\r\n"))[0] is None
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("Конфиденциально", Stamp.CONFIDENTIAL),
+    ("К О Н Ф И Д Е Н Ц И А Л Ь Н О", Stamp.CONFIDENTIAL),
+    ("V-E-R-T-R-A-U-L-I-C-H", Stamp.CONFIDENTIAL),
+    ("Vertraulcih", Stamp.CONFIDENTIAL),  # one swap in a long word
+    ("PRIVATE AND CONFIDENTIAL", Stamp.CONFIDENTIAL),
+    ("Internal-use-only", Stamp.INTERNAL),
+    ("محرمـــانه", Stamp.CONFIDENTIAL),  # tatweel in Persian too
+])
+def test_labels_in_other_languages_are_read_however_written(line: str,
+                                                            expected: Stamp) -> None:
+    assert _stamp(_message(f"{line}\r\n\r\nDetails.\r\n"))[0] is expected
 
 
 def test_french_stamp_with_a_soft_break_inside_the_word() -> None:

@@ -1,0 +1,234 @@
+"""One pass over a text's folded lines: its top stamps, and those of quoted or forwarded parts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gateway.core.markers import (
+    HEADER_LOOKAHEAD,
+    HeaderKind,
+    attribution_length,
+    header_line,
+    is_forward_marker,
+    may_be_attribution,
+    opens_header_block,
+    quote_level,
+    starts_header_block,
+)
+from gateway.core.message import MAX_DEPTH
+from gateway.core.model import Location, Stamp
+from gateway.core.text import normalise_text, normalised_lines
+from gateway.core.vocabulary import StampLine, Vocabulary, listed_adjustments
+
+# "Case 12 - Confidential": a stamp after a separator in the Subject.
+_SUBJECT_SEPARATOR = re.compile(r"\s+[-–—|/]+\s+|:\s+")
+MAX_SUBJECT_SEGMENTS = 10
+_REPLY_PREFIX = re.compile(r"^(?:(?:re|fw|fwd|aw|wg|tr|rv|sv|vs|antw|rif|odp|res|enc|ref)"
+                           r"\s*(?:\[\d+\])?\s*[:：]\s*)+")
+_SUBJECT_TAG = re.compile(r"[\[(【]\s*([^\[\]()【】]{1,80}?)\s*[\])】]")
+MAX_STAMP_LINES = 10
+# Lines after "Needs adjustment in 3 ways" searched for the listed adjustments.
+MAX_ADJUSTMENT_LINES = 30
+# Header lines (with wrapped values) of one inline forward before its body must begin.
+MAX_HEADER_LINES = 40
+
+
+@dataclass(frozen=True, slots=True)
+class StampFinding:
+    """One stamp read somewhere in a message."""
+
+    stamp: Stamp
+    location: Location
+    depth: int = 0
+    adjustments: tuple[str, ...] = ()
+    stated_count: int | None = None
+
+
+def read_top_text(text: str, vocabulary: Vocabulary, location: Location,
+                  depth: int = 0) -> list[StampFinding]:
+    """Stamps on the first non-blank lines of a text (consecutive stamp lines all count)."""
+    return scan_text(text, vocabulary, location, depth)[0]
+
+
+def scan_text(text: str, vocabulary: Vocabulary, location: Location,
+              depth: int = 0) -> tuple[list[StampFinding], list[StampFinding]]:
+    """The stamps of a text's own top, and those of its quoted and forwarded parts."""
+    scan = _Scan(vocabulary, location, depth)
+    scan.run(normalised_lines(text))
+    return scan.own, scan.embedded
+
+
+def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Location.SUBJECT,
+                 depth: int = 0) -> list[StampFinding]:
+    """``[CONFIDENTIAL] Case update``, ``Re: Internal: ...``: tags anywhere, a phrase in front.
+
+    A stamp after other tags (``[EXT] Internal: ...``) or after a separator
+    (``Case 12 - Confidential``) counts too.
+    """
+    text = normalise_text(subject).replace("\n", " ")
+    text = _REPLY_PREFIX.sub("", text)
+    found: list[StampFinding] = []
+    for tag in _SUBJECT_TAG.findall(text):
+        parsed = vocabulary.parse_line(tag)
+        if parsed is not None:
+            found.append(_finding(parsed, location, depth))
+    # "[EXT] Internal: x", "[staff-list] Re: Confidential - x": the phrase after other tags.
+    untagged = _REPLY_PREFIX.sub("", _SUBJECT_TAG.sub(" ", text).strip())
+    segments = _SUBJECT_SEPARATOR.split(untagged, maxsplit=MAX_SUBJECT_SEGMENTS)
+    for segment in segments:
+        parsed = vocabulary.parse_line(segment)
+        if parsed is not None:
+            found.append(_finding(parsed, location, depth))
+    whole = vocabulary.parse_line(text)
+    if whole is not None:
+        found.append(_finding(whole, location, depth))
+    return list(dict.fromkeys(found))
+
+
+def _finding(parsed: StampLine, location: Location, depth: int) -> StampFinding:
+    adjustments: tuple[str, ...] = ()
+    if parsed.stamp is Stamp.NEEDS_ADJUSTMENT:
+        adjustments = listed_adjustments(parsed.trailer, [])
+    return StampFinding(parsed.stamp, location, depth, adjustments, parsed.count)
+
+
+@dataclass(slots=True)
+class _Top:
+    """A block whose first non-blank lines may carry its stamp."""
+
+    depth: int
+    location: Location
+    own: bool = False
+    read: int = 0
+    # After an attribution line: unless quote markers follow, the lines below are quoted.
+    opens: bool = False
+
+
+@dataclass(slots=True)
+class _Headers:
+    """The header block of an inline forward (``From:``, ``Subject:``, ...)."""
+
+    depth: int
+    seen: bool = False
+    left: int = MAX_HEADER_LINES
+
+
+@dataclass(slots=True)
+class _Scan:
+    """One pass over the folded lines of a text, finding its own and embedded stamps.
+
+    Quote markers (``>``) open a block one level deeper; a forward marker or a reply header
+    opens a forwarded message; an attribution (``On ... wrote:``) opens a quoted one. Each
+    block's first non-blank line is read as its top. Every line is looked at once, so the
+    work is linear in the text however deep the nesting; depths beyond ``MAX_DEPTH`` are
+    reported as ``MAX_DEPTH`` (deep blocks are still read: the confidential original of a
+    long thread sits at the bottom).
+    """
+
+    vocabulary: Vocabulary
+    location: Location
+    depth: int
+    own: list[StampFinding] = field(default_factory=list)
+    embedded: list[StampFinding] = field(default_factory=list)
+
+    def run(self, lines: Sequence[str]) -> None:
+        top: _Top | None = _Top(self.depth, self.location, own=True)
+        headers: _Headers | None = None
+        opened: list[int] = []  # quote level of each open forward or attribution
+        previous = 0  # quote level of the last line that was not empty
+        index = 0
+        while index < len(lines):
+            line = lines[index]
+            index += 1
+            # An empty line stays at the level of the lines around it.
+            level, content = quote_level(line) if line else (previous, "")
+            while opened and opened[-1] > level:
+                opened.pop()
+            depth = self.depth + level + len(opened)
+            if level != previous:
+                # A deeper block starts with its top; back in an outer block, its top is past.
+                top = _Top(depth, Location.QUOTED) if level > previous else None
+                headers = None
+                previous = level
+            if headers is not None:
+                if self._header(headers, content):
+                    continue
+                top = _Top(headers.depth, Location.FORWARDED)
+                headers = None
+            if not content:
+                continue
+            if top is not None:
+                if top.opens:
+                    opened.append(level)
+                    top.opens = False
+                parsed = self.vocabulary.parse_line(content)
+                if parsed is not None:
+                    self._add(parsed, top, lines, index, level)
+                    top.read += 1
+                    if top.read >= MAX_STAMP_LINES:
+                        top = None
+                    continue
+                top = None
+            if is_forward_marker(content):
+                opened.append(level)
+                headers = _Headers(depth + 1)
+                continue
+            if opens_header_block(content) and starts_header_block(
+                    [content, *_following(lines, index, level, HEADER_LOOKAHEAD)]):
+                opened.append(level)
+                headers = _Headers(depth + 1)
+                self._header(headers, content)
+                continue
+            if may_be_attribution(content):
+                consumed = attribution_length([content, *_following(lines, index, level, 2)])
+                if consumed:
+                    index += consumed - 1
+                    top = _Top(depth + 1, Location.QUOTED, opens=True)
+
+    def _header(self, headers: _Headers, content: str) -> bool:
+        """Whether ``content`` still belongs to the header block (read its Subject)."""
+        if not content:
+            return not headers.seen  # blank lines before the block; one after ends it
+        found = header_line(content)
+        if headers.left <= 0:
+            return False
+        headers.left -= 1
+        if found is not None:
+            headers.seen = True
+            if found[0] is HeaderKind.SUBJECT:
+                self.embedded.extend(read_subject(found[1], self.vocabulary, Location.FORWARDED,
+                                                  min(headers.depth, MAX_DEPTH)))
+            return True
+        # A wrapped header value, unless it is the stamp of the forwarded message.
+        return headers.seen and self.vocabulary.parse_line(content) is None
+
+    def _add(self, parsed: StampLine, top: _Top, lines: Sequence[str], index: int,
+             level: int) -> None:
+        """File a stamp line of ``top``; "Needs adjustment" takes its list from the next lines."""
+        adjustments: tuple[str, ...] = ()
+        if parsed.stamp is Stamp.NEEDS_ADJUSTMENT:
+            following = [] if parsed.trailer else _following(lines, index, level,
+                                                               MAX_ADJUSTMENT_LINES)
+            adjustments = listed_adjustments(parsed.trailer, following)
+        finding = StampFinding(parsed.stamp, top.location, min(top.depth, MAX_DEPTH),
+                               adjustments, parsed.count)
+        (self.own if top.own else self.embedded).append(finding)
+
+
+def _following(lines: Sequence[str], start: int, level: int, count: int) -> list[str]:
+    """Up to ``count`` lines from ``start`` with their quote markers removed, while at ``level``.
+
+    Empty lines are kept (as empty); a line at another level ends the run.
+    """
+    out: list[str] = []
+    for line in lines[start:start + count]:
+        if not line:
+            out.append("")
+            continue
+        line_level, content = quote_level(line)
+        if line_level != level:
+            break
+        out.append(content)
+    return out

@@ -1,0 +1,259 @@
+"""The stamp vocabulary: is a folded line a stamp, and which one (phrase, trailer, count)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from gateway.core.model import Stamp
+from gateway.core.spelling import leading_words, letter_spaced, near, phrase_words
+from gateway.core.text import normalise_phrase, normalise_text, without_accents
+
+_PREFIXES = sorted({normalise_phrase(p) for p in (
+    "stamp", "label", "classification", "classification level", "tampon", "sello", "etiqueta",
+    "étiquette", "classificação", "clasificacion", "clasificación", "einstufung",
+    "klassifizierung", "classificazione", "гриф", "sınıflandırma", "طبقه بندی", "تصنيف",
+)}, key=len, reverse=True)
+_PREFIX = re.compile("^(?:" + "|".join(map(re.escape, _PREFIXES)) + r")\s*[:\-–—]\s*")
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5,
+    "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
+}
+# A count left blank or vague ("in __ ways", "in several ways") is still the stamp.
+_UNSTATED = frozenset({"_", "?", "x", "n", "several", "some", "multiple", "many", "various",
+                       "plusieurs", "varias", "varios", "algunas", "algunos", "mehreren"})
+_COUNT_CLAUSE = re.compile(
+    r"^(?:(?:in|en|de|of|por|في)\s+)?(\d{1,3}|_+|\?+|[^\W\d_]+)\s+[^\W\d_]+\s*")
+# "Internal and Confidential": two stamps on one line, the stricter wins.
+_CONJUNCTION = re.compile(r"^(?:and|&|\+|et|y|und|e|or|ou|o|oder)\s*(?=\S)")
+_BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,2}[.)])\s+(.*\S)\s*$")
+_ITEM_SEPARATOR = re.compile(r"\s*(?:[,;]|\band\b|\bet\b|\by\b)\s*")
+# A trailer is read as another stamp only while it is short ("Internal / Confidential").
+MAX_TRAILER_STAMP = 80
+_MAX_NESTED_PARSE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class StampLine:
+    """A line read as a stamp: which stamp, the trailer after it, a stated count."""
+
+    stamp: Stamp
+    trailer: str
+    count: int | None
+
+
+def _variants(phrase: str) -> set[str]:
+    """The ways people join the words of a phrase: ``internal-only``, ``Private & ...``."""
+    forms = {phrase, phrase.replace(" ", "-")}
+    for form in list(forms):
+        forms.add(form.replace(" & ", " and "))
+        forms.add(form.replace(" and ", " & "))
+    return forms
+
+
+class Vocabulary:
+    """Stamp phrases, folded for matching, longest first so the longer phrase wins."""
+
+    def __init__(self, phrases: Mapping[Stamp, Iterable[str]]) -> None:
+        pairs: dict[str, Stamp] = {}
+        for stamp, words in phrases.items():
+            for word in words:
+                pairs[normalise_phrase(word)] = stamp
+            for key in {stamp.value, stamp.value.replace("_", " "), stamp.value.replace("_", "-")}:
+                pairs.setdefault(key, stamp)
+        written = dict(pairs)
+        for phrase, stamp in written.items():
+            for variant in _variants(phrase):
+                pairs.setdefault(variant, stamp)
+        self.phrases = tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0])))
+        self._by_initial: dict[str, list[tuple[str, Stamp]]] = {}
+        for phrase, stamp in self.phrases:
+            self._by_initial.setdefault(phrase[0], []).append((phrase, stamp))
+        # Phrases without accents also match a line whose accents are only decoration.
+        self._bare = {p for p, _ in self.phrases if without_accents(p) == p}
+        self._compact: dict[str, Stamp] = {}
+        self._words: dict[str, list[tuple[tuple[str, ...], Stamp]]] = {}
+        for phrase, stamp in sorted(written.items(), key=lambda kv: -kv[1].rank):
+            self._compact.setdefault("".join(c for c in phrase if c.isalnum()), stamp)
+            words = phrase_words(phrase)
+            if words:
+                self._words.setdefault(words[0], []).append((words, stamp))
+        self._longest = max((len(w) for group in self._words.values() for w, _ in group),
+                            default=1)
+        # Look-ups by length: a typo changes the length of a word by one at most.
+        self._openings = _by_length(self._words)
+        self._compacts = _by_length(self._compact)
+
+    def parse_line(self, line: str) -> StampLine | None:
+        """A folded line that is a stamp (optionally decorated, prefixed or trailed)."""
+        return self._parse(line, 0)
+
+    def _parse(self, line: str, nesting: int) -> StampLine | None:
+        text = _undecorated(_PREFIX.sub("", _undecorated(line)))
+        if not text:
+            return None
+        parsed = self._exact(text, nesting, bare_only=False)
+        if parsed is None and not text.isascii():
+            bare = without_accents(text)
+            if bare != text:
+                text = bare
+                parsed = self._exact(text, nesting, bare_only=True)
+        if parsed is None:
+            parsed = self._spaced(text, nesting)
+        if parsed is None:
+            parsed = self._misspelt(text, nesting)
+        return parsed
+
+    def _exact(self, text: str, nesting: int, *, bare_only: bool) -> StampLine | None:
+        for phrase, stamp in self._by_initial.get(text[0], ()):
+            if not text.startswith(phrase) or (bare_only and phrase not in self._bare):
+                continue
+            rest = text[len(phrase):]
+            if rest and (rest[0].isalnum() or rest[0] in "'’"):
+                continue  # "internally", "confidentiality": another word
+            parsed = self._finish(stamp, rest, nesting)
+            if parsed is not None:
+                return parsed
+        return None
+
+    def _spaced(self, text: str, nesting: int) -> StampLine | None:
+        """``C O N F I D E N T I A L``, ``S-T-R-I-C-T-L-Y C-O-N-...``, with one typo at most."""
+        found = letter_spaced(text)
+        if found is None:
+            return None
+        letters, end = found
+        stamp = self._compact.get(letters)
+        if stamp is None:
+            stamp = next((self._compact[c] for c in _sized(self._compacts, len(letters))
+                          if near(letters, c)), None)
+        return None if stamp is None else self._finish(stamp, text[end:], nesting)
+
+    def _misspelt(self, text: str, nesting: int) -> StampLine | None:
+        """``Confidentail``, ``Strictly confidental``: one typo in each long word.
+
+        Of the phrases that fit, the strictest stamp wins (a typo must not lower a stamp).
+        """
+        words = leading_words(text, self._longest)
+        if not words:
+            return None
+        first = words[0].text
+        best: tuple[Stamp, int] | None = None
+        for opening in _sized(self._openings, len(first)):
+            if not near(first, opening):
+                continue
+            for phrase, stamp in self._words[opening]:
+                if len(phrase) > len(words) or not all(
+                        near(w.text, p) for w, p in zip(words, phrase, strict=False)):
+                    continue
+                end = words[len(phrase) - 1].end
+                better = best is None or (stamp.rank, end) > (best[0].rank, best[1])
+                if better and self._finish(stamp, text[end:], nesting) is not None:
+                    best = (stamp, end)
+        return None if best is None else self._finish(best[0], text[best[1]:], nesting)
+
+    def _finish(self, stamp: Stamp, rest: str, nesting: int) -> StampLine | None:
+        parsed = _after_phrase(stamp, rest)
+        if parsed is None:
+            parsed = self._conjoined(stamp, rest, nesting)
+        return None if parsed is None else self._trailer_stamp(parsed, nesting)
+
+    def _conjoined(self, stamp: Stamp, rest: str, nesting: int) -> StampLine | None:
+        """``Internal and Confidential``: the stricter of the two."""
+        rest = rest.strip()
+        match = _CONJUNCTION.match(rest)
+        if match is None or nesting >= _MAX_NESTED_PARSE or len(rest) > MAX_TRAILER_STAMP:
+            return None
+        other = self._parse(rest[match.end():], nesting + 1)
+        if other is None:
+            return None
+        return other if other.stamp.rank >= stamp.rank else StampLine(stamp, "", None)
+
+    def _trailer_stamp(self, parsed: StampLine, nesting: int) -> StampLine:
+        """``Internal / Confidential``: a short trailer that is itself a stricter stamp wins."""
+        trailer = parsed.trailer
+        if not trailer or nesting >= _MAX_NESTED_PARSE or len(trailer) > MAX_TRAILER_STAMP:
+            return parsed
+        other = self._parse(trailer, nesting + 1)
+        if other is not None and other.stamp.rank > parsed.stamp.rank:
+            return other
+        return parsed
+
+    def read_value(self, value: str) -> Stamp | None:
+        """A header value such as ``X-Stamp: internal``."""
+        parsed = self.parse_line(normalise_text(value).replace("\n", " "))
+        return parsed.stamp if parsed else None
+
+
+def _by_length(keys: Iterable[str]) -> dict[int, tuple[str, ...]]:
+    sized: dict[int, list[str]] = {}
+    for key in keys:
+        sized.setdefault(len(key), []).append(key)
+    return {size: tuple(group) for size, group in sized.items()}
+
+
+def _sized(table: Mapping[int, tuple[str, ...]], size: int) -> Iterable[str]:
+    for near_size in (size, size - 1, size + 1):
+        yield from table.get(near_size, ())
+
+
+def _undecorated(text: str) -> str:
+    """Without the brackets, asterisks, dashes, emoji and spaces in front."""
+    start = 0
+    while start < len(text) and not text[start].isalnum():
+        start += 1
+    return text[start:]
+
+
+def _trimmed(text: str) -> str:
+    """Without decoration at either end (``-- do not forward --`` gives the words)."""
+    end = len(text)
+    while end and not text[end - 1].isalnum():
+        end -= 1
+    return _undecorated(text[:end])
+
+
+def _after_phrase(stamp: Stamp, rest: str) -> StampLine | None:
+    """What follows a stamp phrase: nothing, decoration, or punctuation and a trailer.
+
+    A word straight after the phrase makes it a sentence ("Internal audit starts Monday."),
+    and so does a question mark ("Cleared for publication?" asks, it does not stamp).
+    """
+    stripped = rest.strip()
+    count: int | None = None
+    if stamp is Stamp.NEEDS_ADJUSTMENT and stripped:
+        match = _COUNT_CLAUSE.match(stripped)
+        if match is not None:
+            token = match.group(1)
+            count = _number(token)
+            if count is None and token.strip("_?") and token not in _UNSTATED:
+                return None
+            stripped = stripped[match.end():].strip()
+    if stripped and (stripped[0].isalnum() or stripped[0] in "?¿"):
+        return None
+    return StampLine(stamp, _trimmed(stripped), count)
+
+
+def _number(token: str) -> int | None:
+    if token.isdigit():
+        return int(token)
+    return _NUMBER_WORDS.get(token)
+
+
+def listed_adjustments(trailer: str, following: Sequence[str]) -> tuple[str, ...]:
+    """The adjustments a "Needs adjustment" stamp lists: in its trailer, or as bullets below."""
+    if trailer:
+        items = _ITEM_SEPARATOR.split(trailer)
+        return tuple(i.strip(" .") for i in items if i.strip(" ."))
+    found: list[str] = []
+    for line in following:
+        if not line.strip():
+            if found:
+                break
+            continue
+        match = _BULLET.match(line)
+        if match is None:
+            break
+        found.append(match.group(1).strip(" ."))
+    return tuple(found)
