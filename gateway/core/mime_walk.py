@@ -8,7 +8,7 @@ from collections.abc import Callable
 from gateway.core import charsets, transfer
 from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.flowed import reflow
-from gateway.core.html_text import visible_text
+from gateway.core.html_text import renderings
 from gateway.core.mime_entity import Entity, entity, looks_like_message, split_parts
 from gateway.core.model import Location
 
@@ -204,16 +204,19 @@ class Walker:
             text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
             candidates = [reflow(text, delsp), text] if flowed else [text]
             for candidate in candidates:
-                rendering = self._text(candidate, html, own)
-                if rendering not in out:
-                    out.append(rendering)
+                for rendering in self._text(candidate, html, own):
+                    if rendering not in out:
+                        out.append(rendering)
         return out
 
-    def _text(self, text: str, html: bool, own: bool) -> Rendering:
-        location = Location.BODY
-        if html:
-            text, location = visible_text(text), Location.HTML
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
+    def _text(self, text: str, html: bool, own: bool) -> list[Rendering]:
+        """What a reader may see of one decoded text: HTML has several plausible views."""
+        if not html:
+            return [self._rendering(Location.BODY, text, own)]
+        return [self._rendering(Location.HTML, view.replace("\r\n", "\n").replace("\r", "\n"), own)
+                for view in renderings(text)]
+
+    def _rendering(self, location: Location, text: str, own: bool) -> Rendering:
         if _PGP_MESSAGE.search(text):
             self.unreadable.append("PGP-encrypted body" if own else "PGP-encrypted part")
         return location, _without_armour(text)

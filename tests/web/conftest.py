@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.support.review_fixtures import desk, policy, settings, store
+from tests.support.review_fixtures import desk, policy, sealer, settings, store, threads
 
-__all__ = ["desk", "policy", "settings", "store"]
+__all__ = ["desk", "policy", "sealer", "settings", "store", "threads"]
