@@ -66,6 +66,8 @@ class Settings(BaseModel):
     session_timeout: float = Field(default=300.0, gt=0)
     policy_poll_seconds: float = Field(default=2.0, ge=0)
     shutdown_deadline: float = Field(default=30.0, ge=0)
+    # Seconds one message's reading may take before it counts as unreadable (fails closed).
+    read_budget: float = Field(default=10.0, gt=0, le=300)
     log_level: str = "info"
     # Health, readiness, metrics (and the review UI); "" turns the web port off.
     web_listen: str = "127.0.0.1:8025"

@@ -16,6 +16,7 @@ from gateway.adapters.delivery import Downstream, make_downstream
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.policyfiles.load import policy_fingerprint, reload_policy
+from gateway.service.reading import MessageReader
 from gateway.service.submit import Submitter
 from gateway.settings import Settings, held_sealer, split_host_port
 from gateway.smtp.connections import ConnectionTable
@@ -84,6 +85,7 @@ class Gateway:
         self.threads: ThreadMemory | None = None
         self.downstream: Downstream | None = None
         self.sealer: BodySealer | None = None
+        self.reader: MessageReader | None = None
         self.server: asyncio.base_events.Server | None = None
         self.extra_servers: list[asyncio.Server] = []
         self.sessions = Sessions()
@@ -105,8 +107,9 @@ class Gateway:
         # Built once here and handed to everything that reads or writes held bodies.
         self.sealer = held_sealer(settings)
         accounts = Accounts(users_path(Path(settings.data)))
+        self.reader = MessageReader(budget=settings.read_budget)
         submitter = Submitter(settings, self.policy, self.store, self.threads, self.downstream,
-                              self.sealer)
+                              self.sealer, self.reader)
         handler = SubmissionHandler(submitter, accounts=accounts)
         if self.connections is None:  # one process: a table of its own
             self.connections = ConnectionTable.create(1, settings.max_connections)
@@ -212,6 +215,8 @@ class Gateway:
             await self.review.stop()
         if self.downstream is not None:
             await self.downstream.close()
+        if self.reader is not None:
+            self.reader.close()
         if self.threads is not None:
             await self.threads.close()
         if self.store is not None:

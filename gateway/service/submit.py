@@ -22,13 +22,12 @@ from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.adapters.rewrite import outgoing
 from gateway.core.decision import Decision, decide
 from gateway.core.headers import read_header_block
-from gateway.core.message import MessageFacts, read_message
 from gateway.core.model import Verdict
 from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
-from gateway.core.stamps import StampReading, Vocabulary, read_stamps
 from gateway.logs import get_logger
 from gateway.service import metrics, notify
+from gateway.service.reading import MessageReader
 from gateway.settings import Settings
 from gateway.store.records import new_held
 from gateway.store.store import Store, StoreError
@@ -37,13 +36,6 @@ from gateway.store.threads import ThreadMemory
 log = get_logger()
 
 # Reads a message's bytes into its facts and its stamp reading; pure, so it may run anywhere.
-Reader = Callable[[bytes, Vocabulary], tuple[MessageFacts, StampReading]]
-
-
-def read(data: bytes, vocabulary: Vocabulary) -> tuple[MessageFacts, StampReading]:
-    """The message's facts and the stamps read from them."""
-    facts = read_message(data)
-    return facts, read_stamps(facts, vocabulary)
 
 
 class OutcomeKind(enum.Enum):
@@ -113,14 +105,15 @@ class Submitter:
 
     def __init__(self, settings: Settings, policy: Callable[[], Policy], store: Store,
                  threads: ThreadMemory, downstream: Downstream, sealer: BodySealer,
-                 reader: Reader = read) -> None:
+                 reader: MessageReader | None = None) -> None:
         self.settings = settings
         self.policy = policy
         self.store = store
         self.threads = threads
         self.downstream = downstream
         self.sealer = sealer
-        self.read = reader
+        # Reads small mail inline and large mail in reader processes within a time budget.
+        self.reader = reader if reader is not None else MessageReader()
 
     async def submit(self, incoming: Incoming) -> Outcome:
         """Decide and act on one message; never raises. Logged and counted once here."""
@@ -151,7 +144,8 @@ class Submitter:
         sender, data = incoming.sender, incoming.data
         recipients = [parse_recipient(a, policy.organisation.plus_separator)
                       for a in incoming.recipients]
-        facts, reading = self.read(data, policy.vocabulary)
+        read = await self.reader.read(data, policy.vocabulary)
+        facts, reading = read.facts, read.reading
         context["message_id"] = facts.message_id
         try:
             thread = await self.threads.thread_for(facts.thread_ids)

@@ -11,7 +11,9 @@ import pytest
 from gateway.adapters.crypto import NullSealer
 from gateway.adapters.delivery import DeliveryError
 from gateway.core.policy import Policy
+from gateway.core.stamps import Vocabulary
 from gateway.policyfiles.load import load_policy
+from gateway.service.reading import MessageReader, Read, read_now
 from gateway.service.submit import Incoming, InputProblem, OutcomeKind, Submitter
 from gateway.settings import Settings
 from gateway.smtp import replies
@@ -151,16 +153,15 @@ async def test_bytes_no_client_may_send_are_refused_unread(
     assert rig.downstream.deliveries == []
 
 
-async def test_the_reading_goes_through_one_replaceable_function(rig: Rig) -> None:
-    """Submit reads each message only through ``Submitter.read`` (a worker pool may take it)."""
+async def test_the_reading_goes_through_the_submitters_reader(rig: Rig) -> None:
+    """Submit reads each message only through its ``MessageReader`` (inline or in a process)."""
     seen: list[int] = []
-    original = rig.submitter.read
 
-    def counting(data: bytes, vocabulary: object) -> object:
+    def counting(data: bytes, vocabulary: Vocabulary) -> Read:
         seen.append(len(data))
-        return original(data, vocabulary)  # type: ignore[arg-type]
+        return read_now(data, vocabulary)
 
-    rig.submitter.read = counting  # type: ignore[assignment]
+    rig.submitter.reader = MessageReader(read_inline=counting)
     request = incoming("Cleared for publication", PARTNER)
     await rig.submitter.submit(request)
     assert seen == [len(request.data)]
