@@ -35,6 +35,23 @@ MAX_TRAILER_STAMP = 80
 _MAX_NESTED_PARSE = 3
 
 
+# Digits that read as letters inside a word of letters ("C0NFIDENTIAL", "1NTERNAL").
+_DIGIT_LETTERS = str.maketrans("013457", "oieast")
+_WORD = re.compile(r"\w+")
+
+
+def _without_digit_letters(text: str) -> str:
+    """``text`` with the digits of words that mix digits and letters read as letters."""
+    if not any(c.isdigit() for c in text):
+        return text
+    return _WORD.sub(lambda m: _letters(m.group(0)), text)
+
+
+def _letters(word: str) -> str:
+    mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    return word.translate(_DIGIT_LETTERS) if mixed else word
+
+
 @dataclass(frozen=True, slots=True)
 class StampLine:
     """A line read as a stamp: which stamp, the trailer after it, a stated count."""
@@ -104,6 +121,10 @@ class Vocabulary:
             parsed = self._spaced(text, nesting)
         if parsed is None:
             parsed = self._misspelt(text, nesting)
+        if parsed is None and nesting == 0:
+            digits = _without_digit_letters(text)
+            if digits != text:  # "C0NFIDENTIAL": a digit that reads as a letter in a word
+                parsed = self._parse(digits, nesting + 1)
         return parsed
 
     def _exact(self, text: str, nesting: int, *, bare_only: bool) -> StampLine | None:

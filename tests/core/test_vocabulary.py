@@ -144,3 +144,18 @@ def test_x_stamp_none_does_not_hide_the_body_stamp(vocabulary: Vocabulary) -> No
                           vocabulary)
     assert reading.stamp is C
     assert reading.unreadable == ()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("C0NFIDENTIAL", Stamp.CONFIDENTIAL),
+    ("1NTERNAL", Stamp.INTERNAL),
+    ("Intern4l use only", Stamp.INTERNAL),
+    ("[C0nf1dent1al]", Stamp.CONFIDENTIAL),
+    ("Needs adjustment in 2 ways: blur face, change name", Stamp.NEEDS_ADJUSTMENT),
+    ("COVID19 update for the team", None),
+    ("The 3D model is attached", None),
+    ("2024 report", None),
+])
+def test_digits_that_read_as_letters_inside_a_word(text: str, expected: Stamp | None,
+                                                    vocabulary: Vocabulary) -> None:
+    assert top(text + "\n\nThe story.", vocabulary) is expected
