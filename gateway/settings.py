@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from gateway.adapters.crypto import KEY_DIR, BodySealer, NullSealer, Sealer, parse_master_key
+from gateway.adapters.master_key import master_key_path, read_master_key
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
@@ -86,6 +87,7 @@ class Settings(BaseModel):
     max_auth_attempts: int = Field(default=3, gt=0)
     auth_failure_limit: int = Field(default=10, gt=0)
     stamp_signing_key: SecretStr | None = None
+    # Unset: the key in DATA/master.key, generated on first start; "" turns encryption off.
     held_encryption_key: SecretStr | None = None
     # Earlier master keys: they only open held messages (until `stampgate keys rotate`).
     held_encryption_old_keys: tuple[SecretStr, ...] = ()
@@ -171,7 +173,7 @@ class Settings(BaseModel):
     @field_validator("held_encryption_key")
     @classmethod
     def _held_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
+        if value is not None and value.get_secret_value() != "":
             parse_master_key(value.get_secret_value())
         return value
 
@@ -198,7 +200,8 @@ class Settings(BaseModel):
             except ValueError as exc:
                 raise ValueError(f"entry {number} of {len(value)} {exc}") from None
         current = info.data.get("held_encryption_key", "failed")  # absent: its own error
-        if value and current is None:
+        off = isinstance(current, SecretStr) and current.get_secret_value() == ""
+        if value and (current is None or off):
             raise ValueError("needs held_encryption_key (old keys only open held messages; "
                              "new ones are sealed with the current key)")
         return value
@@ -253,14 +256,29 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
         raise SettingsError(source + "; ".join(lines)) from None
 
 
+def encryption_off(settings: Settings) -> bool:
+    """``held_encryption_key = ""``: held bodies are stored as they are, on purpose."""
+    secret = settings.held_encryption_key
+    return secret is not None and secret.get_secret_value() == ""
+
+
 def master_sealer(settings: Settings) -> Sealer | None:
-    """The sealer ``held_encryption_key`` and ``held_encryption_old_keys`` describe, if any."""
+    """The sealer the master key settings describe, if any.
+
+    ``held_encryption_key`` when set; unset, the generated key in ``DATA/master.key`` (none
+    before the first start); ``""``, none. Raises ``MasterKeyError`` for a damaged key file.
+    """
     secret = settings.held_encryption_key
     old = tuple(parse_master_key(s.get_secret_value()) for s in settings.held_encryption_old_keys)
-    if secret is None:
+    if secret is None or encryption_off(settings):
         if old:
             raise ValueError("held_encryption_old_keys needs held_encryption_key")
-        return None
+        if secret is not None:
+            return None
+        generated = read_master_key(master_key_path(Path(settings.data)))
+        if generated is None:
+            return None
+        return Sealer(generated, Path(settings.data) / KEY_DIR)
     return Sealer(parse_master_key(secret.get_secret_value()), Path(settings.data) / KEY_DIR, old)
 
 

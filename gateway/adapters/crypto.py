@@ -73,7 +73,8 @@ class NullSealer:
     def open(self, blob: bytes) -> bytes:
         if not is_sealed(blob):
             return blob
-        raise SealError("this held message is encrypted but no held_encryption_key is configured")
+        raise SealError("this held message is encrypted but no held_encryption_key is "
+                        "configured (and there is no DATA/master.key)")
 
     def destroy(self, blob: bytes) -> bool:
         if not is_sealed(blob):

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.logs import configure
+from gateway.adapters.master_key import MasterKeyError
+from gateway.adapters.private import UMASK
+from gateway.logs import configure, get_logger
 from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.runtime.app import Gateway
 from gateway.runtime.workers import run_supervisor, run_worker
+from gateway.service.datadir import prepare
 from gateway.settings import Settings, SettingsError, load_settings
 
 
@@ -81,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    if args.listen_fd is None and not _prepare_data(settings):
+        return 1
     try:
         if args.listen_fd is not None:
             run_worker(settings, policy, args.listen_fd, args.worker_index,
@@ -89,7 +95,30 @@ def run(args: argparse.Namespace) -> int:
             run_supervisor(settings, policy, _worker_argv(args))
         else:
             asyncio.run(Gateway(settings, policy).serve())
-    except OSError as exc:
+    except (OSError, MasterKeyError) as exc:
         print(f"stampgate: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _prepare_data(settings: Settings) -> bool:
+    """Private modes for every file the gateway makes; the master key on first start."""
+    # Workers and every file they create (store, WAL, keys, outbox) inherit this umask.
+    os.umask(UMASK)
+    try:
+        prepared = prepare(settings)
+    except OSError as exc:
+        print(f"stampgate: cannot prepare the data directory {settings.data}: {exc}",
+              file=sys.stderr)
+        return False
+    log = get_logger()
+    if prepared.tightened:
+        log.warning("data-made-private", data=str(settings.data), paths=list(prepared.tightened))
+    if prepared.generated_key is not None:
+        where = str(prepared.generated_key.resolve())
+        log.warning("master-key-generated", path=where)
+        print(f"stampgate: held messages are encrypted with a new master key in {where}.\n"
+              "  Back it up separately from the data backups (stampgate backup "
+              "--include-master-key FILE);\n  without it no held message can be read "
+              "after a restore.", file=sys.stderr)
+    return True

@@ -1,4 +1,4 @@
-"""Online backup and restore of the store with SQLite's backup API, and the store lock."""
+"""Online copies of the store with SQLite's backup API, their checks, and the store lock."""
 
 from __future__ import annotations
 
@@ -109,17 +109,15 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def backup(data_dir: Path, target: Path) -> Copy:
-    """A consistent copy of the live store, safe while the gateway runs.
+    """A consistent copy of the live store into the new file ``target``, safe while the
+    gateway runs.
 
-    ``target`` is a file, or a directory to put ``stampgate-<UTC time>.sqlite3`` in. The
-    copy is one self-contained file (no WAL), readable only by its owner, written under a
-    temporary name, checked, fsynced, then renamed into place.
+    The copy is one self-contained file (no WAL), readable only by its owner, written under
+    a temporary name, checked, fsynced, then renamed into place.
     """
     source = store_file(data_dir)
     if not source.is_file():
         raise BackupError(f"{source}: no store here (is --data right?)")
-    if target.is_dir():
-        target = target / f"stampgate-{timestamp()}.sqlite3"
     if target.exists():
         raise BackupError(f"{target} exists already; choose a new name")
     partial = target.with_name(target.name + ".partial")
@@ -142,30 +140,23 @@ def backup(data_dir: Path, target: Path) -> Copy:
     return Copy(target, copy.size, copy.held, copy.audit_entries)
 
 
-def restore(source: Path, data_dir: Path, *, force: bool = False) -> tuple[Copy, Path | None]:
-    """Replace the store with a backup; returns the restored store and the safety copy.
+def held_contents(path: Path) -> Iterator[tuple[str, bytes]]:
+    """Every held record's id and stored body (sealed or not) in the store file ``path``."""
+    with _connect(path, read_only=True) as conn:
+        for held_id, content in conn.execute(
+                "SELECT id, content FROM held_messages WHERE length(content) > 0 ORDER BY id"):
+            yield str(held_id), bytes(content)
 
-    Refuses while a gateway holds the store lock unless ``force``. The current store, if
-    any, is first backed up next to itself (``stampgate.sqlite3.before-restore-<time>``).
+
+def install(source: Path, data_dir: Path) -> Copy:
+    """Replace the store under ``data_dir`` with the checked copy ``source``.
+
+    The caller holds the store lock (or was told to restore under a running gateway).
     """
-    verify(source)
-    lock = StoreLock(data_dir)
-    try:
-        if not lock.try_exclusive() and not force:
-            raise BackupError(
-                f"a gateway is running on {data_dir} (it holds {data_dir / LOCK_NAME}); "
-                "stop it first, or use --force to restore under it")
-        live = store_file(data_dir)
-        safety: Path | None = None
-        if live.is_file():
-            kept = backup(data_dir, data_dir / f"{DB_NAME}.before-restore-{timestamp()}")
-            safety = kept.path
-        else:
-            os.close(os.open(live, os.O_WRONLY | os.O_CREAT, 0o600))
-        with _connect(source, read_only=True) as src, _connect(live) as dst:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode=WAL")
-        restored = verify(live)
-        return restored, safety
-    finally:
-        lock.release()
+    live = store_file(data_dir)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(live, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    with _connect(source, read_only=True) as src, _connect(live) as dst:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=WAL")
+    return verify(live)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -173,8 +174,11 @@ class Database:
     @staticmethod
     async def connect(data_dir: Path) -> tuple[sqlite3.Connection, ThreadPoolExecutor, Path]:
         """Open (and create) the store file under ``data_dir`` on an executor of its own."""
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = data_dir / DB_NAME
+        # Created 0600 before SQLite opens it: SQLite gives the WAL and SHM files its mode.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         try:
             conn = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)

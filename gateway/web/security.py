@@ -11,7 +11,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-SECRET_FILE = "web-session.key"
+from gateway.service.datadir import SESSION_KEY_FILE
+
 SESSION_COOKIE = "stampgate_review"
 # Pages: nothing remote, no scripts at all, never framed.
 PAGE_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -55,12 +56,12 @@ class SecurityHeaders:
 
 def session_secret(data_dir: Path) -> str:
     """The key that signs session cookies, made once and kept (sessions survive a restart)."""
-    path = data_dir / SECRET_FILE
+    path = data_dir / SESSION_KEY_FILE
     try:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         pass
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = secrets.token_hex(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
