@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import sqlite3
 import stat
 import threading
@@ -55,9 +57,10 @@ def test_backup_while_holding_then_restore_after_stop(tmp_path: Path,
         assert result.returncode == 0, result.stderr
         assert "integrity ok" in result.stdout
         [saved] = list(copy.iterdir())
-        assert saved.name.startswith("stampgate-") and saved.suffix == ".sqlite3"
-        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
-        with sqlite3.connect(saved) as conn:
+        assert saved.name.startswith("stampgate-") and saved.is_dir()
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o700
+        assert stat.S_IMODE((saved / "stampgate.sqlite3").stat().st_mode) == 0o600
+        with sqlite3.connect(saved / "stampgate.sqlite3") as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             in_copy = {r[0] for r in conn.execute("SELECT id FROM held_messages")}
         assert before <= in_copy
@@ -72,10 +75,10 @@ def test_backup_while_holding_then_restore_after_stop(tmp_path: Path,
 
         restored = process.run_cli("restore", str(saved), "--data", str(process.data))
         assert restored.returncode == 0, restored.stderr
-        assert "previous store is kept as" in restored.stdout
-        kept = list(process.data.glob("stampgate.sqlite3.before-restore-*"))
+        assert "previous data is kept as" in restored.stdout
+        kept = list(process.data.glob("before-restore-*"))
         assert len(kept) == 1
-        with sqlite3.connect(kept[0]) as conn:
+        with sqlite3.connect(kept[0] / "stampgate.sqlite3") as conn:
             assert (later,) in conn.execute("SELECT id FROM held_messages").fetchall()
         process.start()
         ids = held_ids(process)
@@ -91,7 +94,7 @@ def test_restore_with_force_under_a_running_gateway(tmp_path: Path,
     process = GatewayProcess(tmp_path, downstream.url).start()
     try:
         first = hold_one(process)
-        saved = tmp_path / "one.sqlite3"
+        saved = tmp_path / "one"
         assert process.run_cli("backup", str(saved), "--data", str(process.data)).returncode == 0
         second = hold_one(process)
         forced = process.run_cli("restore", str(saved), "--force", "--data", str(process.data))
@@ -108,26 +111,47 @@ def test_restore_refuses_a_damaged_or_foreign_file(tmp_path: Path,
     process = GatewayProcess(tmp_path, downstream.url).start()
     try:
         hold_one(process)
-        saved = tmp_path / "good.sqlite3"
+        saved = tmp_path / "good"
         assert process.run_cli("backup", str(saved), "--data", str(process.data)).returncode == 0
-        again = process.run_cli("backup", str(saved), "--data", str(process.data))
-        assert again.returncode == 1 and "exists already" in again.stderr
+        again = process.run_cli("backup", str(saved / "manifest.json"),
+                                "--data", str(process.data))
+        assert again.returncode == 1 and "exists and is not a directory" in again.stderr
     finally:
         process.stop()
 
-    damaged = tmp_path / "damaged.sqlite3"
-    raw = bytearray(saved.read_bytes())
+    def variant(name: str, store: bytes | None, *, checksum: bool) -> Path:
+        """A copy of the good backup with another store file, its checksum updated or not."""
+        bad = tmp_path / name
+        shutil.copytree(saved, bad)
+        if store is not None:
+            (bad / "stampgate.sqlite3").write_bytes(store)
+        if checksum:
+            manifest = json.loads((bad / "manifest.json").read_text())
+            manifest["files"]["stampgate.sqlite3"]["sha256"] = hashlib.sha256(
+                (bad / "stampgate.sqlite3").read_bytes()).hexdigest()
+            (bad / "manifest.json").write_text(json.dumps(manifest))
+        return bad
+
+    raw = bytearray((saved / "stampgate.sqlite3").read_bytes())
     for page in range(1, len(raw) // 4096):  # scribble over every b-tree page header
         raw[page * 4096:page * 4096 + 12] = b"\x0d" + b"\xff" * 11
-    damaged.write_bytes(bytes(raw))
     foreign = tmp_path / "foreign.sqlite3"
     with sqlite3.connect(foreign) as conn:
         conn.execute("CREATE TABLE notes (x TEXT)")
+    no_manifest = variant("no-manifest", None, checksum=False)
+    (no_manifest / "manifest.json").unlink()
     text = tmp_path / "notes.txt"
     text.write_text("not a database")
-    for bad, why in ((damaged, ""), (foreign, "not a stampgate store"),
-                     (text, "not a readable SQLite database"),
-                     (tmp_path / "missing.sqlite3", "no such file")):
+    for bad, why in ((variant("damaged", bytes(raw), checksum=True), ""),
+                     (variant("scribbled", bytes(raw), checksum=False),
+                      "does not match its checksum"),
+                     (variant("foreign", foreign.read_bytes(), checksum=True),
+                      "not a stampgate store"),
+                     (variant("text", b"not a database", checksum=True),
+                      "not a readable SQLite database"),
+                     (no_manifest, "no manifest.json"),
+                     (text, "is a file, not a backup"),
+                     (tmp_path / "missing", "no such backup directory")):
         result = process.run_cli("restore", str(bad), "--data", str(process.data))
         assert result.returncode == 1, (bad, result.stdout)
         assert why in result.stderr, result.stderr
