@@ -35,6 +35,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.settings import Settings, held_sealer
 from tests.support.downstream import Downstream
 from tests.support.gateway import GatewayProcess, message
 
@@ -249,8 +250,10 @@ def copies(gateway: GatewayProcess, downstream: Downstream) -> tuple[Delivered, 
     with contextlib.closing(sqlite3.connect(gateway.data / "stampgate.sqlite3")) as conn:
         rows = conn.execute(
             "SELECT id, held_recipients, content FROM held_messages WHERE state = 'held'")
+        # Held bodies are encrypted by default: read them as the gateway does.
+        sealer = held_sealer(Settings(data=gateway.data))
         for hold_id, recipients, content in rows:
-            head = bytes(content).split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+            head = sealer.open(bytes(content)).split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
             found = ATTEMPT_HEADER.search(head)
             if found:
                 key = (found.group(1), int(found.group(2)))
