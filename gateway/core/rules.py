@@ -244,8 +244,9 @@ class ProtectedClients:
 
 # The order is the decision. The stamp must be settled (thread-inherit) before the audience
 # rule reads it; a permitted downgrade is noted before anyone is judged; the rules that
-# refine a verdict (downgrade, unreadable) come after the audience rule, and only ever make it
-# stricter (the register last of them, so its reason is the one shown); the newcomer and adjustment rules change words, not verdicts.
+# refine a verdict (downgrade, unreadable, register) come after the audience rule, and only
+# ever make it stricter (the register last, so that its reason is the one shown); the
+# newcomer and adjustment rules change words, not verdicts.
 RULES: tuple[Rule, ...] = (
     ThreadInherit(),
     DowngradePermitted(),

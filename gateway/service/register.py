@@ -105,6 +105,22 @@ class ClientRegister:
                 added += tables.put_client(conn, status_of(record), hash_rows(key, record))
         return added, len(records) - added
 
+    def update(self, record: ClientRecord) -> bool:
+        """Change one client: the fields given replace the stored ones, the others stay, the
+        two statuses are set. False if there is no such client."""
+        key = register_key(self.data_dir)
+        given = frozenset(f for f in PROTECTED_FIELDS if record.values.get(f))
+        with tables.connect(self.path) as conn:
+            old = next((c for c in tables.clients(conn) if c.pseudonym == record.pseudonym),
+                       None)
+            if old is None:
+                return False
+            status = ClientStatus(record.pseudonym, old.fields | given, record.resettled,
+                                  record.share_only_after_resettlement)
+            rows = [r for r in hash_rows(key, record) if r.field in given]
+            tables.put_client(conn, status, rows, given)
+        return True
+
     def remove(self, pseudonym: str) -> bool:
         with tables.connect(self.path) as conn:
             return tables.remove_client(conn, pseudonym)

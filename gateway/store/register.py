@@ -70,13 +70,20 @@ def _write(conn: sqlite3.Connection, work: Callable[[], T]) -> T:
     return result
 
 
-def put_client(conn: sqlite3.Connection, status: ClientStatus, rows: Sequence[HashRow]) -> bool:
-    """Add or replace one client and all its hashes in one transaction; True if added."""
+def put_client(conn: sqlite3.Connection, status: ClientStatus, rows: Sequence[HashRow],
+               replaced: frozenset[ClientField] | None = None) -> bool:
+    """Add or update one client in one transaction; True if added.
+
+    The hashes of the ``replaced`` fields (all of them by default) give way to ``rows``;
+    the others stay, so an update need not enter every value again.
+    """
 
     def work() -> bool:
         added = conn.execute("SELECT 1 FROM register_clients WHERE pseudonym = ?",
                              (status.pseudonym,)).fetchone() is None
-        conn.execute("DELETE FROM register_hashes WHERE pseudonym = ?", (status.pseudonym,))
+        for field in replaced if replaced is not None else ClientField:
+            conn.execute("DELETE FROM register_hashes WHERE pseudonym = ? AND field = ?",
+                         (status.pseudonym, field.value))
         conn.execute(
             "INSERT OR REPLACE INTO register_clients VALUES (?, ?, ?, ?)",
             (status.pseudonym, ",".join(sorted(f.value for f in status.fields)),
