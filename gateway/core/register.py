@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import assert_never
 
 from gateway.core.facts import MessageFacts
-from gateway.core.register_text import EXACT, SKELETON, Key, Shape, skeleton, token_runs, value_keys
+from gateway.core.register_text import EXACT, Key, Shape, skeleton_run, token_runs, value_keys
 
 DIGEST = 16  # bytes of HMAC-SHA256 kept: collisions stay negligible, the index stays small
 _JOIN = "\x1f"
@@ -190,7 +190,7 @@ class RegisterIndex:
             return found
         for tokens in token_runs(text):
             found.update(self._run([EXACT + t for t in tokens]))
-            found.update(self._run([SKELETON + skeleton(t) for t in tokens]))
+            found.update(self._run(skeleton_run(tokens)))
         return found
 
     def scan(self, facts: MessageFacts) -> tuple[RegisterHit, ...]:

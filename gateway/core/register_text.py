@@ -23,12 +23,15 @@ _APOSTROPHE = re.compile(r"['`´’ʼʻ](?:s\b)?")
 _TOKEN = re.compile(r"[a-z0-9]+")
 _MARKS = frozenset({"Mn", "Me"})
 # Spellings of one sound across transliteration schemes (Arabic, Cyrillic, Ge'ez, Latin).
-_DIGRAPHS = (("dzh", "j"), ("zh", "j"), ("dj", "j"), ("kh", "h"), ("gh", "g"), ("sh", "s"),
+_DIGRAPHS = (("dzh", "j"), ("dj", "j"), ("kh", "h"), ("ch", "k"), ("gh", "g"), ("sh", "s"),
              ("ph", "f"), ("th", "t"), ("dh", "d"), ("ck", "k"))
 _LETTERS = str.maketrans({"q": "k", "c": "k", "z": "s", "x": "ks"})
 # Vowels, and the semivowels Arabic script writes where Latin spellings write a vowel
 # (``يوسف`` is ``ywsf``, ``Yusuf`` is ``ysf``).
 _VOWELS = frozenset("aeiouyw")
+# Arabic article particles, written or left out at will (``Mohammad Al Haddad``): skeleton
+# keys skip them on both sides.
+PARTICLES = frozenset({"al", "el"})
 # A skeleton key shorter than this over all its tokens is too loose to hold mail for.
 MIN_SKELETON = 4
 
@@ -82,12 +85,17 @@ def skeleton(token: str) -> str:
     return "".join(out)
 
 
+def skeleton_run(tokens: list[str]) -> list[str]:
+    """The skeleton token keys of a run of tokens, particles left out."""
+    return [SKELETON + skeleton(t) for t in tokens if t not in PARTICLES]
+
+
 def _name_keys(tokens: list[str]) -> set[Key]:
     keys: set[Key] = set()
     orders = [tokens, [tokens[-1], *tokens[:-1]]]
     for order in orders:
         keys.add(tuple(EXACT + t for t in order))
-        skeletons = [skeleton(t) for t in order]
+        skeletons = [skeleton(t) for t in order if t not in PARTICLES]
         if all(skeletons) and sum(map(len, skeletons)) >= MIN_SKELETON:
             keys.add(tuple(SKELETON + s for s in skeletons))
     keys.add((EXACT + tokens[0][0], EXACT + tokens[-1]))  # A. Haddad

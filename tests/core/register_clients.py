@@ -28,7 +28,7 @@ CLIENTS = (
     ClientRecord("Kidane", {N: ("ተስፋይ ገብረሚካኤል", "Tesfay Gebremichael"),
                             HOME: ("Adi Keyh",), JOB: ("goldsmith",)},
                  resettled=False, share_only_after_resettlement=True),
-    ClientRecord("Parisa", {N: ("زهرا رضایی", "Zahra Rezaei"), HOME: ("Mashhad",),
+    ClientRecord("Parisa", {N: ("زهرا کریمی", "Zahra Karimi"), HOME: ("Mashhad",),
                             ORIGIN: ("Iran",), WITHHOLD: ("women's football team",)}),
     ClientRecord("Emre", {N: ("Şahin Yıldız",), HOME: ("Cizre",), JOB: ("imam",)}),
 )
