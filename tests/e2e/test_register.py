@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from gateway.adapters.crypto import new_master_key
-
 from tests.support.downstream import Downstream
 from tests.support.gateway import GatewayProcess, message
 from tests.support.review_gateway import FAST, HOLD_ID, add_reviewer, cli
@@ -125,7 +124,7 @@ def test_no_registered_value_at_rest_in_backups_logs_or_notices(
     done = cli(gateway, "backup", str(backups), "--data", str(gateway.data))
     assert done.returncode == 0, done.stderr
     files = [p for p in gateway.data.rglob("*") if p.is_file()]
-    files += list(backups.iterdir()) + [gateway.log_path]
+    files += [*backups.iterdir(), gateway.log_path]
     blobs = {str(p): p.read_bytes() for p in files}
     blobs.update({f"notice {i}": data for i, data in enumerate(notices)})
     assert any(re.search(rb"register_hashes", b) for b in blobs.values())
