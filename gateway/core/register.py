@@ -90,13 +90,17 @@ class ClientStatus:
 
 @dataclass(frozen=True, slots=True)
 class HashRow:
-    """One keyed hash of a value's key, with the hash of its first token (the scan's filter)."""
+    """One keyed hash of a value's key, with the hashes of its tokens (the scan's filters)."""
 
     pseudonym: str
     field: ClientField
-    first: bytes
+    tokens: bytes  # the keyed hash of each token key, DIGEST bytes each
     full: bytes
     length: int
+
+    @property
+    def first(self) -> bytes:
+        return self.tokens[:DIGEST]
 
 
 def keyed(key: bytes, text: str) -> bytes:
@@ -112,8 +116,8 @@ def hash_rows(key: bytes, record: ClientRecord) -> list[HashRow]:
         for value in record.values.get(client_field, ()):
             for value_key in value_keys(value, client_field.shape):
                 keys[(client_field, value_key)] = None
-    return [HashRow(record.pseudonym, f, keyed(key, k[0]), keyed(key, _JOIN.join(k)), len(k))
-            for f, k in keys]
+    return [HashRow(record.pseudonym, f, b"".join(keyed(key, t) for t in k),
+                    keyed(key, _JOIN.join(k)), len(k)) for f, k in keys]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,47 +146,54 @@ class RegisterFinding:
 class RegisterIndex:
     """The register's hashes in memory; ``scan`` finds them in a message.
 
-    ``memo`` remembers, per token key, its hash and whether it starts a registered key:
-    most words of most mail are the same few thousand, so each is hashed once.
+    ``memo`` remembers, per token key, its hash, whether it starts a registered key and
+    whether it is in one: most words of most mail are the same few thousand, so each is
+    hashed once, and a run of words is hashed whole only while every word is in some key.
     """
 
     key: bytes
     clients: Mapping[str, ClientStatus]
     firsts: frozenset[bytes]
+    members: frozenset[bytes]
     full: Mapping[bytes, tuple[tuple[str, ClientField], ...]]
     longest: int
-    memo: dict[str, tuple[bytes, bool]] = field(default_factory=dict)
+    memo: dict[str, tuple[bytes, bool, bool]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, key: bytes, clients: Iterable[ClientStatus],
               rows: Iterable[HashRow]) -> RegisterIndex:
         full: dict[bytes, list[tuple[str, ClientField]]] = {}
         firsts: set[bytes] = set()
+        members: set[bytes] = set()
         longest = 0
         for row in rows:
             full.setdefault(row.full, []).append((row.pseudonym, row.field))
             firsts.add(row.first)
+            members.update(row.tokens[i:i + DIGEST] for i in range(0, len(row.tokens), DIGEST))
             longest = max(longest, row.length)
         return cls(key, {c.pseudonym: c for c in clients}, frozenset(firsts),
-                   {h: tuple(v) for h, v in full.items()}, longest)
+                   frozenset(members), {h: tuple(v) for h, v in full.items()}, longest)
 
-    def _token(self, token_key: str) -> tuple[bytes, bool]:
+    def _token(self, token_key: str) -> tuple[bytes, bool, bool]:
         known = self.memo.get(token_key)
         if known is None:
             if len(self.memo) > 200_000:  # bounded: a flood of unique words cannot grow it
                 self.memo.clear()
             digest = keyed(self.key, token_key)
-            known = self.memo[token_key] = (digest, digest in self.firsts)
+            known = self.memo[token_key] = (digest, digest in self.firsts,
+                                            digest in self.members)
         return known
 
     def _run(self, keys: list[str]) -> Iterator[tuple[str, ClientField]]:
-        for start in range(len(keys)):
-            digest, starts = self._token(keys[start])
-            if not starts:
-                continue
-            yield from self.full.get(digest, ())
-            for end in range(start + 2, min(len(keys), start + self.longest) + 1):
-                yield from self.full.get(keyed(self.key, _JOIN.join(keys[start:end])), ())
+        # Each distinct word is looked up once; only where a registered key may start is
+        # the run walked further.
+        starting = {k for k in set(keys) if self._token(k)[1]}
+        for start in [i for i, k in enumerate(keys) if k in starting]:
+            yield from self.full.get(self._token(keys[start])[0], ())
+            for end in range(start + 1, min(len(keys), start + self.longest)):
+                if not self._token(keys[end])[2]:
+                    break
+                yield from self.full.get(keyed(self.key, _JOIN.join(keys[start:end + 1])), ())
 
     def scan_text(self, text: str) -> set[tuple[str, ClientField]]:
         found: set[tuple[str, ClientField]] = set()

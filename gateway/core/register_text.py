@@ -87,7 +87,8 @@ def skeleton(token: str) -> str:
 
 def skeleton_run(tokens: list[str]) -> list[str]:
     """The skeleton token keys of a run of tokens, particles left out."""
-    return [SKELETON + skeleton(t) for t in tokens if t not in PARTICLES]
+    keys = {t: SKELETON + skeleton(t) for t in set(tokens) - PARTICLES}
+    return [keys[t] for t in tokens if t in keys]
 
 
 def _name_keys(tokens: list[str]) -> set[Key]:
@@ -96,7 +97,8 @@ def _name_keys(tokens: list[str]) -> set[Key]:
     for order in orders:
         keys.add(tuple(EXACT + t for t in order))
         skeletons = [skeleton(t) for t in order if t not in PARTICLES]
-        if all(skeletons) and sum(map(len, skeletons)) >= MIN_SKELETON:
+        # A one-letter skeleton (``Ali`` is ``l``) would match half the words of a text.
+        if all(len(s) > 1 for s in skeletons) and sum(map(len, skeletons)) >= MIN_SKELETON:
             keys.add(tuple(SKELETON + s for s in skeletons))
     keys.add((EXACT + tokens[0][0], EXACT + tokens[-1]))  # A. Haddad
     return keys

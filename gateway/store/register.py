@@ -28,7 +28,7 @@ REGISTER_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS register_hashes (
     pseudonym TEXT NOT NULL,
     field VARCHAR(16) NOT NULL,
-    first BLOB NOT NULL,
+    tokens BLOB NOT NULL,
     full BLOB NOT NULL,
     length INTEGER NOT NULL
 )""",
@@ -89,7 +89,7 @@ def put_client(conn: sqlite3.Connection, status: ClientStatus, rows: Sequence[Ha
             (status.pseudonym, ",".join(sorted(f.value for f in status.fields)),
              int(status.resettled), int(status.share_only_after_resettlement)))
         conn.executemany("INSERT INTO register_hashes VALUES (?, ?, ?, ?, ?)",
-                         [(r.pseudonym, r.field.value, r.first, r.full, r.length)
+                         [(r.pseudonym, r.field.value, r.tokens, r.full, r.length)
                           for r in rows])
         return added
 
@@ -119,9 +119,9 @@ def clients(conn: sqlite3.Connection) -> list[ClientStatus]:
 
 
 def hashes(conn: sqlite3.Connection) -> Iterable[HashRow]:
-    for pseudonym, field, first, full, length in conn.execute(
-            "SELECT pseudonym, field, first, full, length FROM register_hashes"):
-        yield HashRow(pseudonym, ClientField(field), bytes(first), bytes(full), int(length))
+    for pseudonym, field, tokens, full, length in conn.execute(
+            "SELECT pseudonym, field, tokens, full, length FROM register_hashes"):
+        yield HashRow(pseudonym, ClientField(field), bytes(tokens), bytes(full), int(length))
 
 
 def snapshot(conn: sqlite3.Connection) -> tuple[int, list[ClientStatus], list[HashRow]]:
