@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.store.records import StoreError
-from gateway.store.register import REGISTER_SCHEMA
 from gateway.store.threads import THREAD_SCHEMA
 
 DB_NAME = "stampgate.sqlite3"
@@ -88,7 +87,6 @@ _SCHEMA = (
     # The thread memory's tables are its own (threads.py); created with the rest so that
     # every store file has them, whichever process opened it first.
     *THREAD_SCHEMA,
-    *REGISTER_SCHEMA,
 )
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",

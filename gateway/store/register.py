@@ -1,6 +1,7 @@
 """The register's tables: clients in clear by pseudonym, their values only as keyed hashes.
 
-This module is the only writer of the register tables (``REGISTER_SCHEMA``). Admin commands
+This module is the only writer of the register tables (``REGISTER_SCHEMA``), and creates them
+when it first opens a store file (the store's own schema stays as it was). Admin commands
 write them and every gateway process reads them on a connection of its own; the generation
 number tells a reader that the register changed.
 """
