@@ -191,6 +191,8 @@ def _print_hold(hold: HeldMessage, history: list[dict[str, Any]], outbox: list[d
         print(f"  thread:    {hold.thread_id}")
     if d.newcomers:
         print(f"  new to the confidential thread: {', '.join(d.newcomers)}")
+    for finding in d.register:  # field, pseudonym and where; the value is never kept
+        print(f"  protected client: {finding}")
     if hold.decided_by:
         note = f": {hold.decision_note}" if hold.decision_note else ""
         print(f"  decided:   {hold.state.value} by {hold.decided_by}{note}")

@@ -23,6 +23,7 @@ COMMANDS = {
     "verify-stamp": "gateway.cli.security",
     "keygen": "gateway.cli.security",
     "keys": "gateway.cli.keys",
+    "clients": "gateway.cli.clients",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gateway.core.model import Stamp
 from gateway.core.policy import Policy
 from gateway.core.recipients import Recipient
+from gateway.core.register import RegisterFinding
 from gateway.core.stamps import StampReading
 
 
@@ -31,6 +32,8 @@ class DecisionContext:
     sender: str
     recipients: tuple[Recipient, ...]
     thread: ThreadContext | None
+    # What the protected-client register found in the message (pseudonyms and fields only).
+    register: tuple[RegisterFinding, ...] = ()
 
     @property
     def sender_may_downgrade(self) -> bool:

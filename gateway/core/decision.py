@@ -11,6 +11,7 @@ from gateway.core.context import ThreadContext as ThreadContext
 from gateway.core.model import Location, Stamp, Verdict, strictest
 from gateway.core.policy import Policy
 from gateway.core.recipients import Recipient
+from gateway.core.register import RegisterFinding
 from gateway.core.rules import RULES
 from gateway.core.stamps import StampReading
 from gateway.core.tally import Rule, run_rules
@@ -47,6 +48,8 @@ class Decision:
     newcomers: tuple[str, ...] = ()
     sender: str = ""
     embedded: tuple[tuple[str, str, int], ...] = field(default=())
+    # The register's findings in words: field, pseudonym and where, never the value.
+    register: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -82,6 +85,7 @@ class Decision:
             "newcomers": list(self.newcomers),
             "embedded": [{"stamp": s, "location": loc, "depth": d} for s, loc, d in self.embedded],
             "sender": self.sender,
+            "register": list(self.register),
             "policy_version": self.policy_version,
         }
 
@@ -111,6 +115,7 @@ class Decision:
             sender=str(data.get("sender", "")),
             embedded=tuple((e["stamp"], e["location"], int(e["depth"]))
                            for e in data.get("embedded", [])),
+            register=tuple(data.get("register", [])),
         )
 
 
@@ -121,9 +126,11 @@ def decide(
     recipients: Sequence[Recipient],
     thread: ThreadContext | None = None,
     table: Sequence[Rule] = RULES,
+    register: Sequence[RegisterFinding] = (),
 ) -> Decision:
     """Apply the policy to one message. Pure: same inputs, same decision."""
-    context = DecisionContext(policy, reading, sender.lower(), tuple(recipients), thread)
+    context = DecisionContext(policy, reading, sender.lower(), tuple(recipients), thread,
+                              tuple(register))
     tally = run_rules(table, context)
     return Decision(
         stamp=tally.stamp,
@@ -143,4 +150,5 @@ def decide(
         newcomers=tally.newcomers,
         sender=context.sender,
         embedded=tuple((f.stamp.value, f.location.value, f.depth) for f in reading.embedded),
+        register=tuple(f.text for f in context.register),
     )

@@ -103,6 +103,8 @@ class Organisation(_Frozen):
     plus_separator: str = Field(default="+", max_length=1)
     reviewers: str = "management"
     may_downgrade: tuple[str, ...] = ("management",)
+    # Groups that get what goes outside, as far as the protected-client register is concerned.
+    register_guards: tuple[str, ...] = ("communications",)
 
     @field_validator("domains")
     @classmethod

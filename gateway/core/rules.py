@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from gateway.core.audience import AudienceKind, place, verdict_reason
 from gateway.core.context import DecisionContext
 from gateway.core.model import Location, Stamp, Verdict
+from gateway.core.register import Reach
 from gateway.core.stamps import strictest_finding
 from gateway.core.tally import Hit, Judgement, Rule, Tally
 
@@ -210,16 +211,49 @@ class AdjustmentCount:
         return Hit((self.name,), replace(tally, reasons=(*tally.reasons, reason)))
 
 
+class ProtectedClients:
+    """A protected client's real name or withheld facts are held on their way out."""
+
+    name = "register"
+    description = ("the protected-client register: a real name, a withheld fact next to the "
+                   "client's pseudonym or name (to register_guards groups and outside), the "
+                   "pseudonym of a client not yet resettled (outside): held")
+
+    def check(self, context: DecisionContext, tally: Tally) -> Hit | None:
+        judgements = tally.require_judged(self.name)
+        if not context.register:
+            return None
+        guards = set(context.policy.organisation.register_guards)
+        judged: list[Judgement] = []
+        for judgement in judgements:
+            outside = not judgement.is_organisation
+            guarded = outside or bool(guards & set(judgement.groups))
+            found = [f.text for f in context.register
+                     if (f.reach is Reach.GUARDED and guarded)
+                     or (f.reach is Reach.EXTERNAL and outside)]
+            # A bounce stays a bounce; a hold by another rule is taken over, because the
+            # reviewer must see what the register found.
+            if found and judgement.verdict is not Verdict.BOUNCE:
+                judgement = replace(judgement, verdict=Verdict.HOLD, rule=self.name,
+                                    reason="; ".join(found))
+            judged.append(judgement)
+        reasons = tuple(f"protected client: {f.text}" for f in context.register)
+        return Hit((self.name,), replace(tally, judgements=tuple(judged),
+                                         reasons=(*tally.reasons, *reasons)))
+
+
 # The order is the decision. The stamp must be settled (thread-inherit) before the audience
 # rule reads it; a permitted downgrade is noted before anyone is judged; the rules that
-# refine a verdict (downgrade, unreadable) come after the audience rule, and only ever make it
-# stricter; the newcomer and adjustment rules change words, not verdicts.
+# refine a verdict (downgrade, unreadable, register) come after the audience rule, and only
+# ever make it stricter (the register last, so that its reason is the one shown); the
+# newcomer and adjustment rules change words, not verdicts.
 RULES: tuple[Rule, ...] = (
     ThreadInherit(),
     DowngradePermitted(),
     AudienceRules(),
     Downgrade(),
     Unreadable(),
+    ProtectedClients(),
     ThreadNewcomer(),
     AdjustmentCount(),
 )

@@ -270,6 +270,9 @@ def _cross_check(reader: _Reader, organisation: Organisation | None,
     references = [("reviewers", reviewers)] if isinstance(reviewers, str) else []
     if isinstance(downgraders, list):
         references += [("may_downgrade", g) for g in downgraders if isinstance(g, str)]
+    guards = raw.get("register_guards")  # the default names a group only if it exists
+    if isinstance(guards, list):
+        references += [("register_guards", g) for g in guards if isinstance(g, str)]
     for key, named_group in references:
         if named_group not in group_files:
             reader.add(ORGANISATION_FILE, (key,), named_group,

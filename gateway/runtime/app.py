@@ -17,6 +17,7 @@ from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.policyfiles.load import policy_fingerprint, reload_policy
 from gateway.service.reading import MessageReader
+from gateway.service.register import ClientRegister, LiveRegister
 from gateway.service.submit import Submitter
 from gateway.settings import Settings, held_sealer, split_host_port
 from gateway.smtp.connections import ConnectionTable
@@ -108,8 +109,11 @@ class Gateway:
         self.sealer = held_sealer(settings)
         accounts = Accounts(users_path(Path(settings.data)))
         self.reader = MessageReader(budget=settings.read_budget)
+        # Loaded now so that the first message does not wait for the register's hashes.
+        register = LiveRegister(ClientRegister(Path(settings.data)))
+        await register.index()
         submitter = Submitter(settings, self.policy, self.store, self.threads, self.downstream,
-                              self.sealer, self.reader)
+                              self.sealer, self.reader, register)
         handler = SubmissionHandler(submitter, accounts=accounts)
         if self.connections is None:  # one process: a table of its own
             self.connections = ConnectionTable.create(1, settings.max_connections)

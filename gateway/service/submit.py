@@ -28,6 +28,7 @@ from gateway.core.recipients import parse_recipient
 from gateway.logs import get_logger
 from gateway.service import metrics, notify
 from gateway.service.reading import MessageReader
+from gateway.service.register import LiveRegister
 from gateway.settings import Settings
 from gateway.store.records import new_held
 from gateway.store.store import Store, StoreError
@@ -105,7 +106,8 @@ class Submitter:
 
     def __init__(self, settings: Settings, policy: Callable[[], Policy], store: Store,
                  threads: ThreadMemory, downstream: Downstream, sealer: BodySealer,
-                 reader: MessageReader | None = None) -> None:
+                 reader: MessageReader | None = None,
+                 register: LiveRegister | None = None) -> None:
         self.settings = settings
         self.policy = policy
         self.store = store
@@ -114,6 +116,7 @@ class Submitter:
         self.sealer = sealer
         # Reads small mail inline and large mail in reader processes within a time budget.
         self.reader = reader if reader is not None else MessageReader()
+        self.register = register
 
     async def submit(self, incoming: Incoming) -> Outcome:
         """Decide and act on one message; never raises. Logged and counted once here."""
@@ -152,7 +155,13 @@ class Submitter:
         except Exception:
             log.exception("store-error", queue_id=queue_id, during="thread look-up")
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="thread look-up")
-        decision = decide(policy, reading, sender, recipients, thread)
+        try:
+            found = await self.register.findings(facts) if self.register is not None else ()
+        except Exception:
+            # Without the register nobody can tell whether a client is named: retry later.
+            log.exception("store-error", queue_id=queue_id, during="register")
+            return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="register")
+        decision = decide(policy, reading, sender, recipients, thread, register=found)
         if decision.verdict is Verdict.BOUNCE:
             return Outcome(OutcomeKind.BOUNCED, queue_id, decision)
 

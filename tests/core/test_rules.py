@@ -15,6 +15,7 @@ from gateway.core.rules import RULES
 from gateway.core.stamps import read_stamps
 from gateway.core.tally import Rule
 from tests.core.mail import plain, raw
+from tests.core.register_clients import findings_in
 
 ALLOW, HOLD, BOUNCE = Verdict.ALLOW, Verdict.HOLD, Verdict.BOUNCE
 STAFF_SENDER = "bob@example.org"
@@ -51,6 +52,7 @@ class Case:
     sender: str = STAFF_SENDER
     thread: ThreadContext | None = None
     fired: tuple[str, ...] = field(default=())  # further names that must be recorded
+    register: bool = False  # the message is scanned against the protected-client register
 
 
 def stamped(stamp: Stamp | None, rest: str = "The client story.") -> bytes:
@@ -139,6 +141,28 @@ ROWS: dict[str, Case] = {
     "unreadable, cleared thread, to outside": Case(
         encrypted("Case update"), OUTSIDE, HOLD, "unreadable.external", UNREADABLE,
         thread=thread(Stamp.CLEARED)),
+    # The protected-client register, whatever the stamp, for communications and outside.
+    "a client's real name under Cleared, to communications": Case(
+        stamped(Stamp.CLEARED, "Amina Haddad told us her story."), COMMS, HOLD, "register",
+        "register", register=True, fired=("cleared.organisation",)),
+    "a client's real name, unstamped, to outside": Case(
+        stamped(None, "Our client Amina Haddad."), OUTSIDE, HOLD, "register", "register",
+        register=True),
+    "a client's real name inside the organisation": Case(
+        stamped(Stamp.CLEARED, "Amina Haddad told us her story."), MANAGER, ALLOW,
+        "cleared.organisation", AUDIENCE, register=True),
+    "a hometown next to the pseudonym, to communications": Case(
+        stamped(Stamp.CLEARED, "Sara grew up in Bakhmut."), COMMS, HOLD, "register",
+        "register", register=True),
+    "the pseudonym of a client not yet resettled, to outside": Case(
+        stamped(Stamp.CLEARED, "John's story, told with his consent."), OUTSIDE, HOLD,
+        "register", "register", register=True),
+    "the pseudonym of a client not yet resettled, to communications": Case(
+        stamped(Stamp.CLEARED, "John's story, told with his consent."), COMMS, ALLOW,
+        "cleared.organisation", AUDIENCE, register=True),
+    "a real name under Internal, to communications: the bounce stays": Case(
+        stamped(Stamp.INTERNAL, "Amina Haddad"), COMMS, BOUNCE,
+        "internal.groups.communications", AUDIENCE, register=True),
     # Wording only: the stated count of adjustments disagrees with the list.
     "needs adjustment in 3 ways, listing 2": Case(
         plain("Needs adjustment in 3 ways: blur face, change name\nx\n"), MANAGER, ALLOW,
@@ -147,10 +171,12 @@ ROWS: dict[str, Case] = {
 
 
 def decide_case(policy: Policy, case: Case, table: tuple[Rule, ...] = RULES) -> Decision:
-    reading = read_stamps(read_message(case.body), policy.vocabulary)
+    facts = read_message(case.body)
+    reading = read_stamps(facts, policy.vocabulary)
     separator = policy.organisation.plus_separator
     recipients = [parse_recipient(case.recipient, separator)]
-    return decide(policy, reading, case.sender, recipients, case.thread, table)
+    register = findings_in(facts) if case.register else ()
+    return decide(policy, reading, case.sender, recipients, case.thread, table, register)
 
 
 def observed(decision: Decision) -> tuple[object, ...]:

@@ -1,0 +1,254 @@
+"""The protected-client register as the core sees it: keyed hashes, the index, the scan."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import assert_never
+
+from gateway.core.facts import MessageFacts
+from gateway.core.register_text import EXACT, Key, Shape, skeleton_run, token_runs, value_keys
+
+DIGEST = 16  # bytes of HMAC-SHA256 kept: collisions stay negligible, the index stays small
+_JOIN = "\x1f"
+
+
+class ClientField(enum.Enum):
+    """What a registered value is."""
+
+    PSEUDONYM = "pseudonym"
+    NAME = "names"
+    HOMETOWN = "hometown"
+    JOB = "job"
+    ORIGIN = "origin"
+    WITHHOLD = "withhold"
+
+    @property
+    def label(self) -> str:
+        match self:
+            case ClientField.PSEUDONYM:
+                return "pseudonym"
+            case ClientField.NAME:
+                return "real name"
+            case ClientField.HOMETOWN:
+                return "hometown"
+            case ClientField.JOB:
+                return "job"
+            case ClientField.ORIGIN:
+                return "country of origin"
+            case ClientField.WITHHOLD:
+                return "withheld fact"
+            case _:
+                assert_never(self)
+
+    @property
+    def shape(self) -> Shape:
+        return Shape.NAME if self is ClientField.NAME else Shape.EXACT
+
+
+PROTECTED_FIELDS = (ClientField.NAME, ClientField.HOMETOWN, ClientField.JOB, ClientField.ORIGIN,
+                    ClientField.WITHHOLD)
+
+
+class Where(enum.Enum):
+    """Where in a message a registered value was found."""
+
+    SUBJECT = "subject"
+    BODY = "body"
+    ATTACHED = "attached message"
+
+
+class Reach(enum.Enum):
+    """Which recipients a finding holds mail for."""
+
+    GUARDED = "guarded"  # the protected groups (communications) and everyone outside
+    EXTERNAL = "external"  # outside the organisation only
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    """One client as an admin enters it; the values never leave the process that hashes them."""
+
+    pseudonym: str
+    values: Mapping[ClientField, tuple[str, ...]]
+    resettled: bool = False
+    share_only_after_resettlement: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStatus:
+    """What the register keeps in clear about a client."""
+
+    pseudonym: str
+    fields: frozenset[ClientField]
+    resettled: bool
+    share_only_after_resettlement: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HashRow:
+    """One keyed hash of a value's key, with the hashes of its tokens (the scan's filters)."""
+
+    pseudonym: str
+    field: ClientField
+    tokens: bytes  # the keyed hash of each token key, DIGEST bytes each
+    full: bytes
+    length: int
+
+    @property
+    def first(self) -> bytes:
+        return self.tokens[:DIGEST]
+
+
+def keyed(key: bytes, text: str) -> bytes:
+    return hmac.digest(key, text.encode(), hashlib.sha256)[:DIGEST]
+
+
+def hash_rows(key: bytes, record: ClientRecord) -> list[HashRow]:
+    """The rows the store keeps for ``record``: hashes only, one per key of every value."""
+    keys: dict[tuple[ClientField, Key], None] = {}
+    for pseudonym_key in value_keys(record.pseudonym, Shape.EXACT):
+        keys[(ClientField.PSEUDONYM, pseudonym_key)] = None
+    for client_field in PROTECTED_FIELDS:
+        for value in record.values.get(client_field, ()):
+            for value_key in value_keys(value, client_field.shape):
+                keys[(client_field, value_key)] = None
+    return [HashRow(record.pseudonym, f, b"".join(keyed(key, t) for t in k),
+                    keyed(key, _JOIN.join(k)), len(k)) for f, k in keys]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterHit:
+    pseudonym: str
+    field: ClientField
+    where: Where
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterFinding:
+    """What one client's hits mean for the decision, in words that carry no value."""
+
+    pseudonym: str
+    field: ClientField
+    where: tuple[Where, ...]
+    reach: Reach
+
+    @property
+    def text(self) -> str:
+        places = ", ".join(w.value for w in self.where)
+        return f"mentions the {self.field.label} of client {self.pseudonym} ({places})"
+
+
+@dataclass(slots=True)
+class RegisterIndex:
+    """The register's hashes in memory; ``scan`` finds them in a message.
+
+    ``memo`` remembers, per token key, its hash, whether it starts a registered key and
+    whether it is in one: most words of most mail are the same few thousand, so each is
+    hashed once, and a run of words is hashed whole only while every word is in some key.
+    """
+
+    key: bytes
+    clients: Mapping[str, ClientStatus]
+    firsts: frozenset[bytes]
+    members: frozenset[bytes]
+    full: Mapping[bytes, tuple[tuple[str, ClientField], ...]]
+    longest: int
+    memo: dict[str, tuple[bytes, bool, bool]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, key: bytes, clients: Iterable[ClientStatus],
+              rows: Iterable[HashRow]) -> RegisterIndex:
+        full: dict[bytes, list[tuple[str, ClientField]]] = {}
+        firsts: set[bytes] = set()
+        members: set[bytes] = set()
+        longest = 0
+        for row in rows:
+            full.setdefault(row.full, []).append((row.pseudonym, row.field))
+            firsts.add(row.first)
+            members.update(row.tokens[i:i + DIGEST] for i in range(0, len(row.tokens), DIGEST))
+            longest = max(longest, row.length)
+        return cls(key, {c.pseudonym: c for c in clients}, frozenset(firsts),
+                   frozenset(members), {h: tuple(v) for h, v in full.items()}, longest)
+
+    def _token(self, token_key: str) -> tuple[bytes, bool, bool]:
+        known = self.memo.get(token_key)
+        if known is None:
+            if len(self.memo) > 200_000:  # bounded: a flood of unique words cannot grow it
+                self.memo.clear()
+            digest = keyed(self.key, token_key)
+            known = self.memo[token_key] = (digest, digest in self.firsts,
+                                            digest in self.members)
+        return known
+
+    def _run(self, keys: list[str]) -> Iterator[tuple[str, ClientField]]:
+        # Each distinct word is looked up once; only where a registered key may start is
+        # the run walked further.
+        starting = {k for k in set(keys) if self._token(k)[1]}
+        for start in [i for i, k in enumerate(keys) if k in starting]:
+            yield from self.full.get(self._token(keys[start])[0], ())
+            for end in range(start + 1, min(len(keys), start + self.longest)):
+                if not self._token(keys[end])[2]:
+                    break
+                yield from self.full.get(keyed(self.key, _JOIN.join(keys[start:end + 1])), ())
+
+    def scan_text(self, text: str) -> set[tuple[str, ClientField]]:
+        found: set[tuple[str, ClientField]] = set()
+        if not self.full:
+            return found
+        for tokens in token_runs(text):
+            found.update(self._run([EXACT + t for t in tokens]))
+            found.update(self._run(skeleton_run(tokens)))
+        return found
+
+    def scan(self, facts: MessageFacts) -> tuple[RegisterHit, ...]:
+        """Every registered value in the subject, the texts and the attached messages."""
+        hits: dict[RegisterHit, None] = {}
+        for where, text in _texts(facts):
+            for pseudonym, client_field in sorted(self.scan_text(text), key=str):
+                hits[RegisterHit(pseudonym, client_field, where)] = None
+        return tuple(hits)
+
+
+def _texts(facts: MessageFacts, where: Where | None = None) -> Iterator[tuple[Where, str]]:
+    seen: set[str] = set()
+    pairs = [(where or Where.SUBJECT, facts.subject)]
+    pairs += [(where or Where.BODY, part.text) for part in facts.top_texts]
+    for place, text in pairs:
+        if text and text not in seen:  # renderings of one part are often the same text
+            seen.add(text)
+            yield place, text
+    for attached in facts.attached:
+        yield from _texts(attached, Where.ATTACHED)
+
+
+def findings(hits: Iterable[RegisterHit],
+             clients: Mapping[str, ClientStatus]) -> tuple[RegisterFinding, ...]:
+    """What the hits mean: a name always; a fact next to the client's pseudonym or name;
+    the pseudonym of a client who may be shown only once resettled, who is not yet."""
+    places: dict[tuple[str, ClientField], list[Where]] = {}
+    for hit in hits:
+        places.setdefault((hit.pseudonym, hit.field), []).append(hit.where)
+    named = {p for p, f in places if f in (ClientField.NAME, ClientField.PSEUDONYM)}
+    out: list[RegisterFinding] = []
+    for (pseudonym, client_field), where in places.items():
+        status = clients.get(pseudonym)
+        reach: Reach | None
+        match client_field:
+            case ClientField.NAME:
+                reach = Reach.GUARDED
+            case ClientField.HOMETOWN | ClientField.JOB | ClientField.ORIGIN | ClientField.WITHHOLD:
+                reach = Reach.GUARDED if pseudonym in named else None
+            case ClientField.PSEUDONYM:
+                waiting = (status is not None and status.share_only_after_resettlement
+                           and not status.resettled)
+                reach = Reach.EXTERNAL if waiting else None
+            case _:
+                assert_never(client_field)
+        if reach is not None:
+            out.append(RegisterFinding(pseudonym, client_field, tuple(dict.fromkeys(where)),
+                                       reach))
+    return tuple(sorted(out, key=lambda f: (f.pseudonym, f.field.value)))

@@ -1,0 +1,134 @@
+"""The register's tables: clients in clear by pseudonym, their values only as keyed hashes.
+
+This module is the only writer of the register tables (``REGISTER_SCHEMA``), and creates them
+when it first opens a store file (the store's own schema stays as it was). Admin commands
+write them and every gateway process reads them on a connection of its own; the generation
+number tells a reader that the register changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from gateway.core.register import ClientField, ClientStatus, HashRow
+
+T = TypeVar("T")
+
+REGISTER_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS register_clients (
+    pseudonym TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    resettled INTEGER NOT NULL,
+    share_only_after_resettlement INTEGER NOT NULL,
+    PRIMARY KEY (pseudonym)
+)""",
+    """CREATE TABLE IF NOT EXISTS register_hashes (
+    pseudonym TEXT NOT NULL,
+    field VARCHAR(16) NOT NULL,
+    tokens BLOB NOT NULL,
+    full BLOB NOT NULL,
+    length INTEGER NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS ix_register_hashes_pseudonym ON register_hashes (pseudonym)",
+    """CREATE TABLE IF NOT EXISTS register_generation (
+    id INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    PRIMARY KEY (id)
+)""",
+)
+
+
+@contextlib.contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection to the store file at ``path`` with the register's tables in it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA secure_delete=ON")  # a removed client's hashes are overwritten
+        for statement in REGISTER_SCHEMA:
+            conn.execute(statement)
+        yield conn
+    finally:
+        conn.close()
+
+
+def _write(conn: sqlite3.Connection, work: Callable[[], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work()
+        conn.execute("INSERT INTO register_generation (id, generation) VALUES (1, 1) "
+                     "ON CONFLICT (id) DO UPDATE SET generation = generation + 1")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def put_client(conn: sqlite3.Connection, status: ClientStatus, rows: Sequence[HashRow],
+               replaced: frozenset[ClientField] | None = None) -> bool:
+    """Add or update one client in one transaction; True if added.
+
+    The hashes of the ``replaced`` fields (all of them by default) give way to ``rows``;
+    the others stay, so an update need not enter every value again.
+    """
+
+    def work() -> bool:
+        added = conn.execute("SELECT 1 FROM register_clients WHERE pseudonym = ?",
+                             (status.pseudonym,)).fetchone() is None
+        for field in replaced if replaced is not None else ClientField:
+            conn.execute("DELETE FROM register_hashes WHERE pseudonym = ? AND field = ?",
+                         (status.pseudonym, field.value))
+        conn.execute(
+            "INSERT OR REPLACE INTO register_clients VALUES (?, ?, ?, ?)",
+            (status.pseudonym, ",".join(sorted(f.value for f in status.fields)),
+             int(status.resettled), int(status.share_only_after_resettlement)))
+        conn.executemany("INSERT INTO register_hashes VALUES (?, ?, ?, ?, ?)",
+                         [(r.pseudonym, r.field.value, r.tokens, r.full, r.length)
+                          for r in rows])
+        return added
+
+    return _write(conn, work)
+
+
+def remove_client(conn: sqlite3.Connection, pseudonym: str) -> bool:
+    def work() -> bool:
+        conn.execute("DELETE FROM register_hashes WHERE pseudonym = ?", (pseudonym,))
+        return conn.execute("DELETE FROM register_clients WHERE pseudonym = ?",
+                            (pseudonym,)).rowcount > 0
+
+    return _write(conn, work)
+
+
+def generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT generation FROM register_generation WHERE id = 1").fetchone()
+    return int(row[0]) if row else 0
+
+
+def clients(conn: sqlite3.Connection) -> list[ClientStatus]:
+    rows = conn.execute("SELECT pseudonym, fields, resettled, share_only_after_resettlement "
+                        "FROM register_clients ORDER BY pseudonym").fetchall()
+    return [ClientStatus(p, frozenset(ClientField(f) for f in fields.split(",") if f),
+                         bool(resettled), bool(share_only))
+            for p, fields, resettled, share_only in rows]
+
+
+def hashes(conn: sqlite3.Connection) -> Iterable[HashRow]:
+    for pseudonym, field, tokens, full, length in conn.execute(
+            "SELECT pseudonym, field, tokens, full, length FROM register_hashes"):
+        yield HashRow(pseudonym, ClientField(field), bytes(tokens), bytes(full), int(length))
+
+
+def snapshot(conn: sqlite3.Connection) -> tuple[int, list[ClientStatus], list[HashRow]]:
+    """The generation, the clients and their hashes, read in one transaction."""
+    conn.execute("BEGIN")
+    try:
+        return generation(conn), clients(conn), list(hashes(conn))
+    finally:
+        conn.execute("COMMIT")
