@@ -14,6 +14,7 @@ from gateway.adapters.accounts import USERS_FILE
 from gateway.adapters.crypto import KEY_DIR, KEY_SUFFIX, read_key_file, sealed_key_id
 from gateway.adapters.master_key import export_master_key
 from gateway.adapters.private import fsync_dir, private_dir, write_private
+from gateway.adapters.register_key import KEY_NAME as REGISTER_KEY_NAME
 from gateway.adapters.reviewers import REVIEWERS_FILE
 from gateway.service.datadir import SESSION_KEY_FILE
 from gateway.settings import Settings, encryption_off, master_sealer
@@ -23,8 +24,9 @@ from gateway.store.store import DB_NAME
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-# Copied as they are when present: who may log in, and the key that signs review sessions.
-PLAIN_FILES = (REVIEWERS_FILE, USERS_FILE, SESSION_KEY_FILE)
+# Copied as they are when present: who may log in, the key that signs review sessions, and
+# the register's key (without it the register's hashes match nothing after a restore).
+PLAIN_FILES = (REVIEWERS_FILE, USERS_FILE, SESSION_KEY_FILE, f"{KEY_DIR}/{REGISTER_KEY_NAME}")
 
 
 @dataclass(frozen=True, slots=True)
