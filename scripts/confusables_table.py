@@ -49,6 +49,17 @@ def latin_letters() -> dict[str, str]:
             if len(target) == 1 and target in _LETTERS:
                 found[char] = target.lower()
                 break
+    # TR39 gives some letters a Latin variant as their look-alike (Greek tau and Cyrillic te
+    # look like a small capital T), and that variant reads as its letter: so do they.
+    for char, entries in data.items():
+        if len(char) != 1 or char in found or char.isascii() or char.isdigit():
+            continue
+        for entry in entries:
+            target = entry["c"]
+            match = _LATIN_NAME.match(unicodedata.name(target, "")) if len(target) == 1 else None
+            if match is not None:
+                found[char] = match.group(1).lower()
+                break
     return found
 
 
