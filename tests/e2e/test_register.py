@@ -124,7 +124,7 @@ def test_no_registered_value_at_rest_in_backups_logs_or_notices(
     done = cli(gateway, "backup", str(backups), "--data", str(gateway.data))
     assert done.returncode == 0, done.stderr
     files = [p for p in gateway.data.rglob("*") if p.is_file()]
-    files += [*backups.iterdir(), gateway.log_path]
+    files += [*(p for p in backups.rglob("*") if p.is_file()), gateway.log_path]
     blobs = {str(p): p.read_bytes() for p in files}
     blobs.update({f"notice {i}": data for i, data in enumerate(notices)})
     assert any(re.search(rb"register_hashes", b) for b in blobs.values())
