@@ -33,6 +33,8 @@ from typing import BinaryIO, Literal, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gateway.adapters.private import fsync_dir
+
 MAGIC = b"\x00SGHELD1"
 KEY_DIR = "held-keys"
 KEY_SUFFIX = ".key"
@@ -171,7 +173,7 @@ class Sealer:
             with contextlib.suppress(FileNotFoundError), open(leftover, "r+b") as stale:
                 _overwrite(stale)
                 leftover.unlink()
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return True
 
     def master_key_for(self, fingerprint: bytes) -> bytes | None:
@@ -318,13 +320,5 @@ def _write_durably(path: Path, data: bytes, like: os.stat_result | None = None) 
         raise
     os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
