@@ -15,8 +15,11 @@ RUN groupadd --system --gid 999 stampgate \
 
 WORKDIR /opt/stampgate
 COPY pyproject.toml README.md ./
+COPY requirements/run.txt ./requirements/run.txt
+# Every dependency exactly as locked and checked against its hash (scripts/lock writes the file).
+RUN pip install --no-compile --require-hashes -r requirements/run.txt
 COPY gateway ./gateway
-RUN pip install --no-compile . && rm -rf /opt/stampgate/gateway /root/.cache
+RUN pip install --no-compile --no-deps . && pip check && rm -rf /opt/stampgate/gateway /root/.cache
 
 COPY policies /etc/stampgate/policies
 COPY deploy/stampgate.toml /etc/stampgate/stampgate.toml
