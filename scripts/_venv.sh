@@ -10,10 +10,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-$(cat pyproject.toml "$lock" | sha256sum | cut -c1-16)-$1"
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
+  quietly() {  # show pip's output only when it fails
+    local out
+    out="$("$@" 2>&1)" || { echo "$out" >&2; return 1; }
+  }
+  quietly .venv/bin/python -m pip install --upgrade pip
   # Every package exactly as locked, each checked against its hash; then the project itself.
-  .venv/bin/python -m pip install --quiet --require-hashes -r "$lock"
-  .venv/bin/python -m pip install --quiet --no-deps -e .
+  quietly .venv/bin/python -m pip install --require-hashes -r "$lock"
+  quietly .venv/bin/python -m pip install --no-deps -e .
   if ! .venv/bin/python -m pip check >/dev/null; then
     .venv/bin/python -m pip check >&2 || true
     echo "$lock does not satisfy pyproject.toml: run scripts/lock and commit requirements/" >&2

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import json
 import os
 import platform
@@ -40,6 +41,12 @@ from typing import Any
 from loadgen import SENDER, Job, Result, make_message, run_sessions, write_source_file
 from procs import ProcessTree, Sampler, cpu_times, machine_busy
 from servers import LOOPBACK, BenchError, Gateway, Postfix, Sink
+
+from gateway.core.register import ClientField
+
+# The register CSV's value columns, in order (pseudonym first, the two yes/no columns last).
+REGISTER_FIELDS = (ClientField.NAME, ClientField.HOMETOWN, ClientField.JOB, ClientField.ORIGIN,
+                   ClientField.WITHHOLD)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -143,7 +150,8 @@ class Bench:
         self.args = args
         self.work = work
         self.sink = Sink()
-        self.gateway = Gateway(args.stampgate, args.policies, self.sink.port, args.workers)
+        self.gateway = Gateway(args.stampgate, args.policies, self.sink.port, args.workers,
+                               register=register_csv(work, args.register))
         self.postfix: Postfix | None = None
         if not args.no_postfix:
             self.postfix = Postfix(self.sink.port)
@@ -639,6 +647,9 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
                f"{info.get('gateway_idle_rss_mb')} MB, PSS {info.get('gateway_idle_pss_mb')} MB); "
                f"load average before/after: {info['load_average'][0]:.2f} / "
                f"{info.get('load_average_end', (0.0,))[0]:.2f}")
+    if info.get("register_clients"):
+        out.append(f"Protected-client register loaded: {info['register_clients']} clients "
+                   "with 6 values each.")
     out.append("")
     out.append("Throughput: accept rate, msgs/s, median of the rounds (smtp-source, "
                "new session per message)")
@@ -784,6 +795,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--stampgate", type=Path,
                         default=Path(sys.executable).parent / "stampgate")
     parser.add_argument("--policies", type=Path, default=ROOT / "policies")
+    parser.add_argument("--register", type=int, default=0, metavar="CLIENTS",
+                        help="load a protected-client register of CLIENTS clients (6 values "
+                             "each) into the gateway before the run (default: none)")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = skip - {"postfix", "latency", "mix", "decide"}
@@ -794,6 +808,23 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if args.quick:
         args.rounds = min(args.rounds, 1)
     return args
+
+
+def register_csv(work: Path, clients: int) -> Path | None:
+    """A register of ``clients`` clients as the CSV ``stampgate clients import`` reads."""
+    if clients <= 0:
+        return None
+    from bench_register import register  # the micro-benchmark's register generator
+
+    path = work / "register.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["pseudonym", "names", "hometown", "job", "origin", "withhold",
+                         "resettled", "share_only_after_resettlement"])
+        for record in register(clients, random.Random(17)):
+            cells = [";".join(record.values.get(field, ())) for field in REGISTER_FIELDS]
+            writer.writerow([record.pseudonym, *cells, "yes", "no"])
+    return path
 
 
 @contextlib.contextmanager
@@ -817,6 +848,7 @@ def main(argv: Sequence[str]) -> int:
               "  sudo apt-get install --no-install-recommends postfix", file=sys.stderr)
         return 2
     info = machine()
+    info["register_clients"] = args.register
     started = time.monotonic()
     payload: dict[str, Any] = {"machine": info, "args": {
         k: (str(v) if isinstance(v, Path | set) else v) for k, v in vars(args).items()}}

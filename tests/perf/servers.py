@@ -242,10 +242,15 @@ class Gateway:
     """``stampgate serve`` relaying to the sink, with a fresh data directory."""
 
     def __init__(self, executable: Path, policies: Path, sink_port: int,
-                 workers: int | None = None, port: int | None = None) -> None:
+                 workers: int | None = None, port: int | None = None,
+                 register: Path | None = None) -> None:
         self.port = port or free_port()
         self.root = Path(tempfile.mkdtemp(prefix="bench-stampgate-"))
         self.data = self.root / "data"
+        if register is not None:  # the protected-client register, loaded before the start
+            subprocess.run([str(executable), "clients", "import", str(register),
+                            "--policies", str(policies), "--data", str(self.data)],
+                           check=True, stdout=subprocess.DEVNULL, cwd=self.root)
         self.log_path = self.root / "stampgate.log"
         command = [str(executable), "serve", "--listen", f"{LOOPBACK}:{self.port}",
                    "--downstream", f"smtp://{LOOPBACK}:{sink_port}",
