@@ -50,6 +50,32 @@ def split_host_port(value: str, default_port: int | None = None) -> tuple[str, i
     return host or "127.0.0.1", int(port_text)
 
 
+def split_milter_socket(value: str) -> tuple[str, str, int]:
+    """``inet:HOST:PORT`` or ``unix:PATH`` (Postfix's spelling) into (family, host or path,
+    port)."""
+    family, _, rest = value.strip().partition(":")
+    if family == "unix" and rest:
+        return "unix", rest, 0
+    if family == "inet" and rest:
+        host, port = split_host_port(rest)
+        return "inet", host, port
+    raise ValueError(f"{value!r}: write inet:HOST:PORT (inet:127.0.0.1:8891) or unix:PATH")
+
+
+class MilterSettings(BaseModel):
+    """``stampgate milter``: where Postfix (or Sendmail) reaches the milter."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    listen: str = "inet:127.0.0.1:8891"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_milter_socket(value)
+        return value
+
+
 class Settings(BaseModel):
     """Everything ``stampgate serve`` needs; every field has a working default."""
 
@@ -107,6 +133,8 @@ class Settings(BaseModel):
     housekeeping_seconds: float = Field(default=60.0, gt=0)
     web_session_hours: float = Field(default=8.0, gt=0)
     web_secure_cookies: bool = False
+    # Milter mode (docs/deploy.md, "As a Postfix milter"): the [milter] table of the file.
+    milter: MilterSettings = Field(default_factory=MilterSettings)
 
     @field_validator("listen")
     @classmethod
@@ -241,6 +269,8 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise SettingsError(f"{config}: cannot read configuration: {exc}") from None
         values.update(data.get("stampgate", data))
+        if "stampgate" in data and "milter" in data:  # [milter] beside [stampgate]
+            values["milter"] = data["milter"]
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings.model_validate(values)

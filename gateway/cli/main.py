@@ -13,6 +13,7 @@ Handler = Callable[[argparse.Namespace], int]
 # ``stampgate --help`` and an unknown command import them all.
 COMMANDS = {
     "serve": "gateway.cli.serve",
+    "milter": "gateway.cli.milter",
     "held": "gateway.cli.held",
     "reviewers": "gateway.cli.reviewers",
     "audit": "gateway.cli.audit",

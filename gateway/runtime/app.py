@@ -98,22 +98,8 @@ class Gateway:
 
     async def start(self) -> None:
         settings = self.settings
-        # Shared by every running gateway process; ``stampgate restore`` needs it exclusively.
-        self.store_lock = StoreLock(Path(settings.data)).shared()
-        self.store = await Store.open(Path(settings.data))
-        self.threads = ThreadMemory(self.store.path, self.store.write)
-        await self.threads.open()
-        self.downstream = make_downstream(settings.downstream, settings.hostname,
-                                          settings.downstream_timeout)
-        # Built once here and handed to everything that reads or writes held bodies.
-        self.sealer = held_sealer(settings)
+        submitter = await self._open_submitter()
         accounts = Accounts(users_path(Path(settings.data)))
-        self.reader = MessageReader(budget=settings.read_budget)
-        # Loaded now so that the first message does not wait for the register's hashes.
-        register = LiveRegister(ClientRegister(Path(settings.data)))
-        await register.index()
-        submitter = Submitter(settings, self.policy, self.store, self.threads, self.downstream,
-                              self.sealer, self.reader, register)
         handler = SubmissionHandler(submitter, accounts=accounts)
         if self.connections is None:  # one process: a table of its own
             self.connections = ConnectionTable.create(1, settings.max_connections)
@@ -133,6 +119,7 @@ class Gateway:
             self.server = await loop.create_server(factory, host=host, port=port,
                                                    reuse_address=True)
         bound = self.server.sockets[0].getsockname()
+        assert self.downstream is not None
         log.info("listening", address=f"{bound[0]}:{bound[1]}", worker=self.worker,
                  downstream=self.downstream.description,
                  policy_version=self.policy.current.version, data=str(settings.data))
@@ -141,6 +128,25 @@ class Gateway:
         if self.primary:
             await self._start_primary_parts()
         self.ready.set()
+
+    async def _open_submitter(self) -> Submitter:
+        """The store, thread memory, downstream, sealer, reader and register, opened."""
+        settings = self.settings
+        # Shared by every running gateway process; ``stampgate restore`` needs it exclusively.
+        self.store_lock = StoreLock(Path(settings.data)).shared()
+        self.store = await Store.open(Path(settings.data))
+        self.threads = ThreadMemory(self.store.path, self.store.write)
+        await self.threads.open()
+        self.downstream = make_downstream(settings.downstream, settings.hostname,
+                                          settings.downstream_timeout)
+        # Built once here and handed to everything that reads or writes held bodies.
+        self.sealer = held_sealer(settings)
+        self.reader = MessageReader(budget=settings.read_budget)
+        # Loaded now so that the first message does not wait for the register's hashes.
+        register = LiveRegister(ClientRegister(Path(settings.data)))
+        await register.index()
+        return Submitter(settings, self.policy, self.store, self.threads, self.downstream,
+                         self.sealer, self.reader, register)
 
     async def _start_primary_parts(self) -> None:
         """The release outbox, hold expiry and notices (docs/review.md), and the web port.

@@ -169,7 +169,10 @@ class Postfix:
     off (the instance has no chroot tree) and the log in a file instead of syslog.
     """
 
-    def __init__(self, sink_port: int, port: int | None = None) -> None:
+    def __init__(self, sink_port: int, port: int | None = None,
+                 settings: dict[str, str] | None = None, extra_master: str = "") -> None:
+        """``settings`` are added to (or replace) main.cf's; ``extra_master`` lines are
+        appended to master.cf (another listener, with its own ``-o`` overrides)."""
         self.port = port or free_port()
         self.root = Path(tempfile.mkdtemp(prefix="bench-postfix-"))
         os.chmod(self.root, 0o755)
@@ -197,10 +200,12 @@ class Postfix:
             "alias_maps": "",
             "alias_database": "",
             "biff": "no",
+            **(settings or {}),
         }
         (self.config / "main.cf").write_text(
             "".join(f"{key} = {value}\n" for key, value in main_cf.items()))
-        (self.config / "master.cf").write_text(_MASTER_CF.format(listen=f"{LOOPBACK}:{self.port}"))
+        (self.config / "master.cf").write_text(
+            _MASTER_CF.format(listen=f"{LOOPBACK}:{self.port}") + extra_master)
         self.tree: ProcessTree | None = None
 
     def _postfix(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

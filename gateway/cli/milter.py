@@ -1,0 +1,64 @@
+"""``stampgate milter``: run the gateway as a milter of Postfix or Sendmail."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+
+from gateway.adapters.master_key import MasterKeyError
+from gateway.cli.serve import _prepare_data, add_settings_arguments, settings_or_report
+from gateway.logs import configure
+from gateway.policyfiles.load import PolicyError, load_policy
+from gateway.runtime.milter import MilterGateway
+from gateway.settings import MilterSettings
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "milter", help="run the gateway as a Postfix or Sendmail milter",
+        description="Answer an MTA's milter requests: at the end of each message, read its "
+                    "stamp and let it through, reject it or hold it (docs/deploy.md, "
+                    "'As a Postfix milter').",
+    )
+    add_settings_arguments(parser)
+    parser.add_argument("--listen", metavar="inet:HOST:PORT|unix:PATH",
+                        help="where the MTA connects (default inet:127.0.0.1:8891; "
+                             "setting [milter] listen)")
+    parser.add_argument("--downstream", metavar="URL",
+                        help="where released messages and notices go: an MTA port without "
+                             "the milter, e.g. smtp://127.0.0.1:10026")
+    parser.set_defaults(handler=run, workers=1)
+
+
+def run(args: argparse.Namespace) -> int:
+    listen, args.listen = args.listen, None  # the SMTP listener's setting is not this one
+    settings = settings_or_report(args)
+    if settings is None:
+        return 2
+    if listen is not None:
+        try:
+            settings = settings.model_copy(update={"milter": MilterSettings(listen=listen)})
+        except ValidationError as exc:
+            why = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            print(f"stampgate: --listen: {why}", file=sys.stderr)
+            return 2
+    configure(settings.log_level)
+    try:
+        policy = load_policy(settings.policies)
+    except PolicyError as exc:
+        print(f"stampgate: the policy in {settings.policies} cannot be used:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    if not _prepare_data(settings):
+        return 1
+    try:
+        asyncio.run(MilterGateway(settings, policy).serve())
+    except (OSError, MasterKeyError) as exc:
+        print(f"stampgate: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0

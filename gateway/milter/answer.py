@@ -1,0 +1,58 @@
+"""An outcome of the submit use case, answered in the milter protocol.
+
+The same decision as the relay's, in the MTA's terms: a bounce is the relay's ``550 5.7.1``
+reply; a partial hold removes the held recipients from this delivery; a whole hold is
+discarded from the MTA's queue (the message is kept only in the held store, see
+docs/deploy.md); store trouble is the relay's ``451``, a temporary failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import assert_never
+
+from kilter.protocol.core import EditMessage, ResponseMessage
+from kilter.protocol.messages import Continue, Discard, RemoveRecipient, ReplyCode
+
+from gateway.core.model import Verdict
+from gateway.milter.message import header_edits
+from gateway.service.submit import Outcome, OutcomeKind
+from gateway.smtp import replies
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One message as the MTA described it: RCPT arguments as given, and the parsed address."""
+
+    recipients: tuple[tuple[str, str], ...]  # (the argument as the MTA sent it, the address)
+    headers: tuple[tuple[str, bytes], ...]
+    data: bytes
+
+
+def reply(text: str) -> ReplyCode:
+    """A reply for the MTA to give the client; ``%`` is doubled as libmilter requires."""
+    return ReplyCode(text.replace("%", "%%").encode("utf-8", "replace") + b"\0")
+
+
+def answer(outcome: Outcome, envelope: Envelope,
+           relayed: bytes | None) -> tuple[list[EditMessage], ResponseMessage]:
+    """The edits to send before the final response, and the final response."""
+    match outcome.kind:
+        case OutcomeKind.RELAYED:
+            return header_edits(envelope.headers, envelope.data, relayed), Continue()
+        case OutcomeKind.PARTLY_HELD:
+            assert outcome.decision is not None
+            held = set(outcome.decision.addresses(Verdict.HOLD))
+            edits: list[EditMessage] = [RemoveRecipient(argument)
+                                        for argument, address in envelope.recipients
+                                        if address in held]
+            edits.extend(header_edits(envelope.headers, envelope.data, relayed))
+            return edits, Continue()
+        case OutcomeKind.HELD:
+            return [], Discard()
+        case (OutcomeKind.BOUNCED | OutcomeKind.DEFERRED | OutcomeKind.DOWNSTREAM_REFUSED
+              | OutcomeKind.STORE_FAILED | OutcomeKind.REFUSED_INPUT
+              | OutcomeKind.INTERNAL_ERROR):
+            return [], reply(replies.for_outcome(outcome))
+        case _:
+            assert_never(outcome.kind)

@@ -1,0 +1,62 @@
+"""The message as a milter sees it, made into bytes; the relay's rewriting made into edits.
+
+Postfix passes each header field as a name and a value (with ``SMFIP_HDR_LEADSPC`` the value
+keeps the space after the colon; folded lines are joined by a bare LF) and the body in chunks
+with CRLF line endings. The submit use case reads the same bytes the relay would read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kilter.protocol.core import EditMessage
+from kilter.protocol.messages import ChangeHeader, InsertHeader
+
+from gateway.core.headers import read_header_block
+
+
+def owned(name: str) -> bool:
+    """A field the gateway writes itself (adapters/rewrite.py): a client's copy is removed."""
+    lower = name.strip().lower()
+    return lower == "x-stamp" or lower.startswith("x-stampgate-")
+
+
+def crlf(value: bytes) -> bytes:
+    return value.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def assemble(headers: Sequence[tuple[str, bytes]], body: bytes) -> bytes:
+    """The message's bytes: every field as ``Name:value``, a blank line, the body."""
+    fields = b"".join(name.encode("ascii", "replace") + b":" + crlf(value) + b"\r\n"
+                      for name, value in headers)
+    return fields + b"\r\n" + body
+
+
+def header_edits(headers: Sequence[tuple[str, bytes]], data: bytes,
+                 relayed: bytes | None) -> list[EditMessage]:
+    """The edits that make the MTA's copy the one the relay would send.
+
+    The client's copies of the gateway's own fields are deleted (a change to an empty value,
+    last occurrence first so the indexes stay valid); the fields the relay prepends
+    (``Received``, ``X-Stamp``, the signature, a missing ``Message-ID``) are inserted at the
+    top, in the relay's order.
+    """
+    edits: list[EditMessage] = []
+    seen: dict[str, int] = {}
+    removals: list[ChangeHeader] = []
+    for name, _value in headers:
+        key = name.strip().lower()
+        seen[key] = seen.get(key, 0) + 1
+        if owned(name):
+            removals.append(ChangeHeader(seen[key], name, b""))
+    edits.extend(reversed(removals))
+    if relayed is None:
+        return edits
+    kept = sum(1 for line in read_header_block(data).fields if not owned(line.name))
+    prepended = read_header_block(relayed).fields
+    prepended = prepended[:len(prepended) - kept]
+    for index, line in enumerate(prepended):
+        field, _, value = line.raw.partition(b":")
+        text = value.removesuffix(b"\r\n").replace(b"\r\n", b"\n")
+        edits.append(InsertHeader(index, field.decode("ascii", "replace"), text))
+    return edits

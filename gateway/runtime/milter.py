@@ -1,0 +1,27 @@
+"""The running milter: the gateway's store, policy and review queue behind a milter socket."""
+
+from __future__ import annotations
+
+from gateway.logs import get_logger
+from gateway.milter.listener import MilterEdge, bound_address
+from gateway.runtime.app import Gateway
+
+log = get_logger()
+
+
+class MilterGateway(Gateway):
+    """``stampgate milter``: one process; the MTA connects, asks and delivers.
+
+    The same parts as ``serve`` (store, thread memory, register, sealer, the release outbox,
+    expiry, notices and the web port) with a milter socket instead of the SMTP listener.
+    """
+
+    async def start(self) -> None:
+        submitter = await self._open_submitter()
+        self.server = await MilterEdge(submitter).start()
+        assert self.downstream is not None
+        log.info("listening", milter=bound_address(self.server), worker=self.worker,
+                 downstream=self.downstream.description,
+                 policy_version=self.policy.current.version, data=str(self.settings.data))
+        await self._start_primary_parts()
+        self.ready.set()

@@ -1,0 +1,119 @@
+"""stampgate as a milter of a real Postfix: relay, bounce, partial and whole holds, releases
+through Postfix, store trouble and a milter that is down (Postfix fails closed)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+
+from tests.milter.conftest import MilterPostfix
+from tests.support.gateway import message
+from tests.support.review_gateway import ADJUST, cli, wait_for
+
+ALICE = "alice@example.org"
+BOB = "bob@example.org"
+PRESS = "press@example.org"
+PARTNER = "partner@outside.test"
+
+
+def quiet(postfix: MilterPostfix, seconds: float = 1.5) -> list[object]:
+    """What reached the recording downstream within ``seconds`` (for 'nothing arrives')."""
+    postfix.downstream.wait_for(1, timeout=seconds)
+    return list(postfix.downstream.messages)
+
+
+def release(postfix: MilterPostfix, hold_id: str) -> None:
+    done = cli(postfix.milter, "held", "release", hold_id, "--by", "director@example.org",
+               "--adjustments-done", "--data", str(postfix.milter.data))
+    assert done.returncode == 0, done.stderr
+
+
+def test_cleared_message_goes_on_with_the_gateways_own_headers(postfix: MilterPostfix) -> None:
+    data = message("Cleared for publication\n\nThe story.", to=BOB,
+                   headers={"X-Stamp": "cleared", "X-Stampgate-Signature": "forged"})
+    code, reply = postfix.send(ALICE, [BOB], data)
+    assert code == 250, reply
+    [got] = postfix.downstream.wait_for(1)
+    assert got.recipients == [BOB]
+    header = got.header_text
+    assert "forged" not in header  # the client's copies of the gateway's fields are gone
+    assert header.count("X-Stamp:") == 1 and "X-Stamp: cleared" in header
+    assert "(stampgate) with ESMTP id" in header
+    assert header.index("(stampgate)") < header.index("(Postfix)")  # the relay's order
+    assert b"The story." in got.data
+
+
+def test_bounce_gives_the_client_the_relays_550(postfix: MilterPostfix) -> None:
+    code, reply = postfix.send(ALICE, [BOB, PRESS, PARTNER], message("Internal\n\nBudget."))
+    assert code == 550, reply
+    lines = reply.splitlines()
+    assert lines[0].startswith("5.7.1 Message refused: nothing was delivered to anyone")
+    assert any(PRESS in line and "communications" in line for line in lines)
+    assert any(PARTNER in line and "external" in line for line in lines)
+    assert lines[-1].startswith("5.7.1 What to do")
+    assert quiet(postfix) == []
+
+
+def test_partial_hold_delivers_the_allowed_now_and_the_rest_on_release(
+        postfix: MilterPostfix) -> None:
+    data = message(f"{ADJUST}\n\nAmira's story.", to=f"{BOB}, {PARTNER}")
+    code, reply = postfix.send(ALICE, [BOB, PARTNER], data)
+    assert code == 250, reply
+    [now] = postfix.downstream.wait_for(1)
+    assert now.recipients == [BOB]
+    assert "X-Stamp: needs_adjustment" in now.header_text
+    [record] = postfix.held()
+    assert record["held_recipients"] == [PARTNER] and record["sender"] == ALICE
+    release(postfix, str(record["id"]))
+    [later] = wait_for(postfix.downstream, PARTNER, timeout=20)
+    assert later.recipients == [PARTNER]  # (the sender is told of the release too)
+    assert b"Amira's story." in later.data
+    assert postfix.held() == []  # released, not held again by the milter on its way out
+
+
+def test_wholly_held_message_stays_only_in_the_held_store(postfix: MilterPostfix) -> None:
+    code, reply = postfix.send(ALICE, [PARTNER], message(f"{ADJUST}\n\nA story.", to=PARTNER))
+    assert code == 250, reply  # the MTA accepted it; it is discarded from the MTA's queue
+    assert quiet(postfix) == []
+    [record] = postfix.held()
+    assert record["held_recipients"] == [PARTNER]
+    assert "milter-discard" in postfix.postfix.log.read_text()
+    release(postfix, str(record["id"]))
+    [got] = wait_for(postfix.downstream, PARTNER, timeout=20)
+    assert b"A story." in got.data
+
+
+def test_dangerous_recipient_is_refused_at_rcpt(postfix: MilterPostfix) -> None:
+    code, reply = postfix.send(ALICE, ["x%y@example.org"], message("Hello.", to=BOB))
+    assert code == 553, reply
+    assert "percent hack" in reply
+
+
+def test_store_trouble_is_a_temporary_failure(postfix: MilterPostfix) -> None:
+    locker = sqlite3.connect(postfix.milter.data / "stampgate.sqlite3", isolation_level=None)
+    with contextlib.closing(locker):
+        locker.execute("BEGIN EXCLUSIVE")
+        code, reply = postfix.send(ALICE, [BOB, PARTNER],
+                                   message(f"{ADJUST}\n\nA story.", to=PARTNER))
+        locker.execute("ROLLBACK")
+    assert code == 451, reply
+    assert reply.startswith("4.3.0") and "hold queue is unavailable" in reply
+    assert quiet(postfix) == []
+    assert postfix.held() == []
+
+
+def test_milter_down_fails_closed_then_recovers(postfix: MilterPostfix) -> None:
+    postfix.milter.stop()
+    try:
+        code, reply = postfix.send(ALICE, [BOB], message("Cleared for publication\n\nNews."))
+        assert 400 <= code < 500, (code, reply)  # milter_default_action = tempfail
+        assert quiet(postfix) == []
+    finally:
+        postfix.milter.start()
+    deadline = time.monotonic() + 10
+    code, reply = 0, ""
+    while time.monotonic() < deadline and code != 250:
+        code, reply = postfix.send(ALICE, [BOB], message("Cleared for publication\n\nNews."))
+    assert code == 250, reply
+    assert postfix.downstream.wait_for(1)[0].recipients == [BOB]
