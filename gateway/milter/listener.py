@@ -24,14 +24,29 @@ class MilterEdge:
     def __init__(self, submitter: Submitter) -> None:
         self.submitter = submitter
         self.settings = submitter.settings
+        self.deciding = 0  # messages between end of message and the answer
+        self.sessions = 0  # open MTA connections
 
     async def submit(self, incoming: Incoming) -> tuple[Outcome, bytes | None]:
         """The submit use case, with the MTA as the downstream of the allowed part."""
         handover = MtaDelivers()
         submitter = copy.copy(self.submitter)
         submitter.downstream = handover
-        outcome = await submitter.submit(incoming)
+        self.deciding += 1
+        try:
+            outcome = await submitter.submit(incoming)
+        finally:
+            self.deciding -= 1
         return outcome, handover.data
+
+    async def drain(self, deadline: float) -> int:
+        """Wait (up to ``deadline`` seconds) for the messages being decided; how many were
+        left. A message cut off gets no answer, and the MTA applies its default action."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + deadline
+        while self.deciding and loop.time() < until:
+            await asyncio.sleep(0.05)
+        return self.deciding
 
     def _plus_separator(self) -> str:
         return self.submitter.policy().organisation.plus_separator
@@ -39,8 +54,12 @@ class MilterEdge:
     async def _connection(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
         session = MilterSession(self.submit, self._plus_separator,
-                                self.settings.max_message_size)
-        await session.serve(reader, writer)
+                                self.settings.max_message_size, self.settings.session_timeout)
+        self.sessions += 1
+        try:
+            await session.serve(reader, writer)
+        finally:
+            self.sessions -= 1
 
     async def start(self) -> asyncio.Server:
         family, where, port = split_milter_socket(self.settings.milter.listen)

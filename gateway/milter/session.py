@@ -51,6 +51,9 @@ ACTIONS = ActionFlags.ADD_HEADERS | ActionFlags.CHANGE_HEADERS | ActionFlags.DEL
 # Header values with their leading space, so the bytes read are the bytes the client sent.
 OPTIONS = ProtocolFlags.HEADER_LEADING_SPACE
 
+# An end of message with no recipient accepted: an MTA never sends one; nothing to decide.
+NO_RECIPIENTS = "503 5.5.1 Error: need RCPT command"
+
 Submit = Callable[[Incoming], Awaitable[tuple[Outcome, bytes | None]]]
 
 
@@ -62,10 +65,11 @@ class MilterSession:
     """The state of one connection and of the message in it."""
 
     def __init__(self, submit: Submit, plus_separator: Callable[[], str],
-                 max_size: int) -> None:
+                 max_size: int, idle_timeout: float) -> None:
         self.submit = submit
         self.plus_separator = plus_separator
         self.max_size = max_size
+        self.idle_timeout = idle_timeout
         self.protocol = FilterProtocol(abort_on_unknown=True)
         self.peer = "unknown"
         self.helo: str | None = None
@@ -87,7 +91,8 @@ class MilterSession:
                 if buffer.available == 0:
                     log.warning("milter-protocol-error", error="packet larger than 1 MiB")
                     return
-                chunk = await reader.read(buffer.available)
+                chunk = await asyncio.wait_for(reader.read(buffer.available),
+                                               self.idle_timeout)
                 if not chunk:
                     return
                 buffer[:] = chunk
@@ -101,8 +106,8 @@ class MilterSession:
                     await writer.drain()
         except (InvalidMessage, UnexpectedMessage, ValueError) as exc:
             log.warning("milter-protocol-error", error=type(exc).__name__, detail=str(exc)[:200])
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, TimeoutError):
+            pass  # the MTA went away, or sent nothing for session_timeout seconds
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
@@ -171,6 +176,8 @@ class MilterSession:
             self.body.clear()
 
     async def _end_of_message(self) -> list[FilterMessage]:
+        if self.refused is None and not self.recipients:
+            self.refused = NO_RECIPIENTS
         if self.refused is not None:
             refused = self.refused
             self._reset()

@@ -16,12 +16,24 @@ class MilterGateway(Gateway):
     expiry, notices and the web port) with a milter socket instead of the SMTP listener.
     """
 
+    edge: MilterEdge | None = None
+
     async def start(self) -> None:
         submitter = await self._open_submitter()
-        self.server = await MilterEdge(submitter).start()
+        self.edge = MilterEdge(submitter)
+        self.server = await self.edge.start()
         assert self.downstream is not None
         log.info("listening", milter=bound_address(self.server), worker=self.worker,
                  downstream=self.downstream.description,
                  policy_version=self.policy.current.version, data=str(self.settings.data))
         await self._start_primary_parts()
         self.ready.set()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        if self.edge is not None:
+            left = await self.edge.drain(self.settings.shutdown_deadline)
+            if left:
+                log.warning("milter-cut-off", messages=left)
+        await super().stop()
