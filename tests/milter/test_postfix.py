@@ -88,6 +88,7 @@ def test_dangerous_recipient_is_refused_at_rcpt(postfix: MilterPostfix) -> None:
     code, reply = postfix.send(ALICE, ["x%y@example.org"], message("Hello.", to=BOB))
     assert code == 553, reply
     assert "percent hack" in reply
+    assert "<x%y@example.org>" in reply, reply  # libmilter's %% read back as one %
 
 
 def test_store_trouble_is_a_temporary_failure(postfix: MilterPostfix) -> None:
