@@ -779,7 +779,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="100 KB messages: a text part and a base64 attachment (default), "
                              "or all plain text")
     parser.add_argument("--skip", default="",
-                        help="comma list of parts to leave out: postfix,latency,mix,decide")
+                        help="comma list of parts to leave out: "
+                             "postfix,latency,mix,milter,decide")
     parser.add_argument("--soak", type=float, metavar="SECONDS", default=0,
                         help="only run steady traffic for SECONDS and sample the gateway's RSS")
     parser.add_argument("--soak-interval", type=float, default=10.0, metavar="SECONDS")
@@ -800,7 +801,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                              "each) into the gateway before the run (default: none)")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    unknown = skip - {"postfix", "latency", "mix", "decide"}
+    unknown = skip - {"postfix", "latency", "mix", "milter", "decide"}
     if unknown:
         parser.error(f"--skip: unknown parts {sorted(unknown)}")
     args.skip = skip
@@ -881,6 +882,14 @@ def main(argv: Sequence[str]) -> int:
                 if "mix" not in args.skip:
                     mix = bench.mix(200 if args.quick else 600, 10, 1 if args.quick else 3)
                     payload["mix"] = mix
+                milter = None
+                if "milter" not in args.skip and bench.postfix is not None:
+                    log("milter part: Postfix alone and Postfix + stampgate milter")
+                    from bench_milter import milter_part, milter_report
+
+                    milter = milter_part(bench, smtp_source, 200 if args.quick else 1000, 10,
+                                         1 if args.quick else 3, 100 if args.quick else 300)
+                    payload["milter"] = milter
                 decide = None
                 if "decide" not in args.skip:
                     log("decision core micro-benchmark")
@@ -891,6 +900,9 @@ def main(argv: Sequence[str]) -> int:
                     info["other_busy_pct"] = (round(100 * statistics.median(bench.busy_seen)),
                                               round(100 * max(bench.busy_seen)))
                 print(report(results, latency, mix, decide, info, workers))
+                if milter is not None:
+                    print()
+                    print(milter_report(milter))
     except BenchError as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr)
         return 1
