@@ -91,8 +91,8 @@ class MilterSession:
                 if buffer.available == 0:
                     log.warning("milter-protocol-error", error="packet larger than 1 MiB")
                     return
-                chunk = await asyncio.wait_for(reader.read(buffer.available),
-                                               self.idle_timeout)
+                async with asyncio.timeout(self.idle_timeout):  # cheaper than wait_for
+                    chunk = await reader.read(buffer.available)
                 if not chunk:
                     return
                 buffer[:] = chunk
