@@ -887,8 +887,9 @@ def main(argv: Sequence[str]) -> int:
                     log("milter part: Postfix alone and Postfix + stampgate milter")
                     from bench_milter import milter_part, milter_report
 
-                    milter = milter_part(bench, smtp_source, 200 if args.quick else 1000, 10,
-                                         1 if args.quick else 3, 100 if args.quick else 300)
+                    count = 200 if args.quick else max(100, int(1000 * args.scale))
+                    milter = milter_part(bench, smtp_source, count, 10, args.rounds,
+                                         100 if args.quick else 300)
                     payload["milter"] = milter
                 decide = None
                 if "decide" not in args.skip:
