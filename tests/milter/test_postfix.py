@@ -4,8 +4,10 @@ through Postfix, store trouble and a milter that is down (Postfix fails closed).
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
+import urllib.request
 
 from tests.milter.conftest import MilterPostfix
 from tests.support.gateway import message
@@ -118,3 +120,14 @@ def test_milter_down_fails_closed_then_recovers(postfix: MilterPostfix) -> None:
         code, reply = postfix.send(ALICE, [BOB], message("Cleared for publication\n\nNews."))
     assert code == 250, reply
     assert postfix.downstream.wait_for(1)[0].recipients == [BOB]
+
+
+def test_readiness_and_metrics_of_the_milter(postfix: MilterPostfix) -> None:
+    """/readyz probes the store and the release port (Postfix's milter-less listener)."""
+    base = f"http://127.0.0.1:{postfix.milter.web_port}"
+    with urllib.request.urlopen(f"{base}/readyz", timeout=10) as answer:
+        ready = json.loads(answer.read())
+    assert ready["ready"] is True, ready
+    assert ready["checks"]["downstream"]["ok"] is True
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as answer:
+        assert b"stampgate_" in answer.read()
