@@ -106,6 +106,19 @@ def test_store_trouble_is_a_temporary_failure(postfix: MilterPostfix) -> None:
     assert postfix.held() == []
 
 
+def test_a_reply_in_a_confidential_thread_keeps_its_stamp(postfix: MilterPostfix) -> None:
+    parent = "<milter-thread-1@example.org>"
+    code, reply = postfix.send(ALICE, [BOB], message("Confidential\n\nThe story.", to=BOB,
+                                                    message_id=parent))
+    assert code == 250, reply
+    postfix.downstream.wait_for(1)
+    answer = message("Thanks, see below.", to=PARTNER,
+                     headers={"In-Reply-To": parent, "References": parent})
+    code, reply = postfix.send(BOB, [PARTNER], answer)  # unstamped: the thread's stamp rules
+    assert code == 550, reply
+    assert "Confidential" in reply and PARTNER in reply
+
+
 def test_milter_down_fails_closed_then_recovers(postfix: MilterPostfix) -> None:
     postfix.milter.stop()
     try:
