@@ -12,8 +12,10 @@ from pydantic import ValidationError
 from gateway.adapters.master_key import MasterKeyError
 from gateway.cli.serve import _prepare_data, add_settings_arguments, settings_or_report
 from gateway.logs import configure
+from gateway.milter.listener import bind
 from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.runtime.milter import MilterGateway
+from gateway.runtime.workers import run_supervisor, run_worker
 from gateway.settings import MilterSettings
 
 
@@ -31,7 +33,22 @@ def register(sub: Any) -> None:
     parser.add_argument("--downstream", metavar="URL",
                         help="where released messages and notices go: an MTA port without "
                              "the milter, e.g. smtp://127.0.0.1:10026")
-    parser.set_defaults(handler=run, workers=1)
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="processes sharing the milter socket (default: number of cores)")
+    parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--connections-fd", type=int, help=argparse.SUPPRESS)
+    parser.set_defaults(handler=run)
+
+
+def _worker_argv(args: argparse.Namespace, listen: str | None) -> list[str]:
+    """The flags a worker process needs to resolve the same settings."""
+    argv: list[str] = []
+    for key in ("config", "downstream", "policies", "data", "workers"):
+        value = getattr(args, key, None)
+        if value is not None:
+            argv += [f"--{key}", str(value)]
+    return [*argv, "--listen", listen] if listen is not None else argv
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,10 +71,18 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    if not _prepare_data(settings):
+    if args.listen_fd is None and not _prepare_data(settings):
         return 1
     try:
-        asyncio.run(MilterGateway(settings, policy).serve())
+        if args.listen_fd is not None:
+            run_worker(settings, policy, args.listen_fd, args.worker_index,
+                       args.connections_fd, gateway=MilterGateway)
+        elif settings.workers > 1:
+            run_supervisor(settings, policy, _worker_argv(args, listen),
+                           sock=bind(settings.milter.listen), command="milter",
+                           gateway=MilterGateway)
+        else:
+            asyncio.run(MilterGateway(settings, policy).serve())
     except (OSError, MasterKeyError) as exc:
         print(f"stampgate: cannot start: {exc}", file=sys.stderr)
         return 1

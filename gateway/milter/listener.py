@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import copy
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -61,21 +62,37 @@ class MilterEdge:
         finally:
             self.sessions -= 1
 
-    async def start(self) -> asyncio.Server:
-        family, where, port = split_milter_socket(self.settings.milter.listen)
-        if family == "unix":
-            path = Path(where)
-            # A socket left by a process that died is replaced; any other file is not.
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISSOCK(path.lstat().st_mode):
-                    path.unlink()
-            server = await asyncio.start_unix_server(self._connection, path=str(path))
-            # The MTA runs as its own user: it connects through the socket's group.
-            os.chmod(path, 0o660)
-        else:
-            server = await asyncio.start_server(self._connection, host=where, port=port,
-                                                reuse_address=True)
-        return server
+    async def start(self, sock: socket.socket | None = None) -> asyncio.Server:
+        """Serve on ``sock`` (a worker's, inherited) or on a socket bound here."""
+        if sock is None:
+            sock = bind(self.settings.milter.listen)
+        if sock.family == socket.AF_UNIX:
+            return await asyncio.start_unix_server(self._connection, sock=sock)
+        return await asyncio.start_server(self._connection, sock=sock)
+
+
+def bind(listen: str) -> socket.socket:
+    """The listening milter socket, inheritable by worker processes."""
+    family, where, port = split_milter_socket(listen)
+    if family == "unix":
+        path = Path(where)
+        # A socket left by a process that died is replaced; any other file is not.
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(path.lstat().st_mode):
+                path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(path))
+        # The MTA runs as its own user: it connects through the socket's group.
+        os.chmod(path, 0o660)
+    else:
+        kind = socket.AF_INET6 if ":" in where else socket.AF_INET
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets it knows are TCP.
+        sock = socket.socket(kind, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((where, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
 
 
 def bound_address(server: asyncio.Server) -> str:

@@ -10,10 +10,11 @@ log = get_logger()
 
 
 class MilterGateway(Gateway):
-    """``stampgate milter``: one process; the MTA connects, asks and delivers.
+    """``stampgate milter``: the MTA connects, asks and delivers.
 
-    The same parts as ``serve`` (store, thread memory, register, sealer, the release outbox,
-    expiry, notices and the web port) with a milter socket instead of the SMTP listener.
+    The same parts as ``serve`` (store, thread memory, register, sealer; in worker 0 the
+    release outbox, expiry, notices and the web port) with a milter socket instead of the
+    SMTP listener; with ``--workers N`` every worker accepts on the one milter socket.
     """
 
     edge: MilterEdge | None = None
@@ -21,12 +22,13 @@ class MilterGateway(Gateway):
     async def start(self) -> None:
         submitter = await self._open_submitter()
         self.edge = MilterEdge(submitter)
-        self.server = await self.edge.start()
+        self.server = await self.edge.start(self.sock)
         assert self.downstream is not None
         log.info("listening", milter=bound_address(self.server), worker=self.worker,
                  downstream=self.downstream.description,
                  policy_version=self.policy.current.version, data=str(self.settings.data))
-        await self._start_primary_parts()
+        if self.primary:  # one outbox, expiry and web port, in worker 0
+            await self._start_primary_parts()
         self.ready.set()
 
     async def stop(self) -> None:

@@ -1,4 +1,5 @@
-"""Several worker processes serving one listening socket (``stampgate serve --workers N``)."""
+"""Several worker processes serving one listening socket (``stampgate serve --workers N``,
+``stampgate milter --workers N``)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ class Supervisor:
     """Worker 0 runs in this process; workers 1..N-1 are child processes it restarts."""
 
     def __init__(self, settings: Settings, policy: Policy, sock: socket.socket,
-                 argv: Sequence[str]) -> None:
+                 argv: Sequence[str], command: str = "serve",
+                 gateway: type[Gateway] = Gateway) -> None:
+        self.command = command  # the sub-command a worker runs: serve, or milter
+        self.gateway = gateway
         self.settings = settings
         self.policy = policy
         self.sock = sock
@@ -60,7 +64,7 @@ class Supervisor:
     def _spawn(self, index: int) -> None:
         # A new worker starts with no connections: the old one's are closed with it.
         self.connections.clear_worker(index)
-        command = [sys.executable, "-m", "gateway", "serve", *self.argv,
+        command = [sys.executable, "-m", "gateway", self.command, *self.argv,
                    "--listen-fd", str(self.sock.fileno()), "--worker-index", str(index),
                    "--connections-fd", str(self.connections.fd)]
         self.children[index] = subprocess.Popen(
@@ -81,8 +85,8 @@ class Supervisor:
                 child.send_signal(sig)
 
     async def run(self) -> None:
-        gateway = Gateway(self.settings, self.policy, sock=self.sock, worker=0,
-                          connections=self.connections)
+        gateway = self.gateway(self.settings, self.policy, sock=self.sock, worker=0,
+                               connections=self.connections)
         for index in range(1, self.settings.workers):
             self._spawn(index)
         watcher = asyncio.create_task(self._watch())
@@ -111,18 +115,22 @@ class Supervisor:
                 child.wait()
 
 
-def run_supervisor(settings: Settings, policy: Policy, argv: Sequence[str]) -> None:
-    host, port = settings.listen_address
-    sock = bind(host, port)
-    asyncio.run(Supervisor(settings, policy, sock, argv).run())
+def run_supervisor(settings: Settings, policy: Policy, argv: Sequence[str],
+                   sock: socket.socket | None = None, command: str = "serve",
+                   gateway: type[Gateway] = Gateway) -> None:
+    """Bind (unless given the socket: the milter's), then run worker 0 and the others."""
+    if sock is None:
+        host, port = settings.listen_address
+        sock = bind(host, port)
+    asyncio.run(Supervisor(settings, policy, sock, argv, command, gateway).run())
 
 
 def run_worker(settings: Settings, policy: Policy, fd: int, index: int,
-               connections_fd: int | None = None) -> None:
+               connections_fd: int | None = None, gateway: type[Gateway] = Gateway) -> None:
     die_with_parent()
     if os.getppid() == 1:
         return  # the supervisor is already gone
     sock = socket.socket(fileno=fd)
     connections = ConnectionTable(connections_fd) if connections_fd is not None else None
-    asyncio.run(Gateway(settings, policy, sock=sock, worker=index,
+    asyncio.run(gateway(settings, policy, sock=sock, worker=index,
                         connections=connections).serve())

@@ -58,7 +58,8 @@ class MilterProcess(GatewayProcess):
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"milter exited with {self.proc.returncode}:\n{self.log()}")
-            if len(self.log_events("listening")) > self.started_before:
+            workers = int((self.config or {}).get("workers", 1))
+            if len(self.log_events("listening")) >= self.started_before + workers:
                 with socket.create_connection(("127.0.0.1", self.milter_port), timeout=2):
                     return
             time.sleep(0.05)
