@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -46,20 +47,27 @@ class MilterProcess:
         config.write_text('web_listen = ""\nnotify_mode = "off"\n')
         command += ["--config", str(config)]
         self._log = self.log_path.open("wb")
+        # As a service runs it: one write per log line, so two workers' lines do not mix.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._log,
-                                        cwd=self.root)
+                                        cwd=self.root, env=env)
         self.tree = ProcessTree(self.process.pid)
         wait_for_port(self.port, 60, self.process, "stampgate milter")
 
     def messages(self) -> list[dict[str, Any]]:
+        """The ``message`` log entries, also where two workers' lines ran together."""
         out = []
+        decoder = json.JSONDecoder()
         for line in self.log_path.read_text(errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict) and entry.get("event") == "message":
-                out.append(entry)
+            at = 0
+            while (start := line.find("{", at)) >= 0:
+                try:
+                    entry, at = decoder.raw_decode(line, start)
+                except ValueError:
+                    at = start + 1
+                    continue
+                if isinstance(entry, dict) and entry.get("event") == "message":
+                    out.append(entry)
         return out
 
     def close(self) -> None:
