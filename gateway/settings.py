@@ -23,6 +23,7 @@ from gateway.adapters.master_key import master_key_path, read_master_key
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+DEFAULT_MIN_FREE = 4 * DEFAULT_MAX_SIZE
 SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key",
                              "held_encryption_old_keys"})
 
@@ -88,6 +89,9 @@ class Settings(BaseModel):
     connection_prefix_v6: int = Field(default=64, ge=16, le=128)
     # Connections of max_connections only trusted_networks may use: a flood cannot take them.
     reserved_connections: int = Field(default=50, ge=0)
+    max_header_size: int = Field(default=100 * 1024, ge=1024)  # Postfix's header_size_limit
+    # Below this much free space for `data`, /readyz fails and new mail gets 452 4.3.1.
+    min_free_bytes: int = Field(default=DEFAULT_MIN_FREE, ge=0)
     max_messages_per_connection: int = Field(default=100, gt=0)
     max_auth_attempts: int = Field(default=3, gt=0)
     auth_failure_limit: int = Field(default=10, gt=0)

@@ -174,6 +174,22 @@ def _why(line: bytes, first: bool) -> str:
     return "a header line whose name is not a field name"
 
 
+def header_over(data: bytes, limit: int) -> bool:
+    """Whether the header block of ``data`` is longer than ``limit`` bytes.
+
+    The block runs to the first empty line, or to the end of the data. A message with no
+    header field in its first ``limit`` bytes is not refused here (it is headless, all body,
+    or its header block is ambiguous, which ``read_header_block`` reports). Looks at no more
+    than the first ``limit`` + 3 bytes, so a huge header costs no more than a small one.
+    """
+    if len(data) <= limit or data[:1] == b"\n" or data[:2] == b"\r\n":
+        return False
+    blank = _NEXT_BLANK.search(data, 0, limit + 3)
+    if blank is not None and blank.start() + 1 <= limit:
+        return False
+    return _ANY_FIELD.search(data, 0, limit) is not None
+
+
 def split_header(data: bytes) -> tuple[bytes, bytes]:
     """The header block (with its last line break) and the body (from the empty line on)."""
     block = read_header_block(data)
