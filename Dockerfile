@@ -1,6 +1,10 @@
 # stampgate: the SMTP relay that enforces confidentiality stamps.
 # Build: docker build -t stampgate .   Try it: docker compose up --build (docker-compose.yml)
-FROM python:3.11-slim-bookworm
+# The base image by tag. To pin it by digest (the digest of the tag's current image list:
+# docker buildx imagetools inspect python:3.11-slim-bookworm), build with
+#   --build-arg BASE=python:3.11-slim-bookworm@sha256:<digest>
+ARG BASE=python:3.11-slim-bookworm
+FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -34,7 +38,10 @@ VOLUME ["/var/lib/stampgate"]
 EXPOSE 2525 8025
 # SIGTERM drains the sessions in DATA (shutdown_deadline); give it time before SIGKILL.
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8025/healthz', timeout=4).status != 200)"]
+# Healthy means ready: the store writable, enough free disk (min_free_bytes), the downstream
+# answering. /readyz answers 503 otherwise (urlopen raises, so the check exits 1); its probes
+# take at most about 7 s.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8025/readyz', timeout=9).status != 200)"]
 ENTRYPOINT ["stampgate"]
 CMD ["serve", "--config", "/etc/stampgate/stampgate.toml"]

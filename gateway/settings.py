@@ -23,6 +23,7 @@ from gateway.adapters.master_key import master_key_path, read_master_key
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+DEFAULT_MIN_FREE = 4 * DEFAULT_MAX_SIZE
 SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key",
                              "held_encryption_old_keys"})
 
@@ -108,7 +109,15 @@ class Settings(BaseModel):
     submission_tls: Literal["starttls", "implicit"] = "starttls"
     submission_auth: Literal["optional", "required"] = "required"
     max_connections: int = Field(default=1000, gt=0)
-    max_connections_per_ip: int = Field(default=50, gt=0)
+    max_connections_per_ip: int = Field(default=50, gt=0)  # per client network, as below
+    # A client network: the /24 (IPv4) or /64 (IPv6) around an address, one site's or host's.
+    connection_prefix_v4: int = Field(default=24, ge=8, le=32)
+    connection_prefix_v6: int = Field(default=64, ge=16, le=128)
+    # Connections of max_connections only trusted_networks may use: a flood cannot take them.
+    reserved_connections: int = Field(default=50, ge=0)
+    max_header_size: int = Field(default=100 * 1024, ge=1024)  # Postfix's header_size_limit
+    # Below this much free space for `data`, /readyz fails and new mail gets 452 4.3.1.
+    min_free_bytes: int = Field(default=DEFAULT_MIN_FREE, ge=0)
     max_messages_per_connection: int = Field(default=100, gt=0)
     max_auth_attempts: int = Field(default=3, gt=0)
     auth_failure_limit: int = Field(default=10, gt=0)
@@ -158,6 +167,15 @@ class Settings(BaseModel):
             except ValueError:
                 raise ValueError(
                     f"{net!r} is not a network (write 127.0.0.0/8 or ::1/128)") from None
+        return value
+
+    @field_validator("reserved_connections")
+    @classmethod
+    def _reserve(cls, value: int, info: ValidationInfo) -> int:
+        total = info.data.get("max_connections")
+        if isinstance(total, int) and value >= total:
+            raise ValueError(f"must be less than max_connections ({total}): the rest are "
+                             "for clients outside trusted_networks")
         return value
 
     @field_validator("downstream")

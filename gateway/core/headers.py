@@ -12,7 +12,10 @@ _NAME = re.compile(rb"([!-9;-~]+)[ \t]*:")
 # A line that is neither (checked only at line starts, so each line is looked at once).
 _NOT_A_FIELD = re.compile(rb"^(?![ \t]|[!-9;-~]+[ \t]*:)", re.MULTILINE)
 _FIELD_START = re.compile(rb"\n(?=[^ \t])")
-_ANY_FIELD = re.compile(rb"^[!-9;-~]+[ \t]*:", re.MULTILINE)
+# A field line after the first one: its line break, then a name and a colon. The literal
+# first character lets the regex engine skip to each line break, where "^" in MULTILINE
+# mode is tried at every byte: two to three times faster over a large headless message.
+_LATER_FIELD = re.compile(rb"\n[!-9;-~]+[ \t]*:")
 # A line that is not a field: it runs to its line break, with its own continuation lines.
 _STRAY = re.compile(rb"[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*")
 _ENVELOPE = re.compile(rb"From [^\n]*\n")
@@ -113,7 +116,7 @@ def read_header_block(data: bytes) -> HeaderBlock:
             return HeaderBlock(tuple(lines), blank, body_start, ambiguous)
         if (not lines or lines[-1].kind is LineKind.ENVELOPE) and stop == pos \
                 and data[pos:pos + 1] not in (b" ", b"\t") \
-                and _ANY_FIELD.search(data, pos, blank) is None:
+                and not _has_field(data, pos, blank):
             return HeaderBlock(tuple(lines), pos, pos, None, headless=True)
         stray = _STRAY.match(data, stop)
         assert stray is not None
@@ -123,6 +126,12 @@ def read_header_block(data: bytes) -> HeaderBlock:
         strays += 1
         if strays >= MAX_STRAY_LINES or len(lines) > MAX_FIELDS:
             return _give_up(data, pos, lines, "too many lines that are not header fields")
+
+
+def _has_field(data: bytes, pos: int, end: int) -> bool:
+    """Whether a field line starts in ``data[pos:end]`` (``pos`` is a line start)."""
+    return (_NAME.match(data, pos, end) is not None
+            or _LATER_FIELD.search(data, pos, end) is not None)
 
 
 def _blank_line(data: bytes, pos: int) -> int:
@@ -172,6 +181,22 @@ def _why(line: bytes, first: bool) -> str:
     if any(byte > 0x7E for byte in name):
         return "a header name with 8-bit bytes"
     return "a header line whose name is not a field name"
+
+
+def header_over(data: bytes, limit: int) -> bool:
+    """Whether the header block of ``data`` is longer than ``limit`` bytes.
+
+    The block runs to the first empty line, or to the end of the data. A message with no
+    header field in its first ``limit`` bytes is not refused here (it is headless, all body,
+    or its header block is ambiguous, which ``read_header_block`` reports). Looks at no more
+    than the first ``limit`` + 3 bytes, so a huge header costs no more than a small one.
+    """
+    if len(data) <= limit or data[:1] == b"\n" or data[:2] == b"\r\n":
+        return False
+    blank = _NEXT_BLANK.search(data, 0, limit + 3)
+    if blank is not None and blank.start() + 1 <= limit:
+        return False
+    return _has_field(data, 0, limit)
 
 
 def split_header(data: bytes) -> tuple[bytes, bytes]:

@@ -102,10 +102,13 @@ class Gateway:
         accounts = Accounts(users_path(Path(settings.data)))
         handler = SubmissionHandler(submitter, accounts=accounts)
         if self.connections is None:  # one process: a table of its own
-            self.connections = ConnectionTable.create(1, settings.max_connections)
+            self.connections = ConnectionTable.create(
+                1, settings.max_connections, settings.connection_prefix_v4,
+                settings.connection_prefix_v6)
             self._own_table = True
         guard = self.connections.for_worker(self.worker, settings.max_connections_per_ip,
-                                            settings.max_connections, settings.networks)
+                                            settings.max_connections, settings.networks,
+                                            settings.reserved_connections)
         submission = Submission(settings, accounts, self.sessions, guard)
         loop = asyncio.get_running_loop()
         host, port = settings.listen_address

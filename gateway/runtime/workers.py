@@ -58,7 +58,9 @@ class Supervisor:
         self.sock = sock
         self.argv = list(argv)
         self.children: dict[int, subprocess.Popen[bytes]] = {}
-        self.connections = ConnectionTable.create(settings.workers, settings.max_connections)
+        self.connections = ConnectionTable.create(
+            settings.workers, settings.max_connections, settings.connection_prefix_v4,
+            settings.connection_prefix_v6)
         self.stopping = False
 
     def _spawn(self, index: int) -> None:

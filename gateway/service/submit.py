@@ -21,7 +21,7 @@ from gateway.adapters.crypto import BodySealer
 from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.adapters.rewrite import outgoing
 from gateway.core.decision import Decision, decide
-from gateway.core.headers import read_header_block
+from gateway.core.headers import header_over, read_header_block
 from gateway.core.model import Verdict
 from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
@@ -59,6 +59,7 @@ class InputProblem(enum.Enum):
     NUL = "nul"
     BARE_LINE_ENDING = "bare-line-ending"
     AMBIGUOUS_HEADERS = "ambiguous-headers"
+    HEADER_TOO_BIG = "header-too-big"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,11 @@ class Submitter:
         """Decide and act on one message; never raises. Logged and counted once here."""
         started = time.perf_counter()
         queue_id = secrets.token_hex(5).upper()
+        # First, and in time bounded by the limit: nothing below reads an oversized header.
+        if header_over(incoming.data, self.settings.max_header_size):
+            return Outcome(OutcomeKind.REFUSED_INPUT, queue_id,
+                           problem=InputProblem.HEADER_TOO_BIG,
+                           detail=str(self.settings.max_header_size))
         problem = input_problem(incoming.data)
         if problem is not None:
             return Outcome(OutcomeKind.REFUSED_INPUT, queue_id, problem=problem)

@@ -33,8 +33,8 @@ HEADER_UNREADABLE = ("550 5.7.1 Message refused: the {field} header cannot be re
                      "address; write it as Name <address>, with the address {owned}")
 HEADER_EMPTY = ("550 5.7.1 Message refused: the {field} header names no address; it must be "
                 "{owned}")
-TOO_MANY_CONNECTIONS = ("421 4.7.0 {hostname} Too many connections from your address; "
-                        "try again later")
+TOO_MANY_CONNECTIONS = ("421 4.7.0 {hostname} Too many connections from your network "
+                        "({network}); try again later")
 SERVER_BUSY = "421 4.7.0 {hostname} Too many connections; try again later"
 TIMEOUT = "421 4.4.2 {hostname} Error: timeout exceeded; closing connection"
 TOO_MANY_FAILURES = ("454 4.7.0 Too many failed logins from your address; "

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+from pathlib import Path
 from typing import Any, ClassVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
+from gateway.adapters.space import DiskSpace
 from gateway.core.recipients import AddressRefused, parse_recipient, refuse_source_route
 from gateway.logs import get_logger
-from gateway.service.submit import Incoming, Submitter
+from gateway.service.submit import Incoming, OutcomeKind, Submitter
 from gateway.smtp import replies
 from gateway.smtp.data_reader import TooBig, read_data
 
@@ -113,6 +115,7 @@ class Handler(HookNames):
         self.settings = submitter.settings
         self.policy = submitter.policy
         self.networks = submitter.settings.networks
+        self.space = DiskSpace(Path(self.settings.data), self.settings.min_free_bytes)
 
     def _trusted(self, session: Session) -> bool:
         peer = session.peer
@@ -137,6 +140,9 @@ class Handler(HookNames):
             peer = session.peer[0] if isinstance(session.peer, tuple) else session.peer
             log.warning("refused-untrusted", peer=str(peer))
             return replies.UNTRUSTED.format(peer=peer)
+        refusal = self.space_refusal(session)
+        if refusal is not None:
+            return refusal
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender ok"
@@ -153,9 +159,24 @@ class Handler(HookNames):
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 Recipient ok"
 
+    def space_refusal(self, session: Session) -> str | None:
+        """``452 4.3.1`` while the disk of the store is below ``min_free_bytes``."""
+        if not self.space.low():
+            return None
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        log.warning("refused-low-disk", peer=str(peer), free_bytes=self.space.free(),
+                    min_free_bytes=self.space.floor)
+        return replies.NO_SPACE
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        # The disk may have filled while the message came in: nothing is taken then.
+        refusal = self.space_refusal(session)
+        if refusal is not None:
+            return refusal
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         outcome = await self.submitter.submit(Incoming(
             sender=envelope.mail_from or "", recipients=tuple(envelope.rcpt_tos),
             data=envelope.original_content or b"", peer=peer, helo=session.host_name))
+        if outcome.kind is OutcomeKind.STORE_FAILED and self.space.low(fresh=True):
+            return replies.NO_SPACE  # the store failed because the disk filled up
         return replies.for_outcome(outcome)

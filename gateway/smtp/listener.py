@@ -22,7 +22,7 @@ from gateway.smtp.access import (
     Listener,
     TlsMode,
 )
-from gateway.smtp.connections import PER_ADDRESS, ConnectionGuard
+from gateway.smtp.connections import PER_NETWORK, ConnectionGuard
 from gateway.smtp.sessions import DrainingSMTP, Sessions
 from gateway.smtp.tls import server_context
 
@@ -142,14 +142,17 @@ class SecureSMTP(DrainingSMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self.transport is None and self._original_transport is None:  # not a STARTTLS
             host = peer_host(transport.get_extra_info("peername"))
-            limit = self.submission.guard.admit(host)
+            guard = self.submission.guard
+            limit = guard.admit(host)
             if limit is not None:
                 self._refused = True
-                reply = TOO_MANY_CONNECTIONS if limit == PER_ADDRESS else SERVER_BUSY
-                log.warning("connection-refused", peer=host, listener=self.listener.name,
-                            limit=limit)
+                network = guard.table.network(host)
+                reply = TOO_MANY_CONNECTIONS if limit == PER_NETWORK else SERVER_BUSY
+                log.warning("connection-refused", peer=host, network=network,
+                            listener=self.listener.name, limit=limit)
                 assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(reply.format(hostname=self.hostname).encode("ascii") + b"\r\n")
+                text = reply.format(hostname=self.hostname, network=network)
+                transport.write(text.encode("ascii") + b"\r\n")
                 transport.close()
                 return
             self._admitted = host

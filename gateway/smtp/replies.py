@@ -17,7 +17,12 @@ NUL_IN_DATA = "550 5.6.0 Message refused: NUL character in DATA"
 AMBIGUOUS_HEADERS = ("550 5.6.0 Message refused: where the header block ends is ambiguous "
                      "({why}); every header line must be 'Name: value' or a folded continuation")
 TOO_BIG = "552 5.3.4 Message too big for this gateway (limit {limit} bytes)"
-STORE_FAILED = "451 4.3.0 Message not accepted: the hold queue is unavailable; try again later"
+HEADER_TOO_BIG = ("552 5.3.4 Message refused: its header block is longer than this gateway "
+                  "accepts (limit {limit} bytes)")
+STORE_FAILED = ("451 4.3.0 Message not accepted: the gateway's store failed while {step}; "
+                "try again later")
+NO_SPACE = ("452 4.3.1 Insufficient system storage: the gateway is low on disk space; "
+            "try again later")
 DOWNSTREAM_TEMPORARY = ("451 4.4.1 Message not accepted: onward delivery failed ({detail}); "
                         "try again later")
 INTERNAL_ERROR = "451 4.3.0 Message not accepted: internal error; try again later"
@@ -63,6 +68,16 @@ def accepted(queue_id: str, hold_id: str | None, held: int, delivered: int) -> s
     return f"250 2.0.0 Ok: held for review as {hold_id} for {held} recipient(s)"
 
 
+_STORE_STEPS = {"hold": "storing the hold for review", "thread memory": "recording the thread",
+                "thread look-up": "looking up the thread",
+                "register": "checking the protected-client register"}
+
+
+def store_failed(during: str | None) -> str:
+    """Which step of the store failed: only a failed hold concerns the hold queue."""
+    return STORE_FAILED.format(step=_STORE_STEPS.get(during or "", "recording the message"))
+
+
 def downstream_refused(code: int, detail: str) -> str:
     enhanced = "5.0.0" if code >= 500 else "4.0.0"
     return f"{code} {enhanced} Downstream refused the message: {' '.join(detail.split())[:300]}"
@@ -81,7 +96,7 @@ def for_outcome(outcome: Outcome) -> str:
         case OutcomeKind.DOWNSTREAM_REFUSED:
             return downstream_refused(outcome.code or 554, outcome.detail)
         case OutcomeKind.STORE_FAILED:
-            return STORE_FAILED
+            return store_failed(outcome.during)
         case OutcomeKind.REFUSED_INPUT:
             return _refused_input(outcome.problem, outcome.detail)
         case OutcomeKind.INTERNAL_ERROR:
@@ -98,6 +113,8 @@ def _refused_input(problem: InputProblem | None, detail: str) -> str:
             return BARE_LINE_ENDING
         case InputProblem.AMBIGUOUS_HEADERS:
             return AMBIGUOUS_HEADERS.format(why=detail)
+        case InputProblem.HEADER_TOO_BIG:
+            return HEADER_TOO_BIG.format(limit=detail)
         case None:
             raise AssertionError("an input refusal always names its problem")
         case _:

@@ -8,6 +8,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.adapters.accounts import Account, Accounts, AccountsError
 from gateway.adapters.rewrite import split_header
+from gateway.core.headers import header_over
 from gateway.logs import get_logger
 from gateway.service.submit import has_bare_line_ending
 from gateway.smtp import replies
@@ -56,6 +57,9 @@ class SubmissionHandler(Handler):
             log.warning(event, peer=peer, listener=server.listener.name, sender=address,
                         login=account.login if account else None, reply=refusal[:3])
             return refusal
+        space = self.space_refusal(session)
+        if space is not None:
+            return space
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender ok"
@@ -67,7 +71,10 @@ class SubmissionHandler(Handler):
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or b""
-        if session.authenticated and b"\0" not in data and not has_bare_line_ending(data):
+        # Input the submit use case refuses anyway is not read here (an oversized header
+        # block would be, whole, on the event loop).
+        if (session.authenticated and b"\0" not in data and not has_bare_line_ending(data)
+                and not header_over(data, self.settings.max_header_size)):
             try:
                 account = self._account(session)
             except AccountsError as exc:

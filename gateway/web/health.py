@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
-import shutil
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +29,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.adapters.delivery import parse_downstream
+from gateway.adapters.space import free_bytes
 from gateway.core.policy import Policy
 from gateway.service.metrics import REGISTRY, multiprocess_dir
 from gateway.settings import Settings
@@ -94,8 +94,20 @@ async def probe_store(store: Store | None) -> dict[str, Any]:
         return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
     except Exception as exc:  # a probe reports a failure, it never raises one
         return {"ok": False, "detail": f"{type(exc).__name__}"}
-    free = shutil.disk_usage(store.path.parent).free
-    return {"ok": True, "held": count, "oldest_held_seconds": round(age, 1), "free_bytes": free}
+    return {"ok": True, "held": count, "oldest_held_seconds": round(age, 1)}
+
+
+async def probe_disk(data: Path, floor: int) -> dict[str, Any]:
+    """Free space for the store and its held bodies, at least ``min_free_bytes``."""
+    try:
+        free = await asyncio.wait_for(asyncio.to_thread(free_bytes, data), PROBE_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        return {"ok": False, "detail": f"cannot read the free space: {type(exc).__name__}",
+                "min_free_bytes": floor}
+    ok = free >= floor
+    detail = ("enough free space" if ok else
+              f"{free} bytes free, below min_free_bytes; new mail gets 452 4.3.1")
+    return {"ok": ok, "free_bytes": free, "min_free_bytes": floor, "detail": detail}
 
 
 async def probe_downstream(url: str, timeout: float = PROBE_TIMEOUT) -> dict[str, Any]:
@@ -150,6 +162,10 @@ async def _snapshot(gateway: Served) -> list[Metric]:
             families.append(GaugeMetricFamily(
                 "stampgate_held_oldest_age_seconds",
                 "Age of the oldest message waiting for a reviewer.", value=age))
+    with contextlib.suppress(OSError):
+        families.append(GaugeMetricFamily(
+            "stampgate_disk_free_bytes", "Free space for the store (readiness fails below "
+            "min_free_bytes).", value=free_bytes(Path(gateway.settings.data))))
     policy = GaugeMetricFamily("stampgate_policy_info", "The policy version in force.",
                                labels=["version"])
     policy.add_metric([gateway.policy.current.version], 1)
@@ -175,6 +191,8 @@ def routes(gateway: Served) -> list[BaseRoute]:
             "policy": {"ok": True, "version": policy.current.version,
                        "last_reload_error": policy.last_error},
             "store": await probe_store(gateway.store),
+            "disk": await probe_disk(Path(gateway.settings.data),
+                                     gateway.settings.min_free_bytes),
             "downstream": await probe_downstream(gateway.settings.downstream,
                                                  min(PROBE_TIMEOUT,
                                                      gateway.settings.downstream_timeout)),

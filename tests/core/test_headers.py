@@ -8,7 +8,7 @@ import pytest
 
 from gateway.adapters.rewrite import outgoing, split_header
 from gateway.adapters.signing import SignatureInvalid, signature_field, verify
-from gateway.core.headers import LineKind, read_header_block
+from gateway.core.headers import LineKind, header_over, read_header_block
 from gateway.core.message import read_message
 from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary, read_stamps
@@ -125,3 +125,34 @@ def test_a_message_without_any_field_is_all_body(vocabulary: Vocabulary) -> None
 
 def test_junk_before_a_field_stays_ambiguous() -> None:
     assert read_header_block(b"junk\r\nX-Stamp: cleared\r\n\r\nInternal\r\n").ambiguous
+
+
+LIMIT = 1024
+
+
+@pytest.mark.parametrize(("data", "over"), [
+    (b"Subject: x\r\n\r\n" + b"body\r\n" * 1000, False),  # a small header, a large body
+    (b"Subject: " + b"x" * 1013 + b"\r\n\r\nbody\r\n", False),  # exactly the limit
+    (b"Subject: " + b"x" * 1014 + b"\r\n\r\nbody\r\n", True),  # one byte over it
+    (b"Subject: " + b"x" * 1014 + b"\n\nbody\n", False),  # bare LF: 1024 bytes
+    (b"Subject: " + b"x" * 1015 + b"\n\nbody\n", True),
+    (b"X: a" + b"\r\n b" * 400 + b"\r\n\r\nbody\r\n", True),  # folded
+    (b"X: a\r\n" * 300, True),  # no body: the whole message is the header block
+    (b"X: a\r\n" * 100, False),
+    (b"\r\n" + b"X: a\r\n" * 300, False),  # an empty first line: no header block at all
+    (b"From alice Thu Nov 26\r\n" + b"X: a\r\n" * 300 + b"\r\nbody\r\n", True),
+    (b"just text, no header fields\r\n" * 100, False),  # headless: all of it is body
+])
+def test_header_over_the_limit(data: bytes, over: bool) -> None:
+    assert header_over(data, LIMIT) is over
+    if not over and len(data) > LIMIT and not data.startswith(b"just"):
+        block = read_header_block(data)
+        assert block.end <= LIMIT
+
+
+def test_header_over_reads_only_about_the_limit() -> None:
+    huge = b"X: a" + b"\r\n b" * 5_000_000 + b"\r\n\r\nbody\r\n"  # 20 MB
+    started = time.perf_counter()
+    for _ in range(100):
+        assert header_over(huge, 100 * 1024)
+    assert time.perf_counter() - started < 1.0  # 100 checks; each reads about 100 KB

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import configparser
+import ipaddress
+import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from gateway.settings import load_settings
 
@@ -19,7 +24,7 @@ def test_compose_file_validates_with_docker_compose_config() -> None:
     out = result.stdout
     for expected in ("stampgate:", "mailpit:", "stampgate-data:/var/lib/stampgate",
                      "127.0.0.1:2525:2525", "127.0.0.1:8025:8025", "stop_grace_period: 35s",
-                     "subnet: 172.30.25.0/24"):
+                     "subnet: 172.30.25.0/24", "gateway: 172.30.25.1", "/readyz"):
         assert expected in out, expected
 
 
@@ -27,7 +32,8 @@ def test_container_settings_load_and_fit_the_compose_file() -> None:
     settings = load_settings(ROOT / "deploy" / "stampgate.toml", {})
     assert settings.downstream == "smtp://mailpit:1025"
     assert settings.data == Path("/var/lib/stampgate")
-    assert "172.30.25.0/24" in settings.trusted_networks  # the compose network
+    assert "172.30.25.1/32" in settings.trusted_networks  # the host, through Docker
+    assert "172.30.25.0/24" not in settings.trusted_networks  # not every container
     assert "0.0.0.0/0" not in settings.trusted_networks
     compose = (ROOT / "docker-compose.yml").read_text()
     grace = int(re.search(r"stop_grace_period: (\d+)s", compose).group(1))  # type: ignore[union-attr]
@@ -40,7 +46,7 @@ def test_dockerfile_runs_unprivileged_and_checks_health() -> None:
     assert "COPY pyproject.toml README.md ./" in text  # the package metadata needs both
     assert re.search(r"^USER stampgate$", text, re.MULTILINE)
     assert "STOPSIGNAL SIGTERM" in text
-    assert "/healthz" in text
+    assert "/readyz" in text and "/healthz" not in text  # healthy means ready
     assert 'VOLUME ["/var/lib/stampgate"]' in text
     assert "PROMETHEUS_MULTIPROC_DIR=/run/stampgate" in text
 
@@ -62,3 +68,50 @@ def test_systemd_unit_stops_gracefully_and_is_hardened() -> None:
                        ("StateDirectory", "stampgate"), ("UMask", "0077")):
         assert service[key] == value, key
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def compose() -> dict[str, Any]:
+    parsed: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return parsed
+
+
+def test_compose_trusts_only_the_host_for_relaying() -> None:
+    """Without AUTH only the compose network's gateway (the host, through the ports published
+    on loopback) may relay; no other address of the network, such as Mailpit's."""
+    spec = compose()
+    (pool,) = spec["networks"]["mail"]["ipam"]["config"]
+    subnet = ipaddress.ip_network(pool["subnet"])
+    gateway = ipaddress.ip_address(pool["gateway"])
+    assert gateway in subnet
+    stampgate = spec["services"]["stampgate"]
+    # Published on the host's loopback only: Docker's proxy makes every client the gateway.
+    assert stampgate["ports"] and all(p.startswith("127.0.0.1:") for p in stampgate["ports"])
+    settings = load_settings(ROOT / "deploy" / "stampgate.toml", {})
+    for net in settings.networks:
+        if net.is_loopback:
+            continue
+        assert net.num_addresses == 1, f"{net} trusts more than one address"
+        assert net.overlaps(subnet) and gateway in net, f"{net} is not the compose gateway"
+    others = [address for address in subnet.hosts() if address != gateway]
+    assert not any(address in net for net in settings.networks for address in others)
+
+
+def test_compose_and_image_health_checks_ask_for_readiness() -> None:
+    check = compose()["services"]["stampgate"]["healthcheck"]
+    command = " ".join(check["test"])
+    assert "http://127.0.0.1:8025/readyz" in command and "/healthz" not in command
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    (image_check,) = re.findall(r"^HEALTHCHECK .*\n\s+CMD (.*)$", dockerfile, re.MULTILINE)
+    assert check["test"][1:] == json.loads(image_check)  # the same command
+    # /readyz probes the store (1 s) and the downstream (3 s) one after the other.
+    assert check["timeout"] == "10s" and "--timeout=10s" in dockerfile
+
+
+def test_dockerfile_installs_only_hashed_locked_dependencies() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    installs = re.findall(r"pip install [^\n&]*", text)
+    assert "pip install --no-compile --require-hashes -r requirements/run.txt" in installs
+    assert all("--require-hashes" in line or "--no-deps" in line for line in installs), installs
+    assert "COPY requirements/run.txt ./requirements/run.txt" in text
+    locked = (ROOT / "requirements" / "run.txt").read_text()
+    assert "--hash=sha256:" in locked and "pyyaml" not in locked.lower()  # tests only

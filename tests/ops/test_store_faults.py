@@ -68,6 +68,7 @@ def test_disk_full_while_holding_gives_451_then_recovers(tmp_path: Path,
             code, reply = process.send(ALICE, [BOB, PARTNER], big)
             assert code == 451, reply
             assert reply.startswith("4.3.0"), reply
+            assert "while storing the hold for review" in reply, reply
             assert downstream.messages == []
         finally:
             resource.prlimit(pid, resource.RLIMIT_FSIZE, before)

@@ -146,16 +146,17 @@ def test_slow_drip_data_cannot_hold_the_connection(gateway: GatewayProcess,
     assert downstream.messages == []
 
 
-def test_connections_per_address_are_limited(gateway: GatewayProcess) -> None:
-    source = "127.0.0.8"
-    held = [greeted(gateway, source=source) for _ in range(3)]
+def test_connections_per_network_are_limited(gateway: GatewayProcess) -> None:
+    source = "127.0.8.8"
+    # Three addresses of one /24 (connection_prefix_v4) are one client network.
+    held = [greeted(gateway, source=f"127.0.8.{n}") for n in (1, 2, 8)]
     try:
         with RawClient(gateway.port, source=source) as extra:
             reply = extra.reply()
             assert reply.startswith("421 4.7.0"), reply
-            assert "Too many connections from your address" in reply
+            assert "Too many connections from your network (127.0.8.0/24)" in reply
             assert extra.reply() == ""
-        with greeted(gateway, source="127.0.0.9") as other:  # another address is served
+        with greeted(gateway, source="127.0.9.8") as other:  # another network is served
             assert other.command(b"NOOP\r\n").startswith("250")
     finally:
         for client in held:
@@ -165,7 +166,7 @@ def test_connections_per_address_are_limited(gateway: GatewayProcess) -> None:
 
 
 def test_idle_connections_free_their_slots_by_timing_out(gateway: GatewayProcess) -> None:
-    source = "127.0.0.10"
+    source = "127.0.10.10"
     idle = [greeted(gateway, source=source) for _ in range(3)]
     try:
         assert not _greets(gateway, source)
@@ -194,13 +195,13 @@ def test_gateway_still_serves_after_the_abuse(gateway: GatewayProcess,
     assert code == 250
 
 
-def test_the_per_address_limit_holds_across_workers(tmp_path: Path,
+def test_the_per_network_limit_holds_across_workers(tmp_path: Path,
                                                     downstream: Downstream) -> None:
     """Two workers accept on one socket; the limit is the gateway's, not each worker's."""
     process = GatewayProcess(tmp_path, downstream.url, config={
         "workers": 2, "max_connections_per_ip": 3, "session_timeout": 30,
         "trusted_networks": ["127.0.0.1/32"]}).start()
-    source = "127.0.0.11"
+    source = "127.0.11.11"
     held: list[RawClient] = []
     trusted: list[RawClient] = []
     try:
@@ -211,7 +212,7 @@ def test_the_per_address_limit_holds_across_workers(tmp_path: Path,
                 assert reply.startswith("421 4.7.0"), reply
         for client in held:
             assert client.command(b"NOOP\r\n").startswith("250")
-        # A trusted client (the organisation's own mail server) has no per-address limit.
+        # A trusted client (the organisation's own mail server) has no per-network limit.
         trusted = [greeted(process) for _ in range(5)]
     finally:
         for client in held + trusted:

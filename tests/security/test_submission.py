@@ -169,6 +169,17 @@ def test_from_header_of_another_person_is_refused(secure: GatewayProcess,
     assert downstream.messages == []
 
 
+def test_an_oversized_header_gets_552_before_the_sender_check(secure: GatewayProcess,
+                                                             downstream: Downstream) -> None:
+    """The header block is not split for the From: check when the limit refuses it anyway."""
+    folded = ["--header", "X-Long: " + "\r\n x" * 15_000] * 3  # about 135 KB
+    result = swaks(sub_port(secure), *auth_args(), *message_args(header_from=BOB), *folded)
+    assert result.returncode != 0
+    assert ("552 5.3.4 Message refused: its header block is longer than this gateway accepts "
+            "(limit 102400 bytes)") in result.stdout, result.stdout[-2000:]
+    assert downstream.messages == []
+
+
 @pytest.mark.parametrize("header_from", [
     '"bob@example.org" <alice@example.org>',
     "=?utf-8?q?bob=40example.org?= <alice@example.org>",

@@ -136,7 +136,41 @@ async def test_a_store_failure_is_a_temporary_refusal(rig: Rig) -> None:
     rig.submitter.store.hold = failing  # type: ignore[method-assign]
     outcome = await rig.submitter.submit(incoming(ADJUST, PARTNER))
     assert outcome.kind is OutcomeKind.STORE_FAILED and outcome.during == "hold"
-    assert replies.for_outcome(outcome) == replies.STORE_FAILED
+    assert replies.for_outcome(outcome) == replies.store_failed("hold")
+    assert "while storing the hold for review" in replies.for_outcome(outcome)
+    assert rig.downstream.deliveries == []
+
+
+async def test_a_relay_whose_store_fails_does_not_speak_of_the_hold_queue(rig: Rig) -> None:
+    async def failing(*args: object, **kwargs: object) -> None:
+        raise StoreError("database or disk is full")
+
+    rig.submitter.threads.remember = failing  # type: ignore[method-assign]
+    outcome = await rig.submitter.submit(incoming("Cleared for publication", PARTNER))
+    reply = replies.for_outcome(outcome)
+    assert reply.startswith("451 4.3.0") and "while recording the thread" in reply, reply
+    assert "hold" not in reply
+    assert rig.downstream.deliveries == []
+
+
+def folded_header(size: int) -> bytes:
+    fold = b"\r\n\tx"
+    return (b"From: alice@example.org\r\nTo: partner@outside.test\r\nX-Long: start"
+            + fold * (size // len(fold)) + b"\r\nSubject: x\r\n\r\nCleared for publication\r\n")
+
+
+@pytest.mark.parametrize(("size", "refused"), [
+    (90 * 1024, False), (101 * 1024, True), (18_000_000, True)])
+async def test_a_header_block_over_max_header_size_is_refused_unread(
+        rig: Rig, size: int, refused: bool) -> None:
+    outcome = await rig.submitter.submit(incoming("", PARTNER, data=folded_header(size)))
+    if not refused:
+        assert outcome.kind is OutcomeKind.RELAYED
+        return
+    assert (outcome.kind, outcome.problem) == (OutcomeKind.REFUSED_INPUT,
+                                               InputProblem.HEADER_TOO_BIG)
+    assert replies.for_outcome(outcome) == replies.HEADER_TOO_BIG.format(limit=102400)
+    assert replies.for_outcome(outcome).startswith("552 5.3.4 Message refused: its header")
     assert rig.downstream.deliveries == []
 
 
