@@ -47,13 +47,18 @@ class Attempt:
 
 
 def _alive(pid: int) -> bool:
+    """A process of that id runs (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[:1] != [b"Z"]
+    except OSError:  # no /proc (not Linux): the signal said it exists
+        return True
 
 
 class Acceptance:

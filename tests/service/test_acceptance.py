@@ -161,10 +161,18 @@ async def test_a_client_that_hangs_up_mid_delivery_gets_its_hold_on_the_retry(ri
     assert duplicates() == counted + 1  # the first copy may have arrived: counted
 
 
-async def test_a_claim_left_by_a_dead_process_is_taken_over(rig: Rig) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    owner = f"{rig.submitter.acceptance.host}:{dead.stdout.strip()}:gone"
+@pytest.mark.parametrize("reaped", [True, False], ids=["reaped", "zombie"])
+async def test_a_claim_left_by_a_dead_process_is_taken_over(rig: Rig, reaped: bool) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    if reaped:
+        dead.wait()
+    else:  # dead but not reaped (a container whose init does not reap)
+        for _ in range(200):
+            with open(f"/proc/{dead.pid}/stat", "rb") as stat:
+                if stat.read().rpartition(b")")[2].split()[0] == b"Z":
+                    break
+            await asyncio.sleep(0.02)
+    owner = f"{rig.submitter.acceptance.host}:{dead.pid}:gone"
     request = with_id(CLEARED, PARTNER)
     from gateway.core.acceptance import acceptance_key
     from gateway.core.headers import read_header_block
@@ -177,6 +185,27 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(rig: Rig) -> None:
     assert outcome.kind is OutcomeKind.RELAYED and outcome.queue_id == "QDEAD"
     assert duplicates() == counted + 1
     assert len(rig.downstream.deliveries) == 1
+    dead.wait()
+
+
+async def test_a_live_claim_of_another_process_is_respected(rig: Rig) -> None:
+    """A claim of a running process (another worker at work on the message) is not taken."""
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        request = with_id(CLEARED, PARTNER)
+        from gateway.core.acceptance import acceptance_key
+        from gateway.core.headers import read_header_block
+        key = acceptance_key(read_header_block(request.data), request.data, request.sender,
+                             request.recipients)
+        owner = f"{rig.submitter.acceptance.host}:{alive.pid}:at-work"
+        assert (await rig.store.claim(key.digest, owner, "QLIVE", lambda row: False)).won
+        outcome = await rig.submitter.submit(request)
+        assert outcome.kind is OutcomeKind.IN_PROGRESS and rig.downstream.deliveries == []
+    finally:
+        alive.kill()
+        alive.wait()
+    outcome = await rig.submitter.submit(request)  # its process is gone now
+    assert outcome.kind is OutcomeKind.RELAYED and outcome.queue_id == "QLIVE"
 
 
 async def test_a_definite_downstream_refusal_lets_the_retry_start_afresh(rig: Rig) -> None:
