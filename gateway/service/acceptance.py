@@ -37,13 +37,23 @@ class Attempt:
     before: Accepted | None = None  # the stale claim this attempt took over
     held_by_it: str | None = None  # the hold id on its claim (new or taken over)
     delivering: bool = False  # the message went to the downstream; its answer may not come
+    abandoning: bool = False  # cancelled: its claim is being given up in the background
 
     @property
     def possible_duplicate(self) -> bool:
         """Delivering now may make a second copy: the attempt before may have delivered
         (it died while at work, or it gave up after sending without hearing back)."""
+        return self.earlier is not None
+
+    @property
+    def earlier(self) -> str | None:
+        """What became of the attempt before, if it may have delivered: died, gave-up."""
         before = self.before
-        return before is not None and (before.owner is not None or before.maybe_delivered)
+        if before is None:
+            return None
+        if before.owner is not None:
+            return "died"
+        return "gave-up" if before.maybe_delivered else None
 
 
 def _alive(pid: int) -> bool:
@@ -87,7 +97,8 @@ class Acceptance:
     def finish(self, attempt: Attempt) -> None:
         if self._working.get(attempt.key.digest) == attempt.owner:
             del self._working[attempt.key.digest]
-        self._owners.discard(attempt.owner)
+        if not attempt.abandoning:  # else its claim stays live until it is given up
+            self._owners.discard(attempt.owner)
 
     def busy(self, row: Accepted) -> bool:
         """Another attempt is at work on this message now."""
@@ -125,6 +136,7 @@ class Acceptance:
         background, keeping its hold for the retry."""
         if not attempt.claimed:
             return
+        attempt.abandoning = True
         task = asyncio.get_running_loop().create_task(self._abandon(attempt))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -135,3 +147,5 @@ class Acceptance:
                                            maybe_delivered=attempt.delivering, hold_gone=False)
         except Exception:  # the claim goes stale with this process or with time
             log.exception("store-error", during="abandon claim")
+        finally:
+            self._owners.discard(attempt.owner)

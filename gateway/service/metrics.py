@@ -45,8 +45,9 @@ REPEATED = Counter(
     ["answer"], registry=REGISTRY)
 POSSIBLE_DUPLICATES = Counter(
     "stampgate_possible_duplicate_deliveries", "Relayed copies of a message whose earlier "
-    "attempt may already have reached the downstream: its answer never came, or the "
-    "gateway stopped before recording it (docs/operations.md).", registry=REGISTRY)
+    "attempt may already have reached the downstream, by what became of that attempt: it "
+    "died (the gateway stopped) or gave up (no answer from the downstream, or its client "
+    "hung up) (docs/operations.md).", ["earlier"], registry=REGISTRY)
 LATENCY = Histogram(
     "stampgate_message_seconds", "Time from the end of DATA to the reply, by outcome.",
     ["outcome"], registry=REGISTRY,
@@ -95,8 +96,8 @@ def repeated(answer: str) -> None:
 
 
 @_safely
-def possible_duplicate() -> None:
-    POSSIBLE_DUPLICATES.inc()
+def possible_duplicate(earlier: str) -> None:
+    POSSIBLE_DUPLICATES.labels(earlier).inc()
 
 
 # -- multiprocess mode ------------------------------------------------------------------

@@ -269,9 +269,10 @@ class Submitter:
                 await self.acceptance.give_up(attempt, exc.uncertain, hold_gone=True)
                 kind = OutcomeKind.DEFERRED if exc.temporary else OutcomeKind.DOWNSTREAM_REFUSED
                 return Outcome(kind, queue_id, decision, detail=exc.detail, code=exc.code)
-            if attempt.possible_duplicate:
-                metrics.possible_duplicate()
-                log.warning("possible-duplicate-delivery", queue_id=queue_id, message_id=message_id)
+            if attempt.earlier is not None:
+                metrics.possible_duplicate(attempt.earlier)
+                log.warning("possible-duplicate-delivery", queue_id=queue_id,
+                            message_id=message_id, earlier=attempt.earlier)
         try:
             await self.store.answer(attempt.key.digest, answer)
         except StoreError:  # delivered all the same: the 250 stands; a retry may repeat it

@@ -29,9 +29,10 @@ __all__ = ["policy", "rig"]
 CLEARED = "Cleared for publication"
 
 
-def duplicates() -> float:
-    return metrics.REGISTRY.get_sample_value(
-        "stampgate_possible_duplicate_deliveries_total") or 0.0
+def duplicates(earlier: str | None = None) -> float:
+    return sum(metrics.REGISTRY.get_sample_value(
+        "stampgate_possible_duplicate_deliveries_total", {"earlier": label}) or 0.0
+        for label in ("died", "gave-up") if earlier in (None, label))
 
 
 def repeated(answer: str) -> float:
@@ -147,7 +148,7 @@ async def test_a_client_that_hangs_up_mid_delivery_gets_its_hold_on_the_retry(ri
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
-    counted = duplicates()
+    counted = duplicates("gave-up")
     gated.gate.set()
     for _ in range(50):  # the claim is given up in the background
         retry = await rig.submitter.submit(with_id(ADJUST, COLLEAGUE, PARTNER))
@@ -158,7 +159,7 @@ async def test_a_client_that_hangs_up_mid_delivery_gets_its_hold_on_the_retry(ri
     assert retry.queue_id == hold.queue_id and not retry.repeated
     assert len(await rig.store.held(None)) == 1
     assert len(gated.deliveries) == 1
-    assert duplicates() == counted + 1  # the first copy may have arrived: counted
+    assert duplicates("gave-up") == counted + 1  # the first copy may have arrived: counted
 
 
 @pytest.mark.parametrize("reaped", [True, False], ids=["reaped", "zombie"])
@@ -180,10 +181,10 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(rig: Rig, reaped: bo
                          request.recipients)
     claim = await rig.store.claim(key.digest, owner, "QDEAD", lambda row: False)
     assert claim.won
-    counted = duplicates()
+    counted = duplicates("died")
     outcome = await rig.submitter.submit(request)
     assert outcome.kind is OutcomeKind.RELAYED and outcome.queue_id == "QDEAD"
-    assert duplicates() == counted + 1
+    assert duplicates("died") == counted + 1
     assert len(rig.downstream.deliveries) == 1
     dead.wait()
 
@@ -223,7 +224,7 @@ async def test_a_definite_downstream_refusal_lets_the_retry_start_afresh(rig: Ri
 async def test_an_answer_that_never_came_makes_the_retry_a_counted_possible_duplicate(
         rig: Rig) -> None:
     rig.downstream.refuse = DeliveryError(True, "no answer to the message", uncertain=True)
-    counted = duplicates()
+    counted = duplicates("gave-up")
     first = await rig.submitter.submit(with_id(ADJUST, COLLEAGUE, PARTNER))
     assert first.kind is OutcomeKind.DEFERRED
     assert await rig.store.held(None) == []  # the client got 451: the hold is withdrawn
@@ -232,7 +233,7 @@ async def test_an_answer_that_never_came_makes_the_retry_a_counted_possible_dupl
     retry = await rig.submitter.submit(with_id(ADJUST, COLLEAGUE, PARTNER))
     assert retry.kind is OutcomeKind.PARTLY_HELD and retry.queue_id == first.queue_id
     assert len(await rig.store.held(None)) == 1
-    assert duplicates() == counted + 1
+    assert duplicates("gave-up") == counted + 1
 
 
 async def test_housekeeping_forgets_answers_after_the_retention_window(rig: Rig) -> None:
