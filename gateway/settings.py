@@ -131,6 +131,9 @@ class Settings(BaseModel):
     hold_expiry_days: float = Field(default=14.0, gt=0)
     # A released message's body is kept this long after the release, then erased.
     released_retention_days: float = Field(default=30.0, ge=0)
+    # How long the answer to an accepted message is remembered, so a client's retry gets the
+    # same one (docs/operations.md): longer than any client queue keeps retrying (5 days).
+    accepted_retention_days: float = Field(default=7.0, gt=0)
     notify_mode: Literal["per-message", "digest", "off"] = "per-message"
     digest_minutes: float = Field(default=60.0, gt=0)
     reviewer_addresses: tuple[str, ...] = ()  # default: the policy's reviewers group

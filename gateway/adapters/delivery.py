@@ -36,12 +36,18 @@ aiosmtplib.protocol.normalize_message_line_endings = crlf_line_endings
 
 
 class DeliveryError(Exception):
-    """The downstream did not take the message. ``temporary`` tells the client to retry."""
+    """The downstream did not take the message. ``temporary`` tells the client to retry.
 
-    def __init__(self, temporary: bool, detail: str, code: int | None = None) -> None:
+    ``uncertain``: the message was sent but its answer never came (a timeout or a closed
+    connection after DATA), so the downstream may have accepted it after all.
+    """
+
+    def __init__(self, temporary: bool, detail: str, code: int | None = None,
+                 uncertain: bool = False) -> None:
         self.temporary = temporary
         self.detail = detail
         self.code = code
+        self.uncertain = uncertain
         super().__init__(detail)
 
 
@@ -223,6 +229,10 @@ class SmtpDownstream:
             await client.data(data)
         except aiosmtplib.SMTPResponseException as exc:
             raise _refused(exc.code, f"message: {exc.message}") from exc
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            # Not tried again on a fresh connection: the first copy may have arrived.
+            raise DeliveryError(True, f"downstream {self.description} gave no answer to the "
+                                      f"message: {_describe(exc)}", uncertain=True) from exc
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

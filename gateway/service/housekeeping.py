@@ -2,7 +2,8 @@
 
 Housekeeping runs every ``housekeeping_seconds``: it expires old holds, queues the notices
 of holds whose notices were never queued (the gateway stopped between the hold and its
-notices) and, in digest mode, sends the reviewers' digest every ``digest_minutes``.
+notices), forgets the answers of messages accepted more than ``accepted_retention_days``
+ago and, in digest mode, sends the reviewers' digest every ``digest_minutes``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from gateway.store.store import Store
 from gateway.store.threads import ThreadMemory
 
 log = get_logger()
+# Rows of accepted messages forgotten per housekeeping run, in batches of PRUNE_BATCH: a
+# backlog (a gateway down for days) is worked off over several runs, never in one go.
+PRUNE_BATCH = 1000
+PRUNE_BATCHES = 20
 
 
 class ReviewTasks:
@@ -63,6 +68,17 @@ class ReviewTasks:
                 log.exception("housekeeping-error")
             await asyncio.sleep(self.settings.housekeeping_seconds)
 
+    async def prune_accepted(self, at: dt.datetime) -> int:
+        """Forget the answers older than the retention window; how many were forgotten."""
+        before = at - dt.timedelta(days=self.settings.accepted_retention_days)
+        total = 0
+        for _ in range(PRUNE_BATCHES):
+            gone = await self.store.prune_accepted(before, PRUNE_BATCH)
+            total += gone
+            if gone < PRUNE_BATCH:
+                break
+        return total
+
     async def housekeep(self, at: dt.datetime | None = None) -> None:
         at = at or now()
         policy = self.policy()
@@ -74,6 +90,9 @@ class ReviewTasks:
         swept = await notify.sweep(self.store, self.settings, policy, at - grace)
         if swept:
             log.info("notices-swept", holds=swept)
+        forgotten = await self.prune_accepted(at)
+        if forgotten:
+            log.info("accepted-forgotten", messages=forgotten)
         digest = 0
         if (self.settings.notify_mode == "digest"
                 and at - self._last_digest >= dt.timedelta(minutes=self.settings.digest_minutes)):

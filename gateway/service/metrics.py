@@ -39,6 +39,15 @@ DOWNSTREAM_ERRORS = Counter(
 STORE_ERRORS = Counter(
     "stampgate_store_errors", "Store operations that failed (the client got 451 4.3.0).",
     ["during"], registry=REGISTRY)
+REPEATED = Counter(
+    "stampgate_repeated_messages", "Messages sent again whose first attempt was answered "
+    "(answer: same, the first answer again) or still at work (answer: in-progress, 451).",
+    ["answer"], registry=REGISTRY)
+POSSIBLE_DUPLICATES = Counter(
+    "stampgate_possible_duplicate_deliveries", "Relayed copies of a message whose earlier "
+    "attempt may already have reached the downstream, by what became of that attempt: it "
+    "died (the gateway stopped) or gave up (no answer from the downstream, or its client "
+    "hung up) (docs/operations.md).", ["earlier"], registry=REGISTRY)
 LATENCY = Histogram(
     "stampgate_message_seconds", "Time from the end of DATA to the reply, by outcome.",
     ["outcome"], registry=REGISTRY,
@@ -79,6 +88,16 @@ def downstream_error(temporary: bool) -> None:
 @_safely
 def store_error(during: str) -> None:
     STORE_ERRORS.labels(during).inc()
+
+
+@_safely
+def repeated(answer: str) -> None:
+    REPEATED.labels(answer).inc()
+
+
+@_safely
+def possible_duplicate(earlier: str) -> None:
+    POSSIBLE_DUPLICATES.labels(earlier).inc()
 
 
 # -- multiprocess mode ------------------------------------------------------------------

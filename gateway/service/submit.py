@@ -2,7 +2,8 @@
 
 Every edge (the SMTP handler today) translates its envelope into an ``Incoming`` value, calls
 ``Submitter.submit`` and renders the ``Outcome`` it gets back; the outcome is logged and
-counted here, once per message.
+counted here, once per message. Acceptance is idempotent (``service/acceptance.py``): a
+retry of a message already held or relayed gets the same answer and causes nothing twice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway.adapters import signing
 from gateway.adapters.crypto import BodySealer
 from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.adapters.rewrite import outgoing
+from gateway.core.acceptance import AcceptanceKey, acceptance_key
 from gateway.core.decision import Decision, decide
 from gateway.core.headers import header_over, read_header_block
 from gateway.core.model import Verdict
@@ -27,9 +29,11 @@ from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.logs import get_logger
 from gateway.service import metrics, notify
+from gateway.service.acceptance import Acceptance, Attempt
 from gateway.service.reading import MessageReader
 from gateway.service.register import LiveRegister
 from gateway.settings import Settings
+from gateway.store.accepted import AcceptanceUpdate, Accepted, Answer
 from gateway.store.records import new_held
 from gateway.store.store import Store, StoreError
 from gateway.store.threads import ThreadMemory
@@ -49,6 +53,7 @@ class OutcomeKind(enum.Enum):
     DEFERRED = "deferred"
     DOWNSTREAM_REFUSED = "downstream-refused"
     STORE_FAILED = "store-failed"
+    IN_PROGRESS = "in-progress"  # the same message is at work on another connection
     REFUSED_INPUT = "refused-input"
     INTERNAL_ERROR = "internal-error"
 
@@ -87,6 +92,7 @@ class Outcome:
     code: int | None = None  # the downstream's reply code, when it refused
     during: str | None = None  # the store operation that failed
     problem: InputProblem | None = None
+    repeated: bool = False  # the answer an earlier attempt of the same message got
 
 
 def has_bare_line_ending(data: bytes) -> bool:
@@ -118,6 +124,7 @@ class Submitter:
         # Reads small mail inline and large mail in reader processes within a time budget.
         self.reader = reader if reader is not None else MessageReader()
         self.register = register
+        self.acceptance = Acceptance(store, settings)
 
     async def submit(self, incoming: Incoming) -> Outcome:
         """Decide and act on one message; never raises. Logged and counted once here."""
@@ -133,22 +140,49 @@ class Submitter:
             return Outcome(OutcomeKind.REFUSED_INPUT, queue_id, problem=problem)
         # Where the headers end must be beyond doubt: a reader that ends them elsewhere
         # would read another stamp than the mail client shows.
-        ambiguous = read_header_block(incoming.data).ambiguous
-        if ambiguous is not None:
+        block = read_header_block(incoming.data)
+        if block.ambiguous is not None:
             return Outcome(OutcomeKind.REFUSED_INPUT, queue_id,
-                           problem=InputProblem.AMBIGUOUS_HEADERS, detail=ambiguous)
+                           problem=InputProblem.AMBIGUOUS_HEADERS, detail=block.ambiguous)
+        key = acceptance_key(block, incoming.data, incoming.sender, incoming.recipients)
         context: dict[str, Any] = {"queue_id": queue_id, "message_id": None,
                                    "sender": incoming.sender, "size": len(incoming.data)}
+        earlier = await self._earlier(key, queue_id)
+        if earlier is not None:
+            _report(earlier, context, started)
+            return earlier
+        attempt = self.acceptance.start(key)
         try:
-            outcome = await self._relay(incoming, queue_id, context)
+            outcome = await self._relay(incoming, queue_id, context, attempt)
+        except asyncio.CancelledError:
+            self.acceptance.abandon_later(attempt)
+            raise
         except Exception:
             log.exception("internal-error", queue_id=queue_id)
+            self.acceptance.abandon_later(attempt)
             return Outcome(OutcomeKind.INTERNAL_ERROR, queue_id)
+        finally:
+            self.acceptance.finish(attempt)
         _report(outcome, context, started)
         return outcome
 
-    async def _relay(self, incoming: Incoming, queue_id: str,
-                     context: dict[str, Any]) -> Outcome:
+    async def _earlier(self, key: AcceptanceKey, queue_id: str) -> Outcome | None:
+        """The outcome of an earlier attempt at the same message, if it settles this one."""
+        if self.acceptance.working_here(key):
+            return Outcome(OutcomeKind.IN_PROGRESS, queue_id)
+        try:
+            row = await self.store.accepted(key.digest)
+        except StoreError as exc:
+            return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="accepted look-up",
+                           detail=str(exc))
+        if row is None:
+            return None
+        if row.answer is not None:
+            return _repeat(row)
+        return Outcome(OutcomeKind.IN_PROGRESS, queue_id) if self.acceptance.busy(row) else None
+
+    async def _relay(self, incoming: Incoming, queue_id: str, context: dict[str, Any],
+                     attempt: Attempt) -> Outcome:
         policy = self.policy()
         sender, data = incoming.sender, incoming.data
         recipients = [parse_recipient(a, policy.organisation.plus_separator)
@@ -171,50 +205,96 @@ class Submitter:
         if decision.verdict is Verdict.BOUNCE:
             return Outcome(OutcomeKind.BOUNCED, queue_id, decision)
 
-        message_id = facts.message_id or f"<{queue_id}.{time.time_ns()}@{self.settings.hostname}>"
+        # None of its own: one derived from its key, so a retry is relayed under the same.
+        message_id = (facts.message_id
+                      or f"<{attempt.key.generated_message_id_local}@{self.settings.hostname}>")
         by_address = {r.address: r for r in recipients}
         allowed = [by_address[a].address for a in decision.addresses(Verdict.ALLOW)]
         held = [by_address[a].address for a in decision.addresses(Verdict.HOLD)]
-        try:
-            delivered_keys = [r.key for r in decision.recipients if r.verdict is Verdict.ALLOW]
-            await self.threads.remember(message_id, decision, delivered_keys)
-        except Exception:
-            log.exception("store-error", queue_id=queue_id, during="thread memory")
+        kind = (OutcomeKind.RELAYED if not held
+                else OutcomeKind.PARTLY_HELD if allowed else OutcomeKind.HELD)
+        delivered_keys = [r.key for r in decision.recipients if r.verdict is Verdict.ALLOW]
+        # The claim and the thread memory share one commit (the store's group commit).
+        claim, remembered = await asyncio.gather(
+            self.store.claim(attempt.key.digest, attempt.owner, queue_id, self.acceptance.stale),
+            self.threads.remember(message_id, decision, delivered_keys),
+            return_exceptions=True)
+        if isinstance(claim, BaseException):
+            log.error("store-error", queue_id=queue_id, during="claim", exc_info=claim)
+            return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="claim")
+        if not claim.won:
+            assert claim.before is not None
+            return (_repeat(claim.before) if claim.before.answer is not None
+                    else Outcome(OutcomeKind.IN_PROGRESS, queue_id))
+        attempt.claimed, attempt.before = True, claim.before
+        if claim.before is not None:  # a stale claim taken over: its queue id and its hold
+            queue_id = context["queue_id"] = claim.before.queue_id
+        if isinstance(remembered, BaseException):
+            log.error("store-error", queue_id=queue_id, during="thread memory",
+                      exc_info=remembered)
+            await self.acceptance.give_up(attempt, maybe_delivered=False)
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="thread memory")
 
-        hold_id: str | None = None
-        sealed = b""
         if held:
-            try:
-                sealed = await asyncio.to_thread(self.sealer.seal, data)
-                record = new_held(queue_id=queue_id, sender=sender,
-                                  recipients=incoming.recipients, held=held, decision=decision,
-                                  size=len(sealed), message_id=message_id)
-                # Wholly held: nothing can withdraw the hold, so its notices are queued in
-                # the same commit. Partly held: only once the allowed part was delivered.
-                notices = None if allowed else notify.new_hold_notices(record, self.settings,
-                                                                       policy)
-                hold_id = await self.store.hold(record, sealed, notices)
-            except (StoreError, OSError) as exc:
-                return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="hold",
-                               detail=str(exc))
+            taken = claim.before.hold_id if claim.before is not None else None
+            if taken is not None and await self.store.get_held(taken) is not None:
+                attempt.held_by_it = taken
+            else:
+                try:
+                    sealed = await asyncio.to_thread(self.sealer.seal, data)
+                    record = new_held(queue_id=queue_id, sender=sender,
+                                      recipients=incoming.recipients, held=held,
+                                      decision=decision, size=len(sealed),
+                                      message_id=message_id)
+                    # Wholly held: nothing can withdraw the hold; its notices and answer
+                    # share its commit. Partly held: once the allowed part was delivered.
+                    notices = None if allowed else notify.new_hold_notices(
+                        record, self.settings, policy)
+                    final = None if allowed else Answer(kind.value, queue_id, record.id,
+                                                        len(held), 0, decision)
+                    attempt.held_by_it = await self.store.hold(
+                        record, sealed, notices, AcceptanceUpdate(attempt.key.digest, final))
+                except (StoreError, OSError) as exc:
+                    await self.acceptance.give_up(attempt, maybe_delivered=False)
+                    return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision,
+                                   during="hold", detail=str(exc))
+                if not allowed:
+                    return Outcome(kind, queue_id, decision, hold_id=record.id,
+                                   held=len(held))
+        hold_id = attempt.held_by_it
+        answer = Answer(kind.value, queue_id, hold_id, len(held), len(allowed), decision)
         if allowed:
             relayed = outgoing(data, self._trace(incoming, queue_id, decision, message_id,
                                                  facts.message_id is None))
+            attempt.delivering = True
             try:
                 await self.downstream.deliver(sender, allowed, relayed)
             except DeliveryError as exc:
                 if hold_id is not None:
-                    await self.store.forget_hold(hold_id, "onward delivery failed")
-                    await asyncio.to_thread(self.sealer.destroy, sealed)
+                    await self._withdraw(hold_id)
+                await self.acceptance.give_up(attempt, exc.uncertain, hold_gone=True)
                 kind = OutcomeKind.DEFERRED if exc.temporary else OutcomeKind.DOWNSTREAM_REFUSED
                 return Outcome(kind, queue_id, decision, detail=exc.detail, code=exc.code)
+            if attempt.earlier is not None:
+                metrics.possible_duplicate(attempt.earlier)
+                log.warning("possible-duplicate-delivery", queue_id=queue_id,
+                            message_id=message_id, earlier=attempt.earlier)
+        try:
+            await self.store.answer(attempt.key.digest, answer)
+        except StoreError:  # delivered all the same: the 250 stands; a retry may repeat it
+            log.exception("store-error", queue_id=queue_id, during="answer")
+            metrics.store_error("answer")
         if hold_id is not None and allowed:  # final now: queue its notices (docs/review.md)
             await notify.on_hold(self.store, self.settings, policy, hold_id)
-        kind = (OutcomeKind.RELAYED if hold_id is None
-                else OutcomeKind.PARTLY_HELD if allowed else OutcomeKind.HELD)
         return Outcome(kind, queue_id, decision, hold_id=hold_id, held=len(held),
                        delivered=len(allowed))
+
+    async def _withdraw(self, hold_id: str) -> None:
+        """Undo a hold whose message got no 250 (the allowed part could not be delivered)."""
+        sealed = await self.store.held_content(hold_id)
+        await self.store.forget_hold(hold_id, "onward delivery failed")
+        if sealed:
+            await asyncio.to_thread(self.sealer.destroy, sealed)
 
     def _trace(self, incoming: Incoming, queue_id: str, decision: Decision, message_id: str,
                add_message_id: bool) -> list[tuple[str, str]]:
@@ -234,8 +314,22 @@ class Submitter:
         return trace
 
 
+def _repeat(row: Accepted) -> Outcome:
+    """The answer an earlier attempt of the same message got, given again."""
+    answer = row.answer
+    assert answer is not None
+    return Outcome(OutcomeKind(answer.outcome), answer.queue_id, answer.decision,
+                   hold_id=answer.hold_id, held=answer.held, delivered=answer.delivered,
+                   repeated=True)
+
+
 def _report(outcome: Outcome, context: dict[str, Any], started: float) -> None:
     """The message's one log line and its metrics (never its subject or body)."""
+    if outcome.repeated or outcome.kind is OutcomeKind.IN_PROGRESS:
+        metrics.repeated("same" if outcome.repeated else "in-progress")
+        log.info("message-repeated", **{**context, "queue_id": outcome.queue_id},
+                 answer=outcome.kind.value, hold_id=outcome.hold_id)
+        return
     if outcome.during is not None:
         metrics.store_error(outcome.during)
     if outcome.kind in (OutcomeKind.DEFERRED, OutcomeKind.DOWNSTREAM_REFUSED):

@@ -26,6 +26,8 @@ NO_SPACE = ("452 4.3.1 Insufficient system storage: the gateway is low on disk s
 DOWNSTREAM_TEMPORARY = ("451 4.4.1 Message not accepted: onward delivery failed ({detail}); "
                         "try again later")
 INTERNAL_ERROR = "451 4.3.0 Message not accepted: internal error; try again later"
+IN_PROGRESS = ("451 4.3.0 Message not accepted yet: the same message is already being "
+               "processed on another connection; retry later")
 
 
 def multiline(code: str, enhanced: str, lines: Iterable[str]) -> str:
@@ -101,6 +103,8 @@ def for_outcome(outcome: Outcome) -> str:
             return _refused_input(outcome.problem, outcome.detail)
         case OutcomeKind.INTERNAL_ERROR:
             return INTERNAL_ERROR
+        case OutcomeKind.IN_PROGRESS:
+            return IN_PROGRESS
         case _:
             assert_never(outcome.kind)
 

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.store.accepted import AcceptanceUpdate, apply_update
 from gateway.store.audit import record_audit
 from gateway.store.db import Database
 from gateway.store.outbox import enqueue_rows, record_notices
@@ -32,11 +33,13 @@ class HeldTables(Database):
     """Held messages, their content and their review state."""
 
     async def hold(self, record: HeldMessage, content: bytes,
-                   notices: HoldNotices | None = None) -> str:
+                   notices: HoldNotices | None = None,
+                   acceptance: AcceptanceUpdate | None = None) -> str:
         """Durably store a held message and its decision; returns the hold id.
 
         ``notices`` (when nothing can withdraw the hold any more): queued in the same
-        transaction, one commit instead of two.
+        transaction, one commit instead of two. ``acceptance``: the message's answer (or
+        its hold id on its claim), in the same transaction, so a retry finds this hold.
         """
         decision = record.decision
         row = (
@@ -62,6 +65,8 @@ class HeldTables(Database):
             if notices is not None:
                 record_notices(conn, record.id, notices.mail, notices.digest_pending,
                                record.created_at)
+            if acceptance is not None:
+                apply_update(conn, acceptance, record.id)
 
         try:
             await self._write(work)

@@ -1,14 +1,16 @@
-"""The durable store (SQLite): held messages, the release outbox and the audit log.
+"""The durable store (SQLite): held messages, the release outbox, the audit log and the
+answers of idempotent acceptance.
 
-Its tables' classes (``held.py``, ``outbox.py``, ``audit.py``) share one connection and its
-group commit (``db.py``); the thread memory (``threads.py``) writes its own tables through
-``Store.write``. The records it hands out are in ``records.py``.
+Its tables' classes (``held.py``, ``outbox.py``, ``audit.py``, ``accepted.py``) share one
+connection and its group commit (``db.py``); the thread memory (``threads.py``) writes its
+own tables through ``Store.write``. The records it hands out are in ``records.py``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from gateway.store.accepted import AcceptedTables
 from gateway.store.audit import AuditLog
 from gateway.store.db import DB_NAME
 from gateway.store.held import HeldTables
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-class Store(HeldTables, OutboxTables, AuditLog):
+class Store(HeldTables, OutboxTables, AuditLog, AcceptedTables):
     """Async access to the SQLite store under the data directory."""
 
     @classmethod

@@ -94,11 +94,14 @@ def test_auth_attempts_per_connection_are_limited(gateway: GatewayProcess) -> No
 
 def test_messages_per_connection_are_limited(gateway: GatewayProcess,
                                              downstream: Downstream) -> None:
-    one = (b"MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n"
-           b"Subject: x\r\n\r\nInternal\r\nbody\r\n.\r\n")
+    def one(n: int) -> bytes:  # each its own message (the same one twice is a retry)
+        return (b"MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n"
+                b"Subject: x\r\nMessage-ID: <limit-%d@client.test>\r\n\r\n"
+                b"Internal\r\nbody\r\n.\r\n" % n)
+
     with greeted(gateway) as client:
         client.command(b"EHLO client.test\r\n")
-        client.send(one * 3)
+        client.send(one(1) + one(2) + one(3))
         replies = client.rest()
     assert [r[:3] for r in replies] == ["250", "250", "354", "250"] * 2 + ["421"], replies
     assert len(downstream.wait_for(2)) == 2

@@ -20,6 +20,7 @@ class Mode(enum.Enum):
     REFUSE_RCPT = "refuse-rcpt"  # 550 for addresses in refuse_rcpt
     DISCONNECT = "disconnect"    # drop the connection at end of DATA
     SLOW = "slow"                # sleep `delay` seconds before answering DATA
+    LATE = "late"                # record the message, then sleep `delay` seconds before 250
 
 
 @dataclass
@@ -71,6 +72,8 @@ class _Handler:
             self.state.messages.append(Received(
                 envelope.mail_from or "", list(envelope.rcpt_tos),
                 envelope.original_content or b""))
+        if mode is Mode.LATE:  # taken (and kept, as a real server would): the answer is late
+            await asyncio.sleep(self.state.delay)
         return "250 2.0.0 Ok: recorded"
 
 

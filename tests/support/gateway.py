@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -142,11 +143,18 @@ class GatewayProcess:
 
 def message(body: str, subject: str = "Case update", sender: str = "alice@example.org",
             to: str = "bob@example.org", headers: dict[str, str] | None = None,
-            message_id: str | None = None) -> bytes:
-    """A plain text message with CRLF line endings."""
+            message_id: str | None = None, unique: bool = True) -> bytes:
+    """A plain text message with CRLF line endings.
+
+    Without ``message_id`` it gets a Message-ID of its own (``unique``), as a mail client
+    writes: the gateway takes the same message sent twice for a retry and acts on it once.
+    ``unique=False``: no Message-ID at all.
+    """
     lines = [f"From: {sender}", f"To: {to}", f"Subject: {subject}",
              "Date: Thu, 26 Nov 2026 10:00:00 +0000", "MIME-Version: 1.0",
              "Content-Type: text/plain; charset=utf-8"]
+    if message_id is None and unique:
+        message_id = f"<{uuid.uuid4().hex}@client.test>"
     if message_id:
         lines.append(f"Message-ID: {message_id}")
     for key, value in (headers or {}).items():

@@ -43,7 +43,7 @@ async def hold(store: Store, policy: Policy, first_line: str = ADJUST,
     ``sealer``: store the body sealed by it.
     """
     data = message(f"{first_line}\n\nA client's story.\n", sender=sender,
-                   to=", ".join(recipients), message_id=message_id)
+                   to=", ".join(recipients), message_id=message_id, unique=False)
     parsed = [parse_recipient(r) for r in recipients]
     decision = decide(policy, read_stamps(read_message(data), policy.vocabulary), sender,
                       parsed, thread)

@@ -1,0 +1,199 @@
+"""The answers given to accepted messages, by acceptance key: a retry gets the same one.
+
+A row is first a **claim** (an attempt is at work on the message: reading is done, it is
+about to hold or relay), then the **answer** that attempt gave (``250``, with its queue and
+hold id). A claim whose attempt is gone (its process died, or the client hung up) is
+*stale*: the next attempt takes it over, reusing its queue id and its hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.core.decision import Decision
+from gateway.store.db import Database
+from gateway.store.records import StoreError, aware, now, stored
+
+
+class AcceptedState(enum.Enum):
+    """Where an accepted message's row is."""
+
+    CLAIMED = "claimed"
+    ANSWERED = "answered"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer a message got: what became of it, its queue id and hold id."""
+
+    outcome: str
+    queue_id: str
+    hold_id: str | None
+    held: int
+    delivered: int
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """One row: a claim, or an answer given."""
+
+    key: str
+    state: AcceptedState
+    owner: str | None
+    queue_id: str
+    hold_id: str | None
+    claimed_at: dt.datetime
+    answer: Answer | None
+    # An attempt that gave up may have left a copy at the downstream (its answer never came).
+    maybe_delivered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The result of claiming a key: ``won`` (this attempt works on it), and the row that
+    was there before (an answer, someone else's live claim, or a stale claim taken over)."""
+
+    won: bool
+    before: Accepted | None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptanceUpdate:
+    """Written in the transaction that stores a hold: the hold id on the claim, or (when
+    nothing can withdraw the hold any more) the final answer."""
+
+    key: str
+    answer: Answer | None = None
+
+
+_COLUMNS = ("key, state, owner, queue_id, hold_id, outcome, held, delivered, decision, "
+            "maybe_delivered, claimed_at")
+
+
+def _from_row(row: sqlite3.Row) -> Accepted:
+    state = AcceptedState(row["state"])
+    answer = None
+    if state is AcceptedState.ANSWERED:
+        answer = Answer(outcome=row["outcome"], queue_id=row["queue_id"],
+                        hold_id=row["hold_id"], held=int(row["held"]),
+                        delivered=int(row["delivered"]),
+                        decision=Decision.from_dict(json.loads(row["decision"])))
+    return Accepted(key=row["key"], state=state, owner=row["owner"],
+                    queue_id=row["queue_id"], hold_id=row["hold_id"],
+                    claimed_at=aware(row["claimed_at"]), answer=answer,
+                    maybe_delivered=bool(row["maybe_delivered"]))
+
+
+def _select(conn: sqlite3.Connection, key: str) -> Accepted | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM accepted WHERE key = ?", (key,)).fetchone()
+    return _from_row(row) if row is not None else None
+
+
+def record_answer(conn: sqlite3.Connection, key: str, answer: Answer) -> None:
+    """The answer a message got, inside the caller's transaction."""
+    at = stored(now())
+    conn.execute(
+        "INSERT INTO accepted (key, state, owner, queue_id, hold_id, outcome, held, delivered, "
+        "decision, created_at, claimed_at, answered_at) "
+        "VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET state = excluded.state, owner = NULL, "
+        "queue_id = excluded.queue_id, hold_id = excluded.hold_id, "
+        "outcome = excluded.outcome, held = excluded.held, delivered = excluded.delivered, "
+        "decision = excluded.decision, answered_at = excluded.answered_at",
+        (key, AcceptedState.ANSWERED.value, answer.queue_id, answer.hold_id, answer.outcome,
+         answer.held, answer.delivered, json.dumps(answer.decision.to_dict()), at, at, at))
+
+
+def apply_update(conn: sqlite3.Connection, update: AcceptanceUpdate, hold_id: str) -> None:
+    """Inside the hold's transaction: the answer, or the hold id on the claim."""
+    if update.answer is not None:
+        record_answer(conn, update.key, update.answer)
+        return
+    conn.execute("UPDATE accepted SET hold_id = ? WHERE key = ? AND state = ?",
+                 (hold_id, update.key, AcceptedState.CLAIMED.value))
+
+
+class AcceptedTables(Database):
+    """Claims and answers of idempotent acceptance."""
+
+    async def accepted(self, key: str) -> Accepted | None:
+        """The row of ``key``: its answer, or the claim of an attempt at work on it."""
+        try:
+            return await self._read(lambda conn: _select(conn, key))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read accepted messages: {exc.__class__.__name__}") from exc
+
+    async def claim(self, key: str, owner: str, queue_id: str,
+                    stale: Callable[[Accepted], bool]) -> Claim:
+        """Claim ``key`` for an attempt, unless it was answered or another live attempt
+        has it; a claim that ``stale`` says is abandoned is taken over."""
+
+        def work(conn: sqlite3.Connection) -> Claim:
+            before = _select(conn, key)
+            at = stored(now())
+            if before is None:
+                conn.execute(
+                    "INSERT INTO accepted (key, state, owner, queue_id, held, delivered, "
+                    "created_at, claimed_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?)",
+                    (key, AcceptedState.CLAIMED.value, owner, queue_id, at, at))
+                return Claim(True, None)
+            if before.state is AcceptedState.ANSWERED or not stale(before):
+                return Claim(False, before)
+            conn.execute("UPDATE accepted SET owner = ?, claimed_at = ? WHERE key = ?",
+                         (owner, at, key))
+            return Claim(True, before)
+
+        try:
+            return await self._write(work)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot claim the message: {exc.__class__.__name__}") from exc
+
+    async def answer(self, key: str, answer: Answer) -> None:
+        """Record the answer a relayed message got (after the downstream accepted it)."""
+        try:
+            await self._write(lambda conn: record_answer(conn, key, answer))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot record the answer: {exc.__class__.__name__}") from exc
+
+    async def release_claim(self, key: str, owner: str) -> None:
+        """An attempt that did nothing lets go of its claim: the retry starts afresh."""
+        await self._write(lambda conn: conn.execute(
+            "DELETE FROM accepted WHERE key = ? AND state = ? AND owner = ?",
+            (key, AcceptedState.CLAIMED.value, owner)))
+
+    async def abandon_claim(self, key: str, owner: str, *, maybe_delivered: bool,
+                            hold_gone: bool) -> None:
+        """An attempt that may have left something behind gives up its claim; the retry
+        takes it over. ``maybe_delivered``: a copy may be at the downstream (the retry's
+        delivery is then a possible duplicate); ``hold_gone``: its hold was withdrawn."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE accepted SET owner = NULL, maybe_delivered = max(maybe_delivered, ?), "
+                "hold_id = CASE WHEN ? THEN NULL ELSE hold_id END "
+                "WHERE key = ? AND state = ? AND owner = ?",
+                (int(maybe_delivered), int(hold_gone), key, AcceptedState.CLAIMED.value, owner))
+
+        await self._write(work)
+
+    async def prune_accepted(self, before: dt.datetime, limit: int = 1000) -> int:
+        """Forget up to ``limit`` rows first claimed before ``before``; how many went."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "DELETE FROM accepted WHERE key IN (SELECT key FROM accepted "
+                "WHERE created_at < ? ORDER BY created_at LIMIT ?)", (stored(before), limit))
+            return cursor.rowcount
+
+        return await self._write(work)
+
+    async def count_accepted(self) -> int:
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT count(*) FROM accepted").fetchone())
+        return int(row[0])
