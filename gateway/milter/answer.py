@@ -16,7 +16,7 @@ from kilter.protocol.messages import Continue, Discard, RemoveRecipient, ReplyCo
 
 from gateway.core.model import Verdict
 from gateway.milter.message import header_edits
-from gateway.service.submit import Outcome, OutcomeKind
+from gateway.service.outcome import Outcome, OutcomeKind
 from gateway.smtp import replies
 
 
@@ -51,8 +51,8 @@ def answer(outcome: Outcome, envelope: Envelope,
         case OutcomeKind.HELD:
             return [], Discard()
         case (OutcomeKind.BOUNCED | OutcomeKind.DEFERRED | OutcomeKind.DOWNSTREAM_REFUSED
-              | OutcomeKind.STORE_FAILED | OutcomeKind.REFUSED_INPUT
-              | OutcomeKind.INTERNAL_ERROR):
+              | OutcomeKind.STORE_FAILED | OutcomeKind.IN_PROGRESS
+              | OutcomeKind.REFUSED_INPUT | OutcomeKind.INTERNAL_ERROR):
             return [], reply(replies.for_outcome(outcome))
         case _:
             assert_never(outcome.kind)

@@ -39,7 +39,7 @@ from gateway.core.recipients import AddressRefused, parse_recipient, refuse_sour
 from gateway.logs import get_logger
 from gateway.milter.answer import Envelope, answer, reply
 from gateway.milter.message import assemble
-from gateway.service.submit import Incoming, Outcome
+from gateway.service.outcome import Incoming, Outcome
 from gateway.smtp import replies
 
 log = get_logger()

@@ -13,7 +13,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 from gateway.adapters.space import DiskSpace
 from gateway.core.recipients import AddressRefused, parse_recipient, refuse_source_route
 from gateway.logs import get_logger
-from gateway.service.submit import Incoming, OutcomeKind, Submitter
+from gateway.service.outcome import Incoming, OutcomeKind
+from gateway.service.submit import Submitter
 from gateway.smtp import replies
 from gateway.smtp.data_reader import TooBig, read_data
 

@@ -7,7 +7,7 @@ from typing import assert_never
 
 from gateway.core.decision import Decision
 from gateway.core.model import Verdict
-from gateway.service.submit import InputProblem, Outcome, OutcomeKind
+from gateway.service.outcome import InputProblem, Outcome, OutcomeKind
 
 UNTRUSTED = "554 5.7.1 Relay access denied: {peer} is not a trusted network of this gateway"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"

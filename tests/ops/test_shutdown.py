@@ -121,8 +121,10 @@ def test_sighup_reloads_the_policy_and_keeps_the_last_good_one(tmp_path: Path,
                              config={"policy_poll_seconds": 0, "workers": 2}).start()
     try:
         wait_for_event(process, "listening", 2)
-        unstamped = message("Quarterly figures attached.", to=PARTNER)
-        code, reply = process.send(ALICE, [PARTNER], unstamped)
+        def unstamped() -> bytes:  # each send a new message, not a retry of the last one
+            return message("Quarterly figures attached.", to=PARTNER)
+
+        code, reply = process.send(ALICE, [PARTNER], unstamped())
         assert code == 250 and "held" not in reply, reply
 
         rules = process.policies / "rules.toml"
@@ -134,13 +136,13 @@ def test_sighup_reloads_the_policy_and_keeps_the_last_good_one(tmp_path: Path,
         assert process.proc is not None
         process.proc.send_signal(signal.SIGHUP)
         wait_for_event(process, "policy-loaded", 2)  # both workers
-        code, reply = process.send(ALICE, [PARTNER], unstamped)
+        code, reply = process.send(ALICE, [PARTNER], unstamped())
         assert code == 250 and "held for review" in reply, reply
 
         rules.write_text(rules.read_text() + "\n[internal]\nexternal = 42\n")
         process.proc.send_signal(signal.SIGHUP)
         wait_for_event(process, "policy-refused", 2)
-        code, reply = process.send(ALICE, [PARTNER], unstamped)
+        code, reply = process.send(ALICE, [PARTNER], unstamped())
         assert code == 250 and "held for review" in reply, reply
     finally:
         process.stop()

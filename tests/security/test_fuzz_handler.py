@@ -27,7 +27,8 @@ from gateway.adapters.crypto import NullSealer
 from gateway.adapters.rewrite import split_header
 from gateway.core.message import read_message
 from gateway.policyfiles.load import load_policy
-from gateway.service.submit import Submitter, has_bare_line_ending
+from gateway.service.outcome import has_bare_line_ending
+from gateway.service.submit import Submitter
 from gateway.settings import Settings
 from gateway.smtp.access import header_refusal
 from gateway.smtp.handler import Handler

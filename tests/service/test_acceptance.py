@@ -17,7 +17,7 @@ import pytest
 from gateway.adapters.delivery import DeliveryError
 from gateway.service import metrics
 from gateway.service.housekeeping import ReviewTasks
-from gateway.service.submit import Incoming, OutcomeKind
+from gateway.service.outcome import Incoming, OutcomeKind
 from gateway.smtp import replies
 from gateway.store.accepted import AcceptedState
 from gateway.store.records import now

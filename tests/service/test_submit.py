@@ -13,8 +13,9 @@ from gateway.adapters.delivery import DeliveryError
 from gateway.core.policy import Policy
 from gateway.core.stamps import Vocabulary
 from gateway.policyfiles.load import load_policy
+from gateway.service.outcome import Incoming, InputProblem, OutcomeKind
 from gateway.service.reading import MessageReader, Read, read_now
-from gateway.service.submit import Incoming, InputProblem, OutcomeKind, Submitter
+from gateway.service.submit import Submitter
 from gateway.settings import Settings
 from gateway.smtp import replies
 from gateway.store.store import HeldState, Store, StoreError
