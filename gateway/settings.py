@@ -105,8 +105,14 @@ class Settings(BaseModel):
     outbox_give_up_hours: float = Field(default=120.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     housekeeping_seconds: float = Field(default=60.0, gt=0)
-    web_session_hours: float = Field(default=8.0, gt=0)
-    web_secure_cookies: bool = False
+    web_session_hours: float = Field(default=8.0, gt=0)  # a login's absolute lifetime
+    web_session_idle_minutes: float = Field(default=30.0, gt=0)
+    web_secure_cookies: bool = False  # also on when public_url is https
+    # The review UI's door (docs/review.md): proxies whose forwarding headers are believed,
+    # and failed logins per account and per client address in 15 minutes.
+    web_trusted_proxies: tuple[str, ...] = ()
+    web_login_failures_per_account: int = Field(default=10, gt=0)
+    web_login_failures_per_address: int = Field(default=100, gt=0)
 
     @field_validator("listen")
     @classmethod
@@ -121,7 +127,7 @@ class Settings(BaseModel):
             split_host_port(value)
         return value
 
-    @field_validator("trusted_networks")
+    @field_validator("trusted_networks", "web_trusted_proxies")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for net in value:
@@ -227,7 +233,13 @@ class Settings(BaseModel):
 
     @property
     def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        return tuple(ipaddress.ip_network(n, strict=False) for n in self.trusted_networks)
+        return networks_of(self.trusted_networks)
+
+
+def networks_of(values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network,
+                                                  ...]:
+    """Validated network strings (a settings field) as networks."""
+    return tuple(ipaddress.ip_network(n, strict=False) for n in values)
 
 
 def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:

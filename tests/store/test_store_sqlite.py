@@ -210,8 +210,10 @@ async def test_a_new_store_has_the_old_tables_and_indexes(tmp_path: Path) -> Non
     conn.executescript(OLD_STORE)
     conn.close()
     query = "SELECT type, name, tbl_name FROM sqlite_master ORDER BY name"
-    assert raw(tmp_path, query) == raw(old, query)
-    for (table,) in raw(tmp_path, "SELECT name FROM sqlite_master WHERE type = 'table'"):
+    # Every old table and index is there as it was; tables added since have tests of their own.
+    old_tables = {row[2] for row in raw(old, query)}
+    assert [r for r in raw(tmp_path, query) if r[2] in old_tables] == raw(old, query)
+    for (table,) in raw(old, "SELECT name FROM sqlite_master WHERE type = 'table'"):
         info = f"SELECT name, type, \"notnull\", pk FROM pragma_table_info('{table}')"
         assert raw(tmp_path, info) == raw(old, info), table
 
