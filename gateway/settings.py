@@ -24,7 +24,7 @@ from gateway.adapters.master_key import master_key_path, read_master_key
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
 SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key",
-                             "held_encryption_old_keys"})
+                             "held_encryption_old_keys", "upstream_verified_value"})
 
 
 class SettingsError(Exception):
@@ -113,6 +113,11 @@ class Settings(BaseModel):
     web_trusted_proxies: tuple[str, ...] = ()
     web_login_failures_per_account: int = Field(default=10, gt=0)
     web_login_failures_per_address: int = Field(default=100, gt=0)
+    # Who may vouch for an unauthenticated sender on the trusted port (docs/security.md).
+    verified_upstreams: tuple[str, ...] = ()
+    upstream_verified_header: str = "X-Stampgate-Verified-Sender"
+    # When set, the header must carry exactly this value (upstreams with shared addresses).
+    upstream_verified_value: SecretStr | None = None
 
     @field_validator("listen")
     @classmethod
@@ -127,7 +132,7 @@ class Settings(BaseModel):
             split_host_port(value)
         return value
 
-    @field_validator("trusted_networks", "web_trusted_proxies")
+    @field_validator("trusted_networks", "web_trusted_proxies", "verified_upstreams")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for net in value:
@@ -226,6 +231,15 @@ class Settings(BaseModel):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https:// (https://review.example.org)")
         return value.rstrip("/")
+
+    @field_validator("upstream_verified_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        name = value.removeprefix(value[:12]) if value[:12].lower() == "x-stampgate-" else ""
+        if not name or not all(c.isalnum() or c == "-" for c in name):
+            raise ValueError("must be a header name that starts with X-Stampgate- (the gateway "
+                             "removes those from what it relays), e.g. X-Stampgate-Verified-Sender")
+        return value
 
     @property
     def listen_address(self) -> tuple[str, int]:

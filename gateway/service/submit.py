@@ -70,6 +70,9 @@ class Incoming:
     data: bytes
     peer: str
     helo: str | None = None
+    # The edge vouches for ``sender``: a logged-in user, or a verified upstream's header.
+    # Only a verified sender's groups grant rights such as downgrading.
+    sender_verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +135,8 @@ class Submitter:
             return Outcome(OutcomeKind.REFUSED_INPUT, queue_id,
                            problem=InputProblem.AMBIGUOUS_HEADERS, detail=ambiguous)
         context: dict[str, Any] = {"queue_id": queue_id, "message_id": None,
-                                   "sender": incoming.sender, "size": len(incoming.data)}
+                                   "sender": incoming.sender, "size": len(incoming.data),
+                                   "sender_verified": incoming.sender_verified}
         try:
             outcome = await self._relay(incoming, queue_id, context)
         except Exception:
@@ -161,7 +165,8 @@ class Submitter:
             # Without the register nobody can tell whether a client is named: retry later.
             log.exception("store-error", queue_id=queue_id, during="register")
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="register")
-        decision = decide(policy, reading, sender, recipients, thread, register=found)
+        decision = decide(policy, reading, sender, recipients, thread, register=found,
+                          sender_verified=incoming.sender_verified)
         if decision.verdict is Verdict.BOUNCE:
             return Outcome(OutcomeKind.BOUNCED, queue_id, decision)
 
