@@ -25,7 +25,7 @@ DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
 DEFAULT_MIN_FREE = 4 * DEFAULT_MAX_SIZE
 SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key",
-                             "held_encryption_old_keys"})
+                             "held_encryption_old_keys", "upstream_verified_value"})
 
 
 class SettingsError(Exception):
@@ -143,8 +143,19 @@ class Settings(BaseModel):
     outbox_give_up_hours: float = Field(default=120.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     housekeeping_seconds: float = Field(default=60.0, gt=0)
-    web_session_hours: float = Field(default=8.0, gt=0)
-    web_secure_cookies: bool = False
+    web_session_hours: float = Field(default=8.0, gt=0)  # a login's absolute lifetime
+    web_session_idle_minutes: float = Field(default=30.0, gt=0)
+    web_secure_cookies: bool = False  # also on when public_url is https
+    # The review UI's door (docs/review.md): proxies whose forwarding headers are believed,
+    # and failed logins per account and per client address in 15 minutes.
+    web_trusted_proxies: tuple[str, ...] = ()
+    web_login_failures_per_account: int = Field(default=10, gt=0)
+    web_login_failures_per_address: int = Field(default=100, gt=0)
+    # Who may vouch for an unauthenticated sender on the trusted port (docs/security.md).
+    verified_upstreams: tuple[str, ...] = ()
+    upstream_verified_header: str = "X-Stampgate-Verified-Sender"
+    # When set, the header must carry exactly this value (upstreams with shared addresses).
+    upstream_verified_value: SecretStr | None = None
     # Milter mode (docs/deploy.md, "As a Postfix milter"): the [milter] table of the file.
     milter: MilterSettings = Field(default_factory=MilterSettings)
 
@@ -161,7 +172,7 @@ class Settings(BaseModel):
             split_host_port(value)
         return value
 
-    @field_validator("trusted_networks")
+    @field_validator("trusted_networks", "web_trusted_proxies", "verified_upstreams")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for net in value:
@@ -270,13 +281,28 @@ class Settings(BaseModel):
             raise ValueError("must start with http:// or https:// (https://review.example.org)")
         return value.rstrip("/")
 
+    @field_validator("upstream_verified_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        name = value.removeprefix(value[:12]) if value[:12].lower() == "x-stampgate-" else ""
+        if not name or not all(c.isalnum() or c == "-" for c in name):
+            raise ValueError("must be a header name that starts with X-Stampgate- (the gateway "
+                             "removes those from what it relays), e.g. X-Stampgate-Verified-Sender")
+        return value
+
     @property
     def listen_address(self) -> tuple[str, int]:
         return split_host_port(self.listen)
 
     @property
     def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        return tuple(ipaddress.ip_network(n, strict=False) for n in self.trusted_networks)
+        return networks_of(self.trusted_networks)
+
+
+def networks_of(values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network,
+                                                  ...]:
+    """Validated network strings (a settings field) as networks."""
+    return tuple(ipaddress.ip_network(n, strict=False) for n in values)
 
 
 def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:

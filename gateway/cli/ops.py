@@ -18,7 +18,7 @@ A backup is one directory (mode 0700, files 0600) holding:
   stampgate.sqlite3   the store (held messages, thread memory, outbox, audit log)
   held-keys/          the key of every encrypted held body in that store
   reviewers.json      reviewer accounts          users.json  submission accounts
-  web-session.key     the key that signs review UI sessions
+  web-session.key     the review UI's key for login digests in the log
   manifest.json       what is in it, with a SHA-256 checksum per file
 The master key is never in it: --include-master-key FILE writes it to a separate file.
 """

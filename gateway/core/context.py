@@ -34,12 +34,20 @@ class DecisionContext:
     thread: ThreadContext | None
     # What the protected-client register found in the message (pseudonyms and fields only).
     register: tuple[RegisterFinding, ...] = ()
+    # The edge vouches for ``sender`` (a logged-in user, or a verified upstream said so).
+    sender_verified: bool = True
+
+    @property
+    def sender_in_downgrade_group(self) -> bool:
+        """Whether the sender address is in a group the organisation lets downgrade."""
+        groups = self.policy.groups_of(self.sender, self.sender.rpartition("@")[2])
+        return bool(groups & set(self.policy.organisation.may_downgrade))
 
     @property
     def sender_may_downgrade(self) -> bool:
-        """Whether the sender is in a group the organisation lets downgrade."""
-        groups = self.policy.groups_of(self.sender, self.sender.rpartition("@")[2])
-        return bool(groups & set(self.policy.organisation.may_downgrade))
+        """A verified sender in a group the organisation lets downgrade: an address merely
+        claimed in ``MAIL FROM`` grants nothing."""
+        return self.sender_verified and self.sender_in_downgrade_group
 
     @property
     def unreadable(self) -> tuple[str, ...]:

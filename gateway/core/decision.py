@@ -127,10 +127,15 @@ def decide(
     thread: ThreadContext | None = None,
     table: Sequence[Rule] = RULES,
     register: Sequence[RegisterFinding] = (),
+    sender_verified: bool = True,
 ) -> Decision:
-    """Apply the policy to one message. Pure: same inputs, same decision."""
+    """Apply the policy to one message. Pure: same inputs, same decision.
+
+    ``sender_verified`` is ``False`` when the edge could not vouch for ``sender`` (no login,
+    no verified upstream): then no group of the sender grants a downgrade.
+    """
     context = DecisionContext(policy, reading, sender.lower(), tuple(recipients), thread,
-                              tuple(register))
+                              tuple(register), sender_verified)
     tally = run_rules(table, context)
     return Decision(
         stamp=tally.stamp,

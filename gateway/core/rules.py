@@ -115,6 +115,9 @@ class Downgrade:
         note = _downgrade_note(source, tally.stamp)
         reason = (f"{note} ({source.where}): held for recipients {source.stamp.label} "
                   "would not allow")
+        if context.sender_in_downgrade_group:
+            reason += (f"; {context.sender} may downgrade, but the sender was not verified "
+                       "(log in with AUTH, or send through a verified upstream)")
         stricter_name, stricter_rule = context.policy.rules.for_stamp(source.stamp)
         judged: list[Judgement] = []
         for judgement in judgements:

@@ -41,6 +41,9 @@ class Incoming:
     data: bytes
     peer: str
     helo: str | None = None
+    # The edge vouches for ``sender``: a logged-in user, or a verified upstream's header.
+    # Only a verified sender's groups grant rights such as downgrading.
+    sender_verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)

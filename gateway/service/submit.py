@@ -77,7 +77,8 @@ class Submitter:
                            problem=InputProblem.AMBIGUOUS_HEADERS, detail=block.ambiguous)
         key = acceptance_key(block, incoming.data, incoming.sender, incoming.recipients)
         context: dict[str, Any] = {"queue_id": queue_id, "message_id": None,
-                                   "sender": incoming.sender, "size": len(incoming.data)}
+                                   "sender": incoming.sender, "size": len(incoming.data),
+                                   "sender_verified": incoming.sender_verified}
         earlier = await self._earlier(key, queue_id)
         if earlier is not None:
             _report(earlier, context, started)
@@ -132,7 +133,8 @@ class Submitter:
             # Without the register nobody can tell whether a client is named: retry later.
             log.exception("store-error", queue_id=queue_id, during="register")
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="register")
-        decision = decide(policy, reading, sender, recipients, thread, register=found)
+        decision = decide(policy, reading, sender, recipients, thread, register=found,
+                          sender_verified=incoming.sender_verified)
         if decision.verdict is Verdict.BOUNCE:
             return Outcome(OutcomeKind.BOUNCED, queue_id, decision)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ipaddress
 import re
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import Any, ClassVar
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from gateway.adapters.space import DiskSpace
+from gateway.core.headers import read_header_block
 from gateway.core.recipients import AddressRefused, parse_recipient, refuse_source_route
 from gateway.logs import get_logger
 from gateway.service.outcome import Incoming, OutcomeKind
 from gateway.service.submit import Submitter
+from gateway.settings import networks_of
 from gateway.smtp import replies
 from gateway.smtp.data_reader import TooBig, read_data
 
@@ -23,6 +26,39 @@ _TRAILING_DOT = re.compile(r"(@[^\s<>@]+?)\.+(?=>|\s|$)")
 
 
 _HOOK_PREFIXES = ("smtp_", "auth_", "handle_")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def peer_in(peer: object, networks: tuple[Network, ...]) -> bool:
+    """Whether the session's peer address is in one of ``networks``."""
+    host = peer[0] if isinstance(peer, tuple) else str(peer)
+    try:
+        address = ipaddress.ip_address(str(host).split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in net for net in networks)
+
+
+def upstream_vouch(data: bytes, header: str, expected: str | None) -> str | None:
+    """Why a verified upstream's header does not vouch for the sender; ``None`` if it does.
+
+    Exactly one field with a value (``expected``, when set): an upstream that adds its own
+    copy next to one a user wrote (instead of replacing it) leaves two, and two prove nothing.
+    """
+    values = read_header_block(data).get_all(header)
+    if not values:
+        return "absent"
+    if len(values) > 1:
+        return "repeated"
+    value = values[0].strip()
+    if not value:
+        return "empty"
+    if expected is not None and not hmac.compare_digest(
+            value.encode("utf-8", "surrogateescape"), expected.encode("utf-8")):
+        return "wrong value"
+    return None
 
 
 class HookNames:
@@ -117,17 +153,26 @@ class Handler(HookNames):
         self.policy = submitter.policy
         self.networks = submitter.settings.networks
         self.space = DiskSpace(Path(self.settings.data), self.settings.min_free_bytes)
+        self.upstreams = networks_of(submitter.settings.verified_upstreams)
 
     def _trusted(self, session: Session) -> bool:
-        peer = session.peer
-        host = peer[0] if isinstance(peer, tuple) else str(peer)
-        try:
-            address = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
+        return peer_in(session.peer, self.networks)
+
+    def _sender_verified(self, session: Session, envelope: Envelope, data: bytes) -> bool:
+        """A logged-in user (MAIL FROM is bound to the account), or a verified upstream's
+        header; the header from anyone else counts for nothing (and is never relayed)."""
+        if session.authenticated:
+            return True
+        if not self.upstreams or not peer_in(session.peer, self.upstreams):
             return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in net for net in self.networks)
+        secret = self.settings.upstream_verified_value
+        why_not = upstream_vouch(data, self.settings.upstream_verified_header,
+                                 secret.get_secret_value() if secret is not None else None)
+        if why_not is not None and why_not != "absent":
+            peer = session.peer[0] if isinstance(session.peer, tuple) else session.peer
+            log.warning("upstream-header-ignored", peer=str(peer),
+                        sender=envelope.mail_from, why=why_not)
+        return why_not is None
 
     async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
                           hostname: str, responses: list[str]) -> list[str]:
@@ -175,9 +220,11 @@ class Handler(HookNames):
         if refusal is not None:
             return refusal
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        data = envelope.original_content or b""
         outcome = await self.submitter.submit(Incoming(
             sender=envelope.mail_from or "", recipients=tuple(envelope.rcpt_tos),
-            data=envelope.original_content or b"", peer=peer, helo=session.host_name))
+            data=data, peer=peer, helo=session.host_name,
+            sender_verified=self._sender_verified(session, envelope, data)))
         if outcome.kind is OutcomeKind.STORE_FAILED and self.space.low(fresh=True):
             return replies.NO_SPACE  # the store failed because the disk filled up
         return replies.for_outcome(outcome)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.store.records import StoreError
+from gateway.store.sessions import SESSION_SCHEMA
 from gateway.store.threads import THREAD_SCHEMA
 
 DB_NAME = "stampgate.sqlite3"
@@ -108,6 +109,8 @@ _SCHEMA = (
     # The thread memory's tables are its own (threads.py); created with the rest so that
     # every store file has them, whichever process opened it first.
     *THREAD_SCHEMA,
+    # The review UI's sessions (sessions.py), likewise.
+    *SESSION_SCHEMA,
 )
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -226,8 +229,12 @@ class Database:
     async def _checkpoint(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, checkpoint, self._conn)
 
+    async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A read of another module's tables in this store (the web sessions)."""
+        return await self._read(work)
+
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """A write of another module's tables in this store (the thread memory), on the
+        """A write of another module's tables in this store (thread memory, sessions), on the
         store's connection and in its group commits; returns once it is durable."""
         return await self._write(work)
 

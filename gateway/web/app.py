@@ -9,35 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import hmac
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from starlette.applications import Starlette
-from starlette.datastructures import FormData
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
-from gateway.adapters.accounts import Account, Accounts, AccountsError, FailedLogins
+from gateway.adapters.accounts import Accounts
 from gateway.core.model import Stamp
 from gateway.logs import get_logger
 from gateway.service.review import Action, AlreadyDecided, ContentGone, Desk, NotFound, ReviewError
+from gateway.settings import networks_of
+from gateway.store.sessions import WebSessions
 from gateway.store.store import HeldFilter, HeldState, now
 from gateway.web import render
+from gateway.web.login import FORBIDDEN, Door
+from gateway.web.proxies import TrustedProxies
 from gateway.web.security import (
     CONTENT_MARK,
-    SESSION_COOKIE,
     SecurityHeaders,
-    csrf_ok,
-    csrf_token,
     session_secret,
 )
+from gateway.web.sessions import ServerSessions
 
 log = get_logger()
 HERE = Path(__file__).parent
@@ -46,18 +47,14 @@ AGES = {"": ("any age", None, None), "1h": ("less than an hour", None, dt.timede
         "older-1d": ("more than a day", dt.timedelta(days=1), None),
         "older-7d": ("more than a week", dt.timedelta(days=7), None)}
 E = TypeVar("E", HeldState, Action)
-FORBIDDEN = ("This form is out of date or did not come from this site. "
-             "Reload the page and try again.")
 
 
-class ReviewUI:
+class ReviewUI(Door):
     """The routes, bound to one desk and one reviewer directory."""
 
-    def __init__(self, desk: Desk, reviewers: Accounts) -> None:
+    def __init__(self, desk: Desk, reviewers: Accounts, log_key: bytes) -> None:
+        super().__init__(desk.settings, reviewers, log_key)
         self.desk = desk
-        self.reviewers = reviewers
-        self.failed = FailedLogins(desk.settings.auth_failure_limit)
-        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -72,90 +69,6 @@ class ReviewUI:
             Route("/held/{hold_id}/{action}", self.decide, methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ]
-
-    # -- sessions ------------------------------------------------------------------------
-
-    def _reviewer(self, request: Request) -> Account | None:
-        login = request.session.get("login")
-        if not isinstance(login, str):
-            return None
-        try:
-            account = self.reviewers.get(login)
-        except AccountsError as exc:
-            log.error("reviewers-unavailable", error=str(exc))
-            return None
-        if account is None or account.disabled:
-            request.session.clear()
-            return None
-        return account
-
-    def _page(self, request: Request, name: str, context: dict[str, Any],
-              status: int = 200) -> Response:
-        flashes = request.session.pop("flash", [])
-        base = {"csrf": csrf_token(request), "reviewer": self._reviewer(request),
-                "flashes": flashes}
-        return self.templates.TemplateResponse(request, name, {**base, **context},
-                                               status_code=status)
-
-    @staticmethod
-    def _flash(request: Request, kind: str, text: str) -> None:
-        request.session.setdefault("flash", []).append([kind, text])
-
-    def _to_login(self, request: Request) -> Response:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-
-    async def _form(self, request: Request) -> tuple[Account | None, FormData | None]:
-        """The reviewer and the form of a POST, or ``None`` for a forged or expired one."""
-        form = await request.form()
-        if not csrf_ok(request, form.get("csrf")):
-            log.warning("web-csrf-refused", path=request.url.path,
-                        peer=request.client.host if request.client else None)
-            return None, None
-        return self._reviewer(request), form
-
-    # -- log in and out ------------------------------------------------------------------
-
-    async def login_page(self, request: Request) -> Response:
-        if self._reviewer(request) is not None:
-            return RedirectResponse("/", status_code=303)
-        return self._page(request, "login.html", {"next": _safe_next(request.query_params)})
-
-    async def login(self, request: Request) -> Response:
-        form = await request.form()
-        if not csrf_ok(request, form.get("csrf")):
-            return PlainTextResponse(FORBIDDEN, status_code=403)
-        peer = request.client.host if request.client else "unknown"
-        login = str(form.get("login", ""))[:200].strip().lower()
-        password = str(form.get("password", ""))[:1000]
-        target = _safe_next(form)
-        if self.failed.blocked(peer):
-            log.warning("web-login-blocked", peer=peer)
-            return self._page(request, "login.html", {
-                "next": target, "error": "Too many failed logins; wait a while and try again."},
-                status=429)
-        try:
-            account = await asyncio.to_thread(self.reviewers.verify, login, password)
-        except AccountsError as exc:
-            log.error("reviewers-unavailable", error=str(exc))
-            account = None
-        if account is None:
-            self.failed.record(peer)
-            log.warning("web-login-failed", login=login, peer=peer)
-            return self._page(request, "login.html", {
-                "next": target, "error": "Wrong login or password, or the account is disabled.",
-                "login": login}, status=401)
-        request.session.clear()  # a fresh session (and CSRF token) for the new reviewer
-        request.session["login"] = account.login
-        log.info("web-login", login=account.login, peer=peer)
-        return RedirectResponse(target, status_code=303)
-
-    async def logout(self, request: Request) -> Response:
-        form = await request.form()
-        if not csrf_ok(request, form.get("csrf")):
-            return PlainTextResponse(FORBIDDEN, status_code=403)
-        request.session.clear()
-        return RedirectResponse("/login", status_code=303)
 
     # -- the queue -----------------------------------------------------------------------
 
@@ -305,23 +218,19 @@ def create_app(desk: Desk, reviewers: Accounts,
                extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The web app on the web port: the review UI plus ``extra_routes`` (health, metrics)."""
     settings = desk.settings
-    ui = ReviewUI(desk, reviewers)
+    secret = session_secret(Path(settings.data))
+    ui = ReviewUI(desk, reviewers, hmac.new(secret.encode(), b"login log",
+                                            hashlib.sha256).digest())
     middleware = [
+        Middleware(TrustedProxies, proxies=networks_of(settings.web_trusted_proxies)),
         Middleware(SecurityHeaders),
-        Middleware(SessionMiddleware, secret_key=session_secret(Path(settings.data)),
-                   session_cookie=SESSION_COOKIE, same_site="strict",
-                   https_only=settings.web_secure_cookies,
-                   max_age=int(settings.web_session_hours * 3600)),
+        Middleware(ServerSessions, sessions=WebSessions(desk.store.read, desk.store.write),
+                   idle=dt.timedelta(minutes=settings.web_session_idle_minutes),
+                   lifetime=dt.timedelta(hours=settings.web_session_hours),
+                   secure=settings.web_secure_cookies
+                   or settings.public_url.startswith("https://")),
     ]
     return Starlette(routes=[*extra_routes, *ui.routes()], middleware=middleware)
-
-
-def _safe_next(values: Any) -> str:
-    """Where to go after logging in: a path on this site only."""
-    target = str(values.get("next", "") or "/")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
 
 
 def _enum(kind: type[E], value: str, default: E | None) -> E | None:

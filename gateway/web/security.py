@@ -1,4 +1,4 @@
-"""Security for the review UI: response headers, the session secret, CSRF tokens."""
+"""Security for the review UI: response headers, the web key, CSRF tokens."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class SecurityHeaders:
 
 
 def session_secret(data_dir: Path) -> str:
-    """The key that signs session cookies, made once and kept (sessions survive a restart)."""
+    """The review UI's own key (the digests of unknown logins in the log), made once and kept."""
     path = data_dir / SESSION_KEY_FILE
     try:
         return path.read_text(encoding="ascii").strip()

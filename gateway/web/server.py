@@ -36,8 +36,10 @@ class HttpServer:
 
     def __init__(self, app: ASGIApp, host: str, port: int) -> None:
         self.sock = bind(host, port)
+        # proxy_headers off: uvicorn would believe X-Forwarded-For from any loopback client;
+        # the app reads forwarding headers from the configured proxies only (proxies.py).
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=5)
+                                timeout_graceful_shutdown=5, proxy_headers=False)
         self.server = _Server(config)
         self.task: asyncio.Task[None] | None = None
 

@@ -53,6 +53,7 @@ class Case:
     thread: ThreadContext | None = None
     fired: tuple[str, ...] = field(default=())  # further names that must be recorded
     register: bool = False  # the message is scanned against the protected-client register
+    verified: bool = True  # the edge vouches for the sender (logged in, verified upstream)
 
 
 def stamped(stamp: Stamp | None, rest: str = "The client story.") -> bytes:
@@ -129,6 +130,9 @@ ROWS: dict[str, Case] = {
     "management clears quoted needs-adjustment material": Case(
         stamped(Stamp.CLEARED, "> Needs adjustment: blur face\n> story"), COMMS, ALLOW,
         "cleared.organisation", "downgrade-permitted", sender=MANAGER),
+    "a claimed, unverified management sender clears quoted material": Case(
+        stamped(Stamp.CLEARED, "> Needs adjustment: blur face\n> story"), COMMS, HOLD,
+        "downgrade", "downgrade", sender=MANAGER, verified=False),
     # Unreadable content fails closed for communications and outside.
     "unreadable, unstamped, to outside": Case(
         encrypted("Case update"), OUTSIDE, HOLD, "unreadable.external", UNREADABLE),
@@ -176,7 +180,8 @@ def decide_case(policy: Policy, case: Case, table: tuple[Rule, ...] = RULES) -> 
     separator = policy.organisation.plus_separator
     recipients = [parse_recipient(case.recipient, separator)]
     register = findings_in(facts) if case.register else ()
-    return decide(policy, reading, case.sender, recipients, case.thread, table, register)
+    return decide(policy, reading, case.sender, recipients, case.thread, table, register,
+                  sender_verified=case.verified)
 
 
 def observed(decision: Decision) -> tuple[object, ...]:

@@ -115,15 +115,31 @@ def test_same_subject_without_references_is_a_new_thread(process: GatewayProcess
     assert downstream.wait_for(1)[0].recipients == [PARTNER]
 
 
-def test_management_may_clear_a_confidential_story(process: GatewayProcess,
+def test_management_may_clear_a_confidential_story(tmp_path: Path,
                                                    downstream: Downstream) -> None:
+    # Management's right counts for a verified sender only (here: a verified upstream).
+    process = GatewayProcess(tmp_path, downstream.url,
+                             config={"verified_upstreams": ["127.0.0.1/32"]}).start()
+    try:
+        start_chain(process, downstream)
+        cleared = reply_to("Cleared for publication\n\nA story, names changed.", DIRECTOR)
+        vouched = b"X-Stampgate-Verified-Sender: yes\r\n" + cleared
+        code, reply = process.send(DIRECTOR, [PRESS], vouched)
+        assert code == 250 and "held" not in reply, reply
+        assert downstream.wait_for(1)[0].recipients == [PRESS]
+        last = process.log_events("message")[-1]
+        assert "permitted" in last["downgrade"]
+    finally:
+        process.stop()
+
+
+def test_a_claimed_management_sender_may_not_clear_it(process: GatewayProcess,
+                                                      downstream: Downstream) -> None:
     start_chain(process, downstream)
     cleared = reply_to("Cleared for publication\n\nA story, names changed.", DIRECTOR)
     code, reply = process.send(DIRECTOR, [PRESS], cleared)
-    assert code == 250 and "held" not in reply, reply
-    assert downstream.wait_for(1)[0].recipients == [PRESS]
-    last = process.log_events("message")[-1]
-    assert "permitted" in last["downgrade"]
+    assert code == 250 and "held for review" in reply, reply
+    assert downstream.wait_for(1, timeout=0.3) == []
 
 
 def test_staff_lowering_a_thread_stamp_is_a_downgrade_hold(process: GatewayProcess,

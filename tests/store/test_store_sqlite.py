@@ -203,7 +203,7 @@ async def test_reads_a_store_written_in_the_old_format(tmp_path: Path) -> None:
 
 
 # Tables added since the SQLAlchemy store: created beside the old ones in old files too.
-NEW_TABLES = ("accepted",)
+NEW_TABLES = ("accepted", "web_sessions")
 
 
 async def test_a_new_store_has_the_old_tables_and_indexes(tmp_path: Path) -> None:

@@ -331,3 +331,23 @@ def test_disabled_reviewer_is_logged_out(browser: Browser, gateway: GatewayProce
         expect(page.get_by_role("heading", name="Log in to review held messages")).to_be_visible()
     finally:
         context.close()
+
+
+def test_log_out_ends_the_session_for_every_copy_of_the_cookie(browser: Browser,
+                                                              gateway: GatewayProcess) -> None:
+    reviewer, thief = browser.new_context(), browser.new_context()
+    try:
+        page = reviewer.new_page()
+        log_in(page, gateway)
+        expect(page.get_by_role("heading", name="Held messages")).to_be_visible()
+        thief.add_cookies(reviewer.cookies())
+        stolen = thief.new_page()
+        stolen.goto(base(gateway) + "/")
+        expect(stolen.get_by_role("heading", name="Held messages")).to_be_visible()
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_role("heading", name="Log in to review held messages")).to_be_visible()
+        stolen.reload()
+        expect(stolen.get_by_role("heading", name="Log in to review held messages")).to_be_visible()
+    finally:
+        reviewer.close()
+        thief.close()
