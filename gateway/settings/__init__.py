@@ -20,6 +20,10 @@ from pydantic import (
 
 from gateway.adapters.crypto import KEY_DIR, BodySealer, NullSealer, Sealer, parse_master_key
 from gateway.adapters.master_key import master_key_path, read_master_key
+from gateway.settings.sockets import MilterSettings as MilterSettings
+from gateway.settings.sockets import networks_of as networks_of
+from gateway.settings.sockets import split_host_port as split_host_port
+from gateway.settings.sockets import split_milter_socket as split_milter_socket
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
@@ -30,51 +34,6 @@ SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key",
 
 class SettingsError(Exception):
     """A setting with a bad value; the message names the setting and the value."""
-
-
-def split_host_port(value: str, default_port: int | None = None) -> tuple[str, int]:
-    """``host:port`` or ``[v6]:port`` into its parts."""
-    text = value.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest.removeprefix(":")
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""
-    if not port_text:
-        if default_port is None:
-            raise ValueError(f"{value!r} has no port (write HOST:PORT)")
-        return host, default_port
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"{value!r}: the port must be a number from 0 to 65535")
-    return host or "127.0.0.1", int(port_text)
-
-
-def split_milter_socket(value: str) -> tuple[str, str, int]:
-    """``inet:HOST:PORT`` or ``unix:PATH`` (Postfix's spelling) into (family, host or path,
-    port)."""
-    family, _, rest = value.strip().partition(":")
-    if family == "unix" and rest:
-        return "unix", rest, 0
-    if family == "inet" and rest:
-        host, port = split_host_port(rest)
-        return "inet", host, port
-    raise ValueError(f"{value!r}: write inet:HOST:PORT (inet:127.0.0.1:8891) or unix:PATH")
-
-
-class MilterSettings(BaseModel):
-    """``stampgate milter``: where Postfix (or Sendmail) reaches the milter."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    listen: str = "inet:127.0.0.1:8891"
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str) -> str:
-        split_milter_socket(value)
-        return value
 
 
 class Settings(BaseModel):
@@ -297,12 +256,6 @@ class Settings(BaseModel):
     @property
     def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return networks_of(self.trusted_networks)
-
-
-def networks_of(values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network,
-                                                  ...]:
-    """Validated network strings (a settings field) as networks."""
-    return tuple(ipaddress.ip_network(n, strict=False) for n in values)
 
 
 def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
