@@ -20,7 +20,7 @@ from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.core.stamps import read_stamps
 from gateway.policyfiles.load import load_policy
-from gateway.service.submit import has_bare_line_ending
+from gateway.service.outcome import has_bare_line_ending
 from gateway.smtp.access import header_refusal
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
