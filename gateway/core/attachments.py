@@ -74,7 +74,7 @@ def _read(name: str, data: bytes, budget: Budget, depth: int, found: list[Docume
         return
     if len(data) > limits.max_bytes:
         found.append(Document(name, kind, unreadable=f"larger than "
-                                                      f"{limits.max_bytes / MEGABYTE:g} MB"))
+                                                      f"{limits.max_bytes / MEGABYTE:.3g} MB"))
         return
     try:
         _dispatch(name, kind, data, budget, depth, found)
