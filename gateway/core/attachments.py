@@ -23,6 +23,9 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Stream names of an encrypted Office file (OOXML wrapped in an OLE container), UTF-16.
 _OLE_ENCRYPTED = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
 _PDF_LOOKAHEAD = 1024
+# Characters of an encoded part decoded to tell its kind (base64: 3 KiB, past the lookahead).
+SNIFF_CHARS = 4096
+NOT_WHAT_IT_SAYS = "unknown"
 # Members of an archive left unexpanded: pictures, sound and video are not documents.
 MEDIA_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".png", ".gif", ".heic", ".heif", ".webp", ".tif", ".tiff", ".bmp",
@@ -44,8 +47,14 @@ def sniff(name: str, data: bytes) -> str | None:
     if ext in TEXT_EXTENSIONS:
         return "text"
     if ext in DOCUMENT_EXTENSIONS:
-        return "unknown"  # named like a document we read, but its bytes are not one
+        return NOT_WHAT_IT_SAYS  # named like a document we read, but its bytes are not one
     return None
+
+
+def not_what_it_says(name: str) -> Document:
+    """A file named like a document whose bytes are not one: it cannot be read."""
+    return Document(name, NOT_WHAT_IT_SAYS,
+                    unreadable=f"not a valid {extension(name).lstrip('.')} file")
 
 
 def is_document(name: str, content_type: str) -> bool:
@@ -99,8 +108,8 @@ def _dispatch(name: str, kind: str, data: bytes, budget: Budget, depth: int,
         if any(marker in data for marker in _OLE_ENCRYPTED):
             raise Unreadable("encrypted")
         raise Unreadable("legacy Office format, not read")
-    elif kind == "unknown":
-        raise Unreadable(f"not a valid {extension(name).lstrip('.')} file")
+    elif kind == NOT_WHAT_IT_SAYS:
+        found.append(not_what_it_says(name))
     elif kind == "zip":
         archive = open_archive(data, budget)
         with archive:

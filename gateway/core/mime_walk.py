@@ -7,7 +7,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from gateway.core import charsets, transfer
-from gateway.core.attachments import is_document, read_attachment
+from gateway.core.attachments import (
+    NOT_WHAT_IT_SAYS,
+    SNIFF_CHARS,
+    is_document,
+    not_what_it_says,
+    read_attachment,
+    sniff,
+)
 from gateway.core.documents import (
     DEFAULT_LIMITS,
     TEXT_EXTENSIONS,
@@ -149,10 +156,20 @@ class Walker:
         """An attached file: the readers of ``attachments.py`` say what it holds."""
         if len(self.documents) >= self.limits.max_documents:
             return
+        name = shown_name(part.filename) or f"unnamed {part.content_type} attachment"
+        # The first bytes say whether it is a document at all: pictures and other files
+        # sent as application/* are not decoded further.
+        head = transfer.undo(part.body[:SNIFF_CHARS], transfer.encoding_of(
+            part.transfer_encoding))
+        kind = sniff(name, head.data)
+        if kind is None:
+            return
+        if kind == NOT_WHAT_IT_SAYS:
+            self.documents.append(not_what_it_says(name))
+            return
         undone = self._undo(part)
         if undone is None:
             return
-        name = shown_name(part.filename) or f"unnamed {part.content_type} attachment"
         self.documents.extend(read_attachment(name, undone.data, self.limits))
 
     def _attached_text(self, part: Entity) -> None:
