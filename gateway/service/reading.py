@@ -1,7 +1,8 @@
 """Reading a message off the event loop, within a time budget; an overrun fails closed.
 
 The readers in ``gateway.core`` are linear in the size of the message, so a small message is
-read where it arrives: that costs less than handing it to another process. A large one goes to
+read where it arrives: that costs less than handing it to another process. A message that may
+carry an attached document goes to a reader process whatever its size. A large one goes to
 a pool of reader processes; a read that overruns its budget has its process killed and the
 message counts as unreadable (without a readable *Cleared* stamp it reaches neither
 communications nor outside), so a hostile message can neither stall the other connections nor
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import pickle
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -27,6 +29,10 @@ from gateway.logs import quiet_libraries
 
 INLINE_LIMIT = 128 * 1024
 BUDGET_SECONDS = 10.0
+# A message that may carry a document (a PDF, an Office file, a zip) is read in a reader
+# process whatever its size: a crafted file can make a parser work far longer than its size
+# suggests, and only a process can be stopped. A false match only costs a hand-over.
+_MAY_CARRY_DOCUMENTS = re.compile(rb"application/|attachment|\{\\rtf", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +146,7 @@ class MessageReader:
 
     async def read(self, data: bytes, vocabulary: Vocabulary) -> Read:
         """The reading of ``data``; a read over budget is ``unreadable``, never a guess."""
-        if len(data) <= self.inline_limit:
+        if len(data) <= self.inline_limit and not _MAY_CARRY_DOCUMENTS.search(data):
             return self._read_inline(data, vocabulary)
         idle = self._pool()
         worker = await idle.get()
