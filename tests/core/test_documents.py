@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.core.attachments import read_attachment
 from gateway.core.decision import Decision, decide
@@ -227,3 +231,34 @@ def test_the_register_searches_attachment_text() -> None:
     found = findings_in(facts)
     assert found and all("Amina" not in f.text for f in found)
     assert any("real name" in f.text and "attached document" in f.text for f in found)
+
+
+SAMPLES = [("a.docx", d.docx(["Internal"], header="x", label="General")),
+           ("a.pdf", d.pdf([["Internal"]], {"Title": "t"})), ("a.odt", d.odt(["Internal"])),
+           ("a.rtf", d.rtf(["Internal"], header="x", title="t")),
+           ("a.zip", d.zipped({"b.docx": d.docx(["Internal"])}))]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sample=st.sampled_from(SAMPLES), cut=st.floats(0, 1),
+       flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=8))
+def test_damaged_files_are_read_or_named_unreadable_never_a_crash(
+        sample: tuple[str, bytes], cut: float, flips: list[tuple[float, int]]) -> None:
+    name, data = sample
+    damaged = bytearray(data[:max(1, int(len(data) * cut))])
+    for where, value in flips:
+        damaged[min(int(where * len(damaged)), len(damaged) - 1)] = value
+    for document in read_attachment(name, bytes(damaged), DEFAULT_LIMITS):
+        assert document.name.startswith(name)
+        assert document.unreadable is None or document.unreadable.strip()
+
+
+def test_file_names_in_reasons_carry_no_control_characters(policy: Policy) -> None:
+    evil = "report\r\n250 OK\t\x00" + "x" * 200 + ".pdf"
+    message = d.mail(CLEARED, [("placeholder.pdf", d.pdf([["Internal"]], password="pw"))])
+    message = message.replace(b'filename="placeholder.pdf"',
+                              b'filename*=utf-8\'\'' + quote(evil).encode())
+    reading = read_stamps(read_message(message), policy.vocabulary)
+    (why,) = reading.files
+    assert why.startswith("attachment report 250 ok x") and why.endswith(": encrypted")
+    assert all(c.isprintable() for c in why) and len(why) < 130
