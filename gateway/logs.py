@@ -27,10 +27,18 @@ def configure(level: str = "info") -> None:
         logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
     )
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Silence libraries whose log lines could carry message content."""
     # aiosmtpd logs every DATA line at debug level, peers at info, and the first word of
     # unknown commands (which can be a pipelined body line) at warning; keep it quiet. The
     # gateway logs the events that matter itself.
     logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+    # pypdf warns about each oddity of a broken PDF, sometimes quoting the document; the
+    # reader records such a file as unreadable instead.
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 
 
 def get_logger() -> Any:

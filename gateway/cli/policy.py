@@ -134,6 +134,8 @@ def summary(policy: Policy, directory: str) -> str:
         f"  groups: {groups}",
         f"  reviewers: {organisation.reviewers}; may downgrade: "
         f"{', '.join(organisation.may_downgrade) or 'nobody'}",
+        f"  labels: msip {len(policy.labels.msip)} mapped; an unmapped label is "
+        f"{'ignored' if policy.labels.unknown == 'ignore' else 'unreadable'}",
         f"  case files: {cases} in {os.path.join(directory, 'tests')} "
         f"(run: stampgate policy test {directory})",
     ])

@@ -50,6 +50,8 @@ class Decision:
     embedded: tuple[tuple[str, str, int], ...] = field(default=())
     # The register's findings in words: field, pseudonym and where, never the value.
     register: tuple[str, ...] = ()
+    # Stamps read from labels and attached files, each with what carried it.
+    sources: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -86,6 +88,7 @@ class Decision:
             "embedded": [{"stamp": s, "location": loc, "depth": d} for s, loc, d in self.embedded],
             "sender": self.sender,
             "register": list(self.register),
+            "sources": list(self.sources),
             "policy_version": self.policy_version,
         }
 
@@ -116,6 +119,7 @@ class Decision:
             embedded=tuple((e["stamp"], e["location"], int(e["depth"]))
                            for e in data.get("embedded", [])),
             register=tuple(data.get("register", [])),
+            sources=tuple(data.get("sources", [])),
         )
 
 
@@ -156,4 +160,6 @@ def decide(
         sender=context.sender,
         embedded=tuple((f.stamp.value, f.location.value, f.depth) for f in reading.embedded),
         register=tuple(f.text for f in context.register),
+        sources=tuple(dict.fromkeys(f"{f.stamp.label}: {f.source}"
+                                    for f in (*reading.own, *reading.embedded) if f.source)),
     )

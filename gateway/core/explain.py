@@ -19,6 +19,8 @@ _WHERE = {
     Location.FORWARDED: "a forwarded message",
     Location.ATTACHED: "an attached message",
     Location.THREAD: "the thread it replies to",
+    Location.DOCUMENT: "an attached document",
+    Location.LABEL: "a sensitivity label (msip_labels header)",
 }
 
 
@@ -63,6 +65,8 @@ def explain(decision: Decision, source: str = "") -> str:
         stated = f" (the stamp says {decision.stated_count})" if decision.stated_count else ""
         listed = "; ".join(decision.adjustments) or "none listed"
         lines.append(f"adjustments: {listed}{stated}")
+    for source in decision.sources:
+        lines.append(f"read from: {source}")
     for stamp, location, depth in decision.embedded:
         lines.append(f"embedded: {stamp} in {location} content (depth {depth})")
     if decision.unreadable:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gateway.core.documents import Document
+from gateway.core.labels import Label
 from gateway.core.model import Location
 
 
@@ -27,6 +29,12 @@ class MessageFacts:
     references: tuple[str, ...] = ()
     top_texts: tuple[TextPart, ...] = ()
     attached: tuple[MessageFacts, ...] = ()
+    # Attached documents (Office, OpenDocument, PDF, RTF, text, what .zip files hold).
+    documents: tuple[Document, ...] = ()
+    # Sensitivity labels of the message itself (the msip_labels header).
+    labels: tuple[Label, ...] = ()
+    # The file name an attached message or text came under, for reasons that name it.
+    name: str = ""
     unreadable: tuple[str, ...] = field(default=())
     # Oddities a client reads past (a base64 garbage tail): recorded, not held against it.
     defects: tuple[str, ...] = ()

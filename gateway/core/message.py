@@ -7,8 +7,10 @@ from email.header import decode_header
 from email.utils import getaddresses
 
 from gateway.core import charsets
+from gateway.core.documents import DEFAULT_LIMITS, DocumentLimits
 from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.headers import MAX_FIELDS
+from gateway.core.labels import Label, msip_header
 from gateway.core.mime_entity import entity
 from gateway.core.mime_walk import MAX_DEPTH, MAX_PARTS, Walker
 from gateway.core.model import Location
@@ -19,17 +21,20 @@ _MSGID = re.compile(r"<[^<>\s]{1,998}>")
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
 
 
-def read_message(data: bytes) -> MessageFacts:
-    """Read raw message bytes; anything that cannot be read is listed in ``unreadable``."""
-    return _read(data, 0)
+def read_message(data: bytes, limits: DocumentLimits = DEFAULT_LIMITS) -> MessageFacts:
+    """Read raw message bytes; anything that cannot be read is listed in ``unreadable``.
+
+    ``limits`` bound the reading of attached documents.
+    """
+    return _read(data, 0, limits)
 
 
-def _read(data: bytes, depth: int) -> MessageFacts:
+def _read(data: bytes, depth: int, limits: DocumentLimits) -> MessageFacts:
     try:
         root = entity(data)
     except Exception as exc:  # the last resort: a reader bug must fail closed, not crash
         return MessageFacts(unreadable=(f"message could not be parsed ({type(exc).__name__})",))
-    walker = Walker(depth, _read)
+    walker = Walker(depth, lambda inner, level: _read(inner, level, limits), limits)
     if root.block.ambiguous is not None:
         walker.unreadable.append(f"ambiguous end of the header block: {root.block.ambiguous}")
     if len(root.block.lines) > MAX_FIELDS:
@@ -50,6 +55,8 @@ def _read(data: bytes, depth: int) -> MessageFacts:
         references=_ids(headers.get("references", [])),
         top_texts=tuple(walker.texts),
         attached=tuple(walker.attached),
+        documents=tuple(walker.documents),
+        labels=_labels(headers.get("msip_labels", [])),
         unreadable=tuple(walker.unreadable),
         defects=tuple(dict.fromkeys(walker.defects)),
         header_end=root.block.end,
@@ -93,6 +100,13 @@ def _addresses(values: list[str]) -> tuple[str, ...]:
     except Exception:
         return ()
     return tuple(addr.strip().lower() for _, addr in pairs if "@" in addr)
+
+
+def _labels(values: list[str]) -> tuple[Label, ...]:
+    found: list[Label] = []
+    for value in values:
+        found.extend(msip_header(header_text(value)))
+    return tuple(dict.fromkeys(found))
 
 
 def _ids(values: list[str]) -> tuple[str, ...]:

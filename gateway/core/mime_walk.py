@@ -4,8 +4,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from gateway.core import charsets, transfer
+from gateway.core.attachments import (
+    NOT_WHAT_IT_SAYS,
+    SNIFF_CHARS,
+    is_document,
+    not_what_it_says,
+    read_attachment,
+    sniff,
+)
+from gateway.core.documents import (
+    DEFAULT_LIMITS,
+    TEXT_EXTENSIONS,
+    Document,
+    DocumentLimits,
+    extension,
+    shown_name,
+)
 from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.flowed import reflow
 from gateway.core.html_text import renderings
@@ -38,11 +55,14 @@ class Walker:
     """Collects every displayed text (each part, and the parts in display order joined),
     the attached messages and content, and what could not be read."""
 
-    def __init__(self, depth: int, read_attached: ReadAttached) -> None:
+    def __init__(self, depth: int, read_attached: ReadAttached,
+                 limits: DocumentLimits = DEFAULT_LIMITS) -> None:
         self.depth = depth
         self.read_attached = read_attached
+        self.limits = limits
         self.texts: list[TextPart] = []
         self.attached: list[MessageFacts] = []
+        self.documents: list[Document] = []
         self.unreadable: list[str] = []
         self.defects: list[str] = []
         self.parts = 0
@@ -126,8 +146,31 @@ class Walker:
         elif part.maintype == "multipart":
             for child in self._children(part, "text/plain") or []:
                 self.aside(child, nesting + 1)
-        elif part.maintype == "text" or name.endswith(".txt"):
+        elif ctype != "text/rtf" and (part.maintype == "text"
+                                      or extension(name) in TEXT_EXTENSIONS):
             self._attached_text(part)
+        elif is_document(name, ctype):
+            self._document(part)
+
+    def _document(self, part: Entity) -> None:
+        """An attached file: the readers of ``attachments.py`` say what it holds."""
+        if len(self.documents) >= self.limits.max_documents:
+            return
+        name = shown_name(part.filename) or f"unnamed {part.content_type} attachment"
+        # The first bytes say whether it is a document at all: pictures and other files
+        # sent as application/* are not decoded further.
+        head = transfer.undo(part.body[:SNIFF_CHARS], transfer.encoding_of(
+            part.transfer_encoding))
+        kind = sniff(name, head.data)
+        if kind is None:
+            return
+        if kind == NOT_WHAT_IT_SAYS:
+            self.documents.append(not_what_it_says(name))
+            return
+        undone = self._undo(part)
+        if undone is None:
+            return
+        self.documents.extend(read_attachment(name, undone.data, self.limits))
 
     def _attached_text(self, part: Entity) -> None:
         """A text attachment: an .eml in disguise is a message, anything else attached content."""
@@ -135,22 +178,23 @@ class Walker:
         if undone is None:
             return
         if looks_like_message(undone.data):
-            self._attach_bytes(undone.data)
+            self._attach_bytes(undone.data, part.filename)
             return
         texts = tuple(TextPart(loc, text) for loc, text in self._leaf(part, own=False))
         if texts:
-            self.attached.append(MessageFacts(top_texts=texts))
+            self.attached.append(MessageFacts(top_texts=texts, name=shown_name(part.filename)))
 
     def _message(self, part: Entity) -> None:
         undone = self._undo(part)
         if undone is not None:
-            self._attach_bytes(undone.data)
+            self._attach_bytes(undone.data, part.filename)
 
-    def _attach_bytes(self, data: bytes) -> None:
+    def _attach_bytes(self, data: bytes, name: str) -> None:
         if self.depth + 1 > MAX_DEPTH:
             self.unreadable.append(f"messages nested deeper than {MAX_DEPTH}")
             return
-        self.attached.append(self.read_attached(data, self.depth + 1))
+        facts = self.read_attached(data, self.depth + 1)
+        self.attached.append(replace(facts, name=shown_name(name)) if name else facts)
 
     def _enter(self, part: Entity, nesting: int) -> bool:
         if nesting > MAX_NESTING:

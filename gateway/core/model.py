@@ -68,7 +68,10 @@ class Location(enum.Enum):
     FORWARDED = "forwarded"
     ATTACHED = "attached"
     THREAD = "thread"
+    DOCUMENT = "document"
+    LABEL = "label"
 
     @property
     def embedded(self) -> bool:
-        return self in (Location.QUOTED, Location.FORWARDED, Location.ATTACHED)
+        return self in (Location.QUOTED, Location.FORWARDED, Location.ATTACHED,
+                        Location.DOCUMENT)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.core.labels import LabelMap, LabelPolicy
 from gateway.core.model import Stamp, Verdict
 from gateway.core.stamps import Vocabulary
 from gateway.core.text import normalise_phrase
@@ -179,6 +180,7 @@ class Policy(_Frozen):
     groups: dict[str, Group]
     version: str
     source: str = ""
+    labels: LabelPolicy = LabelPolicy()
 
     def model_post_init(self, context: Any, /) -> None:
         self.index  # noqa: B018 -- build the look-up tables once, while loading
@@ -220,7 +222,8 @@ class PolicyIndex:
         self.by_domain = {k: frozenset(v) for k, v in by_domain.items()}
         self.expanded = expanded
         self.domains = frozenset(policy.organisation.domains)
-        self.vocabulary = Vocabulary({s: v.phrases for s, v in policy.stamps.items()})
+        self.vocabulary = Vocabulary({s: v.phrases for s, v in policy.stamps.items()},
+                                     LabelMap.of(policy.labels))
 
     def groups_of(self, address: str, domain: str) -> frozenset[str]:
         direct = self.by_address.get(address, _NO_GROUPS)

@@ -59,6 +59,7 @@ class Where(enum.Enum):
     SUBJECT = "subject"
     BODY = "body"
     ATTACHED = "attached message"
+    DOCUMENT = "attached document"
 
 
 class Reach(enum.Enum):
@@ -221,6 +222,9 @@ def _texts(facts: MessageFacts, where: Where | None = None) -> Iterator[tuple[Wh
         if text and text not in seen:  # renderings of one part are often the same text
             seen.add(text)
             yield place, text
+    for document in facts.documents:
+        if document.unreadable is None:
+            yield Where.DOCUMENT, document.text
     for attached in facts.attached:
         yield from _texts(attached, Where.ATTACHED)
 

@@ -8,6 +8,7 @@ from gateway.core.audience import AudienceKind, place, verdict_reason
 from gateway.core.context import DecisionContext
 from gateway.core.model import Location, Stamp, Verdict
 from gateway.core.register import Reach
+from gateway.core.rules_attachments import UnreadableAttachment
 from gateway.core.stamps import strictest_finding
 from gateway.core.tally import Hit, Judgement, Rule, Tally
 
@@ -28,7 +29,8 @@ def stricter_source(context: DecisionContext, stamp: Stamp | None) -> StricterSo
     candidates: list[StricterSource] = []
     best = strictest_finding(context.reading.embedded)
     if best is not None:
-        candidates.append(StricterSource(best.stamp, f"{best.location.value} content"))
+        where = best.source or f"{best.location.value} content"
+        candidates.append(StricterSource(best.stamp, where))
     thread = context.thread
     if thread is not None and thread.stamp is not None:
         candidates.append(StricterSource(thread.stamp, f"thread {thread.thread_id}"))
@@ -256,6 +258,7 @@ RULES: tuple[Rule, ...] = (
     AudienceRules(),
     Downgrade(),
     Unreadable(),
+    UnreadableAttachment(),
     ProtectedClients(),
     ThreadNewcomer(),
     AdjustmentCount(),

@@ -44,6 +44,8 @@ class StampFinding:
     depth: int = 0
     adjustments: tuple[str, ...] = ()
     stated_count: int | None = None
+    # What carried it, when a location alone does not say: a file, a label.
+    source: str = ""
 
 
 def read_top_text(text: str, vocabulary: Vocabulary, location: Location,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from gateway.core.doc_stamps import Found, read_document, read_labels
 from gateway.core.message import MAX_DEPTH, MessageFacts
 from gateway.core.model import Location, Stamp
 from gateway.core.scan import StampFinding, read_subject, read_top_text, scan_text
@@ -33,6 +34,8 @@ class StampReading:
     own: tuple[StampFinding, ...]
     embedded: tuple[StampFinding, ...]
     unreadable: tuple[str, ...]
+    # Attached files that could not be read ("attachment X cannot be read: encrypted").
+    files: tuple[str, ...] = ()
 
     @property
     def stamp(self) -> Stamp | None:
@@ -74,20 +77,26 @@ def read_stamps(facts: MessageFacts, vocabulary: Vocabulary) -> StampReading:
     own: list[StampFinding] = []
     embedded: list[StampFinding] = []
     unreadable: list[str] = []
-    _read_message(facts, vocabulary, 0, own, embedded, unreadable)
+    documents = Found()
+    _read_message(facts, vocabulary, 0, own, embedded, unreadable, documents)
+    embedded.extend(documents.findings)
+    unreadable.extend(documents.unmapped)
     return StampReading(tuple(dict.fromkeys(own)), tuple(dict.fromkeys(embedded)),
-                        tuple(dict.fromkeys(unreadable)))
+                        tuple(dict.fromkeys(unreadable)), tuple(dict.fromkeys(documents.files)))
 
 
 def _read_message(facts: MessageFacts, vocabulary: Vocabulary, depth: int,
                   own: list[StampFinding], embedded: list[StampFinding],
-                  unreadable: list[str]) -> None:
-    """One message: its top texts, Subject and X-Stamp; then the messages attached to it.
+                  unreadable: list[str], documents: Found) -> None:
+    """One message: its top texts, Subject, X-Stamp and labels; its attached documents (all
+    embedded); then the messages attached to it.
 
-    An attached message (``depth`` > 0) has all of its stamps filed as embedded.
+    An attached message (``depth`` > 0) has all of its stamps filed as embedded, named by
+    its file name when it has one.
     """
     top_location = Location.ATTACHED if depth else None
     mine = own if depth == 0 else embedded
+    start = len(mine)
     unreadable.extend(facts.unreadable)
     for part in facts.top_texts:
         top, inside = scan_text(part.text, vocabulary, top_location or part.location, depth)
@@ -102,7 +111,17 @@ def _read_message(facts: MessageFacts, vocabulary: Vocabulary, depth: int,
             unreadable.append("X-Stamp header with a value that is not a known stamp")
         else:
             mine.append(StampFinding(stamp, top_location or Location.HEADER, depth))
+    label_found = Found()
+    read_labels(facts.labels, vocabulary, top_location or Location.LABEL, depth,
+                "the msip_labels header", label_found)
+    mine.extend(label_found.findings)
+    unreadable.extend(label_found.unmapped)
+    if depth and facts.name:
+        mine[start:] = [f if f.source else replace(f, source=facts.name) for f in mine[start:]]
+    for document in facts.documents:
+        read_document(document, vocabulary, min(depth + 1, MAX_DEPTH), documents)
     for inner in facts.attached:
-        _read_message(inner, vocabulary, min(depth + 1, MAX_DEPTH), own, embedded, unreadable)
+        _read_message(inner, vocabulary, min(depth + 1, MAX_DEPTH), own, embedded, unreadable,
+                      documents)
 
 

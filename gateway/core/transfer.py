@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 _COMMENT = re.compile(r"\([^()]*\)")
 _TOKEN = re.compile(r"[A-Za-z0-9_.+-]+")
-_WHITESPACE = re.compile(rb"[ \t\r\n\f\v]+")
+# Deleted with bytes.translate: one pass in C, where a regex substitution per line break
+# made decoding the largest part of reading a message with a base64 attachment.
+_WHITESPACE = b" \t\r\n\f\v"
 _B64_PREFIX = re.compile(rb"[A-Za-z0-9+/]*")
 _B64_CHARS = re.compile(rb"[^A-Za-z0-9+/]+")
 _QP_SOFT_SPACE = re.compile(rb"=[ \t]+(?=\r?\n)")
@@ -83,7 +85,7 @@ def _b64(chars: bytes) -> bytes:
 
 def _base64(payload: bytes) -> Undone:
     """Clients decode up to the first byte that is not base64; what follows is a defect."""
-    cleaned = _WHITESPACE.sub(b"", payload)
+    cleaned = payload.translate(None, _WHITESPACE)
     prefix = _B64_PREFIX.match(cleaned)
     assert prefix is not None
     valid = prefix.group(0)

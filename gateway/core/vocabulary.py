@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from gateway.core.labels import LabelMap
 from gateway.core.model import Stamp
 from gateway.core.spelling import leading_words, letter_spaced, near, phrase_words
 from gateway.core.text import normalise_phrase, normalise_text, without_accents
@@ -73,7 +74,10 @@ def _variants(phrase: str) -> set[str]:
 class Vocabulary:
     """Stamp phrases, folded for matching, longest first so the longer phrase wins."""
 
-    def __init__(self, phrases: Mapping[Stamp, Iterable[str]]) -> None:
+    def __init__(self, phrases: Mapping[Stamp, Iterable[str]],
+                 labels: LabelMap | None = None) -> None:
+        # Partners' sensitivity labels, as labels.toml maps them to stamps.
+        self.labels = labels if labels is not None else LabelMap()
         pairs: dict[str, Stamp] = {}
         for stamp, words in phrases.items():
             for word in words:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from gateway.core.labels import LABELS_FILE, LabelPolicy
 from gateway.core.model import Stamp
 from gateway.core.policy import (
     GROUPS_DIR,
@@ -123,12 +124,14 @@ def load_policy(directory: str | Path, overrides: Mapping[str, str] | None = Non
     stamps = _stamps(reader)
     rules = _model(reader, RULES_FILE, Rules)
     groups, group_files = _groups(reader)
+    labels = _labels(reader)
     _cross_check(reader, organisation, groups, group_files)
     if reader.problems:
         raise PolicyError(reader.problems)
     assert organisation is not None and stamps is not None and rules is not None
     return Policy(organisation=organisation, stamps=stamps, rules=rules, groups=groups,
-                  version=policy_version(reader.texts), source=str(root))
+                  version=policy_version(reader.texts), source=str(root),
+                  labels=labels or LabelPolicy())
 
 
 def reload_policy(directory: str | Path, current: Policy) -> tuple[Policy, PolicyError | None]:
@@ -149,7 +152,7 @@ def reload_policy(directory: str | Path, current: Policy) -> tuple[Policy, Polic
 def policy_fingerprint(directory: str | Path) -> tuple[tuple[str, int, int], ...]:
     """(file, modification time, size) of every policy file: cheap to poll for changes."""
     root = Path(directory)
-    paths = [root / ORGANISATION_FILE, root / STAMPS_FILE, root / RULES_FILE,
+    paths = [root / ORGANISATION_FILE, root / STAMPS_FILE, root / RULES_FILE, root / LABELS_FILE,
              *sorted((root / GROUPS_DIR).glob("*.toml"))]
     found: list[tuple[str, int, int]] = []
     for path in paths:
@@ -169,6 +172,27 @@ def _model(reader: _Reader, relative: str, cls: type[M]) -> M | None:
         return cls.model_validate(data)
     except ValidationError as exc:
         reader.validation(relative, (), exc, cls)
+        return None
+
+
+def _labels(reader: _Reader) -> LabelPolicy | None:
+    """labels.toml is optional: without it no label maps to a stamp."""
+    data = reader.load(LABELS_FILE, required=False)
+    if data is None:
+        return None
+    for key in data:
+        if key != "labels":
+            reader.add(LABELS_FILE, (key,), None, "does not belong in labels.toml",
+                       hint="put the label tables under [labels], e.g. [labels.msip]")
+    section = data.get("labels", {})
+    if not isinstance(section, dict):
+        reader.add(LABELS_FILE, ("labels",), section, "must be a table",
+                   hint='write [labels] and below it [labels.msip] "Label name" = "internal"')
+        return None
+    try:
+        return LabelPolicy.model_validate(section)
+    except ValidationError as exc:
+        reader.validation(LABELS_FILE, ("labels",), exc, LabelPolicy)
         return None
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
+from gateway.core.model import Stamp
 from gateway.core.policy import ItemFlaws
 from gateway.policyfiles.locate import locate
 
@@ -88,6 +89,8 @@ def _explain_error(kind: str, pydantic_message: str, loc: tuple[str, ...],
                    model: type[BaseModel]) -> tuple[str, str]:
     """An admin's wording (message, hint) for one pydantic error."""
     message, hint = _ERROR_WORDS.get(kind, (pydantic_message.removeprefix("Value error, "), ""))
+    if kind == "enum" and "'cleared'" in pydantic_message:  # a Stamp (labels.toml), not a Verdict
+        message, hint = "is not a stamp", "the stamps are " + ", ".join(s.value for s in Stamp)
     if kind == "extra_forbidden":
         known = _known_keys(model, loc[:-1])
         close = difflib.get_close_matches(loc[-1], known, n=1)

@@ -19,7 +19,7 @@ from gateway.policyfiles.load import policy_fingerprint, reload_policy
 from gateway.service.reading import MessageReader
 from gateway.service.register import ClientRegister, LiveRegister
 from gateway.service.submit import Submitter
-from gateway.settings import Settings, held_sealer, split_host_port
+from gateway.settings import Settings, document_limits, held_sealer, split_host_port
 from gateway.smtp.connections import ConnectionTable
 from gateway.smtp.listener import Submission
 from gateway.smtp.sessions import DrainingSMTP, Sessions
@@ -144,7 +144,8 @@ class Gateway:
                                           settings.downstream_timeout)
         # Built once here and handed to everything that reads or writes held bodies.
         self.sealer = held_sealer(settings)
-        self.reader = MessageReader(budget=settings.read_budget)
+        self.reader = MessageReader(budget=settings.read_budget,
+                                    limits=document_limits(settings))
         # Loaded now so that the first message does not wait for the register's hashes.
         register = LiveRegister(ClientRegister(Path(settings.data)))
         await register.index()

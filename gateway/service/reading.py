@@ -1,7 +1,8 @@
 """Reading a message off the event loop, within a time budget; an overrun fails closed.
 
 The readers in ``gateway.core`` are linear in the size of the message, so a small message is
-read where it arrives: that costs less than handing it to another process. A large one goes to
+read where it arrives: that costs less than handing it to another process. A message that may
+carry an attached document goes to a reader process whatever its size. A large one goes to
 a pool of reader processes; a read that overruns its budget has its process killed and the
 message counts as unreadable (without a readable *Cleared* stamp it reaches neither
 communications nor outside), so a hostile message can neither stall the other connections nor
@@ -14,17 +15,24 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import pickle
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from gateway.core.documents import DEFAULT_LIMITS, DocumentLimits
 from gateway.core.message import MessageFacts, read_message
 from gateway.core.stamps import StampReading, Vocabulary, read_stamps
+from gateway.logs import quiet_libraries
 
 INLINE_LIMIT = 128 * 1024
 BUDGET_SECONDS = 10.0
+# A message that may carry a document (a PDF, an Office file, a zip) is read in a reader
+# process whatever its size: a crafted file can make a parser work far longer than its size
+# suggests, and only a process can be stopped. A false match only costs a hand-over.
+_MAY_CARRY_DOCUMENTS = re.compile(rb"application/|attachment|\{\\rtf", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +43,10 @@ class Read:
     reading: StampReading
 
 
-def read_now(data: bytes, vocabulary: Vocabulary) -> Read:
+def read_now(data: bytes, vocabulary: Vocabulary,
+             limits: DocumentLimits = DEFAULT_LIMITS) -> Read:
     """Read a message in this process."""
-    facts = read_message(data)
+    facts = read_message(data, limits)
     return Read(facts, read_stamps(facts, vocabulary))
 
 
@@ -46,8 +55,9 @@ def unreadable(why: str) -> Read:
     return Read(MessageFacts(unreadable=(why,)), StampReading((), (), (why,)))
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, limits: DocumentLimits) -> None:
     """A reader process: vocabulary updates and messages in, pickled readings out."""
+    quiet_libraries()
     vocabulary: Vocabulary | None = None
     while True:
         try:
@@ -59,7 +69,7 @@ def _serve(conn: Connection) -> None:
             continue
         assert vocabulary is not None, "the vocabulary is always sent before a message"
         try:
-            result: tuple[str, Any] = ("ok", read_now(payload, vocabulary))
+            result: tuple[str, Any] = ("ok", read_now(payload, vocabulary, limits))
         except Exception as exc:  # fail closed in the parent, keep serving
             result = ("error", type(exc).__name__)
         conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
@@ -68,11 +78,11 @@ def _serve(conn: Connection) -> None:
 class _Worker:
     """One reader process and the pipe to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: DocumentLimits) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
-        self.process: BaseProcess = context.Process(target=_serve, args=(child,), daemon=True,
-                                                    name="stampgate-reader")
+        self.process: BaseProcess = context.Process(target=_serve, args=(child, limits),
+                                                    daemon=True, name="stampgate-reader")
         self.process.start()
         child.close()
         self.vocabulary: Vocabulary | None = None
@@ -120,20 +130,23 @@ class MessageReader:
 
     def __init__(self, *, inline_limit: int = INLINE_LIMIT, budget: float = BUDGET_SECONDS,
                  processes: int = 1,
-                 read_inline: Callable[[bytes, Vocabulary], Read] = read_now) -> None:
+                 read_inline: Callable[[bytes, Vocabulary], Read] | None = None,
+                 limits: DocumentLimits = DEFAULT_LIMITS) -> None:
         if processes < 1:
             raise ValueError("a message reader needs at least one process")
+        self.limits = limits
         self.inline_limit = inline_limit
         self.budget = budget
         self.processes = processes
-        self._read_inline = read_inline
+        self._read_inline = read_inline or (lambda data, vocabulary:
+                                            read_now(data, vocabulary, limits))
         self._idle: asyncio.Queue[_Worker] | None = None
         self._workers: list[_Worker] = []
         self.overruns = 0
 
     async def read(self, data: bytes, vocabulary: Vocabulary) -> Read:
         """The reading of ``data``; a read over budget is ``unreadable``, never a guess."""
-        if len(data) <= self.inline_limit:
+        if len(data) <= self.inline_limit and not _MAY_CARRY_DOCUMENTS.search(data):
             return self._read_inline(data, vocabulary)
         idle = self._pool()
         worker = await idle.get()
@@ -166,7 +179,7 @@ class MessageReader:
         return self._idle
 
     def _spawn(self) -> _Worker:
-        worker = _Worker()
+        worker = _Worker(self.limits)
         self._workers.append(worker)
         return worker
 

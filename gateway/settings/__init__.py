@@ -20,6 +20,7 @@ from pydantic import (
 
 from gateway.adapters.crypto import KEY_DIR, BodySealer, NullSealer, Sealer, parse_master_key
 from gateway.adapters.master_key import master_key_path, read_master_key
+from gateway.core.documents import MEGABYTE, DocumentLimits
 from gateway.settings.sockets import MilterSettings as MilterSettings
 from gateway.settings.sockets import networks_of as networks_of
 from gateway.settings.sockets import split_host_port as split_host_port
@@ -55,6 +56,9 @@ class Settings(BaseModel):
     shutdown_deadline: float = Field(default=30.0, ge=0)
     # Seconds one message's reading may take before it counts as unreadable (fails closed).
     read_budget: float = Field(default=10.0, gt=0, le=300)
+    # Attached documents (docs/attachments.md): megabytes of one file read, PDF pages read.
+    attachment_megabytes: float = Field(default=10.0, gt=0, le=100)
+    attachment_pages: int = Field(default=5, ge=1, le=200)
     log_level: str = "info"
     # Health, readiness, metrics (and the review UI); "" turns the web port off.
     web_listen: str = "127.0.0.1:8025"
@@ -316,3 +320,9 @@ def held_sealer(settings: Settings) -> BodySealer:
     """What seals, opens and destroys held bodies in this process (built once, passed down)."""
     sealer = master_sealer(settings)
     return sealer if sealer is not None else NullSealer()
+
+
+def document_limits(settings: Settings) -> DocumentLimits:
+    """The bounds on reading attached documents, from ``attachment_*`` settings."""
+    return DocumentLimits(max_bytes=int(settings.attachment_megabytes * MEGABYTE),
+                          max_pages=settings.attachment_pages)

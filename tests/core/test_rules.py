@@ -16,6 +16,7 @@ from gateway.core.stamps import read_stamps
 from gateway.core.tally import Rule
 from tests.core.mail import plain, raw
 from tests.core.register_clients import findings_in
+from tests.support import documents
 
 ALLOW, HOLD, BOUNCE = Verdict.ALLOW, Verdict.HOLD, Verdict.BOUNCE
 STAFF_SENDER = "bob@example.org"
@@ -58,6 +59,11 @@ class Case:
 
 def stamped(stamp: Stamp | None, rest: str = "The client story.") -> bytes:
     return plain(f"{LINES[stamp]}\n\n{rest}\n" if stamp else f"{rest}\n")
+
+
+LOCKED_PDF = documents.mail("Cleared for publication\n\nThe report.",
+                            [("report.pdf", documents.pdf([["Cleared for publication"]],
+                                                          password="secret"))])
 
 
 def encrypted(subject: str) -> bytes:
@@ -171,6 +177,14 @@ ROWS: dict[str, Case] = {
     "needs adjustment in 3 ways, listing 2": Case(
         plain("Needs adjustment in 3 ways: blur face, change name\nx\n"), MANAGER, ALLOW,
         "needs_adjustment.organisation", "adjustment-count"),
+    # Attached files that cannot be read, whatever the stamp: held for communications and
+    # outside, relayed inside the organisation.
+    "an encrypted PDF under Cleared, to outside": Case(
+        LOCKED_PDF, OUTSIDE, HOLD, "attachment-unreadable", "attachment-unreadable"),
+    "an encrypted PDF under Cleared, to communications": Case(
+        LOCKED_PDF, COMMS, HOLD, "attachment-unreadable", "attachment-unreadable"),
+    "an encrypted PDF under Cleared, inside the organisation": Case(
+        LOCKED_PDF, MANAGER, ALLOW, "cleared.organisation", AUDIENCE),
 }
 
 

@@ -38,7 +38,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadgen import SENDER, Job, Result, make_message, run_sessions, write_source_file
+from loadgen import (
+    SENDER,
+    Job,
+    Result,
+    make_document_message,
+    make_message,
+    run_sessions,
+    write_source_file,
+)
 from procs import ProcessTree, Sampler, cpu_times, machine_busy
 from servers import LOOPBACK, BenchError, Gateway, Postfix, Sink
 
@@ -50,6 +58,8 @@ REGISTER_FIELDS = (ClientField.NAME, ClientField.HOMETOWN, ClientField.JOB, Clie
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))  # the documents row builds its files with tests/support
 RELAY_TO = "bob@example.org"
 BOUNCE_TO = "press@example.org"  # communications: Internal bounces
 HOLD_TO = "partner@outside.test"  # external: Needs adjustment is held
@@ -61,9 +71,13 @@ QUIET = 0.15  # other work below this fraction of the machine counts as quiet
 RUN_TIMEOUT = 300.0  # seconds any one load run may take
 DRAIN_TIMEOUT = 300.0  # seconds Postfix may take to hand its queue to the sink
 
+# The size of the row whose messages carry a real PDF and DOCX (sizes from 1 MB up do).
+DOCUMENTS_KB = 2048
 # messages per target per round: {size_kb: {sessions: count}}
-STANDARD_COUNTS = {5: {1: 1200, 10: 2000, 50: 2500}, 100: {1: 500, 10: 800, 50: 1000}}
-QUICK_COUNTS = {5: {1: 150, 10: 500, 50: 600}, 100: {1: 100, 10: 250, 50: 300}}
+STANDARD_COUNTS = {5: {1: 1200, 10: 2000, 50: 2500}, 100: {1: 500, 10: 800, 50: 1000},
+                   DOCUMENTS_KB: {1: 40, 10: 80, 50: 100}}
+QUICK_COUNTS = {5: {1: 150, 10: 500, 50: 600}, 100: {1: 100, 10: 250, 50: 300},
+                DOCUMENTS_KB: {1: 10, 10: 30, 50: 50}}
 
 
 def log(message: str) -> None:
@@ -190,7 +204,10 @@ class Bench:
         key = (size_kb, stamp + to)
         if key not in self.files:
             attachment = size_kb > 5 and self.args.large_body == "attachment"
-            message = make_message(size_kb * 1024, stamp, [to], attachment=attachment)
+            if size_kb >= 1024:
+                message = make_document_message(size_kb * 1024, stamp, [to])
+            else:
+                message = make_message(size_kb * 1024, stamp, [to], attachment=attachment)
             path = self.work / f"message-{size_kb}k-{len(self.files)}.eml"
             self.files[key] = write_source_file(message, path)
         return self.files[key]
@@ -255,10 +272,10 @@ class Bench:
         return None
 
     def warm_up(self) -> None:
-        log("warm-up: 200 messages of each size to each target")
+        log("warm-up: 200 messages of each size (20 of documents) to each target")
         for size_kb in self.args.sizes:
             for target in self.targets:
-                self.one_run(target, size_kb, 10, 200, 0)
+                self.one_run(target, size_kb, 10, 200 if size_kb < 1024 else 20, 0)
 
     def matrix(self) -> list[ConfigResult]:
         results: list[ConfigResult] = []
@@ -767,7 +784,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                "Memory over ten minutes:           scripts/bench --soak 600\n"
                "Where the gateway spends its time: scripts/bench --profile 30")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per configuration (5)")
-    parser.add_argument("--sizes", type=_ints, default=[5, 100], help="KB, e.g. 5,100")
+    parser.add_argument("--sizes", type=_ints, default=[5, 100, DOCUMENTS_KB],
+                        help="KB, e.g. 5,100,2048; from 1024 up a message carries a real "
+                             "PDF and DOCX (default 5,100,2048)")
     parser.add_argument("--sessions", type=_ints, default=[1, 10, 50], help="e.g. 1,10,50")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply the messages per run (default 1.0)")

@@ -72,6 +72,59 @@ def make_message(size: int, stamp_line: str, recipients: Sequence[str], *,
     return (start + "\r\n".join(lines) + end).encode()
 
 
+def make_document_message(size: int, stamp_line: str, recipients: Sequence[str], *,
+                          seed: int = 7) -> bytes:
+    """A message of about ``size`` bytes with a real PDF and a real DOCX attached, each
+    stamped on its first line, for the attachment readers (the ``2048 KB`` row).
+
+    The PDF has 40 pages of text (the gateway reads the first pages) and an embedded file;
+    the DOCX has 2,000 paragraphs and a picture. Random bytes fill the embedded file and the
+    picture, so the message is about ``size`` once base64-encoded.
+    """
+    import io
+    import zipfile
+
+    from pypdf import PdfReader, PdfWriter
+
+    from tests.support.documents import CONTENT_TYPES, W, raw_pdf
+
+    rng = random.Random(seed)
+    raw_room = max(0, size * 57 // 78 - 6000)
+    pages = [[stamp_line, *_filler_lines(1800, rng)],
+             *[_filler_lines(1800, rng) for _ in range(39)]]
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(raw_pdf(pages))))
+    writer.add_attachment("scan.bin", rng.randbytes(raw_room // 2))
+    pdf_out = io.BytesIO()
+    writer.write(pdf_out)
+    paragraphs = "".join(f"<w:p><w:r><w:t>{line}</w:t></w:r></w:p>"
+                         for line in [stamp_line, *_filler_lines(120_000, rng)])
+    docx_out = io.BytesIO()
+    with zipfile.ZipFile(docx_out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr("word/document.xml", f'<w:document xmlns:w="{W}"><w:body>'
+                                              f"{paragraphs}</w:body></w:document>")
+        archive.writestr("word/media/image1.jpeg", rng.randbytes(
+            max(0, raw_room - len(pdf_out.getvalue()))), zipfile.ZIP_STORED)
+    boundary = "=_bench_boundary_43"
+    head = "\r\n".join([
+        f"From: Alice Example <{SENDER}>", f"To: {', '.join(recipients)}",
+        "Subject: Case file update", "Date: Thu, 26 Nov 2026 10:00:00 +0000",
+        "MIME-Version: 1.0", f'Content-Type: multipart/mixed; boundary="{boundary}"'])
+    parts = [f"{head}\r\n\r\nThis is a MIME message.\r\n\r\n--{boundary}\r\n"
+             f"Content-Type: text/plain; charset=utf-8\r\n\r\n{stamp_line}\r\n\r\n"
+             + "\r\n".join(_filler_lines(3000, rng)) + "\r\n"]
+    for name, ctype, data in (
+            ("statement.pdf", "application/pdf", pdf_out.getvalue()),
+            ("report.docx", "application/vnd.openxmlformats-officedocument."
+                            "wordprocessingml.document", docx_out.getvalue())):
+        encoded = base64.b64encode(data).decode()
+        lines = "\r\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
+        parts.append(f"--{boundary}\r\nContent-Type: {ctype}; name=\"{name}\"\r\n"
+                     "Content-Transfer-Encoding: base64\r\n"
+                     f"Content-Disposition: attachment; filename=\"{name}\"\r\n\r\n{lines}\r\n")
+    return ("".join(parts) + f"--{boundary}--\r\n").encode()
+
+
 def write_source_file(message: bytes, path: Path) -> Path:
     """The message for ``smtp-source -F``, which adds CRLF to each line itself."""
     path.write_bytes(message.replace(b"\r\n", b"\n"))

@@ -12,6 +12,7 @@ from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary
 from gateway.policyfiles.load import load_policy
 from gateway.service.reading import MessageReader, read_now
+from tests.support.documents import mail, pdf
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
@@ -101,3 +102,18 @@ async def test_a_cancelled_read_does_not_hand_its_answer_to_the_next_message(
         await first
     second = await reader.read(message("Internal", filler_lines=2000), vocabulary)
     assert second.reading.stamp is Stamp.INTERNAL
+
+
+async def test_a_small_message_with_a_document_is_read_in_a_reader_process(
+        vocabulary: Vocabulary) -> None:
+    data = mail("Cleared for publication", [("a.pdf", pdf([["Internal"]]))])
+    small = MessageReader(budget=30.0)
+    try:
+        assert len(data) < small.inline_limit
+        result = await small.read(data, vocabulary)
+        assert len(small._workers) == 1  # a parser that may run long runs where it can be stopped
+        assert {f.stamp for f in result.reading.embedded} == {Stamp.INTERNAL}
+        plain = await small.read(message("Internal"), vocabulary)
+        assert plain.reading.stamp is Stamp.INTERNAL and len(small._workers) == 1
+    finally:
+        small.close()
