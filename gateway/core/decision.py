@@ -9,6 +9,7 @@ from typing import Any
 from gateway.core.context import DecisionContext
 from gateway.core.context import ThreadContext as ThreadContext
 from gateway.core.model import Location, Stamp, Verdict, strictest
+from gateway.core.photos import PhotoFinding, finding_from_dict, finding_to_dict
 from gateway.core.policy import Policy
 from gateway.core.recipients import Recipient
 from gateway.core.register import RegisterFinding
@@ -50,6 +51,8 @@ class Decision:
     embedded: tuple[tuple[str, str, int], ...] = field(default=())
     # The register's findings in words: field, pseudonym and where, never the value.
     register: tuple[str, ...] = ()
+    # What was found in the message's images: metadata kinds, stripped or not, faces.
+    photos: tuple[PhotoFinding, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -86,6 +89,7 @@ class Decision:
             "embedded": [{"stamp": s, "location": loc, "depth": d} for s, loc, d in self.embedded],
             "sender": self.sender,
             "register": list(self.register),
+            "photos": [finding_to_dict(f) for f in self.photos],
             "policy_version": self.policy_version,
         }
 
@@ -116,6 +120,7 @@ class Decision:
             embedded=tuple((e["stamp"], e["location"], int(e["depth"]))
                            for e in data.get("embedded", [])),
             register=tuple(data.get("register", [])),
+            photos=tuple(finding_from_dict(f) for f in data.get("photos", [])),
         )
 
 
@@ -128,6 +133,7 @@ def decide(
     table: Sequence[Rule] = RULES,
     register: Sequence[RegisterFinding] = (),
     sender_verified: bool = True,
+    photos: Sequence[PhotoFinding] = (),
 ) -> Decision:
     """Apply the policy to one message. Pure: same inputs, same decision.
 
@@ -135,7 +141,7 @@ def decide(
     no verified upstream): then no group of the sender grants a downgrade.
     """
     context = DecisionContext(policy, reading, sender.lower(), tuple(recipients), thread,
-                              tuple(register), sender_verified)
+                              tuple(register), sender_verified, tuple(photos))
     tally = run_rules(table, context)
     return Decision(
         stamp=tally.stamp,
@@ -156,4 +162,5 @@ def decide(
         sender=context.sender,
         embedded=tuple((f.stamp.value, f.location.value, f.depth) for f in reading.embedded),
         register=tuple(f.text for f in context.register),
+        photos=context.photos,
     )

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.core.model import Stamp, Verdict
+from gateway.core.photos import PhotoPolicy
 from gateway.core.stamps import Vocabulary
 from gateway.core.text import normalise_phrase
 
@@ -179,6 +180,7 @@ class Policy(_Frozen):
     groups: dict[str, Group]
     version: str
     source: str = ""
+    photos: PhotoPolicy = PhotoPolicy()
 
     def model_post_init(self, context: Any, /) -> None:
         self.index  # noqa: B018 -- build the look-up tables once, while loading

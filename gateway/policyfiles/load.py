@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from gateway.core.model import Stamp
+from gateway.core.photos import PHOTOS_FILE
 from gateway.core.policy import (
     GROUPS_DIR,
     ORGANISATION_FILE,
@@ -27,6 +28,7 @@ from gateway.core.policy import (
 from gateway.core.text import normalise_phrase
 from gateway.policyfiles.locate import locate as locate
 from gateway.policyfiles.locate import syntax_error_line
+from gateway.policyfiles.photos import read_photos
 from gateway.policyfiles.problems import PolicyError as PolicyError
 from gateway.policyfiles.problems import PolicyProblem as PolicyProblem
 from gateway.policyfiles.problems import problem as problem
@@ -124,11 +126,12 @@ def load_policy(directory: str | Path, overrides: Mapping[str, str] | None = Non
     rules = _model(reader, RULES_FILE, Rules)
     groups, group_files = _groups(reader)
     _cross_check(reader, organisation, groups, group_files)
+    photos = read_photos(reader.load, reader.validation, reader.add, set(groups) | group_files)
     if reader.problems:
         raise PolicyError(reader.problems)
     assert organisation is not None and stamps is not None and rules is not None
     return Policy(organisation=organisation, stamps=stamps, rules=rules, groups=groups,
-                  version=policy_version(reader.texts), source=str(root))
+                  version=policy_version(reader.texts), source=str(root), photos=photos)
 
 
 def reload_policy(directory: str | Path, current: Policy) -> tuple[Policy, PolicyError | None]:
@@ -150,7 +153,7 @@ def policy_fingerprint(directory: str | Path) -> tuple[tuple[str, int, int], ...
     """(file, modification time, size) of every policy file: cheap to poll for changes."""
     root = Path(directory)
     paths = [root / ORGANISATION_FILE, root / STAMPS_FILE, root / RULES_FILE,
-             *sorted((root / GROUPS_DIR).glob("*.toml"))]
+             root / PHOTOS_FILE, *sorted((root / GROUPS_DIR).glob("*.toml"))]
     found: list[tuple[str, int, int]] = []
     for path in paths:
         try:

@@ -33,8 +33,9 @@ def test_rules_through_the_installed_entry_point() -> None:
     lines = done.stdout.splitlines()
     assert lines[0] == f"policy version {load_policy(EXAMPLE).version} (policies)"
     assert _listed(done.stdout) == ["thread-inherit", "downgrade-permitted", "STAMP.AUDIENCE",
-                                    "downgrade", "unreadable.AUDIENCE", "register",
-                                    "thread-newcomer", "adjustment-count"]
+                                    "downgrade", "unreadable.AUDIENCE", "photo-metadata",
+                                    "photo-faces", "register", "thread-newcomer",
+                                    "adjustment-count"]
     for rule in RULES:
         assert any(line.endswith(f"  {rule.description}") for line in lines), rule.name
 
