@@ -75,6 +75,10 @@ async def inspect(data: bytes, policy: Policy, recipients: Sequence[Recipient]) 
         late = PhotoFinding("(all images)", "",
                             problem=f"reading images took longer than {limits.seconds:g} s")
         return Scan((late,), data)
+    except Exception as exc:  # the message could not be taken apart: fail closed, log why
+        log.exception("photo-scan-error")
+        return Scan((PhotoFinding("(all images)", "", problem=f"images could not be read "
+                                                              f"({type(exc).__name__})"),), data)
 
 
 def stripped_header(findings: Sequence[PhotoFinding]) -> str:

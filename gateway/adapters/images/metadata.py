@@ -144,6 +144,8 @@ def strip(opened: Opened) -> bytes:
             options["quality"] = 95
         case "TIFF":
             options["compression"] = "tiff_lzw"
+        case "PNG":  # lossless either way; the default level takes seconds on a large photo
+            options["compress_level"] = 1
         case _:
             pass
     out = io.BytesIO()

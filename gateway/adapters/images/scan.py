@@ -64,8 +64,12 @@ def scan(data: bytes, limits: PhotoLimits, strip_metadata: bool, faces: bool) ->
             findings.append(PhotoFinding(name, kind, problem=f"reading images took longer "
                                                              f"than {limits.seconds:g} s"))
             continue
-        finding, rewritten = _photo(name, kind, payload, limits, faces,
-                                    strip_metadata and not signed)
+        try:
+            finding, rewritten = _photo(name, kind, payload, limits, faces,
+                                        strip_metadata and not signed)
+        except Exception as exc:  # a decoder or detector bug fails closed for this photo
+            finding, rewritten = PhotoFinding(name, kind, problem=f"cannot be read "
+                                                                  f"({type(exc).__name__})"), None
         if signed and finding.metadata and strip_metadata:
             finding = replace(finding, problem="in a signed or encrypted message, which is "
                                                "never rewritten")
