@@ -240,3 +240,9 @@ def finding_from_dict(data: Mapping[str, object]) -> PhotoFinding:
         faces=faces if isinstance(faces, int) else 0,
         sharp_faces=sharp if isinstance(sharp, int) else 0,
         problem=str(data.get("problem", "")))
+
+
+def stripped_header(findings: Iterable[PhotoFinding]) -> str:
+    """The value of ``X-Stampgate-Photos``: which kinds of field were stripped, per image."""
+    return "; ".join(f"{f.name}: {kinds_text(f.metadata)} stripped" for f in findings
+                     if f.stripped)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from gateway.adapters.images.scan import Scan, scan
 from gateway.core.photos import PhotoAction, PhotoFinding, kinds_text
+from gateway.core.photos import stripped_header as stripped_header
 from gateway.core.policy import Policy
 from gateway.core.recipients import Recipient
 from gateway.logs import get_logger
@@ -79,12 +80,6 @@ async def inspect(data: bytes, policy: Policy, recipients: Sequence[Recipient]) 
         log.exception("photo-scan-error")
         return Scan((PhotoFinding("(all images)", "", problem=f"images could not be read "
                                                               f"({type(exc).__name__})"),), data)
-
-
-def stripped_header(findings: Sequence[PhotoFinding]) -> str:
-    """The value of ``X-Stampgate-Photos``: which kinds of field were stripped, per image."""
-    done = [f"{f.name}: {kinds_text(f.metadata)} stripped" for f in findings if f.stripped]
-    return "; ".join(done)
 
 
 async def record_stripped(store: Store, queue_id: str, message_id: str, hold_id: str | None,

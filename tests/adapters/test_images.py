@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.adapters.images.metadata import open_photo, strip
+from gateway.adapters.images.metadata import open_photo, strip, written_as
 from gateway.adapters.images.scan import scan
 from gateway.core.photos import MetadataKind, PhotoLimits
 from tests.support import photos as p
@@ -35,7 +35,7 @@ def test_every_format_has_its_metadata_found_and_stripped(fmt: str) -> None:
     clean = strip(opened)
     again = open_photo(clean, 10**8)
     assert again.metadata == frozenset()
-    assert again.format == fmt and again.image.size == (512, 512)
+    assert again.format == written_as(fmt) and again.image.size == (512, 512)
     # A TIFF's own structure (size, strips) is EXIF-shaped: no identifying tag is left in it.
     assert not set(again.image.getexif()) & {0x8825, 0x8769, 0x013B, 0xA430, 0xA431}
     if fmt in ("JPEG", "TIFF"):  # an independent reader agrees
@@ -97,6 +97,20 @@ def test_the_message_carries_the_stripped_photo_and_the_rest_unchanged() -> None
     body = message_from_bytes(result.data, policy=default).get_body(("plain",))
     assert body is not None and body.get_content().startswith("Cleared for publication")
     assert b"\r\n" in result.data and b"\n" not in result.data.replace(b"\r\n", b"")
+
+
+def test_a_heic_photo_is_stripped_into_a_jpeg() -> None:
+    data = p.mail_with([("IMG_0001.HEIC", p.photo("HEIF", exif_block=p.exif()))],
+                       content_type="image/heic")
+    result = scan(data, LIMITS, strip_metadata=True, faces=False)
+    (finding,) = result.findings
+    assert (finding.name, finding.format, finding.stripped) == ("IMG_0001.HEIC", "HEIF", True)
+    (part,) = attachments(result.data)
+    assert (part.get_content_type(), part.get_filename()) == ("image/jpeg", "IMG_0001.jpg")
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    assert open_photo(payload, 10**8).format == "JPEG"
+    assert open_photo(payload, 10**8).metadata == frozenset()
 
 
 def test_a_photo_is_found_by_its_bytes_whatever_its_type_says() -> None:

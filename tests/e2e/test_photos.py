@@ -94,7 +94,8 @@ def test_stripped_for_outside_original_for_colleagues(gateway: GatewayProcess,
 
 def test_sharp_face_under_blur_face_needs_an_override(gateway: GatewayProcess,
                                                       downstream: Downstream) -> None:
-    code, reply = send(gateway, COMMS, BLUR, [("family.png", p.photo("PNG"))], "Faces one")
+    family = p.photo("PNG", exif_block=p.exif())
+    code, reply = send(gateway, COMMS, BLUR, [("family.png", family)], "Faces one")
     assert code == 250, reply
     found = HOLD_ID.search(reply)
     assert found, reply
@@ -105,7 +106,8 @@ def test_sharp_face_under_blur_face_needs_an_override(gateway: GatewayProcess,
     assert "photo-faces" in decision["rules"]
     assert decision["photos"][0]["sharp_faces"] == 1
     text = cli(gateway, "held", "show", hold_id, "--data", str(gateway.data)).stdout
-    assert "photo family.png: 1 face(s), 1 still sharp" in text
+    assert ("photo family.png: stripped location, device serial, owner name; 1 face(s), 1 still "
+            "sharp") in text
     base = ("held", "release", hold_id, "--by", REVIEWER, "--adjustments-done",
             "--data", str(gateway.data))
     refused = cli(gateway, *base)
@@ -113,7 +115,12 @@ def test_sharp_face_under_blur_face_needs_an_override(gateway: GatewayProcess,
     assert "faces still look sharp (family.png: 1 of 1)" in refused.stderr + refused.stdout
     released = cli(gateway, *base, "--override", "the client asked to be shown")
     assert released.returncode == 0, released.stderr
-    wait_for(downstream, COMMS)
+    (out,) = wait_for(downstream, COMMS)
+    # The held copy is the stripped one, and the release says so.
+    assert "X-Stampgate-Photos: family.png: location, device serial, owner name stripped" \
+        in out.header_text
+    (image,) = images_of(out.data)
+    assert b"SN-0042" not in image and b"Jane" not in image
     history = show(gateway, hold_id)["history"]
     assert isinstance(history, list)
     detail = next(h for h in history if h["action"] == "released")["detail"]

@@ -123,14 +123,22 @@ def grey(image: Image.Image) -> npt.NDArray[np.uint8]:
     return np.asarray(upright.convert("L"), dtype=np.uint8)
 
 
+def written_as(fmt: str) -> str:
+    """The format a stripped photo is written in: its own, but HEIC becomes JPEG (encoding
+    HEVC takes seconds per photo, longer than a message's budget for a camera's photo)."""
+    return "JPEG" if fmt == "HEIF" else fmt
+
+
 def strip(opened: Opened) -> bytes:
-    """The photo written again from its pixels alone, in its own format: no EXIF, XMP, IPTC
-    or text chunks (the colour profile stays), turned upright as its orientation said."""
+    """The photo written again from its pixels alone, in ``written_as`` its format: no EXIF,
+    XMP, IPTC or text chunks (the colour profile stays), turned upright as its orientation
+    said."""
     image = ImageOps.exif_transpose(opened.image) or opened.image
+    fmt = written_as(opened.format)
     mode = image.mode
-    if opened.format == "JPEG" and mode not in ("L", "RGB", "CMYK"):
+    if fmt == "JPEG" and mode not in ("L", "RGB", "CMYK"):
         mode = "RGB"
-    elif mode == "P" or (opened.format in ("WEBP", "HEIF") and mode not in ("RGB", "RGBA")):
+    elif mode == "P" or (fmt == "WEBP" and mode not in ("RGB", "RGBA")):
         mode = "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
     pixels = image.convert(mode) if mode != image.mode else image
     # A new image from raw pixels carries nothing of the old one's info or tags.
@@ -139,8 +147,8 @@ def strip(opened: Opened) -> bytes:
     icc = opened.image.info.get("icc_profile")
     if icc:
         options["icc_profile"] = icc
-    match opened.format:
-        case "JPEG" | "WEBP" | "HEIF":
+    match fmt:
+        case "JPEG" | "WEBP":
             options["quality"] = 95
         case "TIFF":
             options["compression"] = "tiff_lzw"
@@ -149,5 +157,5 @@ def strip(opened: Opened) -> bytes:
         case _:
             pass
     out = io.BytesIO()
-    clean.save(out, format=opened.format, **options)
+    clean.save(out, format=fmt, **options)
     return out.getvalue()

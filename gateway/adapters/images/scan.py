@@ -25,6 +25,7 @@ from gateway.adapters.images.metadata import (
     sniff,
     strip,
     video_location,
+    written_as,
 )
 from gateway.core.photos import MetadataKind, PhotoFinding, PhotoLimits
 
@@ -75,6 +76,8 @@ def scan(data: bytes, limits: PhotoLimits, strip_metadata: bool, faces: bool) ->
                                                "never rewritten")
         if rewritten is not None:
             _replace_payload(part, rewritten)
+            if written_as(finding.format) != finding.format:
+                _retype(part, "jpeg")
             changed = True
         findings.append(finding)
     return Scan(tuple(findings), _as_bytes(message) if changed else data)
@@ -132,6 +135,20 @@ def _replace_payload(part: Message, data: bytes) -> None:
     part.set_payload(encoded)
     del part["Content-Transfer-Encoding"]
     part["Content-Transfer-Encoding"] = "base64"
+
+
+def _retype(part: Message, subtype: str) -> None:
+    """Give a part rewritten in another format its new type and file extension."""
+    part.set_type(f"image/{subtype}")
+    name = part.get_filename()
+    if not name:
+        return
+    stem, dot, _ = name.rpartition(".")
+    new = f"{stem if dot else name}.jpg"
+    if part.get_param("filename", header="content-disposition"):
+        part.set_param("filename", new, header="Content-Disposition")
+    if part.get_param("name"):
+        part.set_param("name", new)
 
 
 def _as_bytes(message: Message) -> bytes:
