@@ -5,16 +5,22 @@ Run: .venv/bin/python -m tests.perf.bench_photos
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
+from pathlib import Path
 
 import cv2
 
 from gateway.adapters.images.scan import scan
 from gateway.core.photos import PhotoLimits
-from gateway.service.photos import may_carry_images
+from gateway.core.recipients import parse_recipient
+from gateway.policyfiles.load import load_policy
+from gateway.service.photos import inspect, may_carry_images
 from tests.support import photos as p
 from tests.support.face_set import measure
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def timed(data: bytes, runs: int = 5) -> float:
@@ -40,6 +46,17 @@ def main() -> None:
     for _ in range(10000):
         may_carry_images(plain)
     print(f"5 KB plain mail, skip check: {(time.perf_counter() - started) / 10000 * 1e6:.1f} us")
+    policy = load_policy(ROOT / "policies")
+    outside = [parse_recipient("journalist@news.test", "+")]
+
+    async def inspect_plain() -> float:
+        started = time.perf_counter()
+        for _ in range(10000):
+            await inspect(plain, policy, outside)
+        return (time.perf_counter() - started) / 10000
+
+    seconds = asyncio.run(inspect_plain())
+    print(f"5 KB plain mail to outside, photos.inspect: {seconds * 1e6:.1f} us")
 
 
 if __name__ == "__main__":
