@@ -52,6 +52,9 @@ def register(sub: Any) -> None:
     release.add_argument("--adjustments-done", action="store_true",
                          help="confirm that every adjustment the stamp lists was made")
     release.add_argument("--note", metavar="TEXT", help="a note for the audit log")
+    release.add_argument("--override", metavar="TEXT",
+                         help="release photos whose faces still look sharp, saying why "
+                              "(recorded in the audit log)")
     release.set_defaults(handler=run_release)
 
     reject = held_sub.add_parser("reject", help="refuse it; the sender is told the reason")
@@ -193,6 +196,8 @@ def _print_hold(hold: HeldMessage, history: list[dict[str, Any]], outbox: list[d
         print(f"  new to the confidential thread: {', '.join(d.newcomers)}")
     for finding in d.register:  # field, pseudonym and where; the value is never kept
         print(f"  protected client: {finding}")
+    for photo in d.photos:  # which kinds of field and how many faces, never a value
+        print(f"  {photo.text}")
     if hold.decided_by:
         note = f": {hold.decision_note}" if hold.decision_note else ""
         print(f"  decided:   {hold.state.value} by {hold.decided_by}{note}")
@@ -217,7 +222,8 @@ def run_release(args: argparse.Namespace) -> int:
         hold = await desk.get(args.hold_id)
         done = hold.adjustments if args.adjustments_done else ()
         decided = await desk.release(hold.id, args.by.strip(), to=args.to,
-                                     adjustments_done=done, note=args.note)
+                                     adjustments_done=done, note=args.note,
+                                     override=args.override)
         print(f"{decided.hold_id}: released to {', '.join(decided.recipients)} "
               "(delivered through the outbox by the running gateway)")
         return 0

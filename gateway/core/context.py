@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.core.model import Stamp
+from gateway.core.photos import PhotoFinding
 from gateway.core.policy import Policy
 from gateway.core.recipients import Recipient
 from gateway.core.register import RegisterFinding
@@ -36,6 +37,9 @@ class DecisionContext:
     register: tuple[RegisterFinding, ...] = ()
     # The edge vouches for ``sender`` (a logged-in user, or a verified upstream said so).
     sender_verified: bool = True
+
+    # What was found in the images the message carries (fields and faces, never values).
+    photos: tuple[PhotoFinding, ...] = ()
 
     @property
     def sender_in_downgrade_group(self) -> bool:

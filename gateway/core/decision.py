@@ -9,6 +9,7 @@ from typing import Any
 from gateway.core.context import DecisionContext
 from gateway.core.context import ThreadContext as ThreadContext
 from gateway.core.model import Location, Stamp, Verdict, strictest
+from gateway.core.photos import PhotoFinding, finding_from_dict, finding_to_dict
 from gateway.core.policy import Policy
 from gateway.core.recipients import Recipient
 from gateway.core.register import RegisterFinding
@@ -52,6 +53,8 @@ class Decision:
     register: tuple[str, ...] = ()
     # Stamps read from labels and attached files, each with what carried it.
     sources: tuple[str, ...] = ()
+    # What was found in the message's images: metadata kinds, stripped or not, faces.
+    photos: tuple[PhotoFinding, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -89,6 +92,7 @@ class Decision:
             "sender": self.sender,
             "register": list(self.register),
             "sources": list(self.sources),
+            "photos": [finding_to_dict(f) for f in self.photos],
             "policy_version": self.policy_version,
         }
 
@@ -120,6 +124,7 @@ class Decision:
                            for e in data.get("embedded", [])),
             register=tuple(data.get("register", [])),
             sources=tuple(data.get("sources", [])),
+            photos=tuple(finding_from_dict(f) for f in data.get("photos", [])),
         )
 
 
@@ -132,6 +137,7 @@ def decide(
     table: Sequence[Rule] = RULES,
     register: Sequence[RegisterFinding] = (),
     sender_verified: bool = True,
+    photos: Sequence[PhotoFinding] = (),
 ) -> Decision:
     """Apply the policy to one message. Pure: same inputs, same decision.
 
@@ -139,7 +145,7 @@ def decide(
     no verified upstream): then no group of the sender grants a downgrade.
     """
     context = DecisionContext(policy, reading, sender.lower(), tuple(recipients), thread,
-                              tuple(register), sender_verified)
+                              tuple(register), sender_verified, tuple(photos))
     tally = run_rules(table, context)
     return Decision(
         stamp=tally.stamp,
@@ -162,4 +168,5 @@ def decide(
         register=tuple(f.text for f in context.register),
         sources=tuple(dict.fromkeys(f"{f.stamp.label}: {f.source}"
                                     for f in (*reading.own, *reading.embedded) if f.source)),
+        photos=context.photos,
     )

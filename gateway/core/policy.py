@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.core.labels import LabelMap, LabelPolicy
 from gateway.core.model import Stamp, Verdict
+from gateway.core.photos import PhotoPolicy
 from gateway.core.stamps import Vocabulary
 from gateway.core.text import normalise_phrase
 
@@ -181,6 +182,7 @@ class Policy(_Frozen):
     version: str
     source: str = ""
     labels: LabelPolicy = LabelPolicy()
+    photos: PhotoPolicy = PhotoPolicy()
 
     def model_post_init(self, context: Any, /) -> None:
         self.index  # noqa: B018 -- build the look-up tables once, while loading

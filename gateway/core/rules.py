@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from gateway.core.audience import AudienceKind, place, verdict_reason
 from gateway.core.context import DecisionContext
 from gateway.core.model import Location, Stamp, Verdict
+from gateway.core.photo_rules import PhotoFaces, PhotoMetadata
 from gateway.core.register import Reach
 from gateway.core.rules_attachments import UnreadableAttachment
 from gateway.core.stamps import strictest_finding
@@ -250,8 +251,8 @@ class ProtectedClients:
 # The order is the decision. The stamp must be settled (thread-inherit) before the audience
 # rule reads it; a permitted downgrade is noted before anyone is judged; the rules that
 # refine a verdict (downgrade, unreadable, register) come after the audience rule, and only
-# ever make it stricter (the register last, so that its reason is the one shown); the
-# newcomer and adjustment rules change words, not verdicts.
+# ever make it stricter (the photo rules, then the register last, so that its reason is the
+# one shown); the newcomer and adjustment rules change words, not verdicts.
 RULES: tuple[Rule, ...] = (
     ThreadInherit(),
     DowngradePermitted(),
@@ -259,6 +260,8 @@ RULES: tuple[Rule, ...] = (
     Downgrade(),
     Unreadable(),
     UnreadableAttachment(),
+    PhotoMetadata(),
+    PhotoFaces(),
     ProtectedClients(),
     ThreadNewcomer(),
     AdjustmentCount(),

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.core.labels import LABELS_FILE, LabelPolicy
 from gateway.core.model import Stamp
+from gateway.core.photos import PHOTOS_FILE
 from gateway.core.policy import (
     GROUPS_DIR,
     ORGANISATION_FILE,
@@ -28,6 +29,7 @@ from gateway.core.policy import (
 from gateway.core.text import normalise_phrase
 from gateway.policyfiles.locate import locate as locate
 from gateway.policyfiles.locate import syntax_error_line
+from gateway.policyfiles.photos import read_photos
 from gateway.policyfiles.problems import PolicyError as PolicyError
 from gateway.policyfiles.problems import PolicyProblem as PolicyProblem
 from gateway.policyfiles.problems import problem as problem
@@ -126,12 +128,13 @@ def load_policy(directory: str | Path, overrides: Mapping[str, str] | None = Non
     groups, group_files = _groups(reader)
     labels = _labels(reader)
     _cross_check(reader, organisation, groups, group_files)
+    photos = read_photos(reader.load, reader.validation, reader.add, set(groups) | group_files)
     if reader.problems:
         raise PolicyError(reader.problems)
     assert organisation is not None and stamps is not None and rules is not None
     return Policy(organisation=organisation, stamps=stamps, rules=rules, groups=groups,
                   version=policy_version(reader.texts), source=str(root),
-                  labels=labels or LabelPolicy())
+                  labels=labels or LabelPolicy(), photos=photos)
 
 
 def reload_policy(directory: str | Path, current: Policy) -> tuple[Policy, PolicyError | None]:
@@ -153,7 +156,7 @@ def policy_fingerprint(directory: str | Path) -> tuple[tuple[str, int, int], ...
     """(file, modification time, size) of every policy file: cheap to poll for changes."""
     root = Path(directory)
     paths = [root / ORGANISATION_FILE, root / STAMPS_FILE, root / RULES_FILE, root / LABELS_FILE,
-             *sorted((root / GROUPS_DIR).glob("*.toml"))]
+             root / PHOTOS_FILE, *sorted((root / GROUPS_DIR).glob("*.toml"))]
     found: list[tuple[str, int, int]] = []
     for path in paths:
         try:

@@ -23,6 +23,7 @@ from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.adapters.reviewers import notice_address, reviewer_accounts
 from gateway.adapters.rewrite import outgoing
 from gateway.core.message import read_message
+from gateway.core.photos import stripped_header
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.service import notify
@@ -135,6 +136,8 @@ class OutboxWorker:
         received = (f"by {self.settings.hostname} (stampgate) with local id {hold.id} "
                     f"(released by {by_token});\r\n\t{email.utils.formatdate(localtime=False)}")
         trace = [("Received", received), ("X-Stamp", stamp)]
+        if stripped_header(hold.decision.photos):
+            trace.append(("X-Stampgate-Photos", stripped_header(hold.decision.photos)))
         message_id = hold.message_id
         if message_id and read_message(data).message_id is None:
             trace.append(("Message-ID", message_id))

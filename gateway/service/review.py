@@ -20,7 +20,7 @@ from gateway.core.model import Stamp
 from gateway.core.policy import Policy
 from gateway.core.recipients import AddressRefused, parse_recipient
 from gateway.logs import get_logger
-from gateway.service import notify
+from gateway.service import notify, photo_review
 from gateway.settings import Settings
 from gateway.store.records import HeldFilter, HeldMessage, HeldState, NewMail, OutboxKind, now
 from gateway.store.store import Store
@@ -140,11 +140,13 @@ class Desk:
 
     async def release(self, hold_id: str, by: str, to: Sequence[str] | None = None,
                       adjustments_done: Sequence[str] = (), note: str | None = None,
-                      expected_version: int | None = None) -> Decided:
-        """Release to every held recipient, or to ``to`` (which must all be held ones)."""
+                      expected_version: int | None = None, override: str | None = None) -> Decided:
+        """Release to every held recipient, or to ``to`` (all held ones); sharp faces need an
+        ``override`` note (recorded)."""
         hold = await self._decidable(hold_id, Action.RELEASE, expected_version)
         recipients = self._release_recipients(hold, to)
         self._check_adjustments(hold, adjustments_done)
+        faces = photo_review.override_detail(hold, override, Refused)
         policy = self.policy()
         mail = [NewMail(kind=OutboxKind.RELEASE, purpose="release", sender=hold.sender,
                         recipients=recipients, requested_by=by, held_id=hold.id)]
@@ -153,7 +155,7 @@ class Desk:
         detail = {"released_to": list(recipients),
                   "not_released": [a for a in hold.held_recipients if a not in recipients],
                   "adjustments_done": list(hold.adjustments)
-                  if hold.stamp == Stamp.NEEDS_ADJUSTMENT.value else []}
+                  if hold.stamp == Stamp.NEEDS_ADJUSTMENT.value else [], **faces}
         decided = await self._decide(hold, Action.RELEASE, by, note, detail,
                                      [*mail, *([notice] if notice else [])])
         await self._join_thread(hold, recipients, policy)

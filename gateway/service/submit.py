@@ -26,7 +26,7 @@ from gateway.core.model import Verdict
 from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.logs import get_logger
-from gateway.service import metrics, notify
+from gateway.service import metrics, notify, photos
 from gateway.service.acceptance import Acceptance, Attempt
 from gateway.service.outcome import Incoming, InputProblem, Outcome, OutcomeKind, input_problem
 from gateway.service.reading import MessageReader
@@ -133,10 +133,14 @@ class Submitter:
             # Without the register nobody can tell whether a client is named: retry later.
             log.exception("store-error", queue_id=queue_id, during="register")
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="register")
+        # Photos to communications or outside: findings for the rules, and the message with
+        # identifying metadata stripped, which every recipient then gets.
+        scanned = await photos.inspect(data, policy, recipients)
         decision = decide(policy, reading, sender, recipients, thread, register=found,
-                          sender_verified=incoming.sender_verified)
+                          sender_verified=incoming.sender_verified, photos=scanned.findings)
         if decision.verdict is Verdict.BOUNCE:
             return Outcome(OutcomeKind.BOUNCED, queue_id, decision)
+        data = scanned.data
 
         # None of its own: one derived from its key, so a retry is relayed under the same.
         message_id = (facts.message_id
@@ -192,6 +196,9 @@ class Submitter:
                     return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision,
                                    during="hold", detail=str(exc))
                 if not allowed:
+                    if scanned.stripped:
+                        await photos.record_stripped(self.store, queue_id, message_id,
+                                                     record.id, scanned.stripped)
                     return Outcome(kind, queue_id, decision, hold_id=record.id,
                                    held=len(held))
         hold_id = attempt.held_by_it
@@ -219,6 +226,9 @@ class Submitter:
             metrics.store_error("answer")
         if hold_id is not None and allowed:  # final now: queue its notices (docs/review.md)
             await notify.on_hold(self.store, self.settings, policy, hold_id)
+        if scanned.stripped:
+            await photos.record_stripped(self.store, queue_id, message_id, hold_id,
+                                         scanned.stripped)
         return Outcome(kind, queue_id, decision, hold_id=hold_id, held=len(held),
                        delivered=len(allowed))
 
@@ -240,6 +250,9 @@ class Submitter:
         trace = [("Received", received), ("X-Stamp", stamp)]
         if add_message_id:
             trace.append(("Message-ID", message_id))
+        stripped = photos.stripped_header(decision.photos)
+        if stripped:
+            trace.append(("X-Stampgate-Photos", stripped))
         if self.settings.stamp_signing_key is not None:
             trace.append(signing.signature_field(
                 signing.resolve_key(self.settings.stamp_signing_key.get_secret_value()),
@@ -284,6 +297,9 @@ def _report(outcome: Outcome, context: dict[str, Any], started: float) -> None:
         rules=list(decision.rules), downgrade=decision.downgrade,
         thread_id=decision.thread_id, newcomers=list(decision.newcomers),
         unreadable=bool(decision.unreadable), policy_version=decision.policy_version,
+        photos=len(decision.photos),
+        photos_stripped=sum(f.stripped for f in decision.photos),
+        sharp_faces=sum(f.sharp_faces for f in decision.photos),
         ms=round(seconds * 1000, 2),
     )
     metrics.message_done(decision, outcome.kind.value, seconds)

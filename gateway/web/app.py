@@ -190,7 +190,7 @@ class ReviewUI(Door):
                         hold_id, reviewer.login, to=_strings(form.getlist("to")),
                         adjustments_done=_strings(form.getlist("adjustment")),
                         note=str(form.get("note", "")).strip() or None,
-                        expected_version=version)
+                        expected_version=version, override=str(form.get("override", "")) or None)
                     self._flash(request, "ok", f"Released {decided.hold_id} to "
                                                f"{', '.join(decided.recipients)}.")
                 case Action.REJECT:

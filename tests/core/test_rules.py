@@ -9,6 +9,7 @@ import pytest
 from gateway.core.decision import Decision, ThreadContext, decide
 from gateway.core.message import read_message
 from gateway.core.model import Stamp, Verdict
+from gateway.core.photos import MetadataKind, PhotoFinding
 from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.core.rules import RULES
@@ -39,6 +40,7 @@ PGP = ('Content-Type: multipart/encrypted; protocol="application/pgp-encrypted";
        "Content-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\nhQ\n"
        "-----END PGP MESSAGE-----\n--B--\n")
 CHAIN = frozenset({STAFF_SENDER, COLLEAGUE})
+GPS = frozenset({MetadataKind.LOCATION})
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Case:
     fired: tuple[str, ...] = field(default=())  # further names that must be recorded
     register: bool = False  # the message is scanned against the protected-client register
     verified: bool = True  # the edge vouches for the sender (logged in, verified upstream)
+    photos: tuple[PhotoFinding, ...] = ()  # what the image scan found in the message
 
 
 def stamped(stamp: Stamp | None, rest: str = "The client story.") -> bytes:
@@ -173,6 +176,38 @@ ROWS: dict[str, Case] = {
     "a real name under Internal, to communications: the bounce stays": Case(
         stamped(Stamp.INTERNAL, "Amina Haddad"), COMMS, BOUNCE,
         "internal.groups.communications", AUDIENCE, register=True),
+    # Photos, whatever the stamp, for communications and outside (policies/photos.toml).
+    "a photo's location, stripped, to outside": Case(
+        stamped(Stamp.CLEARED), OUTSIDE, ALLOW, "cleared.external", "photo-metadata",
+        photos=(PhotoFinding("a.jpg", "JPEG", GPS, stripped=True),)),
+    "a photo's location in a signed message, to communications": Case(
+        stamped(Stamp.CLEARED), COMMS, HOLD, "photo-metadata", "photo-metadata",
+        photos=(PhotoFinding("a.jpg", "JPEG", GPS, problem="in a signed message"),)),
+    "a photo's location, not stripped, to outside": Case(
+        stamped(None), OUTSIDE, HOLD, "photo-metadata", "photo-metadata",
+        photos=(PhotoFinding("a.jpg", "JPEG", GPS),)),
+    "a photo's location inside the organisation": Case(
+        stamped(Stamp.CLEARED), MANAGER, ALLOW, "cleared.organisation", AUDIENCE,
+        photos=(PhotoFinding("a.jpg", "JPEG", GPS),)),
+    "a sharp face under 'blur face', to communications": Case(
+        stamped(Stamp.NEEDS_ADJUSTMENT), COMMS, HOLD, "photo-faces", "photo-faces",
+        photos=(PhotoFinding("a.jpg", "JPEG", faces=1, sharp_faces=1),),
+        fired=("needs_adjustment.groups.communications",)),
+    "a blurred face under 'blur face', to outside": Case(
+        stamped(Stamp.NEEDS_ADJUSTMENT), OUTSIDE, HOLD, "needs_adjustment.external", AUDIENCE,
+        photos=(PhotoFinding("a.jpg", "JPEG", faces=1, sharp_faces=0),)),
+    "a sharp face under Cleared, to outside (the example policy reviews faces)": Case(
+        stamped(Stamp.CLEARED), OUTSIDE, HOLD, "photo-faces", "photo-faces",
+        photos=(PhotoFinding("a.jpg", "JPEG", faces=2, sharp_faces=1),)),
+    "a sharp face under Cleared, to communications (the example policy allows)": Case(
+        stamped(Stamp.CLEARED), COMMS, ALLOW, "cleared.organisation", AUDIENCE,
+        photos=(PhotoFinding("a.jpg", "JPEG", faces=1, sharp_faces=1),)),
+    "a sharp face under 'blur face', inside the organisation": Case(
+        stamped(Stamp.NEEDS_ADJUSTMENT), MANAGER, ALLOW, "needs_adjustment.organisation",
+        AUDIENCE, photos=(PhotoFinding("a.jpg", "JPEG", faces=1, sharp_faces=1),)),
+    "an unreadable photo, to outside": Case(
+        stamped(Stamp.CLEARED), OUTSIDE, HOLD, "photo-metadata", "photo-metadata",
+        photos=(PhotoFinding("a.jpg", "JPEG", problem="cannot be read"),)),
     # Wording only: the stated count of adjustments disagrees with the list.
     "needs adjustment in 3 ways, listing 2": Case(
         plain("Needs adjustment in 3 ways: blur face, change name\nx\n"), MANAGER, ALLOW,
@@ -195,7 +230,7 @@ def decide_case(policy: Policy, case: Case, table: tuple[Rule, ...] = RULES) -> 
     recipients = [parse_recipient(case.recipient, separator)]
     register = findings_in(facts) if case.register else ()
     return decide(policy, reading, case.sender, recipients, case.thread, table, register,
-                  sender_verified=case.verified)
+                  sender_verified=case.verified, photos=case.photos)
 
 
 def observed(decision: Decision) -> tuple[object, ...]:

@@ -34,7 +34,8 @@ def test_rules_through_the_installed_entry_point() -> None:
     assert lines[0] == f"policy version {load_policy(EXAMPLE).version} (policies)"
     assert _listed(done.stdout) == ["thread-inherit", "downgrade-permitted", "STAMP.AUDIENCE",
                                     "downgrade", "unreadable.AUDIENCE", "attachment-unreadable",
-                                    "register", "thread-newcomer", "adjustment-count"]
+                                    "photo-metadata", "photo-faces", "register", "thread-newcomer",
+                                    "adjustment-count"]
     for rule in RULES:
         assert any(line.endswith(f"  {rule.description}") for line in lines), rule.name
 

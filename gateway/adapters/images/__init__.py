@@ -1,0 +1,1 @@
+"""Images in mail: reading their metadata, rewriting them without it, finding faces."""
