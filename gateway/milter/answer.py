@@ -15,7 +15,7 @@ from kilter.protocol.core import EditMessage, ResponseMessage
 from kilter.protocol.messages import Continue, Discard, RemoveRecipient, ReplyCode
 
 from gateway.core.model import Verdict
-from gateway.milter.message import header_edits
+from gateway.milter.message import body_edits, header_edits
 from gateway.service.outcome import Outcome, OutcomeKind
 from gateway.smtp import replies
 
@@ -39,7 +39,8 @@ def answer(outcome: Outcome, envelope: Envelope,
     """The edits to send before the final response, and the final response."""
     match outcome.kind:
         case OutcomeKind.RELAYED:
-            return header_edits(envelope.headers, envelope.data, relayed), Continue()
+            return [*header_edits(envelope.headers, envelope.data, relayed),
+                    *body_edits(envelope.data, relayed)], Continue()
         case OutcomeKind.PARTLY_HELD:
             assert outcome.decision is not None
             held = set(outcome.decision.addresses(Verdict.HOLD))
@@ -47,6 +48,7 @@ def answer(outcome: Outcome, envelope: Envelope,
                                         for argument, address in envelope.recipients
                                         if address in held]
             edits.extend(header_edits(envelope.headers, envelope.data, relayed))
+            edits.extend(body_edits(envelope.data, relayed))
             return edits, Continue()
         case OutcomeKind.HELD:
             return [], Discard()

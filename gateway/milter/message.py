@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kilter.protocol.core import EditMessage
-from kilter.protocol.messages import ChangeHeader, InsertHeader
+from kilter.protocol.messages import ChangeHeader, InsertHeader, ReplaceBody
 
 from gateway.core.headers import read_header_block
 
@@ -60,3 +60,23 @@ def header_edits(headers: Sequence[tuple[str, bytes]], data: bytes,
         text = value.removesuffix(b"\r\n").replace(b"\r\n", b"\n")
         edits.append(InsertHeader(index, field.decode("ascii", "replace"), text))
     return edits
+
+
+BODY_CHUNK = 65535  # the most one milter packet carries
+
+
+def body_edits(data: bytes, relayed: bytes | None) -> list[EditMessage]:
+    """The body replacement that makes the MTA's copy the relay's, when the relay changed the
+    body (a photo rewritten without its metadata); none when the body is the client's."""
+    if relayed is None:
+        return []
+    body = _body(relayed)
+    if body == _body(data):
+        return []
+    return [ReplaceBody(body[i:i + BODY_CHUNK]) for i in range(0, len(body), BODY_CHUNK)]
+
+
+def _body(data: bytes) -> bytes:
+    """What follows the empty line that ends the header block."""
+    rest = data[read_header_block(data).end:]
+    return rest[2:] if rest.startswith(b"\r\n") else rest[1:] if rest.startswith(b"\n") else rest

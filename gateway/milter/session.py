@@ -46,8 +46,10 @@ log = get_logger()
 
 # A body chunk is at most 64 KiB; the largest packet an MTA sends fits with room to spare.
 BUFFER = 1 << 20
-# Header edits, recipient removal: what the gateway may do at the end of a message.
-ACTIONS = ActionFlags.ADD_HEADERS | ActionFlags.CHANGE_HEADERS | ActionFlags.DELETE_RECIPIENT
+# Header edits, recipient removal, the body (a photo stripped of its metadata): what the
+# gateway may do at the end of a message.
+ACTIONS = (ActionFlags.ADD_HEADERS | ActionFlags.CHANGE_HEADERS | ActionFlags.DELETE_RECIPIENT
+           | ActionFlags.CHANGE_BODY)
 # Header values with their leading space, so the bytes read are the bytes the client sent.
 OPTIONS = ProtocolFlags.HEADER_LEADING_SPACE
 
