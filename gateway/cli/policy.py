@@ -136,6 +136,7 @@ def summary(policy: Policy, directory: str) -> str:
         f"{', '.join(organisation.may_downgrade) or 'nobody'}",
         f"  labels: msip {len(policy.labels.msip)} mapped; an unmapped label is "
         f"{'ignored' if policy.labels.unknown == 'ignore' else 'unreadable'}",
+        f"  photos: {policy.photos.summary()}",
         f"  case files: {cases} in {os.path.join(directory, 'tests')} "
         f"(run: stampgate policy test {directory})",
     ])

@@ -180,6 +180,17 @@ class PhotoPolicy(_Frozen):
             actions.append(self.faces.external)
         return FaceAction.HOLD in actions
 
+    def summary(self) -> str:
+        """One line for ``policy check``: the actions per audience and the limits."""
+        def per(external: enum.Enum, groups: Mapping[str, enum.Enum]) -> str:
+            named = "".join(f", {g} {a.value}" for g, a in sorted(groups.items()))
+            return f"external {external.value}{named}"
+
+        limits = self.limits
+        return (f"metadata {per(self.metadata.external, self.metadata.groups)}; "
+                f"sharp faces {per(self.faces.external, self.faces.groups)}; limits "
+                f"{limits.images} images, {limits.megapixels:g} MP, {limits.seconds:g} s")
+
     def guarded_groups(self) -> frozenset[str]:
         """Groups this policy names: recipients in them are checked like outside ones."""
         return frozenset(self.metadata.groups) | frozenset(self.faces.groups)

@@ -27,6 +27,13 @@ def test_without_the_file_metadata_is_stripped_for_communications_and_outside(
     assert not photos.holds_faces((), outside=True)
 
 
+def test_policy_check_shows_the_photo_policy(policies: Path, run: Run) -> None:
+    status, out, _ = run("policy", "check", str(policies))
+    assert status == 0
+    assert ("  photos: metadata external strip, communications strip; sharp faces external "
+            "hold, communications allow; limits 20 images, 40 MP, 10 s") in out
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ('[metadata]\nexternal = "delete"\n',
      "photos.toml:2: metadata.external: is not one of the choices (value: 'delete'); "
