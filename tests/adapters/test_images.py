@@ -201,3 +201,22 @@ def test_faces_sharp_or_obscured(name: str, pixels: np.ndarray, faces: int, shar
     data = p.mail_with([(f"{name}.img", p.photo(fmt, pixels))])
     (finding,) = scan(data, LIMITS, strip_metadata=True, faces=True).findings
     assert (finding.faces, finding.sharp_faces) == (faces, sharp), name
+
+
+@pytest.mark.parametrize("fmt", p.FORMATS)
+def test_truncated_and_corrupted_photos_fail_closed(fmt: str) -> None:
+    """Every cut and every flipped byte range: a finding, never an exception; a photo that
+    was not read whole is a problem (held outside), never a clean pass with metadata lost."""
+    whole = p.photo(fmt, exif_block=p.exif())
+    rng = np.random.default_rng(7)
+    samples = [whole[:cut] for cut in (16, 64, 300, len(whole) // 3, len(whole) - 10)]
+    for _ in range(6):
+        damaged = bytearray(whole)
+        start = int(rng.integers(12, len(whole) - 64))
+        damaged[start:start + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+        samples.append(bytes(damaged))
+    for sample in samples:
+        data = p.mail_with([("x.img", sample)], content_type="application/octet-stream")
+        (finding,) = scan(data, LIMITS, strip_metadata=True, faces=True).findings
+        if not finding.problem:  # read after all: then its metadata was found and stripped
+            assert finding.stripped or not finding.metadata
