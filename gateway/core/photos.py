@@ -254,6 +254,7 @@ def finding_from_dict(data: Mapping[str, object]) -> PhotoFinding:
 
 
 def stripped_header(findings: Iterable[PhotoFinding]) -> str:
-    """The value of ``X-Stampgate-Photos``: which kinds of field were stripped, per image."""
-    return "; ".join(f"{f.name}: {kinds_text(f.metadata)} stripped" for f in findings
+    """The value of ``X-Stampgate-Photos``: which kinds of field were stripped, per image,
+    one image per folded line (20 file names would not fit a line of mail)."""
+    return ";\r\n\t".join(f"{f.name}: {kinds_text(f.metadata)} stripped" for f in findings
                      if f.stripped)

@@ -14,6 +14,7 @@ from gateway.core.photos import (
     finding_to_dict,
     iptc_kinds,
     kinds_text,
+    stripped_header,
     wants_blurred_faces,
     xmp_kinds,
 )
@@ -98,6 +99,15 @@ def test_policy_strictest_action_wins() -> None:
 def test_policy_refuses_bad_values(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         PhotoPolicy.model_validate(bad)
+
+
+def test_the_header_has_one_stripped_image_per_line() -> None:
+    stripped = PhotoFinding("a.jpg", "JPEG", frozenset({LOC}), stripped=True)
+    kept = PhotoFinding("b.jpg", "JPEG")
+    other = PhotoFinding("c.png", "PNG", frozenset({OWNER, SERIAL}), stripped=True)
+    assert stripped_header([stripped, kept, other]) == (
+        "a.jpg: location stripped;\r\n\tc.png: device serial, owner name stripped")
+    assert stripped_header([kept]) == ""
 
 
 def test_finding_words_and_round_trip() -> None:
