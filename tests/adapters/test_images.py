@@ -220,3 +220,27 @@ def test_truncated_and_corrupted_photos_fail_closed(fmt: str) -> None:
         (finding,) = scan(data, LIMITS, strip_metadata=True, faces=True).findings
         if not finding.problem:  # read after all: then its metadata was found and stripped
             assert finding.stripped or not finding.metadata
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, blob in members.items():
+            archive.writestr(name, blob)
+    return out.getvalue()
+
+
+def test_photos_inside_a_zip_are_read_never_rewritten() -> None:
+    archive = _zip({"trip/beach.jpg": p.photo("JPEG", exif_block=p.exif()),
+                    "trip/clean.png": p.photo("PNG", p.blurred(p.astronaut())),
+                    "notes.txt": b"not a photo", "bomb.jpg": b"\0" * (20 * 1024 * 1024)})
+    data = p.mail_with([("photos.zip", archive)], content_type="application/zip")
+    result = scan(data, LIMITS, strip_metadata=True, faces=True)
+    assert result.data == data
+    beach, clean, bomb = result.findings
+    assert beach.name == "photos.zip/trip/beach.jpg" and beach.metadata == ALL
+    assert beach.problem == "inside an archive, which is never rewritten"
+    assert (clean.name, clean.problem, clean.faces, clean.sharp_faces) == (
+        "photos.zip/trip/clean.png", "", 1, 0)
+    assert bomb.problem == "inside an archive: is too large to expand"

@@ -17,6 +17,7 @@ from email.generator import BytesGenerator
 from email.message import Message
 from email.policy import compat32
 
+from gateway.adapters.images.archive import is_zip, members
 from gateway.adapters.images.faces import find_faces
 from gateway.adapters.images.metadata import (
     ImageProblem,
@@ -55,8 +56,11 @@ def scan(data: bytes, limits: PhotoLimits, strip_metadata: bool, faces: bool) ->
     signed = any(p.get_content_type() in _SIGNED for p in message.walk())
     findings: list[PhotoFinding] = []
     changed = False
-    for number, (part, payload, kind) in enumerate(_images(message), start=1):
-        name = _name(part, number)
+    for number, (part, payload, kind, member) in enumerate(_images(message), start=1):
+        name = _name(part, number) + (f"/{member}" if member else "")
+        if member is not None and payload is None:
+            findings.append(PhotoFinding(name, "", problem=f"inside an archive: {kind}"))
+            continue
         if number > limits.images:
             findings.append(PhotoFinding(name, kind, problem=f"more than {limits.images} "
                                                              "images in one message: not read"))
@@ -65,15 +69,18 @@ def scan(data: bytes, limits: PhotoLimits, strip_metadata: bool, faces: bool) ->
             findings.append(PhotoFinding(name, kind, problem=f"reading images took longer "
                                                              f"than {limits.seconds:g} s"))
             continue
+        assert payload is not None
         try:
             finding, rewritten = _photo(name, kind, payload, limits, faces,
-                                        strip_metadata and not signed)
+                                        strip_metadata and not signed and member is None)
         except Exception as exc:  # a decoder or detector bug fails closed for this photo
             finding, rewritten = PhotoFinding(name, kind, problem=f"cannot be read "
                                                                   f"({type(exc).__name__})"), None
         if signed and finding.metadata and strip_metadata:
             finding = replace(finding, problem="in a signed or encrypted message, which is "
                                                "never rewritten")
+        elif member is not None and finding.metadata and not finding.problem:
+            finding = replace(finding, problem="inside an archive, which is never rewritten")
         if rewritten is not None:
             _replace_payload(part, rewritten)
             if written_as(finding.format) != finding.format:
@@ -107,15 +114,21 @@ def _photo(name: str, kind: str, payload: bytes, limits: PhotoLimits, faces: boo
     return finding, rewritten
 
 
-def _images(message: Message) -> Iterator[tuple[Message, bytes, str]]:
+def _images(message: Message) -> Iterator[tuple[Message, bytes | None, str, str | None]]:
+    """(part, photo bytes, kind, archive member name) for every photo; a member that could
+    not be read has no bytes, and its kind says why."""
     for part in message.walk():
         if part.is_multipart() or part.get_content_type() == "message/rfc822":
             continue
         payload = part.get_payload(decode=True)
-        if isinstance(payload, bytes):
-            kind = sniff(payload)
-            if kind is not None:
-                yield part, payload, kind
+        if not isinstance(payload, bytes):
+            continue
+        kind = sniff(payload)
+        if kind is not None:
+            yield part, payload, kind, None
+        elif is_zip(payload):
+            for member, blob, what in members(payload):
+                yield part, blob, what, member
 
 
 def _name(part: Message, number: int) -> str:
