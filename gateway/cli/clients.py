@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.adapters.register_key import RegisterKeyError
-from gateway.cli.serve import add_settings_arguments, settings_or_report
+from gateway.cli.common import add_settings_arguments, settings_or_report
 from gateway.core.register import PROTECTED_FIELDS, ClientField, ClientRecord
 from gateway.service.register import ClientRegister, ClientsError, parse_csv, split_values
 

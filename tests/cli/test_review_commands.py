@@ -89,16 +89,18 @@ def test_list_show_and_release(gateway: GatewayProcess, downstream: Downstream) 
     assert b"Amira crossed the border in March." in delivered.data
     assert "X-Stamp: needs_adjustment" in delivered.header_text
     assert wait_for(downstream, "alice@example.org", purpose="sender-released")
-    again = cli(gateway, "held", "reject", hold_id, "--by", "legal-lead@example.org",
+    again = cli(gateway, "held", "reject", hold_id, "--as-admin", "checking",
                 "--reason", "too late")
     assert again.returncode == 1
     assert "already decided: released by director@example.org" in again.stderr
 
-    audit = json.loads(cli(gateway, "audit", "--json", "--held", hold_id).stdout)
+    audit = json.loads(cli(gateway, "audit", "--json", "--held", hold_id,
+                           "--oldest-first").stdout)
     deadline = time.monotonic() + 10
     while "release-delivered" not in [a["action"] for a in audit] and time.monotonic() < deadline:
         time.sleep(0.1)
-        audit = json.loads(cli(gateway, "audit", "--json", "--held", hold_id).stdout)
+        audit = json.loads(cli(gateway, "audit", "--json", "--held", hold_id,
+                               "--oldest-first").stdout)
     assert [(a["actor"], a["action"]) for a in audit] == [
         ("stampgate", "hold"), ("director@example.org", "view"),
         ("director@example.org", "released"), ("stampgate", "release-delivered")]
@@ -168,7 +170,8 @@ def test_expiry_tells_the_sender(tmp_path: Path, downstream: Downstream) -> None
         assert hold_id.encode() in notice.data and b"has expired" in notice.data
         [row] = json.loads(cli(process, "held", "list", "--json", "--state", "all").stdout)
         assert row["state"] == "expired" and row["decided_by"] == "stampgate"
-        actions = [a["action"] for a in json.loads(cli(process, "audit", "--json").stdout)]
+        actions = [a["action"] for a in json.loads(
+            cli(process, "audit", "--json", "--oldest-first").stdout)]
         assert actions[:1] == ["hold"] and "expired" in actions
     finally:
         process.stop()
