@@ -14,7 +14,12 @@ from gateway.cli.common import add_settings_arguments, settings_or_report
 from gateway.logs import configure, get_logger
 from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.runtime.app import Gateway
-from gateway.runtime.workers import run_supervisor, run_worker
+from gateway.runtime.workers import (
+    remove_shared_metrics_dir,
+    run_supervisor,
+    run_worker,
+    shared_metrics_dir,
+)
 from gateway.service.datadir import prepare
 from gateway.settings import Settings
 
@@ -68,7 +73,16 @@ def run(args: argparse.Namespace) -> int:
             run_worker(settings, policy, args.listen_fd, args.worker_index,
                        args.connections_fd)
         elif settings.workers > 1:
-            run_supervisor(settings, policy, _worker_argv(args))
+            if shared_metrics_dir(settings) is not None:
+                # again with the workers' metrics directory set (docs/operations.md)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.execv(sys.executable, [sys.executable, "-m", "gateway", "serve",
+                                          *_worker_argv(args)])
+            try:
+                run_supervisor(settings, policy, _worker_argv(args))
+            finally:
+                remove_shared_metrics_dir()
         else:
             asyncio.run(Gateway(settings, policy).serve())
     except (OSError, MasterKeyError) as exc:
