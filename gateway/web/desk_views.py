@@ -49,6 +49,8 @@ class DeskViews:
     def __init__(self, ui: ReviewUI) -> None:
         self.ui = ui
         self.desk = ui.desk
+        for name in ("queue.html", "detail.html"):  # compiled now, not by the first request
+            ui.templates.get_template(name)
 
     # -- the queue -----------------------------------------------------------------------
 
