@@ -64,6 +64,8 @@ class BodySealer(Protocol):
 
     def destroy(self, blob: bytes) -> bool: ...
 
+    def seal_beside(self, sealed: bytes, content: bytes) -> bytes: ...
+
 
 @dataclass(frozen=True, slots=True)
 class NullSealer:
@@ -82,6 +84,9 @@ class NullSealer:
         if not is_sealed(blob):
             return False
         raise SealError("cannot destroy: no held_encryption_key is configured")
+
+    def seal_beside(self, sealed: bytes, content: bytes) -> bytes:
+        return content
 
 
 def master_key_fingerprint(master_key: bytes) -> bytes:
@@ -117,6 +122,23 @@ class Sealer:
         sealed = header + nonce + AESGCM(body_key).encrypt(nonce, content, header)
         _write_durably(self._key_path(key_id), self._wrap(key_id, body_key))
         return sealed
+
+    def seal_beside(self, sealed: bytes, content: bytes) -> bytes:
+        """``content`` sealed under the key of ``sealed`` (a held message's subject, say).
+
+        It opens and is destroyed with that body: no key file of its own. Plaintext
+        ``sealed`` (encryption off) leaves ``content`` as it is.
+        """
+        key_id = sealed_key_id(sealed)
+        if key_id is None:
+            return content
+        wrapped = read_key_file(self._key_path(key_id))
+        if wrapped is None:
+            raise KeyDestroyed("the key of this held message was destroyed")
+        header = MAGIC + key_id
+        nonce = os.urandom(_NONCE_LEN)
+        return header + nonce + AESGCM(self._unwrap(key_id, wrapped)).encrypt(
+            nonce, content, header)
 
     def open(self, blob: bytes) -> bytes:
         """The stored body as plaintext; plaintext passes through. Raises ``SealError``."""

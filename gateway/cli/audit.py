@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.serve import add_settings_arguments, settings_or_report
+from gateway.cli.common import add_settings_arguments, print_json, settings_or_report
 from gateway.store.store import Store
 
 
@@ -19,7 +19,9 @@ def register(sub: Any) -> None:
     audit.add_argument("--json", action="store_true", help="print JSON")
     audit.add_argument("--held", metavar="ID", help="only the entries of one held message")
     audit.add_argument("--limit", type=int, default=10000, metavar="N",
-                       help="at most N entries, oldest first (default 10000)")
+                       help="the N newest entries (default 10000)")
+    audit.add_argument("--oldest-first", action="store_true",
+                       help="print in the order they happened (default: newest first)")
     audit.set_defaults(handler=run)
 
 
@@ -32,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     held = args.held.strip().upper() if args.held else None
     entries = asyncio.run(_entries(Path(settings.data), args.limit, held))
+    if args.oldest_first:
+        entries.reverse()
     if args.json:
-        print(json.dumps(entries, indent=2))
+        print_json(entries)
         return 0
     if not entries:
         print("the audit log is empty")
@@ -55,6 +59,6 @@ def _short(value: object) -> str:
 async def _entries(data: Path, limit: int, held: str | None) -> list[dict[str, Any]]:
     store = await Store.open(data)
     try:
-        return await store.audit_entries(limit, held_id=held)
+        return await store.audit_entries(limit, held_id=held, newest_first=True)
     finally:
         await store.close()

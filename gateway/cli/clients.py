@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.adapters.register_key import RegisterKeyError
-from gateway.cli.serve import add_settings_arguments, settings_or_report
+from gateway.cli.common import add_settings_arguments, print_json, settings_or_report
 from gateway.core.register import PROTECTED_FIELDS, ClientField, ClientRecord
 from gateway.service.register import ClientRegister, ClientsError, parse_csv, split_values
 
@@ -42,6 +42,7 @@ def register(sub: Any) -> None:
     remove.set_defaults(handler=run_remove)
     listing = clients_sub.add_parser("list", help="pseudonyms, the fields set, the statuses")
     add_settings_arguments(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=run_list)
     imported = clients_sub.add_parser(
         "import", help="add or update clients from a CSV file ('-': stdin)",
@@ -147,6 +148,13 @@ def run_list(args: argparse.Namespace) -> int:
     if clients is None:
         return 2
     rows = clients.clients()
+    if args.json:  # the pseudonym, the names of the fields set, the statuses; never a value
+        print_json([{"pseudonym": c.pseudonym,
+                     "fields": [f.value for f in PROTECTED_FIELDS if f in c.fields],
+                     "resettled": c.resettled,
+                     "share_only_after_resettlement": c.share_only_after_resettlement}
+                    for c in rows])
+        return 0
     if not rows:
         print("no clients registered")
     for client in rows:

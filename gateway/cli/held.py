@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.serve import add_settings_arguments, settings_or_report
+from gateway.adapters.crypto import BodySealer
+from gateway.cli.common import add_settings_arguments, print_json, settings_or_report
 from gateway.core.model import Stamp
 from gateway.core.policy import Policy
 from gateway.policyfiles.load import PolicyError, load_policy
+from gateway.service.queue import open_subjects
 from gateway.service.review import Desk, ReviewError
 from gateway.settings import Settings, held_sealer
 from gateway.store.store import HeldFilter, HeldMessage, HeldState, Store
@@ -72,8 +73,13 @@ def register(sub: Any) -> None:
 def _common(parser: argparse.ArgumentParser, by_required: bool = True) -> None:
     add_settings_arguments(parser)
     parser.add_argument("hold_id", metavar="ID", help="the hold id (H...)")
-    parser.add_argument("--by", required=by_required, metavar="REVIEWER",
-                        help="who decides (recorded in the audit log)")
+    who = parser.add_mutually_exclusive_group(required=by_required)
+    who.add_argument("--by", metavar="REVIEWER",
+                     help="the enabled reviewer account that decides (stampgate reviewers "
+                          "list); recorded in the audit log")
+    who.add_argument("--as-admin", metavar="NOTE",
+                     help="decide as the administrator at this terminal, not as a reviewer; "
+                          "NOTE says why and is recorded in the audit log")
 
 
 def _policy(settings: Settings) -> Policy | None:
@@ -94,9 +100,14 @@ def _with_desk(args: argparse.Namespace, work: Callable[[Desk], Awaitable[int]])
     policy = _policy(settings)
     if policy is None:
         return 2
-    by = getattr(args, "by", None)
+    by, note = getattr(args, "by", None), getattr(args, "as_admin", None)
     if by is not None and not by.strip():
-        print("stampgate: --by needs the reviewer's name", file=sys.stderr)
+        print("stampgate: --by needs the login of a reviewer account (stampgate reviewers "
+              "list)", file=sys.stderr)
+        return 2
+    if note is not None and not note.strip():
+        print("stampgate: --as-admin needs a note saying why (it is recorded in the audit log)",
+              file=sys.stderr)
         return 2
     sealer = held_sealer(settings)
 
@@ -105,7 +116,12 @@ def _with_desk(args: argparse.Namespace, work: Callable[[Desk], Awaitable[int]])
         threads = ThreadMemory(store.path, store.write)
         try:
             await threads.open()
-            return await work(Desk(store, settings, lambda: policy, sealer, threads))
+            desk = Desk(store, settings, lambda: policy, sealer, threads)
+            # Who decides: a reviewer account that exists and is enabled, or the admin.
+            args.actor = desk.reviewer(by).login if by is not None else (
+                f"admin:{getpass.getuser()}" if note is not None else None)
+            args.admin_note = " ".join(note.split()) if note is not None else None
+            return await work(desk)
         except ReviewError as exc:
             print(f"stampgate: {exc}", file=sys.stderr)
             return 1
@@ -122,9 +138,9 @@ def run_list(args: argparse.Namespace) -> int:
         return 2
     state = None if args.state == "all" else HeldState(args.state)
     which = HeldFilter(state=state, stamp=args.stamp, reason=args.reason)
-    rows = asyncio.run(_list(Path(settings.data), which))
+    rows = asyncio.run(_list(Path(settings.data), which, held_sealer(settings)))
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     if not rows:
         print("no held messages")
@@ -132,6 +148,7 @@ def run_list(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"{row['id']}  {row['created_at'][:19]}  {row['state']:<9}  "
               f"stamp={row['stamp'] or 'none'}  from={row['sender'] or '<>'}")
+        print(f"    subject:  {row['subject'] if row['subject'] is not None else '-'}")
         print(f"    held for: {', '.join(row['held_recipients'])}")
         if row["thread_id"]:
             print(f"    thread: {row['thread_id']}")
@@ -143,12 +160,14 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _list(data: Path, which: HeldFilter) -> list[dict[str, Any]]:
+async def _list(data: Path, which: HeldFilter, sealer: BodySealer) -> list[dict[str, Any]]:
     store = await Store.open(data)
     try:
-        return [h.summary() for h in await store.find_held(which)]
+        holds = await store.find_held(which)
     finally:
         await store.close()
+    subjects = await asyncio.to_thread(open_subjects, sealer, holds)
+    return [{**h.summary(), "subject": subjects[h.id]} for h in holds]
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -158,7 +177,7 @@ def run_show(args: argparse.Namespace) -> int:
         outbox = [o.summary() for o in await desk.store.outbox_for(hold.id)]
         content = None
         if args.content:
-            by = args.by or f"{getpass.getuser()} (terminal)"
+            by = args.actor or f"{getpass.getuser()} (terminal)"
             content = render.render(await desk.content(hold.id, by, "headers and text body"))
         if args.json:
             out = {**hold.summary(), "decision": hold.decision.to_dict(), "version": hold.version,
@@ -167,7 +186,7 @@ def run_show(args: argparse.Namespace) -> int:
                 out["headers"] = [list(h) for h in content.headers]
                 out["text"] = content.text
                 out["attachments"] = [a.filename for a in content.attachments]
-            print(json.dumps(out, indent=2))
+            print_json(out)
             return 0
         _print_hold(hold, history, outbox, content)
         return 0
@@ -221,9 +240,9 @@ def run_release(args: argparse.Namespace) -> int:
     async def work(desk: Desk) -> int:
         hold = await desk.get(args.hold_id)
         done = hold.adjustments if args.adjustments_done else ()
-        decided = await desk.release(hold.id, args.by.strip(), to=args.to,
-                                     adjustments_done=done, note=args.note,
-                                     override=args.override)
+        decided = await desk.release(hold.id, args.actor, to=args.to, adjustments_done=done,
+                                     note=args.note, override=args.override,
+                                     as_admin=args.admin_note)
         print(f"{decided.hold_id}: released to {', '.join(decided.recipients)} "
               "(delivered through the outbox by the running gateway)")
         return 0
@@ -233,7 +252,8 @@ def run_release(args: argparse.Namespace) -> int:
 
 def run_reject(args: argparse.Namespace) -> int:
     async def work(desk: Desk) -> int:
-        decided = await desk.reject(args.hold_id, args.by.strip(), args.reason)
+        decided = await desk.reject(args.hold_id, args.actor, args.reason,
+                                    as_admin=args.admin_note)
         print(f"{decided.hold_id}: rejected; the sender is told the reason")
         return 0
 
@@ -242,7 +262,8 @@ def run_reject(args: argparse.Namespace) -> int:
 
 def run_discard(args: argparse.Namespace) -> int:
     async def work(desk: Desk) -> int:
-        decided = await desk.discard(args.hold_id, args.by.strip(), args.note)
+        decided = await desk.discard(args.hold_id, args.actor, args.note,
+                                     as_admin=args.admin_note)
         print(f"{decided.hold_id}: discarded")
         return 0
 

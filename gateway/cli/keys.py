@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.adapters import crypto
-from gateway.cli.serve import add_settings_arguments, settings_or_report
+from gateway.cli.common import add_settings_arguments, settings_or_report
 from gateway.settings import master_sealer
 
 STEPS = """\

@@ -6,6 +6,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from gateway.adapters.accounts import AccountsError
+from gateway.adapters.crypto import SealError
+from gateway.adapters.master_key import MasterKeyError
+from gateway.logs import configure
+from gateway.store.records import StoreError
+
 # Each module registers its sub-commands; a handler returns the process exit code.
 Handler = Callable[[argparse.Namespace], int]
 # The module that registers each sub-command. Only the one named on the command line is
@@ -50,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(arguments[0] if arguments else None)
     args = parser.parse_args(arguments)
     handler: Handler = args.handler
+    configure()  # log lines go to stderr; standard output carries only results
     try:
         return handler(args)
     except KeyboardInterrupt:
@@ -57,3 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 0
+    except EOFError:
+        print("stampgate: the input ended before the command had what it asked for "
+              "(run it at a terminal, or give the value as an option)", file=sys.stderr)
+        return 2
+    except (AccountsError, MasterKeyError, SealError, StoreError) as exc:
+        print(f"stampgate: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a data directory or file that cannot be read or written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"stampgate: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.adapters.master_key import MasterKeyError
-from gateway.cli.serve import _prepare_data, add_settings_arguments, settings_or_report
+from gateway.cli.common import add_settings_arguments, settings_or_report
+from gateway.cli.serve import _prepare_data
 from gateway.logs import configure
 from gateway.milter.listener import bind
 from gateway.policyfiles.load import PolicyError, load_policy

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.adapters.master_key import MasterKeyError
-from gateway.cli.serve import add_settings_arguments, settings_or_report
+from gateway.cli.common import add_settings_arguments, settings_or_report
 from gateway.service.backups import make_backup
 from gateway.service.restore import KEY_MISSING, restore
 from gateway.store.backup import BackupError

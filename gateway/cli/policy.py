@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.cli.common import add_settings_arguments
 from gateway.cli.policy_common import (
     DEFAULT_DIR,
     FAILED,
     OK,
+    in_directory,
     load_or_report,
     print_problems,
     usage_error,
@@ -43,9 +45,11 @@ def register(subparsers: Any) -> None:
 
     check = sub.add_parser("check", help="validate every policy file",
                            description="Validate every policy file; exit 0 only when clean.")
-    check.add_argument("directory", nargs="?", default=DEFAULT_DIR, metavar="DIR",
-                       help=f"the policy directory (default: ./{DEFAULT_DIR})")
-    check.set_defaults(handler=run_check)
+    check.add_argument("directory", nargs="?", metavar="DIR",
+                       help=f"the policy directory (default: --policies, the --config file's, "
+                            f"or ./{DEFAULT_DIR})")
+    add_settings_arguments(check)
+    check.set_defaults(handler=in_directory(run_check))
 
     what_if = sub.add_parser(
         "explain", help="show what the policy does with one message, or list its rules",
@@ -71,21 +75,22 @@ def register(subparsers: Any) -> None:
     what_if.add_argument("--participant", dest="participants", action="append", default=[],
                          metavar="ADDR", help="a participant of that thread's confidential "
                                               "chain; repeat for more")
-    what_if.add_argument("--policies", default=DEFAULT_DIR, metavar="DIR",
-                         help=f"the policy directory (default: ./{DEFAULT_DIR})")
+    add_settings_arguments(what_if)
     what_if.add_argument("--json", action="store_true", help="print the decision as JSON")
-    what_if.set_defaults(handler=run_explain, explain_parser=what_if)
+    what_if.set_defaults(handler=in_directory(run_explain), explain_parser=what_if)
 
     test = sub.add_parser("test", help="run the admin-written cases in DIR/tests/*.toml",
                           description="Run the cases kept beside the policy; exit 1 on any "
                                       "failure.")
-    test.add_argument("directory", nargs="?", default=DEFAULT_DIR, metavar="DIR",
-                      help=f"the policy directory (default: ./{DEFAULT_DIR})")
+    test.add_argument("directory", nargs="?", metavar="DIR",
+                      help=f"the policy directory (default: --policies, the --config file's, "
+                           f"or ./{DEFAULT_DIR})")
+    add_settings_arguments(test)
     test.add_argument("-k", dest="keyword", metavar="TEXT",
                       help="run only the cases whose name contains TEXT")
     test.add_argument("-v", "--verbose", action="store_true",
                       help="explain the decision of each failed case")
-    test.set_defaults(handler=run_test)
+    test.set_defaults(handler=in_directory(run_test))
 
     group = sub.add_parser(
         "import-group", help="write groups/NAME.toml from a staff-directory CSV export",
@@ -93,8 +98,7 @@ def register(subparsers: Any) -> None:
                     "it, then write it atomically. Nothing is written if anything is wrong.")
     group.add_argument("name", metavar="NAME", help="the group name (the file groups/NAME.toml)")
     group.add_argument("csv_file", metavar="FILE.csv", help="the CSV export, header row first")
-    group.add_argument("--policies", default=DEFAULT_DIR, metavar="DIR",
-                       help=f"the policy directory (default: ./{DEFAULT_DIR})")
+    add_settings_arguments(group)
     group.add_argument("--column", metavar="HEADER",
                        help="the email column's header (default: detected, e.g. Email)")
     group.add_argument("--description", help="the group's description (default: kept from "
@@ -103,7 +107,7 @@ def register(subparsers: Any) -> None:
                        help="leave invalid rows out instead of refusing to write")
     group.add_argument("--dry-run", action="store_true",
                        help="check and print the file, but do not write it")
-    group.set_defaults(handler=run_import_group)
+    group.set_defaults(handler=in_directory(run_import_group))
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.adapters.accounts import AccountsError, add_user
 from gateway.adapters.reviewers import reviewers_path
-from gateway.cli.serve import add_settings_arguments
+from gateway.cli.common import add_settings_arguments
 from gateway.cli.users import _password as read_password
 from gateway.cli.users import account_file, list_accounts, switch_account
 
@@ -30,6 +30,7 @@ def register(sub: Any) -> None:
 
     listing = reviewers_sub.add_parser("list", help="list the reviewers")
     add_settings_arguments(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=run_list)
 
     for name, disabled, text in (("disable", True, "refuse logins from a reviewer"),
@@ -65,7 +66,7 @@ def run_list(args: argparse.Namespace) -> int:
     path = _path(args)
     if path is None:
         return 2
-    return list_accounts(path, f"no reviewers (file: {path})", "notices to")
+    return list_accounts(path, f"no reviewers (file: {path})", "notices to", args.json)
 
 
 def run_set_disabled(args: argparse.Namespace) -> int:

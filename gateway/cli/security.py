@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.adapters.crypto import new_master_key
 from gateway.adapters.signing import SignatureInvalid, resolve_key, verify
-from gateway.cli.serve import add_settings_arguments, settings_from
+from gateway.cli.common import add_settings_arguments, settings_from
 from gateway.settings import SettingsError
 
 

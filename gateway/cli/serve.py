@@ -6,17 +6,22 @@ import argparse
 import asyncio
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from gateway.adapters.master_key import MasterKeyError
 from gateway.adapters.private import UMASK
+from gateway.cli.common import add_settings_arguments, settings_or_report
 from gateway.logs import configure, get_logger
 from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.runtime.app import Gateway
-from gateway.runtime.workers import run_supervisor, run_worker
+from gateway.runtime.workers import (
+    remove_shared_metrics_dir,
+    run_supervisor,
+    run_worker,
+    shared_metrics_dir,
+)
 from gateway.service.datadir import prepare
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -49,30 +54,6 @@ def _worker_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="TOML file of settings (flags override it)")
-    parser.add_argument("--policies", type=Path, metavar="DIR",
-                        help="policy directory (default ./policies)")
-    parser.add_argument("--data", type=Path, metavar="DIR",
-                        help="data directory for the store (default ./var)")
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {key: getattr(args, key, None)
-                 for key in ("listen", "downstream", "policies", "data", "workers")}
-    return load_settings(args.config, overrides)
-
-
-def settings_or_report(args: argparse.Namespace) -> Settings | None:
-    """The settings, or ``None`` after printing why they cannot be used."""
-    try:
-        return settings_from(args)
-    except SettingsError as exc:
-        print(f"stampgate: {exc}", file=sys.stderr)
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
     settings = settings_or_report(args)
     if settings is None:
@@ -92,7 +73,16 @@ def run(args: argparse.Namespace) -> int:
             run_worker(settings, policy, args.listen_fd, args.worker_index,
                        args.connections_fd)
         elif settings.workers > 1:
-            run_supervisor(settings, policy, _worker_argv(args))
+            if shared_metrics_dir(settings) is not None:
+                # again with the workers' metrics directory set (docs/operations.md)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.execv(sys.executable, [sys.executable, "-m", "gateway", "serve",
+                                          *_worker_argv(args)])
+            try:
+                run_supervisor(settings, policy, _worker_argv(args))
+            finally:
+                remove_shared_metrics_dir()
         else:
             asyncio.run(Gateway(settings, policy).serve())
     except (OSError, MasterKeyError) as exc:

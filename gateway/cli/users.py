@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gateway.adapters.accounts import AccountsError, add_user, read_users, set_disabled, users_path
-from gateway.cli.serve import add_settings_arguments, settings_or_report
+from gateway.cli.common import add_settings_arguments, ask_secret, print_json, settings_or_report
 
 MIN_PASSWORD = 12
 
@@ -32,6 +31,7 @@ def register(sub: Any) -> None:
 
     listing = users_sub.add_parser("list", help="list the accounts")
     add_settings_arguments(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=run_list)
 
     for name, disabled, text in (("disable", True, "refuse logins from an account"),
@@ -53,13 +53,9 @@ def _path(args: argparse.Namespace) -> Path | None:
 
 
 def _password(args: argparse.Namespace) -> str | None:
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Password again: ") != password:
-            print("stampgate: the passwords differ", file=sys.stderr)
-            return None
+    password = ask_secret("Password", args.password_stdin)
+    if password is None:
+        return None
     if len(password) < MIN_PASSWORD:
         print(f"stampgate: the password must be at least {MIN_PASSWORD} characters",
               file=sys.stderr)
@@ -87,7 +83,7 @@ def run_list(args: argparse.Namespace) -> int:
     path = _path(args)
     if path is None:
         return 2
-    return list_accounts(path, f"no accounts (users file: {path})", "sends as")
+    return list_accounts(path, f"no accounts (users file: {path})", "sends as", args.json)
 
 
 def run_set_disabled(args: argparse.Namespace) -> int:
@@ -97,13 +93,19 @@ def run_set_disabled(args: argparse.Namespace) -> int:
     return switch_account(path, args.login, args.disabled)
 
 
-def list_accounts(path: Path, nobody: str, addresses_are: str) -> int:
-    """Print the accounts of an account file, one per line."""
+def list_accounts(path: Path, nobody: str, addresses_are: str, as_json: bool = False) -> int:
+    """Print the accounts of an account file, one per line (or as JSON)."""
     try:
         accounts = read_users(path)
     except AccountsError as exc:
         print(f"stampgate: {exc}", file=sys.stderr)
         return 2
+    if as_json:
+        print_json([{"login": login, "disabled": accounts[login].disabled,
+                     "addresses": list(accounts[login].addresses),
+                     "created_at": accounts[login].created_at or None}
+                    for login in sorted(accounts)])
+        return 0
     if not accounts:
         print(nobody)
         return 0

@@ -8,20 +8,49 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.runtime.app import Gateway
+from gateway.service.metrics import MULTIPROCESS_ENV
 from gateway.settings import Settings
 from gateway.smtp.connections import ConnectionTable
 
 log = get_logger()
 _PR_SET_PDEATHSIG = 1
+METRICS_DIR = "metrics"  # under the data directory: the workers' shared metric files
+OWNED_ENV = "STAMPGATE_OWNS_METRICS_DIR"  # set when the supervisor made that directory
+
+
+def shared_metrics_dir(settings: Settings) -> Path | None:
+    """Several workers and no ``PROMETHEUS_MULTIPROC_DIR``: a fresh DATA/metrics for them.
+
+    prometheus-client picks its multiprocess mode when it is imported, so the caller
+    restarts the process (``exec``) with the environment this sets.
+    """
+    if settings.workers < 2 or os.environ.get(MULTIPROCESS_ENV):
+        return None
+    directory = Path(settings.data) / METRICS_DIR
+    shutil.rmtree(directory, ignore_errors=True)  # an earlier run's counters
+    directory.mkdir(mode=0o700, parents=True)
+    os.environ[MULTIPROCESS_ENV] = str(directory)
+    os.environ[OWNED_ENV] = str(directory)
+    return directory
+
+
+def remove_shared_metrics_dir() -> None:
+    """The supervisor's own metrics directory goes when it stops (a directory set by the
+    admin in ``PROMETHEUS_MULTIPROC_DIR`` is left alone)."""
+    owned = os.environ.get(OWNED_ENV)
+    if owned and owned == os.environ.get(MULTIPROCESS_ENV):
+        shutil.rmtree(owned, ignore_errors=True)
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -10,110 +10,42 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import enum
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, assert_never
 
+from gateway.adapters.accounts import Account, AccountsError, normalise_address
 from gateway.adapters.crypto import BodySealer, SealError, is_sealed
+from gateway.adapters.reviewers import reviewer_accounts
 from gateway.core.model import Stamp
 from gateway.core.policy import Policy
 from gateway.core.recipients import AddressRefused, parse_recipient
 from gateway.logs import get_logger
-from gateway.service import notify, photo_review
+from gateway.service import notify, photo_review, queue
+from gateway.service.decisions import (
+    Action,
+    AlreadyDecided,
+    BulkResult,
+    ContentGone,
+    Decided,
+    FourEyes,
+    NotAReviewer,
+    NotFound,
+    Refused,
+    ReviewError,
+    next_state,
+)
 from gateway.settings import Settings
 from gateway.store.records import HeldFilter, HeldMessage, HeldState, NewMail, OutboxKind, now
 from gateway.store.store import Store
 from gateway.store.threads import ThreadMemory
 
+__all__ = ["Action", "AlreadyDecided", "BulkResult", "ContentGone", "Decided", "Desk",
+           "FourEyes", "NotAReviewer", "NotFound", "Refused", "ReviewError", "next_state"]
 log = get_logger()
 SYSTEM = "stampgate"
 MAX_REASON = 2000
-
-
-class Action(enum.Enum):
-    """What a reviewer (or the clock) can do to a held message."""
-
-    RELEASE = "release"
-    REJECT = "reject"
-    DISCARD = "discard"
-    EXPIRE = "expire"
-
-
-class ReviewError(Exception):
-    """A decision that cannot be made; the message says why and what to do."""
-
-
-class NotFound(ReviewError):
-    def __init__(self, hold_id: str) -> None:
-        super().__init__(f"no held message {hold_id!r}")
-        self.hold_id = hold_id
-
-
-class AlreadyDecided(ReviewError):
-    """Someone decided first (or the message expired): nothing was changed."""
-
-    def __init__(self, hold: HeldMessage) -> None:
-        by = f" by {hold.decided_by}" if hold.decided_by else ""
-        at = f" at {hold.decided_at:%Y-%m-%d %H:%M:%S} UTC" if hold.decided_at else ""
-        super().__init__(f"{hold.id} was already decided: {hold.state.value}{by}{at}; "
-                         "nothing was changed")
-        self.hold = hold
-
-
-class Refused(ReviewError):
-    """The request itself is wrong (a recipient not held, no reason, adjustments unticked)."""
-
-
-class ContentGone(ReviewError):
-    """The held content can no longer be read (its key was destroyed, or no key is set)."""
-
-
-def next_state(state: HeldState, action: Action) -> HeldState:
-    """The state machine: only a held message can be decided, and every decision is final."""
-    match state:
-        case HeldState.HELD:
-            return _target(action)
-        case HeldState.RELEASED | HeldState.REJECTED | HeldState.DISCARDED | HeldState.EXPIRED:
-            raise ReviewError(f"a {state.value} message cannot be {_past(action)}")
-        case _:
-            assert_never(state)
-
-
-def _target(action: Action) -> HeldState:
-    match action:
-        case Action.RELEASE:
-            return HeldState.RELEASED
-        case Action.REJECT:
-            return HeldState.REJECTED
-        case Action.DISCARD:
-            return HeldState.DISCARDED
-        case Action.EXPIRE:
-            return HeldState.EXPIRED
-        case _:
-            assert_never(action)
-
-
-def _past(action: Action) -> str:
-    return {Action.RELEASE: "released", Action.REJECT: "rejected",
-            Action.DISCARD: "discarded", Action.EXPIRE: "expired"}[action]
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    """The outcome of one decision."""
-
-    hold_id: str
-    state: HeldState
-    by: str
-    recipients: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class BulkResult:
-    hold_id: str
-    decided: Decided | None
-    error: str | None
+VIEW_WINDOW = dt.timedelta(hours=1)  # one page view per reviewer, message and hour
 
 
 class Desk:
@@ -126,6 +58,19 @@ class Desk:
         self.policy = policy
         self.sealer = sealer
         self.threads = threads
+        self.accounts = reviewer_accounts(Path(settings.data))
+
+    def reviewer(self, login: str) -> Account:
+        """The enabled reviewer account ``login``; ``NotAReviewer`` if there is none."""
+        try:
+            account = self.accounts.get(login.strip().lower())
+        except AccountsError as exc:
+            raise NotAReviewer(f"the reviewer accounts cannot be read: {exc}") from None
+        if account is None or account.disabled:
+            state = "is disabled" if account is not None else "is not a reviewer account"
+            raise NotAReviewer(f"{login!r} {state}: a decision must name an enabled reviewer "
+                               "(see: stampgate reviewers list)")
+        return account
 
     async def get(self, hold_id: str) -> HeldMessage:
         hold = await self.store.get_held(hold_id.strip().upper())
@@ -140,10 +85,13 @@ class Desk:
 
     async def release(self, hold_id: str, by: str, to: Sequence[str] | None = None,
                       adjustments_done: Sequence[str] = (), note: str | None = None,
-                      expected_version: int | None = None, override: str | None = None) -> Decided:
+                      expected_version: int | None = None, override: str | None = None,
+                      as_admin: str | None = None) -> Decided:
         """Release to every held recipient, or to ``to`` (all held ones); sharp faces need an
-        ``override`` note (recorded)."""
+        ``override`` note (recorded); ``as_admin``: an administrator's note, for a decision
+        by no reviewer account."""
         hold = await self._decidable(hold_id, Action.RELEASE, expected_version)
+        self._four_eyes(hold, by)
         recipients = self._release_recipients(hold, to)
         self._check_adjustments(hold, adjustments_done)
         faces = photo_review.override_detail(hold, override, Refused)
@@ -155,33 +103,36 @@ class Desk:
         detail = {"released_to": list(recipients),
                   "not_released": [a for a in hold.held_recipients if a not in recipients],
                   "adjustments_done": list(hold.adjustments)
-                  if hold.stamp == Stamp.NEEDS_ADJUSTMENT.value else [], **faces}
+                  if hold.stamp == Stamp.NEEDS_ADJUSTMENT.value else [], **faces,
+                  **({"as_admin": as_admin} if as_admin else {})}
         decided = await self._decide(hold, Action.RELEASE, by, note, detail,
                                      [*mail, *([notice] if notice else [])])
         await self._join_thread(hold, recipients, policy)
         return Decided(hold.id, decided, by, recipients)
 
     async def reject(self, hold_id: str, by: str, reason: str,
-                     expected_version: int | None = None) -> Decided:
+                     expected_version: int | None = None,
+                     as_admin: str | None = None) -> Decided:
         """Refuse the held part; the sender is told the reason."""
         text = " ".join(reason.split())
         if not text:
-            raise Refused("a rejection needs a reason for the sender (--reason TEXT)")
+            raise Refused("a rejection needs a reason for the sender")
         if len(text) > MAX_REASON:
             raise Refused(f"the reason is longer than {MAX_REASON} characters")
         hold = await self._decidable(hold_id, Action.REJECT, expected_version)
         notice = notify.decision_notice(hold, HeldState.REJECTED, by, text, (), self.settings,
                                         self.policy())
-        state = await self._decide(hold, Action.REJECT, by, text, {},
+        state = await self._decide(hold, Action.REJECT, by, text, _admin(as_admin),
                                    [notice] if notice else [])
         await self._destroy(hold)
         return Decided(hold.id, state, by)
 
     async def discard(self, hold_id: str, by: str, note: str | None = None,
-                      expected_version: int | None = None) -> Decided:
+                      expected_version: int | None = None,
+                      as_admin: str | None = None) -> Decided:
         """Drop the held part without telling the sender (use reject to tell them)."""
         hold = await self._decidable(hold_id, Action.DISCARD, expected_version)
-        state = await self._decide(hold, Action.DISCARD, by, note, {}, [])
+        state = await self._decide(hold, Action.DISCARD, by, note, _admin(as_admin), [])
         await self._destroy(hold)
         return Decided(hold.id, state, by)
 
@@ -206,11 +157,17 @@ class Desk:
 
     async def bulk(self, action: Action, hold_ids: Sequence[str], by: str,
                    reason: str = "") -> list[BulkResult]:
-        """One decision per id; one failing (already decided, say) does not stop the others."""
+        """One decision per id; one failing (already decided, say) does not stop the others.
+
+        A bulk release confirms no checklist: a *Needs adjustment* message is skipped unless
+        its adjustments were ticked on its own page (``confirm_checklist``).
+        """
         results: list[BulkResult] = []
         for hold_id in dict.fromkeys(hold_ids):
             try:
                 decided = await self._one(action, hold_id, by, reason)
+            except _Skipped as exc:
+                results.append(BulkResult(hold_id, None, str(exc), skipped=True))
             except ReviewError as exc:
                 results.append(BulkResult(hold_id, None, str(exc)))
             else:
@@ -221,7 +178,12 @@ class Desk:
         match action:
             case Action.RELEASE:
                 hold = await self.get(hold_id)
-                return await self.release(hold_id, by, adjustments_done=hold.adjustments,
+                if hold.state is HeldState.HELD and not await queue.checklist_ticked(
+                        self.store, hold):
+                    raise _Skipped("not released: its adjustments ("
+                                   f"{'; '.join(hold.adjustments)}) were not ticked on its "
+                                   "own page")
+                return await self.release(hold.id, by, adjustments_done=hold.adjustments,
                                           note=reason or None)
             case Action.REJECT:
                 return await self.reject(hold_id, by, reason)
@@ -232,10 +194,21 @@ class Desk:
             case _:
                 assert_never(action)
 
+    async def confirm_checklist(self, hold_id: str, by: str, ticked: Sequence[str]) -> None:
+        """Record that ``by`` ticked every required adjustment on the message's own page."""
+        hold = await self._decidable(hold_id, Action.RELEASE, None)
+        self._check_adjustments(hold, ticked)
+        await self.store.audit(by, queue.CHECKLIST, hold.id,
+                               {"adjustments": list(hold.adjustments)})
+
     # -- looking at content --------------------------------------------------------------
 
-    async def content(self, hold_id: str, by: str, what: str) -> bytes:
-        """The held message as received; every look is audited (who, what part)."""
+    async def content(self, hold_id: str, by: str, what: str, once: bool = False) -> bytes:
+        """The held message as received; every look is audited (who, what part).
+
+        ``once``: a look at the same part by the same reviewer within ``VIEW_WINDOW`` is
+        recorded once (a page reloaded, the preview frame of each page load).
+        """
         hold = await self.get(hold_id)
         blob = await self.store.held_content(hold.id)
         if blob is None:
@@ -247,7 +220,10 @@ class Desk:
             data = await asyncio.to_thread(self.sealer.open, blob)
         except SealError as exc:
             raise ContentGone(f"the content of {hold.id} can no longer be read: {exc}") from exc
-        await self.store.audit(by, "view", hold.id, {"what": what})
+        if once:
+            await self.store.audit_once(by, "view", hold.id, {"what": what}, now() - VIEW_WINDOW)
+        else:
+            await self.store.audit(by, "view", hold.id, {"what": what})
         return data
 
     # -- helpers -------------------------------------------------------------------------
@@ -269,6 +245,21 @@ class Desk:
             raise AlreadyDecided(await self.get(hold.id))
         log.info("hold-decided", hold_id=hold.id, state=state.value, by=by)
         return state
+
+    def _four_eyes(self, hold: HeldMessage, by: str) -> None:
+        """Nobody releases a message they sent (their login or any address of the account)."""
+        if not self.settings.review_four_eyes:
+            return
+        mine = {normalise_address(by)}
+        try:
+            account = self.accounts.get(by.strip().lower())
+        except AccountsError:
+            account = None
+        if account is not None:
+            mine |= {normalise_address(a) for a in account.addresses}
+        if normalise_address(hold.sender) in mine:
+            raise FourEyes(f"{by} sent {hold.id}: another reviewer must release it "
+                           "(four eyes)")
 
     @staticmethod
     def _release_recipients(hold: HeldMessage, to: Sequence[str] | None) -> tuple[str, ...]:
@@ -347,3 +338,11 @@ class Desk:
                 log.warning("key-not-destroyed", hold_id=hold.id, error=str(exc))
         if blob:
             await self.store.erase_content(hold.id)
+
+
+class _Skipped(Refused):
+    """A bulk decision left one message alone on purpose."""
+
+
+def _admin(note: str | None) -> dict[str, Any]:
+    return {"as_admin": note} if note else {}

@@ -178,11 +178,11 @@ class Submitter:
                 attempt.held_by_it = taken
             else:
                 try:
-                    sealed = await asyncio.to_thread(self.sealer.seal, data)
+                    sealed, subject = await asyncio.to_thread(self._seal, data, facts.subject)
                     record = new_held(queue_id=queue_id, sender=sender,
                                       recipients=incoming.recipients, held=held,
                                       decision=decision, size=len(sealed),
-                                      message_id=message_id)
+                                      message_id=message_id, subject=subject)
                     # Wholly held: nothing can withdraw the hold; its notices and answer
                     # share its commit. Partly held: once the allowed part was delivered.
                     notices = None if allowed else notify.new_hold_notices(
@@ -238,6 +238,12 @@ class Submitter:
         await self.store.forget_hold(hold_id, "onward delivery failed")
         if sealed:
             await asyncio.to_thread(self.sealer.destroy, sealed)
+
+    def _seal(self, data: bytes, subject: str) -> tuple[bytes, bytes]:
+        """The body sealed, and the subject for the review queue sealed under its key."""
+        sealed = self.sealer.seal(data)
+        shown = subject[:1000].encode("utf-8", "replace")
+        return sealed, self.sealer.seal_beside(sealed, shown)
 
     def _trace(self, incoming: Incoming, queue_id: str, decision: Decision, message_id: str,
                add_message_id: bool) -> list[tuple[str, str]]:

@@ -109,6 +109,7 @@ class Settings(BaseModel):
     web_session_hours: float = Field(default=8.0, gt=0)  # a login's absolute lifetime
     web_session_idle_minutes: float = Field(default=30.0, gt=0)
     web_secure_cookies: bool = False  # also on when public_url is https
+    review_four_eyes: bool = True  # nobody releases a message they sent themselves
     # The review UI's door (docs/review.md): proxies whose forwarding headers are believed,
     # and failed logins per account and per client address in 15 minutes.
     web_trusted_proxies: tuple[str, ...] = ()

@@ -45,6 +45,7 @@ _SCHEMA = (
     decided_by TEXT,
     decided_at DATETIME,
     decision_note TEXT,
+    subject BLOB,
     PRIMARY KEY (id)
 )""",
     "CREATE INDEX IF NOT EXISTS ix_held_messages_state ON held_messages (state)",
@@ -137,6 +138,9 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _create_schema(conn: sqlite3.Connection) -> None:
     for statement in _SCHEMA:
         conn.execute(statement)
+    # Stores made before held subjects were kept gain the column (NULL for their holds).
+    if "subject" not in {row[1] for row in conn.execute("PRAGMA table_info(held_messages)")}:
+        conn.execute("ALTER TABLE held_messages ADD COLUMN subject BLOB")
 
 
 def checkpoint(conn: sqlite3.Connection) -> None:

@@ -47,7 +47,7 @@ class HeldTables(Database):
             record.version, record.sender, json.dumps(list(record.recipients)),
             json.dumps(list(record.held_recipients)), record.stamp, record.reason,
             json.dumps(decision.to_dict()), record.message_id, record.thread_id, record.size,
-            content,
+            content, record.subject,
         )
         detail = {
             "queue_id": record.queue_id, "sender": record.sender,
@@ -60,7 +60,8 @@ class HeldTables(Database):
             conn.execute(
                 "INSERT INTO held_messages (id, queue_id, created_at, state, version, sender, "
                 "recipients, held_recipients, stamp, reason, decision, message_id, thread_id, "
-                "size, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                "size, content, subject) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             record_audit(conn, "stampgate", "hold", record.id, detail)
             if notices is not None:
                 record_notices(conn, record.id, notices.mail, notices.digest_pending,

@@ -65,6 +65,9 @@ class HeldMessage:
     decided_by: str | None
     decided_at: dt.datetime | None
     decision_note: str | None
+    # The Subject as stored: sealed under the body's key when bodies are (``seal_beside``);
+    # ``None`` for holds made before subjects were kept.
+    subject: bytes | None = None
 
     @property
     def stamp_label(self) -> str:
@@ -89,7 +92,8 @@ class HeldMessage:
 
 
 def new_held(*, queue_id: str, sender: str, recipients: Sequence[str], held: Sequence[str],
-             decision: Decision, size: int, message_id: str | None) -> HeldMessage:
+             decision: Decision, size: int, message_id: str | None,
+             subject: bytes | None = None) -> HeldMessage:
     """The record of a hold about to be stored (a new id, state ``held``, version 1)."""
     reasons = [r.reason for r in decision.recipients if r.address in held]
     return HeldMessage(
@@ -98,7 +102,7 @@ def new_held(*, queue_id: str, sender: str, recipients: Sequence[str], held: Seq
         stamp=decision.stamp.value if decision.stamp else None,
         reason="; ".join(reasons + list(decision.reasons))[:2000], decision=decision,
         message_id=message_id, thread_id=decision.thread_id, size=size, decided_by=None,
-        decided_at=None, decision_note=None)
+        decided_at=None, decision_note=None, subject=subject)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +179,7 @@ def new_hold_id() -> str:
 # Every column of held_messages but the content, which is loaded only when needed.
 HELD_COLUMNS = ("id, queue_id, created_at, state, version, sender, recipients, "
                 "held_recipients, stamp, reason, decision, message_id, thread_id, size, "
-                "decided_by, decided_at, decision_note")
+                "decided_by, decided_at, decision_note, subject")
 OUTBOX_COLUMNS = ("id, kind, purpose, held_id, sender, recipients, data, requested_by, "
                   "created_at, state, attempts, next_attempt_at, last_error, done_at")
 
@@ -193,6 +197,7 @@ def held_from_row(row: sqlite3.Row) -> HeldMessage:
         decided_by=row["decided_by"],
         decided_at=aware(row["decided_at"]) if row["decided_at"] else None,
         decision_note=row["decision_note"],
+        subject=bytes(row["subject"]) if row["subject"] is not None else None,
     )
 
 

@@ -14,9 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.service.datadir import SESSION_KEY_FILE
 
 SESSION_COOKIE = "stampgate_review"
-# Pages: nothing remote, no scripts at all, never framed.
-PAGE_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-               "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+# Pages: nothing remote, no inline script (only the UI's own files), never framed.
+PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+               "form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'")
 # A held message's HTML: its own sandbox (no scripts, opaque origin), inline images only,
 # framed only by the review page.
 CONTENT_POLICY = ("sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +39,11 @@ def test_add_update_remove_and_list(tmp_path: Path) -> None:
     assert updated.returncode == 0, updated.stderr
     assert ("John: fields set: names, hometown, job; resettled: yes; share only after "
             "resettlement: yes") in listing(tmp_path)
+    as_json = stampgate(tmp_path, "list", "--json")
+    assert json.loads(as_json.stdout) == [{
+        "pseudonym": "John", "fields": ["names", "hometown", "job"], "resettled": True,
+        "share_only_after_resettlement": True}]
+    assert "Kobani" not in as_json.stdout and "Amina" not in as_json.stdout
     with sqlite3.connect(tmp_path / "stampgate.sqlite3") as conn:
         fields = {f for (f,) in conn.execute("SELECT DISTINCT field FROM register_hashes")}
     assert fields == {"pseudonym", "names", "hometown", "job"}  # the update kept the names

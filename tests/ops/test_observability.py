@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sqlite3
 import time
@@ -155,6 +156,32 @@ def test_metrics_add_up_every_worker_in_multiprocess_mode(
                       stamp="internal") == sent
     finally:
         process.stop()
+
+
+def test_metrics_add_up_every_worker_with_no_setting(tmp_path: Path,
+                                                     downstream: Downstream) -> None:
+    """Two workers and no PROMETHEUS_MULTIPROC_DIR: the supervisor makes DATA/metrics, every
+    message is counted once, and the directory goes when the gateway stops."""
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    process = GatewayProcess(tmp_path, downstream.url, config={"workers": 2}).start()
+    metrics_dir = process.data / "metrics"
+    try:
+        deadline = time.monotonic() + 15
+        while len(process.log_events("listening")) < 2:
+            assert time.monotonic() < deadline, process.log()
+            time.sleep(0.05)
+        assert metrics_dir.is_dir() and metrics_dir.stat().st_mode & 0o777 == 0o700
+        sent = 0
+        while sent < 14 or len(list(metrics_dir.glob("counter_*.db"))) < 2:
+            assert sent < 300, "one worker took every connection"
+            assert process.send(ALICE, [BOB], message("Internal\n\nx"))[0] == 250
+            sent += 1
+        text = get(process, "/metrics").text
+        assert sample(text, "stampgate_messages_total", verdict="allow",
+                      stamp="internal") == sent
+    finally:
+        assert process.stop() == 0
+    assert not metrics_dir.exists()
 
 
 def test_a_metrics_failure_never_changes_the_answer(

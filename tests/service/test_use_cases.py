@@ -233,8 +233,15 @@ async def test_refused_content_is_destroyed_when_sealed(action: str, store: Stor
         await desk.content(hold_id, "director@example.org", "body")
 
 
+async def newcomer_hold(store: Store, policy: Policy) -> str:
+    """A hold with no checklist: a confidential reply to someone new to the chain."""
+    thread = ThreadContext("<chain@example.org>", Stamp.CONFIDENTIAL,
+                           frozenset({"alice@example.org", "bob@example.org"}))
+    return await hold(store, policy, "Confidential", ("carol@example.org",), thread=thread)
+
+
 async def test_bulk_reports_each_message(desk: Desk, store: Store, policy: Policy) -> None:
-    first = await hold(store, policy)
+    first = await newcomer_hold(store, policy)
     second = await hold(store, policy)
     await desk.discard(second, "legal-lead@example.org")
     results = await desk.bulk(Action.RELEASE, [first, second, "HNOSUCH", first],
@@ -245,3 +252,67 @@ async def test_bulk_reports_each_message(desk: Desk, store: Store, policy: Polic
     assert results[2].error == "no held message 'HNOSUCH'"
     rejected = await desk.bulk(Action.REJECT, [await hold(store, policy)], "director@example.org")
     assert rejected[0].error is not None and "needs a reason" in rejected[0].error
+
+
+async def test_bulk_release_skips_unticked_checklists(desk: Desk, store: Store,
+                                                     policy: Policy) -> None:
+    unticked, ticked, internal = (await hold(store, policy), await hold(store, policy),
+                                  await newcomer_hold(store, policy))
+    with pytest.raises(Refused, match="confirm each required adjustment"):
+        await desk.confirm_checklist(ticked, "legal-lead@example.org", ["blur face"])
+    await desk.confirm_checklist(ticked, "legal-lead@example.org", ["Blur  face", "change name"])
+    results = {r.hold_id: r for r in await desk.bulk(
+        Action.RELEASE, [unticked, ticked, internal], "director@example.org")}
+    assert results[unticked].skipped and results[unticked].decided is None
+    assert results[unticked].error == ("not released: its adjustments (blur face; change name) "
+                                       "were not ticked on its own page")
+    assert results[ticked].decided is not None and results[internal].decided is not None
+    assert (await desk.get(unticked)).state is HeldState.HELD
+    checklist = [e for e in await store.audit_entries(held_id=ticked)
+                 if e["action"] == "checklist"]
+    assert [e["actor"] for e in checklist] == ["legal-lead@example.org"]
+
+
+@pytest.mark.parametrize("by", ["alice@example.org", "ALICE@example.org.", "<alice@example.org>",
+                                "alice-desk"])
+async def test_nobody_releases_their_own_message(desk: Desk, store: Store, policy: Policy,
+                                                 settings: Settings, by: str) -> None:
+    from gateway.adapters.accounts import add_user
+    from gateway.adapters.reviewers import reviewers_path
+
+    add_user(reviewers_path(Path(settings.data)), "alice-desk", "a long enough password",
+             ["alice@example.org"])
+    hold_id = await newcomer_hold(store, policy)
+    with pytest.raises(Refused, match="another reviewer must release it"):
+        await desk.release(hold_id, by)
+    assert (await desk.get(hold_id)).state is HeldState.HELD
+    # rejecting or discarding one's own message stops it; only a release needs four eyes
+    decided = await desk.release(hold_id, "director@example.org")
+    assert decided.state is HeldState.RELEASED
+
+
+async def test_four_eyes_can_be_turned_off(store: Store, policy: Policy, tmp_path: Path,
+                                           sealer: crypto.BodySealer) -> None:
+    from tests.support.held import desk_for, settings_for
+
+    relaxed = desk_for(store, settings_for(tmp_path / "var", review_four_eyes=False), policy)
+    hold_id = await newcomer_hold(store, policy)
+    assert (await relaxed.release(hold_id, "alice@example.org")).state is HeldState.RELEASED
+
+
+async def test_page_views_are_recorded_once_an_hour(desk: Desk, store: Store,
+                                                    policy: Policy) -> None:
+    hold_id = await hold(store, policy)
+    for _ in range(3):
+        await desk.content(hold_id, "director@example.org", "headers and text body", once=True)
+    await desk.content(hold_id, "legal-lead@example.org", "headers and text body", once=True)
+    await desk.content(hold_id, "director@example.org", "html body", once=True)
+    for _ in range(2):
+        await desk.content(hold_id, "director@example.org", "attachment 2")
+    views = [(e["actor"], e["detail"]["what"]) for e in await store.audit_entries(held_id=hold_id)
+             if e["action"] == "view"]
+    assert sorted(views) == [("director@example.org", "attachment 2"),
+                             ("director@example.org", "attachment 2"),
+                             ("director@example.org", "headers and text body"),
+                             ("director@example.org", "html body"),
+                             ("legal-lead@example.org", "headers and text body")]

@@ -37,12 +37,13 @@ def settings_for(data: Path, **values: object) -> Settings:
 async def hold(store: Store, policy: Policy, first_line: str = ADJUST,
                recipients: Sequence[str] = ("partner@outside.test",),
                sender: str = "alice@example.org", message_id: str | None = None,
-               thread: ThreadContext | None = None, sealer: BodySealer | None = None) -> str:
+               thread: ThreadContext | None = None, sealer: BodySealer | None = None,
+               subject: str = "Case update") -> str:
     """Decide a real message and hold it the way ``service.submit`` does; returns the hold id.
 
     ``sealer``: store the body sealed by it.
     """
-    data = message(f"{first_line}\n\nA client's story.\n", sender=sender,
+    data = message(f"{first_line}\n\nA client's story.\n", sender=sender, subject=subject,
                    to=", ".join(recipients), message_id=message_id, unique=False)
     parsed = [parse_recipient(r) for r in recipients]
     decision = decide(policy, read_stamps(read_message(data), policy.vocabulary), sender,
@@ -50,9 +51,11 @@ async def hold(store: Store, policy: Policy, first_line: str = ADJUST,
     held = [r.address for r in decision.recipients if r.verdict is Verdict.HOLD]
     assert held, decision.to_dict()
     content = sealer.seal(data) if sealer is not None else data
+    shown = subject.encode() if sealer is None else sealer.seal_beside(content, subject.encode())
     record = new_held(queue_id="Q1", sender=sender, recipients=list(recipients), held=held,
                       decision=decision, size=len(content),
-                      message_id=message_id or "<generated@stampgate.localdomain>")
+                      message_id=message_id or "<generated@stampgate.localdomain>",
+                      subject=shown)
     return await store.hold(record, content)
 
 

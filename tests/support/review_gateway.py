@@ -39,8 +39,9 @@ def add_reviewer(gateway: GatewayProcess, login: str = "director@example.org",
 
 def send_held(gateway: GatewayProcess, first_line: str = ADJUST,
               recipients: tuple[str, ...] = ("bob@example.org", "partner@outside.test"),
-              body: str = "Amira crossed the border in March.", **kwargs: Any) -> str:
-    data = message(f"{first_line}\n\n{body}\n", subject=SUBJECT, to=", ".join(recipients),
+              body: str = "Amira crossed the border in March.", subject: str = SUBJECT,
+              **kwargs: Any) -> str:
+    data = message(f"{first_line}\n\n{body}\n", subject=subject, to=", ".join(recipients),
                    **kwargs)
     return send_raw(gateway, data, recipients)
 

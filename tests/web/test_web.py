@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,7 +146,8 @@ def test_log_in_tick_adjustments_release(context: BrowserContext, gateway: Gatew
     [delivered] = wait_for(downstream, PARTNER)
     assert b"Amira crossed the border in March." in delivered.data
     assert state_of(gateway, hold_id) == "released"
-    page.reload()
+    expect(page).to_have_url(base(gateway) + "/")  # nothing else is held: back to the queue
+    page.goto(base(gateway) + f"/held/{hold_id}")
     expect(page.locator(".history")).to_contain_text("release-delivered")
 
     headers = page.request.get(base(gateway) + f"/held/{hold_id}").headers
@@ -283,8 +285,15 @@ def test_html_runs_nothing_and_loads_nothing(context: BrowserContext, gateway: G
         assert saved.read_bytes().startswith(b"%PDF-1.4")
         audit = json.loads(cli(gateway, "audit", "--json", "--held", hold_id).stdout)
         views = [a["detail"]["what"] for a in audit if a["action"] == "view"]
-        # the page, its frame, this test's own look at the frame's address, the download
-        assert sorted(views) == ["attachment 3", "headers and text body", "html body",
+        # the page and its frame once an hour (this test's own look at the frame's address
+        # is the same look), every download
+        assert sorted(views) == ["attachment 3", "headers and text body", "html body"]
+        page.reload()
+        with page.expect_download():
+            page.get_by_role("button", name="Download").click()
+        audit = json.loads(cli(gateway, "audit", "--json", "--held", hold_id).stdout)
+        views = [a["detail"]["what"] for a in audit if a["action"] == "view"]
+        assert sorted(views) == ["attachment 3", "attachment 3", "headers and text body",
                                  "html body"]
         assert watcher.hits == []
     finally:
@@ -351,3 +360,69 @@ def test_log_out_ends_the_session_for_every_copy_of_the_cookie(browser: Browser,
     finally:
         reviewer.close()
         thief.close()
+
+
+OUTPUT = Path(os.environ.get("STAMPGATE_TEST_OUTPUT", Path(__file__).parents[1] / "output"))
+
+
+@pytest.mark.parametrize(("width", "cards"), [(390, True), (1280, False)])
+def test_queue_fits_phone_and_desktop(browser: Browser, gateway: GatewayProcess,
+                                      width: int, cards: bool) -> None:
+    """No sideways scrolling at either width: a table on a desktop, cards on a phone."""
+    subject = f"Story for the {width} px check of a long subject line that must wrap"
+    hold_id = send_held(gateway, recipients=(PARTNER, "press@example.org"), subject=subject)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        log_in(page, gateway)
+        row = page.locator("tr.hold", has_text=hold_id)
+        expect(row.locator("td.subject")).to_have_text(subject)
+        page.wait_for_load_state("load")  # the style sheet applied
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        header = page.locator("table.queue thead").bounding_box()
+        assert header is not None and (header["x"] + header["width"] <= 0) is cards  # off-screen
+        assert row.evaluate("r => getComputedStyle(r).display") == (
+            "block" if cards else "table-row")
+        box = row.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUTPUT / f"queue-{width}.png"), full_page=True)
+        page.get_by_role("link", name=hold_id).click()
+        expect(page.get_by_role("heading", name=f"Held message {hold_id}")).to_be_visible()
+        page.wait_for_load_state("load")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(OUTPUT / f"detail-{width}.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_search_and_keys(context: BrowserContext, gateway: GatewayProcess) -> None:
+    found = send_held(gateway, subject="Hana's asylum interview")
+    other = send_held(gateway, subject="Quarterly figures")
+    page = context.new_page()
+    log_in(page, gateway)
+    page.get_by_label("Search").fill("asylum INTERVIEW")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("link", name=found)).to_be_visible()
+    expect(page.get_by_role("link", name=other)).to_have_count(0)
+    page.get_by_label("Search").fill(other)
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr.hold")).to_have_count(1)
+    page.goto(base(gateway) + f"/held/{found}")
+    expect(page.locator(".keys")).to_contain_text("j next")
+    page.keyboard.press("j")
+    expect(page.get_by_role("heading", name=f"Held message {other}")).to_be_visible()
+    page.wait_for_load_state("load")  # the shortcuts' script has run
+    page.keyboard.press("k")
+    expect(page.get_by_role("heading", name=f"Held message {found}")).to_be_visible()
+    page.wait_for_load_state("load")
+    page.keyboard.press("x")
+    expect(page.get_by_label("Reason, sent to the sender")).to_be_focused()
+    page.keyboard.type("jkrx typed here stays text")
+    expect(page.get_by_role("heading", name=f"Held message {found}")).to_be_visible()
+    page.get_by_label("Reason, sent to the sender").fill("")
+    page.get_by_label("blur face").check()
+    page.get_by_label("change name").check()
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("r")
+    expect(page.get_by_role("status")).to_contain_text(f"Released {found} to {PARTNER}")

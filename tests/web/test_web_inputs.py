@@ -123,7 +123,7 @@ async def test_odd_bulk_requests(client: httpx.AsyncClient, store: Store, policy
     hold_id = await hold(store, policy)
     data = {k: v.format(id=hold_id) for k, v in form.items()}
     answer = await client.post("/bulk", data={**data, "csrf": csrf}, follow_redirects=True)
-    assert "Choose messages and an action." in answer.text
+    assert "Tick at least one message, then choose what to do with them." in answer.text
     record = await store.get_held(hold_id)
     assert record is not None and record.state is HeldState.HELD
 
