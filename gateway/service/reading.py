@@ -109,9 +109,7 @@ class _Worker:
             await ready
         finally:
             loop.remove_reader(fd)
-        # The reading is about as large as the message and the pipe holds 64 KiB: receiving
-        # it waits for the reader process to write it all, so that wait is off the loop too.
-        kind, value = pickle.loads(await asyncio.to_thread(self.conn.recv_bytes))
+        kind, value = pickle.loads(self.conn.recv_bytes())
         if kind == "ok":
             assert isinstance(value, Read)
             return value
