@@ -83,9 +83,10 @@ def test_compose_trusts_only_the_host_for_relaying() -> None:
     subnet = ipaddress.ip_network(pool["subnet"])
     gateway = ipaddress.ip_address(pool["gateway"])
     assert gateway in subnet
-    stampgate = spec["services"]["stampgate"]
     # Published on the host's loopback only: Docker's proxy makes every client the gateway.
-    assert stampgate["ports"] and all(p.startswith("127.0.0.1:") for p in stampgate["ports"])
+    for name, service in gateways(spec).items():
+        assert service["ports"], name
+        assert all(p.startswith("127.0.0.1:") for p in service["ports"]), name
     settings = load_settings(ROOT / "deploy" / "stampgate.toml", {})
     for net in settings.networks:
         if net.is_loopback:
@@ -97,14 +98,25 @@ def test_compose_trusts_only_the_host_for_relaying() -> None:
 
 
 def test_compose_and_image_health_checks_ask_for_readiness() -> None:
-    check = compose()["services"]["stampgate"]["healthcheck"]
-    command = " ".join(check["test"])
-    assert "http://127.0.0.1:8025/readyz" in command and "/healthz" not in command
     dockerfile = (ROOT / "Dockerfile").read_text()
     (image_check,) = re.findall(r"^HEALTHCHECK .*\n\s+CMD (.*)$", dockerfile, re.MULTILINE)
-    assert check["test"][1:] == json.loads(image_check)  # the same command
     # /readyz probes the store (1 s) and the downstream (3 s) one after the other.
-    assert check["timeout"] == "10s" and "--timeout=10s" in dockerfile
+    assert "--timeout=10s" in dockerfile
+    services = gateways(compose())
+    assert "stampgate" in services
+    for name, service in services.items():
+        check = service.get("healthcheck")
+        assert check, f"{name} has no health check"
+        command = " ".join(check["test"])
+        assert "http://127.0.0.1:8025/readyz" in command and "/healthz" not in command, name
+        assert check["test"][1:] == json.loads(image_check), name  # the image's command
+        assert check["timeout"] == "10s", name
+
+
+def gateways(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The compose services that run ``stampgate serve``."""
+    return {name: service for name, service in spec["services"].items()
+            if service.get("command", [""])[0] == "serve"}
 
 
 def test_dockerfile_installs_only_hashed_locked_dependencies() -> None:

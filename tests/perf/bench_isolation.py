@@ -5,9 +5,10 @@ event loop) that relays into a maildir: an SMTP downstream in this process would
 hostile message line by line under this process's interpreter lock and delay the client that
 measures, which is not the gateway's doing. On one connection small 5 KB messages are
 sent one after another; on another, a hostile 10 MB message (blank lines, deep nesting, huge
-HTML). The small messages' latency (MAIL to the reply to the final dot) is reported while the
-hostile message is in flight and without it, with the time the hostile message took and its
-reply. Every loop is bounded in count and time.
+HTML) or 18 MB one (a folded header, text without a header field). The small messages'
+latency (MAIL to the reply to the final dot) is reported while the hostile message is in
+flight and without it, with the time the hostile message took and its reply. Every loop is
+bounded in count and time.
 """
 
 from __future__ import annotations
@@ -66,8 +67,19 @@ def huge_html() -> bytes:
             + row * (10 * MB // len(row)) + b"</table>\r\n")
 
 
+def folded_header() -> bytes:
+    """One header field folded over 18 MB: refused (552) by max_header_size, unread."""
+    return HEAD + b"X-Long: start" + b"\r\n a" * (18 * MB // 4) + b"\r\n\r\nCleared\r\n"
+
+
+def headless() -> bytes:
+    """18 MB of text and no header field: all of it body, read and relayed."""
+    return b"just text, no header fields here\r\n" * (18 * MB // 34)
+
+
 HOSTILE = {"10 MB of blank lines": blank_lines, "10,000 nested multiparts, 10 MB":
-           deep_nesting, "10 MB of HTML table rows": huge_html}
+           deep_nesting, "10 MB of HTML table rows": huge_html,
+           "18 MB folded header": folded_header, "18 MB without a header field": headless}
 
 
 @dataclass
@@ -99,6 +111,7 @@ class SmallSender:
         self.data = data
         self.smtp: smtplib.SMTP | None = None
         self.sent = 0
+        self.total = 0
 
     def send(self) -> float:
         if self.smtp is None or self.sent >= self.PER_CONNECTION:
@@ -107,8 +120,11 @@ class SmallSender:
                                      local_hostname="client.test", timeout=60)
             self.smtp.ehlo()
             self.sent = 0
+        # A Message-ID of its own: the same bytes again would be answered as a retry.
+        self.total += 1
+        data = f"Message-ID: <{self.total}.{os.getpid()}@bench.test>\r\n".encode() + self.data
         start = time.perf_counter()
-        self.smtp.sendmail(SENDER, [RECIPIENT], self.data)
+        self.smtp.sendmail(SENDER, [RECIPIENT], data)
         self.sent += 1
         return time.perf_counter() - start
 
