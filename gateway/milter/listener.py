@@ -39,6 +39,8 @@ class MilterEdge:
             outcome = await submitter.submit(incoming)
         finally:
             self.deciding -= 1
+        if outcome.repeated:  # the MTA delivers what it is handed, so it gets the copy again
+            return outcome, submitter.relayed_again(incoming, outcome)
         return outcome, handover.data
 
     async def drain(self, deadline: float) -> int:

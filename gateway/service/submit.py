@@ -22,6 +22,7 @@ from gateway.adapters.rewrite import outgoing
 from gateway.core.acceptance import AcceptanceKey, acceptance_key
 from gateway.core.decision import Decision, decide
 from gateway.core.headers import header_over, read_header_block
+from gateway.core.message import read_message
 from gateway.core.model import Verdict
 from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
@@ -97,6 +98,18 @@ class Submitter:
             self.acceptance.finish(attempt)
         _report(outcome, context, started)
         return outcome
+
+    def relayed_again(self, incoming: Incoming, outcome: Outcome) -> bytes | None:
+        """The copy a repeated message's allowed part goes out as, made again: for an edge
+        whose MTA delivers every copy it is handed itself (the milter)."""
+        if not (outcome.repeated and outcome.delivered and outcome.decision is not None):
+            return None
+        block = read_header_block(incoming.data)
+        own = read_message(incoming.data).message_id  # as the first attempt read it
+        key = acceptance_key(block, incoming.data, incoming.sender, incoming.recipients)
+        message_id = own or f"<{key.generated_message_id_local}@{self.settings.hostname}>"
+        return outgoing(incoming.data, self._trace(incoming, outcome.queue_id, outcome.decision,
+                                                   message_id, own is None))
 
     async def _earlier(self, key: AcceptanceKey, queue_id: str) -> Outcome | None:
         """The outcome of an earlier attempt at the same message, if it settles this one."""

@@ -144,3 +144,21 @@ def test_readiness_and_metrics_of_the_milter(postfix: MilterPostfix) -> None:
     assert ready["checks"]["downstream"]["ok"] is True
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as answer:
         assert b"stampgate_" in answer.read()
+
+
+def test_a_message_sent_to_postfix_twice_is_held_once_and_keeps_its_headers(
+        postfix: MilterPostfix) -> None:
+    """The client's retry through Postfix: the milter gives the same answer, the hold is not
+    made twice, and the allowed part Postfix delivers again carries the gateway's fields."""
+    data = message(f"{ADJUST}\n\nAmira's story.", to=f"{BOB}, {PARTNER}",
+                   message_id="<milter-twice@client.test>")
+    assert postfix.send(ALICE, [BOB, PARTNER], data)[0] == 250
+    assert postfix.send(ALICE, [BOB, PARTNER], data)[0] == 250
+    copies = postfix.downstream.wait_for(2)
+    assert [c.recipients for c in copies] == [[BOB], [BOB]]  # Postfix delivers what it took
+    for copy in copies:
+        assert "X-Stamp: needs_adjustment" in copy.header_text
+        assert "(stampgate) with ESMTP id" in copy.header_text
+    [record] = postfix.held()
+    assert record["held_recipients"] == [PARTNER]
+    assert [e["hold_id"] for e in postfix.milter.log_events("message-repeated")] == [record["id"]]
