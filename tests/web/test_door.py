@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -163,20 +164,22 @@ async def test_logout_revokes_a_copied_cookie(make_client: Client) -> None:
 
 
 async def test_idle_sessions_expire(make_client: Client) -> None:
-    client = await make_client(web_session_idle_minutes=0.01)  # 0.6 s
+    client = await make_client(web_session_idle_minutes=2 / 60)
     await log_in(client)
     assert (await client.get("/")).status_code == 200
-    await asyncio.sleep(0.9)
+    await asyncio.sleep(2.5)
     assert (await client.get("/")).status_code == 303
 
 
 async def test_sessions_end_after_their_lifetime_even_in_use(make_client: Client) -> None:
-    client = await make_client(web_session_hours=1.2 / 3600, web_session_idle_minutes=1)
+    client = await make_client(web_session_hours=4 / 3600, web_session_idle_minutes=1)
+    before = time.monotonic()
     await log_in(client)
-    for _ in range(3):
+    logged_in = time.monotonic()
+    while time.monotonic() < before + 2:  # in use, well inside its lifetime
         assert (await client.get("/")).status_code == 200
         await asyncio.sleep(0.2)
-    await asyncio.sleep(0.8)
+    await asyncio.sleep(max(0.0, logged_in + 4.5 - time.monotonic()))
     assert (await client.get("/")).status_code == 303
 
 
