@@ -207,6 +207,8 @@ def _print_hold(hold: HeldMessage, history: list[dict[str, Any]], outbox: list[d
         print(f"  {r.verdict.value:<6}    {r.reason} [rule {r.rule}]")
     for reason in d.reasons:
         print(f"  note:      {reason}")
+    for source in d.sources:  # which file or label carried a stamp
+        print(f"  read from: {source}")
     if hold.adjustments:
         print(f"  adjustments required: {'; '.join(hold.adjustments)}")
     if hold.thread_id:

@@ -107,7 +107,7 @@ def _dispatch(name: str, kind: str, data: bytes, budget: Budget, depth: int,
     elif kind == "ole":
         if any(marker in data for marker in _OLE_ENCRYPTED):
             raise Unreadable("encrypted")
-        raise Unreadable("legacy Office format, not read")
+        raise Unreadable("legacy Office or Outlook format (OLE), not read")
     elif kind == NOT_WHAT_IT_SAYS:
         found.append(not_what_it_says(name))
     elif kind == "zip":

@@ -12,7 +12,7 @@ TEXT_EXTENSIONS = frozenset({".txt", ".csv", ".tsv", ".md", ".text"})
 # Extensions of formats the gateway reads; a part named so is read whatever its type says.
 DOCUMENT_EXTENSIONS = frozenset({
     ".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".pptm", ".odt", ".ods", ".odp",
-    ".pdf", ".rtf", ".zip", ".doc", ".xls", ".ppt", *TEXT_EXTENSIONS,
+    ".pdf", ".rtf", ".zip", ".doc", ".xls", ".ppt", ".msg", *TEXT_EXTENSIONS,
 })
 
 

@@ -66,7 +66,7 @@ def validation_problems(file: str, text: str, prefix: tuple[str, ...], error: Va
         message, hint = _explain_error(item["type"], item["msg"], loc[len(prefix):], model)
         expected = str(item.get("ctx", {}).get("expected", ""))
         if (item["type"] == "enum" and expected and "bounce" not in expected
-                and "'cleared'" not in expected):
+                and "'cleared'" not in expected):  # verdicts and stamps have their own words
             # Another closed set than the verdicts (photos.toml's strip or hold, say).
             message, hint = "is not one of the choices", f"write {expected}"
         if item["type"] == "missing" or (

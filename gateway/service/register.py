@@ -186,7 +186,7 @@ class LiveRegister:
         if not index.full:
             return ()
         size = len(facts.subject) + sum(len(p.text) for p in facts.top_texts)
-        if size > _INLINE_TEXT or facts.attached:
+        if size > _INLINE_TEXT or facts.attached or facts.documents:
             hits = await asyncio.to_thread(index.scan, facts)
         else:
             hits = index.scan(facts)

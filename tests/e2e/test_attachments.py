@@ -90,8 +90,11 @@ def test_a_labelled_office_file_counts_like_its_label(gateway: GatewayProcess,
     data = d.docx(["Figures"], label="General")
     code, reply = gateway.send(ALICE, [BOB, PRESS], d.mail(CLEARED, [("budget.docx", data)]))
     assert code == 250, reply
-    record = json.dumps(held(gateway, hold_id_of(reply)))
+    hold_id = hold_id_of(reply)
+    record = json.dumps(held(gateway, hold_id))
     assert "label 'General'" in record and "budget.docx" in record
+    shown = gateway.run_cli("held", "show", hold_id, "--data", str(gateway.data))
+    assert f"read from: Internal: label 'General' ({d.GUID}) in budget.docx" in shown.stdout
 
 
 def test_a_large_message_is_read_in_the_reader_process_with_its_attachments(

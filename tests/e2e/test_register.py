@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.adapters.crypto import new_master_key
+from tests.support import documents
 from tests.support.downstream import Downstream
 from tests.support.gateway import GatewayProcess, message
 from tests.support.review_gateway import FAST, HOLD_ID, add_reviewer, cli
@@ -139,3 +140,16 @@ def test_the_key_file_is_private(gateway: GatewayProcess) -> None:
     assert key.stat().st_mode & 0o777 == 0o600
     assert len(key.read_bytes()) == 32
     assert subprocess.run(["test", "-s", str(key)]).returncode == 0
+
+
+def test_a_real_name_in_an_attached_document_is_held_for_communications(
+        gateway: GatewayProcess) -> None:
+    story = documents.docx(["Cleared for publication", "We met Amina Haddad in May."])
+    data = documents.mail("Cleared for publication\n\nThe story is attached.",
+                          [("story.docx", story)], to=COMMS)
+    code, reply = gateway.send(SENDER, [COMMS], data)
+    match = HOLD_ID.search(reply)
+    assert code == 250 and match, reply
+    shown = cli(gateway, "held", "show", match.group(1), "--data", str(gateway.data))
+    assert "mentions the real name of client John (attached document)" in shown.stdout
+    assert "Amina" not in shown.stdout and "Amina" not in gateway.log()
