@@ -144,3 +144,15 @@ def test_readiness_and_metrics_of_the_milter(postfix: MilterPostfix) -> None:
     assert ready["checks"]["downstream"]["ok"] is True
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as answer:
         assert b"stampgate_" in answer.read()
+
+
+def test_the_milters_log_carries_no_subject_or_body(postfix: MilterPostfix) -> None:
+    data = message(f"{ADJUST}\n\nNadia's secret route.", to=f"{BOB}, {PARTNER}",
+                   subject="Nadia crossed in May")
+    code, reply = postfix.send(ALICE, [BOB, PARTNER], data)
+    assert code == 250, reply
+    postfix.downstream.wait_for(1)
+    log = postfix.milter.log()
+    assert '"event": "milter-answer"' in log and '"outcome": "partly-held"' in log
+    for secret in ("Nadia", "secret route", "crossed in May"):
+        assert secret not in log
