@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from kilter.protocol.core import EditMessage, ResponseMessage
-from kilter.protocol.messages import Continue, Discard, RemoveRecipient, ReplyCode
+from kilter.protocol.messages import Continue, Discard, InsertHeader, RemoveRecipient, ReplyCode
 
 from gateway.core.model import Verdict
 from gateway.milter.message import body_edits, header_edits
@@ -38,10 +38,7 @@ def answer(outcome: Outcome, envelope: Envelope,
            relayed: bytes | None) -> tuple[list[EditMessage], ResponseMessage]:
     """The edits to send before the final response, and the final response."""
     match outcome.kind:
-        case OutcomeKind.RELAYED:
-            return [*header_edits(envelope.headers, envelope.data, relayed),
-                    *body_edits(envelope.data, relayed)], Continue()
-        case OutcomeKind.PARTLY_HELD:
+        case OutcomeKind.RELAYED | OutcomeKind.PARTLY_HELD:
             assert outcome.decision is not None
             held = set(outcome.decision.addresses(Verdict.HOLD))
             edits: list[EditMessage] = [RemoveRecipient(argument)
@@ -49,9 +46,16 @@ def answer(outcome: Outcome, envelope: Envelope,
                                         if address in held]
             edits.extend(header_edits(envelope.headers, envelope.data, relayed))
             edits.extend(body_edits(envelope.data, relayed))
+            if outcome.repeated:
+                # A retry of a message let through before: the submit use case gives the
+                # earlier answer and hands nothing over. Whether the MTA queued the earlier
+                # attempt a milter cannot know, so it goes through again (nothing lost; as
+                # with the MTA alone, it may arrive twice), with the gateway's X-Stamp.
+                stamp = outcome.decision.stamp.value if outcome.decision.stamp else "none"
+                edits.append(InsertHeader(0, "X-Stamp", f" {stamp}".encode()))
             return edits, Continue()
         case OutcomeKind.HELD:
-            return [], Discard()
+            return [], Discard()  # (a retry of a held message: held once, discarded again)
         case (OutcomeKind.BOUNCED | OutcomeKind.DEFERRED | OutcomeKind.DOWNSTREAM_REFUSED
               | OutcomeKind.STORE_FAILED | OutcomeKind.IN_PROGRESS
               | OutcomeKind.REFUSED_INPUT | OutcomeKind.INTERNAL_ERROR):

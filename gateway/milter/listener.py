@@ -10,14 +10,11 @@ import socket
 import stat
 from pathlib import Path
 
-from gateway.logs import get_logger
 from gateway.milter.handover import MtaDelivers
 from gateway.milter.session import MilterSession
 from gateway.service.outcome import Incoming, Outcome
 from gateway.service.submit import Submitter
 from gateway.settings import split_milter_socket
-
-log = get_logger()
 
 
 class MilterEdge:

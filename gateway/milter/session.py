@@ -141,7 +141,8 @@ class MilterSession:
                 return [self._recipient(bytes(message.recipient))]
             case Header():
                 self._grow(len(message.name) + len(message.value) + 3)
-                self.headers.append((message.name, bytes(message.value)))
+                if self.refused is None:  # past the size limit nothing more is kept
+                    self.headers.append((message.name, bytes(message.value)))
                 return [Continue()]
             case Body():
                 self._grow(len(message.content))
@@ -175,6 +176,7 @@ class MilterSession:
         self.size += size
         if self.size > self.max_size and self.refused is None:
             self.refused = replies.TOO_BIG.format(limit=self.max_size)
+            self.headers.clear()
             self.body.clear()
 
     async def _end_of_message(self) -> list[FilterMessage]:

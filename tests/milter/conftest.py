@@ -8,7 +8,9 @@ recording downstream. The Postfix helper is the benchmark's (tests/perf/servers.
 
 from __future__ import annotations
 
+import grp
 import json
+import os
 import shutil
 import smtplib
 import socket
@@ -36,15 +38,20 @@ class MilterProcess(GatewayProcess):
     """``stampgate milter`` on an inet socket, releasing through Postfix's plain port."""
 
     def __init__(self, workdir: Path, release_port: int, milter_port: int | None = None,
-                 config: dict[str, Any] | None = None) -> None:
+                 config: dict[str, Any] | None = None, unix: Path | None = None) -> None:
         super().__init__(workdir, f"smtp://127.0.0.1:{release_port}", config=config)
         self.milter_port = milter_port or free_port()
+        self.unix = unix  # a Unix socket instead of the inet port
+
+    @property
+    def socket(self) -> str:
+        return f"unix:{self.unix}" if self.unix else f"inet:127.0.0.1:{self.milter_port}"
 
     def command(self) -> list[str]:
         args = super().command()
         args[args.index("serve")] = "milter"
         at = args.index("--listen")
-        args[at + 1] = f"inet:127.0.0.1:{self.milter_port}"
+        args[at + 1] = self.socket
         return args
 
     def start(self, wait: bool = True) -> MilterProcess:
@@ -60,6 +67,10 @@ class MilterProcess(GatewayProcess):
                 raise RuntimeError(f"milter exited with {self.proc.returncode}:\n{self.log()}")
             workers = int((self.config or {}).get("workers", 1))
             if len(self.log_events("listening")) >= self.started_before + workers:
+                if self.unix is not None:
+                    # Postfix's smtpd runs as postfix: it connects through the group.
+                    os.chown(self.unix, -1, grp.getgrnam("postfix").gr_gid)
+                    return
                 with socket.create_connection(("127.0.0.1", self.milter_port), timeout=2):
                     return
             time.sleep(0.05)
@@ -69,17 +80,19 @@ class MilterProcess(GatewayProcess):
 class MilterPostfix:
     """Postfix, its milter and the recording downstream, started together."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any] | None = None) -> None:
+    def __init__(self, workdir: Path, config: dict[str, Any] | None = None,
+                 unix: Path | None = None) -> None:
         self.downstream = Downstream().start()
         self.release_port = free_port()
         # Hold notices off: the recording downstream sees only the messages themselves.
         self.milter = MilterProcess(workdir, self.release_port,
-                                    config={**FAST, "notify_mode": "off", **(config or {})})
+                                    config={**FAST, "notify_mode": "off", **(config or {})},
+                                    unix=unix)
         add_reviewer(self.milter)
         release = (f"127.0.0.1:{self.release_port} inet n - n - - smtpd\n"
                    "  -o smtpd_milters=\n")
         self.postfix = Postfix(self.downstream.port, settings={
-            "smtpd_milters": f"inet:127.0.0.1:{self.milter.milter_port}",
+            "smtpd_milters": self.milter.socket,
             "milter_default_action": "tempfail",
             "milter_protocol": "6",
             # Retry soon after a temporary failure, so the tests do not wait minutes.

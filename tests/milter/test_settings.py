@@ -109,3 +109,22 @@ async def test_a_regular_file_at_the_socket_path_is_not_replaced(tmp_path: Path)
     with pytest.raises(OSError):
         await MilterEdge(Parts()).start()  # type: ignore[arg-type]
     assert path.read_text() == "not a socket"
+
+
+def test_milter_unit_runs_the_milter_stops_gracefully_and_is_hardened() -> None:
+    import configparser
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(Path(__file__).resolve().parents[2] / "deploy" / "stampgate-milter.service")
+    service = unit["Service"]
+    assert "stampgate milter --config /etc/stampgate/stampgate.toml" in service["ExecStart"]
+    assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    assert (service["KillSignal"], service["KillMode"]) == ("SIGTERM", "mixed")
+    stop_seconds = int(service["TimeoutStopSec"].removesuffix("s"))
+    assert stop_seconds > load_settings(None, {}).shutdown_deadline
+    assert service["CapabilityBoundingSet"] == ""  # the milter port needs no capability
+    for key, value in (("User", "stampgate"), ("NoNewPrivileges", "yes"),
+                       ("ProtectSystem", "strict"), ("PrivateTmp", "yes"),
+                       ("StateDirectory", "stampgate"), ("UMask", "0077")):
+        assert service[key] == value, key

@@ -1,9 +1,14 @@
-"""`stampgate milter` with two worker processes on one milter socket, behind Postfix."""
+"""`stampgate milter` with two worker processes on one milter socket, and on a Unix socket,
+behind Postfix."""
 
 from __future__ import annotations
 
+import shutil
+import stat
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +42,24 @@ def test_two_workers_decide_and_stop_cleanly(two_workers: MilterPostfix) -> None
     assert len(two_workers.held()) == 8
     assert len(two_workers.downstream.wait_for(8)) == 8
     assert two_workers.milter.stop() == 0
+
+
+def test_postfix_reaches_the_milter_on_a_unix_socket(tmp_path: Path) -> None:
+    # Postfix's smtpd (user postfix) must reach the socket: a directory it may enter (the
+    # test's own tmp_path is private to root).
+    where = Path(tempfile.mkdtemp(prefix="milter-socket-"))
+    where.chmod(0o755)
+    running = MilterPostfix(tmp_path, unix=where / "milter.sock")
+    try:
+        assert stat.S_IMODE((where / "milter.sock").stat().st_mode) == 0o660
+        code, reply = running.send("alice@example.org", ["press@example.org"],
+                                   message("Internal\n\nBudget.", to="press@example.org"))
+        assert code == 550 and reply.startswith("5.7.1"), reply
+        code, reply = running.send("alice@example.org", ["bob@example.org"],
+                                   message("Cleared for publication\n\nNews."))
+        assert code == 250, reply
+        [got] = running.downstream.wait_for(1)
+        assert "X-Stamp: cleared" in got.header_text
+    finally:
+        running.close()
+        shutil.rmtree(where, ignore_errors=True)
