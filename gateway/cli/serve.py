@@ -47,7 +47,7 @@ def register(sub: Any) -> None:
 def _worker_argv(args: argparse.Namespace) -> list[str]:
     """The flags a worker process needs to resolve the same settings."""
     argv: list[str] = []
-    for key in ("config", "listen", "downstream", "policies", "data", "workers"):
+    for key in ("config", "listen", "downstream", "policies", "data", "store", "workers"):
         value = getattr(args, key, None)
         if value is not None:
             argv += [f"--{key}", str(value)]

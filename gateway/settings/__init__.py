@@ -30,7 +30,8 @@ DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
 DEFAULT_MIN_FREE = 4 * DEFAULT_MAX_SIZE
 SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key",
-                             "held_encryption_old_keys", "upstream_verified_value"})
+                             "held_encryption_old_keys", "upstream_verified_value",
+                             "store_url"})
 
 
 class SettingsError(Exception):
@@ -46,6 +47,9 @@ class Settings(BaseModel):
     downstream: str = "maildir:./var/outbox"
     policies: Path = Path("./policies")
     data: Path = Path("./var")
+    # The store ([store] url, --store): "" or sqlite:///... (the file in the data directory),
+    # or postgresql://user@host/db, shared by several gateways (docs/deploy.md).
+    store_url: str = ""
     hostname: str = "stampgate.localdomain"
     trusted_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     max_message_size: int = Field(default=DEFAULT_MAX_SIZE, gt=0)
@@ -122,6 +126,22 @@ class Settings(BaseModel):
     upstream_verified_value: SecretStr | None = None
     # Milter mode (docs/deploy.md, "As a Postfix milter"): the [milter] table of the file.
     milter: MilterSettings = Field(default_factory=MilterSettings)
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, value: str, info: ValidationInfo) -> str:
+        from gateway.store.db import DB_NAME, engine_of, sqlite_path
+        from gateway.store.records import StoreError
+
+        try:
+            if engine_of(value) == "sqlite" and value:
+                data = Path(info.data.get("data", "./var"))
+                if sqlite_path(value, data).resolve() != (data / DB_NAME).resolve():
+                    raise ValueError(f"the SQLite store is the file {DB_NAME} in the data "
+                                     f"directory ({data / DB_NAME}); set data to move it")
+        except StoreError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("listen")
     @classmethod
@@ -276,6 +296,12 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
         values.update(data.get("stampgate", data))
         if "stampgate" in data and "milter" in data:  # [milter] beside [stampgate]
             values["milter"] = data["milter"]
+        store = values.pop("store", None) or data.get("store")
+        if store is not None:
+            if not isinstance(store, dict) or set(store) != {"url"}:
+                raise SettingsError(f"{config}: [store] takes one key, url "
+                                    "(url = \"postgresql://stampgate@db.internal/stampgate\")")
+            values["store_url"] = store["url"]
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings.model_validate(values)

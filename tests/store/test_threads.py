@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -19,13 +18,11 @@ def relayed(stamp: Stamp | None, sender: str = "alice@example.org") -> Decision:
 
 
 @pytest.fixture
-async def memory(tmp_path: Path) -> AsyncIterator[ThreadMemory]:
-    store = await Store.open(tmp_path)
-    threads = ThreadMemory(store.path, store.write)
+async def memory(any_store: Store) -> AsyncIterator[ThreadMemory]:
+    threads = any_store.thread_memory()
     await threads.open()
     yield threads
     await threads.close()
-    await store.close()
 
 
 def unknown(count: int) -> list[str]:

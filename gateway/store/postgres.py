@@ -1,0 +1,149 @@
+"""The PostgreSQL engine: a pool of psycopg connections, each call one transaction on one.
+
+The tables' SQL is the same as for SQLite (``?`` parameters become ``%s`` here); it runs on
+a thread pool as large as the connection pool, so the event loop never blocks. Several
+gateways may share the database: rows are claimed with ``FOR UPDATE SKIP LOCKED``, thread
+memory is written under a per-thread advisory lock (``conn.lock_key``). When the server is
+unreachable every call fails within ``timeout`` with a ``StoreError`` (the client gets
+``451 4.3.0``); the pool reconnects with backoff and service resumes by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg_pool
+from psycopg.rows import RowMaker
+
+from gateway.store import migrate
+from gateway.store.conn import POSTGRESQL, Conn
+from gateway.store.records import StoreError
+
+T = TypeVar("T")
+POOL_SIZE = 8
+# Seconds a call waits for a connection before it fails (and the client is told to retry).
+TIMEOUT = 5.0
+CONNECT_TIMEOUT = 3
+
+
+class Row(tuple[Any, ...]):
+    """A result row read by position or by column name, like ``sqlite3.Row``."""
+
+    _index: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+
+def _rows(cursor: Any) -> RowMaker[Row]:
+    index = {column.name: i for i, column in enumerate(cursor.description or ())}
+
+    def make(values: Sequence[Any]) -> Row:
+        row = Row(values)
+        row._index = index
+        return row
+
+    return make
+
+
+@lru_cache(maxsize=512)
+def _pg_sql(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PgConn:
+    """A psycopg connection inside a transaction, as the tables' code uses a connection."""
+
+    dialect = POSTGRESQL
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        cursor = self._conn.cursor(row_factory=_rows)
+        cursor.execute(_pg_sql(sql), tuple(parameters))
+        return cursor
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
+        cursor = self._conn.cursor(row_factory=_rows)
+        rows = [tuple(p) for p in parameters]
+        if rows:
+            cursor.executemany(_pg_sql(sql), rows)
+        return cursor
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    return re.sub(r"(postgres(?:ql)?://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+class PostgresEngine:
+    """A connection pool and the thread pool its calls run on."""
+
+    dialect = POSTGRESQL
+    path = None
+
+    def __init__(self, url: str, size: int = POOL_SIZE, timeout: float = TIMEOUT) -> None:
+        self.description = describe(url)
+        self._timeout = timeout
+        self._pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=size, open=False, timeout=timeout,
+            kwargs={"connect_timeout": CONNECT_TIMEOUT},
+            check=psycopg_pool.ConnectionPool.check_connection,
+            reconnect_timeout=24 * 3600.0, name="stampgate")
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="store-pg")
+
+    @classmethod
+    async def open(cls, url: str, *, check_schema: bool = True,
+                   timeout: float = TIMEOUT) -> PostgresEngine:
+        """Connect; with ``check_schema``, refuse a schema older or newer than this code's."""
+        engine = cls(url, timeout=timeout)
+        try:
+            await asyncio.to_thread(engine._pool.open, True, timeout)
+            if check_schema:
+                migrate.check(await engine.read(migrate.status))
+        except psycopg_pool.PoolTimeout:
+            await engine.close()
+            raise StoreError(f"cannot reach PostgreSQL at {engine.description} within "
+                             f"{timeout:g} s (is the server running, and the URL right?)"
+                             ) from None
+        except BaseException:
+            await engine.close()
+            raise
+        return engine
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._pool.close)
+        self._executor.shutdown(wait=True)
+
+    def _run(self, work: Callable[[Conn], T]) -> T:
+        try:
+            with self._pool.connection(timeout=self._timeout) as conn:
+                return work(PgConn(conn))
+        except psycopg_pool.PoolTimeout as exc:
+            raise StoreError("PostgreSQL unavailable: no connection within "
+                             f"{self._timeout:g} s") from exc
+        except psycopg.Error as exc:  # the class and state only: a message may quote values
+            raise StoreError(f"PostgreSQL: {type(exc).__name__} ({exc.sqlstate or '-'})"
+                             ) from exc
+
+    async def read(self, work: Callable[[Conn], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, work)
+
+    async def write(self, work: Callable[[Conn], T]) -> T:
+        """Run ``work`` in its own transaction; returns once it is committed."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, work)
+
+    async def checkpoint(self) -> None:
+        """Nothing to do: PostgreSQL overwrites freed rows by its own vacuum."""
+
+    async def ping(self) -> None:
+        await self.read(lambda conn: conn.execute("SELECT 1").fetchone())
