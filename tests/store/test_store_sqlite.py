@@ -25,7 +25,6 @@ from gateway.store.store import (
     Store,
     StoreError,
     new_held,
-    now,
 )
 
 PARTNER = "partner@outside.test"
@@ -294,13 +293,6 @@ async def test_work_runs_in_the_store_thread(store: Store) -> None:
     assert name.startswith("store")
 
 
-async def test_concurrent_calls_are_serialized(store: Store) -> None:
-    ids = await asyncio.gather(*(hold(store) for _ in range(50)))
-    assert len(set(ids)) == 50
-    assert await store.count_held() == 50
-    assert len(await store.audit_entries()) == 50
-
-
 async def test_close_closes_the_connection_and_the_executor(tmp_path: Path) -> None:
     store = await Store.open(tmp_path)
     await hold(store)
@@ -351,36 +343,6 @@ async def test_hold_on_a_locked_store_is_a_store_error_and_leaves_nothing(store:
     assert [h.id for h in await store.held()] == [hold_id]
 
 
-async def test_a_failing_decision_rolls_back_everything(store: Store) -> None:
-    hold_id = await hold(store)
-    record = await store.get_held(hold_id)
-    assert record is not None
-    broken = NewMail(kind=OutboxKind.NOTICE, purpose="x", sender="s@example.org",
-                     recipients=(object(),),  # type: ignore[arg-type]
-                     requested_by="director@example.org")
-    with pytest.raises(TypeError):
-        await store.set_state(hold_id, record.version, HeldState.RELEASED,
-                              "director@example.org", None, {}, [broken])
-    assert await store.get_held(hold_id) == record
-    assert len(await store.audit_entries()) == 1
-    assert await store.outbox_entries() == []
-    await decide(store, hold_id)
-
-
-async def test_a_decision_is_taken_once(store: Store) -> None:
-    hold_id = await hold(store)
-    record = await store.get_held(hold_id)
-    assert record is not None
-    first = store.set_state(hold_id, record.version, HeldState.RELEASED, "a@example.org", None,
-                            {}, [mail(OutboxKind.RELEASE, hold_id)])
-    second = store.set_state(hold_id, record.version, HeldState.REJECTED, "b@example.org",
-                             "no", {}, [])
-    assert sorted(await asyncio.gather(first, second)) == [False, True]
-    decided = await store.get_held(hold_id)
-    assert decided is not None and decided.version == record.version + 1
-    assert decided.decided_at is not None and decided.decided_at.tzinfo is dt.UTC
-
-
 # -- retention ------------------------------------------------------------------------------
 
 async def test_erase_content_keeps_the_record(store: Store) -> None:
@@ -405,51 +367,6 @@ async def test_erase_content_keeps_the_record(store: Store) -> None:
     finally:
         checkpoint.close()
     assert b"ERASE-ME-7f3a" not in store.path.read_bytes()
-
-
-async def test_released_unerased(store: Store) -> None:
-    waiting = await hold(store)
-    rejected = await hold(store)
-    delivered = await hold(store)
-    pending = await hold(store)
-    notice_only = await hold(store)
-    erased = await hold(store)
-    failed = await hold(store)
-    late = await hold(store)
-    # decided in another order than held: the oldest decision comes first
-    await decide(store, notice_only, mails=(mail(OutboxKind.NOTICE, notice_only),))
-    await decide(store, delivered, mails=(mail(OutboxKind.RELEASE, delivered),))
-    await decide(store, rejected, HeldState.REJECTED)
-    await decide(store, pending, mails=(mail(OutboxKind.RELEASE, pending),))
-    await decide(store, erased)
-    await decide(store, failed, mails=(mail(OutboxKind.RELEASE, failed),))
-    cutoff = now()
-    await asyncio.sleep(0.002)
-    await decide(store, late)
-    for item in await store.outbox_entries(OutboxState.PENDING):
-        if item.held_id == delivered and item.kind is OutboxKind.RELEASE:
-            await store.outbox_sent(item, {"to": [PARTNER]})
-        if item.held_id == failed:
-            await store.outbox_failed(item, "550 no", None, [])
-    await store.erase_content(erased)
-
-    found = await store.released_unerased(cutoff)
-    assert [h.id for h in found] == [notice_only, delivered, failed]
-    assert all(h.state is HeldState.RELEASED for h in found)
-    assert [h.id for h in await store.released_unerased(cutoff, limit=2)] == [
-        notice_only, delivered]
-    assert await store.released_unerased(dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) == []
-    later = await store.released_unerased(now() + dt.timedelta(seconds=1))
-    assert [h.id for h in later] == [notice_only, delivered, failed, late]
-    assert waiting not in {h.id for h in later}
-
-    # once the pending release is delivered its content may go too
-    [release] = [i for i in await store.outbox_for(pending) if i.kind is OutboxKind.RELEASE]
-    await store.outbox_sent(release, None)
-    assert pending in {h.id for h in await store.released_unerased(cutoff)}
-    for record in await store.released_unerased(cutoff):
-        await store.erase_content(record.id)
-    assert await store.released_unerased(cutoff) == []
 
 
 async def test_concurrent_writes_share_commits_and_fail_alone(store: Store) -> None:
