@@ -22,6 +22,7 @@ from gateway.runtime.workers import (
 )
 from gateway.service.datadir import prepare
 from gateway.settings import Settings
+from gateway.store.store import Store, StoreError
 
 
 def register(sub: Any) -> None:
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.listen_fd is None and not _prepare_data(settings):
         return 1
+    if args.listen_fd is None and not _store_usable(settings):
+        return 1
     try:
         if args.listen_fd is not None:
             run_worker(settings, policy, args.listen_fd, args.worker_index,
@@ -85,10 +88,25 @@ def run(args: argparse.Namespace) -> int:
                 remove_shared_metrics_dir()
         else:
             asyncio.run(Gateway(settings, policy).serve())
-    except (OSError, MasterKeyError) as exc:
+    except (OSError, MasterKeyError, StoreError) as exc:
         print(f"stampgate: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _store_usable(settings: Settings) -> bool:
+    """Open the store once before serving: a SQLite file is migrated, a PostgreSQL schema
+    older or newer than this stampgate's is refused with what to do."""
+
+    async def check() -> None:
+        await (await Store.open(Path(settings.data), settings.store_url)).close()
+
+    try:
+        asyncio.run(check())
+    except StoreError as exc:
+        print(f"stampgate: cannot start: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _prepare_data(settings: Settings) -> bool:

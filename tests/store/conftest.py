@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,13 +11,6 @@ from gateway.store.store import Store
 from tests.support.postgres import TestDatabase
 
 ENGINES = ("sqlite", "postgresql")
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[TestDatabase]:
-    database = TestDatabase().create()
-    yield database
-    database.drop()
 
 
 @pytest.fixture(params=ENGINES)
