@@ -147,7 +147,7 @@ class Gateway:
         self.reader = MessageReader(budget=settings.read_budget,
                                     limits=document_limits(settings))
         # Loaded now so that the first message does not wait for the register's hashes.
-        register = LiveRegister(ClientRegister(Path(settings.data)))
+        register = LiveRegister(ClientRegister(Path(settings.data), settings.store_url))
         await register.index()
         return Submitter(settings, self.policy, self.store, self.threads, self.downstream,
                          self.sealer, self.reader, register)
