@@ -135,3 +135,16 @@ def test_copy_a_sqlite_installation_to_postgresql(postgres: TestDatabase, tmp_pa
             await store.close()
 
     asyncio.run(read_back())
+
+
+def test_backup_and_restore_send_a_postgresql_store_to_its_own_tools(
+        postgres: TestDatabase, tmp_path: Path) -> None:
+    url = postgres.new_schema()
+    for command in ("backup", "restore"):
+        result = stampgate(command, str(tmp_path / "bundle"), "--store", url,
+                           "--data", str(tmp_path / "var"), cwd=tmp_path)
+        assert result.returncode == 1
+        assert f"the store is on PostgreSQL: `stampgate {command}` works on the SQLite" in (
+            result.stderr)
+        assert "pg_dump" in result.stderr
+    assert not (tmp_path / "bundle").exists()
