@@ -1,7 +1,9 @@
 """The PostgreSQL engine: a pool of psycopg connections, each call one transaction on one.
 
 The tables' SQL is the same as for SQLite (``?`` parameters become ``%s`` here); it runs on
-a thread pool as large as the connection pool, so the event loop never blocks. Several
+a thread pool as large as the connection pool, so the event loop never blocks. Reads run
+side by side; writes are group-committed (``group.py``) as on SQLite, so that concurrent
+holds share one commit and its fsync. Several
 gateways may share the database: rows are claimed with ``FOR UPDATE SKIP LOCKED``, thread
 memory is written under a per-thread advisory lock (``conn.lock_key``). When the server is
 unreachable every call fails within ``timeout`` with a ``StoreError`` (the client gets
@@ -22,7 +24,8 @@ import psycopg_pool
 from psycopg.rows import RowMaker
 
 from gateway.store import migrate
-from gateway.store.conn import POSTGRESQL, Conn
+from gateway.store.conn import POSTGRESQL, Conn, Work
+from gateway.store.group import GroupCommit, Outcome, in_savepoints
 from gateway.store.records import StoreError
 
 T = TypeVar("T")
@@ -80,6 +83,16 @@ class PgConn:
         return cursor
 
 
+def _store_error(exc: Exception) -> Exception:
+    """A driver error as the caller sees it (its class and state only: a message may quote
+    values); anything else as it is."""
+    if isinstance(exc, psycopg.Error):
+        error = StoreError(f"PostgreSQL: {type(exc).__name__} ({exc.sqlstate or '-'})")
+        error.__cause__ = exc
+        return error
+    return exc
+
+
 def describe(url: str) -> str:
     """The URL without its password, for logs and messages."""
     return re.sub(r"(postgres(?:ql)?://[^:/@]*):[^@]*@", r"\1:***@", url)
@@ -100,6 +113,7 @@ class PostgresEngine:
             check=psycopg_pool.ConnectionPool.check_connection,
             reconnect_timeout=24 * 3600.0, name="stampgate")
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="store-pg")
+        self._group = GroupCommit(self._commit)
 
     @classmethod
     async def open(cls, url: str, *, check_schema: bool = True,
@@ -121,6 +135,7 @@ class PostgresEngine:
         return engine
 
     async def close(self) -> None:
+        await self._group.drain()
         await asyncio.to_thread(self._pool.close)
         self._executor.shutdown(wait=True)
 
@@ -131,16 +146,22 @@ class PostgresEngine:
         except psycopg_pool.PoolTimeout as exc:
             raise StoreError("PostgreSQL unavailable: no connection within "
                              f"{self._timeout:g} s") from exc
-        except psycopg.Error as exc:  # the class and state only: a message may quote values
-            raise StoreError(f"PostgreSQL: {type(exc).__name__} ({exc.sqlstate or '-'})"
-                             ) from exc
+        except psycopg.Error as exc:
+            raise _store_error(exc) from exc
 
     async def read(self, work: Callable[[Conn], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, work)
 
     async def write(self, work: Callable[[Conn], T]) -> T:
-        """Run ``work`` in its own transaction; returns once it is committed."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, work)
+        """Run ``work`` in a savepoint of the next group transaction; returns once that is
+        committed."""
+        return await self._group.write(work)
+
+    async def _commit(self, works: list[Work]) -> list[Outcome]:
+        def batch(conn: Conn) -> list[Outcome]:
+            return in_savepoints(conn, works, _store_error)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, batch)
 
     async def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL overwrites freed rows by its own vacuum."""

@@ -15,10 +15,11 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from gateway.store import migrate
 from gateway.store.conn import SQLITE, Conn, Work
+from gateway.store.group import GroupCommit, Outcome, in_savepoints
 from gateway.store.records import StoreError
 
 T = TypeVar("T")
@@ -55,22 +56,9 @@ def _transaction(conn: sqlite3.Connection, write: bool, work: Callable[[Conn], T
     return _committed(conn, "BEGIN IMMEDIATE" if write else "BEGIN", lambda: work(conn))
 
 
-def _group_transaction(conn: sqlite3.Connection, works: Sequence[Work]) -> list[tuple[bool, Any]]:
+def _group_transaction(conn: sqlite3.Connection, works: Sequence[Work]) -> list[Outcome]:
     """Run each of ``works`` in its own savepoint of one write transaction, then commit."""
-
-    def each() -> list[tuple[bool, Any]]:
-        outcomes: list[tuple[bool, Any]] = []
-        for work in works:
-            conn.execute("SAVEPOINT work")
-            try:
-                outcomes.append((True, work(conn)))
-            except Exception as exc:
-                conn.execute("ROLLBACK TO work")
-                outcomes.append((False, exc))
-            conn.execute("RELEASE work")
-        return outcomes
-
-    return _committed(conn, "BEGIN IMMEDIATE", each)
+    return _committed(conn, "BEGIN IMMEDIATE", lambda: in_savepoints(conn, works))
 
 
 def _committed(conn: sqlite3.Connection, begin: str, body: Callable[[], T]) -> T:
@@ -107,9 +95,7 @@ class SqliteEngine:
         self._closed = False
         self.path: Path | None = path
         self.description = f"sqlite:///{path}"
-        # Group commit: writes that arrive while a commit is running share the next one.
-        self._batch: list[tuple[Work, asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._group = GroupCommit(self._commit)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteEngine:
@@ -133,8 +119,7 @@ class SqliteEngine:
         if self._closed:
             return
         self._closed = True
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
+        await self._group.drain()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
         self._executor.shutdown(wait=True)
 
@@ -154,32 +139,10 @@ class SqliteEngine:
         """Run ``work`` in a write transaction; returns once it is committed (durable).
 
         Writes that arrive while another commit is in progress are committed together in
-        the next transaction, each in its own savepoint: one fsync for many holds, and a
-        write that fails is rolled back alone.
+        the next transaction (``group.py``): one fsync for many holds.
         """
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[T] = loop.create_future()
-        self._batch.append((work, done))
-        if self._flusher is None:
-            self._flusher = loop.create_task(self._flush())
-        return await done
+        return await self._group.write(work)
 
-    async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while self._batch:
-                batch, self._batch = self._batch, []
-                try:
-                    outcomes = await loop.run_in_executor(
-                        self._executor, _group_transaction, self._conn, [w for w, _ in batch])
-                except BaseException as exc:  # BEGIN or COMMIT failed: nothing was written
-                    outcomes = [(False, exc)] * len(batch)
-                for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
-                    if done.done():
-                        continue
-                    if ok:
-                        done.set_result(value)
-                    else:
-                        done.set_exception(value)
-        finally:
-            self._flusher = None
+    async def _commit(self, works: list[Work]) -> list[Outcome]:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, _group_transaction, self._conn, works)
