@@ -88,8 +88,12 @@ class OutboxWorker:
         enough to try them all, so no entry is sent twice, and a claimer that dies leaves
         its entries to the others once the lease ends.
         """
-        lease = dt.timedelta(seconds=self.settings.downstream_timeout * CLAIM_BATCH + 60)
-        items = await self.store.claim_outbox(at or now(), self.owner, lease, CLAIM_BATCH)
+        settings = self.settings
+        lease = dt.timedelta(seconds=settings.outbox_lease_seconds)
+        # No more than can be tried, each to its timeout, well within the lease.
+        count = min(CLAIM_BATCH, max(1, int(settings.outbox_lease_seconds
+                                           // settings.downstream_timeout) - 1))
+        items = await self.store.claim_outbox(at or now(), self.owner, lease, count)
         for item in items:
             await self.attempt(item)
         return len(items)

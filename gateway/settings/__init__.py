@@ -109,6 +109,9 @@ class Settings(BaseModel):
     outbox_retry_max_seconds: float = Field(default=3600.0, gt=0)
     outbox_give_up_hours: float = Field(default=120.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # How long a gateway's claim on outbox entries lasts; another takes them over after it
+    # (several instances). A worker claims only as many as it can try within the lease.
+    outbox_lease_seconds: float = Field(default=660.0, gt=0)
     housekeeping_seconds: float = Field(default=60.0, gt=0)
     web_session_hours: float = Field(default=8.0, gt=0)  # a login's absolute lifetime
     web_session_idle_minutes: float = Field(default=30.0, gt=0)
@@ -141,6 +144,15 @@ class Settings(BaseModel):
                                      f"directory ({data / DB_NAME}); set data to move it")
         except StoreError as exc:
             raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("outbox_lease_seconds")
+    @classmethod
+    def _lease(cls, value: float, info: ValidationInfo) -> float:
+        timeout = info.data.get("downstream_timeout", 60.0)
+        if value <= 2 * timeout:
+            raise ValueError(f"must be more than twice downstream_timeout ({timeout:g} s): a "
+                             "delivery still running when the lease ends may be sent twice")
         return value
 
     @field_validator("listen")
