@@ -21,8 +21,11 @@ def in_savepoints(conn: Conn, works: Sequence[Work],
                   failed: Callable[[Exception], Exception] = lambda exc: exc) -> list[Outcome]:
     """Run each of ``works`` in a savepoint of ``conn``'s transaction: (ok, result or error).
 
-    ``failed`` turns a work's error into the one its caller gets.
+    ``failed`` turns a work's error into the one its caller gets. A batch of one needs no
+    savepoint: if it fails the whole transaction is rolled back, which is the same.
     """
+    if len(works) == 1:
+        return [(True, works[0](conn))]
     outcomes: list[Outcome] = []
     for work in works:
         conn.execute("SAVEPOINT work")

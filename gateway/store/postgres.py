@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -25,7 +26,7 @@ from psycopg.rows import RowMaker
 
 from gateway.store import migrate
 from gateway.store.conn import POSTGRESQL, Conn, Work
-from gateway.store.group import GroupCommit, Outcome, in_savepoints
+from gateway.store.group import GroupCommit, Outcome
 from gateway.store.records import StoreError
 
 T = TypeVar("T")
@@ -33,6 +34,8 @@ POOL_SIZE = 8
 # Seconds a call waits for a connection before it fails (and the client is told to retry).
 TIMEOUT = 5.0
 CONNECT_TIMEOUT = 3
+# Seconds a pooled connection may sit unused before it is checked when handed out again.
+CHECK_IDLE = 2.0
 
 
 class Row(tuple[Any, ...]):
@@ -93,6 +96,14 @@ def _store_error(exc: Exception) -> Exception:
     return exc
 
 
+def _unavailable(exc: Exception) -> bool:
+    """The server could not be reached or the connection broke (not the work's fault)."""
+    cause = exc.__cause__ if isinstance(exc, StoreError) else exc
+    if isinstance(cause, psycopg.errors.TransactionRollback):  # a deadlock: one lost
+        return False
+    return isinstance(cause, psycopg.OperationalError | psycopg_pool.PoolTimeout)
+
+
 def describe(url: str) -> str:
     """The URL without its password, for logs and messages."""
     return re.sub(r"(postgres(?:ql)?://[^:/@]*):[^@]*@", r"\1:***@", url)
@@ -107,13 +118,21 @@ class PostgresEngine:
     def __init__(self, url: str, size: int = POOL_SIZE, timeout: float = TIMEOUT) -> None:
         self.description = describe(url)
         self._timeout = timeout
+        self._last_used: dict[int, float] = {}
         self._pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=size, open=False, timeout=timeout,
             kwargs={"connect_timeout": CONNECT_TIMEOUT},
-            check=psycopg_pool.ConnectionPool.check_connection,
+            check=self._check,
             reconnect_timeout=24 * 3600.0, name="stampgate")
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="store-pg")
         self._group = GroupCommit(self._commit)
+
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        """Check a connection idle for a while before handing it out (the server may have
+        restarted meanwhile); one in steady use fails its call at worst, and is dropped."""
+        idle = time.monotonic() - self._last_used.get(id(conn), 0.0)
+        if idle > CHECK_IDLE:
+            psycopg_pool.ConnectionPool.check_connection(conn)
 
     @classmethod
     async def open(cls, url: str, *, check_schema: bool = True,
@@ -142,7 +161,10 @@ class PostgresEngine:
     def _run(self, work: Callable[[Conn], T]) -> T:
         try:
             with self._pool.connection(timeout=self._timeout) as conn:
-                return work(PgConn(conn))
+                try:
+                    return work(PgConn(conn))
+                finally:
+                    self._last_used[id(conn)] = time.monotonic()
         except psycopg_pool.PoolTimeout as exc:
             raise StoreError("PostgreSQL unavailable: no connection within "
                              f"{self._timeout:g} s") from exc
@@ -158,10 +180,28 @@ class PostgresEngine:
         return await self._group.write(work)
 
     async def _commit(self, works: list[Work]) -> list[Outcome]:
-        def batch(conn: Conn) -> list[Outcome]:
-            return in_savepoints(conn, works, _store_error)
+        """All of ``works`` in one transaction, without a savepoint each (every statement is
+        a round trip to the server). If one fails, the transaction is rolled back and each
+        is run again alone, so that only the failing one fails; if the server is away, all
+        fail at once."""
+        loop = asyncio.get_running_loop()
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, batch)
+        def batch(conn: Conn) -> list[Outcome]:
+            return [(True, work(conn)) for work in works]
+
+        try:
+            return await loop.run_in_executor(self._executor, self._run, batch)
+        except Exception as exc:
+            if len(works) == 1 or _unavailable(exc):
+                raise
+        outcomes: list[Outcome] = []
+        for work in works:
+            try:
+                outcomes.append((True, await loop.run_in_executor(self._executor, self._run,
+                                                                   work)))
+            except Exception as exc:
+                outcomes.append((False, exc))
+        return outcomes
 
     async def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL overwrites freed rows by its own vacuum."""

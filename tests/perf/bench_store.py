@@ -96,15 +96,19 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--count", type=int, default=600, help="messages per run (600)")
     parser.add_argument("--sessions", type=int, default=10, help="concurrent sessions (10)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per target (3)")
+    parser.add_argument("--paths", default="hold,relay", help="hold,relay (both)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write all results")
     args = parser.parse_args(argv)
     database = TestDatabase().create()
     downstream = Downstream().start()
-    rates: dict[str, dict[str, list[float]]] = {p: {t: [] for t in TARGETS} for p in PATHS}
+    paths = [p for p in args.paths.split(",") if p]
+    if not set(paths) <= set(PATHS):
+        parser.error(f"--paths: choose from {', '.join(PATHS)}")
+    rates: dict[str, dict[str, list[float]]] = {p: {t: [] for t in TARGETS} for p in paths}
     try:
         with tempfile.TemporaryDirectory(prefix="stampgate-bench-store-") as tmp:
             for round_number in range(args.rounds):
-                for path in PATHS:
+                for path in paths:
                     for target in TARGETS:
                         rate = _run(target, path, Path(tmp), database, downstream,
                                     args.count, args.sessions)

@@ -116,6 +116,20 @@ async def test_released_unerased(store: Store) -> None:
         await store.erase_content(record.id)
     assert await store.released_unerased(cutoff) == []
 
+async def test_a_failing_write_among_concurrent_ones_fails_alone(store: Store) -> None:
+    def failing(conn: Conn) -> None:
+        conn.execute("INSERT INTO audit_log (at, actor, action, held_id, detail) "
+                     "VALUES ('2026-01-01 00:00:00.000000', 'x', 'doomed', NULL, '{}')")
+        raise ValueError("this write fails after its insert")
+
+    results = await asyncio.gather(*(hold(store) for _ in range(20)), store.write(failing),
+                                   *(hold(store) for _ in range(20)), return_exceptions=True)
+    assert [type(r) for r in results].count(ValueError) == 1
+    assert isinstance(results[20], ValueError)
+    assert await store.count_held() == 40
+    assert "doomed" not in {e["action"] for e in await store.audit_entries()}
+
+
 async def test_find_by_rule_stamp_and_time(store: Store) -> None:
     first = await hold(store)
     before = now()
