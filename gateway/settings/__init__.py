@@ -25,6 +25,8 @@ from gateway.settings.sockets import MilterSettings as MilterSettings
 from gateway.settings.sockets import networks_of as networks_of
 from gateway.settings.sockets import split_host_port as split_host_port
 from gateway.settings.sockets import split_milter_socket as split_milter_socket
+from gateway.store.db import check_url, store_table_url
+from gateway.store.outbox import check_lease
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
@@ -47,9 +49,7 @@ class Settings(BaseModel):
     downstream: str = "maildir:./var/outbox"
     policies: Path = Path("./policies")
     data: Path = Path("./var")
-    # The store ([store] url, --store): "" or sqlite:///... (the file in the data directory),
-    # or postgresql://user@host/db, shared by several gateways (docs/deploy.md).
-    store_url: str = ""
+    store_url: str = ""  # [store] url, --store: "" (SQLite in data) or postgresql://...
     hostname: str = "stampgate.localdomain"
     trusted_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     max_message_size: int = Field(default=DEFAULT_MAX_SIZE, gt=0)
@@ -109,8 +109,7 @@ class Settings(BaseModel):
     outbox_retry_max_seconds: float = Field(default=3600.0, gt=0)
     outbox_give_up_hours: float = Field(default=120.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
-    # How long a gateway's claim on outbox entries lasts; another takes them over after it
-    # (several instances). A worker claims only as many as it can try within the lease.
+    # How long a claim on outbox entries lasts before another gateway takes them over.
     outbox_lease_seconds: float = Field(default=660.0, gt=0)
     housekeeping_seconds: float = Field(default=60.0, gt=0)
     web_session_hours: float = Field(default=8.0, gt=0)  # a login's absolute lifetime
@@ -130,30 +129,12 @@ class Settings(BaseModel):
     # Milter mode (docs/deploy.md, "As a Postfix milter"): the [milter] table of the file.
     milter: MilterSettings = Field(default_factory=MilterSettings)
 
-    @field_validator("store_url")
+    @field_validator("store_url", "outbox_lease_seconds")
     @classmethod
-    def _store_url(cls, value: str, info: ValidationInfo) -> str:
-        from gateway.store.db import DB_NAME, engine_of, sqlite_path
-        from gateway.store.records import StoreError
-
-        try:
-            if engine_of(value) == "sqlite" and value:
-                data = Path(info.data.get("data", "./var"))
-                if sqlite_path(value, data).resolve() != (data / DB_NAME).resolve():
-                    raise ValueError(f"the SQLite store is the file {DB_NAME} in the data "
-                                     f"directory ({data / DB_NAME}); set data to move it")
-        except StoreError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-    @field_validator("outbox_lease_seconds")
-    @classmethod
-    def _lease(cls, value: float, info: ValidationInfo) -> float:
-        timeout = info.data.get("downstream_timeout", 60.0)
-        if value <= 2 * timeout:
-            raise ValueError(f"must be more than twice downstream_timeout ({timeout:g} s): a "
-                             "delivery still running when the lease ends may be sent twice")
-        return value
+    def _several_instances(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name == "store_url":
+            return check_url(value, Path(info.data.get("data", "./var")))
+        return check_lease(value, info.data.get("downstream_timeout", 60.0))
 
     @field_validator("listen")
     @classmethod
@@ -308,12 +289,8 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
         values.update(data.get("stampgate", data))
         if "stampgate" in data and "milter" in data:  # [milter] beside [stampgate]
             values["milter"] = data["milter"]
-        store = values.pop("store", None) or data.get("store")
-        if store is not None:
-            if not isinstance(store, dict) or set(store) != {"url"}:
-                raise SettingsError(f"{config}: [store] takes one key, url "
-                                    "(url = \"postgresql://stampgate@db.internal/stampgate\")")
-            values["store_url"] = store["url"]
+        if (store := values.pop("store", None) or data.get("store")) is not None:
+            values["store_url"] = store_table_url(store, f"{config}: ", SettingsError)
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings.model_validate(values)

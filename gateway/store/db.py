@@ -60,6 +60,27 @@ def sqlite_path(url: str, data_dir: Path) -> Path:
     return Path(rest)
 
 
+def check_url(url: str, data_dir: Path) -> str:
+    """``url`` if it is a store URL this stampgate can use with ``data_dir``; ``ValueError``
+    saying why not (a SQLite store is the file in the data directory, nowhere else)."""
+    try:
+        path = sqlite_path(url, data_dir) if engine_of(url) == SQLITE else None
+        if path is not None and path.resolve() != (data_dir / DB_NAME).resolve():
+            raise ValueError(f"the SQLite store is the file {DB_NAME} in the data "
+                             f"directory ({data_dir / DB_NAME}); set data to move it")
+    except StoreError as exc:
+        raise ValueError(str(exc)) from None
+    return url
+
+
+def store_table_url(table: object, where: str, error: type[Exception]) -> str:
+    """The url of a settings file's ``[store]`` table; ``error`` if the table is not one."""
+    if not isinstance(table, dict) or set(table) != {"url"} or not isinstance(table["url"], str):
+        raise error(f"{where}[store] takes one key, url "
+                    "(url = \"postgresql://stampgate@db.internal/stampgate\")")
+    return table["url"]
+
+
 async def open_engine(url: str, data_dir: Path, *, check_schema: bool = True) -> Engine:
     if engine_of(url) == POSTGRESQL:
         from gateway.store.postgres import PostgresEngine

@@ -45,6 +45,14 @@ def record_notices(conn: Conn, hold_id: str, mail: Sequence[NewMail],
     enqueue_rows(conn, mail)
 
 
+def check_lease(seconds: float, downstream_timeout: float) -> float:
+    """A claim's lease must outlast a delivery with time to spare; ``ValueError`` if not."""
+    if seconds <= 2 * downstream_timeout:
+        raise ValueError("must be more than twice downstream_timeout (a delivery still "
+                         "running when the lease ends could be sent twice)")
+    return seconds
+
+
 class OutboxTables(Database):
     """Queue mail, hand out what is due, record how each delivery went."""
 
