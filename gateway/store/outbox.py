@@ -60,14 +60,19 @@ class OutboxTables(Database):
 
     async def record_hold_notices(self, hold_id: str, mail: Sequence[NewMail],
                                   digest_pending: bool) -> bool:
-        """Queue the notices of a hold once; ``False`` if they were queued already."""
+        """Queue the notices of a hold once; ``False`` if they were queued already.
+
+        Two gateways sweeping at once: the second insert waits for the first and does nothing.
+        """
 
         def work(conn: Conn) -> bool:
-            known = conn.execute("SELECT held_id FROM hold_notices WHERE held_id = ?",
-                                 (hold_id,)).fetchone()
-            if known is not None:
+            added = conn.execute(
+                "INSERT INTO hold_notices (held_id, noticed_at, digest_pending) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (hold_id, stored(now()), int(digest_pending))).rowcount
+            if added != 1:
                 return False
-            record_notices(conn, hold_id, mail, digest_pending, now())
+            enqueue_rows(conn, mail)
             return True
 
         return await self._write(work)
