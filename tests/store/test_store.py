@@ -289,3 +289,14 @@ async def test_an_older_or_newer_schema_is_refused(store_url: str, tmp_path: Pat
                 if change == "older" else "version 99, newer than this stampgate knows")
     with pytest.raises(SchemaError, match=expected):
         await Store.open(tmp_path, store_url)
+
+
+async def test_two_gateways_sweeping_queue_a_holds_notices_once(
+        two_gateways: tuple[Store, Store]) -> None:
+    first, second = two_gateways
+    hold_id = await hold(first)
+    notice = mail(OutboxKind.NOTICE, hold_id)
+    results = await asyncio.gather(*(store.record_hold_notices(hold_id, [notice], False)
+                                     for _ in range(5) for store in (first, second)))
+    assert sorted(results) == [False] * 9 + [True]
+    assert len(await second.outbox_entries()) == 1
