@@ -10,11 +10,13 @@ from pathlib import Path
 
 from gateway.adapters.crypto import Sealer
 from gateway.adapters.master_key import create_master_key, master_key_path, read_master_key
+from gateway.store.migrate import latest
 from gateway.store.store import DB_NAME, HeldState, Store
 from tests.store.test_store_sqlite import OLD_STORE, hold
 from tests.support.postgres import TestDatabase
 
 ROOT = Path(__file__).resolve().parents[2]
+LATEST = latest("sqlite")
 
 
 def stampgate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -27,7 +29,7 @@ def test_migrate_and_status_of_an_empty_postgresql_database(postgres: TestDataba
     url = postgres.new_schema(migrated=False)
     status = stampgate("db", "status", "--store", url, cwd=tmp_path)
     assert status.returncode == 1, status.stderr
-    assert "schema version: 0 (this stampgate needs 2)" in status.stdout
+    assert f"schema version: 0 (this stampgate needs {LATEST})" in status.stdout
     assert "pending: 0001_baseline" in status.stdout
     assert "pending: 0002_outbox_lease" in status.stdout
     # serve refuses it, saying what to do, before it listens
@@ -38,9 +40,9 @@ def test_migrate_and_status_of_an_empty_postgresql_database(postgres: TestDataba
     assert "stampgate db migrate" in serve.stderr
     first = stampgate("db", "migrate", "--store", url, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "schema migrated from version 0 to 2" in first.stdout
+    assert f"schema migrated from version 0 to {LATEST}" in first.stdout
     again = stampgate("db", "migrate", "--store", url, cwd=tmp_path)
-    assert "schema at version 2, nothing to do" in again.stdout
+    assert f"schema at version {LATEST}, nothing to do" in again.stdout
     assert stampgate("db", "status", "--store", url, cwd=tmp_path).returncode == 0
 
 
@@ -51,9 +53,10 @@ def test_an_old_sqlite_file_is_migrated_not_refused(tmp_path: Path) -> None:
     conn.executescript(OLD_STORE)
     conn.close()
     status = stampgate("db", "status", "--data", str(data), cwd=tmp_path)
-    assert status.returncode == 1 and "schema version: 1 (this stampgate needs 2)" in status.stdout
+    assert status.returncode == 1
+    assert f"schema version: 1 (this stampgate needs {LATEST})" in status.stdout
     migrated = stampgate("db", "migrate", "--data", str(data), cwd=tmp_path)
-    assert "schema migrated from version 1 to 2" in migrated.stdout, migrated.stderr
+    assert f"schema migrated from version 1 to {LATEST}" in migrated.stdout, migrated.stderr
     assert stampgate("db", "status", "--data", str(data), cwd=tmp_path).returncode == 0
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store.conn import Conn, dialect
+from gateway.store.accepted import AcceptedState, Answer
+from gateway.store.conn import Conn
 from gateway.store.migrate import SchemaError
+from gateway.store.sessions import Cutoffs, WebSessions
 from gateway.store.store import (
     HeldFilter,
     HeldState,
@@ -24,7 +26,7 @@ from gateway.store.store import (
     StoreError,
     now,
 )
-from tests.store.test_store_sqlite import PARTNER, decide, hold, mail
+from tests.store.test_store_sqlite import PARTNER, decide, decision, hold, mail
 from tests.support.postgres import TestDatabase
 
 LEASE = dt.timedelta(minutes=5)
@@ -257,13 +259,10 @@ async def test_an_empty_postgresql_schema_is_refused_until_migrated(
         await Store.open(Path("unused"), url)
 
 
-def _back_to_version_1(conn: Conn) -> None:
-    """Undo migration 2, as if the store had been made by the baseline release."""
-    if dialect(conn) == "postgresql":
-        conn.execute("DROP INDEX ix_outbox_due")
-    conn.execute("ALTER TABLE outbox DROP COLUMN claimed_by")
-    conn.execute("ALTER TABLE outbox DROP COLUMN claimed_until")
-    conn.execute("DELETE FROM schema_version WHERE version = 2")
+def _one_version_back(conn: Conn) -> None:
+    """Undo the latest migration (the review UI's sessions), as if an older release made it."""
+    conn.execute("DROP TABLE web_sessions")
+    conn.execute("DELETE FROM schema_version WHERE version = 4")
 
 
 @pytest.mark.parametrize("change", ["older", "newer"])
@@ -272,7 +271,7 @@ async def test_an_older_or_newer_schema_is_refused(store_url: str, tmp_path: Pat
     store = await Store.open(tmp_path, store_url)
     await store.enqueue([mail(OutboxKind.NOTICE, "H1")])
     if change == "older":
-        await store.write(_back_to_version_1)
+        await store.write(_one_version_back)
     else:
         await store.write(lambda conn: conn.execute(
             "INSERT INTO schema_version VALUES (99, 'future', '2031-01-01T00:00:00+00:00')"))
@@ -280,12 +279,13 @@ async def test_an_older_or_newer_schema_is_refused(store_url: str, tmp_path: Pat
     if change == "older" and not store_url:  # SQLite migrates an older file when it opens it
         store = await Store.open(tmp_path, store_url)
         try:
+            await store.write(lambda conn: conn.execute("SELECT count(*) FROM web_sessions"))
             [entry] = await store.claim_outbox(now(), "gateway-a", LEASE)
             assert entry.held_id == "H1"
         finally:
             await store.close()
         return
-    expected = ("at version 1, this stampgate needs version 2.*stampgate db migrate"
+    expected = ("at version 3, this stampgate needs version 4.*stampgate db migrate"
                 if change == "older" else "version 99, newer than this stampgate knows")
     with pytest.raises(SchemaError, match=expected):
         await Store.open(tmp_path, store_url)
@@ -300,3 +300,39 @@ async def test_two_gateways_sweeping_queue_a_holds_notices_once(
                                      for _ in range(5) for store in (first, second)))
     assert sorted(results) == [False] * 9 + [True]
     assert len(await second.outbox_entries()) == 1
+
+
+async def test_claims_and_answers_of_acceptance(store: Store) -> None:
+    first = await store.claim("k1", "gateway-a:1", "Q1", stale=lambda row: False)
+    assert first.won and first.before is None
+    live = await store.claim("k1", "gateway-b:2", "Q2", stale=lambda row: False)
+    assert not live.won and live.before is not None and live.before.owner == "gateway-a:1"
+    await store.abandon_claim("k1", "gateway-a:1", maybe_delivered=True, hold_gone=True)
+    taken = await store.claim("k1", "gateway-b:2", "Q2", stale=lambda row: row.owner is None)
+    assert taken.won and taken.before is not None and taken.before.maybe_delivered
+    answer = Answer(outcome="relayed", queue_id="Q1", hold_id=None, held=0, delivered=1,
+                    decision=decision())
+    await store.answer("k1", answer)
+    row = await store.accepted("k1")
+    assert row is not None and row.state is AcceptedState.ANSWERED and row.answer == answer
+    assert not (await store.claim("k1", "c:3", "Q3", stale=lambda row: True)).won
+    await store.claim("k2", "gateway-a:1", "Q4", stale=lambda row: False)
+    await store.release_claim("k2", "gateway-a:1")
+    assert await store.accepted("k2") is None
+    assert await store.count_accepted() == 1
+    assert await store.prune_accepted(now() + dt.timedelta(seconds=1)) == 1
+    assert await store.count_accepted() == 0
+
+
+async def test_review_ui_sessions(store: Store) -> None:
+    sessions = WebSessions(store.read, store.write)
+    at = now()
+    cutoffs = Cutoffs(idle=at - dt.timedelta(minutes=30), born=at - dt.timedelta(hours=8))
+    await sessions.start("h1", "director@example.org", {"csrf": "x"}, at, cutoffs)
+    found = await sessions.find("h1", cutoffs)
+    assert found is not None and found.login == "director@example.org"
+    assert found.data == {"csrf": "x"}
+    assert await sessions.save("h1", {"csrf": "y"}, at + dt.timedelta(seconds=1))
+    later = Cutoffs(idle=at + dt.timedelta(minutes=31), born=cutoffs.born)
+    assert await sessions.find("h1", later) is None  # idle too long: ended
+    assert not await sessions.save("h1", {}, at)
