@@ -24,6 +24,7 @@ from gateway.store.store import (
     OutboxState,
     Store,
     StoreError,
+    new_held,
     now,
 )
 from tests.store.test_store_sqlite import PARTNER, decide, decision, hold, mail
@@ -260,9 +261,9 @@ async def test_an_empty_postgresql_schema_is_refused_until_migrated(
 
 
 def _one_version_back(conn: Conn) -> None:
-    """Undo the latest migration (the review UI's sessions), as if an older release made it."""
-    conn.execute("DROP TABLE web_sessions")
-    conn.execute("DELETE FROM schema_version WHERE version = 4")
+    """Undo the latest migration (held subjects), as if an older release had made the store."""
+    conn.execute("ALTER TABLE held_messages DROP COLUMN subject")
+    conn.execute("DELETE FROM schema_version WHERE version = 5")
 
 
 @pytest.mark.parametrize("change", ["older", "newer"])
@@ -279,13 +280,13 @@ async def test_an_older_or_newer_schema_is_refused(store_url: str, tmp_path: Pat
     if change == "older" and not store_url:  # SQLite migrates an older file when it opens it
         store = await Store.open(tmp_path, store_url)
         try:
-            await store.write(lambda conn: conn.execute("SELECT count(*) FROM web_sessions"))
+            await store.write(lambda conn: conn.execute("SELECT subject FROM held_messages"))
             [entry] = await store.claim_outbox(now(), "gateway-a", LEASE)
             assert entry.held_id == "H1"
         finally:
             await store.close()
         return
-    expected = ("at version 3, this stampgate needs version 4.*stampgate db migrate"
+    expected = ("at version 4, this stampgate needs version 5.*stampgate db migrate"
                 if change == "older" else "version 99, newer than this stampgate knows")
     with pytest.raises(SchemaError, match=expected):
         await Store.open(tmp_path, store_url)
@@ -336,3 +337,12 @@ async def test_review_ui_sessions(store: Store) -> None:
     later = Cutoffs(idle=at + dt.timedelta(minutes=31), born=cutoffs.born)
     assert await sessions.find("h1", later) is None  # idle too long: ended
     assert not await sessions.save("h1", {}, at)
+
+
+async def test_a_held_subject_is_kept_as_bytes(store: Store) -> None:
+    record = new_held(queue_id="Q1", sender="alice@example.org", recipients=[PARTNER],
+                      held=[PARTNER], decision=decision(), size=4, message_id=None,
+                      subject=b"\x00SGHELD1 sealed subject \xff")
+    await store.hold(record, b"body")
+    found = await store.get_held(record.id)
+    assert found is not None and found.subject == b"\x00SGHELD1 sealed subject \xff"
