@@ -17,6 +17,11 @@ RUN groupadd --system --gid 999 stampgate \
  && useradd --system --uid 999 --gid stampgate --home-dir /var/lib/stampgate \
             --shell /usr/sbin/nologin stampgate
 
+# libpq: psycopg's connection to a PostgreSQL store (docs/deploy.md, several instances).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpq5 \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /opt/stampgate
 COPY pyproject.toml README.md ./
 COPY requirements/run.txt ./requirements/run.txt

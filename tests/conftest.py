@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.downstream import Downstream
 from tests.support.gateway import GatewayProcess
+from tests.support.postgres import TestDatabase
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,14 @@ def gateway(tmp_path_factory: pytest.TempPathFactory,
     process = GatewayProcess(workdir, downstream.url).start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TestDatabase]:
+    """A database on the machine's PostgreSQL for this run, dropped at its end."""
+    database = TestDatabase().create()
+    yield database
+    database.drop()
 
 
 @pytest.fixture(autouse=True)

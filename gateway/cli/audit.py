@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"stampgate: --limit must be at least 1, not {args.limit}", file=sys.stderr)
         return 2
     held = args.held.strip().upper() if args.held else None
-    entries = asyncio.run(_entries(Path(settings.data), args.limit, held))
+    entries = asyncio.run(_entries(Path(settings.data), settings.store_url, args.limit, held))
     if args.oldest_first:
         entries.reverse()
     if args.json:
@@ -56,8 +56,9 @@ def _short(value: object) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-async def _entries(data: Path, limit: int, held: str | None) -> list[dict[str, Any]]:
-    store = await Store.open(data)
+async def _entries(data: Path, url: str, limit: int,
+                   held: str | None) -> list[dict[str, Any]]:
+    store = await Store.open(data, url)
     try:
         return await store.audit_entries(limit, held_id=held, newest_first=True)
     finally:

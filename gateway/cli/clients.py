@@ -55,7 +55,7 @@ def register(sub: Any) -> None:
 
 def _register(args: argparse.Namespace) -> ClientRegister | None:
     settings = settings_or_report(args)
-    return None if settings is None else ClientRegister(Path(settings.data))
+    return None if settings is None else ClientRegister(Path(settings.data), settings.store_url)
 
 
 def parse_values(text: str) -> dict[ClientField, tuple[str, ...]]:

@@ -1,6 +1,6 @@
 """What every ``stampgate`` command shares: the settings flags, secrets typed or piped, JSON.
 
-Every sub-command takes ``--config``, ``--policies`` and ``--data`` the same way: flags
+Every sub-command takes ``--config``, ``--policies``, ``--data`` and ``--store`` the same way: flags
 override the TOML file, which overrides the defaults.
 """
 
@@ -23,11 +23,15 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
                         help="policy directory (default ./policies)")
     parser.add_argument("--data", type=Path, metavar="DIR",
                         help="data directory for the store (default ./var)")
+    parser.add_argument("--store", metavar="URL",
+                        help="the store: sqlite:///PATH (default: the file in the data "
+                             "directory) or postgresql://USER@HOST[:PORT]/DATABASE")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {key: getattr(args, key, None)
                  for key in ("listen", "downstream", "policies", "data", "workers")}
+    overrides["store_url"] = getattr(args, "store", None)
     return load_settings(getattr(args, "config", None), overrides)
 
 

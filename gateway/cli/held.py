@@ -19,7 +19,6 @@ from gateway.service.queue import open_subjects
 from gateway.service.review import Desk, ReviewError
 from gateway.settings import Settings, held_sealer
 from gateway.store.store import HeldFilter, HeldMessage, HeldState, Store
-from gateway.store.threads import ThreadMemory
 from gateway.web import render
 
 STAMP_CHOICES = [s.value for s in Stamp] + ["none"]
@@ -112,8 +111,8 @@ def _with_desk(args: argparse.Namespace, work: Callable[[Desk], Awaitable[int]])
     sealer = held_sealer(settings)
 
     async def run() -> int:
-        store = await Store.open(Path(settings.data))
-        threads = ThreadMemory(store.path, store.write)
+        store = await Store.open(Path(settings.data), settings.store_url)
+        threads = store.thread_memory()
         try:
             await threads.open()
             desk = Desk(store, settings, lambda: policy, sealer, threads)
@@ -138,7 +137,7 @@ def run_list(args: argparse.Namespace) -> int:
         return 2
     state = None if args.state == "all" else HeldState(args.state)
     which = HeldFilter(state=state, stamp=args.stamp, reason=args.reason)
-    rows = asyncio.run(_list(Path(settings.data), which, held_sealer(settings)))
+    rows = asyncio.run(_list(Path(settings.data), settings.store_url, which, held_sealer(settings)))
     if args.json:
         print_json(rows)
         return 0
@@ -160,8 +159,9 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _list(data: Path, which: HeldFilter, sealer: BodySealer) -> list[dict[str, Any]]:
-    store = await Store.open(data)
+async def _list(data: Path, url: str, which: HeldFilter,
+                sealer: BodySealer) -> list[dict[str, Any]]:
+    store = await Store.open(data, url)
     try:
         holds = await store.find_held(which)
     finally:

@@ -31,6 +31,7 @@ COMMANDS = {
     "keygen": "gateway.cli.security",
     "keys": "gateway.cli.keys",
     "clients": "gateway.cli.clients",
+    "db": "gateway.cli.db",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

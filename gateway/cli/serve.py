@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from gateway.adapters.master_key import MasterKeyError
@@ -22,6 +23,7 @@ from gateway.runtime.workers import (
 )
 from gateway.service.datadir import prepare
 from gateway.settings import Settings
+from gateway.store.store import Store, StoreError
 
 
 def register(sub: Any) -> None:
@@ -47,7 +49,7 @@ def register(sub: Any) -> None:
 def _worker_argv(args: argparse.Namespace) -> list[str]:
     """The flags a worker process needs to resolve the same settings."""
     argv: list[str] = []
-    for key in ("config", "listen", "downstream", "policies", "data", "workers"):
+    for key in ("config", "listen", "downstream", "policies", "data", "store", "workers"):
         value = getattr(args, key, None)
         if value is not None:
             argv += [f"--{key}", str(value)]
@@ -68,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.listen_fd is None and not _prepare_data(settings):
         return 1
+    if args.listen_fd is None and not _store_usable(settings):
+        return 1
     try:
         if args.listen_fd is not None:
             run_worker(settings, policy, args.listen_fd, args.worker_index,
@@ -85,10 +89,25 @@ def run(args: argparse.Namespace) -> int:
                 remove_shared_metrics_dir()
         else:
             asyncio.run(Gateway(settings, policy).serve())
-    except (OSError, MasterKeyError) as exc:
+    except (OSError, MasterKeyError, StoreError) as exc:
         print(f"stampgate: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _store_usable(settings: Settings) -> bool:
+    """Open the store once before serving: a SQLite file is migrated, a PostgreSQL schema
+    older or newer than this stampgate's is refused with what to do."""
+
+    async def check() -> None:
+        await (await Store.open(Path(settings.data), settings.store_url)).close()
+
+    try:
+        asyncio.run(check())
+    except StoreError as exc:
+        print(f"stampgate: cannot start: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _prepare_data(settings: Settings) -> bool:

@@ -137,8 +137,8 @@ class Gateway:
         settings = self.settings
         # Shared by every running gateway process; ``stampgate restore`` needs it exclusively.
         self.store_lock = StoreLock(Path(settings.data)).shared()
-        self.store = await Store.open(Path(settings.data))
-        self.threads = ThreadMemory(self.store.path, self.store.write)
+        self.store = await Store.open(Path(settings.data), settings.store_url)
+        self.threads = self.store.thread_memory()
         await self.threads.open()
         self.downstream = make_downstream(settings.downstream, settings.hostname,
                                           settings.downstream_timeout)
@@ -147,7 +147,7 @@ class Gateway:
         self.reader = MessageReader(budget=settings.read_budget,
                                     limits=document_limits(settings))
         # Loaded now so that the first message does not wait for the register's hashes.
-        register = LiveRegister(ClientRegister(Path(settings.data)))
+        register = LiveRegister(ClientRegister(Path(settings.data), settings.store_url))
         await register.index()
         return Submitter(settings, self.policy, self.store, self.threads, self.downstream,
                          self.sealer, self.reader, register)

@@ -20,6 +20,8 @@ from gateway.service.datadir import SESSION_KEY_FILE
 from gateway.settings import Settings, encryption_off, master_sealer
 from gateway.store.backup import BackupError, held_contents, store_file, timestamp
 from gateway.store.backup import backup as copy_store
+from gateway.store.conn import POSTGRESQL
+from gateway.store.db import engine_of
 from gateway.store.store import DB_NAME
 
 MANIFEST = "manifest.json"
@@ -59,6 +61,16 @@ def _bundle_path(target: Path) -> Path:
     return target
 
 
+def refuse_postgresql(settings: Settings, command: str) -> None:
+    """``backup`` and ``restore`` copy the SQLite store file; PostgreSQL has its own tools."""
+    if engine_of(settings.store_url) == POSTGRESQL:
+        raise BackupError(
+            f"the store is on PostgreSQL: `stampgate {command}` works on the SQLite store "
+            "file only. Use PostgreSQL's tools for the database (pg_dump, base backups) and "
+            "copy the data directory (held-keys/, master key, accounts) with the files' "
+            "tools; see docs/deploy.md, Several instances")
+
+
 def make_backup(settings: Settings, target: Path, master_key_to: Path | None = None) -> Made:
     """Back up ``settings.data`` into a new directory (``target``, or a new one inside it).
 
@@ -68,6 +80,7 @@ def make_backup(settings: Settings, target: Path, master_key_to: Path | None = N
     ``<name>.partial`` and renamed when complete; the manifest is written last.
     """
     data = Path(settings.data)
+    refuse_postgresql(settings, "backup")
     if not store_file(data).is_file():
         raise BackupError(f"{store_file(data)}: no store here (is --data right?)")
     sealer = master_sealer(settings)

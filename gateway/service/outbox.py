@@ -14,6 +14,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import email.utils
+import os
+import secrets
+import socket
 from collections.abc import Callable
 
 from gateway.adapters import signing
@@ -44,6 +47,10 @@ def backoff(settings: Settings, attempts: int) -> float:
     return float(min(delay, settings.outbox_retry_max_seconds))
 
 
+# Entries one worker claims at a time.
+CLAIM_BATCH = 10
+
+
 class OutboxWorker:
     """Sends what is due, one entry at a time; ``wake`` makes it look now."""
 
@@ -55,6 +62,8 @@ class OutboxWorker:
         self.settings = settings
         self.policy = policy
         self._wake = asyncio.Event()
+        # Names this worker's claims on outbox entries (docs/deploy.md, several instances).
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     def wake(self) -> None:
         self._wake.set()
@@ -73,8 +82,18 @@ class OutboxWorker:
             self._wake.clear()
 
     async def run_once(self, at: dt.datetime | None = None) -> int:
-        """Try every entry that is due; returns how many were tried."""
-        items = await self.store.due_outbox(at or now())
+        """Claim the entries that are due and try each; returns how many were tried.
+
+        Several gateways may share the store: each claims a few entries for a lease long
+        enough to try them all, so no entry is sent twice, and a claimer that dies leaves
+        its entries to the others once the lease ends.
+        """
+        settings = self.settings
+        lease = dt.timedelta(seconds=settings.outbox_lease_seconds)
+        # No more than can be tried, each to its timeout, well within the lease.
+        count = min(CLAIM_BATCH, max(1, int(settings.outbox_lease_seconds
+                                           // settings.downstream_timeout) - 1))
+        items = await self.store.claim_outbox(at or now(), self.owner, lease, count)
         for item in items:
             await self.attempt(item)
         return len(items)

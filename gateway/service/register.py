@@ -93,15 +93,17 @@ def parse_csv(text: str) -> list[ClientRecord]:
 class ClientRegister:
     """Admin access to the register in the store under ``data_dir``."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, url: str = "") -> None:
+        """``url``: the store's (empty: the SQLite file in ``data_dir``)."""
         self.data_dir = data_dir
         self.path = data_dir / DB_NAME
+        self.url = url
 
     def put(self, records: list[ClientRecord]) -> tuple[int, int]:
         """Add or update each client by pseudonym; (added, updated)."""
         key = register_key(self.data_dir)
         added = 0
-        with tables.connect(self.path) as conn:
+        with tables.connect(self.path, self.url) as conn:
             for record in records:
                 added += tables.put_client(conn, status_of(record), hash_rows(key, record))
         return added, len(records) - added
@@ -111,7 +113,7 @@ class ClientRegister:
         two statuses are set. False if there is no such client."""
         key = register_key(self.data_dir)
         given = frozenset(f for f in PROTECTED_FIELDS if record.values.get(f))
-        with tables.connect(self.path) as conn:
+        with tables.connect(self.path, self.url) as conn:
             old = next((c for c in tables.clients(conn) if c.pseudonym == record.pseudonym),
                        None)
             if old is None:
@@ -123,11 +125,11 @@ class ClientRegister:
         return True
 
     def remove(self, pseudonym: str) -> bool:
-        with tables.connect(self.path) as conn:
+        with tables.connect(self.path, self.url) as conn:
             return tables.remove_client(conn, pseudonym)
 
     def clients(self) -> list[ClientStatus]:
-        with tables.connect(self.path) as conn:
+        with tables.connect(self.path, self.url) as conn:
             return tables.clients(conn)
 
     def get(self, pseudonym: str) -> ClientStatus | None:
@@ -135,12 +137,12 @@ class ClientRegister:
 
     def load(self) -> tuple[int, RegisterIndex]:
         key = register_key(self.data_dir)
-        with tables.connect(self.path) as conn:
+        with tables.connect(self.path, self.url) as conn:
             generation, clients, rows = tables.snapshot(conn)
         return generation, RegisterIndex.build(key, clients, rows)
 
     def generation(self) -> int:
-        with tables.connect(self.path) as conn:
+        with tables.connect(self.path, self.url) as conn:
             return tables.generation(conn)
 
 

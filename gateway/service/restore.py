@@ -14,7 +14,14 @@ from gateway.adapters.master_key import (
     read_master_key,
 )
 from gateway.adapters.private import private_dir, write_private
-from gateway.service.backups import FORMAT, MANIFEST, PLAIN_FILES, digest, make_backup
+from gateway.service.backups import (
+    FORMAT,
+    MANIFEST,
+    PLAIN_FILES,
+    digest,
+    make_backup,
+    refuse_postgresql,
+)
 from gateway.settings import Settings, master_sealer
 from gateway.store.backup import (
     LOCK_NAME,
@@ -136,6 +143,7 @@ def restore(settings: Settings, bundle: Path, *, master_key: Path | None = None,
     Nothing is changed unless the backup is complete and intact, and every sealed body in
     it opens with its keys (or its key was already destroyed when the backup was made).
     """
+    refuse_postgresql(settings, "restore")
     manifest = read_manifest(bundle)
     try:
         key = _master_key(settings, master_key)

@@ -25,12 +25,15 @@ from gateway.settings.sockets import MilterSettings as MilterSettings
 from gateway.settings.sockets import networks_of as networks_of
 from gateway.settings.sockets import split_host_port as split_host_port
 from gateway.settings.sockets import split_milter_socket as split_milter_socket
+from gateway.store.db import check_url, store_table_url
+from gateway.store.outbox import check_lease
 
 DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
 DEFAULT_MIN_FREE = 4 * DEFAULT_MAX_SIZE
 SECRET_SETTINGS = frozenset({"stamp_signing_key", "held_encryption_key",
-                             "held_encryption_old_keys", "upstream_verified_value"})
+                             "held_encryption_old_keys", "upstream_verified_value",
+                             "store_url"})
 
 
 class SettingsError(Exception):
@@ -46,6 +49,7 @@ class Settings(BaseModel):
     downstream: str = "maildir:./var/outbox"
     policies: Path = Path("./policies")
     data: Path = Path("./var")
+    store_url: str = ""  # [store] url, --store: "" (SQLite in data) or postgresql://...
     hostname: str = "stampgate.localdomain"
     trusted_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     max_message_size: int = Field(default=DEFAULT_MAX_SIZE, gt=0)
@@ -105,6 +109,8 @@ class Settings(BaseModel):
     outbox_retry_max_seconds: float = Field(default=3600.0, gt=0)
     outbox_give_up_hours: float = Field(default=120.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # How long a claim on outbox entries lasts before another gateway takes them over.
+    outbox_lease_seconds: float = Field(default=660.0, gt=0)
     housekeeping_seconds: float = Field(default=60.0, gt=0)
     web_session_hours: float = Field(default=8.0, gt=0)  # a login's absolute lifetime
     web_session_idle_minutes: float = Field(default=30.0, gt=0)
@@ -122,6 +128,13 @@ class Settings(BaseModel):
     upstream_verified_value: SecretStr | None = None
     # Milter mode (docs/deploy.md, "As a Postfix milter"): the [milter] table of the file.
     milter: MilterSettings = Field(default_factory=MilterSettings)
+
+    @field_validator("store_url", "outbox_lease_seconds")
+    @classmethod
+    def _several_instances(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name == "store_url":
+            return check_url(value, Path(info.data.get("data", "./var")))
+        return check_lease(value, info.data.get("downstream_timeout", 60.0))
 
     @field_validator("listen")
     @classmethod
@@ -276,6 +289,8 @@ def load_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
         values.update(data.get("stampgate", data))
         if "stampgate" in data and "milter" in data:  # [milter] beside [stampgate]
             values["milter"] = data["milter"]
+        if (store := values.pop("store", None) or data.get("store")) is not None:
+            values["store_url"] = store_table_url(store, f"{config}: ", SettingsError)
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings.model_validate(values)

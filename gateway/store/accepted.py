@@ -14,8 +14,10 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.core.decision import Decision
+from gateway.store.conn import Conn
 from gateway.store.db import Database
 from gateway.store.records import StoreError, aware, now, stored
 
@@ -76,7 +78,7 @@ _COLUMNS = ("key, state, owner, queue_id, hold_id, outcome, held, delivered, dec
             "maybe_delivered, claimed_at")
 
 
-def _from_row(row: sqlite3.Row) -> Accepted:
+def _from_row(row: Any) -> Accepted:
     state = AcceptedState(row["state"])
     answer = None
     if state is AcceptedState.ANSWERED:
@@ -90,12 +92,12 @@ def _from_row(row: sqlite3.Row) -> Accepted:
                     maybe_delivered=bool(row["maybe_delivered"]))
 
 
-def _select(conn: sqlite3.Connection, key: str) -> Accepted | None:
+def _select(conn: Conn, key: str) -> Accepted | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM accepted WHERE key = ?", (key,)).fetchone()
     return _from_row(row) if row is not None else None
 
 
-def record_answer(conn: sqlite3.Connection, key: str, answer: Answer) -> None:
+def record_answer(conn: Conn, key: str, answer: Answer) -> None:
     """The answer a message got, inside the caller's transaction."""
     at = stored(now())
     conn.execute(
@@ -110,7 +112,7 @@ def record_answer(conn: sqlite3.Connection, key: str, answer: Answer) -> None:
          answer.held, answer.delivered, json.dumps(answer.decision.to_dict()), at, at, at))
 
 
-def apply_update(conn: sqlite3.Connection, update: AcceptanceUpdate, hold_id: str) -> None:
+def apply_update(conn: Conn, update: AcceptanceUpdate, hold_id: str) -> None:
     """Inside the hold's transaction: the answer, or the hold id on the claim."""
     if update.answer is not None:
         record_answer(conn, update.key, update.answer)
@@ -134,7 +136,7 @@ class AcceptedTables(Database):
         """Claim ``key`` for an attempt, unless it was answered or another live attempt
         has it; a claim that ``stale`` says is abandoned is taken over."""
 
-        def work(conn: sqlite3.Connection) -> Claim:
+        def work(conn: Conn) -> Claim:
             before = _select(conn, key)
             at = stored(now())
             if before is None:
@@ -173,10 +175,11 @@ class AcceptedTables(Database):
         takes it over. ``maybe_delivered``: a copy may be at the downstream (the retry's
         delivery is then a possible duplicate); ``hold_gone``: its hold was withdrawn."""
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.execute(
-                "UPDATE accepted SET owner = NULL, maybe_delivered = max(maybe_delivered, ?), "
-                "hold_id = CASE WHEN ? THEN NULL ELSE hold_id END "
+                "UPDATE accepted SET owner = NULL, "
+                "maybe_delivered = CASE WHEN ? = 1 THEN 1 ELSE maybe_delivered END, "
+                "hold_id = CASE WHEN ? = 1 THEN NULL ELSE hold_id END "
                 "WHERE key = ? AND state = ? AND owner = ?",
                 (int(maybe_delivered), int(hold_gone), key, AcceptedState.CLAIMED.value, owner))
 
@@ -185,7 +188,7 @@ class AcceptedTables(Database):
     async def prune_accepted(self, before: dt.datetime, limit: int = 1000) -> int:
         """Forget up to ``limit`` rows first claimed before ``before``; how many went."""
 
-        def work(conn: sqlite3.Connection) -> int:
+        def work(conn: Conn) -> int:
             cursor = conn.execute(
                 "DELETE FROM accepted WHERE key IN (SELECT key FROM accepted "
                 "WHERE created_at < ? ORDER BY created_at LIMIT ?)", (stored(before), limit))

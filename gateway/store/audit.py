@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from typing import Any
 
+from gateway.store.conn import Conn
 from gateway.store.db import Database
 from gateway.store.records import loaded, now, stored
 
 _ENTRY = "SELECT id, at, actor, action, held_id, detail FROM audit_log "
 
 
-def record_audit(conn: sqlite3.Connection, actor: str, action: str, held_id: str | None,
+def record_audit(conn: Conn, actor: str, action: str, held_id: str | None,
                  detail: dict[str, Any]) -> None:
     """One audit entry, inside the caller's transaction."""
     conn.execute("INSERT INTO audit_log (at, actor, action, held_id, detail) "
@@ -35,7 +35,7 @@ class AuditLog(Database):
         appended at or after ``since``; ``True`` if it was appended now."""
         text = json.dumps(json.loads(json.dumps(detail, default=str)))
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: Conn) -> bool:
             seen = conn.execute(
                 "SELECT 1 FROM audit_log WHERE held_id = ? AND actor = ? AND action = ? "
                 "AND detail = ? AND at >= ? LIMIT 1",
@@ -62,7 +62,7 @@ class AuditLog(Database):
         return _entry(row) if row is not None else None
 
 
-def _entry(row: sqlite3.Row) -> dict[str, Any]:
+def _entry(row: Any) -> dict[str, Any]:
     return {"id": row["id"], "at": loaded(row["at"]).isoformat(), "actor": row["actor"],
             "action": row["action"], "held_id": row["held_id"],
             "detail": json.loads(row["detail"])}

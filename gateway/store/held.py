@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from gateway.store.accepted import AcceptanceUpdate, apply_update
 from gateway.store.audit import record_audit
+from gateway.store.conn import POSTGRESQL, Conn
 from gateway.store.db import Database
 from gateway.store.outbox import enqueue_rows, record_notices
 from gateway.store.records import (
@@ -56,7 +56,7 @@ class HeldTables(Database):
             "newcomers": list(decision.newcomers), "thread_id": decision.thread_id,
         }
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.execute(
                 "INSERT INTO held_messages (id, queue_id, created_at, state, version, sender, "
                 "recipients, held_recipients, stamp, reason, decision, message_id, thread_id, "
@@ -71,14 +71,16 @@ class HeldTables(Database):
 
         try:
             await self._write(work)
-        except sqlite3.Error as exc:
+        except StoreError:
+            raise
+        except Exception as exc:  # sqlite3.Error and the like: the class only, no values
             raise StoreError(f"cannot store held message: {exc.__class__.__name__}") from exc
         return record.id
 
     async def forget_hold(self, hold_id: str, why: str) -> None:
         """Undo a hold whose message was refused before the client got 250."""
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.execute("DELETE FROM held_messages WHERE id = ?", (hold_id,))
             record_audit(conn, "stampgate", "hold-withdrawn", hold_id, {"why": why})
 
@@ -103,8 +105,10 @@ class HeldTables(Database):
         if which.reason:
             pattern = "%" + which.reason.replace("\\", "\\\\").replace("%", "\\%").replace(
                 "_", "\\_") + "%"
-            where.append("(lower(reason) LIKE lower(?) ESCAPE '\\' OR "
-                         "lower(json_extract(decision, '$.rules')) LIKE lower(?) ESCAPE '\\')")
+            rules = ("(decision::json->>'rules')" if self.dialect == POSTGRESQL
+                     else "json_extract(decision, '$.rules')")
+            where.append(f"(lower(reason) LIKE lower(?) ESCAPE '\\' OR "
+                         f"lower({rules}) LIKE lower(?) ESCAPE '\\')")
             params += [pattern, pattern]
         if which.created_before is not None:
             where.append("created_at < ?")
@@ -165,7 +169,7 @@ class HeldTables(Database):
         are one transaction: a decision is never recorded without its mail, nor the reverse.
         """
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: Conn) -> bool:
             cursor = conn.execute(
                 "UPDATE held_messages SET state = ?, version = ?, decided_by = ?, "
                 "decided_at = ?, decision_note = ? "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from gateway.store.audit import record_audit
+from gateway.store.conn import POSTGRESQL, Conn
 from gateway.store.db import Database
 from gateway.store.records import (
     HELD_COLUMNS,
@@ -25,7 +25,7 @@ from gateway.store.records import (
 )
 
 
-def enqueue_rows(conn: sqlite3.Connection, mail: Sequence[NewMail]) -> None:
+def enqueue_rows(conn: Conn, mail: Sequence[NewMail]) -> None:
     """Put ``mail`` in the outbox, inside the caller's transaction."""
     at = stored(now())
     conn.executemany(
@@ -37,12 +37,20 @@ def enqueue_rows(conn: sqlite3.Connection, mail: Sequence[NewMail]) -> None:
           OutboxState.PENDING.value, at) for item in mail])
 
 
-def record_notices(conn: sqlite3.Connection, hold_id: str, mail: Sequence[NewMail],
+def record_notices(conn: Conn, hold_id: str, mail: Sequence[NewMail],
                    digest_pending: bool, at: dt.datetime) -> None:
     """Mark a hold as noticed and queue its notices, inside the caller's transaction."""
     conn.execute("INSERT INTO hold_notices (held_id, noticed_at, digest_pending) "
                  "VALUES (?, ?, ?)", (hold_id, stored(at), int(digest_pending)))
     enqueue_rows(conn, mail)
+
+
+def check_lease(seconds: float, downstream_timeout: float) -> float:
+    """A claim's lease must outlast a delivery with time to spare; ``ValueError`` if not."""
+    if seconds <= 2 * downstream_timeout:
+        raise ValueError("must be more than twice downstream_timeout (a delivery still "
+                         "running when the lease ends could be sent twice)")
+    return seconds
 
 
 class OutboxTables(Database):
@@ -52,14 +60,19 @@ class OutboxTables(Database):
 
     async def record_hold_notices(self, hold_id: str, mail: Sequence[NewMail],
                                   digest_pending: bool) -> bool:
-        """Queue the notices of a hold once; ``False`` if they were queued already."""
+        """Queue the notices of a hold once; ``False`` if they were queued already.
 
-        def work(conn: sqlite3.Connection) -> bool:
-            known = conn.execute("SELECT held_id FROM hold_notices WHERE held_id = ?",
-                                 (hold_id,)).fetchone()
-            if known is not None:
+        Two gateways sweeping at once: the second insert waits for the first and does nothing.
+        """
+
+        def work(conn: Conn) -> bool:
+            added = conn.execute(
+                "INSERT INTO hold_notices (held_id, noticed_at, digest_pending) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (hold_id, stored(now()), int(digest_pending))).rowcount
+            if added != 1:
                 return False
-            record_notices(conn, hold_id, mail, digest_pending, now())
+            enqueue_rows(conn, mail)
             return True
 
         return await self._write(work)
@@ -82,7 +95,7 @@ class OutboxTables(Database):
                                               for row in conn.execute(query)])
 
     async def digest_sent(self, hold_ids: Sequence[str], mail: Sequence[NewMail]) -> None:
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.executemany("UPDATE hold_notices SET digest_pending = 0 WHERE held_id = ?",
                              [(hold_id,) for hold_id in dict.fromkeys(hold_ids)])
             enqueue_rows(conn, mail)
@@ -103,6 +116,34 @@ class OutboxTables(Database):
         return await self._read(lambda conn: [
             outbox_item_from_row(row) for row in conn.execute(query, params)])
 
+    async def claim_outbox(self, at: dt.datetime, owner: str, lease: dt.timedelta,
+                           limit: int = 50) -> list[OutboxItem]:
+        """Claim due entries for ``owner`` until ``at + lease``, oldest first.
+
+        An entry claimed by a gateway whose lease has not ended is left alone; when the
+        claimer dies its lease ends and another gateway takes the entry. On PostgreSQL rows
+        another gateway is claiming right now are skipped (``FOR UPDATE SKIP LOCKED``).
+        """
+        skip = " FOR UPDATE SKIP LOCKED" if self.dialect == POSTGRESQL else ""
+        query = ("SELECT id FROM outbox WHERE state = ? AND next_attempt_at <= ? "
+                 "AND (claimed_until IS NULL OR claimed_until <= ?) "
+                 f"ORDER BY next_attempt_at, id LIMIT ?{skip}")
+        params = (OutboxState.PENDING.value, stored(at), stored(at), limit)
+        until = stored(at + lease)
+
+        def work(conn: Conn) -> list[OutboxItem]:
+            ids = [int(row[0]) for row in conn.execute(query, params)]
+            if not ids:
+                return []
+            conn.executemany("UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                             [(owner, until, i) for i in ids])
+            marks = ",".join("?" * len(ids))
+            return [outbox_item_from_row(row) for row in conn.execute(
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id IN ({marks}) "
+                "ORDER BY next_attempt_at, id", ids)]
+
+        return await self._write(work)
+
     async def outbox_for(self, hold_id: str) -> list[OutboxItem]:
         query = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE held_id = ? ORDER BY id"
         return await self._read(lambda conn: [
@@ -119,9 +160,10 @@ class OutboxTables(Database):
     async def outbox_sent(self, item: OutboxItem, audit: dict[str, Any] | None) -> None:
         """Mark an entry delivered; ``audit`` (a release) is recorded with it."""
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.execute("UPDATE outbox SET state = ?, attempts = ?, done_at = ?, "
-                         "last_error = NULL WHERE id = ?",
+                         "last_error = NULL, claimed_by = NULL, claimed_until = NULL "
+                         "WHERE id = ?",
                          (OutboxState.SENT.value, item.attempts + 1, stored(now()), item.id))
             if audit is not None:
                 record_audit(conn, "stampgate", "release-delivered", item.held_id, audit)
@@ -130,16 +172,18 @@ class OutboxTables(Database):
 
     async def outbox_retry(self, item: OutboxItem, next_at: dt.datetime, error: str) -> None:
         await self._write(lambda conn: conn.execute(
-            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, "
+            "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
             (item.attempts + 1, stored(next_at), error[:1000], item.id)))
 
     async def outbox_failed(self, item: OutboxItem, error: str, audit: dict[str, Any] | None,
                             mail: Sequence[NewMail]) -> None:
         """Give up on an entry for good; the failure notices go in the same transaction."""
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.execute("UPDATE outbox SET state = ?, attempts = ?, done_at = ?, "
-                         "last_error = ? WHERE id = ?",
+                         "last_error = ?, claimed_by = NULL, claimed_until = NULL "
+                         "WHERE id = ?",
                          (OutboxState.FAILED.value, item.attempts + 1, stored(now()),
                           error[:1000], item.id))
             if audit is not None:

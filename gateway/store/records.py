@@ -6,7 +6,6 @@ import datetime as dt
 import enum
 import json
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -184,7 +183,7 @@ OUTBOX_COLUMNS = ("id, kind, purpose, held_id, sender, recipients, data, request
                   "created_at, state, attempts, next_attempt_at, last_error, done_at")
 
 
-def held_from_row(row: sqlite3.Row) -> HeldMessage:
+def held_from_row(row: Any) -> HeldMessage:
     """A stored held message; its decision is parsed back into a ``Decision`` here."""
     return HeldMessage(
         id=row["id"], queue_id=row["queue_id"], created_at=aware(row["created_at"]),
@@ -201,7 +200,7 @@ def held_from_row(row: sqlite3.Row) -> HeldMessage:
     )
 
 
-def outbox_item_from_row(row: sqlite3.Row) -> OutboxItem:
+def outbox_item_from_row(row: Any) -> OutboxItem:
     return OutboxItem(
         id=row["id"], kind=OutboxKind(row["kind"]), purpose=row["purpose"],
         held_id=row["held_id"], sender=row["sender"],
@@ -230,11 +229,11 @@ def stored(value: dt.datetime) -> str:
             f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}")
 
 
-def loaded(text: str) -> dt.datetime:
-    """A stored datetime as it was written (naive UTC)."""
-    return dt.datetime.fromisoformat(text)
+def loaded(text: str | dt.datetime) -> dt.datetime:
+    """A stored datetime as it was written (naive UTC); PostgreSQL hands out datetimes."""
+    return text if isinstance(text, dt.datetime) else dt.datetime.fromisoformat(text)
 
 
-def aware(text: str) -> dt.datetime:
+def aware(text: str | dt.datetime) -> dt.datetime:
     value = loaded(text)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

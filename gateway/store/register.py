@@ -1,9 +1,10 @@
 """The register's tables: clients in clear by pseudonym, their values only as keyed hashes.
 
-This module is the only writer of the register tables (``REGISTER_SCHEMA``), and creates them
-when it first opens a store file (the store's own schema stays as it was). Admin commands
-write them and every gateway process reads them on a connection of its own; the generation
-number tells a reader that the register changed.
+This module is the only writer of the register tables (``REGISTER_SCHEMA``). In a SQLite
+store file it creates them when it first opens it; on PostgreSQL the store's migrations made
+them, and every gateway sharing the database reads the same register. Admin commands write
+them and every gateway process reads them on a connection of its own; the generation number
+tells a reader that the register changed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from gateway.core.register import ClientField, ClientStatus, HashRow
+from gateway.store.conn import POSTGRESQL, Conn, dialect
+from gateway.store.db import engine_of
+from gateway.store.direct import transaction
 
 T = TypeVar("T")
 
@@ -43,8 +47,14 @@ REGISTER_SCHEMA = (
 
 
 @contextlib.contextmanager
-def connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """A connection to the store file at ``path`` with the register's tables in it."""
+def connect(path: Path, url: str = "") -> Iterator[Conn]:
+    """A connection to the store with the register's tables in it: the SQLite file at
+    ``path``, or the PostgreSQL database ``url`` names (one transaction, committed at the
+    end of the block)."""
+    if engine_of(url) == POSTGRESQL:
+        with transaction(url, path.parent) as conn:
+            yield conn
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=10, isolation_level=None)
     try:
@@ -58,12 +68,20 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def _write(conn: sqlite3.Connection, work: Callable[[], T]) -> T:
+def _bump(conn: Conn) -> None:
+    conn.execute("INSERT INTO register_generation (id, generation) VALUES (1, 1) "
+                 "ON CONFLICT (id) DO UPDATE SET generation = register_generation.generation + 1")
+
+
+def _write(conn: Conn, work: Callable[[], T]) -> T:
+    if dialect(conn) == POSTGRESQL:  # already in the transaction ``connect`` opened
+        result = work()
+        _bump(conn)
+        return result
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = work()
-        conn.execute("INSERT INTO register_generation (id, generation) VALUES (1, 1) "
-                     "ON CONFLICT (id) DO UPDATE SET generation = generation + 1")
+        _bump(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -71,7 +89,7 @@ def _write(conn: sqlite3.Connection, work: Callable[[], T]) -> T:
     return result
 
 
-def put_client(conn: sqlite3.Connection, status: ClientStatus, rows: Sequence[HashRow],
+def put_client(conn: Conn, status: ClientStatus, rows: Sequence[HashRow],
                replaced: frozenset[ClientField] | None = None) -> bool:
     """Add or update one client in one transaction; True if added.
 
@@ -86,7 +104,9 @@ def put_client(conn: sqlite3.Connection, status: ClientStatus, rows: Sequence[Ha
             conn.execute("DELETE FROM register_hashes WHERE pseudonym = ? AND field = ?",
                          (status.pseudonym, field.value))
         conn.execute(
-            "INSERT OR REPLACE INTO register_clients VALUES (?, ?, ?, ?)",
+            "INSERT INTO register_clients VALUES (?, ?, ?, ?) ON CONFLICT (pseudonym) DO "
+            "UPDATE SET fields = excluded.fields, resettled = excluded.resettled, "
+            "share_only_after_resettlement = excluded.share_only_after_resettlement",
             (status.pseudonym, ",".join(sorted(f.value for f in status.fields)),
              int(status.resettled), int(status.share_only_after_resettlement)))
         conn.executemany("INSERT INTO register_hashes VALUES (?, ?, ?, ?, ?)",
@@ -97,7 +117,7 @@ def put_client(conn: sqlite3.Connection, status: ClientStatus, rows: Sequence[Ha
     return _write(conn, work)
 
 
-def remove_client(conn: sqlite3.Connection, pseudonym: str) -> bool:
+def remove_client(conn: Conn, pseudonym: str) -> bool:
     def work() -> bool:
         conn.execute("DELETE FROM register_hashes WHERE pseudonym = ?", (pseudonym,))
         return conn.execute("DELETE FROM register_clients WHERE pseudonym = ?",
@@ -106,12 +126,12 @@ def remove_client(conn: sqlite3.Connection, pseudonym: str) -> bool:
     return _write(conn, work)
 
 
-def generation(conn: sqlite3.Connection) -> int:
+def generation(conn: Conn) -> int:
     row = conn.execute("SELECT generation FROM register_generation WHERE id = 1").fetchone()
     return int(row[0]) if row else 0
 
 
-def clients(conn: sqlite3.Connection) -> list[ClientStatus]:
+def clients(conn: Conn) -> list[ClientStatus]:
     rows = conn.execute("SELECT pseudonym, fields, resettled, share_only_after_resettlement "
                         "FROM register_clients ORDER BY pseudonym").fetchall()
     return [ClientStatus(p, frozenset(ClientField(f) for f in fields.split(",") if f),
@@ -119,14 +139,17 @@ def clients(conn: sqlite3.Connection) -> list[ClientStatus]:
             for p, fields, resettled, share_only in rows]
 
 
-def hashes(conn: sqlite3.Connection) -> Iterable[HashRow]:
+def hashes(conn: Conn) -> Iterable[HashRow]:
     for pseudonym, field, tokens, full, length in conn.execute(
-            "SELECT pseudonym, field, tokens, full, length FROM register_hashes"):
+            'SELECT pseudonym, field, tokens, "full", length FROM register_hashes'):
         yield HashRow(pseudonym, ClientField(field), bytes(tokens), bytes(full), int(length))
 
 
-def snapshot(conn: sqlite3.Connection) -> tuple[int, list[ClientStatus], list[HashRow]]:
+def snapshot(conn: Conn) -> tuple[int, list[ClientStatus], list[HashRow]]:
     """The generation, the clients and their hashes, read in one transaction."""
+    if dialect(conn) == POSTGRESQL:  # the first statement of ``connect``'s transaction
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return generation(conn), clients(conn), list(hashes(conn))
     conn.execute("BEGIN")
     try:
         return generation(conn), clients(conn), list(hashes(conn))

@@ -1,6 +1,7 @@
 """The review UI's sessions, kept in the store: revocable, with idle and absolute expiry.
 
-This module is the only user of the ``web_sessions`` table (``SESSION_SCHEMA``). A row is
+This module is the only user of the ``web_sessions`` table (made by the store's migrations,
+``0004_web_sessions.sql``). A row is
 keyed by a digest of the session id, so the store (or a backup of it) holds no cookie that
 would work. Reads and writes go through the store's connection (``Database.read`` and
 ``Database.write``, its group commit).
@@ -10,27 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.store.conn import Conn
 from gateway.store.records import loaded, stored
 
-# Created with the store's own tables (db.py) whenever a process opens a store file.
-SESSION_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS web_sessions (
-    id_hash VARCHAR(64) NOT NULL,
-    login TEXT NOT NULL,
-    data JSON NOT NULL,
-    created_at DATETIME NOT NULL,
-    last_seen DATETIME NOT NULL,
-    PRIMARY KEY (id_hash)
-)""",
-    "CREATE INDEX IF NOT EXISTS ix_web_sessions_login ON web_sessions (login)",
-    "CREATE INDEX IF NOT EXISTS ix_web_sessions_last_seen ON web_sessions (last_seen)",
-)
-Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+Run = Callable[[Callable[[Conn], Any]], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +58,7 @@ class WebSessions:
         """A new session row; the expired rows of everyone go in the same commit."""
         text = json.dumps(data)
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Conn) -> None:
             conn.execute(f"DELETE FROM web_sessions WHERE {_EXPIRED}", cutoffs.sql())
             conn.execute("INSERT INTO web_sessions (id_hash, login, data, created_at, last_seen)"
                          " VALUES (?, ?, ?, ?, ?)", (id_hash, login, text, stored(at), stored(at)))
@@ -80,11 +68,10 @@ class WebSessions:
     async def find(self, id_hash: str, cutoffs: Cutoffs) -> WebSession | None:
         """The live session with this id; an expired one is ended and not returned."""
 
-        def look(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def look(conn: Conn) -> Any:
+            return conn.execute(
                 "SELECT id_hash, login, data, created_at, last_seen FROM web_sessions "
                 "WHERE id_hash = ?", (id_hash,)).fetchone()
-            return row
 
         row = await self._read(look)
         if row is None:
@@ -100,7 +87,7 @@ class WebSessions:
         """Store the session's data and mark it used now; ``False`` if it was ended meanwhile."""
         text = json.dumps(data)
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: Conn) -> bool:
             return conn.execute("UPDATE web_sessions SET data = ?, last_seen = ? "
                                 "WHERE id_hash = ?", (text, stored(at), id_hash)).rowcount > 0
 

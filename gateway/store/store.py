@@ -1,9 +1,10 @@
-"""The durable store (SQLite): held messages, the release outbox, the audit log and the
-answers of idempotent acceptance.
+"""The durable store: held messages, the release outbox, the audit log and the answers of
+idempotent acceptance, on either engine.
 
 Its tables' classes (``held.py``, ``outbox.py``, ``audit.py``, ``accepted.py``) share one
-connection and its group commit (``db.py``); the thread memory (``threads.py``) writes its
-own tables through ``Store.write``. The records it hands out are in ``records.py``.
+engine (``db.py``: SQLite's file and group commit, or a PostgreSQL pool); the thread memory
+(``threads.py``) and the review UI's sessions (``sessions.py``) use it through ``Store.read``
+and ``Store.write``. The records it hands out are in ``records.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from gateway.store.accepted import AcceptedTables
 from gateway.store.audit import AuditLog
-from gateway.store.db import DB_NAME
+from gateway.store.db import DB_NAME, open_engine
 from gateway.store.held import HeldTables
 from gateway.store.outbox import OutboxTables
 from gateway.store.records import (
@@ -28,6 +29,7 @@ from gateway.store.records import (
     new_held,
     now,
 )
+from gateway.store.threads import ThreadMemory
 
 __all__ = [
     "DB_NAME", "HeldFilter", "HeldMessage", "HeldState", "HoldNotices", "NewMail",
@@ -36,8 +38,12 @@ __all__ = [
 
 
 class Store(HeldTables, OutboxTables, AuditLog, AcceptedTables):
-    """Async access to the SQLite store under the data directory."""
+    """Async access to the store: ``url`` names the engine (empty: SQLite in ``data_dir``)."""
 
     @classmethod
-    async def open(cls, data_dir: Path) -> Store:
-        return cls(*await cls.connect(data_dir))
+    async def open(cls, data_dir: Path, url: str = "") -> Store:
+        return cls(await open_engine(url, data_dir))
+
+    def thread_memory(self) -> ThreadMemory:
+        """The thread memory on this store (call its ``open`` before use)."""
+        return ThreadMemory(self.path, self.write, None if self.path else self.read)

@@ -1,11 +1,14 @@
-"""Thread memory: look-ups on a reader connection of its own, writes through the store's writer.
+"""Thread memory: look up the thread of a message, remember relayed messages and participants.
 
-This module is the only writer of the thread tables (``THREAD_SCHEMA``).
+This module is the only writer of the thread tables (created by the store's migrations).
 
 Every relayed message is remembered before the client gets ``250``. The writes go through
-``Store.write``, whose group commit lets concurrent sessions (and holds) share one commit,
-and keeps one writing connection per process, so nobody waits on SQLite's busy handler for
-a lock held by a sibling connection.
+``Store.write``: on SQLite its group commit lets concurrent sessions (and holds) share one
+commit, and keeps one writing connection per process, so nobody waits on SQLite's busy
+handler for a lock held by a sibling connection. On PostgreSQL each write first takes an
+advisory lock on its thread, so two gateways remembering messages of one thread at the same
+moment update it one after the other. Look-ups on SQLite use a reader connection of their
+own; on PostgreSQL the store's pool (``Store.read``).
 """
 
 from __future__ import annotations
@@ -20,31 +23,8 @@ from pathlib import Path
 
 from gateway.core.decision import Decision, ThreadContext
 from gateway.core.model import Stamp
+from gateway.store.conn import Conn, lock_key
 
-# The thread memory's tables; the store creates them with its own when it opens a file.
-THREAD_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS thread_messages (
-    message_id TEXT NOT NULL,
-    thread_id TEXT NOT NULL,
-    stamp VARCHAR(32),
-    seen_at DATETIME NOT NULL,
-    PRIMARY KEY (message_id)
-)""",
-    "CREATE INDEX IF NOT EXISTS ix_thread_messages_thread_id ON thread_messages (thread_id)",
-    """CREATE TABLE IF NOT EXISTS threads (
-    thread_id TEXT NOT NULL,
-    stamp VARCHAR(32),
-    confidential INTEGER NOT NULL,
-    started_at DATETIME NOT NULL,
-    PRIMARY KEY (thread_id)
-)""",
-    """CREATE TABLE IF NOT EXISTS thread_participants (
-    thread_id TEXT NOT NULL,
-    address TEXT NOT NULL,
-    added_at DATETIME NOT NULL,
-    PRIMARY KEY (thread_id, address)
-)""",
-)
 # Ids per look-up query: well under SQLite's limit on bound parameters.
 LOOKUP_CHUNK = 500
 _RANK = {s.value: s.rank for s in Stamp}
@@ -62,17 +42,13 @@ class _Record:
     participants: tuple[str, ...]
 
 
-Writer = Callable[[Callable[[sqlite3.Connection], None]], Awaitable[None]]
+Writer = Callable[[Callable[[Conn], None]], Awaitable[None]]
+Reader = Callable[[Callable[[Conn], ThreadContext | None]], Awaitable[ThreadContext | None]]
 
 
 def _now() -> str:
     """The store's time format (UTC, naive, always six digits of microseconds)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def _create_schema(conn: sqlite3.Connection) -> None:
-    for statement in THREAD_SCHEMA:
-        conn.execute(statement)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -83,20 +59,55 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _lookup(conn: Conn, ids: tuple[str, ...]) -> ThreadContext | None:
+    """The strictest known thread among ``ids`` (see ``ThreadMemory.thread_for``)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start:start + LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update((str(m), str(t)) for m, t in conn.execute(
+            f"SELECT message_id, thread_id FROM thread_messages "
+            f"WHERE message_id IN ({marks})", chunk))
+    if not found:
+        return None
+    # Each known thread once, in the order its nearest referenced id comes.
+    threads = list(dict.fromkeys(found[i] for i in ids if i in found))
+    known: dict[str, tuple[Stamp | None, bool]] = {}
+    for start in range(0, len(threads), LOOKUP_CHUNK):
+        chunk = tuple(threads[start:start + LOOKUP_CHUNK])
+        marks = ",".join("?" * len(chunk))
+        for thread_id, stamp, confidential in conn.execute(
+                f"SELECT thread_id, stamp, confidential FROM threads "
+                f"WHERE thread_id IN ({marks})", chunk):
+            known[thread_id] = (Stamp(stamp) if stamp else None, bool(confidential))
+    # max() keeps the first of equals: the strictest wins, the nearest parent breaks ties.
+    thread_id = max(threads, key=lambda t: _rank(known.get(t, (None, False))[0]))
+    stamp, confidential = known.get(thread_id, (None, False))
+    participants: frozenset[str] | None = None
+    if confidential:
+        participants = frozenset(a for (a,) in conn.execute(
+            "SELECT address FROM thread_participants WHERE thread_id = ?", (thread_id,)))
+    return ThreadContext(thread_id=thread_id, stamp=stamp, participants=participants)
+
+
 class ThreadMemory:
     """Look up the thread of a message; remember relayed messages and chain participants."""
 
-    def __init__(self, path: Path, writer: Writer) -> None:
-        """``path``: the store's database; ``writer``: its ``Store.write``."""
+    def __init__(self, path: Path | None, writer: Writer, reader: Reader | None = None) -> None:
+        """``path``: the store's SQLite file, read on a connection of its own (or, with
+        ``None``, ``reader``: the store's ``Store.read``); ``writer``: its ``Store.write``."""
+        if path is None and reader is None:
+            raise AssertionError("ThreadMemory needs the SQLite file or the store's reader")
         self.path = path
         self._write = writer
+        self._store_read = reader
         self._reader_pool = ThreadPoolExecutor(1, thread_name_prefix="threads-read")
         self._reader: sqlite3.Connection | None = None
 
     async def open(self) -> None:
-        await self._write(_create_schema)
-        loop = asyncio.get_running_loop()
-        self._reader = await loop.run_in_executor(self._reader_pool, _connect, self.path)
+        if self.path is not None:
+            loop = asyncio.get_running_loop()
+            self._reader = await loop.run_in_executor(self._reader_pool, _connect, self.path)
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -114,39 +125,13 @@ class ThreadMemory:
         """
         if not ids:
             return None
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader_pool, self._lookup,
-                                          tuple(dict.fromkeys(ids)))
-
-    def _lookup(self, ids: tuple[str, ...]) -> ThreadContext | None:
-        assert self._reader is not None
-        found: dict[str, str] = {}
-        for start in range(0, len(ids), LOOKUP_CHUNK):
-            chunk = ids[start:start + LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            found.update(self._reader.execute(
-                f"SELECT message_id, thread_id FROM thread_messages "
-                f"WHERE message_id IN ({marks})", chunk).fetchall())
-        if not found:
-            return None
-        # Each known thread once, in the order its nearest referenced id comes.
-        threads = list(dict.fromkeys(found[i] for i in ids if i in found))
-        known: dict[str, tuple[Stamp | None, bool]] = {}
-        for start in range(0, len(threads), LOOKUP_CHUNK):
-            chunk = tuple(threads[start:start + LOOKUP_CHUNK])
-            marks = ",".join("?" * len(chunk))
-            for thread_id, stamp, confidential in self._reader.execute(
-                    f"SELECT thread_id, stamp, confidential FROM threads "
-                    f"WHERE thread_id IN ({marks})", chunk):
-                known[thread_id] = (Stamp(stamp) if stamp else None, bool(confidential))
-        # max() keeps the first of equals: the strictest wins, the nearest parent breaks ties.
-        thread_id = max(threads, key=lambda t: _rank(known.get(t, (None, False))[0]))
-        stamp, confidential = known.get(thread_id, (None, False))
-        participants: frozenset[str] | None = None
-        if confidential:
-            participants = frozenset(a for (a,) in self._reader.execute(
-                "SELECT address FROM thread_participants WHERE thread_id = ?", (thread_id,)))
-        return ThreadContext(thread_id=thread_id, stamp=stamp, participants=participants)
+        unique = tuple(dict.fromkeys(ids))
+        if self._reader is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._reader_pool, _lookup, self._reader, unique)
+        if self._store_read is None:
+            raise AssertionError("ThreadMemory.open() was not called")
+        return await self._store_read(lambda conn: _lookup(conn, unique))
 
     # -- remembering ---------------------------------------------------------------------
 
@@ -167,7 +152,8 @@ class ThreadMemory:
         await self._write(lambda conn: self._write_one(conn, record, _now()))
 
     @staticmethod
-    def _write_one(conn: sqlite3.Connection, record: _Record, at: str) -> None:
+    def _write_one(conn: Conn, record: _Record, at: str) -> None:
+        lock_key(conn, "thread:" + record.thread_id)
         stamp = record.stamp.value if record.stamp else None
         confidential = int(record.stamp is Stamp.CONFIDENTIAL)
         row = conn.execute("SELECT stamp, confidential FROM threads WHERE thread_id = ?",
@@ -176,20 +162,21 @@ class ThreadMemory:
             conn.execute("INSERT INTO threads (thread_id, stamp, confidential, started_at) "
                          "VALUES (?, ?, ?, ?)", (record.thread_id, stamp, confidential, at))
         else:
-            old, was_confidential = row
+            old, was_confidential = row[0], row[1]
             if old and (stamp is None or _RANK[old] >= _RANK[stamp]):
                 stamp = old
             confidential = confidential or was_confidential
             conn.execute("UPDATE threads SET stamp = ?, confidential = ? WHERE thread_id = ?",
                          (stamp, confidential, record.thread_id))
-        conn.execute("INSERT OR IGNORE INTO thread_messages (message_id, thread_id, stamp, "
-                     "seen_at) VALUES (?, ?, ?, ?)",
+        conn.execute("INSERT INTO thread_messages (message_id, thread_id, stamp, seen_at) "
+                     "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                      (record.message_id, record.thread_id,
                       record.stamp.value if record.stamp else None, at))
         if confidential:
             conn.executemany(
-                "INSERT OR IGNORE INTO thread_participants (thread_id, address, added_at) "
-                "VALUES (?, ?, ?)", [(record.thread_id, a, at) for a in record.participants])
+                "INSERT INTO thread_participants (thread_id, address, added_at) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [(record.thread_id, a, at) for a in record.participants])
 
     async def add_participants(self, thread_id: str, addresses: Sequence[str]) -> None:
         """Released recipients join a confidential chain (a reviewer let them in)."""
@@ -197,9 +184,9 @@ class ThreadMemory:
                                                               _now()))
 
     @staticmethod
-    def _add_participants(conn: sqlite3.Connection, thread_id: str, addresses: Sequence[str],
+    def _add_participants(conn: Conn, thread_id: str, addresses: Sequence[str],
                           at: str) -> None:
         conn.executemany(
-            "INSERT OR IGNORE INTO thread_participants (thread_id, address, added_at) "
-            "VALUES (?, ?, ?)",
+            "INSERT INTO thread_participants (thread_id, address, added_at) "
+            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [(thread_id, a, at) for a in dict.fromkeys(a.lower() for a in addresses if a)])

@@ -33,7 +33,7 @@ from gateway.adapters.space import free_bytes
 from gateway.core.policy import Policy
 from gateway.service.metrics import REGISTRY, multiprocess_dir
 from gateway.settings import Settings
-from gateway.store.store import Store
+from gateway.store.store import Store, StoreError
 
 PROBE_TIMEOUT = 3.0
 
@@ -74,23 +74,15 @@ async def held_queue(store: Store) -> tuple[int, float]:
     return count, max(0.0, (dt.datetime.now(dt.UTC) - oldest).total_seconds())
 
 
-def _try_write_lock(path: Path) -> None:
-    conn = sqlite3.connect(path, timeout=1.0, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-    finally:
-        conn.close()
-
-
 async def probe_store(store: Store | None) -> dict[str, Any]:
-    """Readable and writable now: the write lock can be taken within a second."""
+    """Readable and writable now (SQLite: its write lock within a second; PostgreSQL: a
+    pooled connection answers)."""
     if store is None:
         return {"ok": False, "detail": "not open"}
     try:
-        await asyncio.wait_for(asyncio.to_thread(_try_write_lock, store.path), PROBE_TIMEOUT)
+        await asyncio.wait_for(store.ping(), PROBE_TIMEOUT)
         count, age = await asyncio.wait_for(held_queue(store), PROBE_TIMEOUT)
-    except (TimeoutError, sqlite3.Error, OSError) as exc:
+    except (TimeoutError, sqlite3.Error, StoreError, OSError) as exc:
         return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
     except Exception as exc:  # a probe reports a failure, it never raises one
         return {"ok": False, "detail": f"{type(exc).__name__}"}

@@ -25,7 +25,6 @@ from gateway.store.store import (
     Store,
     StoreError,
     new_held,
-    now,
 )
 
 PARTNER = "partner@outside.test"
@@ -202,11 +201,8 @@ async def test_reads_a_store_written_in_the_old_format(tmp_path: Path) -> None:
     assert isinstance(detail, str) and json.loads(detail)["queue_id"] == "Q1"
 
 
-# Tables added since the SQLAlchemy store: created beside the old ones in old files too.
-NEW_TABLES = ("accepted", "web_sessions")
-
-
-async def test_a_new_store_has_the_old_tables_and_indexes(tmp_path: Path) -> None:
+async def test_an_old_store_is_the_baseline_and_migrates_to_a_new_stores_schema(
+        tmp_path: Path) -> None:
     await (await Store.open(tmp_path)).close()
     old = tmp_path / "old"
     old.mkdir()
@@ -214,26 +210,53 @@ async def test_a_new_store_has_the_old_tables_and_indexes(tmp_path: Path) -> Non
     conn.executescript(OLD_STORE)
     conn.close()
     query = "SELECT type, name, tbl_name FROM sqlite_master ORDER BY name"
-    new = [row for row in raw(tmp_path, query) if row[2] in NEW_TABLES]
-    assert [row for row in raw(tmp_path, query) if row[2] not in NEW_TABLES] == raw(old, query)
-    assert ("table", "accepted", "accepted") in new
-    added = {"held_messages": [("subject", "BLOB", 0, 0)]}  # since held subjects are kept
-    tables = [t for (t,) in raw(tmp_path, "SELECT name FROM sqlite_master WHERE type = 'table'")
-              if t not in NEW_TABLES]
-    info = "SELECT name, type, \"notnull\", pk FROM pragma_table_info('{}')"
-    for table in tables:
-        assert raw(tmp_path, info.format(table)) == (
-            raw(old, info.format(table)) + added.get(table, [])), table
-    # an old file gets the new tables and columns when opened; its holds have no subject
+    before = set(raw(old, query))
+    columns = "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)"
+    old_columns = {table: raw(old, columns, table) for (_, table, _) in before}
     await (await Store.open(old)).close()
-    assert [row for row in raw(old, query) if row[2] in NEW_TABLES] == new
-    for table in tables:
-        assert raw(old, info.format(table)) == raw(tmp_path, info.format(table)), table
-    store = await Store.open(old)
+    assert raw(tmp_path, query) == raw(old, query)
+    assert before <= set(raw(old, query))
+    for (table,) in raw(tmp_path, "SELECT name FROM sqlite_master WHERE type = 'table'"):
+        assert raw(tmp_path, columns, table) == raw(old, columns, table), table
+        # every old column is still there, as it was
+        assert raw(old, columns, table)[:len(old_columns.get(table, []))] == \
+            old_columns.get(table, []), table
+    for table in ("accepted", "web_sessions"):  # tables added since, in old files too
+        assert ("table", table, table) in set(raw(old, query))
+    assert ("subject", "BLOB", 0, 0) in raw(old, columns, "held_messages")
+    versions = "SELECT version, name FROM schema_version ORDER BY version"
+    assert raw(old, versions) == raw(tmp_path, versions) == [
+        (1, "baseline"), (2, "outbox_lease"), (3, "accepted"), (4, "web_sessions"),
+        (5, "held_subject")]
+    store = await Store.open(old)  # its holds have no subject
     try:
         assert [h.subject for h in await store.held(None)] == [None, None]
     finally:
         await store.close()
+
+
+async def test_a_file_from_before_migrations_with_later_tables_is_migrated(
+        tmp_path: Path) -> None:
+    """A file that releases before versioned migrations gave the accepted table and the
+    subject column (when they opened it) is at the baseline too: nothing is added twice."""
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.executescript(OLD_STORE)
+    conn.execute("ALTER TABLE held_messages ADD COLUMN subject BLOB")
+    conn.execute("CREATE TABLE accepted (key VARCHAR(64) NOT NULL, state VARCHAR(16) NOT NULL, "
+                 "owner TEXT, queue_id VARCHAR(32) NOT NULL, hold_id VARCHAR(32), "
+                 "outcome VARCHAR(16), held INTEGER NOT NULL, delivered INTEGER NOT NULL, "
+                 "decision JSON, maybe_delivered INTEGER NOT NULL DEFAULT 0, "
+                 "created_at DATETIME NOT NULL, claimed_at DATETIME NOT NULL, "
+                 "answered_at DATETIME, PRIMARY KEY (key))")
+    conn.commit()
+    conn.close()
+    store = await Store.open(tmp_path)
+    try:
+        assert len(await store.held(None)) == 2
+        await hold(store)
+    finally:
+        await store.close()
+    assert raw(tmp_path, "SELECT max(version) FROM schema_version") == [(5,)]
 
 
 async def test_stored_times_are_utc_text_with_microseconds(store: Store) -> None:
@@ -270,13 +293,6 @@ async def test_work_runs_in_the_store_thread(store: Store) -> None:
     assert name.startswith("store")
 
 
-async def test_concurrent_calls_are_serialized(store: Store) -> None:
-    ids = await asyncio.gather(*(hold(store) for _ in range(50)))
-    assert len(set(ids)) == 50
-    assert await store.count_held() == 50
-    assert len(await store.audit_entries()) == 50
-
-
 async def test_close_closes_the_connection_and_the_executor(tmp_path: Path) -> None:
     store = await Store.open(tmp_path)
     await hold(store)
@@ -285,7 +301,7 @@ async def test_close_closes_the_connection_and_the_executor(tmp_path: Path) -> N
     await store.close()
     assert not thread.is_alive()
     with pytest.raises(sqlite3.ProgrammingError):
-        store._conn.execute("SELECT 1")
+        store._engine._conn.execute("SELECT 1")  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError):
         await store.count_held()
 
@@ -327,36 +343,6 @@ async def test_hold_on_a_locked_store_is_a_store_error_and_leaves_nothing(store:
     assert [h.id for h in await store.held()] == [hold_id]
 
 
-async def test_a_failing_decision_rolls_back_everything(store: Store) -> None:
-    hold_id = await hold(store)
-    record = await store.get_held(hold_id)
-    assert record is not None
-    broken = NewMail(kind=OutboxKind.NOTICE, purpose="x", sender="s@example.org",
-                     recipients=(object(),),  # type: ignore[arg-type]
-                     requested_by="director@example.org")
-    with pytest.raises(TypeError):
-        await store.set_state(hold_id, record.version, HeldState.RELEASED,
-                              "director@example.org", None, {}, [broken])
-    assert await store.get_held(hold_id) == record
-    assert len(await store.audit_entries()) == 1
-    assert await store.outbox_entries() == []
-    await decide(store, hold_id)
-
-
-async def test_a_decision_is_taken_once(store: Store) -> None:
-    hold_id = await hold(store)
-    record = await store.get_held(hold_id)
-    assert record is not None
-    first = store.set_state(hold_id, record.version, HeldState.RELEASED, "a@example.org", None,
-                            {}, [mail(OutboxKind.RELEASE, hold_id)])
-    second = store.set_state(hold_id, record.version, HeldState.REJECTED, "b@example.org",
-                             "no", {}, [])
-    assert sorted(await asyncio.gather(first, second)) == [False, True]
-    decided = await store.get_held(hold_id)
-    assert decided is not None and decided.version == record.version + 1
-    assert decided.decided_at is not None and decided.decided_at.tzinfo is dt.UTC
-
-
 # -- retention ------------------------------------------------------------------------------
 
 async def test_erase_content_keeps_the_record(store: Store) -> None:
@@ -381,51 +367,6 @@ async def test_erase_content_keeps_the_record(store: Store) -> None:
     finally:
         checkpoint.close()
     assert b"ERASE-ME-7f3a" not in store.path.read_bytes()
-
-
-async def test_released_unerased(store: Store) -> None:
-    waiting = await hold(store)
-    rejected = await hold(store)
-    delivered = await hold(store)
-    pending = await hold(store)
-    notice_only = await hold(store)
-    erased = await hold(store)
-    failed = await hold(store)
-    late = await hold(store)
-    # decided in another order than held: the oldest decision comes first
-    await decide(store, notice_only, mails=(mail(OutboxKind.NOTICE, notice_only),))
-    await decide(store, delivered, mails=(mail(OutboxKind.RELEASE, delivered),))
-    await decide(store, rejected, HeldState.REJECTED)
-    await decide(store, pending, mails=(mail(OutboxKind.RELEASE, pending),))
-    await decide(store, erased)
-    await decide(store, failed, mails=(mail(OutboxKind.RELEASE, failed),))
-    cutoff = now()
-    await asyncio.sleep(0.002)
-    await decide(store, late)
-    for item in await store.outbox_entries(OutboxState.PENDING):
-        if item.held_id == delivered and item.kind is OutboxKind.RELEASE:
-            await store.outbox_sent(item, {"to": [PARTNER]})
-        if item.held_id == failed:
-            await store.outbox_failed(item, "550 no", None, [])
-    await store.erase_content(erased)
-
-    found = await store.released_unerased(cutoff)
-    assert [h.id for h in found] == [notice_only, delivered, failed]
-    assert all(h.state is HeldState.RELEASED for h in found)
-    assert [h.id for h in await store.released_unerased(cutoff, limit=2)] == [
-        notice_only, delivered]
-    assert await store.released_unerased(dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) == []
-    later = await store.released_unerased(now() + dt.timedelta(seconds=1))
-    assert [h.id for h in later] == [notice_only, delivered, failed, late]
-    assert waiting not in {h.id for h in later}
-
-    # once the pending release is delivered its content may go too
-    [release] = [i for i in await store.outbox_for(pending) if i.kind is OutboxKind.RELEASE]
-    await store.outbox_sent(release, None)
-    assert pending in {h.id for h in await store.released_unerased(cutoff)}
-    for record in await store.released_unerased(cutoff):
-        await store.erase_content(record.id)
-    assert await store.released_unerased(cutoff) == []
 
 
 async def test_concurrent_writes_share_commits_and_fail_alone(store: Store) -> None:

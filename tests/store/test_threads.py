@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from gateway.core.decision import Decision
 from gateway.core.model import Stamp
 from gateway.store.store import Store
 from gateway.store.threads import LOOKUP_CHUNK, ThreadMemory
+from tests.support.postgres import TestDatabase
 
 
 def relayed(stamp: Stamp | None, sender: str = "alice@example.org") -> Decision:
@@ -19,13 +22,11 @@ def relayed(stamp: Stamp | None, sender: str = "alice@example.org") -> Decision:
 
 
 @pytest.fixture
-async def memory(tmp_path: Path) -> AsyncIterator[ThreadMemory]:
-    store = await Store.open(tmp_path)
-    threads = ThreadMemory(store.path, store.write)
+async def memory(any_store: Store) -> AsyncIterator[ThreadMemory]:
+    threads = any_store.thread_memory()
     await threads.open()
     yield threads
     await threads.close()
-    await store.close()
 
 
 def unknown(count: int) -> list[str]:
@@ -76,3 +77,32 @@ async def test_released_recipients_join_the_chain(memory: ThreadMemory) -> None:
     thread = await memory.thread_for(["<secret@example.org>"])
     assert thread is not None and thread.participants == frozenset(
         {"alice@example.org", "carol@example.org"})
+
+
+async def test_two_gateways_remember_one_new_thread_at_the_same_moment(
+        postgres: TestDatabase) -> None:
+    """The per-thread lock: without it both would insert the thread and one would fail."""
+    url = postgres.new_schema()
+    stores = [await Store.open(Path("unused"), url) for _ in range(2)]
+    memories = [store.thread_memory() for store in stores]
+    try:
+        for memory in memories:
+            await memory.open()
+        root = "<root@example.org>"
+        senders = [f"staff{i}@example.org" for i in range(24)]
+        await asyncio.gather(*(
+            memories[i % 2].remember(f"<m{i}@example.org>", replace(
+                relayed(Stamp.INTERNAL if i % 3 else Stamp.CONFIDENTIAL, sender),
+                thread_id=root), [])
+            for i, sender in enumerate(senders)))
+        for memory in memories:
+            thread = await memory.thread_for([f"<m{i}@example.org>" for i in range(24)])
+            assert thread is not None
+            assert (thread.thread_id, thread.stamp) == (root, Stamp.CONFIDENTIAL)
+            # every confidential message's sender is in, whoever won the race to the thread
+            assert thread.participants is not None
+            assert {s for i, s in enumerate(senders) if i % 3 == 0} <= thread.participants
+    finally:
+        for memory, store in zip(memories, stores, strict=True):
+            await memory.close()
+            await store.close()

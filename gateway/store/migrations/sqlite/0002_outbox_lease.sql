@@ -1,0 +1,3 @@
+-- An outbox entry is claimed by one gateway until its lease ends (several instances).
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE outbox ADD COLUMN claimed_until DATETIME;

@@ -1,0 +1,148 @@
+"""The SQLite engine: one connection on a thread of its own, and the group commit of writes.
+
+Calls are serialized on the engine's single-thread executor, each public method of the
+store is one transaction, and the event loop never blocks. Values are kept in the formats
+SQLAlchemy wrote (UTC datetimes as naive text with microseconds, JSON as text, content as
+BLOB), so existing store files keep working. Opening a file migrates its schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from gateway.store import migrate
+from gateway.store.conn import SQLITE, Conn, Work
+from gateway.store.group import GroupCommit, Outcome, in_savepoints
+from gateway.store.records import StoreError
+
+T = TypeVar("T")
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA secure_delete=ON",
+)
+
+
+def connect_file(path: Path) -> sqlite3.Connection:
+    """The store file at ``path``, its schema migrated to the latest version."""
+    conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.row_factory = sqlite3.Row
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+        _transaction(conn, True, migrate.migrate)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def _transaction(conn: sqlite3.Connection, write: bool, work: Callable[[Conn], T]) -> T:
+    """Run ``work`` in one transaction: committed if it returns, rolled back if it raises."""
+    return _committed(conn, "BEGIN IMMEDIATE" if write else "BEGIN", lambda: work(conn))
+
+
+def _group_transaction(conn: sqlite3.Connection, works: Sequence[Work]) -> list[Outcome]:
+    """Run each of ``works`` in its own savepoint of one write transaction, then commit."""
+    return _committed(conn, "BEGIN IMMEDIATE", lambda: in_savepoints(conn, works))
+
+
+def _committed(conn: sqlite3.Connection, begin: str, body: Callable[[], T]) -> T:
+    conn.execute(begin)
+    try:
+        result = body()
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _try_write_lock(path: Path) -> None:
+    conn = sqlite3.connect(path, timeout=1.0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+class SqliteEngine:
+    """The connection, its executor and the group commit."""
+
+    dialect = SQLITE
+
+    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor,
+                 path: Path) -> None:
+        self._conn = conn
+        self._executor = executor
+        self._closed = False
+        self.path: Path | None = path
+        self.description = f"sqlite:///{path}"
+        self._group = GroupCommit(self._commit)
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteEngine:
+        """Open (and create, and migrate) the store file ``path`` on an executor of its own."""
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it: SQLite gives the WAL and SHM files its mode.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, connect_file, path)
+        except sqlite3.Error as exc:
+            executor.shutdown(wait=False)
+            raise StoreError(f"cannot open the store at {path}: {exc.__class__.__name__}") from exc
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(conn, executor, path)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._group.drain()
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        self._executor.shutdown(wait=True)
+
+    async def read(self, work: Callable[[Conn], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, _transaction, self._conn, False, work)
+
+    async def checkpoint(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, checkpoint, self._conn)
+
+    async def ping(self) -> None:
+        """Writable now: the write lock can be taken within a second."""
+        assert self.path is not None
+        await asyncio.to_thread(_try_write_lock, self.path)
+
+    async def write(self, work: Callable[[Conn], T]) -> T:
+        """Run ``work`` in a write transaction; returns once it is committed (durable).
+
+        Writes that arrive while another commit is in progress are committed together in
+        the next transaction (``group.py``): one fsync for many holds.
+        """
+        return await self._group.write(work)
+
+    async def _commit(self, works: list[Work]) -> list[Outcome]:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, _group_transaction, self._conn, works)
