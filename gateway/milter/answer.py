@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from kilter.protocol.core import EditMessage, ResponseMessage
-from kilter.protocol.messages import Continue, Discard, InsertHeader, RemoveRecipient, ReplyCode
+from kilter.protocol.messages import Continue, Discard, RemoveRecipient, ReplyCode
 
 from gateway.core.model import Verdict
 from gateway.milter.message import body_edits, header_edits
@@ -46,13 +46,8 @@ def answer(outcome: Outcome, envelope: Envelope,
                                         if address in held]
             edits.extend(header_edits(envelope.headers, envelope.data, relayed))
             edits.extend(body_edits(envelope.data, relayed))
-            if outcome.repeated:
-                # A retry of a message let through before: the submit use case gives the
-                # earlier answer and hands nothing over. Whether the MTA queued the earlier
-                # attempt a milter cannot know, so it goes through again (nothing lost; as
-                # with the MTA alone, it may arrive twice), with the gateway's X-Stamp.
-                stamp = outcome.decision.stamp.value if outcome.decision.stamp else "none"
-                edits.append(InsertHeader(0, "X-Stamp", f" {stamp}".encode()))
+            # (A client's retry is let through again: the MTA may or may not have queued the
+            # earlier attempt, and the edge hands over the copy the relay would send again.)
             return edits, Continue()
         case OutcomeKind.HELD:
             return [], Discard()  # (a retry of a held message: held once, discarded again)
