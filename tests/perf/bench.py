@@ -143,7 +143,9 @@ class ConfigResult:
 def smtp_source(port: int, message_file: Path, sessions: int, count: int,
                 recipient: str = RELAY_TO) -> float:
     """Run ``smtp-source``: ``count`` messages over ``sessions`` sessions; return seconds."""
-    command = ["smtp-source", "-s", str(sessions), "-m", str(count), "-F", str(message_file),
+    # -N: a sequence number before each recipient (1bob@..., 2bob@...), so that each message
+    # is a new one and not the retry of the last (the gateway answers a retry from memory).
+    command = ["smtp-source", "-N", "-s", str(sessions), "-m", str(count), "-F", str(message_file),
                "-f", SENDER, "-t", recipient, "-M", "bench-client.localdomain",
                f"{LOOPBACK}:{port}"]
     started = time.perf_counter()
@@ -471,7 +473,7 @@ def soak(bench: Bench, seconds: float, interval: float) -> dict[str, Any]:
 
     async def source(path: Path, sessions: int, count: int) -> None:
         process = await asyncio.create_subprocess_exec(
-            "smtp-source", "-s", str(sessions), "-m", str(count), "-F", str(path),
+            "smtp-source", "-N", "-s", str(sessions), "-m", str(count), "-F", str(path),
             "-f", SENDER, "-t", RELAY_TO, "-M", "bench-client.localdomain",
             f"{LOOPBACK}:{bench.gateway.port}",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
