@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import itertools
 import json
 import os
 import platform
@@ -140,13 +141,21 @@ class ConfigResult:
         return sum(r.cpu_seconds for r in runs) / wall if wall else 0.0
 
 
+RUNS = itertools.count(1)
+
+
+def unique(recipient: str) -> str:
+    """The recipient for one ``smtp-source`` run, which ``-N`` numbers per message (1r7-bob@,
+    2r7-bob@, ...): every message of every run is a new one, not the retry of an earlier one
+    (the gateway answers a retry from memory and relays nothing twice)."""
+    return f"r{next(RUNS)}-{recipient}"
+
+
 def smtp_source(port: int, message_file: Path, sessions: int, count: int,
                 recipient: str = RELAY_TO) -> float:
     """Run ``smtp-source``: ``count`` messages over ``sessions`` sessions; return seconds."""
-    # -N: a sequence number before each recipient (1bob@..., 2bob@...), so that each message
-    # is a new one and not the retry of the last (the gateway answers a retry from memory).
     command = ["smtp-source", "-N", "-s", str(sessions), "-m", str(count), "-F", str(message_file),
-               "-f", SENDER, "-t", recipient, "-M", "bench-client.localdomain",
+               "-f", SENDER, "-t", unique(recipient), "-M", "bench-client.localdomain",
                f"{LOOPBACK}:{port}"]
     started = time.perf_counter()
     try:
@@ -474,7 +483,7 @@ def soak(bench: Bench, seconds: float, interval: float) -> dict[str, Any]:
     async def source(path: Path, sessions: int, count: int) -> None:
         process = await asyncio.create_subprocess_exec(
             "smtp-source", "-N", "-s", str(sessions), "-m", str(count), "-F", str(path),
-            "-f", SENDER, "-t", RELAY_TO, "-M", "bench-client.localdomain",
+            "-f", SENDER, "-t", unique(RELAY_TO), "-M", "bench-client.localdomain",
             f"{LOOPBACK}:{bench.gateway.port}",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
