@@ -11,13 +11,14 @@ from pydantic import ValidationError
 
 from gateway.adapters.master_key import MasterKeyError
 from gateway.cli.common import add_settings_arguments, settings_or_report
-from gateway.cli.serve import _prepare_data
+from gateway.cli.serve import _prepare_data, _store_usable
 from gateway.logs import configure
 from gateway.milter.listener import bind
 from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.runtime.milter import MilterGateway
 from gateway.runtime.workers import run_supervisor, run_worker
 from gateway.settings import MilterSettings
+from gateway.store.records import StoreError
 
 
 def register(sub: Any) -> None:
@@ -45,7 +46,7 @@ def register(sub: Any) -> None:
 def _worker_argv(args: argparse.Namespace, listen: str | None) -> list[str]:
     """The flags a worker process needs to resolve the same settings."""
     argv: list[str] = []
-    for key in ("config", "downstream", "policies", "data", "workers"):
+    for key in ("config", "downstream", "policies", "data", "store", "workers"):
         value = getattr(args, key, None)
         if value is not None:
             argv += [f"--{key}", str(value)]
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.listen_fd is None and not _prepare_data(settings):
         return 1
+    if args.listen_fd is None and not _store_usable(settings):
+        return 1
     try:
         if args.listen_fd is not None:
             run_worker(settings, policy, args.listen_fd, args.worker_index,
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                            gateway=MilterGateway)
         else:
             asyncio.run(MilterGateway(settings, policy).serve())
-    except (OSError, MasterKeyError) as exc:
+    except (OSError, MasterKeyError, StoreError) as exc:
         print(f"stampgate: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0

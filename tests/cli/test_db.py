@@ -38,6 +38,11 @@ def test_migrate_and_status_of_an_empty_postgresql_database(postgres: TestDataba
     assert serve.returncode == 1
     assert "cannot start: the postgresql store is empty" in serve.stderr
     assert "stampgate db migrate" in serve.stderr
+    milter = stampgate("milter", "--store", url, "--listen", "inet:127.0.0.1:0",
+                       "--policies", str(ROOT / "policies"), "--data", str(tmp_path / "var"),
+                       "--workers", "1", cwd=tmp_path)
+    assert milter.returncode == 1
+    assert "cannot start: the postgresql store is empty" in milter.stderr, milter.stderr
     first = stampgate("db", "migrate", "--store", url, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert f"schema migrated from version 0 to {LATEST}" in first.stdout
