@@ -1,10 +1,9 @@
 """The review UI's sessions, kept in the store: revocable, with idle and absolute expiry.
 
 This module is the only user of the ``web_sessions`` table (made by the store's migrations,
-``0004_web_sessions.sql``). A row is
-keyed by a digest of the session id, so the store (or a backup of it) holds no cookie that
-would work. Reads and writes go through the store's connection (``Database.read`` and
-``Database.write``, its group commit).
+``0004_web_sessions.sql``). A row is keyed by a digest of the session id, so the store (or a
+backup of it) holds no cookie that would work. Reads and writes go through the store's
+connection (``Database.read`` and ``Database.write``, its group commit).
 """
 
 from __future__ import annotations
