@@ -42,6 +42,7 @@ from gateway.milter.message import assemble
 from gateway.service.outcome import Incoming, Outcome
 from gateway.smtp import replies
 
+MAIL_STAGE = ord("M")  # the stage of the macros sent before MAIL FROM
 log = get_logger()
 
 # A body chunk is at most 64 KiB; the largest packet an MTA sends fits with room to spare.
@@ -76,6 +77,8 @@ class MilterSession:
         self.peer = "unknown"
         self.helo: str | None = None
         self.queue_id = ""
+        # The SASL login Postfix reports with MAIL FROM ({auth_authen}), if the client logged in.
+        self.login: str | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -124,6 +127,8 @@ class MilterSession:
             case Macro():
                 if "i" in message.macros:
                     self.queue_id = message.macros["i"]
+                if message.stage == MAIL_STAGE:  # sent afresh before every MAIL FROM
+                    self.login = message.macros.get("{auth_authen}") or None
                 return []
             case Connect():
                 address = message.address
@@ -161,6 +166,11 @@ class MilterSession:
                 return [Continue()]
         raise AssertionError(f"unexpected milter packet {type(message).__name__}")
 
+    def _sender_verified(self) -> bool:
+        """The MTA vouches for the sender: the client logged in as the MAIL FROM address
+        (docs/deploy.md: logins that are not mail addresses vouch for no one)."""
+        return self.login is not None and self.login.lower() == self.sender.lower()
+
     def _recipient(self, raw: bytes) -> FilterMessage:
         argument = raw.decode("utf-8", "surrogateescape")
         address = _unbracket(raw)
@@ -190,7 +200,7 @@ class MilterSession:
         envelope = Envelope(tuple(self.recipients), tuple(self.headers), data)
         outcome, relayed = await self.submit(Incoming(
             sender=self.sender, recipients=tuple(a for _, a in self.recipients), data=data,
-            peer=self.peer, helo=self.helo))
+            peer=self.peer, helo=self.helo, sender_verified=self._sender_verified()))
         edits, response = answer(outcome, envelope, relayed)
         log.info("milter-answer", queue_id=outcome.queue_id, mta_queue_id=self.queue_id,
                  outcome=outcome.kind.value, edits=len(edits))

@@ -25,6 +25,7 @@ from kilter.protocol.messages import (
     Header,
     Helo,
     InsertHeader,
+    Macro,
     Message,
     Negotiate,
     ProtocolFlags,
@@ -237,3 +238,22 @@ async def test_bad_packets_close_the_connection_and_the_edge_keeps_serving(
     await envelope(mta, "bob@example.org")
     final = await content(mta, [], b"Cleared for publication\r\n")
     assert isinstance(final[-1], Continue)
+
+
+@pytest.mark.parametrize(("login", "verified"), [
+    ("director@example.org", True), ("Director@Example.org", True),
+    (None, False), ("alice@example.org", False), ("director", False)])
+async def test_only_a_login_as_the_sender_gives_managements_right_to_downgrade(
+        edge: tuple[MilterEdge, int, Store], login: str | None, verified: bool) -> None:
+    """Postfix reports the SASL login with MAIL FROM ({auth_authen}); a management sender is
+    trusted to clear quoted material only when it logged in as that address."""
+    _, port, store = edge
+    mta = await connect(port)
+    await mta.send(Macro(ord("M"), {"{auth_authen}": login} if login else {}))
+    assert isinstance(await mta.ask(EnvelopeFrom(b"<director@example.org>")), Continue)
+    assert isinstance(await mta.ask(EnvelopeRecipient(b"<press@example.org>")), Continue)
+    answers = await content(mta, [("From", b" director@example.org")],
+                            b"Cleared for publication\r\n\r\n> Needs adjustment: blur face\r\n"
+                            b"> story\r\n")
+    assert isinstance(answers[-1], Continue if verified else Discard), answers
+    assert len(await store.held()) == (0 if verified else 1)
