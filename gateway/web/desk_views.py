@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -39,6 +40,7 @@ AGES = {"": ("any age", None, None), "1h": ("less than an hour", None, dt.timede
         "older-7d": ("more than a week", dt.timedelta(days=7), None)}
 QUEUE_KEYS = ("state", "stamp", "reason", "age", "q", "sort", "per")
 E = TypeVar("E", HeldState, Action)
+CLI_HINT = re.compile(r" ?\((?:see: )?(?:stampgate [^)]*|--[^)]*)\)")  # "(--reason TEXT)"
 NO_REASON = "Write a reason for the sender before rejecting. Nothing was rejected."
 NOTHING_CHOSEN = "Tick at least one message, then choose what to do with them."
 
@@ -257,8 +259,8 @@ class DeskViews:
 
 
 def _words(error: str) -> str:
-    """A use case's message in the UI's words: a sentence, no command-line flags."""
-    text = error.replace(" (--reason TEXT)", "").replace("--adjustments-done", "the checklist")
+    """A use case's message in the UI's words: a sentence, no command-line hints."""
+    text = CLI_HINT.sub("", error).replace("--adjustments-done", "the checklist")
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 

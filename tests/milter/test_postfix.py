@@ -11,7 +11,7 @@ import urllib.request
 
 from tests.milter.conftest import MilterPostfix
 from tests.support.gateway import message
-from tests.support.review_gateway import ADJUST, cli, wait_for
+from tests.support.review_gateway import ADJUST, PASSWORD, cli, wait_for
 
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
@@ -26,6 +26,10 @@ def quiet(postfix: MilterPostfix, seconds: float = 1.5) -> list[object]:
 
 
 def release(postfix: MilterPostfix, hold_id: str) -> None:
+    # a decision names an enabled reviewer account
+    added = cli(postfix.milter, "reviewers", "add", "director@example.org", "--password-stdin",
+                "--data", str(postfix.milter.data), stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
     done = cli(postfix.milter, "held", "release", hold_id, "--by", "director@example.org",
                "--adjustments-done", "--data", str(postfix.milter.data))
     assert done.returncode == 0, done.stderr
