@@ -156,6 +156,7 @@ def test_a_message_sent_to_postfix_twice_is_held_once_and_keeps_its_headers(
     made twice, and the allowed part Postfix delivers again carries the gateway's fields."""
     data = message(f"{ADJUST}\n\nAmira's story.", to=f"{BOB}, {PARTNER}",
                    message_id="<milter-twice@client.test>")
+    before = {row["id"] for row in postfix.held()}  # the module's Postfix held others earlier
     assert postfix.send(ALICE, [BOB, PARTNER], data)[0] == 250
     assert postfix.send(ALICE, [BOB, PARTNER], data)[0] == 250
     copies = postfix.downstream.wait_for(2)
@@ -164,7 +165,7 @@ def test_a_message_sent_to_postfix_twice_is_held_once_and_keeps_its_headers(
         assert "X-Stamp: needs_adjustment" in copy.header_text
         assert copy.header_text.count("X-Stamp:") == 1  # the gateway's, once
         assert "(stampgate) with ESMTP id" in copy.header_text
-    [record] = postfix.held()
+    [record] = [row for row in postfix.held() if row["id"] not in before]
     assert record["held_recipients"] == [PARTNER]
     assert [e["hold_id"] for e in postfix.milter.log_events("message-repeated")] == [record["id"]]
 
