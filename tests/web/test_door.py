@@ -172,14 +172,14 @@ async def test_idle_sessions_expire(make_client: Client) -> None:
 
 
 async def test_sessions_end_after_their_lifetime_even_in_use(make_client: Client) -> None:
-    client = await make_client(web_session_hours=4 / 3600, web_session_idle_minutes=1)
+    client = await make_client(web_session_hours=8 / 3600, web_session_idle_minutes=1)
     before = time.monotonic()
     await log_in(client)
     logged_in = time.monotonic()
     while time.monotonic() < before + 2:  # in use, well inside its lifetime
         assert (await client.get("/")).status_code == 200
         await asyncio.sleep(0.2)
-    await asyncio.sleep(max(0.0, logged_in + 4.5 - time.monotonic()))
+    await asyncio.sleep(max(0.0, logged_in + 8.5 - time.monotonic()))
     assert (await client.get("/")).status_code == 303
 
 
