@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 import structlog.tracebacks
@@ -24,10 +24,21 @@ def configure(level: str = "info") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         # one write per line, so workers sharing stderr never interleave
-        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
     )
     quiet_libraries()
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at the time of writing, not when logging was configured
+    (a caller that swaps stderr, or closes a swapped one, never strands the log)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def quiet_libraries() -> None:
