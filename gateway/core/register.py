@@ -5,15 +5,27 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import assert_never
 
 from gateway.core.facts import MessageFacts
-from gateway.core.register_text import EXACT, Key, Shape, skeleton_run, token_runs, value_keys
+from gateway.core.register_text import (
+    EXACT,
+    PARTICLES,
+    SKELETON,
+    Key,
+    Shape,
+    skeleton,
+    skeleton_run,
+    token_runs,
+    value_keys,
+)
 
 DIGEST = 16  # bytes of HMAC-SHA256 kept: collisions stay negligible, the index stays small
 _JOIN = "\x1f"
+_MEMO = 200_000  # entries each memo keeps at most
 
 
 class ClientField(enum.Enum):
@@ -150,6 +162,9 @@ class RegisterIndex:
     ``memo`` remembers, per token key, its hash, whether it starts a registered key and
     whether it is in one: most words of most mail are the same few thousand, so each is
     hashed once, and a run of words is hashed whole only while every word is in some key.
+    ``starts`` remembers, per word, whether its exact or skeleton key starts a registered
+    key, and ``runs`` the hash of each run of words hashed whole: a text that starts no key
+    costs its tokens and one look-up per distinct word.
     """
 
     key: bytes
@@ -159,6 +174,8 @@ class RegisterIndex:
     full: Mapping[bytes, tuple[tuple[str, ClientField], ...]]
     longest: int
     memo: dict[str, tuple[bytes, bool, bool]] = field(default_factory=dict)
+    starts: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+    runs: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def build(cls, key: bytes, clients: Iterable[ClientStatus],
@@ -168,7 +185,7 @@ class RegisterIndex:
         members: set[bytes] = set()
         longest = 0
         for row in rows:
-            full.setdefault(row.full, []).append((row.pseudonym, row.field))
+            full.setdefault(row.full, []).append((sys.intern(row.pseudonym), row.field))
             firsts.add(row.first)
             members.update(row.tokens[i:i + DIGEST] for i in range(0, len(row.tokens), DIGEST))
             longest = max(longest, row.length)
@@ -178,31 +195,59 @@ class RegisterIndex:
     def _token(self, token_key: str) -> tuple[bytes, bool, bool]:
         known = self.memo.get(token_key)
         if known is None:
-            if len(self.memo) > 200_000:  # bounded: a flood of unique words cannot grow it
+            if len(self.memo) > _MEMO:  # bounded: a flood of unique words cannot grow it
                 self.memo.clear()
             digest = keyed(self.key, token_key)
             known = self.memo[token_key] = (digest, digest in self.firsts,
                                             digest in self.members)
         return known
 
-    def _run(self, keys: list[str]) -> Iterator[tuple[str, ClientField]]:
-        # Each distinct word is looked up once; only where a registered key may start is
-        # the run walked further.
-        starting = {k for k in set(keys) if self._token(k)[1]}
-        for start in [i for i, k in enumerate(keys) if k in starting]:
-            yield from self.full.get(self._token(keys[start])[0], ())
+    def _starts(self, token: str) -> tuple[bool, bool]:
+        """Whether the word's exact key, and its skeleton key, start a registered key."""
+        known = self.starts.get(token)
+        if known is None:
+            if len(self.starts) > _MEMO:
+                self.starts.clear()
+            known = self.starts[token] = (
+                self._token(EXACT + token)[1],
+                token not in PARTICLES and self._token(SKELETON + skeleton(token))[1])
+        return known
+
+    def _joined(self, keys: list[str]) -> bytes:
+        """The hash of a run of token keys, remembered: mail repeats its phrases."""
+        text = _JOIN.join(keys)
+        digest = self.runs.get(text)
+        if digest is None:
+            if len(self.runs) > _MEMO:
+                self.runs.clear()
+            digest = self.runs[text] = keyed(self.key, text)
+        return digest
+
+    def _run(self, keys: list[str], starting: set[str]) -> Iterator[tuple[str, ClientField]]:
+        # Only where a registered key may start is the run walked further.
+        for start, first in enumerate(keys):
+            if first not in starting:
+                continue
+            yield from self.full.get(self._token(first)[0], ())
             for end in range(start + 1, min(len(keys), start + self.longest)):
                 if not self._token(keys[end])[2]:
                     break
-                yield from self.full.get(keyed(self.key, _JOIN.join(keys[start:end + 1])), ())
+                yield from self.full.get(self._joined(keys[start:end + 1]), ())
 
     def scan_text(self, text: str) -> set[tuple[str, ClientField]]:
         found: set[tuple[str, ClientField]] = set()
         if not self.full:
             return found
         for tokens in token_runs(text):
-            found.update(self._run([EXACT + t for t in tokens]))
-            found.update(self._run(skeleton_run(tokens)))
+            # Each distinct word is looked up once; most texts start no registered key, and
+            # their runs of keys are never built.
+            distinct = {t: self._starts(t) for t in set(tokens)}
+            exact = {EXACT + t for t, (x, _) in distinct.items() if x}
+            if exact:
+                found.update(self._run([EXACT + t for t in tokens], exact))
+            skeletons = {SKELETON + skeleton(t) for t, (_, s) in distinct.items() if s}
+            if skeletons:
+                found.update(self._run(skeleton_run(tokens), skeletons))
         return found
 
     def scan(self, facts: MessageFacts) -> tuple[RegisterHit, ...]:
