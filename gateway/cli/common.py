@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.core.policy import Policy
+from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.settings import Settings, SettingsError, load_settings
 
 
@@ -41,6 +43,17 @@ def settings_or_report(args: argparse.Namespace) -> Settings | None:
         return settings_from(args)
     except SettingsError as exc:
         print(f"stampgate: {exc}", file=sys.stderr)
+        return None
+
+
+def policy_or_report(settings: Settings) -> Policy | None:
+    """The policy in force, or ``None`` after printing every problem that stops its use."""
+    try:
+        return load_policy(settings.policies)
+    except PolicyError as exc:
+        print(f"stampgate: the policy in {settings.policies} cannot be used:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
         return None
 
 

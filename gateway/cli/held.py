@@ -11,13 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from gateway.adapters.crypto import BodySealer
-from gateway.cli.common import add_settings_arguments, print_json, settings_or_report
+from gateway.cli.common import (
+    add_settings_arguments,
+    policy_or_report,
+    print_json,
+    settings_or_report,
+)
 from gateway.core.model import Stamp
-from gateway.core.policy import Policy
-from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.service.queue import open_subjects
 from gateway.service.review import Desk, ReviewError
-from gateway.settings import Settings, held_sealer
+from gateway.settings import held_sealer
 from gateway.store.store import HeldFilter, HeldMessage, HeldState, Store
 from gateway.web import render
 
@@ -81,22 +84,12 @@ def _common(parser: argparse.ArgumentParser, by_required: bool = True) -> None:
                           "NOTE says why and is recorded in the audit log")
 
 
-def _policy(settings: Settings) -> Policy | None:
-    try:
-        return load_policy(settings.policies)
-    except PolicyError as exc:
-        print(f"stampgate: the policy in {settings.policies} cannot be used:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return None
-
-
 def _with_desk(args: argparse.Namespace, work: Callable[[Desk], Awaitable[int]]) -> int:
     """Open the store, build the desk the web UI uses too, run ``work``."""
     settings = settings_or_report(args)
     if settings is None:
         return 2
-    policy = _policy(settings)
+    policy = policy_or_report(settings)
     if policy is None:
         return 2
     by, note = getattr(args, "by", None), getattr(args, "as_admin", None)

@@ -10,11 +10,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.adapters.master_key import MasterKeyError
-from gateway.cli.common import add_settings_arguments, settings_or_report
+from gateway.cli.common import add_settings_arguments, policy_or_report, settings_or_report
 from gateway.cli.serve import _prepare_data, _store_usable
 from gateway.logs import configure
 from gateway.milter.listener import bind
-from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.runtime.milter import MilterGateway
 from gateway.runtime.workers import run_supervisor, run_worker
 from gateway.settings import MilterSettings
@@ -66,12 +65,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"stampgate: --listen: {why}", file=sys.stderr)
             return 2
     configure(settings.log_level)
-    try:
-        policy = load_policy(settings.policies)
-    except PolicyError as exc:
-        print(f"stampgate: the policy in {settings.policies} cannot be used:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+    policy = policy_or_report(settings)
+    if policy is None:
         return 2
     if args.listen_fd is None and not _prepare_data(settings):
         return 1

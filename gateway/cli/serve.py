@@ -11,9 +11,8 @@ from typing import Any
 
 from gateway.adapters.master_key import MasterKeyError
 from gateway.adapters.private import UMASK
-from gateway.cli.common import add_settings_arguments, settings_or_report
+from gateway.cli.common import add_settings_arguments, policy_or_report, settings_or_report
 from gateway.logs import configure, get_logger
-from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.runtime.app import Gateway
 from gateway.runtime.workers import (
     remove_shared_metrics_dir,
@@ -61,12 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     configure(settings.log_level)
-    try:
-        policy = load_policy(settings.policies)
-    except PolicyError as exc:
-        print(f"stampgate: the policy in {settings.policies} cannot be used:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+    policy = policy_or_report(settings)
+    if policy is None:
         return 2
     if args.listen_fd is None and not _prepare_data(settings):
         return 1
