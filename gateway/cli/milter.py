@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.adapters.master_key import MasterKeyError
 from gateway.cli.common import add_settings_arguments, policy_or_report, settings_or_report
-from gateway.cli.serve import _prepare_data, _store_usable
+from gateway.cli.processes import add_worker_arguments, start_processes
 from gateway.logs import configure
 from gateway.milter.listener import bind
 from gateway.runtime.milter import MilterGateway
-from gateway.runtime.workers import run_supervisor, run_worker
 from gateway.settings import MilterSettings
-from gateway.store.records import StoreError
 
 
 def register(sub: Any) -> None:
@@ -34,11 +30,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--downstream", metavar="URL",
                         help="where released messages and notices go: an MTA port without "
                              "the milter, e.g. smtp://127.0.0.1:10026")
-    parser.add_argument("--workers", type=int, metavar="N",
-                        help="processes sharing the milter socket (default: number of cores)")
-    parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--connections-fd", type=int, help=argparse.SUPPRESS)
+    add_worker_arguments(parser, "milter socket")
     parser.set_defaults(handler=run)
 
 
@@ -59,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if listen is not None:
         try:
-            settings = settings.model_copy(update={"milter": MilterSettings(listen=listen)})
+            milter = MilterSettings(**{**settings.milter.model_dump(), "listen": listen})
+            settings = settings.model_copy(update={"milter": milter})
         except ValidationError as exc:
             why = exc.errors()[0]["msg"].removeprefix("Value error, ")
             print(f"stampgate: --listen: {why}", file=sys.stderr)
@@ -68,21 +61,7 @@ def run(args: argparse.Namespace) -> int:
     policy = policy_or_report(settings)
     if policy is None:
         return 2
-    if args.listen_fd is None and not _prepare_data(settings):
-        return 1
-    if args.listen_fd is None and not _store_usable(settings):
-        return 1
-    try:
-        if args.listen_fd is not None:
-            run_worker(settings, policy, args.listen_fd, args.worker_index,
-                       args.connections_fd, gateway=MilterGateway)
-        elif settings.workers > 1:
-            run_supervisor(settings, policy, _worker_argv(args, listen),
-                           sock=bind(settings.milter.listen), command="milter",
-                           gateway=MilterGateway)
-        else:
-            asyncio.run(MilterGateway(settings, policy).serve())
-    except (OSError, MasterKeyError, StoreError) as exc:
-        print(f"stampgate: cannot start: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    milter_socket = settings.milter.listen
+    return start_processes(args, settings, policy, command="milter",
+                           worker_argv=_worker_argv(args, listen), gateway=MilterGateway,
+                           bind=lambda: bind(milter_socket))

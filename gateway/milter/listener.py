@@ -55,7 +55,8 @@ class MilterEdge:
     async def _connection(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
         session = MilterSession(self.submit, self._plus_separator,
-                                self.settings.max_message_size, self.settings.session_timeout)
+                                self.settings.max_message_size, self.settings.session_timeout,
+                                postfix_hold=self.settings.milter.held == "postfix-hold")
         self.sessions += 1
         try:
             await session.serve(reader, writer)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from ipaddress import IPv4Address, IPv6Address
+from typing import cast
 
 from kilter.protocol.buffer import SimpleBuffer
 from kilter.protocol.core import FilterMessage, FilterProtocol
@@ -32,6 +33,7 @@ from kilter.protocol.messages import (
     Macro,
     Negotiate,
     ProtocolFlags,
+    Quarantine,
     Unknown,
 )
 
@@ -51,6 +53,8 @@ BUFFER = 1 << 20
 # gateway may do at the end of a message.
 ACTIONS = (ActionFlags.ADD_HEADERS | ActionFlags.CHANGE_HEADERS | ActionFlags.DELETE_RECIPIENT
            | ActionFlags.CHANGE_BODY)
+# With ``[milter] held = "postfix-hold"``: a wholly held message into the MTA's hold queue.
+QUARANTINE = ActionFlags.QUARANTINE
 # Header values with their leading space, so the bytes read are the bytes the client sent.
 OPTIONS = ProtocolFlags.HEADER_LEADING_SPACE
 
@@ -58,6 +62,9 @@ OPTIONS = ProtocolFlags.HEADER_LEADING_SPACE
 NO_RECIPIENTS = "503 5.5.1 Error: need RCPT command"
 
 Submit = Callable[[Incoming], Awaitable[tuple[Outcome, bytes | None]]]
+# What the milter sends. kilter's FilterMessage union leaves out Quarantine, which its
+# protocol checks as an end-of-message edit like the others (allowed once negotiated).
+Outgoing = FilterMessage | Quarantine
 
 
 def _unbracket(raw: bytes) -> str:
@@ -68,8 +75,12 @@ class MilterSession:
     """The state of one connection and of the message in it."""
 
     def __init__(self, submit: Submit, plus_separator: Callable[[], str],
-                 max_size: int, idle_timeout: float) -> None:
+                 max_size: int, idle_timeout: float, postfix_hold: bool = False) -> None:
         self.submit = submit
+        # A wholly held message is quarantined in the MTA's hold queue (when the MTA offers
+        # it: one that does not gets a discard, and the held store keeps the message).
+        self.postfix_hold = postfix_hold
+        self.quarantine = False
         self.plus_separator = plus_separator
         self.max_size = max_size
         self.idle_timeout = idle_timeout
@@ -105,7 +116,7 @@ class MilterSession:
                     if isinstance(message, Close):
                         return
                     for out in await self.handle(message):
-                        self.protocol.write_to(outgoing, out)
+                        self.protocol.write_to(outgoing, cast(FilterMessage, out))
                         writer.write(outgoing[:].tobytes())
                         del outgoing[:]
                     await writer.drain()
@@ -118,12 +129,11 @@ class MilterSession:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    async def handle(self, message: object) -> list[FilterMessage]:
+    async def handle(self, message: object) -> list[Outgoing]:
         """The packets that answer one packet from the MTA (none for those that want none)."""
         match message:
             case Negotiate():
-                return [Negotiate(6, ACTIONS & message.action_flags,
-                                  OPTIONS & message.protocol_flags)]
+                return [self._negotiate(message)]
             case Macro():
                 if "i" in message.macros:
                     self.queue_id = message.macros["i"]
@@ -166,12 +176,22 @@ class MilterSession:
                 return [Continue()]
         raise AssertionError(f"unexpected milter packet {type(message).__name__}")
 
+    def _negotiate(self, offer: Negotiate) -> Negotiate:
+        wanted = ACTIONS | QUARANTINE if self.postfix_hold else ACTIONS
+        actions = wanted & offer.action_flags
+        self.quarantine = QUARANTINE in actions
+        if self.postfix_hold and not self.quarantine:
+            log.warning("milter-quarantine-not-offered",
+                        detail="the MTA does not offer its hold queue; wholly held messages "
+                               "are discarded from its queue and kept in the held store")
+        return Negotiate(6, actions, OPTIONS & offer.protocol_flags)
+
     def _sender_verified(self) -> bool:
         """The MTA vouches for the sender: the client logged in as the MAIL FROM address
         (docs/deploy.md: logins that are not mail addresses vouch for no one)."""
         return self.login is not None and self.login.lower() == self.sender.lower()
 
-    def _recipient(self, raw: bytes) -> FilterMessage:
+    def _recipient(self, raw: bytes) -> Outgoing:
         argument = raw.decode("utf-8", "surrogateescape")
         address = _unbracket(raw)
         try:
@@ -189,7 +209,7 @@ class MilterSession:
             self.headers.clear()
             self.body.clear()
 
-    async def _end_of_message(self) -> list[FilterMessage]:
+    async def _end_of_message(self) -> list[Outgoing]:
         if self.refused is None and not self.recipients:
             self.refused = NO_RECIPIENTS
         if self.refused is not None:
@@ -201,8 +221,9 @@ class MilterSession:
         outcome, relayed = await self.submit(Incoming(
             sender=self.sender, recipients=tuple(a for _, a in self.recipients), data=data,
             peer=self.peer, helo=self.helo, sender_verified=self._sender_verified()))
-        edits, response = answer(outcome, envelope, relayed)
+        edits, response = answer(outcome, envelope, relayed, self.quarantine)
         log.info("milter-answer", queue_id=outcome.queue_id, mta_queue_id=self.queue_id,
-                 outcome=outcome.kind.value, edits=len(edits))
+                 outcome=outcome.kind.value, edits=len(edits), hold_id=outcome.hold_id,
+                 mta_hold=any(isinstance(edit, Quarantine) for edit in edits))
         self._reset()
         return [*edits, response]

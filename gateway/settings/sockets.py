@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -39,11 +40,16 @@ def split_milter_socket(value: str) -> tuple[str, str, int]:
 
 
 class MilterSettings(BaseModel):
-    """``stampgate milter``: where Postfix (or Sendmail) reaches the milter."""
+    """``stampgate milter``: where Postfix (or Sendmail) reaches the milter, and what it does
+    with the MTA's copy of a message held for every recipient."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     listen: str = "inet:127.0.0.1:8891"
+    # "discard": the MTA drops its copy, the message is only in the sealed held store;
+    # "postfix-hold": the MTA keeps its copy in its hold queue as well (SMFIR_QUARANTINE).
+    # Either way the review and the release are stampgate's (docs/deploy.md).
+    held: Literal["discard", "postfix-hold"] = "discard"
 
     @field_validator("listen")
     @classmethod
