@@ -14,6 +14,7 @@ import os
 import shutil
 import smtplib
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -38,10 +39,12 @@ class MilterProcess(GatewayProcess):
     """``stampgate milter`` on an inet socket, releasing through Postfix's plain port."""
 
     def __init__(self, workdir: Path, release_port: int, milter_port: int | None = None,
-                 config: dict[str, Any] | None = None, unix: Path | None = None) -> None:
+                 config: dict[str, Any] | None = None, unix: Path | None = None,
+                 milter: dict[str, str] | None = None) -> None:
         super().__init__(workdir, f"smtp://127.0.0.1:{release_port}", config=config)
         self.milter_port = milter_port or free_port()
         self.unix = unix  # a Unix socket instead of the inet port
+        self.milter_table = milter or {}  # the [milter] table (listen is given by --listen)
 
     @property
     def socket(self) -> str:
@@ -52,6 +55,10 @@ class MilterProcess(GatewayProcess):
         args[args.index("serve")] = "milter"
         at = args.index("--listen")
         args[at + 1] = self.socket
+        if self.milter_table:
+            config = Path(args[args.index("--config") + 1])
+            table = "".join(f"{k} = {json.dumps(v)}\n" for k, v in self.milter_table.items())
+            config.write_text(config.read_text() + "[milter]\n" + table)
         return args
 
     def start(self, wait: bool = True) -> MilterProcess:
@@ -81,13 +88,13 @@ class MilterPostfix:
     """Postfix, its milter and the recording downstream, started together."""
 
     def __init__(self, workdir: Path, config: dict[str, Any] | None = None,
-                 unix: Path | None = None) -> None:
+                 unix: Path | None = None, milter: dict[str, str] | None = None) -> None:
         self.downstream = Downstream().start()
         self.release_port = free_port()
         # Hold notices off: the recording downstream sees only the messages themselves.
         self.milter = MilterProcess(workdir, self.release_port,
                                     config={**FAST, "notify_mode": "off", **(config or {})},
-                                    unix=unix)
+                                    unix=unix, milter=milter)
         add_reviewer(self.milter)
         release = (f"127.0.0.1:{self.release_port} inet n - n - - smtpd\n"
                    "  -o smtpd_milters=\n")
@@ -128,6 +135,17 @@ class MilterPostfix:
         assert listed.returncode == 0, listed.stderr
         rows: list[dict[str, Any]] = json.loads(listed.stdout)
         return rows
+
+    def queue(self) -> list[dict[str, Any]]:
+        """Postfix's queue (``postqueue -j``): one entry per message, with ``queue_name``
+        (``hold``, ``incoming``, ``active``, ``deferred``) and its ``recipients``."""
+        listed = subprocess.run(["postqueue", "-c", str(self.postfix.config), "-j"],
+                                capture_output=True, text=True, timeout=30, check=False)
+        assert listed.returncode == 0, listed.stderr
+        return [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+
+    def on_hold(self) -> list[dict[str, Any]]:
+        return [entry for entry in self.queue() if entry["queue_name"] == "hold"]
 
     def close(self) -> None:
         self.postfix.close()

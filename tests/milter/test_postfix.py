@@ -85,6 +85,7 @@ def test_wholly_held_message_stays_only_in_the_held_store(postfix: MilterPostfix
     [record] = postfix.held()
     assert record["held_recipients"] == [PARTNER]
     assert "milter-discard" in postfix.postfix.log.read_text()
+    assert postfix.queue() == []  # not on Postfix's hold queue, nor anywhere in it
     release(postfix, str(record["id"]))
     [got] = wait_for(postfix.downstream, PARTNER, timeout=20)
     assert b"A story." in got.data
