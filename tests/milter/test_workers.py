@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import stat
 import tempfile
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.milter.conftest import MilterPostfix
+from tests.ops.test_observability import sample
 from tests.support.gateway import message
 from tests.support.review_gateway import ADJUST
 
@@ -42,6 +44,38 @@ def test_two_workers_decide_and_stop_cleanly(two_workers: MilterPostfix) -> None
     assert len(two_workers.held()) == 8
     assert len(two_workers.downstream.wait_for(8)) == 8
     assert two_workers.milter.stop() == 0
+
+
+def metrics(running: MilterPostfix) -> str:
+    url = f"http://127.0.0.1:{running.milter.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=15) as answer:
+        text: str = answer.read().decode()
+    return text
+
+
+def test_metrics_count_every_workers_messages(tmp_path: Path) -> None:
+    """Two workers and no PROMETHEUS_MULTIPROC_DIR: the supervisor makes DATA/metrics, so
+    /metrics (served by worker 0) counts the messages every worker decided, once each."""
+    running = MilterPostfix(tmp_path, config={"workers": 2})
+    directory = running.milter.data / "metrics"
+    try:
+        assert directory.is_dir() and stat.S_IMODE(directory.stat().st_mode) == 0o700
+        sent = 0
+        # until both workers have decided messages (the kernel picks who accepts), at most 300
+        while sent < 12 or len(list(directory.glob("counter_*.db"))) < 2:
+            assert sent < 300, "one worker took every connection"
+            code, reply = running.send("alice@example.org", ["bob@example.org"],
+                                       message("Internal\n\nBudget.", to="bob@example.org"))
+            assert code == 250, reply
+            sent += 1
+        text = metrics(running)
+        assert sample(text, "stampgate_messages_total", verdict="allow",
+                      stamp="internal") == sent
+        assert sample(text, "stampgate_message_outcomes_total", outcome="relayed") == sent
+        assert running.milter.stop() == 0
+        assert not directory.exists()  # the supervisor's own directory goes with it
+    finally:
+        running.close()
 
 
 def test_postfix_reaches_the_milter_on_a_unix_socket(tmp_path: Path) -> None:
