@@ -580,9 +580,9 @@ IDLE_LEAVES = ("EpollSelector.select (", "_worker (futures/thread.py)",
 
 
 # frames every sample passes through: left out of the inclusive table
-ENTRY_POINTS = ("main (gateway/cli/main.py)", "run (gateway/cli/serve.py)", "start_processes (",
-                "run_supervisor (",
-                "run_worker (", "<module> (", "_run_code (", "_run_module_as_main (",
+ENTRY_POINTS = ("main (gateway/cli/main.py)", "run (gateway/cli/serve.py)",
+                "start_processes (", "run_supervisor (", "run_worker (", "<module> (",
+                "_run_code (", "_run_module_as_main (",
                 "Runner.run (", "run (asyncio/runners.py)", "BaseEventLoop.run_until_complete (",
                 "BaseEventLoop.run_forever (", "BaseEventLoop._run_once (", "Handle._run (",
                 "Thread._bootstrap", "Thread.run (", "Supervisor.run (", "Gateway.serve (")
