@@ -25,7 +25,7 @@ class MilterGateway(Gateway):
         self.server = await self.edge.start(self.sock)
         assert self.downstream is not None
         log.info("listening", milter=bound_address(self.server), worker=self.worker,
-                 downstream=self.downstream.description,
+                 downstream=self.downstream.description, held=self.settings.milter.held,
                  policy_version=self.policy.current.version, data=str(self.settings.data))
         if self.primary:  # one outbox, expiry and web port, in worker 0
             await self._start_primary_parts()

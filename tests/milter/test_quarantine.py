@@ -119,10 +119,13 @@ async def test_postfix_hold_leaves_a_partial_hold_as_it_was(tmp_path: Path) -> N
 @pytest.mark.parametrize(("held", "offered"), [("discard", EVERY_ACTION),
                                                ("postfix-hold", NO_QUARANTINE)])
 async def test_discard_by_default_or_when_the_mta_has_no_hold_queue(
-        tmp_path: Path, held: str, offered: ActionFlags) -> None:
-    """The default asks for no quarantine; an MTA that offers none gets a discard, and the
-    held store still has the message (nothing goes past the review)."""
+        tmp_path: Path, held: str, offered: ActionFlags,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The default asks for no quarantine; an MTA that offers none gets a discard (and the
+    log says so), and the held store still has the message (nothing goes past the review)."""
     async with milter(tmp_path, held, offered) as (mta, negotiated, store):
+        warned = "milter-quarantine-not-offered" in capsys.readouterr().out
+        assert warned == (held == "postfix-hold")
         assert ActionFlags.QUARANTINE not in negotiated.action_flags
         await envelope(mta, "partner@outside.test")
         answers = await final(mta, [("From", b" alice@example.org")],
