@@ -167,6 +167,7 @@ def decide(
         embedded=tuple((f.stamp.value, f.location.value, f.depth) for f in reading.embedded),
         register=tuple(f.text for f in context.register),
         sources=tuple(dict.fromkeys(f"{f.stamp.label}: {f.source}"
-                                    for f in (*reading.own, *reading.embedded) if f.source)),
+                                    for f in (*reading.own, *reading.embedded, *reading.guarded)
+                                    if f.source)),
         photos=context.photos,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from gateway.core.documents import Document
-from gateway.core.labels import Label
+from gateway.core.labels import MSIP, Label
 from gateway.core.model import Location
 from gateway.core.scan import StampFinding, read_subject, read_top_text
 from gateway.core.text import normalised_lines
@@ -29,14 +29,15 @@ class Found:
 def read_labels(labels: tuple[Label, ...], vocabulary: Vocabulary, location: Location,
                 depth: int, where: str, found: Found) -> None:
     """Enabled labels the policy maps become findings; unmapped ones may make it unreadable."""
+    known = vocabulary.labels
     for label in labels:
-        if not label.enabled:
-            continue
-        stamp = vocabulary.labels.stamp_for(label)
+        if not label.enabled or (label.scheme != MSIP and not known.reads(label.scheme)):
+            continue  # a family without a table in labels.toml is not read
+        stamp = known.stamp_for(label)
         if stamp is not None:
             found.findings.append(StampFinding(stamp, location, depth,
                                                source=f"label {label.shown} in {where}"))
-        elif vocabulary.labels.unknown_unreadable:
+        elif known.unknown_unreadable and not known.known(label):
             found.unmapped.append(f"sensitivity label {label.shown} in {where} "
                                   "is not mapped in labels.toml")
 

@@ -21,6 +21,7 @@ _WHERE = {
     Location.THREAD: "the thread it replies to",
     Location.DOCUMENT: "an attached document",
     Location.LABEL: "a sensitivity label (msip_labels header)",
+    Location.LABEL_HEADER: "a partner's label header (X-Protective-Marking, SIO-Label, X-TLP)",
 }
 
 

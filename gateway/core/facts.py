@@ -33,6 +33,9 @@ class MessageFacts:
     documents: tuple[Document, ...] = ()
     # Sensitivity labels of the message itself (the msip_labels header).
     labels: tuple[Label, ...] = ()
+    # Labels of the label headers the gateway writes for partners (X-Protective-Marking,
+    # SIO-Label, X-TLP): on the message itself they only ever restrict.
+    label_headers: tuple[Label, ...] = ()
     # The file name an attached message or text came under, for reasons that name it.
     name: str = ""
     unreadable: tuple[str, ...] = field(default=())

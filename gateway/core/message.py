@@ -10,6 +10,7 @@ from gateway.core import charsets
 from gateway.core.documents import DEFAULT_LIMITS, DocumentLimits
 from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.headers import MAX_FIELDS
+from gateway.core.label_reading import GATEWAY_LABEL_HEADERS, header_labels
 from gateway.core.labels import Label, msip_header
 from gateway.core.mime_entity import entity
 from gateway.core.mime_walk import MAX_DEPTH, MAX_PARTS, Walker
@@ -19,6 +20,8 @@ __all__ = ["MAX_DEPTH", "MAX_PARTS", "MessageFacts", "TextPart", "header_text", 
 
 _MSGID = re.compile(r"<[^<>\s]{1,998}>")
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
+# Values of one label header decoded; a real message has one.
+MAX_LABEL_VALUES = 20
 
 
 def read_message(data: bytes, limits: DocumentLimits = DEFAULT_LIMITS) -> MessageFacts:
@@ -46,6 +49,10 @@ def _read(data: bytes, depth: int, limits: DocumentLimits) -> MessageFacts:
     if root.block.headless:
         walker.texts.extend(_after_junk(data))
     headers = root.block.by_name()
+    label_headers, label_problems = header_labels(
+        {name: [header_text(v) for v in headers[name][:MAX_LABEL_VALUES]]
+         for name in GATEWAY_LABEL_HEADERS if name in headers})
+    walker.unreadable.extend(label_problems)
     return MessageFacts(
         subject=header_text((headers.get("subject") or [""])[0]),
         x_stamps=tuple(header_text(v) for v in headers.get("x-stamp", [])),
@@ -57,6 +64,7 @@ def _read(data: bytes, depth: int, limits: DocumentLimits) -> MessageFacts:
         attached=tuple(walker.attached),
         documents=tuple(walker.documents),
         labels=_labels(headers.get("msip_labels", [])),
+        label_headers=label_headers,
         unreadable=tuple(walker.unreadable),
         defects=tuple(dict.fromkeys(walker.defects)),
         header_end=root.block.end,

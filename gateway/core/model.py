@@ -70,6 +70,8 @@ class Location(enum.Enum):
     THREAD = "thread"
     DOCUMENT = "document"
     LABEL = "label"
+    # A partner's label header (X-Protective-Marking, SIO-Label, X-TLP) of the message itself.
+    LABEL_HEADER = "label-header"
 
     @property
     def embedded(self) -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.core.labels import LabelMap, LabelPolicy
+from gateway.core.flaws import Flaw as Flaw
+from gateway.core.flaws import ItemFlaws as ItemFlaws
+from gateway.core.label_policy import LabelMap, LabelPolicy
 from gateway.core.model import Stamp, Verdict
 from gateway.core.photos import PhotoPolicy
 from gateway.core.stamps import Vocabulary
@@ -30,24 +31,6 @@ _ADDRESS = re.compile(r"^[a-z0-9!#$&'*+/=?^_`{|}~.-]+@" + _DOMAIN.pattern[1:])
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-@dataclass(frozen=True)
-class Flaw:
-    """One bad item of a list (a domain, a member), as it was written in the file."""
-
-    value: str
-    message: str
-    hint: str = ""
-    later: bool = False  # a duplicate: point at the later occurrence
-
-
-class ItemFlaws(ValueError):
-    """Every bad item of one list, so that ``policy check`` can report them all at once."""
-
-    def __init__(self, flaws: list[Flaw]) -> None:
-        self.flaws = flaws
-        super().__init__("; ".join(f.message for f in flaws))
 
 
 def is_group_name(name: str) -> bool:

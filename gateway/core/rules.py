@@ -10,6 +10,7 @@ from gateway.core.model import Location, Stamp, Verdict
 from gateway.core.photo_rules import PhotoFaces, PhotoMetadata
 from gateway.core.register import Reach
 from gateway.core.rules_attachments import UnreadableAttachment
+from gateway.core.rules_labels import LabelConflict, LabelHeaders
 from gateway.core.stamps import strictest_finding
 from gateway.core.tally import Hit, Judgement, Rule, Tally
 
@@ -248,13 +249,16 @@ class ProtectedClients:
                                          reasons=(*tally.reasons, *reasons)))
 
 
-# The order is the decision. The stamp must be settled (thread-inherit) before the audience
-# rule reads it; a permitted downgrade is noted before anyone is judged; the rules that
-# refine a verdict (downgrade, unreadable, register) come after the audience rule, and only
-# ever make it stricter (the photo rules, then the register last, so that its reason is the
-# one shown); the newcomer and adjustment rules change words, not verdicts.
+# The order is the decision. The stamp must be settled (thread-inherit, then a stricter
+# label header) before the audience rule reads it; a permitted downgrade is noted before
+# anyone is judged; the rules that refine a verdict (downgrade, unreadable, register) come
+# after the audience rule, and only ever make it stricter (the photo rules, then the
+# register last, so that its reason is the one shown); the newcomer, adjustment and label
+# conflict rules change words, not verdicts.
 RULES: tuple[Rule, ...] = (
     ThreadInherit(),
+    LabelHeaders(),
+    LabelConflict(),
     DowngradePermitted(),
     AudienceRules(),
     Downgrade(),

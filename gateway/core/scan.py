@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gateway.core.label_reading import subject_labels
 from gateway.core.markers import (
     HEADER_LOOKAHEAD,
     HeaderKind,
@@ -86,6 +87,9 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
     whole = vocabulary.parse_line(text)
     if whole is not None:
         found.append(_finding(whole, location, depth))
+    # "Weekly report (TLP:AMBER)", "[SEC=PROTECTED] Briefing": partners' labels anywhere.
+    found.extend(StampFinding(stamp, location, depth, source=f"label {label.shown}")
+                 for label, stamp in subject_labels(text, vocabulary.labels))
     return list(dict.fromkeys(found))
 
 
@@ -93,7 +97,13 @@ def _finding(parsed: StampLine, location: Location, depth: int) -> StampFinding:
     adjustments: tuple[str, ...] = ()
     if parsed.stamp is Stamp.NEEDS_ADJUSTMENT:
         adjustments = listed_adjustments(parsed.trailer, [])
-    return StampFinding(parsed.stamp, location, depth, adjustments, parsed.count)
+    return StampFinding(parsed.stamp, location, depth, adjustments, parsed.count,
+                        _source(parsed))
+
+
+def _source(parsed: StampLine) -> str:
+    """What carried a stamp line: a partner's label, or (empty) our own stamp."""
+    return f"label {parsed.label}" if parsed.label else ""
 
 
 @dataclass(slots=True)
@@ -215,7 +225,7 @@ class _Scan:
                                                                MAX_ADJUSTMENT_LINES)
             adjustments = listed_adjustments(parsed.trailer, following)
         finding = StampFinding(parsed.stamp, top.location, min(top.depth, MAX_DEPTH),
-                               adjustments, parsed.count)
+                               adjustments, parsed.count, _source(parsed))
         (self.own if top.own else self.embedded).append(finding)
 
 

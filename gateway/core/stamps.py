@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from gateway.core.doc_stamps import Found, read_document, read_labels
+from gateway.core.labels import PROTECTIVE_MARKING, SIO, TLP
 from gateway.core.message import MAX_DEPTH, MessageFacts
 from gateway.core.model import Location, Stamp
 from gateway.core.scan import StampFinding, read_subject, read_top_text, scan_text
@@ -36,6 +37,10 @@ class StampReading:
     unreadable: tuple[str, ...]
     # Attached files that could not be read ("attachment X cannot be read: encrypted").
     files: tuple[str, ...] = ()
+    # Labels of the message's own label headers (X-Protective-Marking, SIO-Label, X-TLP):
+    # the sender's client wrote them, so they may make the decision stricter, never looser
+    # (rules_labels.py); they are not part of ``stamp``.
+    guarded: tuple[StampFinding, ...] = ()
 
     @property
     def stamp(self) -> Stamp | None:
@@ -81,8 +86,24 @@ def read_stamps(facts: MessageFacts, vocabulary: Vocabulary) -> StampReading:
     _read_message(facts, vocabulary, 0, own, embedded, unreadable, documents)
     embedded.extend(documents.findings)
     unreadable.extend(documents.unmapped)
+    guarded = Found()
+    _read_label_headers(facts, vocabulary, Location.LABEL_HEADER, 0, guarded)
+    unreadable.extend(guarded.unmapped)
     return StampReading(tuple(dict.fromkeys(own)), tuple(dict.fromkeys(embedded)),
-                        tuple(dict.fromkeys(unreadable)), tuple(dict.fromkeys(documents.files)))
+                        tuple(dict.fromkeys(unreadable)), tuple(dict.fromkeys(documents.files)),
+                        tuple(dict.fromkeys(guarded.findings)))
+
+
+_HEADER_NAMES = {PROTECTIVE_MARKING: "the X-Protective-Marking header",
+                 SIO: "the SIO-Label header", TLP: "a TLP header (X-TLP)"}
+
+
+def _read_label_headers(facts: MessageFacts, vocabulary: Vocabulary, location: Location,
+                        depth: int, found: Found) -> None:
+    """The labels of a message's label headers, each named by the header that carried it."""
+    for label in facts.label_headers:
+        read_labels((label,), vocabulary, location, depth,
+                    _HEADER_NAMES.get(label.scheme, "a label header"), found)
 
 
 def _read_message(facts: MessageFacts, vocabulary: Vocabulary, depth: int,
@@ -114,6 +135,9 @@ def _read_message(facts: MessageFacts, vocabulary: Vocabulary, depth: int,
     label_found = Found()
     read_labels(facts.labels, vocabulary, top_location or Location.LABEL, depth,
                 "the msip_labels header", label_found)
+    if depth:  # an attached message's label headers are its labels, like its stamps
+        _read_label_headers(facts, vocabulary, top_location or Location.LABEL_HEADER, depth,
+                            label_found)
     mine.extend(label_found.findings)
     unreadable.extend(label_found.unmapped)
     if depth and facts.name:

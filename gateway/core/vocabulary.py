@@ -6,7 +6,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.core.labels import LabelMap
+from gateway.core import tlp
+from gateway.core.label_policy import LabelMap
+from gateway.core.labels import TLP
 from gateway.core.model import Stamp
 from gateway.core.spelling import leading_words, letter_spaced, near, phrase_words
 from gateway.core.text import normalise_phrase, normalise_text, without_accents
@@ -60,6 +62,8 @@ class StampLine:
     stamp: Stamp
     trailer: str
     count: int | None
+    # The partner's label the line carries (``TLP:RED``), when it is one.
+    label: str = ""
 
 
 def _variants(phrase: str) -> set[str]:
@@ -78,6 +82,7 @@ class Vocabulary:
                  labels: LabelMap | None = None) -> None:
         # Partners' sensitivity labels, as labels.toml maps them to stamps.
         self.labels = labels if labels is not None else LabelMap()
+        self._tlp = self.labels.reads(TLP)
         pairs: dict[str, Stamp] = {}
         for stamp, words in phrases.items():
             for word in words:
@@ -115,6 +120,10 @@ class Vocabulary:
         text = _undecorated(_PREFIX.sub("", _undecorated(line)))
         if not text:
             return None
+        if self._tlp and text.startswith("tlp"):
+            marked = self._marker(text, nesting)
+            if marked is not None:
+                return marked
         parsed = self._exact(text, nesting, bare_only=False)
         if parsed is None and not text.isascii():
             bare = without_accents(text)
@@ -130,6 +139,19 @@ class Vocabulary:
             if digits != text:  # "C0NFIDENTIAL": a digit that reads as a letter in a word
                 parsed = self._parse(digits, nesting + 1)
         return parsed
+
+    def _marker(self, text: str, nesting: int) -> StampLine | None:
+        """``TLP:AMBER``, ``[TLP:RED] do not forward``: a partner's marker, as the policy maps
+        it (a marker mapped to ``none`` is no stamp)."""
+        found = tlp.marker_at_start(text)
+        if found is None:
+            return None
+        label, rest = found
+        stamp = self.labels.stamp_for(label)
+        if stamp is None:
+            return None
+        return self._trailer_stamp(StampLine(stamp, _trimmed(rest.strip()), None, label.shown),
+                                   nesting)
 
     def _exact(self, text: str, nesting: int, *, bare_only: bool) -> StampLine | None:
         for phrase, stamp in self._by_initial.get(text[0], ()):

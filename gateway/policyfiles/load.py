@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.core.labels import LABELS_FILE, LabelPolicy
+from gateway.core.label_policy import LabelPolicy
+from gateway.core.labels import LABELS_FILE
 from gateway.core.model import Stamp
 from gateway.core.photos import PHOTOS_FILE
 from gateway.core.policy import (

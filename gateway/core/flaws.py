@@ -1,0 +1,23 @@
+"""Bad items of a policy list, collected so that ``policy check`` reports them all at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Flaw:
+    """One bad item of a list (a domain, a member), as it was written in the file."""
+
+    value: str
+    message: str
+    hint: str = ""
+    later: bool = False  # a duplicate: point at the later occurrence
+
+
+class ItemFlaws(ValueError):
+    """Every bad item of one list, so that ``policy check`` can report them all at once."""
+
+    def __init__(self, flaws: list[Flaw]) -> None:
+        self.flaws = flaws
+        super().__init__("; ".join(f.message for f in flaws))
