@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from gateway.core.headers import LineKind, read_header_block
 from gateway.core.headers import split_header as split_header
-
-# Headers the gateway writes; incoming copies are removed so downstream can trust them.
-OWNED_HEADERS = (b"x-stamp", b"x-stampgate-")
-
-
-def _owned(name: str) -> bool:
-    lower = name.lower()
-    return lower == "x-stamp" or lower.startswith("x-stampgate-")
+from gateway.core.owned import OWNED_NAME_PARTS
+from gateway.core.owned import owned as _owned
 
 
 def strip_owned_headers(header: bytes) -> bytes:
-    """Remove every field named in ``OWNED_HEADERS`` (with its folded continuation lines).
+    """Remove every field the gateway owns (``core/owned.py``), with its continuation lines.
 
     Fields are found by the same reading as the message reader's (``Name : value`` too).
     """
     lower = header.lower()
-    if not any(name in lower for name in OWNED_HEADERS):
+    if not any(name in lower for name in OWNED_NAME_PARTS):
         return header
     block = read_header_block(header)
     kept = b"".join(line.raw for line in block.lines

@@ -138,12 +138,24 @@ def summary(policy: Policy, directory: str) -> str:
         f"  groups: {groups}",
         f"  reviewers: {organisation.reviewers}; may downgrade: "
         f"{', '.join(organisation.may_downgrade) or 'nobody'}",
-        f"  labels: msip {len(policy.labels.msip)} mapped; an unmapped label is "
+        f"  labels: {_label_tables(policy)}; an unmapped label is "
         f"{'ignored' if policy.labels.unknown == 'ignore' else 'unreadable'}",
         f"  photos: {policy.photos.summary()}",
         f"  case files: {cases} in {os.path.join(directory, 'tests')} "
         f"(run: stampgate policy test {directory})",
     ])
+
+
+def _label_tables(policy: Policy) -> str:
+    """``msip 5 mapped, tlp 5 mapped, protective-marking gov.au 6 mapped, sio none``."""
+    labels = policy.labels
+    parts = [f"msip {len(labels.msip)} mapped",
+             f"tlp {len(labels.tlp)} mapped" if labels.tlp else "tlp not read"]
+    markings = [f"{ns} {len(table)} mapped" for ns, table in labels.protective_marking.items()]
+    parts.append("protective-marking " + (", ".join(markings) if markings else "not read"))
+    policies = [f"{oid} {len(table)} mapped" for oid, table in labels.sio.items()]
+    parts.append("sio " + (", ".join(policies) if policies else "not read"))
+    return "; ".join(parts)
 
 
 def run_explain(args: argparse.Namespace) -> int:

@@ -13,6 +13,9 @@ class Flaw:
     message: str
     hint: str = ""
     later: bool = False  # a duplicate: point at the later occurrence
+    # Where the item is below the table that was validated, when it is a key of its own
+    # (a label in [labels.tlp]): reports name it and point at its line.
+    path: tuple[str, ...] = ()
 
 
 class ItemFlaws(ValueError):

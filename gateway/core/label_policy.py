@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -32,17 +33,19 @@ Mapped = Annotated[Stamp | None, BeforeValidator(_stamp_or_none)]
 
 
 def _folded_keys(table: Mapping[str, object], fold: Callable[[str], str | None],
-                 bad: Callable[[str], Flaw], what: str) -> dict[str, str]:
-    """Each key of ``table`` folded by ``fold``; bad and duplicate keys raise ``ItemFlaws``."""
+                 bad: Callable[[str], Flaw], what: str,
+                 below: tuple[str, ...] = ()) -> dict[str, str]:
+    """Each key of ``table`` folded by ``fold``; bad and duplicate keys raise ``ItemFlaws``
+    (``below``: where ``table`` is under the field validated)."""
     flaws: list[Flaw] = []
     seen: dict[str, str] = {}
     for key in table:
         folded = fold(key)
         if folded is None:
-            flaws.append(bad(key))
+            flaws.append(replace(bad(key), path=(*below, key)))
         elif folded in seen:
             flaws.append(Flaw(key, f"{seen[folded]!r} and {key!r} are the same {what}",
-                              "remove one of the two", later=True))
+                              "remove one of the two", later=True, path=(*below, key)))
         else:
             seen[folded] = key
     if flaws:
@@ -110,7 +113,8 @@ class LabelPolicy(BaseModel):
                 folded = protective_marking.value_key(key)
                 return folded if folded and (known is None or folded in known) else None
 
-            _folded_keys(table, fold, _marking_flaw(namespace, known), "classification")
+            _folded_keys(table, fold, _marking_flaw(namespace, known), "classification",
+                         (namespace,))
         return value
 
     @field_validator("sio")
@@ -121,11 +125,11 @@ class LabelPolicy(BaseModel):
                      lambda k: Flaw(k, f"{k!r} is not a security policy identifier",
                                     'write the policy\'s object identifier, e.g. "1.3.6.1.4.1.'
                                     '12345.1"'), "security policy")
-        for table in value.values():
+        for oid, table in value.items():
             _folded_keys(table, sio_label.classification_key, lambda k: Flaw(
                 k, f"{k!r} is not a classification",
                 "write its number (0 to 256) or unmarked, unclassified, restricted, "
-                "confidential, secret, top-secret"), "classification")
+                "confidential, secret, top-secret"), "classification", (oid,))
         return value
 
 

@@ -14,15 +14,16 @@ from gateway.core import protective_marking, sio_label, tlp
 from gateway.core.label_policy import LabelMap
 from gateway.core.labels import PROTECTIVE_MARKING, TLP, Label
 from gateway.core.model import Stamp
+from gateway.core.owned import (
+    LABEL_HEADERS as GATEWAY_LABEL_HEADERS,
+)
+from gateway.core.owned import (
+    PROTECTIVE_MARKING_HEADER,
+    SIO_LABEL_HEADER,
+    TLP_HEADERS,
+)
 
-PROTECTIVE_MARKING_HEADER = "x-protective-marking"
-SIO_LABEL_HEADER = "sio-label"
-SIO_HISTORY_HEADER = "sio-label-history"
-TLP_HEADERS = ("x-tlp", "tlp")
-# The label headers the gateway writes itself for partners: a client's copies are stripped
-# from what is relayed, and while read they only ever restrict (rules_labels.py).
-GATEWAY_LABEL_HEADERS = frozenset({PROTECTIVE_MARKING_HEADER, SIO_LABEL_HEADER,
-                                   SIO_HISTORY_HEADER, *TLP_HEADERS})
+__all__ = ["GATEWAY_LABEL_HEADERS", "header_labels", "subject_labels"]
 # Real messages carry one of each; past this many values a field is read no further.
 MAX_VALUES = 20
 

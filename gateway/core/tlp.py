@@ -52,12 +52,20 @@ def marker_at_start(text: str) -> tuple[Label, str] | None:
 
 
 def markers_in(text: str) -> list[Label]:
-    """Every marker anywhere in a folded line (a Subject: ``Weekly report (TLP:AMBER)``)."""
+    """Every marker anywhere in a folded line (a Subject: ``Weekly report (TLP:AMBER)``).
+
+    A line that asks (``What does TLP:CLEAR mean?``) mentions the markers inside it: only a
+    marker that opens it or stands in brackets counts there.
+    """
     found: list[Label] = []
+    asks = text.rstrip().endswith("?")
     for count, match in enumerate(_MARKER.finditer(text)):
         if count >= MAX_MARKERS:
             break
         if text[match.end():].lstrip().startswith("?"):
+            continue
+        before = text[:match.start()].rstrip()
+        if asks and before and not before.endswith(("[", "(", "【", "{")):
             continue
         name = colour(match.group(1))
         if name is not None:

@@ -13,12 +13,7 @@ from kilter.protocol.core import EditMessage
 from kilter.protocol.messages import ChangeHeader, InsertHeader, ReplaceBody
 
 from gateway.core.headers import read_header_block
-
-
-def owned(name: str) -> bool:
-    """A field the gateway writes itself (adapters/rewrite.py): a client's copy is removed."""
-    lower = name.strip().lower()
-    return lower == "x-stamp" or lower.startswith("x-stampgate-")
+from gateway.core.owned import owned as owned
 
 
 def crlf(value: bytes) -> bytes:

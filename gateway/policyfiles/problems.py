@@ -59,7 +59,8 @@ def validation_problems(file: str, text: str, prefix: tuple[str, ...], error: Va
         loc = (*prefix, *(str(p) for p in item["loc"]))
         cause = item.get("ctx", {}).get("error")
         if isinstance(cause, ItemFlaws):
-            found.extend(problem(file, text, loc, flaw.value, flaw.message, flaw.hint, flaw.later)
+            found.extend(problem(file, text, (*loc, *flaw.path), flaw.value, flaw.message,
+                                 flaw.hint, flaw.later)
                          for flaw in cause.flaws)
             continue
         value = item.get("input")

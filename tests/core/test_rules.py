@@ -116,6 +116,20 @@ ROWS: dict[str, Case] = {
     "unstamped reply in a needs-adjustment thread, to outside": Case(
         stamped(None, "Thanks!"), OUTSIDE, HOLD, "needs_adjustment.external",
         "thread-inherit", thread=thread(Stamp.NEEDS_ADJUSTMENT)),
+    # Partners' label headers from the client: a stricter one decides, a looser one is not used.
+    "unstamped with a PROTECTED marking header, to outside": Case(
+        raw("Subject: x\nX-Protective-Marking: VER=2018.4, NS=gov.au, SEC=PROTECTED",
+            "The figures.\n"), OUTSIDE, BOUNCE, "confidential.external", "label-header"),
+    "internal with a TLP:RED header, to outside": Case(
+        raw("Subject: Internal\nX-TLP: TLP:RED", "The figures.\n"), OUTSIDE, BOUNCE,
+        "confidential.external", "label-header"),
+    "unstamped with a TLP:CLEAR header, to communications": Case(
+        raw("Subject: x\nX-TLP: CLEAR", "The figures.\n"), COMMS, BOUNCE,
+        "unstamped.groups.communications", "label-header"),
+    # A stamp and a partner's label that disagree: said, the stricter decides.
+    "cleared with a TLP:RED subject, to outside": Case(
+        plain("Cleared for publication\n\nThe figures.\n", subject="[TLP:RED] figures"),
+        OUTSIDE, BOUNCE, "confidential.external", "label-conflict"),
     # Confidential chains: a participant is allowed, an organisation newcomer is named.
     "confidential chain, a participant": Case(
         stamped(Stamp.CONFIDENTIAL), COLLEAGUE, ALLOW, "confidential.thread", AUDIENCE,
