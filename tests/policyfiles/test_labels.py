@@ -66,8 +66,8 @@ def test_without_labels_toml_no_label_maps(policies: Path, run: Run) -> None:
     # Protective markings: a value the namespace does not have, the same value twice.
     ('[labels.protective-marking."gov.au"]\n"OFFICIAL" = "internal"\n"SENSITIVE" = "internal"\n',
      "labels.toml:3: labels.protective-marking.gov.au.SENSITIVE: 'SENSITIVE' is not a "
-     "classification of gov.au (value: 'SENSITIVE'); hint: the classifications are unofficial, official, "
-     "official:sensitive"),
+     "classification of gov.au (value: 'SENSITIVE'); hint: the classifications are "
+     "unofficial, official, official:sensitive"),
     ('[labels.protective-marking."gov.au"]\n"OFFICIAL:Sensitive" = "internal"\n'
      '"official : sensitive" = "confidential"\n',
      "'OFFICIAL:Sensitive' and 'official : sensitive' are the same classification"),
