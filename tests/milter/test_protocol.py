@@ -171,6 +171,26 @@ async def test_partial_hold_removes_held_recipients_and_edits_headers(
     assert held.held_recipients == ("partner@outside.test",)
 
 
+async def test_a_clients_partner_label_headers_are_removed(
+        edge: tuple[MilterEdge, int, Store]) -> None:
+    _, port, _ = edge
+    mta = await connect(port)
+    await envelope(mta, "bob@example.org")
+    answers = await content(mta, [
+        ("From", b" alice@example.org"), ("Subject", b" Case"),
+        ("X-Protective-Marking", b" VER=2018.4, NS=gov.au, SEC=PROTECTED"),
+        ("X-TLP", b" CLEAR"), ("SIO-Label", b" marking=\"X\""),
+        ("SIO-Label-History", b" old")], b"The story.\r\n")
+    removed = [a for a in answers if type(a) is ChangeHeader]
+    assert removed == [ChangeHeader(1, "SIO-Label-History", b""),
+                       ChangeHeader(1, "SIO-Label", b""), ChangeHeader(1, "X-TLP", b""),
+                       ChangeHeader(1, "X-Protective-Marking", b"")]
+    inserted = [a for a in answers if isinstance(a, InsertHeader)]
+    # PROTECTED is Confidential: the header restricted the verdict it cannot loosen
+    assert [a.value for a in inserted if a.name == "X-Stamp"] == [b" confidential"]
+    assert isinstance(answers[-1], Continue)
+
+
 async def test_each_final_answer(edge: tuple[MilterEdge, int, Store]) -> None:
     _, port, _ = edge
     mta = await connect(port)
