@@ -32,7 +32,8 @@ def test_rules_through_the_installed_entry_point() -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == f"policy version {load_policy(EXAMPLE).version} (policies)"
-    assert _listed(done.stdout) == ["thread-inherit", "downgrade-permitted", "STAMP.AUDIENCE",
+    assert _listed(done.stdout) == ["thread-inherit", "label-header", "label-conflict",
+                                    "downgrade-permitted", "STAMP.AUDIENCE",
                                     "downgrade", "unreadable.AUDIENCE", "attachment-unreadable",
                                     "photo-metadata", "photo-faces", "register", "thread-newcomer",
                                     "adjustment-count"]
