@@ -17,7 +17,8 @@ from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.core.sio_label import SioLabelError, ess_label, read_header
 from gateway.core.stamps import StampReading, read_stamps
-from tests.core.mail import plain, raw, with_attached
+from tests.core.mail import encoded, plain, raw, with_attached
+from tests.support import documents
 
 OUTSIDE = "partner@outside.test"
 COMMS = "press@example.org"
@@ -297,3 +298,28 @@ def test_labels_in_quoted_and_forwarded_text_are_downgrade_evidence(policy: Poli
     made = decision(policy, plain(body, subject="figures"))
     assert made.stamp is CL
     assert made.verdict is Verdict.HOLD and made.downgrade is not None
+
+
+@pytest.mark.parametrize(("body", "charset", "encoding"), [
+    ("TLP:RED\r\n\r\nThe figures.".encode("utf-16"), "utf-16", "base64"),
+    ("TLP:RED\r\n\r\nLes chiffres à jour.".encode("cp1252"), "windows-1252", "8bit"),
+    (b"TL=\r\nP:R=\r\nED\r\n\r\nThe figures.", "us-ascii", "quoted-printable-raw"),
+])
+def test_a_body_marker_in_any_charset_and_transfer_encoding(policy: Policy, body: bytes,
+                                                            charset: str,
+                                                            encoding: str) -> None:
+    if encoding == "quoted-printable-raw":  # soft line breaks inside the marker itself
+        data = raw("Subject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n"
+                   "Content-Transfer-Encoding: quoted-printable", body)
+    else:
+        data = encoded(body, charset, encoding, subject="figures")
+    assert reading(policy, data).stamp is C
+
+
+def test_a_tlp_marker_in_an_attached_document_is_downgrade_evidence(policy: Policy) -> None:
+    data = documents.mail("Cleared for publication\n\nThe report.",
+                          [("report.docx", documents.docx(["TLP:RED", "The figures."]))])
+    found = reading(policy, data)
+    assert found.stamp is CL
+    assert [(f.stamp, f.location) for f in found.embedded] == [(C, Location.DOCUMENT)]
+    assert "report.docx" in found.embedded[0].source
