@@ -87,6 +87,6 @@ class LabelConflict:
 
 def _conflict(stamp: StampFinding, label: StampFinding) -> str:
     winner = stamp if stamp.stamp.rank >= label.stamp.rank else label
-    return (f"conflict: the stamp {stamp.stamp.label} ({stamp.location.value}) and "
-            f"{label.source.removeprefix(LABEL_SOURCE)} ({label.location.value}: "
-            f"{label.stamp.label}) disagree; the stricter, {winner.stamp.label}, decides")
+    return (f"conflict: the stamp {stamp.stamp.label} ({stamp.location.value}) and the "
+            f"{label.source} ({label.location.value}) disagree: the label maps to "
+            f"{label.stamp.label}; the stricter, {winner.stamp.label}, decides")

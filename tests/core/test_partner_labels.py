@@ -262,9 +262,9 @@ def test_a_conflict_is_recorded_and_the_strictest_wins(policy: Policy) -> None:
                                   subject="[TLP:RED] story"))
     assert (made.stamp, made.verdict) == (C, Verdict.BOUNCE)
     conflicts = [r for r in made.reasons if r.startswith("conflict:")]
-    assert conflicts == ["conflict: the stamp Cleared for publication (body) and TLP:RED "
-                         "(subject: Confidential) disagree; the stricter, Confidential, "
-                         "decides"]
+    assert conflicts == ["conflict: the stamp Cleared for publication (body) and the label "
+                         "TLP:RED (subject) disagree: the label maps to Confidential; the "
+                         "stricter, Confidential, decides"]
     agreeing = decision(policy, plain("Confidential\n\nx", subject="[TLP:RED] story"))
     assert not any(r.startswith("conflict:") for r in agreeing.reasons)
 
@@ -323,3 +323,14 @@ def test_a_tlp_marker_in_an_attached_document_is_downgrade_evidence(policy: Poli
     assert found.stamp is CL
     assert [(f.stamp, f.location) for f in found.embedded] == [(C, Location.DOCUMENT)]
     assert "report.docx" in found.embedded[0].source
+
+
+def test_a_purview_label_goes_through_the_same_combination(policy: Policy) -> None:
+    guid = "f42aa342-8706-4288-bd11-ebb85995028c"
+    header = f"MSIP_Label_{guid}_Enabled=True; MSIP_Label_{guid}_Name=Highly Confidential"
+    made = decision(policy, raw(f"Subject: story\nmsip_labels: {header}",
+                                "Cleared for publication\n\nThe story.\n"))
+    assert (made.stamp, made.verdict) == (C, Verdict.BOUNCE)
+    assert any(r.startswith("conflict: the stamp Cleared for publication (body) and the label "
+                            "'Highly Confidential'") and "msip_labels header (label)" in r
+               for r in made.reasons), made.reasons

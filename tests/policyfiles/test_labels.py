@@ -116,7 +116,8 @@ def test_explain_shows_the_tlp_marker_and_the_conflict(tmp_path: Path, run: Run)
                          "--message", str(eml))
     assert status == 0, out
     assert "read from: Confidential: label TLP:RED" in out
-    assert "conflict: the stamp Cleared for publication (body) and TLP:RED" in out
+    assert ("conflict: the stamp Cleared for publication (body) and the label TLP:RED "
+            "(subject) disagree: the label maps to Confidential") in out
     assert "BOUNCE" in out
 
 
