@@ -16,7 +16,8 @@ from gateway.core.model import Stamp
 
 NONE = "none"
 _STAMP_WORDS = ", ".join(s.value for s in Stamp)
-_POLICY_ID = re.compile(r"^[0-2](?:\.(?:0|[1-9][0-9]{0,8})){1,40}$")
+# An object identifier; an arc may be as long as a UUID's (2.25.<128-bit number>, X.667).
+_POLICY_ID = re.compile(r"^[0-2](?:\.(?:0|[1-9][0-9]{0,39})){1,40}$")
 
 
 def _stamp_or_none(value: object) -> object:

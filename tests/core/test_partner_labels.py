@@ -334,3 +334,31 @@ def test_a_purview_label_goes_through_the_same_combination(policy: Policy) -> No
     assert any(r.startswith("conflict: the stamp Cleared for publication (body) and the label "
                             "'Highly Confidential'") and "msip_labels header (label)" in r
                for r in made.reasons), made.reasons
+
+
+UUID_POLICY = "2.25.173752268882518823149640294210063893456"  # an X.667 UUID arc: 128 bits
+
+
+def test_an_sio_label_with_a_uuid_policy_and_der_set_order(policy: Policy) -> None:
+    """DER sorts a SET's components by tag: the classification before the policy, then the
+    privacy mark; the header folded, the label quoted."""
+    arcs = [int(a) for a in UUID_POLICY.split(".")]
+    body = b""
+    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
+        groups = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            groups.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        body += bytes(reversed(groups))
+    mark = b"CONFIDENTIAL"
+    inner = (bytes([0x02, 1, 4, 0x06, len(body)]) + body + bytes([0x13, len(mark)]) + mark)
+    label = base64.b64encode(bytes([0x31, len(inner)]) + inner).decode()
+    assert ess_label(base64.b64decode(label)) == (UUID_POLICY, 4)
+    labels = policy.labels.model_dump()
+    labels["sio"] = {UUID_POLICY: {"4": "confidential", "3": "internal"}}
+    mapped = Policy.model_validate({**policy.model_dump(), "labels": labels})
+    data = raw(f'Subject: x\nSIO-Label: marking="CONFIDENTIAL"; type=":ess";\n label="{label}"',
+               "The figures.\n")
+    made = decision(mapped, data)
+    assert (made.stamp, made.verdict) == (C, Verdict.BOUNCE)
