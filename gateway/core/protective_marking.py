@@ -14,6 +14,7 @@ caveats and the information management markers (``ACCESS=``) are not read.
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from gateway.core.labels import MAX_HEADER_FIELDS, MAX_LABEL_VALUE, PROTECTIVE_MARKING, Label
 from gateway.core.text import normalise_phrase
@@ -30,6 +31,8 @@ KNOWN_VALUES: dict[str, tuple[str, ...]] = {
                   "secret", "top-secret"),
 }
 MAX_HEADER_TEXT = 4096
+# A Subject carries one [SEC=...] tag; past this many the rest are not looked at.
+MAX_TAGS = 10
 _SUBJECT_FORM = re.compile(r"\[\s*sec\s*=\s*([^,\]\[]{1,60}?)\s*(?:,[^\]\[]{0,300})?\]")
 _NAMESPACE = re.compile(r"^[a-z0-9.-]{1,100}$")
 
@@ -77,5 +80,5 @@ def read_header(value: str) -> Label:
 def subject_values(folded: str) -> list[str]:
     """The classifications of ``[SEC=...]`` tags in a folded Subject (which namespace they
     belong to the Subject does not say)."""
-    found = [match.group(1) for match in _SUBJECT_FORM.finditer(folded)]
-    return list(dict.fromkeys(found[:MAX_HEADER_FIELDS]))
+    found = [match.group(1) for match in islice(_SUBJECT_FORM.finditer(folded), MAX_TAGS)]
+    return list(dict.fromkeys(found))
