@@ -15,6 +15,7 @@ from gateway.store.accepted import AcceptedTables
 from gateway.store.audit import AuditLog
 from gateway.store.db import DB_NAME, open_engine
 from gateway.store.held import HeldTables
+from gateway.store.insight import InsightQueries
 from gateway.store.outbox import OutboxTables
 from gateway.store.records import (
     HeldFilter,
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 
-class Store(HeldTables, OutboxTables, AuditLog, AcceptedTables):
+class Store(HeldTables, OutboxTables, AuditLog, AcceptedTables, InsightQueries):
     """Async access to the store: ``url`` names the engine (empty: SQLite in ``data_dir``)."""
 
     @classmethod

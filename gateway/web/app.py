@@ -26,7 +26,9 @@ from gateway.service.review import Desk
 from gateway.settings import networks_of
 from gateway.store.sessions import WebSessions
 from gateway.web.desk_views import DeskViews
+from gateway.web.insight_views import InsightViews
 from gateway.web.login import Door
+from gateway.web.preview_views import PreviewViews
 from gateway.web.proxies import TrustedProxies
 from gateway.web.security import (
     SecurityHeaders,
@@ -44,7 +46,9 @@ class ReviewUI(Door):
     def __init__(self, desk: Desk, reviewers: Accounts, log_key: bytes) -> None:
         super().__init__(desk.settings, reviewers, log_key)
         self.desk = desk
+        self.preview = PreviewViews(self)
         self.views = DeskViews(self)
+        self.insight = InsightViews(self)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -53,10 +57,13 @@ class ReviewUI(Door):
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", self.logout, methods=["POST"]),
             Route("/bulk", self.views.bulk, methods=["POST"]),
+            Route("/insight", self.insight.page, methods=["GET"]),
             Route("/held/{hold_id}", self.views.detail, methods=["GET"]),
             Route("/held/{hold_id}/html", self.views.html_body, methods=["GET"]),
             Route("/held/{hold_id}/attachments/{index:int}", self.views.download,
                   methods=["POST"]),
+            Route("/held/{hold_id}/attachments/{index:int}/thumbnail", self.preview.thumbnail,
+                  methods=["GET"]),
             Route("/held/{hold_id}/checklist", self.views.checklist, methods=["POST"]),
             Route("/held/{hold_id}/{action}", self.views.decide, methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),

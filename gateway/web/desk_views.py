@@ -134,10 +134,12 @@ class DeskViews:
             return self._missing(request)
         rendered: render.Rendered | None = None
         gone: str | None = None
+        images: dict[int, Any] = {}
         try:
             data = await self.desk.content(hold.id, reviewer.login, "headers and text body",
                                            once=True)
             rendered = await asyncio.to_thread(render.render, data)
+            images = await self.ui.preview.attachments(data, hold.decision.photos)
         except ContentGone as exc:
             gone = str(exc)
         waiting = [h.id for h in await self.desk.find(HeldFilter(), limit=5000)]
@@ -151,6 +153,7 @@ class DeskViews:
             "audit": await self.desk.store.audit_entries(held_id=hold.id),
             "expires": hold.created_at + dt.timedelta(days=self.desk.settings.hold_expiry_days),
             "held": hold.state is HeldState.HELD, "ticked": ticked, "own": own,
+            "images": images,
             "next_id": waiting[here + 1] if here is not None and here + 1 < len(waiting)
             else None,
             "prev_id": waiting[here - 1] if here is not None and here > 0 else None})

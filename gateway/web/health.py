@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, Route
 from gateway.adapters.delivery import parse_downstream
 from gateway.adapters.space import free_bytes
 from gateway.core.policy import Policy
+from gateway.service.insight import Insight, cached_insight
 from gateway.service.metrics import REGISTRY, multiprocess_dir
 from gateway.settings import Settings
 from gateway.store.store import Store, StoreError
@@ -154,6 +155,10 @@ async def _snapshot(gateway: Served) -> list[Metric]:
             families.append(GaugeMetricFamily(
                 "stampgate_held_oldest_age_seconds",
                 "Age of the oldest message waiting for a reviewer.", value=age))
+        with contextlib.suppress(Exception):
+            expiry = dt.timedelta(days=gateway.settings.hold_expiry_days)
+            families += insight_families(await asyncio.wait_for(
+                cached_insight(gateway.store, expiry), PROBE_TIMEOUT))
     with contextlib.suppress(OSError):
         families.append(GaugeMetricFamily(
             "stampgate_disk_free_bytes", "Free space for the store (readiness fails below "
@@ -166,6 +171,32 @@ async def _snapshot(gateway: Served) -> list[Metric]:
         "stampgate_policy_reload_refused",
         "1 while the last change to the policy files was refused (the previous policy "
         "stays in force).", value=1 if gateway.policy.last_error else 0))
+    return families
+
+
+def insight_families(figures: Insight) -> list[Metric]:
+    """The dashboard's figures as gauges (read at most every 30 s from the store)."""
+    today = GaugeMetricFamily("stampgate_held_today", "Messages held since midnight UTC, by "
+                              "stamp (graph it for holds per day).", labels=["stamp"])
+    month = GaugeMetricFamily("stampgate_held_30d", "Messages held in the last 30 days "
+                              "(UTC days), by stamp.", labels=["stamp"])
+    for series in figures.by_stamp:
+        today.add_metric([series.key], series.counts[-1])
+        month.add_metric([series.key], series.total)
+    rules = GaugeMetricFamily("stampgate_held_30d_by_rule", "Messages held in the last 30 "
+                              "days by each rule that held them.", labels=["rule"])
+    for rule, count in figures.rule_totals:
+        rules.add_metric([rule], count)
+    families: list[Metric] = [today, month, rules, GaugeMetricFamily(
+        "stampgate_decisions_30d", "Reviewers' decisions on held messages in the last 30 "
+        "days.", value=figures.decided), GaugeMetricFamily(
+        "stampgate_held_expiring_soon", "Messages still held that expire within the "
+        "queue's warning time.", value=figures.expiring_total)]
+    if figures.median_decision is not None:
+        families.append(GaugeMetricFamily(
+            "stampgate_decision_median_seconds", "Median time from hold to a reviewer's "
+            "decision, decisions of the last 30 days.",
+            value=figures.median_decision.total_seconds()))
     return families
 
 

@@ -65,6 +65,27 @@ def attachment(data: bytes, index: int) -> tuple[str, bytes] | None:
     return None
 
 
+def attachment_parts(data: bytes) -> list[tuple[int, str, str, bytes]]:
+    """Every attachment as (index, file name as the photo scan names it, type, bytes)."""
+    out: list[tuple[int, str, str, bytes]] = []
+    for index, part, is_attachment in _leaves(parse(data)):
+        if is_attachment:
+            out.append((index, _scan_name(part), part.get_content_type(), _payload(part)))
+    return out
+
+
+def _scan_name(part: Message) -> str:
+    """The name the photo scan gives a part's findings (its file name, cleaned the same
+    way), or "" for a part without one."""
+    try:
+        name = part.get_filename()
+    except Exception:  # a malformed parameter: no name
+        name = None
+    if not name:
+        return ""
+    return "".join(c if c.isprintable() else "?" for c in str(name)).strip()[:120]
+
+
 def sanitise(html: str) -> str:
     """Keep formatting; drop scripts, styles, event handlers, links and every remote source."""
     return nh3.clean(html, clean_content_tags=DROPPED_WITH_CONTENT,

@@ -1,0 +1,83 @@
+"""Thumbnails of attached images for the review page: decoded, bounded, re-encoded.
+
+A thumbnail is a new JPEG made from the decoded pixels only (never the attachment's bytes):
+no EXIF, XMP, IPTC, colour profile or comment survives. Size is checked before any pixel is
+decoded; a decompression bomb or an image over the limit is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, ImageOps
+
+from gateway.adapters.images.metadata import ImageProblem, sniff
+
+# The decoders a thumbnail may use (Pillow would otherwise try every plugin it has).
+DECODERS = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "GIF", "BMP")
+SIDE = 320  # the longest side of a thumbnail, in pixels
+
+
+def is_image(data: bytes, content_type: str) -> bool:
+    """Whether a part is meant as a still image: its bytes look like one, or its type says
+    so (an ``image/*`` part that is not one is shown as one that cannot be shown)."""
+    kind = sniff(data)
+    if kind == "VIDEO":
+        return False
+    return kind is not None or (content_type.startswith("image/")
+                                and content_type != "image/svg+xml")
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=DECODERS)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageProblem("is too large to decode") from exc
+        except Exception as exc:  # not an image Pillow reads: many kinds of error
+            raise ImageProblem(f"cannot be read ({type(exc).__name__})") from exc
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageProblem("has no pixels")
+    if width * height > max_pixels:
+        raise ImageProblem(f"{width}x{height} pixels is over the limit of "
+                           f"{max_pixels / 1e6:g} megapixels")
+    return image
+
+
+def check(data: bytes, max_pixels: int) -> None:
+    """Read only the header: ``ImageProblem`` if no thumbnail can be made (cheap)."""
+    _open(data, max_pixels)
+
+
+def thumbnail(data: bytes, max_pixels: int, side: int = SIDE) -> bytes:
+    """A JPEG of at most ``side`` x ``side`` pixels from the image's first frame, upright."""
+    image = _open(data, max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if image.format == "JPEG":
+                image.draft("RGB", (side * 2, side * 2))  # decode at a reduced scale
+            image.seek(0)
+            image.load()
+            upright = ImageOps.exif_transpose(image) or image
+            if "A" in upright.getbands() or "transparency" in upright.info:
+                rgba = upright.convert("RGBA")
+                flat = Image.new("RGB", rgba.size, (255, 255, 255))
+                flat.paste(rgba, mask=rgba.getchannel("A"))
+            else:
+                flat = upright.convert("RGB")
+            flat.thumbnail((side, side), Image.Resampling.LANCZOS)
+            # A new image from the raw pixels: nothing of the old one's info travels.
+            clean = Image.frombytes("RGB", flat.size, flat.tobytes())
+            out = io.BytesIO()
+            clean.save(out, format="JPEG", quality=82, optimize=True)
+    except ImageProblem:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageProblem("is too large to decode") from exc
+    except Exception as exc:  # a truncated or corrupt file fails while decoding
+        raise ImageProblem(f"cannot be read ({type(exc).__name__})") from exc
+    return out.getvalue()
