@@ -35,7 +35,7 @@ class InsightViews:
         return self.ui._page(request, "insight.html", {
             "f": figures, "days": DAYS,
             "median": duration_text(figures.median_decision),
-            "soon": age_text(figures.soon),
+            "soon": duration_text(figures.soon),
             "stamp_chart": charts.stacked_days(
                 "by-stamp", f"Held per day by stamp, last {DAYS} days", figures.days,
                 figures.by_stamp),

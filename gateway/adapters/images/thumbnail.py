@@ -17,6 +17,10 @@ from gateway.adapters.images.metadata import ImageProblem, sniff
 # The decoders a thumbnail may use (Pillow would otherwise try every plugin it has).
 DECODERS = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "GIF", "BMP")
 SIDE = 320  # the longest side of a thumbnail, in pixels
+# Why there is no thumbnail, in the words the review page shows.
+NOT_AN_IMAGE = "not an image that can be read"
+DAMAGED = "the image is damaged or cut short"
+TOO_LARGE = "too large to decode safely"
 
 
 def is_image(data: bytes, content_type: str) -> bool:
@@ -35,14 +39,14 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         try:
             image = Image.open(io.BytesIO(data), formats=DECODERS)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageProblem("is too large to decode") from exc
+            raise ImageProblem(TOO_LARGE) from exc
         except Exception as exc:  # not an image Pillow reads: many kinds of error
-            raise ImageProblem(f"cannot be read ({type(exc).__name__})") from exc
+            raise ImageProblem(NOT_AN_IMAGE) from exc
     width, height = image.size
     if width < 1 or height < 1:
-        raise ImageProblem("has no pixels")
+        raise ImageProblem(NOT_AN_IMAGE)
     if width * height > max_pixels:
-        raise ImageProblem(f"{width}x{height} pixels is over the limit of "
+        raise ImageProblem(f"{width} x {height} pixels, over the limit of "
                            f"{max_pixels / 1e6:g} megapixels")
     return image
 
@@ -77,7 +81,7 @@ def thumbnail(data: bytes, max_pixels: int, side: int = SIDE) -> bytes:
     except ImageProblem:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageProblem("is too large to decode") from exc
+        raise ImageProblem(TOO_LARGE) from exc
     except Exception as exc:  # a truncated or corrupt file fails while decoding
-        raise ImageProblem(f"cannot be read ({type(exc).__name__})") from exc
+        raise ImageProblem(DAMAGED) from exc
     return out.getvalue()
