@@ -89,10 +89,6 @@ def watch_csp(page: Page) -> list[str]:
     return seen
 
 
-def csp_events(page: Page) -> list[str]:
-    return list(page.evaluate("window.__csp || []"))
-
-
 def no_exif(jpeg: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(jpeg))
     assert image.format == "JPEG"
