@@ -26,6 +26,7 @@ from gateway.service.review import Desk
 from gateway.settings import Settings
 from gateway.store.store import Store, new_held
 from gateway.web.app import create_app
+from tests.support import documents
 from tests.support import photos as p
 from tests.web.test_desk_pages import PASSWORD, log_in
 
@@ -122,3 +123,16 @@ async def test_refusals_and_one_audit_entry_an_hour(client: httpx.AsyncClient, s
              if e["action"] == "view"]
     assert views.count("thumbnail of attachment 2") == 1
     assert "headers and text body" in views
+
+
+async def test_the_page_names_the_documents_a_stamp_was_read_from(
+        client: httpx.AsyncClient, store: Store, policy: Policy) -> None:
+    data = documents.mail("Cleared for publication\n\nHi",
+                          [("story.docx", documents.docx(["Needs adjustment: change name"]))],
+                          to=PARTNER)
+    hold_id = await hold_mail(store, policy, data)
+    await log_in(client)
+    page = (await client.get(f"/held/{hold_id}")).text
+    assert re.search(r"<dt>Read from</dt><dd><ul class=\"sources\"><li>Needs adjustment: "
+                     r"story\.docx, first line</li></ul></dd>", page)
+    assert not thumbnails(page) and not placeholders(page)  # a document is no image
