@@ -47,6 +47,7 @@ class PreviewViews:
     def __init__(self, ui: ReviewUI) -> None:
         self.ui = ui
         self.desk = ui.desk
+        self.thumbnails = preview.Thumbnails()
 
     def max_pixels(self) -> int:
         return int(self.desk.policy().photos.limits.megapixels * 1_000_000)
@@ -68,19 +69,13 @@ class PreviewViews:
                                            f"thumbnail of attachment {index}", once=True)
         except (NotFound, ContentGone) as exc:
             return PlainTextResponse(str(exc), status_code=404, headers=NO_STORE)
-        parts = await asyncio.to_thread(render.attachment_parts, data)
-        shown = await asyncio.to_thread(preview.plan, parts, (), self.max_pixels())
-        if index not in shown:
+        drawn = await self.thumbnails.get(hold_id.strip().upper(), index,
+                                          lambda: render.attachment_parts(data),
+                                          self.max_pixels())
+        if drawn is None:
             return PlainTextResponse("No such image attachment.", status_code=404,
                                      headers=NO_STORE)
-        problem = shown[index].problem
-        if problem is None:
-            payload = next(p for i, _, _, p in parts if i == index)
-            try:
-                image = await preview.render_thumbnail(payload, self.max_pixels())
-            except preview.NoThumbnail as exc:
-                problem = str(exc)
-            else:
-                return Response(image, media_type="image/jpeg", headers=NO_STORE)
-        return Response(placeholder(problem), media_type="image/svg+xml",
+        if isinstance(drawn, bytes):
+            return Response(drawn, media_type="image/jpeg", headers=NO_STORE)
+        return Response(placeholder(drawn), media_type="image/svg+xml",
                         headers={**NO_STORE, "X-Stampgate-Thumbnail": "unavailable"})

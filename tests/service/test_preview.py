@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from gateway.core.photos import MetadataKind, PhotoFinding
-from gateway.service.preview import MAX_THUMBNAILS, findings_for, plan
+from gateway.service.preview import MAX_THUMBNAILS, Part, Thumbnails, findings_for, plan
 from tests.support import photos as p
 
 GPS = frozenset({MetadataKind.LOCATION})
@@ -33,3 +35,22 @@ def test_plan_reads_headers_only_and_bounds_the_count() -> None:
     # 22 images: the garbage one counts too, so the last two are over the bound
     assert [i for i, s in shown.items() if s.problem and "more than" in s.problem] == [
         3 + MAX_THUMBNAILS, 4 + MAX_THUMBNAILS]
+
+
+async def test_a_page_of_thumbnails_takes_the_message_apart_once() -> None:
+    png = p.photo("PNG", pixels=p.cat()[:48, :48])
+    parts = [(2 + n, f"p{n}.png", "image/png", png) for n in range(5)]
+    calls: list[int] = []
+
+    def taken_apart() -> list[Part]:
+        calls.append(1)
+        return parts
+
+    kept = Thumbnails()
+    drawn = await asyncio.gather(*(kept.get("H1", 2 + n, taken_apart, 40_000_000)
+                                   for n in range(5)))
+    assert all(isinstance(d, bytes) and d.startswith(b"\xff\xd8") for d in drawn)
+    assert len(calls) == 1
+    assert await kept.get("H1", 9, taken_apart, 40_000_000) is None  # no such image
+    assert await kept.get("H2", 2, taken_apart, 40_000_000) == drawn[0]  # another message
+    assert len(calls) == 3
