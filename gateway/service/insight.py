@@ -67,19 +67,21 @@ class Insight:
     expiring: tuple[Expiring, ...]  # still held, expiring within the queue's warning time
     expiring_total: int
     soon: dt.timedelta  # what "expiring soon" means
-    truncated: bool  # more holds than MAX_ROWS in the window: the figures are of the oldest
+    truncated: bool  # more holds than MAX_ROWS in the window: the figures are of the newest
 
 
-async def insight(store: Store, at: dt.datetime, expiry: dt.timedelta) -> Insight:
-    """The figures as of ``at``, for holds that expire after ``expiry``."""
+async def insight(store: Store, at: dt.datetime, expiry: dt.timedelta,
+                  limit: int = MAX_ROWS) -> Insight:
+    """The figures as of ``at``, for holds that expire after ``expiry``, from the newest
+    ``limit`` holds of the window."""
     start = (at - dt.timedelta(days=DAYS - 1)).date()
     window = dt.datetime.combine(start, dt.time(), dt.UTC)
     soon = expiry * SOON
     # Holds decided in the window may have been made up to ``expiry`` before it.
     rows = await store.recent_holds(min(window, at - dt.timedelta(days=DAYS)) - expiry,
-                                    MAX_ROWS + 1)
-    truncated = len(rows) > MAX_ROWS
-    rows = rows[:MAX_ROWS]
+                                    limit + 1)
+    truncated = len(rows) > limit
+    rows = rows[:limit]  # the newest
     waiting = await store.held_before(at - (expiry - soon), MAX_EXPIRING)
     expiring_total = await store.count_held_before(at - (expiry - soon))
     days = tuple(start + dt.timedelta(days=n) for n in range(DAYS))

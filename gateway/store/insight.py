@@ -30,9 +30,10 @@ class InsightQueries(Database):
     """Bounded reads for the dashboard: every query has a time window and a row limit."""
 
     async def recent_holds(self, since: dt.datetime, limit: int) -> list[RecentHold]:
-        """Holds created at or after ``since``, oldest first, at most ``limit``."""
+        """Holds created at or after ``since``, newest first, at most ``limit`` (the newest)."""
         query = ("SELECT created_at, state, stamp, decision, decided_at, decided_by "
-                 "FROM held_messages WHERE created_at >= ? ORDER BY created_at, id LIMIT ?")
+                 "FROM held_messages WHERE created_at >= ? "
+                 "ORDER BY created_at DESC, id DESC LIMIT ?")
         rows = await self._read(lambda conn: conn.execute(
             query, (stored(since), limit)).fetchall())
         return [RecentHold(aware(r["created_at"]), HeldState(r["state"]), r["stamp"],

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.service.insight import DAYS, duration_text, insight
+from gateway.service.insight import DAYS, MAX_ROWS, duration_text, insight
 from gateway.service.queue import age_text
 from gateway.store.records import now
 from gateway.web import charts
@@ -33,7 +33,7 @@ class InsightViews:
         figures = await insight(self.ui.desk.store, at, expiry)
         totals = [sum(s.counts[n] for s in figures.by_stamp) for n in range(len(figures.days))]
         return self.ui._page(request, "insight.html", {
-            "f": figures, "days": DAYS,
+            "f": figures, "days": DAYS, "max_rows": f"{MAX_ROWS:,}",
             "median": duration_text(figures.median_decision),
             "soon": duration_text(figures.soon),
             "stamp_chart": charts.stacked_days(

@@ -40,3 +40,19 @@ async def test_an_empty_store_has_no_median_and_nothing_expiring(
     assert figures.held_total == 0 and figures.median_decision is None
     assert duration_text(figures.median_decision) == "–"
     assert figures.by_stamp == () and figures.top_rules == () and figures.expiring == ()
+
+
+async def test_over_the_row_limit_the_newest_days_are_counted(
+        store: Store) -> None:  # noqa: F811
+    at = now()
+    await seeded.seed(store, at)
+    figures = await insight(store, at, EXPIRY, limit=4)
+    assert figures.truncated
+    # The four newest holds: two of today, the Internal one of two days ago at 13:00 and
+    # one of the three held at noon that day; nothing older.
+    assert figures.by_stamp_total == (("needs_adjustment", "Needs adjustment", 1),
+                                      ("internal", "Internal", 1),
+                                      ("confidential", "Confidential", 1),
+                                      ("none", "no stamp", 1))
+    assert figures.held_total == 4
+    assert not (await insight(store, at, EXPIRY, limit=100)).truncated
