@@ -61,9 +61,11 @@ def stacked_days(chart_id: str, title: str, days: Sequence[dt.date],
         body.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
                     f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>')
     for n, day in enumerate(days):
-        if n % 5 == 0 or n == len(days) - 1:
-            x = LEFT + slot * n + slot / 2
-            body.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
+        last = n == len(days) - 1
+        if (n % 5 == 0 and len(days) - n > 3) or last:  # the last day's label, at the edge
+            x = WIDTH - RIGHT if last else LEFT + slot * n + slot / 2
+            body.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" '
+                        f'text-anchor="{"end" if last else "middle"}">'
                         f'{escape(day.strftime("%m-%d"))}</text>')
     body.append("</g>")
     for n, day in enumerate(days):
@@ -93,7 +95,7 @@ def ranked_bars(chart_id: str, title: str, items: Sequence[tuple[str, int]]) -> 
     row = 24
     height = TOP + row * max(1, len(items)) + 4
     top = max((n for _, n in items), default=0) or 1
-    label_w = 300
+    label_w = 350
     plot_w = WIDTH - label_w - 60
     body: list[str] = []
     for index, (name, count) in enumerate(items):
@@ -109,5 +111,5 @@ def ranked_bars(chart_id: str, title: str, items: Sequence[tuple[str, int]]) -> 
     return _svg(chart_id, title, desc, body, height)
 
 
-def _short(text: str, most: int = 42) -> str:
+def _short(text: str, most: int = 40) -> str:
     return text if len(text) <= most else text[:most - 1] + "…"
