@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import warnings
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from gateway.adapters.images.metadata import ImageProblem, sniff
@@ -51,6 +52,19 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit or floating-point grey image scaled to 8 bits (a plain conversion would
+    clip it to white)."""
+    if image.mode not in ("I", "F") and not image.mode.startswith("I;16"):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    top = float(values.max(initial=0.0))
+    if top <= 255:
+        return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8))
+    full = 65535.0 if top <= 65535 else top
+    return Image.fromarray(np.clip(values * (255.0 / full), 0, 255).astype(np.uint8))
+
+
 def check(data: bytes, max_pixels: int) -> None:
     """Read only the header: ``ImageProblem`` if no thumbnail can be made (cheap)."""
     _open(data, max_pixels)
@@ -66,7 +80,7 @@ def thumbnail(data: bytes, max_pixels: int, side: int = SIDE) -> bytes:
                 image.draft("RGB", (side * 2, side * 2))  # decode at a reduced scale
             image.seek(0)
             image.load()
-            upright = ImageOps.exif_transpose(image) or image
+            upright = _eight_bit(ImageOps.exif_transpose(image) or image)
             if "A" in upright.getbands() or "transparency" in upright.info:
                 rgba = upright.convert("RGBA")
                 flat = Image.new("RGB", rgba.size, (255, 255, 255))
