@@ -138,8 +138,8 @@ class DeskViews:
         try:
             data = await self.desk.content(hold.id, reviewer.login, "headers and text body",
                                            once=True)
-            rendered = await asyncio.to_thread(render.render, data)
-            images = await self.ui.preview.attachments(data, hold.decision.photos)
+            rendered, parts = await asyncio.to_thread(render.render_with_parts, data)
+            images = await self.ui.preview.attachments(parts, hold.decision.photos)
         except ContentGone as exc:
             gone = str(exc)
         waiting = [h.id for h in await self.desk.find(HeldFilter(), limit=5000)]

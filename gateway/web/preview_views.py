@@ -52,11 +52,10 @@ class PreviewViews:
     def max_pixels(self) -> int:
         return int(self.desk.policy().photos.limits.megapixels * 1_000_000)
 
-    async def attachments(self, data: bytes,
+    async def attachments(self, parts: list[preview.Part],
                           photos: tuple[PhotoFinding, ...]) -> dict[int, preview.Shown]:
         """What the page shows for each image attachment (the page lists every finding
         in its facts too, so none is lost when a name does not match)."""
-        parts = await asyncio.to_thread(render.attachment_parts, data)
         return await asyncio.to_thread(preview.plan, parts, photos, self.max_pixels())
 
     async def thumbnail(self, request: Request) -> Response:

@@ -41,20 +41,27 @@ def parse(data: bytes) -> EmailMessage:
 
 def render(data: bytes) -> Rendered:
     """Headers as decoded text, the first text and HTML bodies, the attachments."""
+    return render_with_parts(data)[0]
+
+
+def render_with_parts(data: bytes) -> tuple[Rendered, list[tuple[int, str, str, bytes]]]:
+    """``render`` and ``attachment_parts`` from one parse of the message."""
     message = parse(data)
     text: str | None = None
     html: str | None = None
     attachments: list[Attachment] = []
+    parts: list[tuple[int, str, str, bytes]] = []
     for index, part, is_attachment in _leaves(message):
         ctype = part.get_content_type()
         if is_attachment:
             payload = _payload(part)
             attachments.append(Attachment(index, _filename(part, index), ctype, len(payload)))
+            parts.append((index, _scan_name(part), ctype, payload))
         elif ctype == "text/plain" and text is None:
             text = _text(part)
         elif ctype == "text/html" and html is None:
             html = _text(part)
-    return Rendered(_headers(message), text, html, tuple(attachments))
+    return Rendered(_headers(message), text, html, tuple(attachments)), parts
 
 
 def attachment(data: bytes, index: int) -> tuple[str, bytes] | None:
@@ -67,11 +74,7 @@ def attachment(data: bytes, index: int) -> tuple[str, bytes] | None:
 
 def attachment_parts(data: bytes) -> list[tuple[int, str, str, bytes]]:
     """Every attachment as (index, file name as the photo scan names it, type, bytes)."""
-    out: list[tuple[int, str, str, bytes]] = []
-    for index, part, is_attachment in _leaves(parse(data)):
-        if is_attachment:
-            out.append((index, _scan_name(part), part.get_content_type(), _payload(part)))
-    return out
+    return render_with_parts(data)[1]
 
 
 def _scan_name(part: Message) -> str:
