@@ -64,6 +64,7 @@ class Insight:
     by_stamp_total: tuple[tuple[str, str, int], ...]  # (stamp, label, holds in the window)
     top_rules: tuple[tuple[str, int], ...]  # the TOP_RULES that held most
     rule_totals: tuple[tuple[str, int], ...]  # every rule that held, most first
+    rules_today: tuple[tuple[str, int], ...]  # every rule that held today (UTC), most first
     expiring: tuple[Expiring, ...]  # still held, expiring within the queue's warning time
     expiring_total: int
     soon: dt.timedelta  # what "expiring soon" means
@@ -90,6 +91,8 @@ async def insight(store: Store, at: dt.datetime, expiry: dt.timedelta,
                and r.decided_by != SYSTEM and at - r.decided_at <= dt.timedelta(days=DAYS)]
     stamps = Counter(r.stamp or "none" for r in made)
     rules = Counter(rule for r in made for rule in r.rules)
+    today = Counter(rule for r in made if r.created_at.astimezone(dt.UTC).date() == days[-1]
+                    for rule in r.rules)
     drawn = [rule for rule, _ in _ranked(rules)[:RULE_SERIES]]
     return Insight(
         at=at, days=days,
@@ -100,6 +103,7 @@ async def insight(store: Store, at: dt.datetime, expiry: dt.timedelta,
         median_decision=_median(decided),
         by_stamp_total=tuple((s, _label(s), stamps[s]) for s in _stamp_order(stamps)),
         top_rules=tuple(_ranked(rules)[:TOP_RULES]), rule_totals=tuple(_ranked(rules)),
+        rules_today=tuple(_ranked(today)),
         expiring=tuple(Expiring(i, when + expiry) for i, when in waiting),
         expiring_total=expiring_total, soon=soon, truncated=truncated)
 

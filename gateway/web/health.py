@@ -187,7 +187,11 @@ def insight_families(figures: Insight) -> list[Metric]:
                               "days by each rule that held them.", labels=["rule"])
     for rule, count in figures.rule_totals:
         rules.add_metric([rule], count)
-    families: list[Metric] = [today, month, rules, GaugeMetricFamily(
+    ruled_today = GaugeMetricFamily("stampgate_held_today_by_rule", "Messages held since "
+                                    "midnight UTC by each rule that held them.", labels=["rule"])
+    for rule, count in figures.rules_today:
+        ruled_today.add_metric([rule], count)
+    families: list[Metric] = [today, month, rules, ruled_today, GaugeMetricFamily(
         "stampgate_decisions_30d", "Reviewers' decisions on held messages in the last 30 "
         "days.", value=figures.decided), GaugeMetricFamily(
         "stampgate_held_expiring_soon", "Messages still held that expire within the "

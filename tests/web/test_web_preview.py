@@ -231,3 +231,5 @@ def test_metrics_carry_the_same_figures(seeded_gateway: GatewayProcess) -> None:
     assert value("stampgate_decision_median_seconds") == 7 * 3600
     assert value("stampgate_held_expiring_soon") == seeded.EXPIRING
     assert value('stampgate_held_today{stamp="confidential"}') == 1
+    assert value('stampgate_held_today_by_rule{rule="unstamped.external"}') == 1
+    assert f'stampgate_held_today_by_rule{{rule="{seeded.EXT}"}}' not in text
