@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from gateway.core.headers import LineKind, read_header_block
+from collections.abc import Collection
+
+from gateway.core.headers import HeaderLine, LineKind, read_header_block
 from gateway.core.headers import split_header as split_header
+from gateway.core.label_writers import has_tag
+from gateway.core.message import header_text
 from gateway.core.owned import OWNED_NAME_PARTS
 from gateway.core.owned import owned as _owned
 
@@ -22,17 +26,40 @@ def strip_owned_headers(header: bytes) -> bytes:
     return kept + header[block.end:]
 
 
-def outgoing(data: bytes, prepend: list[tuple[str, str]]) -> bytes:
+def outgoing(data: bytes, prepend: list[tuple[str, str]], replace: Collection[str] = (),
+             subject_tag: str | None = None) -> bytes:
     """The message as relayed: the gateway's own fields first, owned fields stripped.
+
+    ``replace``: lower-case names of further fields the gateway writes into this copy (a
+    partner's labels): the client's fields of those names are dropped, so that the copy
+    carries the gateway's only. ``subject_tag`` (``[TLP:RED]``) is put before every Subject
+    that does not already carry that label; a message without one gets ``Subject: TAG``.
 
     Only fields are kept: an mbox ``From `` line behind the prepended fields would sit in the
     middle of the block, and a line that is not a field (refused at the SMTP edge) would be
     read downstream as part of the field before it, or as the start of the body.
     """
     block = read_header_block(data)
+    lines = [line for line in block.lines if line.kind is LineKind.FIELD
+             and not _owned(line.name) and line.name.lower() not in replace]
+    if subject_tag is not None:
+        if not any(line.name.lower() == "subject" for line in lines):
+            prepend = [*prepend, ("Subject", subject_tag)]
+        lines = [tagged(line, subject_tag) for line in lines]
     fields = b"".join(f"{name}: {value}\r\n".encode("ascii", "replace") for name, value in prepend)
-    kept = b"".join(line.raw for line in block.lines
-                    if line.kind is LineKind.FIELD and not _owned(line.name))
+    kept = b"".join(line.raw for line in lines)
     if block.headless:
         kept += b"\r\n"  # the whole message was body: it stays body behind the new fields
     return fields + kept + data[block.end:]
+
+
+def tagged(line: HeaderLine, tag: str) -> HeaderLine:
+    """A Subject field with ``tag`` put before its text, unless it already carries it; any
+    other field as it was. The rest of the field (encoded words, folding) is kept as sent."""
+    if line.name.lower() != "subject" or has_tag(header_text(line.value), tag):
+        return line
+    name, colon, rest = line.raw.partition(b":")
+    text = rest.lstrip(b" \t")
+    space = b" " if text.strip(b"\r\n") else b""
+    return HeaderLine(line.kind, name + colon + b" " + tag.encode("ascii") + space + text,
+                      line.name)

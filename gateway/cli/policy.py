@@ -141,6 +141,7 @@ def summary(policy: Policy, directory: str) -> str:
         f"  labels: {_label_tables(policy)}; an unmapped label is "
         f"{'ignored' if policy.labels.unknown == 'ignore' else 'unreadable'}",
         f"  photos: {policy.photos.summary()}",
+        f"  partners: {policy.partners.summary()}",
         f"  case files: {cases} in {os.path.join(directory, 'tests')} "
         f"(run: stampgate policy test {directory})",
     ])

@@ -24,3 +24,8 @@ class ItemFlaws(ValueError):
     def __init__(self, flaws: list[Flaw]) -> None:
         self.flaws = flaws
         super().__init__("; ".join(f.message for f in flaws))
+
+
+def fold_entry(value: str) -> str:
+    """A domain or member in the form policy compares: trimmed, lower case, no trailing dot."""
+    return value.strip().lower().rstrip(".")

@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.core.flaws import Flaw as Flaw
 from gateway.core.flaws import ItemFlaws as ItemFlaws
+from gateway.core.flaws import fold_entry as fold_entry
 from gateway.core.label_policy import LabelMap, LabelPolicy
 from gateway.core.model import Stamp, Verdict
+from gateway.core.partners import PartnerPolicy
 from gateway.core.photos import PhotoPolicy
 from gateway.core.stamps import Vocabulary
 from gateway.core.text import normalise_phrase
@@ -36,11 +38,6 @@ class _Frozen(BaseModel):
 def is_group_name(name: str) -> bool:
     """Group names (and so group file names) are lower-case letters, digits, ``-`` and ``_``."""
     return bool(_GROUP_NAME.match(name))
-
-
-def fold_entry(value: str) -> str:
-    """A domain or member in the form policy compares: trimmed, lower case, no trailing dot."""
-    return value.strip().lower().rstrip(".")
 
 
 def member_flaw(member: str) -> Flaw | None:
@@ -166,6 +163,7 @@ class Policy(_Frozen):
     source: str = ""
     labels: LabelPolicy = LabelPolicy()
     photos: PhotoPolicy = PhotoPolicy()
+    partners: PartnerPolicy = PartnerPolicy()
 
     def model_post_init(self, context: Any, /) -> None:
         self.index  # noqa: B018 -- build the look-up tables once, while loading

@@ -15,6 +15,7 @@ class MtaDelivers:
     """A ``Downstream`` for one message: records the copy the MTA is to deliver."""
 
     description = "the MTA that called the milter"
+    single_copy = True  # the MTA delivers the one message it holds to every recipient
 
     def __init__(self) -> None:
         self.recipients: tuple[str, ...] = ()

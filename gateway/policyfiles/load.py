@@ -30,6 +30,7 @@ from gateway.core.policy import (
 from gateway.core.text import normalise_phrase
 from gateway.policyfiles.locate import locate as locate
 from gateway.policyfiles.locate import syntax_error_line
+from gateway.policyfiles.partners import PARTNERS_FILE, read_partners
 from gateway.policyfiles.photos import read_photos
 from gateway.policyfiles.problems import PolicyError as PolicyError
 from gateway.policyfiles.problems import PolicyProblem as PolicyProblem
@@ -130,12 +131,14 @@ def load_policy(directory: str | Path, overrides: Mapping[str, str] | None = Non
     labels = _labels(reader)
     _cross_check(reader, organisation, groups, group_files)
     photos = read_photos(reader.load, reader.validation, reader.add, set(groups) | group_files)
+    partners = read_partners(reader.load, reader.validation, reader.add,
+                             organisation.domains if organisation is not None else ())
     if reader.problems:
         raise PolicyError(reader.problems)
     assert organisation is not None and stamps is not None and rules is not None
     return Policy(organisation=organisation, stamps=stamps, rules=rules, groups=groups,
                   version=policy_version(reader.texts), source=str(root),
-                  labels=labels or LabelPolicy(), photos=photos)
+                  labels=labels or LabelPolicy(), photos=photos, partners=partners)
 
 
 def reload_policy(directory: str | Path, current: Policy) -> tuple[Policy, PolicyError | None]:
@@ -157,7 +160,7 @@ def policy_fingerprint(directory: str | Path) -> tuple[tuple[str, int, int], ...
     """(file, modification time, size) of every policy file: cheap to poll for changes."""
     root = Path(directory)
     paths = [root / ORGANISATION_FILE, root / STAMPS_FILE, root / RULES_FILE, root / LABELS_FILE,
-             root / PHOTOS_FILE, *sorted((root / GROUPS_DIR).glob("*.toml"))]
+             root / PHOTOS_FILE, root / PARTNERS_FILE, *sorted((root / GROUPS_DIR).glob("*.toml"))]
     found: list[tuple[str, int, int]] = []
     for path in paths:
         try:

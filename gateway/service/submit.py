@@ -18,7 +18,6 @@ from typing import Any
 from gateway.adapters import signing
 from gateway.adapters.crypto import BodySealer
 from gateway.adapters.delivery import DeliveryError, Downstream
-from gateway.adapters.rewrite import outgoing
 from gateway.core.acceptance import AcceptanceKey, acceptance_key
 from gateway.core.decision import Decision, decide
 from gateway.core.headers import header_over, read_header_block
@@ -27,7 +26,7 @@ from gateway.core.model import Verdict
 from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.logs import get_logger
-from gateway.service import metrics, notify, photos
+from gateway.service import metrics, notify, partners, photos
 from gateway.service.acceptance import Acceptance, Attempt
 from gateway.service.outcome import Incoming, InputProblem, Outcome, OutcomeKind, input_problem
 from gateway.service.reading import MessageReader
@@ -57,6 +56,8 @@ class Submitter:
         self.reader = reader if reader is not None else MessageReader()
         self.register = register
         self.acceptance = Acceptance(store, settings)
+        # An MTA behind a milter delivers one copy to all: partners' labels only if all agree.
+        self.single_copy: bool = getattr(downstream, "single_copy", False)
 
     async def submit(self, incoming: Incoming) -> Outcome:
         """Decide and act on one message; never raises. Logged and counted once here."""
@@ -108,8 +109,12 @@ class Submitter:
         own = read_message(incoming.data).message_id  # as the first attempt read it
         key = acceptance_key(block, incoming.data, incoming.sender, incoming.recipients)
         message_id = own or f"<{key.generated_message_id_local}@{self.settings.hostname}>"
-        return outgoing(incoming.data, self._trace(incoming, outcome.queue_id, outcome.decision,
-                                                   message_id, own is None))
+        policy = self.policy()
+        allowed = [parse_recipient(a, policy.organisation.plus_separator)
+                   for a in outcome.decision.addresses(Verdict.ALLOW)]
+        trace = self._trace(incoming, outcome.queue_id, outcome.decision, message_id, own is None)
+        return partners.parcels(policy, outcome.decision.stamp, allowed, incoming.data, trace,
+                                single=True)[0][1]
 
     async def _earlier(self, key: AcceptanceKey, queue_id: str) -> Outcome | None:
         """The outcome of an earlier attempt at the same message, if it settles this one."""
@@ -217,11 +222,12 @@ class Submitter:
         hold_id = attempt.held_by_it
         answer = Answer(kind.value, queue_id, hold_id, len(held), len(allowed), decision)
         if allowed:
-            relayed = outgoing(data, self._trace(incoming, queue_id, decision, message_id,
-                                                 facts.message_id is None))
+            made = partners.parcels(policy, decision.stamp, [by_address[a] for a in allowed], data,
+                                    self._trace(incoming, queue_id, decision, message_id,
+                                                facts.message_id is None), self.single_copy)
             attempt.delivering = True
             try:
-                await self.downstream.deliver(sender, allowed, relayed)
+                await partners.deliver(self.downstream, sender, made, queue_id)
             except DeliveryError as exc:
                 if hold_id is not None:
                     await self._withdraw(hold_id)
