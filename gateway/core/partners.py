@@ -115,7 +115,7 @@ class ProtectiveMarking(_Frozen):
     version: str = "2018.4"
     ns: str = "gov.au"
     sec: dict[Stamp, str] = Field(default_factory=dict)
-    access: dict[Stamp, str] = Field(default_factory=dict)
+    access: dict[Stamp, str] | None = None  # None: the defaults; {} writes no ACCESS
 
     @model_validator(mode="after")
     def _values(self) -> ProtectiveMarking:
@@ -125,7 +125,7 @@ class ProtectiveMarking(_Frozen):
             raise ValueError(f"ns {self.ns!r} is not a namespace like gov.au")
         gov_au = self.ns == "gov.au"
         for table, allowed in (("sec", GOV_AU_SEC), ("access", GOV_AU_ACCESS)):
-            for stamp, value in getattr(self, table).items():
+            for stamp, value in (getattr(self, table) or {}).items():
                 if gov_au and value not in allowed:
                     raise ValueError(f"{table}.{stamp.value} = {value!r} is not a value of "
                                      f"NS=gov.au; write one of {', '.join(allowed)}")
@@ -138,7 +138,7 @@ class ProtectiveMarking(_Frozen):
         return self.sec.get(stamp, DEFAULT_SEC[stamp])
 
     def access_for(self, stamp: Stamp) -> str | None:
-        return self.access.get(stamp, DEFAULT_ACCESS.get(stamp))
+        return (DEFAULT_ACCESS if self.access is None else self.access).get(stamp)
 
 
 class SioLabel(_Frozen):
@@ -166,21 +166,7 @@ class PartnerPolicy(_Frozen):
     @field_validator("partners")
     @classmethod
     def _domains(cls, value: dict[str, Partner]) -> dict[str, Partner]:
-        flaws: list[Flaw] = []
-        seen: set[str] = set()
-        for domain in value:
-            folded = fold_entry(domain)
-            if folded.startswith(("*.", "@")):
-                flaws.append(Flaw(domain, "is not a domain name",
-                                  f'write "{folded.lstrip("*.@")}" and, for its subdomains, '
-                                  "include_subdomains = true"))
-            elif not _DOMAIN.match(folded):
-                flaws.append(Flaw(domain, "is not a domain name",
-                                  "write it like unhcr.org (ASCII; punycode for other scripts)"))
-            elif folded in seen:
-                flaws.append(Flaw(domain, "is listed twice (domains ignore case)",
-                                  "keep one of the two tables", True))
-            seen.add(folded)
+        flaws = domain_flaws(value)
         if flaws:
             raise ItemFlaws(flaws)
         return {fold_entry(d): p for d, p in value.items()}
@@ -205,6 +191,26 @@ class PartnerPolicy(_Frozen):
                 if own == domain or (partner.include_subdomains and own.endswith("." + domain)):
                     found.append((domain, own))
         return found
+
+
+def domain_flaws(domains: Iterable[str]) -> list[Flaw]:
+    """What is wrong with the partner domains as written: not a domain, or twice."""
+    flaws: list[Flaw] = []
+    seen: set[str] = set()
+    for domain in domains:
+        folded = fold_entry(domain)
+        if folded.startswith(("*.", "@")):
+            flaws.append(Flaw(domain, "is not a domain name",
+                              f'write "{folded.lstrip("*.@")}" and, for its subdomains, '
+                              "include_subdomains = true"))
+        elif not _DOMAIN.match(folded):
+            flaws.append(Flaw(domain, "is not a domain name",
+                              "write it like unhcr.org (ASCII; punycode for other scripts)"))
+        elif folded in seen:
+            flaws.append(Flaw(domain, "is listed twice (domains ignore case)",
+                              "keep one of the two tables", True))
+        seen.add(folded)
+    return flaws
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.core.partners import PARTNERS_FILE as PARTNERS_FILE
-from gateway.core.partners import PartnerPolicy
+from gateway.core.partners import PartnerPolicy, domain_flaws
 
 Load = Callable[[str, bool], dict[str, Any] | None]
 Validation = Callable[[str, tuple[str, ...], ValidationError, type[PartnerPolicy]], None]
@@ -22,6 +22,14 @@ def read_partners(load: Load, validation: Validation, add: Add,
     data = load(PARTNERS_FILE, False)
     if data is None:
         return PartnerPolicy()
+    tables = data.get("partners")
+    if isinstance(tables, dict):
+        flaws = domain_flaws(tables)
+        for flaw in flaws:  # reported at the table's own line; the rest is still checked
+            add(PARTNERS_FILE, ("partners", flaw.value), flaw.value, flaw.message, flaw.hint)
+        if flaws:
+            bad = {flaw.value for flaw in flaws}
+            data = {**data, "partners": {k: v for k, v in tables.items() if k not in bad}}
     try:
         partners = PartnerPolicy.model_validate(data)
     except ValidationError as exc:

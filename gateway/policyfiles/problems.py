@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,10 +108,16 @@ def _explain_error(kind: str, pydantic_message: str, loc: tuple[str, ...],
 
 def _known_keys(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
     current: type[BaseModel] | None = model
-    for part in loc:
+    parts = iter(loc)
+    for part in parts:
         if current is None or part not in current.model_fields:
             return []
         annotation = current.model_fields[part].annotation
+        args = typing.get_args(annotation)
+        if typing.get_origin(annotation) is dict and len(args) == 2:  # a table of tables
+            annotation = args[1]
+            if next(parts, None) is None:
+                return []
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             current = annotation
         else:
