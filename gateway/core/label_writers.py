@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.core.decision import Decision
 from gateway.core.model import Stamp
 from gateway.core.partners import (
     Partner,
@@ -69,6 +70,19 @@ def label_copy(stamp: Stamp | None, partner: Partner, policy: PartnerPolicy) -> 
     if Writer.SIO_LABEL in writers:
         fields.append((SIO_HEADER, sio_label(stamp, policy.sio_label.policy_id)))
     return LabelCopy(tuple(fields), f"[{tlp}]" if partner.subject_tag else None)
+
+
+def label_stamp(decision: Decision, thread_stamp: Stamp | None = None) -> Stamp | None:
+    """The stamp partners' labels say: the message's own, unless stricter quoted, forwarded,
+    attached or thread content went under a lower stamp without a permitted downgrade (the
+    ``downgrade`` rule hit): then the strictest of them. A label never says less than the
+    content carries; a permitted downgrade (management re-stamping a story) is the stamp."""
+    found = [decision.stamp] if decision.stamp is not None else []
+    if "downgrade" in decision.rules:
+        found += [Stamp(stamp) for stamp, _, _ in decision.embedded]
+        if thread_stamp is not None:
+            found.append(thread_stamp)
+    return max(found, key=lambda stamp: stamp.rank) if found else None
 
 
 def tlp_label(level: Tlp) -> str:

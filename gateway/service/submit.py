@@ -21,6 +21,7 @@ from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.core.acceptance import AcceptanceKey, acceptance_key
 from gateway.core.decision import Decision, decide
 from gateway.core.headers import header_over, read_header_block
+from gateway.core.label_writers import label_stamp
 from gateway.core.message import read_message
 from gateway.core.model import Verdict
 from gateway.core.policy import Policy
@@ -113,8 +114,8 @@ class Submitter:
         allowed = [parse_recipient(a, policy.organisation.plus_separator)
                    for a in outcome.decision.addresses(Verdict.ALLOW)]
         trace = self._trace(incoming, outcome.queue_id, outcome.decision, message_id, own is None)
-        return partners.parcels(policy, outcome.decision.stamp, allowed, incoming.data, trace,
-                                single=True)[0][1]
+        return partners.parcels(policy, label_stamp(outcome.decision), allowed, incoming.data,
+                                trace, single=True)[0][1]
 
     async def _earlier(self, key: AcceptanceKey, queue_id: str) -> Outcome | None:
         """The outcome of an earlier attempt at the same message, if it settles this one."""
@@ -222,7 +223,8 @@ class Submitter:
         hold_id = attempt.held_by_it
         answer = Answer(kind.value, queue_id, hold_id, len(held), len(allowed), decision)
         if allowed:
-            made = partners.parcels(policy, decision.stamp, [by_address[a] for a in allowed], data,
+            labelled = label_stamp(decision, thread.stamp if thread is not None else None)
+            made = partners.parcels(policy, labelled, [by_address[a] for a in allowed], data,
                                     self._trace(incoming, queue_id, decision, message_id,
                                                 facts.message_id is None), self.single_copy)
             attempt.delivering = True

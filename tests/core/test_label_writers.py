@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from gateway.core.decision import Decision
 from gateway.core.label_writers import (
     Copy,
     LabelCopy,
@@ -17,6 +18,7 @@ from gateway.core.label_writers import (
     ess_security_label,
     has_tag,
     label_copy,
+    label_stamp,
 )
 from gateway.core.model import Stamp
 from gateway.core.partners import STAMPGATE_POLICY_ID, Partner, PartnerPolicy, partner_for
@@ -162,3 +164,29 @@ def test_the_nearest_partner_domain_decides() -> None:
     assert found is not None and found.domain == "unhcr.test"
     assert partner_for(policy, "unhcr.test.evil.test") is None
     assert partner_for(policy, "notunhcr.test") is None
+
+
+def decision_for(stamp: Stamp | None, rules: tuple[str, ...],
+                 embedded: tuple[tuple[str, str, int], ...]) -> Decision:
+    return Decision(stamp=stamp, found_in=(), recipients=(), rules=rules, reasons=(),
+                    policy_version="test", embedded=embedded)
+
+
+@pytest.mark.parametrize(("stamp", "rules", "embedded", "thread", "expected"), [
+    (Stamp.INTERNAL, ("internal.organisation",), (), None, Stamp.INTERNAL),
+    (None, ("unstamped.external",), (), None, None),
+    # Stricter quoted content under no stamp, downgrade not permitted: the label says it.
+    (None, ("unstamped.external", "downgrade"), (("internal", "quoted", 1),), None,
+     Stamp.INTERNAL),
+    (Stamp.CLEARED, ("cleared.external", "downgrade"),
+     (("needs_adjustment", "quoted", 1), ("confidential", "attached", 2)), None,
+     Stamp.CONFIDENTIAL),
+    (Stamp.CLEARED, ("cleared.external", "downgrade"), (), Stamp.INTERNAL, Stamp.INTERNAL),
+    # Management re-stamped the story: the permitted downgrade is the stamp.
+    (Stamp.CLEARED, ("downgrade-permitted", "cleared.external"),
+     (("needs_adjustment", "quoted", 1),), Stamp.NEEDS_ADJUSTMENT, Stamp.CLEARED),
+])
+def test_the_label_never_says_less_than_the_content_carries(
+        stamp: Stamp | None, rules: tuple[str, ...], embedded: tuple[tuple[str, str, int], ...],
+        thread: Stamp | None, expected: Stamp | None) -> None:
+    assert label_stamp(decision_for(stamp, rules, embedded), thread) is expected

@@ -1,0 +1,220 @@
+"""Labels for partners over real SMTP: a partner domain's copy carries our stamp as X-TLP,
+X-Protective-Marking and SIO-Label (and a tagged subject), nobody else's does; a client's
+copies of those fields are replaced; the stamp signature still verifies; and a partner's
+reply quoting a labelled message keeps the stamp when it comes back through the gateway."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pytest
+
+from gateway.adapters import signing
+from tests.support.downstream import Downstream, Received
+from tests.support.gateway import EXAMPLE_POLICIES, GatewayProcess
+
+SENDER = "alice@example.org"
+COLLEAGUE = "bob@example.org"
+COMMS = "press@example.org"
+PARTNER = "ana@unhcr.test"
+PARTNER_FIELD = "field@geneva.unhcr.test"
+GOVERNMENT = "officer@gov.test"
+OUTSIDE = "journalist@news.test"
+KEY = "a signing key for the partners test"
+
+PARTNERS = """
+[partners."unhcr.test"]
+write = ["tlp", "protective-marking", "sio-label"]
+subject_tag = true
+include_subdomains = true
+
+[partners."gov.test"]
+write = ["protective-marking"]
+"""
+# The partners may receive Internal material (the example bounces it for anyone outside).
+PARTNER_GROUP = 'description = "Partners"\nmembers = ["@unhcr.test", "@gov.test"]\n'
+INTERNAL_FOR_PARTNERS = '{ communications = "bounce", partners = "allow" }'
+
+INTERNAL_LABELS = [
+    ("X-TLP", "TLP:AMBER+STRICT"),
+    ("X-Protective-Marking", "VER=2018.4, NS=gov.au, SEC=OFFICIAL:Sensitive"),
+    ("SIO-Label", 'marking="INTERNAL"; type=":ess"; label="MSMCAQMGFGmChbe8kLrogqi5jauPnuSxtIdQ'
+                  'EwhJTlRFUk5BTA=="'),
+]
+LABEL_NAMES = ("x-tlp", "x-protective-marking", "sio-label")
+
+
+def partner_policies(target: Path) -> None:
+    shutil.copytree(EXAMPLE_POLICIES, target)
+    (target / "partners.toml").write_text(PARTNERS)
+    (target / "groups" / "partners.toml").write_text(PARTNER_GROUP)
+    rules = (target / "rules.toml").read_text()
+    internal = rules.index("[internal]")
+    old = 'groups = { communications = "bounce" }'
+    at = rules.index(old, internal)
+    (target / "rules.toml").write_text(
+        rules[:at] + f"groups = {INTERNAL_FOR_PARTNERS}" + rules[at + len(old):])
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory,
+            downstream: Downstream) -> Iterator[GatewayProcess]:
+    workdir = tmp_path_factory.mktemp("partners")
+    partner_policies(workdir / "policies")
+    process = GatewayProcess(workdir, downstream.url,
+                             config={"workers": 1, "stamp_signing_key": KEY}).start()
+    yield process
+    process.stop()
+
+
+def mail(subject: str, body: str, to: str, extra: str = "", message_id: str = "") -> str:
+    mid = f"Message-ID: {message_id}\r\n" if message_id else ""
+    return (f"From: Alice <{SENDER}>\r\nTo: {to}\r\nSubject: {subject}\r\n{mid}{extra}"
+            f"\r\n{body}\r\n")
+
+
+def fields(copy: Received) -> list[tuple[str, str]]:
+    """Every header field of a copy, names as written, values unfolded."""
+    message = message_from_bytes(copy.data, policy=default)
+    return [(name, " ".join(str(value).split())) for name, value in message.items()]
+
+
+def labels(copy: Received) -> list[tuple[str, str]]:
+    return [(n, v) for n, v in fields(copy) if n.lower() in LABEL_NAMES]
+
+
+def subject(copy: Received) -> list[str]:
+    return [v for n, v in fields(copy) if n.lower() == "subject"]
+
+
+def only_copy(downstream: Downstream, address: str) -> Received:
+    found = downstream.delivered_to(address)
+    assert len(found) == 1, f"{address} got {len(found)} copies"
+    return found[0]
+
+
+def test_only_the_partners_copy_carries_labels(gateway: GatewayProcess,
+                                                downstream: Downstream) -> None:
+    recipients = [COLLEAGUE, PARTNER, OUTSIDE, PARTNER_FIELD, GOVERNMENT]
+    code, reply = gateway.send(SENDER, recipients,
+                               mail("press release", "Cleared for publication\r\nOut today.",
+                                    ", ".join(recipients)))
+    assert code == 250, reply
+    got = downstream.wait_for(3)
+    assert sorted(sorted(copy.recipients) for copy in got) == [
+        [PARTNER, PARTNER_FIELD], [COLLEAGUE, OUTSIDE], [GOVERNMENT]]
+    ordinary = only_copy(downstream, COLLEAGUE)
+    assert ordinary is only_copy(downstream, OUTSIDE)
+    assert labels(ordinary) == [] and subject(ordinary) == ["press release"]
+    partner = only_copy(downstream, PARTNER)
+    assert labels(partner) == [
+        ("X-TLP", "TLP:CLEAR"),
+        ("X-Protective-Marking", "VER=2018.4, NS=gov.au, SEC=OFFICIAL"),
+        ("SIO-Label", 'marking="CLEARED FOR PUBLICATION"; type=":ess"; label="MTICAQEGFGmChbe8kLr'
+                      'ogqi5jauPnuSxtIdQExdDTEVBUkVEIEZPUiBQVUJMSUNBVElPTg=="')]
+    assert subject(partner) == ["[TLP:CLEAR] press release"]
+    government = only_copy(downstream, GOVERNMENT)
+    assert labels(government) == [
+        ("X-Protective-Marking", "VER=2018.4, NS=gov.au, SEC=OFFICIAL")]
+    assert subject(government) == ["press release"]
+    # Apart from the labels and the subject, every copy is the same message.
+    for copy in (partner, government):
+        rest = [(n, v) for n, v in fields(copy) if n.lower() not in (*LABEL_NAMES, "subject")]
+        assert rest == [(n, v) for n, v in fields(ordinary) if n.lower() != "subject"]
+        assert copy.data.split(b"\r\n\r\n", 1)[1] == ordinary.data.split(b"\r\n\r\n", 1)[1]
+
+
+def test_a_clients_own_labels_are_replaced_not_repeated(gateway: GatewayProcess,
+                                                        downstream: Downstream) -> None:
+    forged = ("X-TLP: TLP:CLEAR\r\nSIO-Label: marking=\"PUBLIC\"\r\n"
+              "X-Protective-Marking: VER=2018.4, NS=gov.au, SEC=UNOFFICIAL\r\n")
+    code, reply = gateway.send(SENDER, [COLLEAGUE, PARTNER],
+                               mail("[TLP:AMBER+STRICT] budget", "Internal\r\nThe audit.",
+                                    PARTNER, extra=forged))
+    assert code == 250, reply
+    downstream.wait_for(2)
+    partner = only_copy(downstream, PARTNER)
+    assert labels(partner) == INTERNAL_LABELS
+    assert subject(partner) == ["[TLP:AMBER+STRICT] budget"]  # already tagged: not twice
+    colleague = only_copy(downstream, COLLEAGUE)
+    assert subject(colleague) == ["[TLP:AMBER+STRICT] budget"]
+
+
+def test_the_stamp_signature_verifies_on_the_partners_copy(gateway: GatewayProcess,
+                                                            downstream: Downstream) -> None:
+    code, reply = gateway.send(SENDER, [PARTNER, COLLEAGUE],
+                               mail("budget", "Internal\r\nThe audit.", PARTNER,
+                                    message_id="<sig-1@example.org>"))
+    assert code == 250, reply
+    downstream.wait_for(2)
+    key = signing.resolve_key(KEY)
+    for address in (PARTNER, COLLEAGUE):
+        verified = signing.verify(only_copy(downstream, address).data, key)
+        assert verified.stamp == "internal"
+
+
+def test_a_message_without_a_subject_gets_one_with_the_tag(gateway: GatewayProcess,
+                                                           downstream: Downstream) -> None:
+    data = f"From: {SENDER}\r\nTo: {PARTNER}\r\n\r\nInternal\r\nCase notes.\r\n"
+    code, reply = gateway.send(SENDER, [PARTNER], data)
+    assert code == 250, reply
+    partner = downstream.wait_for(1)[0]
+    assert subject(partner) == ["[TLP:AMBER+STRICT]"]
+    assert labels(partner) == INTERNAL_LABELS
+
+
+def test_unstamped_mail_gets_no_labels(gateway: GatewayProcess, downstream: Downstream) -> None:
+    code, reply = gateway.send(SENDER, [PARTNER], mail("lunch", "Shall we meet at one?", PARTNER))
+    assert code == 250, reply
+    partner = downstream.wait_for(1)[0]
+    assert labels(partner) == [] and subject(partner) == ["lunch"]
+
+
+def alices_answer(labelled: Received, threaded: bool) -> str:
+    """Alice's answer to the partner's reply to a labelled copy, as mail clients write them:
+    the tagged subject kept, both earlier messages quoted, no stamp of her own; ``threaded``:
+    with the References that name the gateway's message (a client that drops them leaves
+    only the quoted text)."""
+    message = message_from_bytes(labelled.data, policy=default)
+    body = message.get_body(("plain",))
+    assert body is not None
+    original = "".join(f">> {line}\r\n" for line in body.get_content().splitlines())
+    references = (f"In-Reply-To: <reply-1@unhcr.test>\r\n"
+                  f"References: {message['Message-ID']} <reply-1@unhcr.test>\r\n"
+                  if threaded else "")
+    return (f"From: Alice <{SENDER}>\r\nTo: {PARTNER}, {OUTSIDE}\r\n"
+            f"Subject: Re: Re: {message['Subject']}\r\n{references}\r\n"
+            f"Adding our lawyer.\r\n\r\nOn Tuesday Ana wrote:\r\n> Thanks, noted.\r\n>\r\n"
+            f"> On Monday Alice wrote:\r\n{original}")
+
+
+@pytest.mark.parametrize("threaded", [True, False], ids=["thread", "quoted-text-only"])
+def test_a_partners_reply_keeps_the_stamp_on_its_way_back(
+        gateway: GatewayProcess, downstream: Downstream, threaded: bool) -> None:
+    mid = f"<round-trip-{threaded}@example.org>"
+    code, reply = gateway.send(SENDER, [PARTNER], mail("budget", "Internal\r\nThe audit numbers.",
+                                                        PARTNER, message_id=mid))
+    assert code == 250, reply
+    labelled = downstream.wait_for(1)[0]
+    assert subject(labelled) == ["[TLP:AMBER+STRICT] budget"]
+    downstream.clear()
+    answer = alices_answer(labelled, threaded)
+    code, reply = gateway.send(SENDER, [PARTNER, OUTSIDE], answer)
+    if threaded:  # the unstamped answer inherits the thread's Internal: refused outside
+        assert code == 550, reply
+        assert (f"<{OUTSIDE}> (external): Internal may not go outside the organisation"
+                in reply)
+        code, reply = gateway.send(SENDER, [PARTNER], answer)
+    else:  # the quoted Internal is stricter than no stamp: held for outside, not sent
+        assert "held for review" in reply and "for 1 recipient" in reply
+    assert code == 250, reply
+    back = downstream.wait_for(1)[0]
+    assert back.recipients == [PARTNER]
+    assert dict(fields(back))["X-Stamp"] == ("internal" if threaded else "none")
+    # Either way the partner's copy says Internal, and its subject is tagged once.
+    assert labels(back) == INTERNAL_LABELS
+    assert subject(back) == ["Re: Re: [TLP:AMBER+STRICT] budget"]
