@@ -24,12 +24,13 @@ from gateway.adapters.accounts import AccountsError
 from gateway.adapters.crypto import BodySealer, SealError
 from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.adapters.reviewers import notice_address, reviewer_accounts
-from gateway.adapters.rewrite import outgoing
+from gateway.core.label_writers import label_stamp
 from gateway.core.message import read_message
 from gateway.core.photos import stripped_header
 from gateway.core.policy import Policy
+from gateway.core.recipients import parse_recipient
 from gateway.logs import get_logger
-from gateway.service import notify
+from gateway.service import notify, partners
 from gateway.settings import Settings
 from gateway.store.records import HeldMessage, OutboxItem, OutboxKind, now
 from gateway.store.store import Store
@@ -101,8 +102,8 @@ class OutboxWorker:
     async def attempt(self, item: OutboxItem) -> None:
         hold = await self.store.get_held(item.held_id) if item.held_id else None
         try:
-            data = await self._payload(item, hold)
-            await self.downstream.deliver(item.sender, list(item.recipients), data)
+            made = await self._payload(item, hold)
+            await partners.deliver(self.downstream, item.sender, made, f"outbox {item.id}")
         except Undeliverable as exc:
             await self._give_up(item, hold, str(exc))
             return
@@ -130,12 +131,14 @@ class OutboxWorker:
                  hold_id=item.held_id, recipients=list(item.recipients),
                  attempts=item.attempts + 1)
 
-    async def _payload(self, item: OutboxItem, hold: HeldMessage | None) -> bytes:
+    async def _payload(self, item: OutboxItem, hold: HeldMessage | None) -> list[partners.Parcel]:
+        """The copies to send: a notice as stored; a release as the relay would have sent it,
+        partners' recipients with their labels (service/partners.py)."""
         match item.kind:
             case OutboxKind.NOTICE:
                 if item.data is None:
                     raise Undeliverable("the notice has no content")
-                return item.data
+                return [(tuple(item.recipients), item.data)]
             case OutboxKind.RELEASE:
                 if hold is None:
                     raise Undeliverable(f"held message {item.held_id} is gone")
@@ -146,10 +149,15 @@ class OutboxWorker:
                     data = await asyncio.to_thread(self.sealer.open, blob)
                 except SealError as exc:
                     raise Undeliverable(f"held content cannot be read: {exc}") from exc
-                return self._released(data, hold, item.requested_by)
+                policy = self.policy()
+                recipients = [parse_recipient(a, policy.organisation.plus_separator)
+                              for a in item.recipients]
+                trace = self._released(data, hold, item.requested_by)
+                return partners.parcels(policy, label_stamp(hold.decision), recipients, data,
+                                        trace)
 
-    def _released(self, data: bytes, hold: HeldMessage, by: str) -> bytes:
-        """The held original with the gateway's trace fields, as the SMTP edge relays it."""
+    def _released(self, data: bytes, hold: HeldMessage, by: str) -> list[tuple[str, str]]:
+        """The gateway's trace fields for a released original, as the SMTP edge writes them."""
         stamp = hold.stamp or "none"
         by_token = "".join(ch for ch in by if ch.isprintable() and ch not in "\r\n;()")[:100]
         received = (f"by {self.settings.hostname} (stampgate) with local id {hold.id} "
@@ -163,7 +171,7 @@ class OutboxWorker:
         if self.settings.stamp_signing_key is not None and message_id:
             key = signing.resolve_key(self.settings.stamp_signing_key.get_secret_value())
             trace.append(signing.signature_field(key, hold.queue_id, stamp, message_id))
-        return outgoing(data, trace)
+        return trace
 
     async def _give_up(self, item: OutboxItem, hold: HeldMessage | None, error: str) -> None:
         mail = []

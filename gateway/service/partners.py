@@ -34,15 +34,16 @@ def parcels(policy: Policy, stamp: Stamp | None, recipients: Sequence[Recipient]
 
 
 async def deliver(downstream: Downstream, sender: str, made: Sequence[Parcel],
-                  queue_id: str) -> None:
+                  ref: str) -> None:
     """Hand every copy to the downstream in turn. A failure after an earlier copy was taken
-    is raised as uncertain: part of the message may have been delivered."""
+    is raised as uncertain: part of the message may have been delivered. ``ref`` names the
+    message in the log (a queue id, an outbox entry)."""
     for index, (recipients, data) in enumerate(made):
         try:
             await downstream.deliver(sender, recipients, data)
         except DeliveryError as exc:
             if index == 0:
                 raise
-            log.warning("partial-delivery", queue_id=queue_id, copies=len(made),
+            log.warning("partial-delivery", ref=ref, copies=len(made),
                         delivered_copies=index)
             raise DeliveryError(exc.temporary, exc.detail, exc.code, uncertain=True) from exc

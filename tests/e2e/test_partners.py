@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from gateway.adapters import signing
+from gateway.adapters.crypto import new_master_key
 from tests.support.downstream import Downstream, Received
 from tests.support.gateway import EXAMPLE_POLICIES, GatewayProcess
+from tests.support.review_gateway import FAST, HOLD_ID, add_reviewer, cli, wait_for
 
 SENDER = "alice@example.org"
 COLLEAGUE = "bob@example.org"
@@ -25,6 +27,7 @@ PARTNER_FIELD = "field@geneva.unhcr.test"
 GOVERNMENT = "officer@gov.test"
 OUTSIDE = "journalist@news.test"
 KEY = "a signing key for the partners test"
+REVIEWER = "director@example.org"
 
 PARTNERS = """
 [partners."unhcr.test"]
@@ -65,8 +68,11 @@ def gateway(tmp_path_factory: pytest.TempPathFactory,
             downstream: Downstream) -> Iterator[GatewayProcess]:
     workdir = tmp_path_factory.mktemp("partners")
     partner_policies(workdir / "policies")
-    process = GatewayProcess(workdir, downstream.url,
-                             config={"workers": 1, "stamp_signing_key": KEY}).start()
+    config = {**FAST, "notify_mode": "off", "held_encryption_key": new_master_key(),
+              "stamp_signing_key": KEY}
+    process = GatewayProcess(workdir, downstream.url, config=config)
+    add_reviewer(process)
+    process.start()
     yield process
     process.stop()
 
@@ -218,3 +224,27 @@ def test_a_partners_reply_keeps_the_stamp_on_its_way_back(
     # Either way the partner's copy says Internal, and its subject is tagged once.
     assert labels(back) == INTERNAL_LABELS
     assert subject(back) == ["Re: Re: [TLP:AMBER+STRICT] budget"]
+
+
+def test_a_released_message_reaches_the_partner_labelled(gateway: GatewayProcess,
+                                                         downstream: Downstream) -> None:
+    code, reply = gateway.send(SENDER, [COLLEAGUE, PARTNER],
+                               mail("Amira's story", "Needs adjustment: change name\r\nAmira "
+                                    "crossed the border in March.", PARTNER))
+    assert code == 250, reply
+    found = HOLD_ID.search(reply)
+    assert found is not None, reply
+    (colleague,) = wait_for(downstream, COLLEAGUE)
+    assert labels(colleague) == [] and subject(colleague) == ["Amira's story"]
+    released = cli(gateway, "held", "release", found.group(1), "--by", REVIEWER,
+                   "--adjustments-done")
+    assert released.returncode == 0, released.stderr
+    (partner,) = wait_for(downstream, PARTNER)
+    assert partner.recipients == [PARTNER]
+    assert labels(partner) == [
+        ("X-TLP", "TLP:AMBER+STRICT"),
+        ("X-Protective-Marking", "VER=2018.4, NS=gov.au, SEC=OFFICIAL:Sensitive"),
+        ("SIO-Label", 'marking="NEEDS ADJUSTMENT"; type=":ess"; label="MSsCAQIGFGmChbe8kLrogqi5'
+                      'jauPnuSxtIdQExBORUVEUyBBREpVU1RNRU5U"')]
+    assert subject(partner) == ["[TLP:AMBER+STRICT] Amira's story"]
+    assert signing.verify(partner.data, signing.resolve_key(KEY)).stamp == "needs_adjustment"
