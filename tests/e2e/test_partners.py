@@ -5,18 +5,24 @@ reply quoting a labelled message keeps the stamp when it comes back through the 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import default
-from pathlib import Path
 
 import pytest
 
 from gateway.adapters import signing
 from gateway.adapters.crypto import new_master_key
 from tests.support.downstream import Downstream, Received
-from tests.support.gateway import EXAMPLE_POLICIES, GatewayProcess
+from tests.support.gateway import GatewayProcess
+from tests.support.partners import (
+    INTERNAL_LABELS,
+    LABEL_NAMES,
+    fields,
+    labels,
+    partner_policies,
+    subject,
+)
 from tests.support.review_gateway import FAST, HOLD_ID, add_reviewer, cli, wait_for
 
 SENDER = "alice@example.org"
@@ -28,40 +34,6 @@ GOVERNMENT = "officer@gov.test"
 OUTSIDE = "journalist@news.test"
 KEY = "a signing key for the partners test"
 REVIEWER = "director@example.org"
-
-PARTNERS = """
-[partners."unhcr.test"]
-write = ["tlp", "protective-marking", "sio-label"]
-subject_tag = true
-include_subdomains = true
-
-[partners."gov.test"]
-write = ["protective-marking"]
-"""
-# The partners may receive Internal material (the example bounces it for anyone outside).
-PARTNER_GROUP = 'description = "Partners"\nmembers = ["@unhcr.test", "@gov.test"]\n'
-INTERNAL_FOR_PARTNERS = '{ communications = "bounce", partners = "allow" }'
-
-INTERNAL_LABELS = [
-    ("X-TLP", "TLP:AMBER+STRICT"),
-    ("X-Protective-Marking", "VER=2018.4, NS=gov.au, SEC=OFFICIAL:Sensitive"),
-    ("SIO-Label", 'marking="INTERNAL"; type=":ess"; label="MSMCAQMGFGmChbe8kLrogqi5jauPnuSxtIdQ'
-                  'EwhJTlRFUk5BTA=="'),
-]
-LABEL_NAMES = ("x-tlp", "x-protective-marking", "sio-label")
-
-
-def partner_policies(target: Path) -> None:
-    shutil.copytree(EXAMPLE_POLICIES, target)
-    (target / "partners.toml").write_text(PARTNERS)
-    (target / "groups" / "partners.toml").write_text(PARTNER_GROUP)
-    rules = (target / "rules.toml").read_text()
-    internal = rules.index("[internal]")
-    old = 'groups = { communications = "bounce" }'
-    at = rules.index(old, internal)
-    (target / "rules.toml").write_text(
-        rules[:at] + f"groups = {INTERNAL_FOR_PARTNERS}" + rules[at + len(old):])
-
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory,
@@ -81,20 +53,6 @@ def mail(subject: str, body: str, to: str, extra: str = "", message_id: str = ""
     mid = f"Message-ID: {message_id}\r\n" if message_id else ""
     return (f"From: Alice <{SENDER}>\r\nTo: {to}\r\nSubject: {subject}\r\n{mid}{extra}"
             f"\r\n{body}\r\n")
-
-
-def fields(copy: Received) -> list[tuple[str, str]]:
-    """Every header field of a copy, names as written, values unfolded."""
-    message = message_from_bytes(copy.data, policy=default)
-    return [(name, " ".join(str(value).split())) for name, value in message.items()]
-
-
-def labels(copy: Received) -> list[tuple[str, str]]:
-    return [(n, v) for n, v in fields(copy) if n.lower() in LABEL_NAMES]
-
-
-def subject(copy: Received) -> list[str]:
-    return [v for n, v in fields(copy) if n.lower() == "subject"]
 
 
 def only_copy(downstream: Downstream, address: str) -> Received:
