@@ -21,7 +21,9 @@ from gateway.cli.policy_common import (
 )
 from gateway.cli.policy_groups import run_import_group
 from gateway.core.explain import explain, rule_table
+from gateway.core.label_writers import label_lines
 from gateway.core.policy import Policy
+from gateway.core.recipients import parse_recipient
 from gateway.core.rules import RULES
 from gateway.policyfiles.load import PolicyError, load_policy
 from gateway.policyfiles.testing import (
@@ -197,6 +199,10 @@ def run_explain(args: argparse.Namespace) -> int:
         if args.stamp is not None:
             print(f"what if: a message whose first line is {args.stamp!r}")
         print(explain(decision, args.policies))
+        recipients = [parse_recipient(a, policy.organisation.plus_separator)
+                      for a in args.recipients]
+        for line in label_lines(policy, decision, recipients):
+            print(line)
     return OK
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.core.decision import Decision
-from gateway.core.model import Stamp
+from gateway.core.model import Stamp, Verdict
 from gateway.core.partners import (
     Partner,
     PartnerPolicy,
@@ -186,3 +186,19 @@ def copies(policy: Policy, stamp: Stamp | None, recipients: Sequence[Recipient],
     if single and len(groups) > 1:
         return (Copy(tuple(r.address for r in recipients), None),)
     return tuple(Copy(tuple(addresses), labels) for labels, addresses in groups.items())
+
+
+def label_lines(policy: Policy, decision: Decision, recipients: Sequence[Recipient]) -> list[str]:
+    """What partners' copies would carry, for ``policy explain``: a line per labelled copy
+    (held recipients get theirs on release), nothing when no recipient is a partner's."""
+    going = {r.address for r in decision.recipients if r.verdict is not Verdict.BOUNCE}
+    lines: list[str] = []
+    for copy in copies(policy, label_stamp(decision), [r for r in recipients
+                                                       if r.address in going]):
+        if copy.labels is None:
+            continue
+        written = "; ".join(f"{name}: {' '.join(value.split())}"
+                            for name, value in copy.labels.fields)
+        tag = f"; subject tagged {copy.labels.subject_tag}" if copy.labels.subject_tag else ""
+        lines.append(f"  {', '.join(copy.recipients)}: {written}{tag}")
+    return ["labels for partners:", *lines] if lines else []

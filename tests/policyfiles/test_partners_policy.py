@@ -115,3 +115,23 @@ def test_every_problem_is_reported_at_once(policies: Path) -> None:
         load_policy(policies)
     keys = [problem.key for problem in caught.value.problems]
     assert keys == ["partners.bad", "partners.ok.test.write", "tlp.internal"]
+
+
+def test_policy_explain_shows_what_partners_copies_carry(policies: Path, run: Run) -> None:
+    (policies / "partners.toml").write_text(uncommented_example(policies))
+    status, out, _ = run("policy", "explain", "--policies", str(policies),
+                         "--from", "alice@example.org", "--to", "ana@unhcr.org",
+                         "--to", "omar@geneva.unhcr.org", "--to", "bob@example.org",
+                         "--to", "officer@homeaffairs.gov.au", "--stamp", "Needs adjustment")
+    assert status == 0
+    assert out.endswith(
+        "labels for partners:\n"
+        "  ana@unhcr.org, omar@geneva.unhcr.org: X-TLP: TLP:AMBER+STRICT; SIO-Label: "
+        'marking="NEEDS ADJUSTMENT"; type=":ess"; label="MSsCAQIGFGmChbe8kLrogqi5jauPnuSxtIdQ'
+        'ExBORUVEUyBBREpVU1RNRU5U"; subject tagged [TLP:AMBER+STRICT]\n'
+        "  officer@homeaffairs.gov.au: X-TLP: TLP:AMBER+STRICT; X-Protective-Marking: "
+        "VER=2018.4, NS=gov.au, SEC=OFFICIAL:Sensitive\n")
+    status, out, _ = run("policy", "explain", "--policies", str(policies),
+                         "--from", "alice@example.org", "--to", "x@news.test",
+                         "--stamp", "Cleared for publication")
+    assert status == 0 and "labels for partners" not in out
