@@ -13,7 +13,7 @@ import pytest
 
 from gateway.adapters import signing
 from gateway.adapters.crypto import new_master_key
-from tests.support.downstream import Downstream, Received
+from tests.support.downstream import Downstream, Mode, Received
 from tests.support.gateway import GatewayProcess
 from tests.support.partners import (
     INTERNAL_LABELS,
@@ -206,3 +206,22 @@ def test_a_released_message_reaches_the_partner_labelled(gateway: GatewayProcess
                       'jauPnuSxtIdQExBORUVEUyBBREpVU1RNRU5U"')]
     assert subject(partner) == ["[TLP:AMBER+STRICT] Amira's story"]
     assert signing.verify(partner.data, signing.resolve_key(KEY)).stamp == "needs_adjustment"
+
+
+def test_a_partners_copy_refused_after_the_others_went_is_reported_and_counted(
+        gateway: GatewayProcess, downstream: Downstream) -> None:
+    downstream.set(Mode.REFUSE_RCPT, refuse_rcpt=[PARTNER])
+    data = mail("budget", "Internal\r\nThe audit.", PARTNER, message_id="<refused-1@example.org>")
+    code, reply = gateway.send(SENDER, [COLLEAGUE, PARTNER], data)
+    assert code == 550 and "Downstream refused the message" in reply, reply
+    assert [copy.recipients for copy in downstream.messages] == [[COLLEAGUE]]
+    partial = gateway.log_events("partial-delivery")
+    assert partial and partial[-1]["copies"] == 2 and partial[-1]["delivered_copies"] == 1
+    # The client tries again: the partner gets its copy; the colleague's second copy is
+    # counted as a possible duplicate, as for any delivery that may have happened before.
+    downstream.set(Mode.ACCEPT)
+    code, reply = gateway.send(SENDER, [COLLEAGUE, PARTNER], data)
+    assert code == 250, reply
+    assert labels(only_copy(downstream, PARTNER)) == INTERNAL_LABELS
+    assert len(downstream.delivered_to(COLLEAGUE)) == 2
+    assert gateway.log_events("possible-duplicate-delivery")
