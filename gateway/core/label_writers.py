@@ -175,6 +175,8 @@ def copies(policy: Policy, stamp: Stamp | None, recipients: Sequence[Recipient],
     ``single``: the edge delivers one copy to all (a milter's MTA). Labels are then written
     only when every recipient gets the same ones; otherwise nobody gets any.
     """
+    if not policy.partners.partners:  # nobody is written labels: the one copy as before
+        return (Copy(tuple(r.address for r in recipients), None),)
     groups: dict[LabelCopy | None, list[str]] = {}
     for recipient in recipients:
         labels = None
