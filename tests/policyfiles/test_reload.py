@@ -46,7 +46,7 @@ def test_the_fingerprint_changes_when_a_file_changes(policies: Path) -> None:
     before = policy_fingerprint(policies)
     assert [name for name, _, _ in before] == [
         "organisation.toml", "stamps.toml", "rules.toml", "labels.toml", "photos.toml",
-        "groups/communications.toml", "groups/management.toml"]
+        "partners.toml", "groups/communications.toml", "groups/management.toml"]
     assert policy_fingerprint(policies) == before
     rules = policies / "rules.toml"
     stat = rules.stat()
