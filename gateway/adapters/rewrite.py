@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from gateway.core.headers import HeaderLine, LineKind, read_header_block
 from gateway.core.headers import split_header as split_header
 from gateway.core.label_writers import has_tag
@@ -26,22 +24,21 @@ def strip_owned_headers(header: bytes) -> bytes:
     return kept + header[block.end:]
 
 
-def outgoing(data: bytes, prepend: list[tuple[str, str]], replace: Collection[str] = (),
-             subject_tag: str | None = None) -> bytes:
+def outgoing(data: bytes, prepend: list[tuple[str, str]], subject_tag: str | None = None) -> bytes:
     """The message as relayed: the gateway's own fields first, owned fields stripped.
 
-    ``replace``: lower-case names of further fields the gateway writes into this copy (a
-    partner's labels): the client's fields of those names are dropped, so that the copy
-    carries the gateway's only. ``subject_tag`` (``[TLP:RED]``) is put before every Subject
-    that does not already carry that label; a message without one gets ``Subject: TAG``.
+    A partner's labels (``X-TLP``, ``X-Protective-Marking``, ``SIO-Label``) are owned fields
+    too: the client's are dropped and the copy carries the gateway's only. ``subject_tag``
+    (``[TLP:RED]``) is put before every Subject that does not already carry that label; a
+    message without one gets ``Subject: TAG``.
 
     Only fields are kept: an mbox ``From `` line behind the prepended fields would sit in the
     middle of the block, and a line that is not a field (refused at the SMTP edge) would be
     read downstream as part of the field before it, or as the start of the body.
     """
     block = read_header_block(data)
-    lines = [line for line in block.lines if line.kind is LineKind.FIELD
-             and not _owned(line.name) and line.name.lower() not in replace]
+    lines = [line for line in block.lines
+             if line.kind is LineKind.FIELD and not _owned(line.name)]
     if subject_tag is not None:
         if not any(line.name.lower() == "subject" for line in lines):
             prepend = [*prepend, ("Subject", subject_tag)]

@@ -50,11 +50,6 @@ class LabelCopy:
     fields: tuple[tuple[str, str], ...]
     subject_tag: str | None = None  # ``[TLP:RED]``, put before the subject
 
-    @property
-    def names(self) -> frozenset[str]:
-        """The written fields' names in lower case: a client's fields of these are replaced."""
-        return frozenset(name.lower() for name, _ in self.fields)
-
 
 def label_copy(stamp: Stamp | None, partner: Partner, policy: PartnerPolicy) -> LabelCopy | None:
     """The labels a partner's copy carries; ``None`` without a stamp (we claim nothing)."""

@@ -61,7 +61,7 @@ DEFAULT_TLP: Mapping[Stamp, Tlp] = {
 DEFAULT_SEC: Mapping[Stamp, str] = {
     Stamp.CLEARED: "OFFICIAL",
     Stamp.NEEDS_ADJUSTMENT: "OFFICIAL:Sensitive",
-    Stamp.INTERNAL: "OFFICIAL:Sensitive",
+    Stamp.INTERNAL: "OFFICIAL",
     Stamp.CONFIDENTIAL: "OFFICIAL:Sensitive",
 }
 DEFAULT_ACCESS: Mapping[Stamp, str] = {Stamp.CONFIDENTIAL: "Personal-Privacy"}

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from kilter.protocol.core import EditMessage
 from kilter.protocol.messages import ChangeHeader, InsertHeader, ReplaceBody
 
-from gateway.core.headers import HeaderLine, read_header_block
-from gateway.core.label_writers import WRITTEN_HEADERS
+from gateway.core.headers import read_header_block
 from gateway.core.owned import owned as owned
 
 
@@ -35,11 +34,10 @@ def header_edits(headers: Sequence[tuple[str, bytes]], data: bytes,
     The client's copies of the gateway's own fields are deleted (a change to an empty value,
     last occurrence first so the indexes stay valid); the fields the relay prepends
     (``Received``, ``X-Stamp``, the signature, a missing ``Message-ID``, a partner's labels)
-    are inserted at the top, in the relay's order. A partner's labels replace the client's
-    fields of the same names, and a Subject the relay tagged (``[TLP:...]``) is changed.
+    are inserted at the top, in the relay's order. A Subject the relay tagged for a partner
+    (``[TLP:...]``) is changed.
     """
     relayed_fields = read_header_block(relayed).fields if relayed is not None else ()
-    replaced = _replaced(headers, relayed_fields) if relayed is not None else set()
     edits: list[EditMessage] = []
     seen: dict[str, int] = {}
     removals: list[ChangeHeader] = []
@@ -47,15 +45,14 @@ def header_edits(headers: Sequence[tuple[str, bytes]], data: bytes,
     for name, value in headers:
         key = name.strip().lower()
         seen[key] = seen.get(key, 0) + 1
-        if owned(name) or key in replaced:
+        if owned(name):
             removals.append(ChangeHeader(seen[key], name, b""))
         elif key == "subject":
             subjects.append((seen[key], name, value))
     edits.extend(reversed(removals))
     if relayed is None:
         return edits
-    kept = sum(1 for line in read_header_block(data).fields
-               if not owned(line.name) and line.name.strip().lower() not in replaced)
+    kept = sum(1 for line in read_header_block(data).fields if not owned(line.name))
     prepended = relayed_fields[:len(relayed_fields) - kept]
     for index, line in enumerate(prepended):
         field, value = _milter_field(line.raw)
@@ -75,19 +72,6 @@ def _milter_field(raw: bytes) -> tuple[str, bytes]:
 
 def _words(value: bytes) -> list[bytes]:
     return value.split()
-
-
-def _replaced(headers: Sequence[tuple[str, bytes]], relayed: Sequence[HeaderLine]) -> set[str]:
-    """The label fields the relay wrote in place of the client's (a partner's copy): those
-    whose values in the relayed copy are not the client's own."""
-    replaced: set[str] = set()
-    for name in WRITTEN_HEADERS:
-        key = name.lower()
-        client = [_words(v) for n, v in headers if n.strip().lower() == key]
-        ours = [_words(line.raw.partition(b":")[2]) for line in relayed if line.name.lower() == key]
-        if client != ours:
-            replaced.add(key)
-    return replaced
 
 
 BODY_CHUNK = 65535  # the most one milter packet carries

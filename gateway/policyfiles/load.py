@@ -131,8 +131,7 @@ def load_policy(directory: str | Path, overrides: Mapping[str, str] | None = Non
     labels = _labels(reader)
     _cross_check(reader, organisation, groups, group_files)
     photos = read_photos(reader.load, reader.validation, reader.add, set(groups) | group_files)
-    partners = read_partners(reader.load, reader.validation, reader.add,
-                             organisation.domains if organisation is not None else ())
+    partners = read_partners(reader.load, reader.validation, reader.add, organisation)
     if reader.problems:
         raise PolicyError(reader.problems)
     assert organisation is not None and stamps is not None and rules is not None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from gateway.core.partners import PARTNERS_FILE as PARTNERS_FILE
 from gateway.core.partners import PartnerPolicy, domain_flaws
+from gateway.core.policy import Organisation
 
 Load = Callable[[str, bool], dict[str, Any] | None]
 Validation = Callable[[str, tuple[str, ...], ValidationError, type[PartnerPolicy]], None]
@@ -16,7 +17,7 @@ Add = Callable[[str, Sequence[str | int], object, str, str], None]
 
 
 def read_partners(load: Load, validation: Validation, add: Add,
-                  organisation: Collection[str]) -> PartnerPolicy:
+                  organisation: Organisation | None) -> PartnerPolicy:
     """The partners' label settings; without the file, nobody is written labels. Problems
     are reported through ``validation`` and ``add``."""
     data = load(PARTNERS_FILE, False)
@@ -35,7 +36,7 @@ def read_partners(load: Load, validation: Validation, add: Add,
     except ValidationError as exc:
         validation(PARTNERS_FILE, (), exc, PartnerPolicy)
         return PartnerPolicy()
-    for domain, own in partners.clashes(organisation):
+    for domain, own in partners.clashes(organisation.domains if organisation else ()):
         add(PARTNERS_FILE, ("partners", domain), domain,
             f"covers the organisation's own domain {own!r}",
             "labels are written for partners outside the organisation; remove this table "

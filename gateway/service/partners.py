@@ -28,8 +28,7 @@ def parcels(policy: Policy, stamp: Stamp | None, recipients: Sequence[Recipient]
             made.append((copy.recipients, outgoing(data, trace)))
         else:
             made.append((copy.recipients,
-                         outgoing(data, [*trace, *copy.labels.fields], copy.labels.names,
-                                  copy.labels.subject_tag)))
+                         outgoing(data, [*trace, *copy.labels.fields], copy.labels.subject_tag)))
     return made
 
 

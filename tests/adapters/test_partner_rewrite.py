@@ -15,7 +15,7 @@ BODY = b"Confidential\r\nCase notes.\r\n"
 
 
 def copy(header: bytes, tag: str | None = "[TLP:RED]") -> bytes:
-    return outgoing(header + b"\r\n" + BODY, [*TRACE, *LABELS], {"x-tlp"}, tag)
+    return outgoing(header + b"\r\n" + BODY, [*TRACE, *LABELS], tag)
 
 
 def field_lines(data: bytes) -> list[bytes]:

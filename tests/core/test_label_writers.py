@@ -10,8 +10,12 @@ import subprocess
 
 import pytest
 
+from gateway.core import protective_marking, sio_label, tlp
 from gateway.core.decision import Decision
+from gateway.core.label_policy import LabelMap
+from gateway.core.label_reading import subject_labels
 from gateway.core.label_writers import (
+    WRITTEN_HEADERS,
     Copy,
     LabelCopy,
     copies,
@@ -21,8 +25,10 @@ from gateway.core.label_writers import (
     label_stamp,
 )
 from gateway.core.model import Stamp
+from gateway.core.owned import owned
 from gateway.core.partners import STAMPGATE_POLICY_ID, Partner, PartnerPolicy, partner_for
 from gateway.core.recipients import parse_recipient
+from gateway.core.text import normalise_text
 from gateway.policyfiles.load import load_policy
 from tests.support.gateway import EXAMPLE_POLICIES
 
@@ -37,7 +43,7 @@ OID_DER = "0614698285b7bc90bae882a8b98dab8f9ee4b1b48750"  # 2.25.<UUID 82b77841-
     (Stamp.NEEDS_ADJUSTMENT, "TLP:AMBER+STRICT", "VER=2018.4, NS=gov.au, SEC=OFFICIAL:Sensitive",
      'marking="NEEDS ADJUSTMENT"; type=":ess";\r\n label="MSsCAQIGFGmChbe8kLrogqi5jauPnuSxtIdQ'
      'ExBORUVEUyBBREpVU1RNRU5U"'),
-    (Stamp.INTERNAL, "TLP:AMBER+STRICT", "VER=2018.4, NS=gov.au, SEC=OFFICIAL:Sensitive",
+    (Stamp.INTERNAL, "TLP:AMBER+STRICT", "VER=2018.4, NS=gov.au, SEC=OFFICIAL",
      'marking="INTERNAL"; type=":ess";\r\n label="MSMCAQMGFGmChbe8kLrogqi5jauPnuSxtIdQEwhJTlRFUk5B'
      'TA=="'),
     (Stamp.CONFIDENTIAL, "TLP:RED",
@@ -58,7 +64,11 @@ def test_only_the_configured_writers_are_written() -> None:
     assert written is not None
     assert [name for name, _ in written.fields] == ["SIO-Label"]
     assert written.subject_tag is None
-    assert written.names == frozenset({"sio-label"})
+
+
+def test_every_field_we_write_is_one_a_clients_copy_of_is_stripped() -> None:
+    # So a partner's copy never carries a client's label beside ours (adapters/rewrite.py).
+    assert all(owned(name) for name in WRITTEN_HEADERS)
 
 
 def test_without_a_stamp_nothing_is_claimed() -> None:
@@ -190,3 +200,33 @@ def test_the_label_never_says_less_than_the_content_carries(
         stamp: Stamp | None, rules: tuple[str, ...], embedded: tuple[tuple[str, str, int], ...],
         thread: Stamp | None, expected: Stamp | None) -> None:
     assert label_stamp(decision_for(stamp, rules, embedded), thread) is expected
+
+
+OUR_SIO_POLICY = {STAMPGATE_POLICY_ID: {"1": Stamp.CLEARED, "2": Stamp.NEEDS_ADJUSTMENT,
+                                        "3": Stamp.INTERNAL, "4": Stamp.CONFIDENTIAL}}
+# What the example labels.toml (and our SIO policy, docs/partners.md) reads each back as.
+READ_BACK = {
+    Stamp.CLEARED: (Stamp.CLEARED, Stamp.INTERNAL, Stamp.CLEARED),
+    Stamp.NEEDS_ADJUSTMENT: (Stamp.INTERNAL, Stamp.CONFIDENTIAL, Stamp.NEEDS_ADJUSTMENT),
+    Stamp.INTERNAL: (Stamp.INTERNAL, Stamp.INTERNAL, Stamp.INTERNAL),
+    Stamp.CONFIDENTIAL: (Stamp.CONFIDENTIAL, Stamp.CONFIDENTIAL, Stamp.CONFIDENTIAL),
+}
+
+
+@pytest.mark.parametrize("stamp", list(Stamp))
+def test_what_we_write_reads_back_as_our_stamp_or_stricter(stamp: Stamp) -> None:
+    example = load_policy(EXAMPLE_POLICIES).labels
+    table = LabelMap.of(example.model_copy(update={"sio": OUR_SIO_POLICY}))
+    written = label_copy(stamp, ALL, PartnerPolicy())
+    assert written is not None
+    fields = dict(written.fields)
+    labels = (tlp.header_label(fields["X-TLP"]),
+              protective_marking.read_header(fields["X-Protective-Marking"]),
+              sio_label.read_header(" ".join(fields["SIO-Label"].split())))
+    assert all(label is not None for label in labels)
+    read = tuple(table.stamp_for(label) for label in labels if label is not None)
+    assert read == READ_BACK[stamp]
+    assert all(back is not None and back.rank >= stamp.rank for back in read)
+    assert written.subject_tag is not None
+    tagged = subject_labels(normalise_text(f"Re: {written.subject_tag} budget"), table)
+    assert [found for _, found in tagged] == [read[0]]

@@ -138,50 +138,54 @@ def test_unstamped_mail_gets_no_labels(gateway: GatewayProcess, downstream: Down
     assert labels(partner) == [] and subject(partner) == ["lunch"]
 
 
-def alices_answer(labelled: Received, threaded: bool) -> str:
-    """Alice's answer to the partner's reply to a labelled copy, as mail clients write them:
-    the tagged subject kept, both earlier messages quoted, no stamp of her own; ``threaded``:
-    with the References that name the gateway's message (a client that drops them leaves
-    only the quoted text)."""
+def alices_answer(labelled: Received, evidence: str) -> str:
+    """Alice's answer to the partner's reply to a labelled copy, with no stamp of her own and
+    one piece of evidence of what it carries: the partner's ``subject`` tag; the ``thread``'s
+    References back to the gateway's message; or only the ``quoted`` original."""
     message = message_from_bytes(labelled.data, policy=default)
     body = message.get_body(("plain",))
     assert body is not None
-    original = "".join(f">> {line}\r\n" for line in body.get_content().splitlines())
+    subject_line = message["Subject"] if evidence == "subject" else "budget"
     references = (f"In-Reply-To: <reply-1@unhcr.test>\r\n"
                   f"References: {message['Message-ID']} <reply-1@unhcr.test>\r\n"
-                  if threaded else "")
+                  if evidence == "thread" else "")
+    quoted = ("> On Monday Alice wrote:\r\n"
+              + "".join(f">> {line}\r\n" for line in body.get_content().splitlines())
+              if evidence == "quoted" else "")
     return (f"From: Alice <{SENDER}>\r\nTo: {PARTNER}, {OUTSIDE}\r\n"
-            f"Subject: Re: Re: {message['Subject']}\r\n{references}\r\n"
+            f"Subject: Re: Re: {subject_line}\r\n{references}\r\n"
             f"Adding our lawyer.\r\n\r\nOn Tuesday Ana wrote:\r\n> Thanks, noted.\r\n>\r\n"
-            f"> On Monday Alice wrote:\r\n{original}")
+            f"{quoted}")
 
 
-@pytest.mark.parametrize("threaded", [True, False], ids=["thread", "quoted-text-only"])
+@pytest.mark.parametrize("evidence", ["subject", "thread", "quoted"])
 def test_a_partners_reply_keeps_the_stamp_on_its_way_back(
-        gateway: GatewayProcess, downstream: Downstream, threaded: bool) -> None:
-    mid = f"<round-trip-{threaded}@example.org>"
+        gateway: GatewayProcess, downstream: Downstream, evidence: str) -> None:
+    mid = f"<round-trip-{evidence}@example.org>"
     code, reply = gateway.send(SENDER, [PARTNER], mail("budget", "Internal\r\nThe audit numbers.",
                                                         PARTNER, message_id=mid))
     assert code == 250, reply
     labelled = downstream.wait_for(1)[0]
     assert subject(labelled) == ["[TLP:AMBER+STRICT] budget"]
     downstream.clear()
-    answer = alices_answer(labelled, threaded)
+    answer = alices_answer(labelled, evidence)
     code, reply = gateway.send(SENDER, [PARTNER, OUTSIDE], answer)
-    if threaded:  # the unstamped answer inherits the thread's Internal: refused outside
+    if evidence == "quoted":  # stricter quoted content under no stamp: held for outside
+        assert code == 250 and "held for review" in reply and "for 1 recipient" in reply, reply
+    else:  # the subject's TLP label, or the thread's stamp: Internal, refused outside
+        found = {"subject": "subject", "thread": "thread"}[evidence]
         assert code == 550, reply
-        assert (f"<{OUTSIDE}> (external): Internal may not go outside the organisation"
-                in reply)
+        assert f"(stamp: Internal; found in: {found}" in reply, reply
+        assert f"<{OUTSIDE}> (external): Internal may not go outside the organisation" in reply
         code, reply = gateway.send(SENDER, [PARTNER], answer)
-    else:  # the quoted Internal is stricter than no stamp: held for outside, not sent
-        assert "held for review" in reply and "for 1 recipient" in reply
-    assert code == 250, reply
+        assert code == 250, reply
     back = downstream.wait_for(1)[0]
     assert back.recipients == [PARTNER]
-    assert dict(fields(back))["X-Stamp"] == ("internal" if threaded else "none")
+    assert dict(fields(back))["X-Stamp"] == ("none" if evidence == "quoted" else "internal")
     # Either way the partner's copy says Internal, and its subject is tagged once.
     assert labels(back) == INTERNAL_LABELS
-    assert subject(back) == ["Re: Re: [TLP:AMBER+STRICT] budget"]
+    assert subject(back) == ["Re: Re: [TLP:AMBER+STRICT] budget" if evidence == "subject"
+                             else "[TLP:AMBER+STRICT] Re: Re: budget"]
 
 
 def test_a_released_message_reaches_the_partner_labelled(gateway: GatewayProcess,

@@ -27,7 +27,7 @@ INTERNAL_FOR_PARTNERS = '{ communications = "bounce", partners = "allow" }'
 
 INTERNAL_LABELS = [
     ("X-TLP", "TLP:AMBER+STRICT"),
-    ("X-Protective-Marking", "VER=2018.4, NS=gov.au, SEC=OFFICIAL:Sensitive"),
+    ("X-Protective-Marking", "VER=2018.4, NS=gov.au, SEC=OFFICIAL"),
     ("SIO-Label", 'marking="INTERNAL"; type=":ess"; label="MSMCAQMGFGmChbe8kLrogqi5jauPnuSxtIdQ'
                   'EwhJTlRFUk5BTA=="'),
 ]
