@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
@@ -14,6 +14,8 @@ _MIME_FIELDS = frozenset({"content-type", "content-disposition", "content-transf
 _MESSAGE_FIELDS = frozenset({"from", "to", "cc", "subject", "date", "message-id", "received",
                              "return-path", "mime-version", "reply-to", "sender",
                              "x-stamp", "in-reply-to", "references"})
+_LF, _CR = 0x0A, 0x0D
+_BLANK = frozenset(b" \t")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,25 +86,48 @@ def split_parts(body: bytes, boundary: str, limit: int) -> list[bytes] | None:
     5.1.1); the line break before it belongs to the delimiter. A missing close delimiter
     ends the last part at the end of the body, as clients read it.
     """
-    token = boundary.encode("utf-8", "surrogateescape")
-    delimiter = re.compile(rb"^--" + re.escape(token) + rb"(--)?[ \t]*\r?$", re.MULTILINE)
     parts: list[bytes] = []
     start: int | None = None
-    for match in delimiter.finditer(body):
+    for begin, end, close in delimiters(body, boundary.encode("utf-8", "surrogateescape")):
         if start is not None:
-            end = match.start()
-            end -= 2 if body[end - 2:end] == b"\r\n" else 1 if body[end - 1:end] == b"\n" else 0
-            parts.append(body[start:max(start, end)])
+            cut = begin
+            cut -= 2 if body[cut - 2:cut] == b"\r\n" else 1 if body[cut - 1:cut] == b"\n" else 0
+            parts.append(body[start:max(start, cut)])
             if len(parts) >= limit:
                 return parts
-        if match.group(1):
+        if close:
             return parts
-        newline = body.find(b"\n", match.end())
+        newline = body.find(b"\n", end)
         start = len(body) if newline < 0 else newline + 1
     if start is None:
         return None
     parts.append(body[start:])
     return parts
+
+
+def delimiters(body: bytes, token: bytes) -> Iterator[tuple[int, int, bool]]:
+    """Each delimiter line of ``token``: where it starts, where its line break is, and
+    whether it closes (``--token--``).
+
+    What ``^--token(--)?[ \t]*\r?$`` finds in multi-line mode, by searching for the token
+    with ``bytes.find`` rather than trying the pattern at every line of a large body.
+    """
+    marker = b"--" + token
+    size = len(body)
+    at = body.find(marker)
+    while at >= 0:
+        if at == 0 or body[at - 1] == _LF:
+            end = at + len(marker)
+            close = body.startswith(b"--", end)
+            if close:
+                end += 2
+            while end < size and body[end] in _BLANK:
+                end += 1
+            if end < size and body[end] == _CR:
+                end += 1
+            if end == size or body[end] == _LF:
+                yield at, end, close
+        at = body.find(marker, at + 1)
 
 
 def looks_like_message(data: bytes) -> bool:
