@@ -113,21 +113,21 @@ def delimiters(body: bytes, token: bytes) -> Iterator[tuple[int, int, bool]]:
     with ``bytes.find`` rather than trying the pattern at every line of a large body.
     """
     marker = b"--" + token
+    line = b"\n" + marker  # only a delimiter at the start of a line is tried
     size = len(body)
-    at = body.find(marker)
+    at = 0 if body.startswith(marker) else body.find(line) + 1 or -1
     while at >= 0:
-        if at == 0 or body[at - 1] == _LF:
-            end = at + len(marker)
-            close = body.startswith(b"--", end)
-            if close:
-                end += 2
-            while end < size and body[end] in _BLANK:
-                end += 1
-            if end < size and body[end] == _CR:
-                end += 1
-            if end == size or body[end] == _LF:
-                yield at, end, close
-        at = body.find(marker, at + 1)
+        end = at + len(marker)
+        close = body.startswith(b"--", end)
+        if close:
+            end += 2
+        while end < size and body[end] in _BLANK:
+            end += 1
+        if end < size and body[end] == _CR:
+            end += 1
+        if end == size or body[end] == _LF:
+            yield at, end, close
+        at = body.find(line, at) + 1 or -1
 
 
 def looks_like_message(data: bytes) -> bool:

@@ -21,8 +21,9 @@ from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.adapters.rewrite import outgoing
 from gateway.core.acceptance import AcceptanceKey, acceptance_key
 from gateway.core.decision import Decision, decide
+from gateway.core.deferral import documents_can_wait
 from gateway.core.headers import header_over, read_header_block
-from gateway.core.message import read_message
+from gateway.core.message import read_message, thread_ids
 from gateway.core.model import Verdict
 from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
@@ -30,7 +31,7 @@ from gateway.logs import get_logger
 from gateway.service import metrics, notify, photos
 from gateway.service.acceptance import Acceptance, Attempt
 from gateway.service.outcome import Incoming, InputProblem, Outcome, OutcomeKind, input_problem
-from gateway.service.reading import MessageReader
+from gateway.service.reading import MessageReader, Read
 from gateway.service.register import LiveRegister
 from gateway.settings import Settings
 from gateway.store.accepted import AcceptanceUpdate, Accepted, Answer
@@ -132,14 +133,19 @@ class Submitter:
         sender, data = incoming.sender, incoming.data
         recipients = [parse_recipient(a, policy.organisation.plus_separator)
                       for a in incoming.recipients]
-        read = await self.reader.read(data, policy.vocabulary)
-        facts, reading = read.facts, read.reading
-        context["message_id"] = facts.message_id
-        try:
-            thread = await self.threads.thread_for(facts.thread_ids)
+        try:  # the thread is known from the header block alone, before the message is read
+            thread = await self.threads.thread_for(thread_ids(read_header_block(data)))
         except Exception:
             log.exception("store-error", queue_id=queue_id, during="thread look-up")
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="thread look-up")
+
+        def settles(first: Read) -> bool:  # attached documents cannot change any verdict
+            return documents_can_wait(policy, first.reading, sender, recipients, thread,
+                                      incoming.sender_verified)
+
+        read = await self.reader.read(data, policy.vocabulary, settles)
+        facts, reading = read.facts, read.reading
+        context["message_id"] = facts.message_id
         try:
             found = await self.register.findings(facts) if self.register is not None else ()
         except Exception:
