@@ -106,7 +106,7 @@ class Submitter:
         if not (outcome.repeated and outcome.delivered and outcome.decision is not None):
             return None
         block = read_header_block(incoming.data)
-        own = read_message(incoming.data).message_id  # as the first attempt read it
+        own = read_message(incoming.data, defer_documents=True).message_id  # as first read
         key = acceptance_key(block, incoming.data, incoming.sender, incoming.recipients)
         message_id = own or f"<{key.generated_message_id_local}@{self.settings.hostname}>"
         return outgoing(incoming.data, self._trace(incoming, outcome.queue_id, outcome.decision,
