@@ -87,7 +87,8 @@ class Submitter:
             return earlier
         attempt = self.acceptance.start(key)
         try:
-            outcome = await self._relay(incoming, queue_id, context, attempt)
+            outcome = await self._relay(incoming, queue_id, context, attempt,
+                                        thread_ids(block))
         except asyncio.CancelledError:
             self.acceptance.abandon_later(attempt)
             raise
@@ -128,13 +129,13 @@ class Submitter:
         return Outcome(OutcomeKind.IN_PROGRESS, queue_id) if self.acceptance.busy(row) else None
 
     async def _relay(self, incoming: Incoming, queue_id: str, context: dict[str, Any],
-                     attempt: Attempt) -> Outcome:
+                     attempt: Attempt, referred: tuple[str, ...]) -> Outcome:
         policy = self.policy()
         sender, data = incoming.sender, incoming.data
         recipients = [parse_recipient(a, policy.organisation.plus_separator)
                       for a in incoming.recipients]
         try:  # the thread is known from the header block alone, before the message is read
-            thread = await self.threads.thread_for(thread_ids(read_header_block(data)))
+            thread = await self.threads.thread_for(referred)
         except Exception:
             log.exception("store-error", queue_id=queue_id, during="thread look-up")
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="thread look-up")
