@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
@@ -14,8 +15,6 @@ _MIME_FIELDS = frozenset({"content-type", "content-disposition", "content-transf
 _MESSAGE_FIELDS = frozenset({"from", "to", "cc", "subject", "date", "message-id", "received",
                              "return-path", "mime-version", "reply-to", "sender",
                              "x-stamp", "in-reply-to", "references"})
-_LF, _CR = 0x0A, 0x0D
-_BLANK = frozenset(b" \t")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,25 +108,16 @@ def delimiters(body: bytes, token: bytes) -> Iterator[tuple[int, int, bool]]:
     """Each delimiter line of ``token``: where it starts, where its line break is, and
     whether it closes (``--token--``).
 
-    What ``^--token(--)?[ \t]*\r?$`` finds in multi-line mode, by searching for the token
-    with ``bytes.find`` rather than trying the pattern at every line of a large body.
+    What ``^--token(--)?[ \t]*\r?$`` finds in multi-line mode. That pattern starts with no
+    literal, so the regex engine tried it at every line of a large body; the same pattern
+    after a line break starts with ``\n--token``, which the engine searches for as a string.
     """
-    marker = b"--" + token
-    line = b"\n" + marker  # only a delimiter at the start of a line is tried
-    size = len(body)
-    at = 0 if body.startswith(marker) else body.find(line) + 1 or -1
-    while at >= 0:
-        end = at + len(marker)
-        close = body.startswith(b"--", end)
-        if close:
-            end += 2
-        while end < size and body[end] in _BLANK:
-            end += 1
-        if end < size and body[end] == _CR:
-            end += 1
-        if end == size or body[end] == _LF:
-            yield at, end, close
-        at = body.find(line, at) + 1 or -1
+    rest = re.escape(token) + rb"(--)?[ \t]*\r?(?=\n|\Z)"
+    first = re.compile(rb"--" + rest).match(body)
+    if first is not None:
+        yield 0, first.end(), first.group(1) is not None
+    for found in re.compile(rb"\n--" + rest).finditer(body):
+        yield found.start() + 1, found.end(), found.group(1) is not None
 
 
 def looks_like_message(data: bytes) -> bool:

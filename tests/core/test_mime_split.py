@@ -1,4 +1,4 @@
-"""The delimiter search of ``split_parts`` finds what the RFC 2046 pattern finds."""
+"""The delimiter search of ``split_parts`` finds what the RFC 2046 multi-line pattern finds."""
 
 from __future__ import annotations
 
