@@ -147,6 +147,9 @@ class Submitter:
         read = await self.reader.read(data, policy.vocabulary, settles)
         facts, reading = read.facts, read.reading
         context["message_id"] = facts.message_id
+        # How many attached documents the first pass left unread (a count: names may say
+        # who a file is about).
+        context["documents_unread"] = len(facts.unread)
         try:
             found = await self.register.findings(facts) if self.register is not None else ()
         except Exception:
