@@ -50,6 +50,15 @@ def documents_can_wait(policy: Policy, reading: StampReading, sender: str,
     return True
 
 
+def register_guards_someone(policy: Policy, recipients: Sequence[Recipient]) -> bool:
+    """Whether the protected-client register can matter for this envelope: a recipient
+    outside the organisation or in a ``register_guards`` group (the ``register`` rule holds
+    mail for those only). Without one, the register need not be searched at all."""
+    guards = set(policy.organisation.register_guards)
+    return any(not policy.is_organisation(r.domain) or guards & policy.groups_of(r.key, r.domain)
+               for r in recipients)
+
+
 def _judged(decision: Decision) -> tuple[object, ...]:
     return (tuple((r.address, r.verdict, r.rule, r.reason) for r in decision.recipients),
             decision.downgrade, decision.newcomers)

@@ -21,7 +21,7 @@ from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.adapters.rewrite import outgoing
 from gateway.core.acceptance import AcceptanceKey, acceptance_key
 from gateway.core.decision import Decision, decide
-from gateway.core.deferral import documents_can_wait
+from gateway.core.deferral import documents_can_wait, register_guards_someone
 from gateway.core.headers import header_over, read_header_block
 from gateway.core.message import read_message, thread_ids
 from gateway.core.model import Verdict
@@ -151,7 +151,9 @@ class Submitter:
         # who a file is about).
         context["documents_unread"] = len(facts.unread)
         try:
-            found = await self.register.findings(facts) if self.register is not None else ()
+            # Inside the organisation the register does not apply (docs/register.md).
+            found = (await self.register.findings(facts) if self.register is not None
+                     and register_guards_someone(policy, recipients) else ())
         except Exception:
             # Without the register nobody can tell whether a client is named: retry later.
             log.exception("store-error", queue_id=queue_id, during="register")

@@ -1,4 +1,5 @@
-"""The two-phase read: attached documents left unread never change how a recipient is judged.
+"""The two-phase read: attached documents left unread, and the register left unsearched
+for an envelope it guards nobody in, never change how a recipient is judged.
 
 A differential test: for every message, envelope, sender and thread drawn, the decision made
 from the first pass (documents unread) where ``documents_can_wait`` allows it must judge
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from gateway.core.context import ThreadContext
 from gateway.core.decision import Decision, decide
-from gateway.core.deferral import documents_can_wait
+from gateway.core.deferral import documents_can_wait, register_guards_someone
 from gateway.core.facts import MessageFacts
 from gateway.core.message import read_message
 from gateway.core.model import Stamp
@@ -117,6 +118,12 @@ def test_documents_left_unread_never_change_a_judgement(
     full = read_message(data)
     first = read_message(data, defer_documents=True)
     assert full.unread == ()
+    parsed = [parse_recipient(a, policy.organisation.plus_separator) for a in recipients]
+    if not register_guards_someone(policy, parsed):  # the register is not searched then
+        reading = read_stamps(full, policy.vocabulary)
+        assert judged(decide(policy, reading, sender, parsed, thread, sender_verified=verified,
+                             photos=photos)) == judged(decision(policy, full, sender, recipients,
+                                                                thread, verified, photos))
     if not first.unread:  # nothing deferred: the first pass is the full read
         assert first == full
         OUTCOMES["nothing deferred"] += 1
@@ -124,7 +131,6 @@ def test_documents_left_unread_never_change_a_judgement(
     # What the first pass read of the documents (files that are not what they say) stays.
     assert first.documents == tuple(d for d in full.documents if not any(
         d.name == name or d.name.startswith(f"{name}/") for name in first.unread))
-    parsed = [parse_recipient(a, policy.organisation.plus_separator) for a in recipients]
     if not documents_can_wait(policy, read_stamps(first, policy.vocabulary), sender, parsed,
                               thread, verified):
         OUTCOMES["read in full"] += 1
