@@ -39,6 +39,9 @@ class MessageFacts:
     # The file name an attached message or text came under, for reasons that name it.
     name: str = ""
     unreadable: tuple[str, ...] = field(default=())
+    # Attached documents the first pass did not read (``read_message(defer_documents=True)``),
+    # in this message and the messages attached to it: empty once it is read in full.
+    unread: tuple[str, ...] = ()
     # Oddities a client reads past (a base64 garbage tail): recorded, not held against it.
     defects: tuple[str, ...] = ()
     # Where the header block ends (the offset of the empty line), as headers.py reads it.

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from email.header import decode_header
 from email.utils import getaddresses
 
 from gateway.core import charsets
 from gateway.core.documents import DEFAULT_LIMITS, DocumentLimits
 from gateway.core.facts import MessageFacts, TextPart
-from gateway.core.headers import MAX_FIELDS
+from gateway.core.headers import MAX_FIELDS, HeaderBlock
 from gateway.core.label_reading import GATEWAY_LABEL_HEADERS, header_labels
 from gateway.core.labels import Label, msip_header
 from gateway.core.mime_entity import entity
 from gateway.core.mime_walk import MAX_DEPTH, MAX_PARTS, Walker
 from gateway.core.model import Location
 
-__all__ = ["MAX_DEPTH", "MAX_PARTS", "MessageFacts", "TextPart", "header_text", "read_message"]
+__all__ = ["MAX_DEPTH", "MAX_PARTS", "MessageFacts", "TextPart", "header_text", "read_message",
+           "thread_ids"]
 
 _MSGID = re.compile(r"<[^<>\s]{1,998}>")
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
@@ -24,20 +26,34 @@ _EMPTY_LINE = re.compile(rb"\n\r?\n")
 MAX_LABEL_VALUES = 20
 
 
-def read_message(data: bytes, limits: DocumentLimits = DEFAULT_LIMITS) -> MessageFacts:
+def read_message(data: bytes, limits: DocumentLimits = DEFAULT_LIMITS, *,
+                 defer_documents: bool = False) -> MessageFacts:
     """Read raw message bytes; anything that cannot be read is listed in ``unreadable``.
 
-    ``limits`` bound the reading of attached documents.
+    ``limits`` bound the reading of attached documents. With ``defer_documents`` (the first
+    pass) attached documents, in the message and in the messages attached to it, are not
+    read: their names are listed in ``unread``, and everything else is read as in full.
     """
-    return _read(data, 0, limits)
+    deferred: list[str] | None = [] if defer_documents else None
+    facts = _read(data, 0, limits, deferred)
+    return replace(facts, unread=tuple(deferred)) if deferred else facts
 
 
-def _read(data: bytes, depth: int, limits: DocumentLimits) -> MessageFacts:
+def thread_ids(block: HeaderBlock) -> tuple[str, ...]:
+    """``MessageFacts.thread_ids`` from the header block alone, before the message is read."""
+    headers = block.by_name()
+    return MessageFacts(in_reply_to=_ids(headers.get("in-reply-to", [])),
+                        references=_ids(headers.get("references", []))).thread_ids
+
+
+def _read(data: bytes, depth: int, limits: DocumentLimits,
+          deferred: list[str] | None) -> MessageFacts:
     try:
         root = entity(data)
     except Exception as exc:  # the last resort: a reader bug must fail closed, not crash
         return MessageFacts(unreadable=(f"message could not be parsed ({type(exc).__name__})",))
-    walker = Walker(depth, lambda inner, level: _read(inner, level, limits), limits)
+    walker = Walker(depth, lambda inner, level: _read(inner, level, limits, deferred), limits,
+                    deferred)
     if root.block.ambiguous is not None:
         walker.unreadable.append(f"ambiguous end of the header block: {root.block.ambiguous}")
     if len(root.block.lines) > MAX_FIELDS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
@@ -84,25 +85,39 @@ def split_parts(body: bytes, boundary: str, limit: int) -> list[bytes] | None:
     5.1.1); the line break before it belongs to the delimiter. A missing close delimiter
     ends the last part at the end of the body, as clients read it.
     """
-    token = boundary.encode("utf-8", "surrogateescape")
-    delimiter = re.compile(rb"^--" + re.escape(token) + rb"(--)?[ \t]*\r?$", re.MULTILINE)
     parts: list[bytes] = []
     start: int | None = None
-    for match in delimiter.finditer(body):
+    for begin, end, close in delimiters(body, boundary.encode("utf-8", "surrogateescape")):
         if start is not None:
-            end = match.start()
-            end -= 2 if body[end - 2:end] == b"\r\n" else 1 if body[end - 1:end] == b"\n" else 0
-            parts.append(body[start:max(start, end)])
+            cut = begin
+            cut -= 2 if body[cut - 2:cut] == b"\r\n" else 1 if body[cut - 1:cut] == b"\n" else 0
+            parts.append(body[start:max(start, cut)])
             if len(parts) >= limit:
                 return parts
-        if match.group(1):
+        if close:
             return parts
-        newline = body.find(b"\n", match.end())
+        newline = body.find(b"\n", end)
         start = len(body) if newline < 0 else newline + 1
     if start is None:
         return None
     parts.append(body[start:])
     return parts
+
+
+def delimiters(body: bytes, token: bytes) -> Iterator[tuple[int, int, bool]]:
+    """Each delimiter line of ``token``: where it starts, where its line break is, and
+    whether it closes (``--token--``).
+
+    What ``^--token(--)?[ \t]*\r?$`` finds in multi-line mode. That pattern starts with no
+    literal, so the regex engine tried it at every line of a large body; the same pattern
+    after a line break starts with ``\n--token``, which the engine searches for as a string.
+    """
+    rest = re.escape(token) + rb"(--)?[ \t]*\r?(?=\n|\Z)"
+    first = re.compile(rb"--" + rest).match(body)
+    if first is not None:
+        yield 0, first.end(), first.group(1) is not None
+    for found in re.compile(rb"\n--" + rest).finditer(body):
+        yield found.start() + 1, found.end(), found.group(1) is not None
 
 
 def looks_like_message(data: bytes) -> bool:

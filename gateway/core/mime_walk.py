@@ -56,10 +56,14 @@ class Walker:
     the attached messages and content, and what could not be read."""
 
     def __init__(self, depth: int, read_attached: ReadAttached,
-                 limits: DocumentLimits = DEFAULT_LIMITS) -> None:
+                 limits: DocumentLimits = DEFAULT_LIMITS,
+                 deferred: list[str] | None = None) -> None:
         self.depth = depth
         self.read_attached = read_attached
         self.limits = limits
+        # The first pass: attached documents are told apart by their first bytes, but not
+        # decoded or read; their names are listed here instead (docs/reading.md, section 9).
+        self.deferred = deferred
         self.texts: list[TextPart] = []
         self.attached: list[MessageFacts] = []
         self.documents: list[Document] = []
@@ -166,6 +170,9 @@ class Walker:
             return
         if kind == NOT_WHAT_IT_SAYS:
             self.documents.append(not_what_it_says(name))
+            return
+        if self.deferred is not None:
+            self.deferred.append(name)
             return
         undone = self._undo(part)
         if undone is None:

@@ -1,9 +1,15 @@
 """Reading a message off the event loop, within a time budget; an overrun fails closed.
 
-The readers in ``gateway.core`` are linear in the size of the message, so a small message is
-read where it arrives: that costs less than handing it to another process. A message that may
-carry an attached document goes to a reader process whatever its size. A large one goes to
-a pool of reader processes; a read that overruns its budget has its process killed and the
+A message is read in two phases (docs/reading.md, section 9). The first pass reads all but
+the attached documents, which it only tells apart by their first bytes; the full read also
+parses the documents (PDF, Office, RTF, zip). The caller says whether the first pass already
+decides every recipient (``settles``): then the documents stay unread.
+
+The readers in ``gateway.core`` are linear in the size of the message, so a small message's
+first pass is made where it arrives: that costs less than handing it to another process. A
+document's parser is another matter (a crafted file can make it work far longer than its
+size suggests), so documents are only ever parsed in a reader process, as is every message
+over the inline limit. A read that overruns its budget has its process killed and the
 message counts as unreadable (without a readable *Cleared* stamp it reaches neither
 communications nor outside), so a hostile message can neither stall the other connections nor
 slip through. Processes, not threads: a pure-Python or regex loop in a thread holds the
@@ -15,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import pickle
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -29,10 +34,9 @@ from gateway.logs import quiet_libraries
 
 INLINE_LIMIT = 128 * 1024
 BUDGET_SECONDS = 10.0
-# A message that may carry a document (a PDF, an Office file, a zip) is read in a reader
-# process whatever its size: a crafted file can make a parser work far longer than its size
-# suggests, and only a process can be stopped. A false match only costs a hand-over.
-_MAY_CARRY_DOCUMENTS = re.compile(rb"application/|attachment|\{\\rtf", re.IGNORECASE)
+# What a reader process is asked: the first pass of a message, or its full read (of the
+# message it was last sent, when no bytes come with the request).
+FIRST, FULL = "first", "full"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +46,20 @@ class Read:
     facts: MessageFacts
     reading: StampReading
 
+    @property
+    def complete(self) -> bool:
+        """Every part was read: no attached document was left for the full read."""
+        return not self.facts.unread
+
+
+# Whether a first pass already decides every recipient, so its documents can stay unread.
+Settles = Callable[[Read], bool]
+
 
 def read_now(data: bytes, vocabulary: Vocabulary,
-             limits: DocumentLimits = DEFAULT_LIMITS) -> Read:
-    """Read a message in this process."""
-    facts = read_message(data, limits)
+             limits: DocumentLimits = DEFAULT_LIMITS, *, first_pass: bool = False) -> Read:
+    """Read a message in this process: in full, or its first pass."""
+    facts = read_message(data, limits, defer_documents=first_pass)
     return Read(facts, read_stamps(facts, vocabulary))
 
 
@@ -59,6 +72,7 @@ def _serve(conn: Connection, limits: DocumentLimits) -> None:
     """A reader process: vocabulary updates and messages in, pickled readings out."""
     quiet_libraries()
     vocabulary: Vocabulary | None = None
+    last = b""
     while True:
         try:
             kind, payload = conn.recv()
@@ -68,8 +82,13 @@ def _serve(conn: Connection, limits: DocumentLimits) -> None:
             vocabulary = payload
             continue
         assert vocabulary is not None, "the vocabulary is always sent before a message"
+        if payload is not None:
+            last = payload
         try:
-            result: tuple[str, Any] = ("ok", read_now(payload, vocabulary, limits))
+            read = read_now(last, vocabulary, limits, first_pass=kind == FIRST)
+            result: tuple[str, Any] = ("ok", read)
+            if read.complete:
+                last = b""  # nothing more will be asked of it
         except Exception as exc:  # fail closed in the parent, keep serving
             result = ("error", type(exc).__name__)
         conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
@@ -87,11 +106,12 @@ class _Worker:
         child.close()
         self.vocabulary: Vocabulary | None = None
 
-    async def read(self, data: bytes, vocabulary: Vocabulary) -> Read:
+    async def read(self, kind: str, data: bytes | None, vocabulary: Vocabulary) -> Read:
+        """The first pass or the full read of ``data`` (None: of the message sent last)."""
         messages: list[tuple[str, object]] = []
         if self.vocabulary is not vocabulary:
             messages.append(("vocabulary", vocabulary))
-        messages.append(("message", data))
+        messages.append((kind, data))
         # A pipe holds 64 KiB: writing a large message waits for the reader process, so the
         # write happens off the event loop.
         await asyncio.to_thread(self._send, messages)
@@ -126,7 +146,8 @@ class _Worker:
 
 
 class MessageReader:
-    """Reads messages: small ones inline, large ones in reader processes within a budget."""
+    """Reads messages: small ones inline, large ones and documents in reader processes,
+    within a budget."""
 
     def __init__(self, *, inline_limit: int = INLINE_LIMIT, budget: float = BUDGET_SECONDS,
                  processes: int = 1,
@@ -138,20 +159,45 @@ class MessageReader:
         self.inline_limit = inline_limit
         self.budget = budget
         self.processes = processes
+        # The first pass of a small message, made where it arrives.
         self._read_inline = read_inline or (lambda data, vocabulary:
-                                            read_now(data, vocabulary, limits))
+                                            read_now(data, vocabulary, limits, first_pass=True))
         self._idle: asyncio.Queue[_Worker] | None = None
         self._workers: list[_Worker] = []
         self.overruns = 0
+        # Messages whose documents were read (full reads), and those whose first pass
+        # decided every recipient, so their documents stayed unread.
+        self.full_reads = 0
+        self.documents_left = 0
 
-    async def read(self, data: bytes, vocabulary: Vocabulary) -> Read:
-        """The reading of ``data``; a read over budget is ``unreadable``, never a guess."""
-        if len(data) <= self.inline_limit and not _MAY_CARRY_DOCUMENTS.search(data):
-            return self._read_inline(data, vocabulary)
+    async def read(self, data: bytes, vocabulary: Vocabulary,
+                   settles: Settles | None = None) -> Read:
+        """The reading of ``data``; a read over budget is ``unreadable``, never a guess.
+
+        Attached documents are read unless ``settles`` says the first pass decides every
+        recipient without them; then the reading is the first pass's (``complete`` false).
+        """
+        if len(data) <= self.inline_limit:
+            first = self._read_inline(data, vocabulary)
+            if first.complete or self._settled(first, settles):
+                return first
+            return await self._in_process([(FULL, data)], vocabulary, settles)
+        return await self._in_process([(FIRST, data), (FULL, None)], vocabulary, settles)
+
+    async def _in_process(self, steps: list[tuple[str, bytes | None]], vocabulary: Vocabulary,
+                          settles: Settles | None) -> Read:
+        """The steps in one reader process, within one budget: a first pass is followed by
+        the full read only while the reading is incomplete and not settled."""
         idle = self._pool()
         worker = await idle.get()
         try:
-            return await asyncio.wait_for(worker.read(data, vocabulary), self.budget)
+            async with asyncio.timeout(self.budget):
+                read = await self._step(worker, *steps[0], vocabulary)
+                for kind, data in steps[1:]:
+                    if read.complete or self._settled(read, settles):
+                        break
+                    read = await self._step(worker, kind, data, vocabulary)
+                return read
         except TimeoutError:
             worker = self._replace(worker)
             self.overruns += 1
@@ -165,6 +211,18 @@ class MessageReader:
             raise
         finally:
             idle.put_nowait(worker)
+
+    async def _step(self, worker: _Worker, kind: str, data: bytes | None,
+                    vocabulary: Vocabulary) -> Read:
+        if kind == FULL:
+            self.full_reads += 1
+        return await worker.read(kind, data, vocabulary)
+
+    def _settled(self, first: Read, settles: Settles | None) -> bool:
+        if settles is None or not settles(first):
+            return False
+        self.documents_left += 1
+        return True
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()

@@ -20,9 +20,10 @@ from gateway.adapters.crypto import BodySealer
 from gateway.adapters.delivery import DeliveryError, Downstream
 from gateway.core.acceptance import AcceptanceKey, acceptance_key
 from gateway.core.decision import Decision, decide
+from gateway.core.deferral import documents_can_wait, register_guards_someone
 from gateway.core.headers import header_over, read_header_block
 from gateway.core.label_writers import label_stamp
-from gateway.core.message import read_message
+from gateway.core.message import read_message, thread_ids
 from gateway.core.model import Verdict
 from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
@@ -30,7 +31,7 @@ from gateway.logs import get_logger
 from gateway.service import metrics, notify, partners, photos
 from gateway.service.acceptance import Acceptance, Attempt
 from gateway.service.outcome import Incoming, InputProblem, Outcome, OutcomeKind, input_problem
-from gateway.service.reading import MessageReader
+from gateway.service.reading import MessageReader, Read
 from gateway.service.register import LiveRegister
 from gateway.settings import Settings
 from gateway.store.accepted import AcceptanceUpdate, Accepted, Answer
@@ -88,7 +89,8 @@ class Submitter:
             return earlier
         attempt = self.acceptance.start(key)
         try:
-            outcome = await self._relay(incoming, queue_id, context, attempt)
+            outcome = await self._relay(incoming, queue_id, context, attempt,
+                                        thread_ids(block))
         except asyncio.CancelledError:
             self.acceptance.abandon_later(attempt)
             raise
@@ -107,7 +109,7 @@ class Submitter:
         if not (outcome.repeated and outcome.delivered and outcome.decision is not None):
             return None
         block = read_header_block(incoming.data)
-        own = read_message(incoming.data).message_id  # as the first attempt read it
+        own = read_message(incoming.data, defer_documents=True).message_id  # as first read
         key = acceptance_key(block, incoming.data, incoming.sender, incoming.recipients)
         message_id = own or f"<{key.generated_message_id_local}@{self.settings.hostname}>"
         policy = self.policy()
@@ -133,21 +135,31 @@ class Submitter:
         return Outcome(OutcomeKind.IN_PROGRESS, queue_id) if self.acceptance.busy(row) else None
 
     async def _relay(self, incoming: Incoming, queue_id: str, context: dict[str, Any],
-                     attempt: Attempt) -> Outcome:
+                     attempt: Attempt, referred: tuple[str, ...]) -> Outcome:
         policy = self.policy()
         sender, data = incoming.sender, incoming.data
         recipients = [parse_recipient(a, policy.organisation.plus_separator)
                       for a in incoming.recipients]
-        read = await self.reader.read(data, policy.vocabulary)
-        facts, reading = read.facts, read.reading
-        context["message_id"] = facts.message_id
-        try:
-            thread = await self.threads.thread_for(facts.thread_ids)
+        try:  # the thread is known from the header block alone, before the message is read
+            thread = await self.threads.thread_for(referred)
         except Exception:
             log.exception("store-error", queue_id=queue_id, during="thread look-up")
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="thread look-up")
+
+        def settles(first: Read) -> bool:  # attached documents cannot change any verdict
+            return documents_can_wait(policy, first.reading, sender, recipients, thread,
+                                      incoming.sender_verified)
+
+        read = await self.reader.read(data, policy.vocabulary, settles)
+        facts, reading = read.facts, read.reading
+        context["message_id"] = facts.message_id
+        # How many attached documents the first pass left unread (a count: names may say
+        # who a file is about).
+        context["documents_unread"] = len(facts.unread)
         try:
-            found = await self.register.findings(facts) if self.register is not None else ()
+            # Inside the organisation the register does not apply (docs/register.md).
+            found = (await self.register.findings(facts) if self.register is not None
+                     and register_guards_someone(policy, recipients) else ())
         except Exception:
             # Without the register nobody can tell whether a client is named: retry later.
             log.exception("store-error", queue_id=queue_id, during="register")

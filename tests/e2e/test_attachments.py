@@ -136,3 +136,21 @@ def test_settings_bound_the_readers_and_an_overrun_fails_closed_outside(
     code, reply = strict_gateway.send(ALICE, [PARTNER],
                                       d.mail(CLEARED, [("two.pdf", two_pages)]))
     assert (code, "held" in reply) == (250, False)  # page two is past the bound
+
+
+def test_documents_that_cannot_change_a_verdict_are_left_unread(
+        gateway: GatewayProcess, downstream: Downstream) -> None:
+    """Confidential to a colleague: no document can make it stricter, so the PDF is not
+    parsed (the log line counts it unread); Cleared to the same colleague: it is read, and
+    its Confidential first line holds the colleague for approval."""
+    report = ("report.pdf", d.pdf([["Confidential", SECRET]]))
+    code, reply = gateway.send(ALICE, [BOB], d.mail("Confidential\n\nThe case file.", [report]))
+    assert (code, "held" in reply) == (250, False), reply
+    assert [m.recipients for m in downstream.wait_for(1)] == [[BOB]]
+    code, reply = gateway.send(ALICE, [BOB], d.mail(CLEARED, [report]))
+    assert code == 250 and "held for review as" in reply, reply
+    assert "report.pdf, first line" in json.dumps(held(gateway, hold_id_of(reply)))
+    lines = gateway.log_events("message")
+    assert [(e["stamp"], e["documents_unread"]) for e in lines[-2:]] == [
+        ("confidential", 1), ("cleared", 0)]
+    assert SECRET not in gateway.log() and "report.pdf" not in gateway.log()

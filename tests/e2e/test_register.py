@@ -153,3 +153,17 @@ def test_a_real_name_in_an_attached_document_is_held_for_communications(
     shown = cli(gateway, "held", "show", match.group(1), "--data", str(gateway.data))
     assert "mentions the real name of client John (attached document)" in shown.stdout
     assert "Amina" not in shown.stdout and "Amina" not in gateway.log()
+
+
+def test_the_register_is_not_searched_for_colleagues_only(gateway: GatewayProcess,
+                                                          downstream: Downstream) -> None:
+    """The register holds mail for communications and outside only; mail to colleagues
+    alone is not searched (no register rule in its log line), mail to the press is."""
+    downstream.clear()
+    code, reply = send(gateway, COLLEAGUE, "Cleared for publication\n\nAmina Haddad called.")
+    assert code == 250 and not HOLD_ID.search(reply), reply
+    code, reply = send(gateway, COMMS, "Cleared for publication\n\nAmina Haddad called.")
+    assert code == 250 and HOLD_ID.search(reply), reply
+    lines = gateway.log_events("message")[-2:]
+    assert [("register" in e["rules"], e["verdicts"]) for e in lines] == [
+        (False, {COLLEAGUE: "allow"}), (True, {COMMS: "hold"})]

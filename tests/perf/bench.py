@@ -72,7 +72,7 @@ QUIET = 0.15  # other work below this fraction of the machine counts as quiet
 RUN_TIMEOUT = 300.0  # seconds any one load run may take
 DRAIN_TIMEOUT = 300.0  # seconds Postfix may take to hand its queue to the sink
 
-# The size of the row whose messages carry a real PDF and DOCX (sizes from 1 MB up do).
+# The size of the row whose messages carry a real PDF, DOCX and JPEG (sizes from 1 MB up do).
 DOCUMENTS_KB = 2048
 # messages per target per round: {size_kb: {sessions: count}}
 STANDARD_COUNTS = {5: {1: 1200, 10: 2000, 50: 2500}, 100: {1: 500, 10: 800, 50: 1000},
@@ -798,7 +798,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per configuration (5)")
     parser.add_argument("--sizes", type=_ints, default=[5, 100, DOCUMENTS_KB],
                         help="KB, e.g. 5,100,2048; from 1024 up a message carries a real "
-                             "PDF and DOCX (default 5,100,2048)")
+                             "PDF, DOCX and JPEG (default 5,100,2048)")
     parser.add_argument("--sessions", type=_ints, default=[1, 10, 50], help="e.g. 1,10,50")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply the messages per run (default 1.0)")

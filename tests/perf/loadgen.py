@@ -72,10 +72,33 @@ def make_message(size: int, stamp_line: str, recipients: Sequence[str], *,
     return (start + "\r\n".join(lines) + end).encode()
 
 
+def make_photo(seed: int = 7, width: int = 800, height: int = 600) -> bytes:
+    """A real JPEG (Pillow) with a real EXIF block: GPS position, camera serial, owner.
+
+    Smooth gradients with noise, so it compresses like a photo (about 100 KB), not like
+    random bytes or a flat colour.
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.support.photos import exif
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 255 // width, y * 255 // height, (x + y) * 255 // (width + height)],
+                    axis=-1)
+    pixels = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=85, exif=exif())
+    return out.getvalue()
+
+
 def make_document_message(size: int, stamp_line: str, recipients: Sequence[str], *,
                           seed: int = 7) -> bytes:
-    """A message of about ``size`` bytes with a real PDF and a real DOCX attached, each
-    stamped on its first line, for the attachment readers (the ``2048 KB`` row).
+    """A message of about ``size`` bytes with a real PDF, a real DOCX, each stamped on its
+    first line, and a real JPEG photo with EXIF GPS data attached (the ``2048 KB`` row).
 
     The PDF has 40 pages of text (the gateway reads the first pages) and an embedded file;
     the DOCX has 2,000 paragraphs and a picture. Random bytes fill the embedded file and the
@@ -89,7 +112,8 @@ def make_document_message(size: int, stamp_line: str, recipients: Sequence[str],
     from tests.support.documents import CONTENT_TYPES, W, raw_pdf
 
     rng = random.Random(seed)
-    raw_room = max(0, size * 57 // 78 - 6000)
+    photo = make_photo(seed)
+    raw_room = max(0, size * 57 // 78 - 6000 - len(photo))
     pages = [[stamp_line, *_filler_lines(1800, rng)],
              *[_filler_lines(1800, rng) for _ in range(39)]]
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(raw_pdf(pages))))
@@ -116,7 +140,8 @@ def make_document_message(size: int, stamp_line: str, recipients: Sequence[str],
     for name, ctype, data in (
             ("statement.pdf", "application/pdf", pdf_out.getvalue()),
             ("report.docx", "application/vnd.openxmlformats-officedocument."
-                            "wordprocessingml.document", docx_out.getvalue())):
+                            "wordprocessingml.document", docx_out.getvalue()),
+            ("photo.jpg", "image/jpeg", photo)):
         encoded = base64.b64encode(data).decode()
         lines = "\r\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
         parts.append(f"--{boundary}\r\nContent-Type: {ctype}; name=\"{name}\"\r\n"

@@ -11,7 +11,7 @@ import pytest
 from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary
 from gateway.policyfiles.load import load_policy
-from gateway.service.reading import MessageReader, read_now
+from gateway.service.reading import MessageReader, Read, read_now
 from tests.support.documents import mail, pdf
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -117,3 +117,63 @@ async def test_a_small_message_with_a_document_is_read_in_a_reader_process(
         assert plain.reading.stamp is Stamp.INTERNAL and len(small._workers) == 1
     finally:
         small.close()
+
+
+def stamped_with_document(stamp: str, filler_lines: int = 0) -> bytes:
+    filler = "An ordinary line of the story.\n" * filler_lines
+    return mail(f"{stamp}\n{filler}", [("a.pdf", pdf([["Confidential"], ["page two"]]))])
+
+
+@pytest.mark.parametrize("filler_lines", [0, 4000])  # read inline, and in a reader process
+async def test_documents_stay_unread_when_the_first_pass_settles(
+        vocabulary: Vocabulary, filler_lines: int) -> None:
+    data = stamped_with_document("Confidential", filler_lines)
+    reader = MessageReader(inline_limit=64 * 1024, budget=30.0)
+    asked: list[Read] = []
+
+    def settles(first: Read) -> bool:
+        asked.append(first)
+        return True
+
+    try:
+        result = await reader.read(data, vocabulary, settles)
+        assert len(asked) == 1 and result == asked[0]
+        assert not result.complete and result.facts.unread == ("a.pdf",)
+        assert result.facts.documents == () and result.reading.embedded == ()
+        assert result.reading.stamp is Stamp.CONFIDENTIAL
+        assert (reader.full_reads, reader.documents_left) == (0, 1)
+        # A small message never reached a reader process; a large one only for its first pass.
+        assert len(reader._workers) == (1 if filler_lines else 0)
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("filler_lines", [0, 4000])
+async def test_documents_are_read_when_the_first_pass_does_not_settle(
+        vocabulary: Vocabulary, filler_lines: int) -> None:
+    data = stamped_with_document("Cleared for publication", filler_lines)
+    reader = MessageReader(inline_limit=64 * 1024, budget=30.0)
+    try:
+        for settles in (None, lambda first: False):
+            result = await reader.read(data, vocabulary, settles)
+            assert result.complete and result.facts.unread == ()
+            assert {f.stamp for f in result.reading.embedded} == {Stamp.CONFIDENTIAL}
+        assert (reader.full_reads, reader.documents_left) == (2, 0)
+        assert len(reader._workers) == 1  # the document was parsed where it can be stopped
+    finally:
+        reader.close()
+
+
+async def test_a_picture_or_a_file_that_is_no_document_is_read_inline(
+        vocabulary: Vocabulary) -> None:
+    """A part sent as application/* whose first bytes are no document is not handed over."""
+    data = mail("Internal", [("photo.jpg", b"\xff\xd8\xff\xe0" + bytes(range(256)) * 64),
+                             ("statement.pdf", bytes(range(256)) * 64)])
+    reader = MessageReader(budget=30.0)
+    try:
+        result = await reader.read(data, vocabulary)
+        assert result.complete and result == read_now(data, vocabulary)
+        assert result.reading.stamp is Stamp.INTERNAL
+        assert reader._workers == [] and reader.full_reads == 0
+    finally:
+        reader.close()

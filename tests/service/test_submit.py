@@ -10,6 +10,7 @@ import pytest
 
 from gateway.adapters.crypto import NullSealer
 from gateway.adapters.delivery import DeliveryError
+from gateway.core.model import Stamp
 from gateway.core.policy import Policy
 from gateway.core.stamps import Vocabulary
 from gateway.policyfiles.load import load_policy
@@ -20,6 +21,7 @@ from gateway.settings import Settings
 from gateway.smtp import replies
 from gateway.store.store import HeldState, Store, StoreError
 from gateway.store.threads import ThreadMemory
+from tests.support.documents import mail, pdf
 from tests.support.gateway import EXAMPLE_POLICIES, message
 
 PARTNER = "partner@outside.test"
@@ -200,3 +202,38 @@ async def test_the_reading_goes_through_the_submitters_reader(rig: Rig) -> None:
     request = incoming("Cleared for publication", PARTNER)
     await rig.submitter.submit(request)
     assert seen == [len(request.data)]
+
+
+async def test_a_document_to_colleagues_under_a_confidential_stamp_is_not_parsed(
+        rig: Rig) -> None:
+    """Confidential to a colleague: no document can make it stricter, so a large attached
+    PDF is neither handed to a reader process nor parsed; the colleague gets it unchanged."""
+    pages = [["Internal", *(f"line {i} of the case file" for i in range(40))]] * 30
+    data = mail("Confidential\nThe file.", [("case.pdf", pdf(pages))], to=COLLEAGUE)
+    outcome = await rig.submitter.submit(Incoming(
+        sender="alice@example.org", recipients=(COLLEAGUE,), data=data, peer="127.0.0.1",
+        helo="client.test"))
+    assert outcome.kind is OutcomeKind.RELAYED and outcome.decision is not None
+    assert outcome.decision.stamp is Stamp.CONFIDENTIAL and outcome.decision.sources == ()
+    reader = rig.submitter.reader
+    assert (reader.documents_left, reader.full_reads, reader._workers) == (1, 0, [])
+    assert rig.downstream.deliveries[0][1] == (COLLEAGUE,)
+    assert data.split(b"\r\n\r\n", 1)[1] in rig.downstream.deliveries[0][2]
+
+
+async def test_a_document_that_may_hold_a_colleague_is_read(rig: Rig) -> None:
+    """Cleared to a colleague: a Confidential PDF would hold them for approval, so it is read
+    (in a reader process), and it does."""
+    data = mail("Cleared for publication\nThe file.", [("case.pdf", pdf([["Confidential"]]))],
+                to=COLLEAGUE)
+    try:
+        outcome = await rig.submitter.submit(Incoming(
+            sender="alice@example.org", recipients=(COLLEAGUE,), data=data, peer="127.0.0.1",
+            helo="client.test"))
+        assert outcome.kind is OutcomeKind.HELD and outcome.decision is not None
+        assert outcome.decision.recipients[0].rule == "downgrade"
+        assert "Confidential: case.pdf, first line" in outcome.decision.sources
+        reader = rig.submitter.reader
+        assert (reader.documents_left, reader.full_reads, len(reader._workers)) == (0, 1, 1)
+    finally:
+        rig.submitter.reader.close()
