@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import gc
 import io
 import time
@@ -138,8 +139,7 @@ class ClientRegister:
     def load(self) -> tuple[int, RegisterIndex]:
         key = register_key(self.data_dir)
         with tables.connect(self.path, self.url) as conn:
-            generation, clients, rows = tables.snapshot(conn)
-        return generation, RegisterIndex.build(key, clients, rows)
+            return tables.snapshot(conn, functools.partial(RegisterIndex.build, key))
 
     def generation(self) -> int:
         with tables.connect(self.path, self.url) as conn:
