@@ -19,7 +19,6 @@ from gateway.core.register_text import (
     Key,
     Shape,
     skeleton,
-    skeleton_run,
     token_runs,
     value_keys,
 )
@@ -245,16 +244,39 @@ class RegisterIndex:
             known = self.runs[text] = self.full.get(keyed(self.key, text))
         return known
 
-    def _run(self, keys: list[str], starting: set[str]) -> Iterator[tuple[str, ClientField]]:
-        # Only where a registered key may start is the run walked further.
-        for start, first in enumerate(keys):
-            if first not in starting:
+    def _runs(self, tokens: list[str], key_of: Mapping[str, str | None],
+              starting: Iterable[str]) -> Iterator[tuple[str, ClientField]]:
+        """Who is registered under the runs of ``tokens`` that start with a ``starting`` word.
+
+        ``key_of`` gives each distinct word's token key, or None for a word the run steps
+        over (a particle, in a skeleton run). A run is walked only where its next word is in
+        some registered key; a word that starts a key is looked up alone once, however
+        often it occurs.
+        """
+        followers = {t for t, k in key_of.items() if k is not None and self._flags(k) & _MEMBER}
+        for word in starting:
+            first = key_of[word]
+            assert first is not None
+            yield from self._found([first])
+            if not followers or self.longest < 2:
                 continue
-            yield from self._found(keys[start:start + 1])
-            for end in range(start + 1, min(len(keys), start + self.longest)):
-                if not self._flags(keys[end]) & _MEMBER:
+            at = -1
+            while True:
+                try:
+                    at = tokens.index(word, at + 1)  # each place the word occurs (in C)
+                except ValueError:
                     break
-                yield from self._found(keys[start:end + 1])
+                keys, end = [first], at + 1
+                while end < len(tokens) and len(keys) < self.longest:
+                    following = tokens[end]
+                    end += 1
+                    key = key_of[following]
+                    if key is None:
+                        continue
+                    if following not in followers:
+                        break
+                    keys.append(key)
+                    yield from self._found(keys)
 
     def scan_text(self, text: str) -> set[tuple[str, ClientField]]:
         found: set[tuple[str, ClientField]] = set()
@@ -262,15 +284,16 @@ class RegisterIndex:
             return found
         for tokens in token_runs(text):
             # Each distinct word is looked up once; most texts start no registered key, and
-            # their runs of keys are never built.
+            # nothing more is done for them.
             distinct = {t: self._starts(t) for t in set(tokens)}
-            exact = {EXACT + t for t, flags in distinct.items() if flags & _EXACT_STARTS}
+            exact = [t for t, flags in distinct.items() if flags & _EXACT_STARTS]
             if exact:
-                found.update(self._run([EXACT + t for t in tokens], exact))
-            skeletons = {SKELETON + skeleton(t) for t, flags in distinct.items()
-                         if flags & _SKELETON_STARTS}
+                found.update(self._runs(tokens, {t: EXACT + t for t in distinct}, exact))
+            skeletons = [t for t, flags in distinct.items() if flags & _SKELETON_STARTS]
             if skeletons:
-                found.update(self._run(skeleton_run(tokens), skeletons))
+                found.update(self._runs(tokens, {t: None if t in PARTICLES
+                                                 else SKELETON + skeleton(t)
+                                                 for t in distinct}, skeletons))
         return found
 
     def scan(self, facts: MessageFacts) -> tuple[RegisterHit, ...]:
