@@ -153,3 +153,24 @@ def test_a_real_name_in_an_attached_document_is_held_for_communications(
     shown = cli(gateway, "held", "show", match.group(1), "--data", str(gateway.data))
     assert "mentions the real name of client John (attached document)" in shown.stdout
     assert "Amina" not in shown.stdout and "Amina" not in gateway.log()
+
+
+def test_a_client_added_while_running_is_held_by_every_worker(tmp_path: Path,
+                                                              downstream: Downstream) -> None:
+    process = GatewayProcess(tmp_path, downstream.url, config={**FAST, "workers": 2})
+    add_reviewer(process)
+    process.start()
+    try:
+        body = "Cleared for publication\n\nWe met Amina Haddad."
+        code, reply = send(process, COMMS, body)
+        assert code == 250 and not HOLD_ID.search(reply), reply  # nobody registered yet
+        imported = cli(process, "clients", "import", "-", "--data", str(process.data),
+                       stdin=CSV)
+        assert imported.returncode == 0, imported.stderr
+        time.sleep(1.5)  # each worker looks at the register's generation once a second
+        # A new connection each: both workers accept on the one listening socket.
+        for _ in range(8):
+            code, reply = send(process, COMMS, body)
+            assert code == 250 and HOLD_ID.search(reply), reply
+    finally:
+        process.stop()
