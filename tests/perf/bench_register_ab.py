@@ -7,7 +7,8 @@ per round), so both see the same load from other processes on a shared machine. 
 per number of sessions: the accept rate (median of the rounds), the gateway's CPU per
 message (all its processes, over every round), and the RSS of each gateway process after
 the runs. A gateway built from another checkout can join with ``--also NAME=DIR`` (its
-``gateway`` package is taken from DIR through PYTHONPATH).
+``gateway`` package is taken from DIR through PYTHONPATH; it reads the same ``--policies``,
+so a checkout that does not know this one's policy format cannot join).
 
     .venv/bin/python tests/perf/bench_register_ab.py [--register 10000] [--rounds 5]
 """
