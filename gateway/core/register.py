@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import assert_never
 
 from gateway.core.facts import MessageFacts
+from gateway.core.register_table import DigestMap, DigestSet, number, pack
 from gateway.core.register_text import (
     EXACT,
     PARTICLES,
@@ -18,7 +19,6 @@ from gateway.core.register_text import (
     Key,
     Shape,
     skeleton,
-    skeleton_run,
     token_runs,
     value_keys,
 )
@@ -155,84 +155,128 @@ class RegisterFinding:
         return f"mentions the {self.field.label} of client {self.pseudonym} ({places})"
 
 
+_FIRST = 1  # a token key's hash starts a registered key
+_MEMBER = 2  # it is in one
+_EXACT_STARTS = 1  # a word's exact key starts a registered key
+_SKELETON_STARTS = 2  # its skeleton key does
+_FIELDS = tuple(ClientField)
+
+
 @dataclass(slots=True)
 class RegisterIndex:
     """The register's hashes in memory; ``scan`` finds them in a message.
 
-    ``memo`` remembers, per token key, its hash, whether it starts a registered key and
-    whether it is in one: most words of most mail are the same few thousand, so each is
-    hashed once, and a run of words is hashed whole only while every word is in some key.
-    ``starts`` remembers, per word, whether its exact or skeleton key starts a registered
-    key, and ``runs`` the hash of each run of words hashed whole: a text that starts no key
-    costs its tokens and one look-up per distinct word.
+    The hashes are kept in flat sorted arrays (``register_table``): a few MB for 10,000
+    clients, with no object per hash for the collector or the reference counts to touch.
+    ``full`` maps a key's hash to the clients and fields registered under it; ``firsts``
+    holds the hash of each key's first token, ``members`` of every token of every key.
+
+    ``memo`` remembers, per token key, whether it starts a registered key and whether it is
+    in one: most words of most mail are the same few thousand, so each is hashed once, and
+    a run of words is hashed whole only while every word is in some key. ``starts``
+    remembers, per word, whether its exact or skeleton key starts a registered key, and
+    ``runs`` what each run of words hashed whole found: a text that starts no key costs its
+    tokens and one look-up per distinct word.
     """
 
     key: bytes
     clients: Mapping[str, ClientStatus]
-    firsts: frozenset[bytes]
-    members: frozenset[bytes]
-    full: Mapping[bytes, tuple[tuple[str, ClientField], ...]]
+    firsts: DigestSet
+    members: DigestSet
+    full: DigestMap[ClientField]
     longest: int
-    memo: dict[str, tuple[bytes, bool, bool]] = field(default_factory=dict)
-    starts: dict[str, tuple[bool, bool]] = field(default_factory=dict)
-    runs: dict[str, bytes] = field(default_factory=dict)
+    memo: dict[str, int] = field(default_factory=dict)
+    starts: dict[str, int] = field(default_factory=dict)
+    runs: dict[str, tuple[tuple[str, ClientField], ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, key: bytes, clients: Iterable[ClientStatus],
               rows: Iterable[HashRow]) -> RegisterIndex:
-        full: dict[bytes, list[tuple[str, ClientField]]] = {}
-        firsts: set[bytes] = set()
-        members: set[bytes] = set()
+        """The index of ``rows``, read once as they come (they need not fit in memory)."""
+        by_pseudonym = {c.pseudonym: c for c in clients}
+        numbers = {p: n for n, p in enumerate(by_pseudonym)}
+        field_numbers = {f: n for n, f in enumerate(_FIELDS)}
+        full: list[int] = []
+        firsts: set[int] = set()
+        members: set[int] = set()
         longest = 0
         for row in rows:
-            full.setdefault(row.full, []).append((sys.intern(row.pseudonym), row.field))
-            firsts.add(row.first)
-            members.update(row.tokens[i:i + DIGEST] for i in range(0, len(row.tokens), DIGEST))
+            client = numbers.setdefault(row.pseudonym, len(numbers))
+            full.append(pack(row.full, client, field_numbers[row.field]))
+            firsts.add(number(row.first))
+            members.update(number(row.tokens[i:i + DIGEST])
+                           for i in range(0, len(row.tokens), DIGEST))
             longest = max(longest, row.length)
-        return cls(key, {c.pseudonym: c for c in clients}, frozenset(firsts),
-                   frozenset(members), {h: tuple(v) for h, v in full.items()}, longest)
+        return cls(key, by_pseudonym, DigestSet(firsts), DigestSet(members),
+                   DigestMap(full, [sys.intern(p) for p in numbers], _FIELDS), longest)
 
-    def _token(self, token_key: str) -> tuple[bytes, bool, bool]:
+    def _flags(self, token_key: str) -> int:
         known = self.memo.get(token_key)
         if known is None:
             if len(self.memo) > _MEMO:  # bounded: a flood of unique words cannot grow it
                 self.memo.clear()
             digest = keyed(self.key, token_key)
-            known = self.memo[token_key] = (digest, digest in self.firsts,
-                                            digest in self.members)
+            known = self.memo[token_key] = ((_FIRST if digest in self.firsts else 0)
+                                            | (_MEMBER if digest in self.members else 0))
         return known
 
-    def _starts(self, token: str) -> tuple[bool, bool]:
+    def _starts(self, token: str) -> int:
         """Whether the word's exact key, and its skeleton key, start a registered key."""
         known = self.starts.get(token)
         if known is None:
             if len(self.starts) > _MEMO:
                 self.starts.clear()
+            exact = self._flags(EXACT + token) & _FIRST
             known = self.starts[token] = (
-                self._token(EXACT + token)[1],
-                token not in PARTICLES and self._token(SKELETON + skeleton(token))[1])
+                (_EXACT_STARTS if exact else 0)
+                | (_SKELETON_STARTS if token not in PARTICLES
+                   and self._flags(SKELETON + skeleton(token)) & _FIRST else 0))
         return known
 
-    def _joined(self, keys: list[str]) -> bytes:
-        """The hash of a run of token keys, remembered: mail repeats its phrases."""
+    def _found(self, keys: list[str]) -> tuple[tuple[str, ClientField], ...]:
+        """Who is registered under a run of token keys, remembered: mail repeats its
+        phrases. (The key of one token hashes as the token does.)"""
         text = _JOIN.join(keys)
-        digest = self.runs.get(text)
-        if digest is None:
+        known = self.runs.get(text)
+        if known is None:
             if len(self.runs) > _MEMO:
                 self.runs.clear()
-            digest = self.runs[text] = keyed(self.key, text)
-        return digest
+            known = self.runs[text] = self.full.get(keyed(self.key, text))
+        return known
 
-    def _run(self, keys: list[str], starting: set[str]) -> Iterator[tuple[str, ClientField]]:
-        # Only where a registered key may start is the run walked further.
-        for start, first in enumerate(keys):
-            if first not in starting:
+    def _runs(self, tokens: list[str], key_of: Mapping[str, str | None],
+              starting: Iterable[str]) -> Iterator[tuple[str, ClientField]]:
+        """Who is registered under the runs of ``tokens`` that start with a ``starting`` word.
+
+        ``key_of`` gives each distinct word's token key, or None for a word the run steps
+        over (a particle, in a skeleton run). A run is walked only where its next word is in
+        some registered key; a word that starts a key is looked up alone once, however
+        often it occurs.
+        """
+        followers = {t for t, k in key_of.items() if k is not None and self._flags(k) & _MEMBER}
+        for word in starting:
+            first = key_of[word]
+            assert first is not None
+            yield from self._found([first])
+            if not followers or self.longest < 2:
                 continue
-            yield from self.full.get(self._token(first)[0], ())
-            for end in range(start + 1, min(len(keys), start + self.longest)):
-                if not self._token(keys[end])[2]:
+            at = -1
+            while True:
+                try:
+                    at = tokens.index(word, at + 1)  # each place the word occurs (in C)
+                except ValueError:
                     break
-                yield from self.full.get(self._joined(keys[start:end + 1]), ())
+                keys, end = [first], at + 1
+                while end < len(tokens) and len(keys) < self.longest:
+                    following = tokens[end]
+                    end += 1
+                    key = key_of[following]
+                    if key is None:
+                        continue
+                    if following not in followers:
+                        break
+                    keys.append(key)
+                    yield from self._found(keys)
 
     def scan_text(self, text: str) -> set[tuple[str, ClientField]]:
         found: set[tuple[str, ClientField]] = set()
@@ -240,14 +284,16 @@ class RegisterIndex:
             return found
         for tokens in token_runs(text):
             # Each distinct word is looked up once; most texts start no registered key, and
-            # their runs of keys are never built.
+            # nothing more is done for them.
             distinct = {t: self._starts(t) for t in set(tokens)}
-            exact = {EXACT + t for t, (x, _) in distinct.items() if x}
+            exact = [t for t, flags in distinct.items() if flags & _EXACT_STARTS]
             if exact:
-                found.update(self._run([EXACT + t for t in tokens], exact))
-            skeletons = {SKELETON + skeleton(t) for t, (_, s) in distinct.items() if s}
+                found.update(self._runs(tokens, {t: EXACT + t for t in distinct}, exact))
+            skeletons = [t for t, flags in distinct.items() if flags & _SKELETON_STARTS]
             if skeletons:
-                found.update(self._run(skeleton_run(tokens), skeletons))
+                found.update(self._runs(tokens, {t: None if t in PARTICLES
+                                                 else SKELETON + skeleton(t)
+                                                 for t in distinct}, skeletons))
         return found
 
     def scan(self, facts: MessageFacts) -> tuple[RegisterHit, ...]:

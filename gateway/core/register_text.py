@@ -20,7 +20,6 @@ Key = tuple[str, ...]
 
 # An apostrophe, with the ``s`` of a possessive after it (``Amina's`` is ``Amina``).
 _APOSTROPHE = re.compile(r"['`´’ʼʻ](?:s\b)?")
-_TOKEN = re.compile(r"[a-z0-9]+")
 _MARKS = frozenset({"Mn", "Me"})
 # Spellings of one sound across transliteration schemes (Arabic, Cyrillic, Ge'ez, Latin).
 _DIGRAPHS = (("dzh", "j"), ("dj", "j"), ("kh", "h"), ("ch", "k"), ("gh", "g"), ("sh", "s"),
@@ -51,8 +50,16 @@ def _plain(text: str) -> str:
     return unicodedata.normalize("NFC", kept).casefold()
 
 
+# ASCII letters lower-cased, digits kept, every other byte a space: a token is what is left
+# between spaces (as ``[a-z0-9]+`` finds them, four times faster on a 5 KB text).
+_WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 else 32
+                    for c in range(256))
+
+
 def _tokens(ascii_text: str) -> list[str]:
-    return _TOKEN.findall(_APOSTROPHE.sub("", ascii_text.lower()))
+    if "'" in ascii_text or "`" in ascii_text:  # the only apostrophes left in ASCII
+        ascii_text = _APOSTROPHE.sub("", ascii_text.lower())
+    return ascii_text.encode("ascii").translate(_WORD_BYTES).decode("ascii").split()
 
 
 def token_runs(text: str) -> list[list[str]]:
@@ -83,12 +90,6 @@ def skeleton(token: str) -> str:
     if len(out) > 1 and out[-1] == "h":
         out.pop()
     return "".join(out)
-
-
-def skeleton_run(tokens: list[str]) -> list[str]:
-    """The skeleton token keys of a run of tokens, particles left out."""
-    keys = {t: SKELETON + skeleton(t) for t in set(tokens) - PARTICLES}
-    return [keys[t] for t in tokens if t in keys]
 
 
 def _name_keys(tokens: list[str]) -> set[Key]:

@@ -134,7 +134,10 @@ def generation(conn: Conn) -> int:
 def clients(conn: Conn) -> list[ClientStatus]:
     rows = conn.execute("SELECT pseudonym, fields, resettled, share_only_after_resettlement "
                         "FROM register_clients ORDER BY pseudonym").fetchall()
-    return [ClientStatus(p, frozenset(ClientField(f) for f in fields.split(",") if f),
+    # One frozenset per combination of fields, not per client: a large register has few.
+    sets: dict[str, frozenset[ClientField]] = {}
+    return [ClientStatus(p, sets.setdefault(fields, frozenset(
+                ClientField(f) for f in fields.split(",") if f)),
                          bool(resettled), bool(share_only))
             for p, fields, resettled, share_only in rows]
 
@@ -145,13 +148,16 @@ def hashes(conn: Conn) -> Iterable[HashRow]:
         yield HashRow(pseudonym, ClientField(field), bytes(tokens), bytes(full), int(length))
 
 
-def snapshot(conn: Conn) -> tuple[int, list[ClientStatus], list[HashRow]]:
-    """The generation, the clients and their hashes, read in one transaction."""
+def snapshot(conn: Conn,
+             build: Callable[[list[ClientStatus], Iterable[HashRow]], T]) -> tuple[int, T]:
+    """The generation, and what ``build`` makes of the clients and their hashes, read in one
+    transaction. The hashes reach ``build`` as they are read, never all in a list: a large
+    register's rows as objects would outweigh what is built of them."""
     if dialect(conn) == POSTGRESQL:  # the first statement of ``connect``'s transaction
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        return generation(conn), clients(conn), list(hashes(conn))
+        return generation(conn), build(clients(conn), hashes(conn))
     conn.execute("BEGIN")
     try:
-        return generation(conn), clients(conn), list(hashes(conn))
+        return generation(conn), build(clients(conn), hashes(conn))
     finally:
         conn.execute("COMMIT")

@@ -167,3 +167,24 @@ def test_the_register_is_not_searched_for_colleagues_only(gateway: GatewayProces
     lines = gateway.log_events("message")[-2:]
     assert [("register" in e["rules"], e["verdicts"]) for e in lines] == [
         (False, {COLLEAGUE: "allow"}), (True, {COMMS: "hold"})]
+
+
+def test_a_client_added_while_running_is_held_by_every_worker(tmp_path: Path,
+                                                              downstream: Downstream) -> None:
+    process = GatewayProcess(tmp_path, downstream.url, config={**FAST, "workers": 2})
+    add_reviewer(process)
+    process.start()
+    try:
+        body = "Cleared for publication\n\nWe met Amina Haddad."
+        code, reply = send(process, COMMS, body)
+        assert code == 250 and not HOLD_ID.search(reply), reply  # nobody registered yet
+        imported = cli(process, "clients", "import", "-", "--data", str(process.data),
+                       stdin=CSV)
+        assert imported.returncode == 0, imported.stderr
+        time.sleep(1.5)  # each worker looks at the register's generation once a second
+        # A new connection each: both workers accept on the one listening socket.
+        for _ in range(8):
+            code, reply = send(process, COMMS, body)
+            assert code == 250 and HOLD_ID.search(reply), reply
+    finally:
+        process.stop()
