@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from gateway.adapters.crypto import KEY_DIR
+from gateway.adapters.key_files import KEY_DIR
 
 # Not a ``.key`` file: key rotation and ``keys`` commands handle the sealing keys only.
 KEY_NAME = "register.secret"

@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.adapters.crypto import SealError
+from gateway.adapters.key_files import KEY_DIR
 from gateway.adapters.master_key import MasterKeyError
 from gateway.cli.common import add_settings_arguments, settings_or_report
+from gateway.service import bodies
 from gateway.settings import Settings, held_sealer
 from gateway.store import migrate
 from gateway.store.conn import Conn
@@ -72,12 +73,18 @@ def run_migrate(args: argparse.Namespace) -> int:
         return 2
     data, url = Path(settings.data), settings.store_url
     try:
+        sealer = held_sealer(settings)
         with transaction(url, data, create=True) as conn:
             before = migrate.version(conn)
             applied = migrate.migrate(conn)
-    except StoreError as exc:
+            imported = bodies.import_in(conn, sealer)
+        bodies.destroy_files(sealer, imported)
+    except (StoreError, MasterKeyError, ValueError, OSError) as exc:
         return _fail(exc)
     name = _name(url, data)
+    if imported:
+        print(f"{name}: {len(imported)} held-body key file(s) of {data / KEY_DIR} moved into "
+              "the store")
     if not applied:
         print(f"{name}: schema at version {before}, nothing to do")
         return 0
@@ -107,21 +114,16 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def _check_bodies(conn: Conn, settings: Settings) -> int:
-    """Open every held body in ``conn`` with this data directory's keys; returns how many."""
-    sealer = held_sealer(settings)
-    opened = failed = 0
-    for held_id, content in conn.execute(
-            "SELECT id, content FROM held_messages WHERE length(content) > 0"):
-        try:
-            sealer.open(bytes(content))
-            opened += 1
-        except SealError:
-            failed += 1
-            print(f"stampgate: held message {held_id} does not open with the keys in "
-                  f"{settings.data}", file=sys.stderr)
+    """Open every held body in ``conn`` with its key (the store's, or a key file of this
+    data directory's); returns how many opened, raises unless all did."""
+    opened, failed = bodies.unopened(conn, held_sealer(settings))
+    for held_id in failed:
+        print(f"stampgate: held message {held_id} does not open with the keys in the store "
+              f"or in {settings.data}", file=sys.stderr)
     if failed:
-        raise StoreError(f"{failed} held bodies would be unreadable in the copy; nothing was "
-                         "copied (point --data at the source installation's data directory)")
+        raise StoreError(f"{len(failed)} held bodies would be unreadable in the copy; nothing "
+                         "was copied (point --data at the source installation's data "
+                         "directory)")
     return opened
 
 
@@ -136,11 +138,16 @@ def run_copy(args: argparse.Namespace) -> int:
         with transaction(args.source, data) as source, \
                 transaction(args.target, data, create=True) as target:
             copied = copy_store(source, target)
-            bodies = _check_bodies(target, settings)
+            # Keys an older gateway kept in files travel into the copy's table; the
+            # files stay with the source installation.
+            carried = len(bodies.import_in(target, held_sealer(settings)))
+            opened = _check_bodies(target, settings)
     except (StoreError, MasterKeyError, ValueError) as exc:
         return _fail(exc)
     print(f"copied {_name(args.source, data)} to {_name(args.target, data)}:")
     for table, count in copied.rows.items():
         print(f"  {table:<22} {count:>8} rows")
-    print(f"{bodies} held bodies open with the keys in {data}")
+    if carried:
+        print(f"  {carried} held-body key file(s) of {data / KEY_DIR} copied into held_keys")
+    print(f"{opened} held bodies open with their keys")
     return 0

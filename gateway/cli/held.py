@@ -18,7 +18,7 @@ from gateway.cli.common import (
     settings_or_report,
 )
 from gateway.core.model import Stamp
-from gateway.service.queue import open_subjects
+from gateway.service.bodies import open_subjects
 from gateway.service.review import Desk, ReviewError
 from gateway.settings import held_sealer
 from gateway.store.store import HeldFilter, HeldMessage, HeldState, Store
@@ -157,9 +157,9 @@ async def _list(data: Path, url: str, which: HeldFilter,
     store = await Store.open(data, url)
     try:
         holds = await store.find_held(which)
+        subjects = await open_subjects(store, sealer, holds)
     finally:
         await store.close()
-    subjects = await asyncio.to_thread(open_subjects, sealer, holds)
     return [{**h.summary(), "subject": subjects[h.id]} for h in holds]
 
 

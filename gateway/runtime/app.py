@@ -16,6 +16,7 @@ from gateway.adapters.delivery import Downstream, make_downstream
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.policyfiles.load import policy_fingerprint, reload_policy
+from gateway.service.bodies import import_key_files
 from gateway.service.reading import MessageReader
 from gateway.service.register import ClientRegister, LiveRegister
 from gateway.service.submit import Submitter
@@ -25,7 +26,7 @@ from gateway.smtp.listener import Submission
 from gateway.smtp.sessions import DrainingSMTP, Sessions
 from gateway.smtp.submission import SubmissionHandler
 from gateway.store.backup import StoreLock
-from gateway.store.store import Store
+from gateway.store.store import Store, StoreError
 from gateway.store.threads import ThreadMemory
 
 if TYPE_CHECKING:
@@ -167,6 +168,10 @@ class Gateway:
         settings = self.settings
         assert self.store is not None and self.downstream is not None
         assert self.threads is not None and self.sealer is not None
+        try:  # key files an older gateway kept in DATA/held-keys: into the shared store
+            await import_key_files(self.store, self.sealer)
+        except (StoreError, OSError):  # still read from their files meanwhile
+            log.exception("held-keys-not-imported")
         self.review = ReviewTasks(self.store, self.downstream, settings, self.policy,
                                   self.sealer, self.threads)
         self.review.start()

@@ -11,14 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from gateway.adapters.accounts import USERS_FILE
-from gateway.adapters.crypto import KEY_DIR, KEY_SUFFIX, read_key_file, sealed_key_id
+from gateway.adapters.crypto import sealed_key_id
+from gateway.adapters.key_files import KEY_DIR, KEY_SUFFIX, read_key_file
 from gateway.adapters.master_key import export_master_key
 from gateway.adapters.private import fsync_dir, private_dir, write_private
 from gateway.adapters.register_key import KEY_NAME as REGISTER_KEY_NAME
 from gateway.adapters.reviewers import REVIEWERS_FILE
 from gateway.service.datadir import SESSION_KEY_FILE
 from gateway.settings import Settings, encryption_off, master_sealer
-from gateway.store.backup import BackupError, held_contents, store_file, timestamp
+from gateway.store.backup import (
+    BackupError,
+    held_contents,
+    held_key_rows,
+    store_file,
+    timestamp,
+)
 from gateway.store.backup import backup as copy_store
 from gateway.store.conn import POSTGRESQL
 from gateway.store.db import engine_of
@@ -67,16 +74,17 @@ def refuse_postgresql(settings: Settings, command: str) -> None:
         raise BackupError(
             f"the store is on PostgreSQL: `stampgate {command}` works on the SQLite store "
             "file only. Use PostgreSQL's tools for the database (pg_dump, base backups) and "
-            "copy the data directory (held-keys/, master key, accounts) with the files' "
+            "copy the data directory (master key, accounts) with the files' "
             "tools; see docs/deploy.md, Several instances")
 
 
 def make_backup(settings: Settings, target: Path, master_key_to: Path | None = None) -> Made:
     """Back up ``settings.data`` into a new directory (``target``, or a new one inside it).
 
-    Safe while the gateway runs: the store is copied in one read transaction, then the key
-    file of every sealed body in that copy (keys are written before their hold commits, so
-    each one is there unless its message was destroyed meanwhile). Written under
+    Safe while the gateway runs: the store is copied in one read transaction, with the key
+    of every sealed body (written in its hold's transaction); a key an older gateway left in
+    a file is copied from there (each one is there unless its message was destroyed
+    meanwhile). Written under
     ``<name>.partial`` and renamed when complete; the manifest is written last.
     """
     data = Path(settings.data)
@@ -116,9 +124,10 @@ def _fill(data: Path, partial: Path, bundle: Path, fingerprint: str | None) -> M
     files = [DB_NAME]
     missing: list[str] = []
     keys = 0
+    in_store = held_key_rows(partial / DB_NAME)
     for held_id, blob in held_contents(partial / DB_NAME):
         key_id = sealed_key_id(blob)
-        if key_id is None:
+        if key_id is None or key_id in in_store:  # plaintext, or its key is in the copy
             continue
         name = f"{KEY_DIR}/{key_id.hex()}{KEY_SUFFIX}"
         wrapped = read_key_file(data / name)

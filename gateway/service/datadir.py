@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.adapters.accounts import USERS_FILE
-from gateway.adapters.crypto import KEY_DIR
+from gateway.adapters.key_files import KEY_DIR
 from gateway.adapters.master_key import MASTER_KEY_FILE, create_master_key
 from gateway.adapters.private import DIR_MODE, FILE_MODE, private_dir, tighten
 from gateway.adapters.reviewers import REVIEWERS_FILE

@@ -30,7 +30,7 @@ from gateway.core.photos import stripped_header
 from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.logs import get_logger
-from gateway.service import notify, partners
+from gateway.service import bodies, notify, partners
 from gateway.settings import Settings
 from gateway.store.records import HeldMessage, OutboxItem, OutboxKind, now
 from gateway.store.store import Store
@@ -146,7 +146,7 @@ class OutboxWorker:
                 if not blob:
                     raise Undeliverable(f"held message {hold.id} has no content (erased)")
                 try:
-                    data = await asyncio.to_thread(self.sealer.open, blob)
+                    data = await bodies.open_body(self.store, self.sealer, blob)
                 except SealError as exc:
                     raise Undeliverable(f"held content cannot be read: {exc}") from exc
                 policy = self.policy()

@@ -1,20 +1,19 @@
 """The held-message queue as reviewers see it: search, sort, pages, counts, ages, checklists.
 
-Subjects are stored sealed under their message's key (``BodySealer.seal_beside``); they are
+Subjects are stored sealed under their message's key (``BodySealer.seal``); they are
 opened here, only for the page shown unless a search or a sort needs them all, and a
 subject whose key was destroyed (a rejected or discarded message) reads as ``None``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.adapters.crypto import BodySealer, SealError
+from gateway.adapters.crypto import BodySealer
 from gateway.core.model import Stamp, Verdict
+from gateway.service.bodies import open_subjects
 from gateway.store.records import HeldFilter, HeldMessage
 from gateway.store.store import Store
 
@@ -65,7 +64,7 @@ async def queue_page(store: Store, sealer: BodySealer, query: QueueQuery, at: dt
     needle = " ".join(query.search.split()).casefold()
     subjects: dict[str, str | None] = {}
     if needle or query.sort == "subject":
-        subjects = await asyncio.to_thread(open_subjects, sealer, holds)
+        subjects = await open_subjects(store, sealer, holds)
     if needle:
         holds = [h for h in holds if needle in _haystack(h, subjects.get(h.id))]
     holds = _sorted(holds, query.sort, subjects)
@@ -74,7 +73,7 @@ async def queue_page(store: Store, sealer: BodySealer, query: QueueQuery, at: dt
     page = min(max(1, query.page), pages)
     shown = holds[(page - 1) * per_page:page * per_page]
     if not subjects:
-        subjects = await asyncio.to_thread(open_subjects, sealer, shown)
+        subjects = await open_subjects(store, sealer, shown)
     rows = tuple(_row(h, subjects.get(h.id), at, expiry) for h in shown)
     stamps = Counter(h.stamp or "none" for h in holds)
     reasons = Counter(rule for h in holds for rule in held_rules(h))
@@ -82,20 +81,6 @@ async def queue_page(store: Store, sealer: BodySealer, query: QueueQuery, at: dt
                      for value, n in sorted(stamps.items(), key=lambda i: (-i[1], i[0])))
     return QueuePage(rows, len(holds), page, pages, by_stamp,
                      tuple(sorted(reasons.items(), key=lambda i: (-i[1], i[0]))), truncated)
-
-
-def open_subjects(sealer: BodySealer, holds: Sequence[HeldMessage]) -> dict[str, str | None]:
-    """Each hold's subject as text; ``None`` if it was not kept or can no longer be read."""
-    out: dict[str, str | None] = {}
-    for hold in holds:
-        if hold.subject is None:
-            out[hold.id] = None
-            continue
-        try:
-            out[hold.id] = sealer.open(hold.subject).decode("utf-8", "replace")
-        except SealError:
-            out[hold.id] = None
-    return out
 
 
 def held_rules(hold: HeldMessage) -> list[str]:

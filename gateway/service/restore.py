@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.adapters.crypto import KEY_DIR, KeyDestroyed, Sealer, SealError, sealed_key_id
+from gateway.adapters.crypto import KeyDestroyed, Sealer, SealError, sealed_key_id
+from gateway.adapters.key_files import KEY_DIR
 from gateway.adapters.master_key import (
     MasterKeyError,
     master_key_path,
@@ -28,6 +29,7 @@ from gateway.store.backup import (
     BackupError,
     StoreLock,
     held_contents,
+    held_key_rows,
     install,
     store_file,
     timestamp,
@@ -98,20 +100,23 @@ def read_manifest(bundle: Path) -> dict[str, Any]:
 
 
 def open_all(store: Path, sealer: Sealer | None) -> Opened:
-    """Open every sealed body in ``store`` with ``sealer``; what opened and what did not."""
+    """Open every sealed body in ``store`` with ``sealer`` and its key (in the store, or
+    a key file in ``sealer.key_dir``); what opened and what did not."""
     bodies = sealed = 0
     missing: list[str] = []
     failed: list[tuple[str, str]] = []
+    keys = held_key_rows(store)
     for held_id, blob in held_contents(store):
         bodies += 1
-        if sealed_key_id(blob) is None:
+        key_id = sealed_key_id(blob)
+        if key_id is None:
             continue
         sealed += 1
         if sealer is None:
             failed.append((held_id, "encrypted, and no master key is configured"))
             continue
         try:
-            sealer.open(blob)
+            sealer.open(blob, keys.get(key_id))
         except KeyDestroyed:
             missing.append(held_id)
         except SealError as exc:

@@ -8,7 +8,6 @@ The decision, its audit entry and the mail it causes are written in one transact
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from gateway.core.model import Stamp
 from gateway.core.policy import Policy
 from gateway.core.recipients import AddressRefused, parse_recipient
 from gateway.logs import get_logger
-from gateway.service import notify, photo_review, queue
+from gateway.service import bodies, notify, photo_review, queue
 from gateway.service.decisions import (
     Action,
     AlreadyDecided,
@@ -217,7 +216,7 @@ class Desk:
             raise ContentGone(f"the content of {hold.id} was erased ({hold.state.value}); "
                               "only its record and history remain")
         try:
-            data = await asyncio.to_thread(self.sealer.open, blob)
+            data = await bodies.open_body(self.store, self.sealer, blob)
         except SealError as exc:
             raise ContentGone(f"the content of {hold.id} can no longer be read: {exc}") from exc
         if once:
@@ -333,7 +332,7 @@ class Desk:
             return
         if is_sealed(blob):
             try:
-                await asyncio.to_thread(self.sealer.destroy, blob)
+                await bodies.destroy_key(self.store, self.sealer, blob)
             except SealError as exc:
                 log.warning("key-not-destroyed", hold_id=hold.id, error=str(exc))
         if blob:

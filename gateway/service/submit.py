@@ -28,7 +28,7 @@ from gateway.core.model import Verdict
 from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.logs import get_logger
-from gateway.service import metrics, notify, partners, photos
+from gateway.service import bodies, metrics, notify, partners, photos
 from gateway.service.acceptance import Acceptance, Attempt
 from gateway.service.outcome import Incoming, InputProblem, Outcome, OutcomeKind, input_problem
 from gateway.service.reading import MessageReader, Read
@@ -209,19 +209,22 @@ class Submitter:
                 attempt.held_by_it = taken
             else:
                 try:
-                    sealed, subject = await asyncio.to_thread(self._seal, data, facts.subject)
+                    sealed = await asyncio.to_thread(
+                        self.sealer.seal, data, facts.subject[:1000].encode("utf-8", "replace"))
                     record = new_held(queue_id=queue_id, sender=sender,
                                       recipients=incoming.recipients, held=held,
-                                      decision=decision, size=len(sealed),
-                                      message_id=message_id, subject=subject)
+                                      decision=decision, size=len(sealed.body),
+                                      message_id=message_id, subject=sealed.subject)
                     # Wholly held: nothing can withdraw the hold; its notices and answer
                     # share its commit. Partly held: once the allowed part was delivered.
                     notices = None if allowed else notify.new_hold_notices(
                         record, self.settings, policy)
                     final = None if allowed else Answer(kind.value, queue_id, record.id,
                                                         len(held), 0, decision)
+                    key = sealed.key
                     attempt.held_by_it = await self.store.hold(
-                        record, sealed, notices, AcceptanceUpdate(attempt.key.digest, final))
+                        record, sealed.body, notices, AcceptanceUpdate(attempt.key.digest, final),
+                        (key.key_id, key.wrapped) if key is not None else None)
                 except (StoreError, OSError) as exc:
                     await self.acceptance.give_up(attempt, maybe_delivered=False)
                     return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision,
@@ -270,13 +273,7 @@ class Submitter:
         sealed = await self.store.held_content(hold_id)
         await self.store.forget_hold(hold_id, "onward delivery failed")
         if sealed:
-            await asyncio.to_thread(self.sealer.destroy, sealed)
-
-    def _seal(self, data: bytes, subject: str) -> tuple[bytes, bytes]:
-        """The body sealed, and the subject for the review queue sealed under its key."""
-        sealed = self.sealer.seal(data)
-        shown = subject[:1000].encode("utf-8", "replace")
-        return sealed, self.sealer.seal_beside(sealed, shown)
+            await bodies.destroy_key(self.store, self.sealer, sealed)
 
     def _trace(self, incoming: Incoming, queue_id: str, decision: Decision, message_id: str,
                add_message_id: bool) -> list[tuple[str, str]]:

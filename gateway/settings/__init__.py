@@ -18,7 +18,8 @@ from pydantic import (
     field_validator,
 )
 
-from gateway.adapters.crypto import KEY_DIR, BodySealer, NullSealer, Sealer, parse_master_key
+from gateway.adapters.crypto import BodySealer, NullSealer, Sealer, parse_master_key
+from gateway.adapters.key_files import KEY_DIR
 from gateway.adapters.master_key import master_key_path, read_master_key
 from gateway.core.documents import MEGABYTE, DocumentLimits
 from gateway.settings.sockets import MilterSettings as MilterSettings
@@ -335,7 +336,7 @@ def master_sealer(settings: Settings) -> Sealer | None:
 def held_sealer(settings: Settings) -> BodySealer:
     """What seals, opens and destroys held bodies in this process (built once, passed down)."""
     sealer = master_sealer(settings)
-    return sealer if sealer is not None else NullSealer()
+    return sealer if sealer is not None else NullSealer(Path(settings.data) / KEY_DIR)
 
 
 def document_limits(settings: Settings) -> DocumentLimits:

@@ -148,6 +148,17 @@ def held_contents(path: Path) -> Iterator[tuple[str, bytes]]:
             yield str(held_id), bytes(content)
 
 
+def held_key_rows(path: Path) -> dict[bytes, bytes]:
+    """The wrapped held-body keys in the store file ``path`` (none in a file from before
+    they were kept in the store)."""
+    with _connect(path, read_only=True) as conn:
+        try:
+            rows = conn.execute("SELECT key_id, wrapped FROM held_keys").fetchall()
+        except sqlite3.OperationalError:  # no such table: keys were files then
+            return {}
+    return {bytes.fromhex(str(key_id)): bytes(wrapped) for key_id, wrapped in rows}
+
+
 def install(source: Path, data_dir: Path) -> Copy:
     """Replace the store under ``data_dir`` with the checked copy ``source``.
 

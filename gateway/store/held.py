@@ -11,6 +11,7 @@ from gateway.store.accepted import AcceptanceUpdate, apply_update
 from gateway.store.audit import record_audit
 from gateway.store.conn import POSTGRESQL, Conn
 from gateway.store.db import Database
+from gateway.store.keys import insert_key
 from gateway.store.outbox import enqueue_rows, record_notices
 from gateway.store.records import (
     HELD_COLUMNS,
@@ -34,9 +35,11 @@ class HeldTables(Database):
 
     async def hold(self, record: HeldMessage, content: bytes,
                    notices: HoldNotices | None = None,
-                   acceptance: AcceptanceUpdate | None = None) -> str:
+                   acceptance: AcceptanceUpdate | None = None,
+                   key: tuple[bytes, bytes] | None = None) -> str:
         """Durably store a held message and its decision; returns the hold id.
 
+        ``key``: the sealed body's key id and wrapped key, stored in the same transaction.
         ``notices`` (when nothing can withdraw the hold any more): queued in the same
         transaction, one commit instead of two. ``acceptance``: the message's answer (or
         its hold id on its claim), in the same transaction, so a retry finds this hold.
@@ -62,6 +65,8 @@ class HeldTables(Database):
                 "recipients, held_recipients, stamp, reason, decision, message_id, thread_id, "
                 "size, content, subject) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            if key is not None:
+                insert_key(conn, *key)
             record_audit(conn, "stampgate", "hold", record.id, detail)
             if notices is not None:
                 record_notices(conn, record.id, notices.mail, notices.digest_pending,

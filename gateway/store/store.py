@@ -16,6 +16,7 @@ from gateway.store.audit import AuditLog
 from gateway.store.db import DB_NAME, open_engine
 from gateway.store.held import HeldTables
 from gateway.store.insight import InsightQueries
+from gateway.store.keys import HeldKeyTables
 from gateway.store.outbox import OutboxTables
 from gateway.store.records import (
     HeldFilter,
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-class Store(HeldTables, OutboxTables, AuditLog, AcceptedTables, InsightQueries):
+class Store(HeldTables, HeldKeyTables, OutboxTables, AuditLog, AcceptedTables, InsightQueries):
     """Async access to the store: ``url`` names the engine (empty: SQLite in ``data_dir``)."""
 
     @classmethod

@@ -261,9 +261,10 @@ async def test_an_empty_postgresql_schema_is_refused_until_migrated(
 
 
 def _one_version_back(conn: Conn) -> None:
-    """Undo the latest migration (held subjects), as if an older release had made the store."""
-    conn.execute("ALTER TABLE held_messages DROP COLUMN subject")
-    conn.execute("DELETE FROM schema_version WHERE version = 5")
+    """Undo the latest migration (digest periods), as if an older release had made the
+    store."""
+    conn.execute("DROP TABLE digest_periods")
+    conn.execute("DELETE FROM schema_version WHERE version = 7")
 
 
 @pytest.mark.parametrize("change", ["older", "newer"])
@@ -280,13 +281,13 @@ async def test_an_older_or_newer_schema_is_refused(store_url: str, tmp_path: Pat
     if change == "older" and not store_url:  # SQLite migrates an older file when it opens it
         store = await Store.open(tmp_path, store_url)
         try:
-            await store.write(lambda conn: conn.execute("SELECT subject FROM held_messages"))
+            await store.write(lambda conn: conn.execute("SELECT period FROM digest_periods"))
             [entry] = await store.claim_outbox(now(), "gateway-a", LEASE)
             assert entry.held_id == "H1"
         finally:
             await store.close()
         return
-    expected = ("at version 4, this stampgate needs version 5.*stampgate db migrate"
+    expected = ("at version 6, this stampgate needs version 7.*stampgate db migrate"
                 if change == "older" else "version 99, newer than this stampgate knows")
     with pytest.raises(SchemaError, match=expected):
         await Store.open(tmp_path, store_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.adapters.crypto import BodySealer
+from gateway.adapters.crypto import BodySealer, Sealed
 from gateway.core.decision import ThreadContext, decide
 from gateway.core.message import read_message
 from gateway.core.model import Verdict
@@ -50,13 +50,15 @@ async def hold(store: Store, policy: Policy, first_line: str = ADJUST,
                       parsed, thread)
     held = [r.address for r in decision.recipients if r.verdict is Verdict.HOLD]
     assert held, decision.to_dict()
-    content = sealer.seal(data) if sealer is not None else data
-    shown = subject.encode() if sealer is None else sealer.seal_beside(content, subject.encode())
+    sealed = (sealer.seal(data, subject.encode()) if sealer is not None
+              else Sealed(data, subject.encode(), None))
     record = new_held(queue_id="Q1", sender=sender, recipients=list(recipients), held=held,
-                      decision=decision, size=len(content),
+                      decision=decision, size=len(sealed.body),
                       message_id=message_id or "<generated@stampgate.localdomain>",
-                      subject=shown)
-    return await store.hold(record, content)
+                      subject=sealed.subject)
+    key = sealed.key
+    return await store.hold(record, sealed.body,
+                            key=(key.key_id, key.wrapped) if key is not None else None)
 
 
 def desk_for(store: Store, settings: Settings, policy: Policy,
