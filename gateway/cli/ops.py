@@ -15,8 +15,9 @@ from gateway.store.backup import BackupError
 
 BACKUP_HELP = """\
 A backup is one directory (mode 0700, files 0600) holding:
-  stampgate.sqlite3   the store (held messages, thread memory, outbox, audit log)
-  held-keys/          the key of every encrypted held body in that store
+  stampgate.sqlite3   the store (held messages and their wrapped keys, thread memory,
+                      outbox, audit log)
+  held-keys/          keys an older gateway kept in files, of bodies in that store
   reviewers.json      reviewer accounts          users.json  submission accounts
   web-session.key     the review UI's key for login digests in the log
   manifest.json       what is in it, with a SHA-256 checksum per file
@@ -67,7 +68,7 @@ def run_backup(args: argparse.Namespace) -> int:
         print(f"stampgate: backup failed: {exc}", file=sys.stderr)
         return 1
     print(f"backed up {settings.data} to {made.path}: {made.held} held message(s), "
-          f"{made.audit_entries} audit entries, {made.key_files} key file(s), "
+          f"{made.audit_entries} audit entries, {made.keys} held-body key(s), "
           f"{len(made.files)} file(s) with checksums in manifest.json; integrity ok")
     for held_id in made.keys_missing:
         print(f"held message {held_id}: its key was destroyed while the backup was made")

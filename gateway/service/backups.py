@@ -45,7 +45,8 @@ class Made:
     path: Path
     held: int
     audit_entries: int
-    key_files: int
+    # Sealed bodies whose key is in the backup (in its store copy, or a key file).
+    keys: int
     # Held records whose key was destroyed (a reject, say) between the copy and its keys.
     keys_missing: tuple[str, ...]
     files: tuple[str, ...]
@@ -115,7 +116,7 @@ def make_backup(settings: Settings, target: Path, master_key_to: Path | None = N
         raise
     if master_key_to is not None and sealer is not None:
         export_master_key(sealer.master_key, master_key_to)
-    return Made(bundle, made.held, made.audit_entries, made.key_files, made.keys_missing,
+    return Made(bundle, made.held, made.audit_entries, made.keys, made.keys_missing,
                 made.files, master_key_to)
 
 
@@ -127,7 +128,10 @@ def _fill(data: Path, partial: Path, bundle: Path, fingerprint: str | None) -> M
     in_store = held_key_rows(partial / DB_NAME)
     for held_id, blob in held_contents(partial / DB_NAME):
         key_id = sealed_key_id(blob)
-        if key_id is None or key_id in in_store:  # plaintext, or its key is in the copy
+        if key_id is None:
+            continue
+        if key_id in in_store:  # its key is in the copy of the store
+            keys += 1
             continue
         name = f"{KEY_DIR}/{key_id.hex()}{KEY_SUFFIX}"
         wrapped = read_key_file(data / name)
@@ -143,6 +147,7 @@ def _fill(data: Path, partial: Path, bundle: Path, fingerprint: str | None) -> M
             content = (data / name).read_bytes()
         except FileNotFoundError:
             continue
+        private_dir((partial / name).parent)
         write_private(partial / name, content)
         files.append(name)
     manifest: dict[str, Any] = {

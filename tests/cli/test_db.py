@@ -8,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gateway.adapters import key_files
 from gateway.adapters.crypto import Sealer
+from gateway.adapters.key_files import KEY_DIR
 from gateway.adapters.master_key import create_master_key, master_key_path, read_master_key
+from gateway.service.bodies import open_body
+from gateway.store.keys import insert_key
 from gateway.store.migrate import latest
 from gateway.store.store import DB_NAME, HeldState, Store
 from tests.store.test_store_sqlite import OLD_STORE, hold
@@ -82,15 +86,25 @@ def test_bad_store_urls_get_a_clear_error(tmp_path: Path) -> None:
 
 
 async def _sqlite_installation(data: Path) -> list[str]:
-    """A one-machine store with encrypted holds, one of them decided."""
+    """A one-machine store with encrypted holds, one of them decided; the last one's key is
+    a file of DATA/held-keys, as an older gateway kept it."""
     create_master_key(data)
     key = read_master_key(master_key_path(data))
     assert key is not None
-    sealer = Sealer(key, data / "held-keys")
+    sealer = Sealer(key, data / KEY_DIR)
     store = await Store.open(data)
     try:
-        ids = [await hold(store, sealer.seal(f"Subject: {n}\r\n\r\nstory {n}\r\n".encode()))
-               for n in range(3)]
+        ids = []
+        for n in range(3):
+            sealed = sealer.seal(f"Subject: {n}\r\n\r\nstory {n}\r\n".encode())
+            assert sealed.key is not None
+            hold_id = await hold(store, sealed.body)
+            if n < 2:
+                await store.write(lambda conn, k=sealed.key: insert_key(conn, k.key_id,
+                                                                        k.wrapped))
+            else:
+                key_files.write(data / KEY_DIR, sealed.key.key_id, sealed.key.wrapped)
+            ids.append(hold_id)
         record = await store.get_held(ids[0])
         assert record is not None
         await store.set_state(ids[0], record.version, HeldState.REJECTED, "d@example.org",
@@ -122,16 +136,20 @@ def test_copy_a_sqlite_installation_to_postgresql(postgres: TestDatabase, tmp_pa
                       cwd=tmp_path)
     assert again.returncode == 1 and "the target store is not empty" in again.stderr
 
+    assert "1 held-body key file(s)" in copied.stdout
+    assert len(list((data / KEY_DIR).glob("*.key"))) == 1  # the source keeps its file
+
     async def read_back() -> None:
         key = read_master_key(master_key_path(data))
         assert key is not None
-        sealer = Sealer(key, data / "held-keys")
-        store = await Store.open(data, url)
+        # Another node: the same master key, a data directory of its own.
+        sealer = Sealer(key, tmp_path / "node-b" / KEY_DIR)
+        store = await Store.open(tmp_path / "node-b", url)
         try:
             waiting = await store.held()
             assert sorted(h.id for h in waiting) == sorted(ids[1:])
             for n, hold_id in enumerate(ids):
-                body = sealer.open(await store.held_content(hold_id) or b"")
+                body = await open_body(store, sealer, await store.held_content(hold_id) or b"")
                 assert body == f"Subject: {n}\r\n\r\nstory {n}\r\n".encode()
             assert [e["action"] for e in await store.audit_entries(held_id=ids[0])] == [
                 "hold", "rejected"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.adapters import crypto
+from gateway.adapters import crypto, key_files
 from gateway.adapters.crypto import (
     BodySealer,
     KeyDestroyed,
@@ -17,6 +17,7 @@ from gateway.adapters.crypto import (
     new_master_key,
     parse_master_key,
 )
+from gateway.adapters.key_files import KEY_DIR
 from gateway.settings import Settings, held_sealer
 from tests.security.support import wait_until
 from tests.support.downstream import Downstream
@@ -38,59 +39,78 @@ def configured(tmp_path: Path) -> BodySealer:
 
 def test_seal_and_open(sealer: Sealer) -> None:
     body = f"Subject: x\r\n\r\n{MARKER}\r\n".encode()
-    sealed = sealer.seal(body)
-    assert sealed.startswith(crypto.MAGIC)
-    assert MARKER.encode() not in sealed
-    assert sealer.open(sealed) == body
-    (key_file,) = sealer.key_dir.iterdir()
-    assert key_file.stat().st_mode & 0o077 == 0
-    assert sealer.seal(body) != sealed  # a fresh key and nonce every time
+    sealed = sealer.seal(body, b"Case update")
+    assert sealed.body.startswith(crypto.MAGIC) and sealed.subject.startswith(crypto.MAGIC)
+    assert MARKER.encode() not in sealed.body and b"Case update" not in sealed.subject
+    assert sealed.key is not None
+    assert sealed.body[len(crypto.MAGIC):len(crypto.MAGIC) + 16] == sealed.key.key_id
+    assert sealer.open(sealed.body, sealed.key.wrapped) == body
+    assert sealer.open(sealed.subject, sealed.key.wrapped) == b"Case update"
+    assert not sealer.key_dir.exists()  # the key is for the store: no file is written
+    again = sealer.seal(body)
+    assert again.key is not None and again.key.key_id != sealed.key.key_id  # a fresh key
 
 
-def test_destroying_the_key_destroys_the_body(sealer: Sealer) -> None:
+def test_without_its_key_a_body_does_not_open(sealer: Sealer) -> None:
     sealed = sealer.seal(b"Subject: x\r\n\r\nbody\r\n")
-    assert sealer.destroy(sealed) is True
+    with pytest.raises(KeyDestroyed):
+        sealer.open(sealed.body)  # no key given, and no key file of an older gateway
+    other = sealer.seal(b"another")
+    assert other.key is not None
+    with pytest.raises(SealError, match="altered"):  # another message's key
+        sealer.open(sealed.body, other.key.wrapped)
+
+
+def test_a_key_file_of_an_older_gateway_is_still_read_and_destroyed(sealer: Sealer) -> None:
+    sealed = sealer.seal(b"Subject: x\r\n\r\nbody\r\n")
+    assert sealed.key is not None
+    key_files.write(sealer.key_dir, sealed.key.key_id, sealed.key.wrapped)
+    assert sealer.open(sealed.body) == b"Subject: x\r\n\r\nbody\r\n"
+    assert sealer.destroy_file(sealed.key.key_id) is True
     assert list(sealer.key_dir.iterdir()) == []
     with pytest.raises(KeyDestroyed):
-        sealer.open(sealed)
-    assert sealer.destroy(sealed) is False
+        sealer.open(sealed.body)
+    assert sealer.destroy_file(sealed.key.key_id) is False
 
 
 def test_another_master_key_cannot_open(sealer: Sealer) -> None:
     sealed = sealer.seal(b"Subject: x\r\n\r\nbody\r\n")
+    assert sealed.key is not None
     other = Sealer(parse_master_key(new_master_key()), sealer.key_dir)
     with pytest.raises(SealError, match="another master key"):
-        other.open(sealed)
+        other.open(sealed.body, sealed.key.wrapped)
 
 
 @pytest.mark.parametrize("position", [len(crypto.MAGIC) + 20, -1, -20])
 def test_tampering_is_detected(sealer: Sealer, position: int) -> None:
-    sealed = bytearray(sealer.seal(b"Subject: x\r\n\r\nbody\r\n"))
-    sealed[position] ^= 0x01
+    sealed = sealer.seal(b"Subject: x\r\n\r\nbody\r\n")
+    assert sealed.key is not None
+    body = bytearray(sealed.body)
+    body[position] ^= 0x01
     with pytest.raises(SealError):
-        sealer.open(bytes(sealed))
+        sealer.open(bytes(body), sealed.key.wrapped)
+    wrapped = bytearray(sealed.key.wrapped)
+    wrapped[position] ^= 0x01
+    with pytest.raises(SealError):
+        sealer.open(sealed.body, bytes(wrapped))
 
 
 def test_without_a_key_plaintext_passes_through(tmp_path: Path) -> None:
     unconfigured = held_sealer(Settings(data=tmp_path))
     assert isinstance(unconfigured, NullSealer)
-    assert unconfigured.seal(b"plain") == b"plain"
+    assert unconfigured.seal(b"plain", b"subject") == crypto.Sealed(b"plain", b"subject", None)
     assert unconfigured.open(b"plain") == b"plain"
     sealed = Sealer(parse_master_key(new_master_key()), tmp_path / "k").seal(b"x")
+    assert sealed.key is not None
     with pytest.raises(SealError, match="no held_encryption_key"):
-        unconfigured.open(sealed)
-    with pytest.raises(SealError, match="no held_encryption_key"):
-        unconfigured.destroy(sealed)
+        unconfigured.open(sealed.body, sealed.key.wrapped)
 
 
 def test_the_sealer_built_from_the_settings(configured: BodySealer) -> None:
     sealed = configured.seal(b"Subject: x\r\n\r\nbody\r\n")
-    assert sealed.startswith(crypto.MAGIC)
-    assert configured.open(sealed) == b"Subject: x\r\n\r\nbody\r\n"
+    assert sealed.body.startswith(crypto.MAGIC) and sealed.key is not None
+    assert configured.open(sealed.body, sealed.key.wrapped) == b"Subject: x\r\n\r\nbody\r\n"
     assert configured.open(b"Subject: old plaintext\r\n") == b"Subject: old plaintext\r\n"
-    assert configured.destroy(sealed) is True
-    with pytest.raises(KeyDestroyed):
-        configured.open(sealed)
 
 
 @pytest.mark.parametrize("value", ["", "short", "bm90IDMyIGJ5dGVz", "!!!"])
@@ -118,12 +138,13 @@ def test_held_message_is_sealed_in_a_running_gateway(tmp_path: Path,
     for path in gateway.data.rglob("*"):
         if path.is_file():
             assert MARKER.encode() not in path.read_bytes(), path
+    assert list((gateway.data / KEY_DIR).glob("*.key")) == []  # the key is in the store
     with sqlite3.connect(gateway.data / "stampgate.sqlite3") as db:
         (content,) = db.execute("SELECT content FROM held_messages").fetchone()
+        (wrapped,) = db.execute("SELECT wrapped FROM held_keys").fetchone()
     assert bytes(content).startswith(crypto.MAGIC)
-    sealer = Sealer(parse_master_key(key), gateway.data / crypto.KEY_DIR)
-    assert MARKER.encode() in sealer.open(bytes(content))
-    assert sealer.destroy(bytes(content))
+    sealer = Sealer(parse_master_key(key), gateway.data / KEY_DIR)
+    assert MARKER.encode() in sealer.open(bytes(content), bytes(wrapped))
     with pytest.raises(KeyDestroyed):
         sealer.open(bytes(content))
 

@@ -1,39 +1,41 @@
-"""Rotating the master key of held bodies: old keys open, ``stampgate keys rotate`` re-wraps."""
+"""Rotating the master key of held bodies: old keys open, ``stampgate keys rotate`` re-wraps
+every key in the store (and first moves in the key files an older gateway left)."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from gateway.adapters import crypto
+from gateway.adapters import crypto, key_files
 from gateway.adapters.crypto import (
     BodySealer,
     KeyDestroyed,
     NullSealer,
-    Sealer,
     SealError,
     new_master_key,
     parse_master_key,
 )
 from gateway.settings import Settings, SettingsError, held_sealer, load_settings, master_sealer
+from gateway.store import migrate
+from gateway.store.direct import transaction
+from gateway.store.keys import insert_key, keys_in
 
 BODY = b"Subject: x\r\n\r\nA client story, still held.\r\n"
 
 
 class Process:
-    """The sealer a gateway process builds from its settings, as each test step restarts it."""
+    """The sealer a gateway process builds from its settings, as each test step restarts it,
+    and its data directory (whose SQLite file is the store)."""
 
     sealer: BodySealer = NullSealer()
+    data: Path = Path("unset")
 
 
 PROCESS = Process()
@@ -46,19 +48,28 @@ def _unconfigured() -> Iterator[None]:
 
 
 def seal(content: bytes) -> bytes:
-    return PROCESS.sealer.seal(content)
+    """Seal ``content`` and store its key, as a hold does."""
+    sealed = PROCESS.sealer.seal(content)
+    assert sealed.key is not None
+    with transaction("", PROCESS.data, create=True) as conn:
+        migrate.migrate(conn)
+        insert_key(conn, sealed.key.key_id, sealed.key.wrapped)
+    return sealed.body
+
+
+def stored_key(blob: bytes) -> bytes | None:
+    with transaction("", PROCESS.data) as conn:
+        return keys_in(conn, [key_id(blob)]).get(key_id(blob))
 
 
 def open_sealed(blob: bytes) -> bytes:
-    return PROCESS.sealer.open(blob)
+    return PROCESS.sealer.open(blob, stored_key(blob))
 
 
 def destroy_key(blob: bytes) -> bool:
-    return PROCESS.sealer.destroy(blob)
-
-
-def active() -> Sealer | None:
-    return PROCESS.sealer if isinstance(PROCESS.sealer, Sealer) else None
+    with transaction("", PROCESS.data) as conn:
+        return bool(conn.execute("DELETE FROM held_keys WHERE key_id = ?",
+                                 (key_id(blob).hex(),)).rowcount)
 
 
 @pytest.fixture
@@ -82,6 +93,7 @@ def configure(tmp_path: Path, current: str | None, *old: str) -> Path:
     """Build the sealer the way every process does: settings file, then ``held_sealer``."""
     path = write_config(tmp_path, current, *old)
     PROCESS.sealer = held_sealer(load_settings(path, {}))
+    PROCESS.data = tmp_path / "var"
     return path
 
 
@@ -91,7 +103,7 @@ def stampgate(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def key_dir(tmp_path: Path) -> Path:
-    return tmp_path / "var" / crypto.KEY_DIR
+    return tmp_path / "var" / key_files.KEY_DIR
 
 
 def key_id(blob: bytes) -> bytes:
@@ -100,29 +112,28 @@ def key_id(blob: bytes) -> bytes:
     return found
 
 
-def key_file(tmp_path: Path, blob: bytes) -> Path:
-    return key_dir(tmp_path) / f"{key_id(blob).hex()}.key"
+def stored(tmp_path: Path) -> dict[str, bytes]:
+    """Key id (hex) -> wrapped key, as the store holds them."""
+    with transaction("", tmp_path / "var") as conn:
+        return {str(r[0]): bytes(r[1]) for r in conn.execute(
+            "SELECT key_id, wrapped FROM held_keys")}
 
 
 def fingerprints(tmp_path: Path) -> dict[str, str]:
-    """Key file name -> the fingerprint (hex) of the master key that wrapped it."""
+    """Key id -> the fingerprint (hex) of the master key that wrapped it."""
     result = {}
-    for path in sorted(key_dir(tmp_path).glob("*.key")):
-        fingerprint = crypto.wrapped_fingerprint(path.read_bytes())
+    for name, wrapped in stored(tmp_path).items():
+        fingerprint = crypto.wrapped_fingerprint(wrapped)
         assert fingerprint is not None
-        result[path.name] = fingerprint.hex()
+        result[name] = fingerprint.hex()
     return result
-
-
-def snapshot(tmp_path: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.name: (p.read_bytes(), p.stat().st_ino) for p in key_dir(tmp_path).iterdir()}
 
 
 def fp(key: str) -> str:
     return crypto.master_key_fingerprint(parse_master_key(key)).hex()
 
 
-def test_old_key_opens_and_rotation_moves_every_file_to_the_new_key(
+def test_old_key_opens_and_rotation_moves_every_key_to_the_new_key(
         tmp_path: Path, keys: tuple[str, str, str]) -> None:
     a, b, _ = keys
     configure(tmp_path, a)
@@ -139,9 +150,6 @@ def test_old_key_opens_and_rotation_moves_every_file_to_the_new_key(
     assert result.returncode == 0, result.stderr
     assert "re-wrapped 3, already current 1, unreadable 0" in result.stdout
     assert set(fingerprints(tmp_path).values()) == {fp(b)}
-    for path in key_dir(tmp_path).iterdir():
-        assert path.suffix == ".key"  # no temporary file left behind
-        assert path.stat().st_mode & 0o077 == 0
 
     # B alone: every body opens, and destroying still destroys.
     configure(tmp_path, b)
@@ -165,11 +173,11 @@ def test_running_rotate_again_changes_nothing(tmp_path: Path,
     config = write_config(tmp_path, b, a)
     first = stampgate("keys", "rotate", "--config", str(config))
     assert first.returncode == 0 and "re-wrapped 2, already current 0" in first.stdout
-    before = snapshot(tmp_path)
+    before = stored(tmp_path)
     again = stampgate("keys", "rotate", "--config", str(config))
     assert again.returncode == 0, again.stderr
     assert "re-wrapped 0, already current 2, unreadable 0" in again.stdout
-    assert snapshot(tmp_path) == before  # same bytes, same files
+    assert stored(tmp_path) == before  # the same bytes
 
 
 def test_a_message_under_an_unknown_master_key(tmp_path: Path,
@@ -179,8 +187,7 @@ def test_a_message_under_an_unknown_master_key(tmp_path: Path,
     lost = seal(BODY)
     configure(tmp_path, a)
     kept = seal(BODY)
-    lost_file = key_file(tmp_path, lost)
-    original = lost_file.read_bytes(), lost_file.stat().st_ino, lost_file.stat().st_mtime_ns
+    original = stored(tmp_path)[key_id(lost).hex()]
 
     config = configure(tmp_path, b, a)
     assert open_sealed(kept) == BODY
@@ -190,13 +197,12 @@ def test_a_message_under_an_unknown_master_key(tmp_path: Path,
 
     result = stampgate("keys", "rotate", "--config", str(config))
     assert result.returncode == 1
-    assert f"unreadable {lost_file.name}: " in result.stdout
+    assert f"unreadable {key_id(lost).hex()}: " in result.stdout
     assert "not configured" in result.stdout
     assert "re-wrapped 1, already current 0, unreadable 1" in result.stdout
     assert "could not be re-wrapped" in result.stderr
     # Left exactly as it was: with C configured as an old key it still opens.
-    assert (lost_file.read_bytes(), lost_file.stat().st_ino,
-            lost_file.stat().st_mtime_ns) == original
+    assert stored(tmp_path)[key_id(lost).hex()] == original
     configure(tmp_path, b, c)
     assert open_sealed(lost) == BODY
     status = stampgate("keys", "status", "--config", str(write_config(tmp_path, b)))
@@ -204,92 +210,103 @@ def test_a_message_under_an_unknown_master_key(tmp_path: Path,
     assert f"{fp(c)}        1  not configured" in status.stdout
 
 
-def test_damaged_and_misnamed_key_files_are_reported_and_left_alone(
-        tmp_path: Path, keys: tuple[str, str, str]) -> None:
+def test_a_damaged_key_is_reported_and_left_alone(tmp_path: Path,
+                                                  keys: tuple[str, str, str]) -> None:
     a, b, _ = keys
     configure(tmp_path, a)
     damaged = seal(BODY)
-    path = key_file(tmp_path, damaged)
-    flipped = bytearray(path.read_bytes())
+    flipped = bytearray(stored(tmp_path)[key_id(damaged).hex()])
     flipped[-1] ^= 0x01
-    path.write_bytes(bytes(flipped))
-    stray = key_dir(tmp_path) / "not-a-key-id.key"
-    stray.write_bytes(b"\x01junk")
+    with transaction("", tmp_path / "var") as conn:
+        conn.execute("UPDATE held_keys SET wrapped = ?", (bytes(flipped),))
     result = stampgate("keys", "rotate", "--config", str(write_config(tmp_path, b, a)))
     assert result.returncode == 1
-    assert f"unreadable {path.name}: held message or its key was altered" in result.stdout
-    assert "unreadable not-a-key-id.key: not a key file name" in result.stdout
-    assert path.read_bytes() == bytes(flipped) and stray.read_bytes() == b"\x01junk"
+    assert (f"unreadable {key_id(damaged).hex()}: held message or its key was altered"
+            in result.stdout)
+    assert stored(tmp_path)[key_id(damaged).hex()] == bytes(flipped)
 
 
-def test_status_counts_key_files_per_master_key(tmp_path: Path,
-                                                keys: tuple[str, str, str]) -> None:
+def test_status_counts_keys_per_master_key(tmp_path: Path,
+                                           keys: tuple[str, str, str]) -> None:
     a, b, c = keys
     for key, count in ((a, 2), (b, 1), (c, 1)):
         configure(tmp_path, key)
         for _ in range(count):
             seal(BODY)
+    key_dir(tmp_path).mkdir()
+    stray = key_dir(tmp_path) / "not-a-key-id.key"
+    stray.write_bytes(b"\x01junk")
     config = write_config(tmp_path, b, a)
     result = stampgate("keys", "status", "--config", str(config))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"key files in {key_dir(tmp_path)}: 4"
+    assert lines[0] == f"held-body keys in sqlite:///{tmp_path / 'var' / 'stampgate.sqlite3'}: 4"
+    assert lines[1].startswith(f"key files of an older gateway in {key_dir(tmp_path)}: 1")
     assert f"  {fp(b)}        1  current (held_encryption_key)" in lines
     assert f"  {fp(a)}        2  old (held_encryption_old_keys, entry 1)" in lines
     assert f"  {fp(c)}        1  not configured: cannot be read" in lines
+    assert f"  {'(damaged)':<16}        1  not a key file stampgate can read" in lines
     assert "still under an old master key: run stampgate keys rotate" in result.stdout
 
-    assert stampgate("keys", "rotate", "--config", str(config)).returncode == 1  # C's file
+    assert stampgate("keys", "rotate", "--config", str(config)).returncode == 1  # C's key
     after = stampgate("keys", "status", "--config", str(config)).stdout
     assert f"  {fp(a)}        0  old (held_encryption_old_keys, entry 1)" in after
     assert "held_encryption_old_keys can be emptied" in after
-    assert "1 key file(s) cannot be opened with the configured master keys" in after
+    assert "2 key(s) cannot be opened with the configured master keys" in after  # C, stray
+    assert stray.read_bytes() == b"\x01junk"  # not ours to remove
 
 
-def test_an_interrupted_rotation_finishes_on_the_next_run(tmp_path: Path,
-                                                          keys: tuple[str, str, str]) -> None:
+def test_rotate_moves_an_older_gateways_key_files_into_the_store(
+        tmp_path: Path, keys: tuple[str, str, str]) -> None:
+    """Key files of bodies in the store are imported (then destroyed) and re-wrapped; a
+    file of a body the store does not hold is left where it is."""
     a, b, _ = keys
     configure(tmp_path, a)
-    sealed = [seal(BODY) for _ in range(4)]
-    old, new = parse_master_key(a), parse_master_key(b)
-    sealer = Sealer(new, key_dir(tmp_path), (old,))
-    # Half done, and a temporary file left by a rotation killed while writing.
-    for blob in sealed[:2]:
-        assert sealer.rewrap(key_id(blob)) == "rewrapped"
-    leftover = key_file(tmp_path, sealed[2]).with_suffix(".tmp")
-    leftover.write_bytes(b"half")
+    in_store = seal(BODY)
+    sealed = PROCESS.sealer.seal(BODY + b"old")
+    assert sealed.key is not None
+    key_files.write(key_dir(tmp_path), sealed.key.key_id, sealed.key.wrapped)
+    with transaction("", tmp_path / "var") as conn:  # its hold, as an older gateway stored it
+        conn.execute("INSERT INTO held_messages (id, queue_id, created_at, state, version, "
+                     "sender, recipients, held_recipients, reason, decision, size, content) "
+                     "VALUES ('H1', 'Q1', '2026-01-01 00:00:00.000000', 'held', 1, 'a@b', "
+                     "'[]', '[]', 'r', '{}', 1, ?)", (sealed.body,))
+    elsewhere = PROCESS.sealer.seal(BODY + b"elsewhere")
+    assert elsewhere.key is not None
+    key_files.write(key_dir(tmp_path), elsewhere.key.key_id, elsewhere.key.wrapped)
+    configure(tmp_path, b, a)
+    assert open_sealed(sealed.body) == BODY + b"old"  # read from its file meanwhile
     result = stampgate("keys", "rotate", "--config", str(write_config(tmp_path, b, a)))
     assert result.returncode == 0, result.stderr
-    assert "re-wrapped 2, already current 2, unreadable 0" in result.stdout
-    assert not leftover.exists()
+    assert "re-wrapped 2, already current 0, unreadable 0" in result.stdout
+    assert sorted(p.name for p in key_dir(tmp_path).glob("*.key")) == [
+        f"{elsewhere.key.key_id.hex()}.key"]
     configure(tmp_path, b)
-    assert all(open_sealed(blob) == BODY for blob in sealed)
+    assert open_sealed(sealed.body) == BODY + b"old"
+    assert open_sealed(in_store) == BODY
 
 
-def test_destroy_also_removes_a_leftover_temporary_key(tmp_path: Path,
-                                                       keys: tuple[str, str, str]) -> None:
+def test_destroying_a_key_file_also_removes_a_leftover_temporary_key(
+        tmp_path: Path, keys: tuple[str, str, str]) -> None:
     configure(tmp_path, keys[0])
-    blob = seal(BODY)
-    path = key_file(tmp_path, blob)
-    leftover = path.with_suffix(".tmp")
-    leftover.write_bytes(path.read_bytes())
-    assert destroy_key(blob) is True
+    sealed = PROCESS.sealer.seal(BODY)
+    assert sealed.key is not None
+    key_files.write(key_dir(tmp_path), sealed.key.key_id, sealed.key.wrapped)
+    path = key_files.key_path(key_dir(tmp_path), sealed.key.key_id)
+    path.with_suffix(".tmp").write_bytes(path.read_bytes())  # an interrupted re-wrap's
+    assert PROCESS.sealer.destroy_file(sealed.key.key_id) is True
     assert list(key_dir(tmp_path).iterdir()) == []
-    sealer = active()
-    assert sealer is not None
-    assert sealer.rewrap(key_id(blob)) == "gone"
-    assert list(key_dir(tmp_path).iterdir()) == []
+    with pytest.raises(KeyDestroyed):
+        PROCESS.sealer.open(sealed.body)
 
 
 def test_rotation_while_messages_are_read_and_destroyed(tmp_path: Path,
                                                         keys: tuple[str, str, str]) -> None:
-    """Readers never see a half-replaced file; a key destroyed meanwhile never comes back."""
+    """Readers always find a whole key; a key destroyed meanwhile never comes back."""
     a, b, _ = keys
     configure(tmp_path, a)
     sealed = [seal(BODY + str(i).encode()) for i in range(150)]
-    configure(tmp_path, b, a)
-    sealer = active()
-    assert sealer is not None
+    config = configure(tmp_path, b, a)
     doomed, kept = sealed[::3], [s for i, s in enumerate(sealed) if i % 3]
     failures: list[str] = []
 
@@ -309,61 +326,17 @@ def test_rotation_while_messages_are_read_and_destroyed(tmp_path: Path,
     threads = [threading.Thread(target=read), threading.Thread(target=destroy)]
     for thread in threads:
         thread.start()
-    for _, found in crypto.key_files(sealer.key_dir):
-        assert found is not None
-        sealer.rewrap(found)
+    result = stampgate("keys", "rotate", "--config", str(config))
     for thread in threads:
         thread.join()
+    assert result.returncode == 0, result.stderr
     assert failures == []
-    assert len(list(key_dir(tmp_path).iterdir())) == len(kept)
+    assert len(stored(tmp_path)) == len(kept)
     configure(tmp_path, b)
     for blob in doomed:
         with pytest.raises(KeyDestroyed):
             open_sealed(blob)
     assert all(open_sealed(blob).startswith(BODY) for blob in kept)
-
-
-def test_a_key_file_being_read_is_neither_replaced_nor_destroyed_under_the_reader(
-        tmp_path: Path, keys: tuple[str, str, str]) -> None:
-    a, b, _ = keys
-    configure(tmp_path, a)
-    blob = seal(BODY)
-    path = key_file(tmp_path, blob)
-    original = path.read_bytes()
-    configure(tmp_path, b, a)
-    sealer = active()
-    assert sealer is not None
-    outcomes: list[object] = []
-    with open(path, "rb") as reader:
-        fcntl.flock(reader.fileno(), fcntl.LOCK_SH)  # what every reader of a key file takes
-        workers = [threading.Thread(target=lambda: outcomes.append(sealer.rewrap(key_id(blob)))),
-                   threading.Thread(target=lambda: outcomes.append(destroy_key(blob)))]
-        for worker in workers:
-            worker.start()
-        time.sleep(0.3)
-        assert all(worker.is_alive() for worker in workers)  # both wait for the reader
-        assert reader.read() == original and path.read_bytes() == original
-    for worker in workers:
-        worker.join(timeout=10)
-    # Whichever went first, the key is gone and stays gone.
-    assert sorted(map(str, outcomes)) in (["True", "gone"], ["True", "rewrapped"])
-    assert list(key_dir(tmp_path).iterdir()) == []
-    with pytest.raises(KeyDestroyed):
-        open_sealed(blob)
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
-def test_rotation_as_root_keeps_the_owner_of_each_key_file(
-        tmp_path: Path, keys: tuple[str, str, str]) -> None:
-    a, b, _ = keys
-    configure(tmp_path, a)
-    blob = seal(BODY)
-    (path,) = key_dir(tmp_path).iterdir()
-    os.chown(path, 4321, 4322)
-    sealer = Sealer(parse_master_key(b), key_dir(tmp_path), (parse_master_key(a),))
-    assert sealer.rewrap(key_id(blob)) == "rewrapped"
-    assert (path.stat().st_uid, path.stat().st_gid) == (4321, 4322)
-    assert path.stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize(("old", "message"), [

@@ -12,7 +12,8 @@ from gateway.adapters.crypto import MAGIC, Sealer
 from gateway.core.decision import ThreadContext
 from gateway.core.model import Stamp
 from gateway.core.policy import Policy
-from gateway.service.queue import QueueQuery, age_text, next_held, open_subjects, queue_page
+from gateway.service.bodies import destroy_key, open_subjects
+from gateway.service.queue import QueueQuery, age_text, next_held, queue_page
 from gateway.store.store import HeldFilter, Store, now
 from tests.support.held import hold
 
@@ -36,11 +37,11 @@ async def test_subject_is_sealed_with_the_body_and_goes_with_its_key(
     record = await store.get_held(hold_id)
     assert record is not None and record.subject is not None
     assert record.subject.startswith(MAGIC) and b"Amira" not in record.subject
-    assert len(list(master.key_dir.iterdir())) == 1  # no key file of its own
-    assert open_subjects(master, [record]) == {hold_id: "Amira's story"}
+    assert not master.key_dir.exists()  # its key is in the store, beside the body's
+    assert await open_subjects(store, master, [record]) == {hold_id: "Amira's story"}
     content = await store.held_content(hold_id)
-    assert content is not None and master.destroy(content)
-    assert open_subjects(master, [record]) == {hold_id: None}
+    assert content is not None and await destroy_key(store, master, content)
+    assert await open_subjects(store, master, [record]) == {hold_id: None}
 
 
 async def test_search_over_subject_sender_recipient_message_id_and_hold_id(

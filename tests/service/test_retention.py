@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.adapters import crypto
+from gateway.adapters.key_files import KEY_DIR
 from gateway.core.policy import Policy
 from gateway.service.review import ContentGone, Desk
 from gateway.settings import Settings
@@ -75,17 +76,17 @@ async def test_a_sealed_released_body_loses_its_key(
         store: Store, policy: Policy, settings: Settings, threads: ThreadMemory) -> None:
     data = Path(settings.data)
     sealer = crypto.Sealer(crypto.parse_master_key(crypto.new_master_key()),
-                           data / crypto.KEY_DIR)
+                           data / KEY_DIR)
     desk = Desk(store, settings, lambda: policy, sealer, threads)
     hold_id = await hold(store, policy, sealer=sealer)
     assert _files_hold(data, STORY) == []  # sealed at rest
-    assert len(list((data / crypto.KEY_DIR).glob("*.key"))) == 1
+    assert len(await store.all_held_keys()) == 1
     await desk.release(hold_id, REVIEWER, adjustments_done=DONE)
     for item in await store.outbox_entries(OutboxState.PENDING):
         await store.outbox_sent(item, None)
     later = now() + dt.timedelta(days=settings.released_retention_days + 1)
     assert await desk.erase_released(later) == [hold_id]
-    assert list((data / crypto.KEY_DIR).glob("*.key")) == []
+    assert await store.all_held_keys() == []
     with pytest.raises(ContentGone):
         await desk.content(hold_id, REVIEWER, "body")
 

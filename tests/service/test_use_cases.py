@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from gateway.adapters import crypto
+from gateway.adapters.key_files import KEY_DIR
 from gateway.core.decision import ThreadContext
 from gateway.core.model import Stamp
 from gateway.core.policy import Policy
@@ -218,17 +219,15 @@ async def test_refused_content_is_destroyed_when_sealed(action: str, store: Stor
                                                         policy: Policy, settings: Settings,
                                                         threads: ThreadMemory) -> None:
     sealer = crypto.Sealer(base64.b64decode(base64.b64encode(os.urandom(32))),
-                           Path(settings.data) / crypto.KEY_DIR)
+                           Path(settings.data) / KEY_DIR)
     desk = Desk(store, settings, lambda: policy, sealer, threads)
-    hold_id = await hold(store, policy)
+    hold_id = await hold(store, policy, sealer=sealer)
     blob = await store.held_content(hold_id)
-    assert blob is not None
-    sealed = sealer.seal(blob)
-    with sqlite3.connect(Path(settings.data) / "stampgate.sqlite3") as conn:
-        conn.execute("UPDATE held_messages SET content = ? WHERE id = ?", (sealed, hold_id))
+    assert blob is not None and blob.startswith(crypto.MAGIC)
     assert b"A client's story." in await desk.content(hold_id, "director@example.org", "body")
     kwargs = {"reason": "no"} if action == "reject" else {}
     await getattr(desk, action)(hold_id, "director@example.org", **kwargs)
+    assert await store.all_held_keys() == []  # crypto-shredded
     with pytest.raises(ContentGone):
         await desk.content(hold_id, "director@example.org", "body")
 
