@@ -3,7 +3,8 @@
 Housekeeping runs every ``housekeeping_seconds``: it expires old holds, queues the notices
 of holds whose notices were never queued (the gateway stopped between the hold and its
 notices), forgets the answers of messages accepted more than ``accepted_retention_days``
-ago and, in digest mode, sends the reviewers' digest every ``digest_minutes``.
+ago and, in digest mode, sends the reviewers' digest every ``digest_minutes`` (one
+gateway of those sharing a store sends each period's digest).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class ReviewTasks:
         self.desk = Desk(store, settings, policy, sealer, threads)
         self.outbox = OutboxWorker(store, downstream, settings, policy, sealer)
         self._tasks: list[asyncio.Task[None]] = []
-        self._last_digest = now()
+        # The period this gateway started in counts as seen: its first digest is at the next.
+        self._digest_period = notify.digest_period(now(), settings.digest_minutes)
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self.outbox.run(), name="outbox"),
@@ -94,9 +96,10 @@ class ReviewTasks:
         if forgotten:
             log.info("accepted-forgotten", messages=forgotten)
         digest = 0
-        if (self.settings.notify_mode == "digest"
-                and at - self._last_digest >= dt.timedelta(minutes=self.settings.digest_minutes)):
-            self._last_digest = at
-            digest = await notify.send_digest(self.store, self.settings, policy)
+        period = notify.digest_period(at, self.settings.digest_minutes)
+        if self.settings.notify_mode == "digest" and period != self._digest_period:
+            # One gateway of those sharing the store sends each period's digest.
+            digest = await notify.send_digest(self.store, self.settings, policy, period, at)
+            self._digest_period = period
         if expired or swept or digest:
             self.outbox.wake()

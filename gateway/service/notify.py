@@ -278,10 +278,23 @@ async def sweep(store: Store, settings: Settings, policy: Policy,
     return count
 
 
-async def send_digest(store: Store, settings: Settings, policy: Policy) -> int:
-    holds = await store.digest_pending()
-    if not holds:
+def digest_period(at: dt.datetime, minutes: float) -> str:
+    """The digest period ``at`` falls in: every gateway counts them alike (from the Unix
+    epoch, ``minutes`` long), so that the store can give each period to one of them."""
+    return f"{minutes:g}m:{int(at.timestamp() // (minutes * 60))}"
+
+
+async def send_digest(store: Store, settings: Settings, policy: Policy, period: str,
+                      at: dt.datetime) -> int:
+    """Queue the reviewers' digest of ``period`` unless another gateway sharing the store
+    did: how many holds it lists (0 if none waited, or the period was claimed already)."""
+
+    def compose(holds: list[HeldMessage]) -> list[NewMail]:
+        notice = digest_notice(holds, settings, policy)
+        return [notice] if notice is not None else []
+
+    listed = await store.claim_digest(period, at, compose)
+    if listed is None:
+        log.info("digest-claimed-elsewhere", period=period)
         return 0
-    notice = digest_notice(holds, settings, policy)
-    await store.digest_sent([h.id for h in holds], [notice] if notice else [])
-    return len(holds)
+    return listed

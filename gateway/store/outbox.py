@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.store.audit import record_audit
@@ -23,6 +23,9 @@ from gateway.store.records import (
     outbox_item_from_row,
     stored,
 )
+
+# Claimed digest periods are forgotten after this: only the recent ones can be claimed again.
+DIGEST_PERIODS_KEPT = dt.timedelta(days=30)
 
 
 def enqueue_rows(conn: Conn, mail: Sequence[NewMail]) -> None:
@@ -101,6 +104,37 @@ class OutboxTables(Database):
             enqueue_rows(conn, mail)
 
         await self._write(work)
+
+    async def claim_digest(self, period: str, at: dt.datetime,
+                           compose: Callable[[list[HeldMessage]], Sequence[NewMail]]
+                           ) -> int | None:
+        """Send the reviewers' digest of ``period`` unless another gateway did: one
+        transaction claims the period (a row in ``digest_periods``), takes the holds waiting
+        for a digest and queues what ``compose`` makes of them. ``None`` if the period was
+        claimed already; else how many holds the digest lists (0: none waited, nothing sent).
+        """
+
+        def work(conn: Conn) -> int | None:
+            if conn.execute("INSERT INTO digest_periods (period, claimed_at) VALUES (?, ?) "
+                            "ON CONFLICT (period) DO NOTHING",
+                            (period, stored(at))).rowcount != 1:
+                return None
+            conn.execute("DELETE FROM digest_periods WHERE claimed_at < ?",
+                         (stored(at - DIGEST_PERIODS_KEPT),))
+            # Taken, not only read: a row another transaction took meanwhile is not listed.
+            taken = [str(row[0]) for row in conn.execute(
+                "UPDATE hold_notices SET digest_pending = 0 WHERE digest_pending = 1 "
+                "RETURNING held_id")]
+            if not taken:
+                return 0
+            marks = ", ".join("?" * len(taken))
+            holds = [held_from_row(row) for row in conn.execute(
+                f"SELECT {HELD_COLUMNS} FROM held_messages WHERE id IN ({marks}) "
+                "ORDER BY created_at, id", taken)]
+            enqueue_rows(conn, compose(holds))
+            return len(holds)
+
+        return await self._write(work)
 
     # -- the outbox ----------------------------------------------------------------------
 

@@ -21,6 +21,12 @@ from tests.support.held import hold, settings_for
 SUBJECT = "Case update"  # the subject support.hold's messages carry
 
 
+def next_boundary(at: dt.datetime, minutes: int) -> dt.datetime:
+    """The start of the digest period after the one ``at`` is in."""
+    length = minutes * 60
+    return dt.datetime.fromtimestamp((at.timestamp() // length + 1) * length, dt.UTC)
+
+
 def parsed(data: bytes | None) -> email.message.EmailMessage:
     assert data is not None
     message = email.message_from_bytes(data, policy=default)
@@ -79,16 +85,19 @@ async def test_digest_mode(tmp_path: Path, policy: Policy) -> None:
         for hold_id in ids:
             await notify.on_hold(store, settings, policy, hold_id)
         assert [e.purpose for e in await store.outbox_entries()] == ["sender-hold"] * 3
+        started = now()
         tasks = ReviewTasks(store, None, settings, lambda: policy,  # type: ignore[arg-type]
                             NullSealer(), ThreadMemory(store.path, store.write))
-        await tasks.housekeep(now() + dt.timedelta(minutes=10))
+        # Periods of 30 minutes counted from the epoch: the one it started in is not sent.
+        boundary = next_boundary(started, 30)
+        await tasks.housekeep(max(started, boundary - dt.timedelta(seconds=1)))
         assert len(await store.outbox_entries()) == 3
-        await tasks.housekeep(now() + dt.timedelta(minutes=31))
+        await tasks.housekeep(boundary + dt.timedelta(seconds=1))
         digest = (await store.outbox_entries())[-1]
         assert digest.purpose == "reviewer-digest"
         text = parsed(digest.data).get_body().get_content()  # type: ignore[union-attr]
         assert all(hold_id in text for hold_id in ids) and SUBJECT not in text
-        await tasks.housekeep(now() + dt.timedelta(minutes=70))
+        await tasks.housekeep(boundary + dt.timedelta(minutes=31))
         assert len(await store.outbox_entries()) == 4  # nothing new: no empty digest
     finally:
         await store.close()
