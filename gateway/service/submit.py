@@ -33,8 +33,9 @@ from gateway.service.acceptance import Acceptance, Attempt
 from gateway.service.outcome import Incoming, InputProblem, Outcome, OutcomeKind, input_problem
 from gateway.service.reading import MessageReader, Read
 from gateway.service.register import LiveRegister
+from gateway.service.report import report
 from gateway.settings import Settings
-from gateway.store.accepted import AcceptanceUpdate, Accepted, Answer
+from gateway.store.accepted import AcceptanceUpdate, Accepted, Answer, Claim, claim_in
 from gateway.store.records import new_held
 from gateway.store.store import Store, StoreError
 from gateway.store.threads import ThreadMemory
@@ -85,7 +86,7 @@ class Submitter:
                                    "sender_verified": incoming.sender_verified}
         earlier = await self._earlier(key, queue_id)
         if earlier is not None:
-            _report(earlier, context, started)
+            report(earlier, context, started)
             return earlier
         attempt = self.acceptance.start(key)
         try:
@@ -100,7 +101,7 @@ class Submitter:
             return Outcome(OutcomeKind.INTERNAL_ERROR, queue_id)
         finally:
             self.acceptance.finish(attempt)
-        _report(outcome, context, started)
+        report(outcome, context, started)
         return outcome
 
     def relayed_again(self, incoming: Incoming, outcome: Outcome) -> bytes | None:
@@ -182,11 +183,37 @@ class Submitter:
         kind = (OutcomeKind.RELAYED if not held
                 else OutcomeKind.PARTLY_HELD if allowed else OutcomeKind.HELD)
         delivered_keys = [r.key for r in decision.recipients if r.verdict is Verdict.ALLOW]
-        # The claim and the thread memory share one commit (the store's group commit).
-        claim, remembered = await asyncio.gather(
-            self.store.claim(attempt.key.digest, attempt.owner, queue_id, self.acceptance.stale),
-            self.threads.remember(message_id, decision, delivered_keys),
-            return_exceptions=True)
+        held_here: str | None = None
+        claim: Claim | BaseException
+        remembered: object = None
+        if held and not allowed:  # wholly held: claim, thread memory and hold in one commit
+            try:
+                sealed = await asyncio.to_thread(
+                    self.sealer.seal, data, facts.subject[:1000].encode("utf-8", "replace"))
+                record = new_held(queue_id=queue_id, sender=sender,
+                                  recipients=incoming.recipients, held=held, decision=decision,
+                                  size=len(sealed.body), message_id=message_id,
+                                  subject=sealed.subject)
+                key = sealed.key
+                claim, held_here = await self.store.claim_and_hold(
+                    lambda conn: claim_in(conn, attempt.key.digest, attempt.owner, queue_id,
+                                          self.acceptance.stale),
+                    self.threads.remembering(message_id, decision, delivered_keys),
+                    record, sealed.body,
+                    notify.new_hold_notices(record, self.settings, policy),
+                    AcceptanceUpdate(attempt.key.digest, Answer(
+                        kind.value, queue_id, record.id, len(held), 0, decision)),
+                    (key.key_id, key.wrapped) if key is not None else None)
+            except StoreError as exc:  # nothing of it was written: no claim to give up
+                log.error("store-error", queue_id=queue_id, during="hold", exc_info=exc)
+                return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="hold",
+                               detail=str(exc))
+        else:  # the claim and the thread memory share one commit (the store's group commit)
+            claim, remembered = await asyncio.gather(
+                self.store.claim(attempt.key.digest, attempt.owner, queue_id,
+                                 self.acceptance.stale),
+                self.threads.remember(message_id, decision, delivered_keys),
+                return_exceptions=True)
         if isinstance(claim, BaseException):
             log.error("store-error", queue_id=queue_id, during="claim", exc_info=claim)
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="claim")
@@ -202,6 +229,12 @@ class Submitter:
                       exc_info=remembered)
             await self.acceptance.give_up(attempt, maybe_delivered=False)
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="thread memory")
+        if held_here is not None:
+            attempt.held_by_it = held_here
+            if scanned.stripped:
+                await photos.record_stripped(self.store, queue_id, message_id, held_here,
+                                             scanned.stripped)
+            return Outcome(kind, queue_id, decision, hold_id=held_here, held=len(held))
 
         if held:
             taken = claim.before.hold_id if claim.before is not None else None
@@ -303,39 +336,3 @@ def _repeat(row: Accepted) -> Outcome:
     return Outcome(OutcomeKind(answer.outcome), answer.queue_id, answer.decision,
                    hold_id=answer.hold_id, held=answer.held, delivered=answer.delivered,
                    repeated=True)
-
-
-def _report(outcome: Outcome, context: dict[str, Any], started: float) -> None:
-    """The message's one log line and its metrics (never its subject or body)."""
-    if outcome.repeated or outcome.kind is OutcomeKind.IN_PROGRESS:
-        metrics.repeated("same" if outcome.repeated else "in-progress")
-        log.info("message-repeated", **{**context, "queue_id": outcome.queue_id},
-                 answer=outcome.kind.value, hold_id=outcome.hold_id)
-        return
-    if outcome.during is not None:
-        metrics.store_error(outcome.during)
-    if outcome.kind in (OutcomeKind.DEFERRED, OutcomeKind.DOWNSTREAM_REFUSED):
-        metrics.downstream_error(outcome.kind is OutcomeKind.DEFERRED)
-    decision = outcome.decision
-    if decision is None:
-        return
-    extra: dict[str, Any] = {"outcome": outcome.kind.value}
-    if outcome.detail:
-        extra["error"] = outcome.detail
-    if outcome.kind in (OutcomeKind.RELAYED, OutcomeKind.HELD, OutcomeKind.PARTLY_HELD):
-        extra["hold_id"] = outcome.hold_id
-    seconds = time.perf_counter() - started
-    log.info(
-        "message", **context, **extra,
-        stamp=decision.stamp.value if decision.stamp else None,
-        found_in=[loc.value for loc in decision.found_in],
-        verdicts={r.address: r.verdict.value for r in decision.recipients},
-        rules=list(decision.rules), downgrade=decision.downgrade,
-        thread_id=decision.thread_id, newcomers=list(decision.newcomers),
-        unreadable=bool(decision.unreadable), policy_version=decision.policy_version,
-        photos=len(decision.photos),
-        photos_stripped=sum(f.stripped for f in decision.photos),
-        sharp_faces=sum(f.sharp_faces for f in decision.photos),
-        ms=round(seconds * 1000, 2),
-    )
-    metrics.message_done(decision, outcome.kind.value, seconds)

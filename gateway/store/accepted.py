@@ -112,6 +112,24 @@ def record_answer(conn: Conn, key: str, answer: Answer) -> None:
          answer.held, answer.delivered, json.dumps(answer.decision.to_dict()), at, at, at))
 
 
+def claim_in(conn: Conn, key: str, owner: str, queue_id: str,
+             stale: Callable[[Accepted], bool]) -> Claim:
+    """``AcceptedTables.claim`` inside the caller's transaction."""
+    before = _select(conn, key)
+    at = stored(now())
+    if before is None:
+        conn.execute(
+            "INSERT INTO accepted (key, state, owner, queue_id, held, delivered, "
+            "created_at, claimed_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?)",
+            (key, AcceptedState.CLAIMED.value, owner, queue_id, at, at))
+        return Claim(True, None)
+    if before.state is AcceptedState.ANSWERED or not stale(before):
+        return Claim(False, before)
+    conn.execute("UPDATE accepted SET owner = ?, claimed_at = ? WHERE key = ?",
+                 (owner, at, key))
+    return Claim(True, before)
+
+
 def apply_update(conn: Conn, update: AcceptanceUpdate, hold_id: str) -> None:
     """Inside the hold's transaction: the answer, or the hold id on the claim."""
     if update.answer is not None:
@@ -136,23 +154,8 @@ class AcceptedTables(Database):
         """Claim ``key`` for an attempt, unless it was answered or another live attempt
         has it; a claim that ``stale`` says is abandoned is taken over."""
 
-        def work(conn: Conn) -> Claim:
-            before = _select(conn, key)
-            at = stored(now())
-            if before is None:
-                conn.execute(
-                    "INSERT INTO accepted (key, state, owner, queue_id, held, delivered, "
-                    "created_at, claimed_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?)",
-                    (key, AcceptedState.CLAIMED.value, owner, queue_id, at, at))
-                return Claim(True, None)
-            if before.state is AcceptedState.ANSWERED or not stale(before):
-                return Claim(False, before)
-            conn.execute("UPDATE accepted SET owner = ?, claimed_at = ? WHERE key = ?",
-                         (owner, at, key))
-            return Claim(True, before)
-
         try:
-            return await self._write(work)
+            return await self._write(lambda conn: claim_in(conn, key, owner, queue_id, stale))
         except sqlite3.Error as exc:
             raise StoreError(f"cannot claim the message: {exc.__class__.__name__}") from exc
 

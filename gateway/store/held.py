@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from gateway.store.accepted import AcceptanceUpdate, apply_update
+from gateway.store.accepted import AcceptanceUpdate, Claim, apply_update
 from gateway.store.audit import record_audit
 from gateway.store.conn import POSTGRESQL, Conn
 from gateway.store.db import Database
@@ -29,6 +29,45 @@ from gateway.store.records import (
     stored,
 )
 
+T = TypeVar("T")
+
+
+def _hold_work(record: HeldMessage, content: bytes, notices: HoldNotices | None,
+               acceptance: AcceptanceUpdate | None,
+               key: tuple[bytes, bytes] | None) -> Callable[[Conn], None]:
+    """The statements that store a hold, for a transaction."""
+    decision = record.decision
+    row = (
+        record.id, record.queue_id, stored(record.created_at), record.state.value,
+        record.version, record.sender, json.dumps(list(record.recipients)),
+        json.dumps(list(record.held_recipients)), record.stamp, record.reason,
+        json.dumps(decision.to_dict()), record.message_id, record.thread_id, record.size,
+        content, record.subject,
+    )
+    detail = {
+        "queue_id": record.queue_id, "sender": record.sender,
+        "held_recipients": list(record.held_recipients), "stamp": record.stamp,
+        "rules": list(decision.rules), "downgrade": decision.downgrade,
+        "newcomers": list(decision.newcomers), "thread_id": decision.thread_id,
+    }
+
+    def work(conn: Conn) -> None:
+        conn.execute(
+            "INSERT INTO held_messages (id, queue_id, created_at, state, version, sender, "
+            "recipients, held_recipients, stamp, reason, decision, message_id, thread_id, "
+            "size, content, subject) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        if key is not None:
+            insert_key(conn, *key)
+        record_audit(conn, "stampgate", "hold", record.id, detail)
+        if notices is not None:
+            record_notices(conn, record.id, notices.mail, notices.digest_pending,
+                           record.created_at)
+        if acceptance is not None:
+            apply_update(conn, acceptance, record.id)
+
+    return work
+
 
 class HeldTables(Database):
     """Held messages, their content and their review state."""
@@ -39,48 +78,45 @@ class HeldTables(Database):
                    key: tuple[bytes, bytes] | None = None) -> str:
         """Durably store a held message and its decision; returns the hold id.
 
-        ``key``: the sealed body's key id and wrapped key, stored in the same transaction.
         ``notices`` (when nothing can withdraw the hold any more): queued in the same
         transaction, one commit instead of two. ``acceptance``: the message's answer (or
         its hold id on its claim), in the same transaction, so a retry finds this hold.
+        ``key``: the sealed body's key id and wrapped key, stored in the same transaction.
         """
-        decision = record.decision
-        row = (
-            record.id, record.queue_id, stored(record.created_at), record.state.value,
-            record.version, record.sender, json.dumps(list(record.recipients)),
-            json.dumps(list(record.held_recipients)), record.stamp, record.reason,
-            json.dumps(decision.to_dict()), record.message_id, record.thread_id, record.size,
-            content, record.subject,
-        )
-        detail = {
-            "queue_id": record.queue_id, "sender": record.sender,
-            "held_recipients": list(record.held_recipients), "stamp": record.stamp,
-            "rules": list(decision.rules), "downgrade": decision.downgrade,
-            "newcomers": list(decision.newcomers), "thread_id": decision.thread_id,
-        }
+        await self._writing_hold(_hold_work(record, content, notices, acceptance, key))
+        return record.id
 
-        def work(conn: Conn) -> None:
-            conn.execute(
-                "INSERT INTO held_messages (id, queue_id, created_at, state, version, sender, "
-                "recipients, held_recipients, stamp, reason, decision, message_id, thread_id, "
-                "size, content, subject) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            if key is not None:
-                insert_key(conn, *key)
-            record_audit(conn, "stampgate", "hold", record.id, detail)
-            if notices is not None:
-                record_notices(conn, record.id, notices.mail, notices.digest_pending,
-                               record.created_at)
-            if acceptance is not None:
-                apply_update(conn, acceptance, record.id)
+    async def claim_and_hold(self, claim: Callable[[Conn], Claim],
+                             remember: Callable[[Conn], None], record: HeldMessage,
+                             content: bytes, notices: HoldNotices | None,
+                             acceptance: AcceptanceUpdate,
+                             key: tuple[bytes, bytes] | None) -> tuple[Claim, str | None]:
+        """A wholly held message in one transaction (one commit): its acceptance ``claim``,
+        its thread memory (``remember``) and, if the claim is won afresh, the hold as
+        ``hold`` stores it. The claim and the hold id (``None``: not held here: the claim
+        was lost, or a stale claim was taken over and its hold is the caller's to check).
+        """
+        hold = _hold_work(record, content, notices, acceptance, key)
 
+        def work(conn: Conn) -> tuple[Claim, str | None]:
+            claimed = claim(conn)
+            if not claimed.won:
+                return claimed, None
+            remember(conn)
+            if claimed.before is not None:
+                return claimed, None
+            hold(conn)
+            return claimed, record.id
+
+        return await self._writing_hold(work)
+
+    async def _writing_hold(self, work: Callable[[Conn], T]) -> T:
         try:
-            await self._write(work)
+            return await self._write(work)
         except StoreError:
             raise
         except Exception as exc:  # sqlite3.Error and the like: the class only, no values
             raise StoreError(f"cannot store held message: {exc.__class__.__name__}") from exc
-        return record.id
 
     async def forget_hold(self, hold_id: str, why: str) -> None:
         """Undo a hold whose message was refused before the client got 250."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -65,18 +65,50 @@ def _pg_sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+class _Pipelined:
+    """A cursor in pipeline mode: its statement is sent, its result not yet read. Reading a
+    row waits for it (psycopg does); reading ``rowcount`` syncs the pipeline first."""
+
+    def __init__(self, cursor: psycopg.Cursor[Row], pipeline: psycopg.Pipeline) -> None:
+        self._cursor = cursor
+        self._pipeline = pipeline
+
+    @property
+    def rowcount(self) -> int:
+        if self._cursor.rowcount < 0:
+            self._pipeline.sync()
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cursor)
+
+
 class PgConn:
-    """A psycopg connection inside a transaction, as the tables' code uses a connection."""
+    """A psycopg connection inside a transaction, as the tables' code uses a connection.
+
+    With ``pipeline`` (the engine's calls), statements are sent without waiting for each
+    result: a transaction whose results are not read on the way (a hold's inserts) is one
+    round trip with its ``BEGIN`` and ``COMMIT``; the first result read waits for those
+    before it.
+    """
 
     dialect = POSTGRESQL
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any],
+                 pipeline: psycopg.Pipeline | None = None) -> None:
         self._conn = conn
+        self._pipeline = pipeline
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
         cursor = self._conn.cursor(row_factory=_rows)
         cursor.execute(_pg_sql(sql), tuple(parameters))
-        return cursor
+        return cursor if self._pipeline is None else _Pipelined(cursor, self._pipeline)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
         cursor = self._conn.cursor(row_factory=_rows)
@@ -159,10 +191,16 @@ class PostgresEngine:
         self._executor.shutdown(wait=True)
 
     def _run(self, work: Callable[[Conn], T]) -> T:
+        """``work`` in one transaction, its statements pipelined and its ``COMMIT`` sent
+        with them; returns once the server confirmed the commit (durable), raises if any
+        statement or the commit failed (then nothing of it was committed)."""
         try:
             with self._pool.connection(timeout=self._timeout) as conn:
                 try:
-                    return work(PgConn(conn))
+                    with conn.pipeline() as pipeline:
+                        result = work(PgConn(conn, pipeline))
+                        conn.commit()
+                    return result
                 finally:
                     self._last_used[id(conn)] = time.monotonic()
         except psycopg_pool.PoolTimeout as exc:

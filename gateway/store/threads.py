@@ -142,6 +142,12 @@ class ThreadMemory:
         A confidential chain's participants are the sender and the recipients it reaches
         (held newcomers join when a reviewer releases to them).
         """
+        await self._write(self.remembering(message_id, decision, delivered_to))
+
+    def remembering(self, message_id: str, decision: Decision,
+                    delivered_to: Sequence[str]) -> Callable[[Conn], None]:
+        """``remember`` as work for a transaction of the caller's (a wholly held message's
+        hold, ``HeldTables.claim_and_hold``)."""
         record = _Record(
             message_id=message_id,
             thread_id=decision.thread_id or message_id,
@@ -149,7 +155,7 @@ class ThreadMemory:
             participants=tuple(dict.fromkeys(a.lower() for a in (decision.sender, *delivered_to)
                                              if a)),
         )
-        await self._write(lambda conn: self._write_one(conn, record, _now()))
+        return lambda conn: self._write_one(conn, record, _now())
 
     @staticmethod
     def _write_one(conn: Conn, record: _Record, at: str) -> None:

@@ -136,7 +136,8 @@ async def test_a_store_failure_is_a_temporary_refusal(rig: Rig) -> None:
     async def failing(*args: object, **kwargs: object) -> str:
         raise StoreError("disk full")
 
-    rig.submitter.store.hold = failing  # type: ignore[method-assign]
+    # A wholly held message's claim, thread memory and hold are one write.
+    rig.submitter.store.claim_and_hold = failing  # type: ignore[method-assign]
     outcome = await rig.submitter.submit(incoming(ADJUST, PARTNER))
     assert outcome.kind is OutcomeKind.STORE_FAILED and outcome.during == "hold"
     assert replies.for_outcome(outcome) == replies.store_failed("hold")
