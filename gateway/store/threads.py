@@ -30,6 +30,28 @@ LOOKUP_CHUNK = 500
 _RANK = {s.value: s.rank for s in Stamp}
 
 
+def _rank_sql(column: str) -> str:
+    cases = " ".join(f"WHEN '{value}' THEN {rank}" for value, rank in _RANK.items())
+    return f"(CASE {column} {cases} ELSE 0 END)"
+
+
+# A thread keeps the strictest stamp it has seen, and stays confidential once it was.
+_UPSERT_THREAD = (
+    "INSERT INTO threads (thread_id, stamp, confidential, started_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (thread_id) DO UPDATE SET "
+    "stamp = CASE WHEN threads.stamp IS NOT NULL AND (excluded.stamp IS NULL OR "
+    f"{_rank_sql('threads.stamp')} >= {_rank_sql('excluded.stamp')}) "
+    "THEN threads.stamp ELSE excluded.stamp END, "
+    "confidential = CASE WHEN threads.confidential = 1 OR excluded.confidential = 1 "
+    "THEN 1 ELSE 0 END")
+_ADD_PARTICIPANT = ("INSERT INTO thread_participants (thread_id, address, added_at) "
+                    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+_ADD_PARTICIPANT_IF_CONFIDENTIAL = (
+    "INSERT INTO thread_participants (thread_id, address, added_at) SELECT ?, ?, ? "
+    "WHERE EXISTS (SELECT 1 FROM threads WHERE thread_id = ? AND confidential = 1) "
+    "ON CONFLICT DO NOTHING")
+
+
 def _rank(stamp: Stamp | None) -> int:
     return stamp.rank if stamp is not None else 0
 
@@ -159,30 +181,21 @@ class ThreadMemory:
 
     @staticmethod
     def _write_one(conn: Conn, record: _Record, at: str) -> None:
+        """Written without reading first (one upsert, conditional inserts), so that on
+        PostgreSQL the statements go in one pipeline with the rest of the transaction."""
         lock_key(conn, "thread:" + record.thread_id)
         stamp = record.stamp.value if record.stamp else None
         confidential = int(record.stamp is Stamp.CONFIDENTIAL)
-        row = conn.execute("SELECT stamp, confidential FROM threads WHERE thread_id = ?",
-                           (record.thread_id,)).fetchone()
-        if row is None:
-            conn.execute("INSERT INTO threads (thread_id, stamp, confidential, started_at) "
-                         "VALUES (?, ?, ?, ?)", (record.thread_id, stamp, confidential, at))
-        else:
-            old, was_confidential = row[0], row[1]
-            if old and (stamp is None or _RANK[old] >= _RANK[stamp]):
-                stamp = old
-            confidential = confidential or was_confidential
-            conn.execute("UPDATE threads SET stamp = ?, confidential = ? WHERE thread_id = ?",
-                         (stamp, confidential, record.thread_id))
+        conn.execute(_UPSERT_THREAD, (record.thread_id, stamp, confidential, at))
         conn.execute("INSERT INTO thread_messages (message_id, thread_id, stamp, seen_at) "
                      "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                      (record.message_id, record.thread_id,
                       record.stamp.value if record.stamp else None, at))
-        if confidential:
-            conn.executemany(
-                "INSERT INTO thread_participants (thread_id, address, added_at) "
-                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                [(record.thread_id, a, at) for a in record.participants])
+        # Participants count once the thread is confidential (now or before).
+        conn.executemany(
+            _ADD_PARTICIPANT if confidential else _ADD_PARTICIPANT_IF_CONFIDENTIAL,
+            [(record.thread_id, a, at) + (() if confidential else (record.thread_id,))
+             for a in record.participants])
 
     async def add_participants(self, thread_id: str, addresses: Sequence[str]) -> None:
         """Released recipients join a confidential chain (a reviewer let them in)."""

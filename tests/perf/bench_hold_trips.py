@@ -106,7 +106,7 @@ def counting_sqlite(counts: Counts) -> None:
     sqlite3.connect = connect  # type: ignore[assignment]
 
 
-async def _run(url: str, data: Path, count: int) -> Counts:
+async def _run(url: str, data: Path, count: int, sessions: int = 1) -> Counts:
     counts = Counts()
     if not url:
         counting_sqlite(counts)
@@ -129,16 +129,23 @@ async def _run(url: str, data: Path, count: int) -> Counts:
     try:
         await one(-1)  # warm: pools, caches
         measured = Counts()
+        async def all_of_them() -> None:
+            numbers = iter(range(count))
+
+            async def session() -> None:
+                for n in numbers:
+                    await one(n)
+
+            await asyncio.gather(*(session() for _ in range(sessions)))
+
         started, cpu = time.perf_counter(), time.process_time()
         if url:
             with counting_postgresql(measured):
-                for n in range(count):
-                    await one(n)
+                await all_of_them()
         else:
             counts.queries = counts.commits = 0
             counts.kinds.clear()
-            for n in range(count):
-                await one(n)
+            await all_of_them()
             measured = counts
         measured.seconds = time.perf_counter() - started
         measured.cpu = time.process_time() - cpu
@@ -148,20 +155,36 @@ async def _run(url: str, data: Path, count: int) -> Counts:
     return measured
 
 
+def _without_pipeline() -> None:
+    from gateway.store import postgres
+
+    def run(self: Any, work: Any) -> Any:
+        with self._pool.connection(timeout=self._timeout) as conn:
+            return work(postgres.PgConn(conn))
+
+    postgres.PostgresEngine._run = run  # type: ignore[method-assign]
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=50, help="held messages (50)")
+    parser.add_argument("--sessions", type=int, default=1,
+                        help="messages submitted at once (1: one at a time)")
+    parser.add_argument("--no-pipeline", action="store_true",
+                        help="PostgreSQL without pipeline mode (for comparison)")
     args = parser.parse_args(argv)
+    if args.no_pipeline:
+        _without_pipeline()
     database = TestDatabase().create()
     try:
         with tempfile.TemporaryDirectory(prefix="stampgate-trips-") as tmp:
             for engine, url in (("postgresql", database.new_schema()), ("sqlite", "")):
                 data = Path(tmp) / engine
-                counts = asyncio.run(_run(url, data, args.count))
+                counts = asyncio.run(_run(url, data, args.count, args.sessions))
                 waits = f"{counts.waits / args.count:.1f} round trips, " if url else ""
                 print(f"{engine}: per held message {counts.queries / args.count:.1f} "
                       f"statements, {waits}{counts.commits / args.count:.1f} commits; "
-                      f"{counts.seconds / args.count * 1000:.2f} ms each "
+                      f"{args.count / counts.seconds:.0f} msgs/s with {args.sessions} at once, "
                       f"({counts.cpu / args.count * 1000:.2f} ms CPU in the gateway)")
                 for kind, n in sorted(counts.kinds.items(), key=lambda i: -i[1]):
                     print(f"  {n / args.count:5.2f}  {kind}")
