@@ -35,7 +35,7 @@ from gateway.service.reading import MessageReader, Read
 from gateway.service.register import LiveRegister
 from gateway.service.report import report
 from gateway.settings import Settings
-from gateway.store.accepted import AcceptanceUpdate, Accepted, Answer, Claim, claim_in
+from gateway.store.accepted import AcceptanceUpdate, Accepted, Answer
 from gateway.store.records import new_held
 from gateway.store.store import Store, StoreError
 from gateway.store.threads import ThreadMemory
@@ -183,37 +183,26 @@ class Submitter:
         kind = (OutcomeKind.RELAYED if not held
                 else OutcomeKind.PARTLY_HELD if allowed else OutcomeKind.HELD)
         delivered_keys = [r.key for r in decision.recipients if r.verdict is Verdict.ALLOW]
-        held_here: str | None = None
-        claim: Claim | BaseException
-        remembered: object = None
         if held and not allowed:  # wholly held: claim, thread memory and hold in one commit
             try:
-                sealed = await asyncio.to_thread(
-                    self.sealer.seal, data, facts.subject[:1000].encode("utf-8", "replace"))
-                record = new_held(queue_id=queue_id, sender=sender,
-                                  recipients=incoming.recipients, held=held, decision=decision,
-                                  size=len(sealed.body), message_id=message_id,
-                                  subject=sealed.subject)
-                key = sealed.key
-                claim, held_here = await self.store.claim_and_hold(
-                    lambda conn: claim_in(conn, attempt.key.digest, attempt.owner, queue_id,
-                                          self.acceptance.stale),
-                    self.threads.remembering(message_id, decision, delivered_keys),
-                    record, sealed.body,
-                    notify.new_hold_notices(record, self.settings, policy),
-                    AcceptanceUpdate(attempt.key.digest, Answer(
-                        kind.value, queue_id, record.id, len(held), 0, decision)),
-                    (key.key_id, key.wrapped) if key is not None else None)
+                held_here = await self._hold_at_once(attempt, queue_id, message_id, decision,
+                                                     delivered_keys, held, kind, incoming,
+                                                     data, facts.subject, policy)
             except StoreError as exc:  # nothing of it was written: no claim to give up
                 log.error("store-error", queue_id=queue_id, during="hold", exc_info=exc)
                 return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="hold",
                                detail=str(exc))
-        else:  # the claim and the thread memory share one commit (the store's group commit)
-            claim, remembered = await asyncio.gather(
-                self.store.claim(attempt.key.digest, attempt.owner, queue_id,
-                                 self.acceptance.stale),
-                self.threads.remember(message_id, decision, delivered_keys),
-                return_exceptions=True)
+            if held_here is not None:
+                attempt.claimed, attempt.held_by_it = True, held_here
+                if scanned.stripped:
+                    await photos.record_stripped(self.store, queue_id, message_id, held_here,
+                                                 scanned.stripped)
+                return Outcome(kind, queue_id, decision, hold_id=held_here, held=len(held))
+        # The claim and the thread memory share one commit (the store's group commit).
+        claim, remembered = await asyncio.gather(
+            self.store.claim(attempt.key.digest, attempt.owner, queue_id, self.acceptance.stale),
+            self.threads.remember(message_id, decision, delivered_keys),
+            return_exceptions=True)
         if isinstance(claim, BaseException):
             log.error("store-error", queue_id=queue_id, during="claim", exc_info=claim)
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="claim")
@@ -229,12 +218,6 @@ class Submitter:
                       exc_info=remembered)
             await self.acceptance.give_up(attempt, maybe_delivered=False)
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="thread memory")
-        if held_here is not None:
-            attempt.held_by_it = held_here
-            if scanned.stripped:
-                await photos.record_stripped(self.store, queue_id, message_id, held_here,
-                                             scanned.stripped)
-            return Outcome(kind, queue_id, decision, hold_id=held_here, held=len(held))
 
         if held:
             taken = claim.before.hold_id if claim.before is not None else None
@@ -300,6 +283,26 @@ class Submitter:
                                          scanned.stripped)
         return Outcome(kind, queue_id, decision, hold_id=hold_id, held=len(held),
                        delivered=len(allowed))
+
+    async def _hold_at_once(self, attempt: Attempt, queue_id: str, message_id: str,
+                            decision: Decision, delivered_keys: list[str], held: list[str],
+                            kind: OutcomeKind, incoming: Incoming, data: bytes, subject: str,
+                            policy: Policy) -> str | None:
+        """A wholly held message: claimed afresh and held in one transaction. ``None`` if
+        its key was claimed or answered meanwhile (nothing written: claim the usual way)."""
+        sealed = await asyncio.to_thread(self.sealer.seal, data,
+                                         subject[:1000].encode("utf-8", "replace"))
+        record = new_held(queue_id=queue_id, sender=incoming.sender,
+                          recipients=incoming.recipients, held=held, decision=decision,
+                          size=len(sealed.body), message_id=message_id, subject=sealed.subject)
+        key = sealed.key
+        return await self.store.claim_and_hold(
+            attempt.key.digest, attempt.owner,
+            self.threads.remembering(message_id, decision, delivered_keys), record,
+            sealed.body, notify.new_hold_notices(record, self.settings, policy),
+            AcceptanceUpdate(attempt.key.digest,
+                             Answer(kind.value, queue_id, record.id, len(held), 0, decision)),
+            (key.key_id, key.wrapped) if key is not None else None)
 
     async def _withdraw(self, hold_id: str) -> None:
         """Undo a hold whose message got no 250 (the allowed part could not be delivered)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.core.decision import Decision
-from gateway.store.conn import Conn
+from gateway.store.conn import Conn, check_at_commit
 from gateway.store.db import Database
 from gateway.store.records import StoreError, aware, now, stored
 
@@ -110,6 +110,27 @@ def record_answer(conn: Conn, key: str, answer: Answer) -> None:
         "decision = excluded.decision, answered_at = excluded.answered_at",
         (key, AcceptedState.ANSWERED.value, answer.queue_id, answer.hold_id, answer.outcome,
          answer.held, answer.delivered, json.dumps(answer.decision.to_dict()), at, at, at))
+
+
+class ClaimTaken(Exception):
+    """A fresh claim found the key claimed or answered already (``claim_fresh``)."""
+
+
+def claim_fresh(conn: Conn, key: str, owner: str, queue_id: str) -> None:
+    """Claim ``key`` inside the caller's transaction, assuming nobody has: without waiting
+    for the server (the check is made before the commit), ``ClaimTaken`` rolls the
+    transaction back if the key had a row already."""
+    at = stored(now())
+    cursor = conn.execute(
+        "INSERT INTO accepted (key, state, owner, queue_id, held, delivered, created_at, "
+        "claimed_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?) ON CONFLICT (key) DO NOTHING",
+        (key, AcceptedState.CLAIMED.value, owner, queue_id, at, at))
+
+    def check() -> None:
+        if cursor.rowcount != 1:
+            raise ClaimTaken(key)
+
+    check_at_commit(conn, check)
 
 
 def claim_in(conn: Conn, key: str, owner: str, queue_id: str,

@@ -50,3 +50,14 @@ def lock_key(conn: Conn, key: str) -> None:
     """
     if dialect(conn) == POSTGRESQL:
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+
+
+def check_at_commit(conn: Conn, check: Callable[[], None]) -> None:
+    """Run ``check`` (which may raise, rolling the transaction back) before the transaction
+    commits: at once on SQLite; on PostgreSQL once every statement of the transaction was
+    sent, so that the checks of a group commit's writes wait for the server once together."""
+    deferred: list[Callable[[], None]] | None = getattr(conn, "deferred", None)
+    if deferred is None:
+        check()
+    else:
+        deferred.append(check)

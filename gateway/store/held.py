@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from gateway.store.accepted import AcceptanceUpdate, Claim, apply_update
+from gateway.store.accepted import AcceptanceUpdate, ClaimTaken, apply_update, claim_fresh
 from gateway.store.audit import record_audit
 from gateway.store.conn import POSTGRESQL, Conn
 from gateway.store.db import Database
@@ -86,34 +86,32 @@ class HeldTables(Database):
         await self._writing_hold(_hold_work(record, content, notices, acceptance, key))
         return record.id
 
-    async def claim_and_hold(self, claim: Callable[[Conn], Claim],
-                             remember: Callable[[Conn], None], record: HeldMessage,
-                             content: bytes, notices: HoldNotices | None,
-                             acceptance: AcceptanceUpdate,
-                             key: tuple[bytes, bytes] | None) -> tuple[Claim, str | None]:
-        """A wholly held message in one transaction (one commit): its acceptance ``claim``,
-        its thread memory (``remember``) and, if the claim is won afresh, the hold as
-        ``hold`` stores it. The claim and the hold id (``None``: not held here: the claim
-        was lost, or a stale claim was taken over and its hold is the caller's to check).
-        """
+    async def claim_and_hold(self, claim_key: str, owner: str, remember: Callable[[Conn], None],
+                             record: HeldMessage, content: bytes,
+                             notices: HoldNotices | None, acceptance: AcceptanceUpdate,
+                             key: tuple[bytes, bytes] | None) -> str | None:
+        """A wholly held message in one transaction (one commit): a fresh claim of its
+        acceptance key, its thread memory (``remember``) and the hold as ``hold`` stores it.
+        Returns the hold id; ``None`` if the key had a row already (nothing was written:
+        the caller claims it the usual way). On PostgreSQL nothing in it waits for the
+        server before the commit, so a group commit of many holds is one round trip."""
         hold = _hold_work(record, content, notices, acceptance, key)
 
-        def work(conn: Conn) -> tuple[Claim, str | None]:
-            claimed = claim(conn)
-            if not claimed.won:
-                return claimed, None
+        def work(conn: Conn) -> str:
+            claim_fresh(conn, claim_key, owner, record.queue_id)
             remember(conn)
-            if claimed.before is not None:
-                return claimed, None
             hold(conn)
-            return claimed, record.id
+            return record.id
 
-        return await self._writing_hold(work)
+        try:
+            return await self._writing_hold(work)
+        except ClaimTaken:
+            return None
 
     async def _writing_hold(self, work: Callable[[Conn], T]) -> T:
         try:
             return await self._write(work)
-        except StoreError:
+        except (StoreError, ClaimTaken):
             raise
         except Exception as exc:  # sqlite3.Error and the like: the class only, no values
             raise StoreError(f"cannot store held message: {exc.__class__.__name__}") from exc

@@ -104,6 +104,8 @@ class PgConn:
                  pipeline: psycopg.Pipeline | None = None) -> None:
         self._conn = conn
         self._pipeline = pipeline
+        # Checks run before the commit (``conn.check_at_commit``).
+        self.deferred: list[Callable[[], None]] = []
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
         cursor = self._conn.cursor(row_factory=_rows)
@@ -198,7 +200,10 @@ class PostgresEngine:
             with self._pool.connection(timeout=self._timeout) as conn:
                 try:
                     with conn.pipeline() as pipeline:
-                        result = work(PgConn(conn, pipeline))
+                        pg = PgConn(conn, pipeline)
+                        result = work(pg)
+                        for check in pg.deferred:
+                            check()
                         conn.commit()
                     return result
                 finally:

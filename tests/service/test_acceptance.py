@@ -260,3 +260,25 @@ async def test_pruning_is_bounded_per_run(rig: Rig) -> None:
     assert await rig.store.prune_accepted(later, limit=2) == 2
     assert await rig.store.prune_accepted(later, limit=10) == 3
     assert await rig.store.count_accepted() == 0
+
+
+async def test_a_wholly_held_message_whose_key_is_claimed_already_is_held_once(
+        rig: Rig) -> None:
+    """The one-transaction hold finds the key claimed (by a process now dead): nothing of it
+    is kept, and the usual claim takes the stale claim over and holds the message once."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    owner = f"{rig.submitter.acceptance.host}:{dead.pid}:gone"
+    request = with_id(ADJUST, PARTNER)
+    from gateway.core.acceptance import acceptance_key
+    from gateway.core.headers import read_header_block
+    key = acceptance_key(read_header_block(request.data), request.data, request.sender,
+                         request.recipients)
+    assert (await rig.store.claim(key.digest, owner, "QDEAD", lambda row: False)).won
+    outcome = await rig.submitter.submit(request)
+    assert outcome.kind is OutcomeKind.HELD and outcome.queue_id == "QDEAD", outcome
+    [held] = await rig.store.held(None)
+    assert held.id == outcome.hold_id and held.queue_id == "QDEAD"
+    again = await rig.submitter.submit(request)
+    assert again.repeated and again.hold_id == outcome.hold_id
+    assert len(await rig.store.held(None)) == 1
