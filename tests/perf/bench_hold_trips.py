@@ -1,6 +1,7 @@
 """Round trips to the store per held message: what the hold path asks of PostgreSQL (or SQLite).
 
-``scripts/bench --hold-trips`` runs it (a profile, not a timed test). It submits ``--count``
+``scripts/bench --hold-trips`` runs it (a profile, not a timed test; ``--sessions N``
+submits N at once, ``--no-pipeline`` runs PostgreSQL without pipeline mode). It submits ``--count``
 wholly held messages through the real use case (``Submitter``) on a fresh store, one at a
 time (no group commit shares a transaction), and counts per message the queries sent to the
 server (each a round trip: ``BEGIN`` and ``COMMIT`` included), the commits, and the
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from gateway.adapters.crypto import Sealer, new_master_key, parse_master_key  # noqa: E402
+from gateway.logs import configure  # noqa: E402
 from gateway.policyfiles.load import load_policy  # noqa: E402
 from gateway.service.outcome import Incoming, OutcomeKind  # noqa: E402
 from gateway.service.submit import Submitter  # noqa: E402
@@ -173,6 +175,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--no-pipeline", action="store_true",
                         help="PostgreSQL without pipeline mode (for comparison)")
     args = parser.parse_args(argv)
+    configure("warning")  # not a log line per message
     if args.no_pipeline:
         _without_pipeline()
     database = TestDatabase().create()
