@@ -104,8 +104,9 @@ class PgConn:
                  pipeline: psycopg.Pipeline | None = None) -> None:
         self._conn = conn
         self._pipeline = pipeline
-        # Checks run before the commit (``conn.check_at_commit``).
-        self.deferred: list[Callable[[], None]] = []
+        # Checks run before the commit (``conn.check_at_commit``); outside a pipeline they
+        # run at once.
+        self.deferred: list[Callable[[], None]] | None = [] if pipeline is not None else None
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
         cursor = self._conn.cursor(row_factory=_rows)
@@ -202,7 +203,7 @@ class PostgresEngine:
                     with conn.pipeline() as pipeline:
                         pg = PgConn(conn, pipeline)
                         result = work(pg)
-                        for check in pg.deferred:
+                        for check in pg.deferred or ():
                             check()
                         conn.commit()
                     return result
