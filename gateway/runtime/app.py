@@ -118,10 +118,11 @@ class Gateway:
             return submission.protocol(handler, submission.main, loop)
 
         if self.sock is not None:
-            self.server = await loop.create_server(factory, sock=self.sock)
+            self.server = await loop.create_server(factory, sock=self.sock,
+                                                   start_serving=False)
         else:
             self.server = await loop.create_server(factory, host=host, port=port,
-                                                   reuse_address=True)
+                                                   reuse_address=True, start_serving=False)
         bound = self.server.sockets[0].getsockname()
         assert self.downstream is not None
         log.info("listening", address=f"{bound[0]}:{bound[1]}", worker=self.worker,
@@ -131,6 +132,9 @@ class Gateway:
             self.extra_servers = await submission.serve_extra(handler, loop)
         if self.primary:
             await self._start_primary_parts()
+        # Mail is taken only once everything this process serves is up: the web port's health
+        # and readiness answer from the first accepted message on.
+        await self.server.start_serving()
         self.ready.set()
 
     async def _open_submitter(self) -> Submitter:
