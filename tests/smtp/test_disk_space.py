@@ -88,7 +88,9 @@ async def test_a_store_failure_on_a_full_disk_says_so(handler: Handler) -> None:
         handler.space.floor = floors.pop(0)  # first the disk filled while it was read
         raise StoreError("database or disk is full")
 
+    # A wholly held message is claimed and held in one transaction, a partly held one by hold.
     store.hold = full_disk  # type: ignore[method-assign]
+    store.claim_and_hold = full_disk  # type: ignore[method-assign]
     session, envelope = transaction("Needs adjustment: blur face", "partner@outside.test")
     reply = await handler.handle_DATA(None, session, envelope)  # type: ignore[arg-type]
     assert reply.startswith("452 4.3.1 Insufficient system storage"), reply

@@ -38,6 +38,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.adapters.crypto import sealed_key_id
 from gateway.settings import Settings, held_sealer
 from tests.support.downstream import Downstream
 from tests.support.gateway import GatewayProcess, message
@@ -256,10 +257,15 @@ def copies(gateway: GatewayProcess, downstream: Downstream) -> tuple[Delivered, 
     with contextlib.closing(sqlite3.connect(gateway.data / "stampgate.sqlite3")) as conn:
         rows = conn.execute(
             "SELECT id, held_recipients, content FROM held_messages WHERE state = 'held'")
-        # Held bodies are encrypted by default: read them as the gateway does.
+        # Held bodies are encrypted by default: read them as the gateway does, each with its
+        # wrapped key from the store.
+        keys = {str(k): bytes(w) for k, w in conn.execute("SELECT key_id, wrapped FROM held_keys")}
         sealer = held_sealer(Settings(data=gateway.data))
         for hold_id, recipients, content in rows:
-            head = sealer.open(bytes(content)).split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+            key_id = sealed_key_id(bytes(content))
+            wrapped = keys.get(key_id.hex()) if key_id is not None else None
+            head = sealer.open(bytes(content), wrapped).split(b"\r\n\r\n", 1)[0].decode(
+                "utf-8", "replace")
             found = ATTEMPT_HEADER.search(head)
             if found:
                 key = (found.group(1), int(found.group(2)))
