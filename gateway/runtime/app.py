@@ -125,7 +125,8 @@ class Gateway:
         assert self.downstream is not None
         log.info("listening", address=f"{bound[0]}:{bound[1]}", worker=self.worker,
                  downstream=self.downstream.description,
-                 policy_version=self.policy.current.version, data=str(settings.data))
+                 policy_version=self.policy.current.version, data=str(settings.data),
+                 event_loop=type(loop).__module__.partition(".")[0])
         if self.primary:  # the submission listener is served by the primary process only
             self.extra_servers = await submission.serve_extra(handler, loop)
         if self.primary:
