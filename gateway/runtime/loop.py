@@ -7,7 +7,9 @@ per callback; ``event_loop = "asyncio"`` turns it off, ``"uvloop"`` insists on i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -32,8 +34,35 @@ def loop_factory(choice: str) -> tuple[LoopFactory | None, str]:
                 "event_loop = 'uvloop' but uvloop cannot be imported "
                 f"({exc}); install it or set event_loop = 'auto'") from None
         return None, "asyncio"
-    factory: LoopFactory = uvloop.new_event_loop
-    return factory, "uvloop"
+    return _blocking_mode_kept(uvloop.Loop), "uvloop"
+
+
+def _blocking_mode_kept(base: type[Any]) -> LoopFactory:
+    """A uvloop loop whose ``add_reader``/``remove_reader`` leave a file descriptor in the
+    blocking mode they found it in, as asyncio's loop does: libuv makes a watched descriptor
+    non-blocking, and code that reads it blocking afterwards (the reader processes' pipes,
+    ``multiprocessing.Connection.recv_bytes``) would then fail with EAGAIN mid-message."""
+
+    class Loop(base):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self._blocking: dict[int, bool] = {}
+
+        def add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+            number = fd if isinstance(fd, int) else fd.fileno()
+            self._blocking.setdefault(number, os.get_blocking(number))
+            super().add_reader(fd, callback, *args)
+
+        def remove_reader(self, fd: Any) -> bool:
+            removed = bool(super().remove_reader(fd))
+            number = fd if isinstance(fd, int) else fd.fileno()
+            blocking = self._blocking.pop(number, None)
+            if blocking is not None:
+                with contextlib.suppress(OSError):  # closed meanwhile: nothing to restore
+                    os.set_blocking(number, blocking)
+            return removed
+
+    return Loop
 
 
 def run(main: Coroutine[Any, Any, T], choice: str) -> T:

@@ -3,6 +3,7 @@ the gateway relays, bounces and speaks STARTTLS the same on both."""
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import ssl
 from pathlib import Path
@@ -62,3 +63,30 @@ def test_an_unknown_loop_is_refused_by_name() -> None:
         load_settings(None, {"event_loop": "trio"})
     assert "setting event_loop" in str(caught.value)
     assert "(value: 'trio')" in str(caught.value)
+
+
+@pytest.mark.parametrize("choice", ["auto", "asyncio"])
+def test_watching_a_pipe_leaves_it_blocking(choice: str) -> None:
+    """The reader processes' pipes are watched for a reply, then read blocking; uvloop
+    (libuv) makes a watched descriptor non-blocking, and the gateway's loop undoes that."""
+    import os
+
+    from gateway.runtime.loop import run
+
+    read_end, write_end = os.pipe()
+
+    async def watch_then_read() -> bytes:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(read_end, lambda: ready.done() or ready.set_result(None))
+        os.write(write_end, b"first")
+        await ready
+        loop.remove_reader(read_end)
+        return os.read(read_end, 100)
+
+    try:
+        assert run(watch_then_read(), choice) == b"first"
+        assert os.get_blocking(read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
