@@ -74,3 +74,9 @@ def run(main: Coroutine[Any, Any, T], choice: str) -> T:
         raise
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)
+
+
+def loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    """``uvloop`` or ``asyncio``: what the loop a process runs on is built on."""
+    uv = any(cls.__module__.partition(".")[0] == "uvloop" for cls in type(loop).__mro__)
+    return "uvloop" if uv else "asyncio"
