@@ -88,7 +88,6 @@ class Gateway:
         self.downstream: Downstream | None = None
         self.sealer: BodySealer | None = None
         self.reader: MessageReader | None = None
-        self.submitter: Submitter | None = None
         self.server: asyncio.base_events.Server | None = None
         self.extra_servers: list[asyncio.Server] = []
         self.sessions = Sessions()
@@ -152,9 +151,8 @@ class Gateway:
         # Loaded now so that the first message does not wait for the register's hashes.
         register = LiveRegister(ClientRegister(Path(settings.data), settings.store_url))
         await register.index()
-        self.submitter = Submitter(settings, self.policy, self.store, self.threads,
-                                   self.downstream, self.sealer, self.reader, register)
-        return self.submitter
+        return Submitter(settings, self.policy, self.store, self.threads, self.downstream,
+                         self.sealer, self.reader, register)
 
     async def _start_primary_parts(self) -> None:
         """The release outbox, hold expiry and notices (docs/review.md), and the web port.
@@ -231,8 +229,6 @@ class Gateway:
             await self.web.stop()
         if self.review is not None:
             await self.review.stop()
-        if self.submitter is not None:  # answers of relayed messages still being committed
-            await self.submitter.acceptance.drain()
         if self.downstream is not None:
             await self.downstream.close()
         if self.reader is not None:

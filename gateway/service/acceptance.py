@@ -6,13 +6,6 @@ the same transaction; after the downstream accepted, for what is relayed). A ret
 answer and gets it again, or finds a claim: if the attempt that made it is still at work,
 the retry is told to come back later (``451``); if it is gone (its process died, its client
 hung up), the retry takes the claim over and finishes the work, reusing its hold.
-
-The answer of a relayed message is committed in the background (``record_later``): its
-``250`` promises that the downstream has the message, which it has, and does not wait for
-a second commit. Until that commit the attempt counts as at work: a retry in this process
-waits for the answer, one in another process is told to come back (``451``); only if this
-process dies in between does a retry take the claim over, and its delivery is then counted
-as a possible duplicate, as for any attempt that died after delivering.
 """
 
 from __future__ import annotations
@@ -26,14 +19,12 @@ from dataclasses import dataclass
 
 from gateway.core.acceptance import AcceptanceKey
 from gateway.logs import get_logger
-from gateway.service import metrics
 from gateway.settings import Settings
-from gateway.store.accepted import Accepted, AcceptedState, Answer
+from gateway.store.accepted import Accepted, AcceptedState
 from gateway.store.records import now
-from gateway.store.store import Store, StoreError
+from gateway.store.store import Store
 
 log = get_logger()
-ANSWER_WAIT = 1.0  # seconds a retry waits for another process's answer to be committed
 
 
 @dataclass(slots=True)
@@ -46,7 +37,6 @@ class Attempt:
     before: Accepted | None = None  # the stale claim this attempt took over
     held_by_it: str | None = None  # the hold id on its claim (new or taken over)
     delivering: bool = False  # the message went to the downstream; its answer may not come
-    answering: bool = False  # delivered; its answer is being committed in the background
     abandoning: bool = False  # cancelled: its claim is being given up in the background
 
     @property
@@ -94,7 +84,6 @@ class Acceptance:
         self._working: dict[str, str] = {}  # key digest: owner
         self._owners: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._answers: dict[str, asyncio.Task[None]] = {}  # key digest: answer being recorded
 
     def working_here(self, key: AcceptanceKey) -> bool:
         return key.digest in self._working
@@ -106,57 +95,10 @@ class Acceptance:
         return Attempt(key, owner)
 
     def finish(self, attempt: Attempt) -> None:
-        if attempt.answering:
-            return  # at work until its answer is committed (``_record`` finishes it)
         if self._working.get(attempt.key.digest) == attempt.owner:
             del self._working[attempt.key.digest]
         if not attempt.abandoning:  # else its claim stays live until it is given up
             self._owners.discard(attempt.owner)
-
-    def record_later(self, attempt: Attempt, answer: Answer) -> None:
-        """Commit the answer of a delivered message in the background; the attempt stays
-        at work (its claim live, its key busy here) until it is committed."""
-        attempt.answering = True
-        task = asyncio.get_running_loop().create_task(self._record(attempt, answer))
-        self._answers[attempt.key.digest] = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _record(self, attempt: Attempt, answer: Answer) -> None:
-        try:
-            await self.store.answer(attempt.key.digest, answer)
-        except StoreError:  # delivered all the same: the 250 stands; a retry may repeat it
-            log.exception("store-error", queue_id=answer.queue_id, during="answer")
-            metrics.store_error("answer")
-        finally:
-            if self._answers.get(attempt.key.digest) is asyncio.current_task():
-                del self._answers[attempt.key.digest]
-            attempt.answering = False
-            self.finish(attempt)
-
-    async def answered(self, key: AcceptanceKey) -> None:
-        """Return once the answer this process is recording for ``key`` (if any) is
-        committed, or failed to be."""
-        task = self._answers.get(key.digest)
-        if task is not None:
-            await asyncio.wait([task])
-
-    async def drain(self) -> None:
-        """Wait for the answers and claim releases still being written (at shutdown)."""
-        while self._tasks:
-            await asyncio.wait(list(self._tasks))
-
-    async def row(self, key: AcceptanceKey) -> Accepted | None:
-        """The store's row of ``key``. A claim another process is at work on is looked at
-        again for up to ``ANSWER_WAIT`` seconds: it may be a message delivered there whose
-        answer is being committed (``record_later``), which the retry should get."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + ANSWER_WAIT
-        found = await self.store.accepted(key.digest)
-        while found is not None and self.busy(found) and loop.time() < deadline:
-            await asyncio.sleep(0.01)
-            found = await self.store.accepted(key.digest)
-        return found
 
     def busy(self, row: Accepted) -> bool:
         """Another attempt is at work on this message now."""
@@ -192,7 +134,7 @@ class Acceptance:
     def abandon_later(self, attempt: Attempt) -> None:
         """The attempt was cancelled (its client hung up): give up its claim in the
         background, keeping its hold for the retry."""
-        if not attempt.claimed or attempt.answering:  # delivered: its answer is on its way
+        if not attempt.claimed:
             return
         attempt.abandoning = True
         task = asyncio.get_running_loop().create_task(self._abandon(attempt))

@@ -119,11 +119,10 @@ class Submitter:
 
     async def _earlier(self, key: AcceptanceKey, queue_id: str) -> Outcome | None:
         """The outcome of an earlier attempt at the same message, if it settles this one."""
-        await self.acceptance.answered(key)  # an answer being committed here: wait for it
         if self.acceptance.working_here(key):
             return Outcome(OutcomeKind.IN_PROGRESS, queue_id)
         try:
-            row = await self.acceptance.row(key)
+            row = await self.store.accepted(key.digest)
         except StoreError as exc:
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="accepted look-up",
                            detail=str(exc))
@@ -241,7 +240,11 @@ class Submitter:
                 metrics.possible_duplicate(attempt.earlier)
                 log.warning("possible-duplicate-delivery", queue_id=queue_id,
                             message_id=message_id, earlier=attempt.earlier)
-        self.acceptance.record_later(attempt, answer)  # the 250 does not wait for it
+        try:
+            await self.store.answer(attempt.key.digest, answer)
+        except StoreError:  # delivered all the same: the 250 stands; a retry may repeat it
+            log.exception("store-error", queue_id=queue_id, during="answer")
+            metrics.store_error("answer")
         if hold_id is not None and allowed:  # final now: queue its notices (docs/review.md)
             await notify.on_hold(self.store, self.settings, policy, hold_id)
         if scanned.stripped:

@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -260,50 +260,3 @@ async def test_pruning_is_bounded_per_run(rig: Rig) -> None:
     assert await rig.store.prune_accepted(later, limit=2) == 2
     assert await rig.store.prune_accepted(later, limit=10) == 3
     assert await rig.store.count_accepted() == 0
-
-
-async def test_a_retry_waits_a_moment_for_an_answer_being_committed_elsewhere(rig: Rig) -> None:
-    """Another worker delivered the message and is committing its answer (after its 250):
-    the retry gets that answer, not a 451, and nothing is delivered again."""
-    from gateway.core.acceptance import acceptance_key
-    from gateway.core.headers import read_header_block
-
-    def key_of(request: Incoming) -> str:
-        return acceptance_key(read_header_block(request.data), request.data, request.sender,
-                              request.recipients).digest
-
-    other = with_id(CLEARED, PARTNER, message_id="<other@example.org>")
-    await rig.submitter.submit(other)
-    await rig.submitter.acceptance.drain()
-    row = await rig.store.accepted(key_of(other))
-    assert row is not None and row.answer is not None
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        request = with_id(CLEARED, PARTNER)
-        owner = f"{rig.submitter.acceptance.host}:{alive.pid}:at-work"
-        assert (await rig.store.claim(key_of(request), owner, "QELSE", lambda r: False)).won
-
-        async def answer_soon() -> None:
-            await asyncio.sleep(0.2)
-            assert row is not None and row.answer is not None
-            await rig.store.answer(key_of(request), replace(row.answer, queue_id="QELSE"))
-
-        answering = asyncio.create_task(answer_soon())
-        outcome = await rig.submitter.submit(request)
-        await answering
-    finally:
-        alive.kill()
-        alive.wait()
-    assert outcome.repeated and outcome.kind is OutcomeKind.RELAYED
-    assert outcome.queue_id == "QELSE"
-    assert len(rig.downstream.deliveries) == 1  # the other message's only
-
-
-async def test_the_answer_of_a_relayed_message_is_committed_after_its_250(rig: Rig) -> None:
-    request = with_id(CLEARED, PARTNER)
-    outcome = await rig.submitter.submit(request)
-    assert outcome.kind is OutcomeKind.RELAYED
-    await rig.submitter.acceptance.drain()
-    assert await accepted_rows(rig) == [(AcceptedState.ANSWERED.value, None)]
-    again = await rig.submitter.submit(request)
-    assert again.repeated and again.queue_id == outcome.queue_id
