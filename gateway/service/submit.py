@@ -171,6 +171,7 @@ class Submitter:
                 else OutcomeKind.PARTLY_HELD if allowed else OutcomeKind.HELD)
         delivered_keys = [r.key for r in decision.recipients if r.verdict is Verdict.ALLOW]
         # The claim and the thread memory share one commit (the store's group commit).
+        attempt.claiming = True
         claim, remembered = await asyncio.gather(
             self.store.claim(attempt.key.digest, attempt.owner, queue_id, self.acceptance.stale),
             self.threads.remember(message_id, decision, delivered_keys),
