@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import aiosmtplib.protocol
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,3 +34,4 @@ def test_well_formed_message_is_passed_through() -> None:
     assert crlf_line_endings(message) is message
     assert crlf_line_endings(b"no final newline") == b"no final newline\r\n"
     assert crlf_line_endings(b"a\nb\rc") == b"a\r\nb\r\nc\r\n"
+    assert aiosmtplib.protocol.normalize_message_line_endings is crlf_line_endings

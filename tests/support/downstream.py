@@ -39,8 +39,6 @@ class _State:
     mode: Mode = Mode.ACCEPT
     refuse_rcpt: set[str] = field(default_factory=set)
     delay: float = 0.0
-    pipelining: bool = False  # advertise PIPELINING (aiosmtpd reads pipelined commands in turn)
-    pipelined: int = 0  # transactions whose MAIL arrived with its RCPTs and DATA behind it
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -48,22 +46,6 @@ class _State:
 class _Handler:
     def __init__(self, state: _State) -> None:
         self.state = state
-
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
-                          hostname: str, responses: list[str]) -> list[str]:
-        session.host_name = hostname
-        if self.state.pipelining:
-            return [*responses[:-1], "250-PIPELINING", responses[-1]]
-        return responses
-
-    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, options: list[str]) -> str:
-        pending = bytes(getattr(server._reader, "_buffer", b""))
-        if pending.startswith(b"RCPT TO:") and pending.endswith(b"DATA\r\n"):
-            self.state.pipelined += 1
-        envelope.mail_from = address
-        envelope.mail_options.extend(options)
-        return "250 OK"
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, options: list[str]) -> str:
@@ -104,8 +86,8 @@ def free_port() -> int:
 class Downstream:
     """Runs in a background thread; tests read ``messages`` and set ``mode``."""
 
-    def __init__(self, port: int | None = None, pipelining: bool = False) -> None:
-        self.state = _State(pipelining=pipelining)
+    def __init__(self, port: int | None = None) -> None:
+        self.state = _State()
         self.port = port or free_port()
         self.controller: Controller | None = None
 
