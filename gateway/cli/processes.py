@@ -17,6 +17,7 @@ from gateway.adapters.private import UMASK
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.runtime.app import Gateway
+from gateway.runtime.loop import run as run_loop
 from gateway.runtime.workers import (
     remove_shared_metrics_dir,
     run_supervisor,
@@ -70,7 +71,7 @@ def start_processes(args: argparse.Namespace, settings: Settings, policy: Policy
             finally:
                 remove_shared_metrics_dir()
         else:
-            asyncio.run(gateway(settings, policy).serve())
+            run_loop(gateway(settings, policy).serve(), settings.event_loop)
     except (OSError, MasterKeyError, StoreError) as exc:
         print(f"stampgate: cannot start: {exc}", file=sys.stderr)
         return 1

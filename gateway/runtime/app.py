@@ -16,6 +16,7 @@ from gateway.adapters.delivery import Downstream, make_downstream
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.policyfiles.load import policy_fingerprint, reload_policy
+from gateway.runtime.loop import loop_name
 from gateway.service.bodies import import_key_files
 from gateway.service.reading import MessageReader
 from gateway.service.register import ClientRegister, LiveRegister
@@ -127,7 +128,8 @@ class Gateway:
         assert self.downstream is not None
         log.info("listening", address=f"{bound[0]}:{bound[1]}", worker=self.worker,
                  downstream=self.downstream.description,
-                 policy_version=self.policy.current.version, data=str(settings.data))
+                 policy_version=self.policy.current.version, data=str(settings.data),
+                 event_loop=loop_name(loop))
         if self.primary:  # the submission listener is served by the primary process only
             self.extra_servers = await submission.serve_extra(handler, loop)
         if self.primary:

@@ -19,6 +19,7 @@ from pathlib import Path
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.runtime.app import Gateway
+from gateway.runtime.loop import run as run_loop
 from gateway.service.metrics import MULTIPROCESS_ENV
 from gateway.settings import Settings
 from gateway.smtp.connections import ConnectionTable
@@ -153,7 +154,8 @@ def run_supervisor(settings: Settings, policy: Policy, argv: Sequence[str],
     if sock is None:
         host, port = settings.listen_address
         sock = bind(host, port)
-    asyncio.run(Supervisor(settings, policy, sock, argv, command, gateway).run())
+    run_loop(Supervisor(settings, policy, sock, argv, command, gateway).run(),
+             settings.event_loop)
 
 
 def run_worker(settings: Settings, policy: Policy, fd: int, index: int,
@@ -163,5 +165,5 @@ def run_worker(settings: Settings, policy: Policy, fd: int, index: int,
         return  # the supervisor is already gone
     sock = socket.socket(fileno=fd)
     connections = ConnectionTable(connections_fd) if connections_fd is not None else None
-    asyncio.run(gateway(settings, policy, sock=sock, worker=index,
-                        connections=connections).serve())
+    run_loop(gateway(settings, policy, sock=sock, worker=index,
+                     connections=connections).serve(), settings.event_loop)

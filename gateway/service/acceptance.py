@@ -34,6 +34,7 @@ class Attempt:
     key: AcceptanceKey
     owner: str  # host:pid:token, written on the claim
     claimed: bool = False
+    claiming: bool = False  # its claim is being written: it may land after a cancellation
     before: Accepted | None = None  # the stale claim this attempt took over
     held_by_it: str | None = None  # the hold id on its claim (new or taken over)
     delivering: bool = False  # the message went to the downstream; its answer may not come
@@ -133,8 +134,10 @@ class Acceptance:
 
     def abandon_later(self, attempt: Attempt) -> None:
         """The attempt was cancelled (its client hung up): give up its claim in the
-        background, keeping its hold for the retry."""
-        if not attempt.claimed:
+        background, keeping its hold for the retry. A claim still being written when the
+        attempt was cancelled is given up too, once written (the store's writes keep their
+        order); otherwise it would look like the claim of an attempt that died."""
+        if not (attempt.claimed or attempt.claiming):
             return
         attempt.abandoning = True
         task = asyncio.get_running_loop().create_task(self._abandon(attempt))

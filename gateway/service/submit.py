@@ -199,6 +199,7 @@ class Submitter:
                                                  scanned.stripped)
                 return Outcome(kind, queue_id, decision, hold_id=held_here, held=len(held))
         # The claim and the thread memory share one commit (the store's group commit).
+        attempt.claiming = True
         claim, remembered = await asyncio.gather(
             self.store.claim(attempt.key.digest, attempt.owner, queue_id, self.acceptance.stale),
             self.threads.remember(message_id, decision, delivered_keys),

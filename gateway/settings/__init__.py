@@ -22,6 +22,7 @@ from gateway.adapters.crypto import BodySealer, NullSealer, Sealer, parse_master
 from gateway.adapters.key_files import KEY_DIR
 from gateway.adapters.master_key import master_key_path, read_master_key
 from gateway.core.documents import MEGABYTE, DocumentLimits
+from gateway.settings.loops import EventLoop
 from gateway.settings.sockets import MilterSettings as MilterSettings
 from gateway.settings.sockets import networks_of as networks_of
 from gateway.settings.sockets import split_host_port as split_host_port
@@ -68,6 +69,8 @@ class Settings(BaseModel):
     # Health, readiness, metrics (and the review UI); "" turns the web port off.
     web_listen: str = "127.0.0.1:8025"
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    # The event loop (docs/performance.md): "auto" uvloop if installed, "uvloop", "asyncio".
+    event_loop: EventLoop = "auto"
     # Submission security (docs/security.md): TLS, AUTH, limits, secrets.
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -6,7 +6,7 @@ import asyncio
 import binascii
 import ssl
 from base64 import b64decode
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.smtp import SMTP, AuthResult
 
@@ -150,9 +150,9 @@ class SecureSMTP(DrainingSMTP):
                 reply = TOO_MANY_CONNECTIONS if limit == PER_NETWORK else SERVER_BUSY
                 log.warning("connection-refused", peer=host, network=network,
                             listener=self.listener.name, limit=limit)
-                assert isinstance(transport, asyncio.WriteTransport)
                 text = reply.format(hostname=self.hostname, network=network)
-                transport.write(text.encode("ascii") + b"\r\n")
+                # cast, not isinstance: uvloop's transports are not asyncio's classes
+                cast(asyncio.WriteTransport, transport).write(text.encode("ascii") + b"\r\n")
                 transport.close()
                 return
             self._admitted = host
@@ -168,8 +168,9 @@ class SecureSMTP(DrainingSMTP):
 
     def _timeout_cb(self) -> None:
         transport = self.transport
-        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
-            transport.write(TIMEOUT.format(hostname=self.hostname).encode("ascii") + b"\r\n")
+        if transport is not None and not transport.is_closing():
+            text = TIMEOUT.format(hostname=self.hostname)
+            cast(asyncio.WriteTransport, transport).write(text.encode("ascii") + b"\r\n")
         log.info("connection-timeout", peer=self.peer_host, listener=self.listener.name)
         super()._timeout_cb()  # type: ignore[no-untyped-call]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.smtp import syntax
 
@@ -101,6 +101,6 @@ class DrainingSMTP(GatewaySMTP):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(SHUTTING_DOWN)
+        # cast, not isinstance: uvloop's transports are not registered as asyncio's classes
+        cast(asyncio.WriteTransport, transport).write(SHUTTING_DOWN)
         transport.close()

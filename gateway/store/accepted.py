@@ -163,12 +163,43 @@ def apply_update(conn: Conn, update: AcceptanceUpdate, hold_id: str) -> None:
 class AcceptedTables(Database):
     """Claims and answers of idempotent acceptance."""
 
+    _look_up: sqlite3.Connection | None = None
+
     async def accepted(self, key: str) -> Accepted | None:
-        """The row of ``key``: its answer, or the claim of an attempt at work on it."""
+        """The row of ``key``: its answer, or the claim of an attempt at work on it.
+
+        Every message asks this first. On SQLite it is one primary-key read on a connection
+        of the caller's thread: a WAL reader never waits for the writer, and the store's own
+        thread may be busy with a commit's fsync (a hand-over to it costs more than the
+        read). Should the file be busy all the same (a checkpoint resetting the WAL), the
+        read goes to the store's thread."""
         try:
+            quick = self._quick_reader()
+            if quick is not None:
+                try:
+                    return _select(quick, key)
+                except sqlite3.OperationalError:  # busy: read where the writes are
+                    pass
             return await self._read(lambda conn: _select(conn, key))
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read accepted messages: {exc.__class__.__name__}") from exc
+
+    def _quick_reader(self) -> sqlite3.Connection | None:
+        path = self.path
+        if path is None:
+            return None
+        if self._look_up is None:
+            conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA query_only=ON")
+            self._look_up = conn
+        return self._look_up
+
+    async def close(self) -> None:
+        if self._look_up is not None:
+            self._look_up.close()
+            self._look_up = None
+        await super().close()
 
     async def claim(self, key: str, owner: str, queue_id: str,
                     stale: Callable[[Accepted], bool]) -> Claim:

@@ -56,10 +56,11 @@ def test_a_flood_cannot_take_the_trusted_networks_reserve(reserve: GatewayProces
         assert trusted.command(b"MAIL FROM:<alice@example.org>\r\n").startswith("250")
         assert refusal(reserve.port, "127.0.0.1").startswith("421 4.7.0")  # the total is 6
     finally:
+        refused = reserve.log_events("connection-refused")
         for client in clients:
             client.close()
+    # Freed once the gateway has seen them go (a probe just before that is refused too).
     assert wait_until(lambda: _greets(reserve.port, "127.0.30.1"), timeout=5)
-    refused = reserve.log_events("connection-refused")
     assert [e["limit"] for e in refused] == ["total", "total"]
     assert refused[0]["network"] == "127.0.30.0/24"
 

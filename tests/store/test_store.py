@@ -347,3 +347,29 @@ async def test_a_held_subject_is_kept_as_bytes(store: Store) -> None:
     await store.hold(record, b"body")
     found = await store.get_held(record.id)
     assert found is not None and found.subject == b"\x00SGHELD1 sealed subject \xff"
+
+
+async def test_the_acceptance_look_up_sees_what_another_gateway_process_committed(
+        tmp_path: Path) -> None:
+    """Two worker processes share the SQLite file: the look-up every message starts with
+    (on a connection of its own) sees the other's answer as soon as it is committed."""
+    first, second = await Store.open(tmp_path, ""), await Store.open(tmp_path, "")
+    try:
+        assert await first.accepted("k1") is None
+        assert (await second.claim("k1", "gateway-b:2", "Q1", stale=lambda row: False)).won
+        claimed = await first.accepted("k1")
+        assert claimed is not None and claimed.state is AcceptedState.CLAIMED
+        answer = Answer(outcome="relayed", queue_id="Q1", hold_id=None, held=0, delivered=1,
+                        decision=decision())
+        await second.answer("k1", answer)
+        row = await first.accepted("k1")
+        assert row is not None and row.answer == answer
+    finally:
+        await first.close()
+        await second.close()
+    reopened = await Store.open(tmp_path, "")
+    try:
+        row = await reopened.accepted("k1")
+        assert row is not None and row.state is AcceptedState.ANSWERED
+    finally:
+        await reopened.close()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
 import pillow_heif
 from PIL import Image, ImageFile, ImageOps, IptcImagePlugin, TiffImagePlugin
 
 from gateway.core.photos import MetadataKind, exif_kinds, iptc_kinds, xmp_kinds
+
+if TYPE_CHECKING:  # numpy (20 MB) is imported by the first photo whose faces are looked for
+    import numpy as np
+    import numpy.typing as npt
 
 pillow_heif.register_heif_opener()
 
@@ -119,6 +122,8 @@ def _metadata(image: Image.Image) -> frozenset[MetadataKind]:
 
 def grey(image: Image.Image) -> npt.NDArray[np.uint8]:
     """The photo as an 8-bit grey array, turned the way its viewer shows it."""
+    import numpy as np
+
     upright = ImageOps.exif_transpose(image) or image
     return np.asarray(upright.convert("L"), dtype=np.uint8)
 

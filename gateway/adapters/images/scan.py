@@ -18,7 +18,6 @@ from email.message import Message
 from email.policy import compat32
 
 from gateway.adapters.images.archive import is_zip, members
-from gateway.adapters.images.faces import find_faces
 from gateway.adapters.images.metadata import (
     ImageProblem,
     grey,
@@ -109,6 +108,9 @@ def _photo(name: str, kind: str, payload: bytes, limits: PhotoLimits, faces: boo
             return replace(finding, problem=f"cannot be rewritten ({type(exc).__name__})"), None
         finding = replace(finding, stripped=True)
     if faces:
+        # OpenCV and numpy (45 MB a process) load with the first photo whose faces count.
+        from gateway.adapters.images.faces import find_faces
+
         seen = find_faces(grey(opened.image))
         finding = replace(finding, faces=len(seen), sharp_faces=sum(f.sharp for f in seen))
     return finding, rewritten

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import warnings
 
-import numpy as np
 from PIL import Image, ImageOps
 
 from gateway.adapters.images.metadata import ImageProblem, sniff
@@ -57,6 +56,8 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     clip it to white)."""
     if image.mode not in ("I", "F") and not image.mode.startswith("I;16"):
         return image
+    import numpy as np  # 20 MB a process: loaded by the first image that needs it
+
     values = np.asarray(image, dtype=np.float64)
     top = float(values.max(initial=0.0))
     if top <= 255:
