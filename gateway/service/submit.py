@@ -198,11 +198,12 @@ class Submitter:
                     await photos.record_stripped(self.store, queue_id, message_id, held_here,
                                                  scanned.stripped)
                 return Outcome(kind, queue_id, decision, hold_id=held_here, held=len(held))
-        # The claim and the thread memory share one commit (the store's group commit).
+        # The claim and the thread memory share one commit (the store's group commit), not
+        # waited onto the disk: the answer or hold below is, before the 250, and takes them.
         attempt.claiming = True
         claim, remembered = await asyncio.gather(
             self.store.claim(attempt.key.digest, attempt.owner, queue_id, self.acceptance.stale),
-            self.threads.remember(message_id, decision, delivered_keys),
+            self.threads.remember(message_id, decision, delivered_keys, durable=False),
             return_exceptions=True)
         if isinstance(claim, BaseException):
             log.error("store-error", queue_id=queue_id, during="claim", exc_info=claim)

@@ -204,10 +204,15 @@ class AcceptedTables(Database):
     async def claim(self, key: str, owner: str, queue_id: str,
                     stale: Callable[[Accepted], bool]) -> Claim:
         """Claim ``key`` for an attempt, unless it was answered or another live attempt
-        has it; a claim that ``stale`` says is abandoned is taken over."""
+        has it; a claim that ``stale`` says is abandoned is taken over.
 
+        Visible to every gateway once this returns, but not waited onto the disk: the
+        answer or the hold that follows before any ``250`` is durable and carries it there.
+        A power cut in between loses the claim, and with it only the retry's warning that it
+        may deliver a second copy (the retry delivers again either way)."""
         try:
-            return await self._write(lambda conn: claim_in(conn, key, owner, queue_id, stale))
+            return await self._write(lambda conn: claim_in(conn, key, owner, queue_id, stale),
+                                     durable=False)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot claim the message: {exc.__class__.__name__}") from exc
 

@@ -29,7 +29,7 @@ class Engine(Protocol):
 
     async def read(self, work: Callable[[Conn], T]) -> T: ...
 
-    async def write(self, work: Callable[[Conn], T]) -> T: ...
+    async def write(self, work: Callable[[Conn], T], durable: bool = True) -> T: ...
 
     async def checkpoint(self) -> None: ...
 
@@ -121,10 +121,11 @@ class Database:
     async def _checkpoint(self) -> None:
         await self._engine.checkpoint()
 
-    async def write(self, work: Callable[[Conn], T]) -> T:
+    async def write(self, work: Callable[[Conn], T], durable: bool = True) -> T:
         """A write of another module's tables in this store (the thread memory); returns
-        once it is durable."""
-        return await self._engine.write(work)
+        once it is durable (not ``durable``: once visible, on disk with the next durable
+        write; see ``group.py``)."""
+        return await self._engine.write(work, durable)
 
-    async def _write(self, work: Callable[[Conn], T]) -> T:
-        return await self._engine.write(work)
+    async def _write(self, work: Callable[[Conn], T], durable: bool = True) -> T:
+        return await self._engine.write(work, durable)

@@ -3,6 +3,11 @@
 Each write runs in its own savepoint of the shared transaction, so one that fails is rolled
 back alone; every write's caller hears back once the transaction is committed (durable). One
 fsync then serves many holds, on SQLite and on PostgreSQL alike.
+
+A write may be marked not ``durable``: it must be visible to every gateway once it returns,
+but may wait for the next durable commit to reach the disk (an acceptance claim, which an
+answer or a hold always follows before any ``250``). A batch is committed durably as soon as
+one of its writes asks for it; one made only of such writes skips the wait for the disk.
 """
 
 from __future__ import annotations
@@ -42,15 +47,15 @@ class GroupCommit:
     """Queue writes; one batch at a time is handed to ``commit`` (which runs them in
     savepoints of one transaction and commits it)."""
 
-    def __init__(self, commit: Callable[[list[Work]], Awaitable[list[Outcome]]]) -> None:
+    def __init__(self, commit: Callable[[list[Work], bool], Awaitable[list[Outcome]]]) -> None:
         self._commit = commit
-        self._batch: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._batch: list[tuple[Work, asyncio.Future[Any], bool]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def write(self, work: Callable[[Conn], T]) -> T:
+    async def write(self, work: Callable[[Conn], T], durable: bool = True) -> T:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
-        self._batch.append((work, done))
+        self._batch.append((work, done, durable))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush())
         return await done
@@ -65,10 +70,11 @@ class GroupCommit:
             while self._batch:
                 batch, self._batch = self._batch, []
                 try:
-                    outcomes = await self._commit([w for w, _ in batch])
+                    outcomes = await self._commit([w for w, _, _ in batch],
+                                                  any(d for _, _, d in batch))
                 except BaseException as exc:  # BEGIN or COMMIT failed: nothing was written
                     outcomes = [(False, exc)] * len(batch)
-                for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+                for (_, done, _), (ok, value) in zip(batch, outcomes, strict=True):
                     if done.done():
                         continue
                     if ok:

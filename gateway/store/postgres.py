@@ -218,17 +218,19 @@ class PostgresEngine:
     async def read(self, work: Callable[[Conn], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, work)
 
-    async def write(self, work: Callable[[Conn], T]) -> T:
-        """Run ``work`` in a savepoint of the next group transaction; returns once that is
-        committed."""
-        return await self._group.write(work)
+    async def write(self, work: Callable[[Conn], T], durable: bool = True) -> T:
+        """Run ``work`` in the next group transaction; returns once that is committed (not
+        ``durable``: once it is visible, on disk with the next durable commit)."""
+        return await self._group.write(work, durable)
 
-    async def _commit(self, works: list[Work]) -> list[Outcome]:
+    async def _commit(self, works: list[Work], durable: bool) -> list[Outcome]:
         """All of ``works`` in one transaction, without a savepoint each (every statement is
         a round trip to the server). If one fails, the transaction is rolled back and each
         is run again alone, so that only the failing one fails; if the server is away, all
         fail at once."""
         loop = asyncio.get_running_loop()
+        if not durable:  # the server answers the COMMIT before its WAL is flushed
+            works = [_asynchronous(work) for work in works]
 
         def batch(conn: Conn) -> list[Outcome]:
             return [(True, work(conn)) for work in works]
@@ -252,3 +254,14 @@ class PostgresEngine:
 
     async def ping(self) -> None:
         await self.read(lambda conn: conn.execute("SELECT 1").fetchone())
+
+
+def _asynchronous(work: Work) -> Work:
+    """``work``, its transaction committed without waiting for the WAL flush (PostgreSQL's
+    asynchronous commit: the server stays consistent after a crash, which may lose such a
+    commit; any later synchronous commit's flush covers it). ``SET LOCAL`` lasts until the
+    transaction ends, and repeating it within one is harmless."""
+    def run(conn: Conn) -> Any:
+        conn.execute("SET LOCAL synchronous_commit TO OFF")
+        return work(conn)
+    return run

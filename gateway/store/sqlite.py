@@ -56,8 +56,18 @@ def _transaction(conn: sqlite3.Connection, write: bool, work: Callable[[Conn], T
     return _committed(conn, "BEGIN IMMEDIATE" if write else "BEGIN", lambda: work(conn))
 
 
-def _group_transaction(conn: sqlite3.Connection, works: Sequence[Work]) -> list[Outcome]:
-    """Run each of ``works`` in its own savepoint of one write transaction, then commit."""
+def _group_transaction(conn: sqlite3.Connection, works: Sequence[Work],
+                       switch_to: str | None = None) -> list[Outcome]:
+    """Run each of ``works`` in its own savepoint of one write transaction, then commit;
+    first ``PRAGMA synchronous=switch_to`` if the batch's durability differs from the last.
+
+    FULL: the WAL is fsync'd at each commit. NORMAL (in WAL mode): a commit is written but
+    not fsync'd; the next FULL commit's fsync covers it, as does any checkpoint, and SQLite
+    stays consistent after a power cut (which may lose such a commit; a crash of this
+    process cannot: the write is in the OS already). It can only be set between
+    transactions."""
+    if switch_to is not None:
+        conn.execute(f"PRAGMA synchronous={switch_to}")
     return _committed(conn, "BEGIN IMMEDIATE", lambda: in_savepoints(conn, works))
 
 
@@ -96,6 +106,8 @@ class SqliteEngine:
         self.path: Path | None = path
         self.description = f"sqlite:///{path}"
         self._group = GroupCommit(self._commit)
+        # The connection's synchronous setting: FULL (True), NORMAL (False), unsure (None).
+        self._durable: bool | None = True
 
     @classmethod
     async def open(cls, path: Path) -> SqliteEngine:
@@ -135,14 +147,20 @@ class SqliteEngine:
         assert self.path is not None
         await asyncio.to_thread(_try_write_lock, self.path)
 
-    async def write(self, work: Callable[[Conn], T]) -> T:
-        """Run ``work`` in a write transaction; returns once it is committed (durable).
+    async def write(self, work: Callable[[Conn], T], durable: bool = True) -> T:
+        """Run ``work`` in a write transaction; returns once it is committed (durable unless
+        ``durable`` is false: then once it is visible, on disk with the next durable one).
 
         Writes that arrive while another commit is in progress are committed together in
         the next transaction (``group.py``): one fsync for many holds.
         """
-        return await self._group.write(work)
+        return await self._group.write(work, durable)
 
-    async def _commit(self, works: list[Work]) -> list[Outcome]:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, _group_transaction, self._conn, works)
+    async def _commit(self, works: list[Work], durable: bool) -> list[Outcome]:
+        # One batch at a time (GroupCommit): the setting is not changed under a running one.
+        switch_to = None if durable == self._durable else "FULL" if durable else "NORMAL"
+        self._durable = None
+        outcomes = await asyncio.get_running_loop().run_in_executor(
+            self._executor, _group_transaction, self._conn, works, switch_to)
+        self._durable = durable
+        return outcomes

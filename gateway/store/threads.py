@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from gateway.core.decision import Decision, ThreadContext
 from gateway.core.model import Stamp
@@ -64,7 +65,13 @@ class _Record:
     participants: tuple[str, ...]
 
 
-Writer = Callable[[Callable[[Conn], None]], Awaitable[None]]
+class Writer(Protocol):
+    """The store's ``write``: one transaction, durable unless ``durable`` is false."""
+
+    def __call__(self, work: Callable[[Conn], Any], /,
+                 durable: bool = True) -> Awaitable[Any]: ...
+
+
 Reader = Callable[[Callable[[Conn], ThreadContext | None]], Awaitable[ThreadContext | None]]
 
 
@@ -158,13 +165,14 @@ class ThreadMemory:
     # -- remembering ---------------------------------------------------------------------
 
     async def remember(self, message_id: str, decision: Decision,
-                       delivered_to: Sequence[str]) -> None:
-        """Durably record a message that goes through, before its ``250``.
+                       delivered_to: Sequence[str], durable: bool = True) -> None:
+        """Record a message that goes through, before its ``250``: durably, or (not
+        ``durable``) with the durable write the caller makes before its ``250`` (``group.py``).
 
         A confidential chain's participants are the sender and the recipients it reaches
         (held newcomers join when a reviewer releases to them).
         """
-        await self._write(self.remembering(message_id, decision, delivered_to))
+        await self._write(self.remembering(message_id, decision, delivered_to), durable)
 
     def remembering(self, message_id: str, decision: Decision,
                     delivered_to: Sequence[str]) -> Callable[[Conn], None]:
