@@ -156,7 +156,8 @@ class PostgresEngine:
         self._last_used: dict[int, float] = {}
         self._pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=size, open=False, timeout=timeout,
-            kwargs={"connect_timeout": CONNECT_TIMEOUT},
+            # Transactions are begun by ``_run`` itself, for writes only.
+            kwargs={"connect_timeout": CONNECT_TIMEOUT, "autocommit": True},
             check=self._check,
             reconnect_timeout=24 * 3600.0, name="stampgate")
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="store-pg")
@@ -193,19 +194,32 @@ class PostgresEngine:
         await asyncio.to_thread(self._pool.close)
         self._executor.shutdown(wait=True)
 
-    def _run(self, work: Callable[[Conn], T]) -> T:
-        """``work`` in one transaction, its statements pipelined and its ``COMMIT`` sent
-        with them; returns once the server confirmed the commit (durable), raises if any
-        statement or the commit failed (then nothing of it was committed)."""
+    def _run(self, work: Callable[[Conn], T], write: bool = True, durable: bool = True) -> T:
+        """``work`` with its statements pipelined, returning once the server answered them
+        all; raises if any failed.
+
+        A write is one transaction: ``BEGIN`` (and, not ``durable``, ``SET LOCAL
+        synchronous_commit TO OFF``) goes out with the first statements and ``COMMIT`` with
+        the last, so that a transaction whose results are not read on the way (a hold's
+        inserts) is one round trip; if anything failed, nothing of it was committed. A read
+        runs its statements one by one, without a transaction: at PostgreSQL's READ
+        COMMITTED each statement sees the database as of its own start either way, and a
+        one-statement read is one round trip instead of four.
+        """
         try:
             with self._pool.connection(timeout=self._timeout) as conn:
                 try:
+                    if not write:  # each statement's result is read at once anyway
+                        return work(PgConn(conn))
                     with conn.pipeline() as pipeline:
                         pg = PgConn(conn, pipeline)
+                        conn.execute("BEGIN", prepare=False)
+                        if not durable:  # answered before the WAL is flushed (group.py)
+                            conn.execute("SET LOCAL synchronous_commit TO OFF", prepare=False)
                         result = work(pg)
                         for check in pg.deferred or ():
                             check()
-                        conn.commit()
+                        conn.execute("COMMIT", prepare=False)
                     return result
                 finally:
                     self._last_used[id(conn)] = time.monotonic()
@@ -216,7 +230,8 @@ class PostgresEngine:
             raise _store_error(exc) from exc
 
     async def read(self, work: Callable[[Conn], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, work)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, work,
+                                                                 False)
 
     async def write(self, work: Callable[[Conn], T], durable: bool = True) -> T:
         """Run ``work`` in the next group transaction; returns once that is committed (not
@@ -229,22 +244,20 @@ class PostgresEngine:
         is run again alone, so that only the failing one fails; if the server is away, all
         fail at once."""
         loop = asyncio.get_running_loop()
-        if not durable:  # the server answers the COMMIT before its WAL is flushed
-            works = [_asynchronous(work) for work in works]
 
         def batch(conn: Conn) -> list[Outcome]:
             return [(True, work(conn)) for work in works]
 
         try:
-            return await loop.run_in_executor(self._executor, self._run, batch)
+            return await loop.run_in_executor(self._executor, self._run, batch, True, durable)
         except Exception as exc:
             if len(works) == 1 or _unavailable(exc):
                 raise
         outcomes: list[Outcome] = []
         for work in works:
             try:
-                outcomes.append((True, await loop.run_in_executor(self._executor, self._run,
-                                                                   work)))
+                outcomes.append((True, await loop.run_in_executor(
+                    self._executor, self._run, work, True, durable)))
             except Exception as exc:
                 outcomes.append((False, exc))
         return outcomes
@@ -256,12 +269,3 @@ class PostgresEngine:
         await self.read(lambda conn: conn.execute("SELECT 1").fetchone())
 
 
-def _asynchronous(work: Work) -> Work:
-    """``work``, its transaction committed without waiting for the WAL flush (PostgreSQL's
-    asynchronous commit: the server stays consistent after a crash, which may lose such a
-    commit; any later synchronous commit's flush covers it). ``SET LOCAL`` lasts until the
-    transaction ends, and repeating it within one is harmless."""
-    def run(conn: Conn) -> Any:
-        conn.execute("SET LOCAL synchronous_commit TO OFF")
-        return work(conn)
-    return run
