@@ -121,9 +121,16 @@ class Submitter:
                                 trace, single=True)[0][1]
 
     async def _earlier(self, key: AcceptanceKey, queue_id: str) -> Outcome | None:
-        """The outcome of an earlier attempt at the same message, if it settles this one."""
+        """The outcome of an earlier attempt at the same message, if it settles this one.
+
+        On SQLite the store is asked at once, a read of the local file that spares a retry
+        its reading. On PostgreSQL that would be a round trip for every message to spare the
+        rare retry: the claim, which every attempt makes before it holds or relays, finds
+        the earlier attempt and its answer all the same."""
         if self.acceptance.working_here(key):
             return Outcome(OutcomeKind.IN_PROGRESS, queue_id)
+        if self.store.path is None:
+            return None
         try:
             row = await self.store.accepted(key.digest)
         except StoreError as exc:
