@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from gateway.adapters.space import DiskSpace
+from gateway.core.envelope_path import plain_path
 from gateway.core.headers import read_header_block
 from gateway.core.recipients import AddressRefused, parse_recipient, refuse_source_route
 from gateway.logs import get_logger
@@ -131,6 +132,13 @@ class GatewaySMTP(HookNames, SMTP):
         status = await self._call_handler_hook("DATA")
         self._end_data()
         await self.push(status)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """The plain ``<local@domain>`` path without the header parser; the rest with it."""
+        plain = plain_path(arg, self.local_part_limit)
+        if plain is not None:
+            return plain
+        return super()._getaddr(arg)
 
     async def smtp_RCPT(self, arg: str) -> None:
         if arg:
