@@ -8,6 +8,9 @@ with one regular expression and gives what ``_getaddr`` gives for it. Anything e
 or encoded local parts, source routes, address literals, non-ASCII, comments, odd spacing,
 a trailing dot, no angle brackets, the null path ``<>``) is declined (``None``) and left to
 the general parser, so its answers stay what they were.
+
+``drop_trailing_dot`` is the RCPT argument's rewrite of a fully qualified domain
+(``press@example.org.``), done only when the argument has a dot where one could end.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _PLAIN = re.compile(
     rf"<(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})*)>"
     r"[ \t]*(?=[A-Za-z0-9]|\Z)")
+# A fully qualified domain's trailing dot (press@example.org.), and the cheap test for a
+# dot where one could end: most arguments have none, and the rewrite costs ten times more.
+_TRAILING_DOT = re.compile(r"(@[^\s<>@]+?)\.+(?=>|\s|$)")
+_DOT_AT_END = re.compile(r"\.(?=>|\s|$)")
 
 
 def plain_path(argument: str, local_part_limit: int = 0) -> tuple[str, str] | None:
@@ -41,3 +48,10 @@ def plain_path(argument: str, local_part_limit: int = 0) -> tuple[str, str] | No
     if "=?" in local or (local_part_limit and len(local) > local_part_limit):
         return None
     return f"{local}@{match['domain']}", argument[match.end():]
+
+
+def drop_trailing_dot(argument: str) -> str:
+    """``TO:<press@example.org.>`` as ``TO:<press@example.org>``: the same domain."""
+    if _DOT_AT_END.search(argument) is None:
+        return argument
+    return _TRAILING_DOT.sub(r"\1", argument, count=1)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from gateway.adapters.space import DiskSpace
-from gateway.core.envelope_path import plain_path
+from gateway.core.envelope_path import drop_trailing_dot, plain_path
 from gateway.core.headers import read_header_block
 from gateway.core.recipients import AddressRefused, parse_recipient, refuse_source_route
 from gateway.logs import get_logger
@@ -23,7 +22,6 @@ from gateway.smtp import replies
 from gateway.smtp.data_reader import TooBig, read_data
 
 log = get_logger()
-_TRAILING_DOT = re.compile(r"(@[^\s<>@]+?)\.+(?=>|\s|$)")
 
 
 _HOOK_PREFIXES = ("smtp_", "auth_", "handle_")
@@ -147,8 +145,7 @@ class GatewaySMTP(HookNames, SMTP):
             except AddressRefused as exc:
                 await self.push(exc.reply)
                 return
-            # A fully qualified domain's trailing dot (press@example.org.) is the same domain.
-            arg = _TRAILING_DOT.sub(r"\1", arg, count=1)
+            arg = drop_trailing_dot(arg)
         await super().smtp_RCPT(arg)
 
 
