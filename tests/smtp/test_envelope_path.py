@@ -82,12 +82,12 @@ NASTY = ['"', "\\", "<", ">", "<<", ">>", " ", "\t", "  ", "\x00", "\x01", "\x0b
 
 @st.composite
 def adversarial_arguments(draw: st.DrawFn) -> str:
-    """A plain argument with pieces inserted, removed or replaced, or odd text outright."""
+    """A plain argument with pieces inserted, removed or replaced (or none), or odd text."""
     if draw(st.integers(0, 4)) == 0:
         return draw(st.lists(st.sampled_from([*ATEXT, *NASTY]), max_size=30).map("".join)
                     | st.text(max_size=40))
     text = draw(plain_arguments())
-    for _ in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(0, 4))):
         at = draw(st.integers(0, len(text)))
         piece = draw(st.sampled_from(NASTY))
         kind = draw(st.sampled_from(["insert", "remove", "replace"]))
@@ -133,6 +133,7 @@ TRAILING_DOT = re.compile(r"(@[^\s<>@]+?)\.+(?=>|\s|$)")
 
 @settings(max_examples=1000, deadline=None, database=None)
 @given(argument=st.one_of(adversarial_arguments(), plain_arguments().map(lambda a: "TO:" + a),
+                          plain_arguments().map(lambda a: "TO:" + a.replace(">", ".>", 1)),
                           st.lists(st.sampled_from(["@", ".", "..", ">", "<", " ", "\n", "\x0b",
                                                     "\u2028", "a", "b."]),
                                    max_size=12).map("".join)))
