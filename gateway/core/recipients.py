@@ -48,6 +48,9 @@ def parse_recipient(address: str, plus_separator: str = "+") -> Recipient:
     if "%" in address or "!" in address:
         raise AddressRefused(f"553 5.7.1 <{address}>: the percent hack and bang paths "
                              "(user%host@domain, host!user) are refused; give the plain address")
+    if address in ("", "<>"):  # the null reverse-path: a sender's, never a recipient's
+        raise AddressRefused("553 5.1.3 <>: the null path is no recipient; give an address "
+                             "(user@domain)")
     if address.count("@") != 1:
         raise AddressRefused(f"553 5.1.3 <{address}>: not a valid address (user@domain)")
     local, _, domain = address.rpartition("@")

@@ -132,11 +132,23 @@ class GatewaySMTP(HookNames, SMTP):
         await self.push(status)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-        """The plain ``<local@domain>`` path without the header parser; the rest with it."""
+        """The plain ``<local@domain>`` path without the header parser; the rest with it.
+
+        ``(None, None)`` (``553 5.1.3 Error: malformed address``) also where the parser
+        breaks on a cut-off path (``MAIL FROM:<``), and where it would read an RFC 2047
+        encoded word in the local part (``<=?utf-8?q?bob?=@example.org>`` as
+        ``bob@example.org``): a path is what it says, character for character."""
         plain = plain_path(arg, self.local_part_limit)
         if plain is not None:
             return plain
-        return super()._getaddr(arg)
+        try:
+            address, rest = super()._getaddr(arg)
+        except Exception:  # the header parser's own errors on truncated input (IndexError)
+            return None, None
+        if (address and "=?" in arg and "@" in address
+                and address.rpartition("@")[0] != _written_local(arg)):
+            return None, None  # an encoded word in the local part was decoded
+        return address, rest
 
     async def smtp_RCPT(self, arg: str) -> None:
         if arg:
@@ -147,6 +159,13 @@ class GatewaySMTP(HookNames, SMTP):
                 return
             arg = drop_trailing_dot(arg)
         await super().smtp_RCPT(arg)
+
+
+def _written_local(arg: str) -> str:
+    """The local part of a path as the client wrote it (inside ``<>`` if there are any)."""
+    text = arg.strip()
+    path = text[1:].partition(">")[0] if text.startswith("<") else text.partition(" ")[0]
+    return path.rpartition("@")[0]
 
 
 class Handler(HookNames):

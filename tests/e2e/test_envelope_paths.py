@@ -14,7 +14,6 @@ from tests.support.gateway import GatewayProcess, message
 SENDER_OK = "250 2.1.0 Sender ok"
 RECIPIENT_OK = "250 2.1.5 Recipient ok"
 MALFORMED = "553 5.1.3 Error: malformed address"
-INTERNAL_ERROR = "451 4.3.0 Error: internal error; try again later"
 MAIL_SYNTAX = "501 Syntax: MAIL FROM: <address> [SP <mail-parameters>]"
 RCPT_SYNTAX = "501 Syntax: RCPT TO: <address> [SP <mail-parameters>]"
 LONG_LOCAL = "b" * 300
@@ -48,7 +47,12 @@ MAIL_REPLIES = [
     ("<al\\ice@example.org>", SENDER_OK),
     ("<alic\u00e9@example.org>", "500 Error: strict ASCII mode"),
     ("<alice@example.org> \x0bSIZE=1", SENDER_OK),
-    ("<", INTERNAL_ERROR),
+    # the header parser broke on these: a 451 internal error before
+    ("<", MALFORMED),
+    ("<alice@", MALFORMED),
+    # an encoded word read as a local part, decoded by the header parser: alice before
+    ("<=?utf-8?q?alice?=@example.org>", MALFORMED),
+    ("<=?utf-8?b?YWxpY2U=?=@example.org>", MALFORMED),
 ]
 
 RCPT_REPLIES = [
@@ -80,8 +84,9 @@ RCPT_REPLIES = [
     ("<b\x00ob@example.org>", "553 5.1.3 <b\x00ob@example.org>: not a valid address: The email "
      "address contains invalid characters before the @-sign: U+0000."),
     ("<bob@ex\u0430mple.org>", "500 Error: strict ASCII mode"),
-    ("<>", "553 5.1.3 <<>>: not a valid address (user@domain)"),
-    ("<a@", INTERNAL_ERROR),
+    ("<>", "553 5.1.3 <>: the null path is no recipient; give an address (user@domain)"),
+    ("<a@", MALFORMED),
+    ("<=?utf-8?q?bob?=@example.org>", MALFORMED),
 ]
 
 
