@@ -261,7 +261,7 @@ async def test_an_empty_postgresql_schema_is_refused_until_migrated(
         await Store.open(Path("unused"), url)
 
 
-def _one_version_back(conn: Conn) -> None:
+def one_version_back(conn: Conn) -> None:
     """Undo the latest migration (the copies a given-up claim delivered, and the index of
     holds by time), as if an older release had made the store."""
     conn.execute("DROP INDEX ix_held_messages_created_at")
@@ -275,7 +275,7 @@ async def test_an_older_or_newer_schema_is_refused(store_url: str, tmp_path: Pat
     store = await Store.open(tmp_path, store_url)
     await store.enqueue([mail(OutboxKind.NOTICE, "H1")])
     if change == "older":
-        await store.write(_one_version_back)
+        await store.write(one_version_back)
     else:
         await store.write(lambda conn: conn.execute(
             "INSERT INTO schema_version VALUES (99, 'future', '2031-01-01T00:00:00+00:00')"))
@@ -367,7 +367,7 @@ async def test_migration_8_keeps_older_claims_and_indexes_holds_by_time(
     the claim reads as naming nobody and takes the recipients of a given-up attempt."""
     store = await Store.open(tmp_path, store_url)
     await store.claim("k1", "gateway-a:1", "Q1", stale=lambda row: False)
-    await store.write(_one_version_back)
+    await store.write(one_version_back)
     await store.close()
     if store_url:  # PostgreSQL: `stampgate db migrate`; a SQLite file migrates when opened
         with transaction(store_url, tmp_path) as conn:
