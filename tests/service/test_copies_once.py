@@ -118,6 +118,23 @@ async def test_the_retry_of_a_partly_held_message_sends_only_the_copy_that_faile
     assert len(rig.downstream.deliveries) == 2
 
 
+async def test_the_retry_skips_whom_it_reached_whatever_the_case_order_and_copies(
+        rig: Rig, tmp_path: Path) -> None:
+    """The retry lists the recipients in another order and case (the same message), and
+    partners' labels were switched off meanwhile (one copy for all): only the partner's
+    address is handed over."""
+    rig.downstream.script = [None, DeliveryError(True, "451 4.3.0 busy", 451)]
+    first = await rig.submitter.submit(with_id(ADJUST, COLLEAGUE, PARTNER))
+    assert first.kind is OutcomeKind.DEFERRED
+    (tmp_path / "policies" / "partners.toml").write_text("")
+    policy = load_policy(tmp_path / "policies")
+    rig.submitter.policy = lambda: policy
+    retry = await rig.submitter.submit(with_id(ADJUST, PARTNER.upper(), "Bob@example.org"))
+    assert retry.kind is OutcomeKind.RELAYED and retry.queue_id == first.queue_id
+    assert rig.downstream.deliveries == [(COLLEAGUE,), (PARTNER.split("@")[0].upper()
+                                                       + "@unhcr.test",)]
+
+
 async def test_a_later_copy_whose_answer_never_came_is_sent_again_and_counted(
         rig: Rig) -> None:
     rig.downstream.script = [None, DeliveryError(True, "no answer to the message",
