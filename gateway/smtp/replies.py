@@ -85,9 +85,16 @@ def downstream_refused(code: int, detail: str) -> str:
     return f"{code} {enhanced} Downstream refused the message: {' '.join(detail.split())[:300]}"
 
 
-def _named(addresses: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(f"<{a}>" for a in addresses[:limit])
-    return shown + (f" and {len(addresses) - limit} more" if len(addresses) > limit else "")
+def _named(addresses: Sequence[str], limit: int = 5, width: int = 240) -> str:
+    """``<a>, <b> and 3 more``: at most ``limit`` addresses and about ``width`` characters,
+    so that the reply line stays within SMTP's 512."""
+    shown: list[str] = []
+    for address in addresses[:limit]:
+        if shown and sum(len(a) + 4 for a in shown) + len(address) > width:
+            break
+        shown.append(address)
+    rest = len(addresses) - len(shown)
+    return ", ".join(f"<{a}>" for a in shown) + (f" and {rest} more" if rest else "")
 
 
 def downstream_temporary(detail: str, reached: Sequence[str]) -> str:
@@ -103,8 +110,9 @@ def downstream_temporary(detail: str, reached: Sequence[str]) -> str:
 def refused_in_part(code: int, detail: str, refused: Sequence[str],
                     reached: Sequence[str]) -> str:
     """Some copies refused for good after others went: who got it, who did not."""
+    why = f"Downstream refused the message for {_named(refused)}: {' '.join(detail.split())}"
     return multiline(str(code), "5.0.0", [
-        f"Downstream refused the message for {_named(refused)}: {detail[:200]}",
+        why[:480],  # the downstream's words cut to fit the line
         f"It was delivered to {_named(reached)}; nobody else got it",
         "Sent again unchanged, it goes only to those it did not reach"])
 
