@@ -312,7 +312,7 @@ class Submitter:
                             message_id=message_id, earlier=earlier)
             return None
         if attempt.held_by_it is not None:
-            await self._withdraw(attempt.held_by_it)
+            await bodies.withdraw_hold(self.store, self.sealer, attempt.held_by_it)
         uncertain = handover.stopped is not None and handover.stopped.uncertain
         await self.acceptance.give_up(attempt, uncertain, hold_gone=True)
         kind = OutcomeKind.DEFERRED if exc.temporary else OutcomeKind.DOWNSTREAM_REFUSED
@@ -339,13 +339,6 @@ class Submitter:
             AcceptanceUpdate(attempt.key.digest,
                              Answer(kind.value, queue_id, record.id, len(held), 0, decision)),
             (key.key_id, key.wrapped) if key is not None else None)
-
-    async def _withdraw(self, hold_id: str) -> None:
-        """Undo a hold whose message got no 250 (the allowed part could not be delivered)."""
-        sealed = await self.store.held_content(hold_id)
-        await self.store.forget_hold(hold_id, "onward delivery failed")
-        if sealed:
-            await bodies.destroy_key(self.store, self.sealer, sealed)
 
 
 def _repeat(row: Accepted) -> Outcome:
