@@ -22,9 +22,9 @@ from gateway.service.submit import Submitter
 from gateway.settings import Settings
 from gateway.smtp import replies
 from gateway.store.store import Store
-from gateway.store.threads import ThreadMemory
 from tests.service.test_acceptance import duplicates, with_id
 from tests.support.partners import partner_policies
+from tests.support.postgres import TestDatabase
 
 COLLEAGUE = "bob@example.org"
 PARTNER = "ana@unhcr.test"
@@ -69,26 +69,44 @@ class Rig:
     downstream: ScriptedDownstream
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    """The partners' policy, where partners may also get material that needs adjustment
-    (communications and other outside recipients wait for review)."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "sqlite":
+        return ""
+    database: TestDatabase = request.getfixturevalue("postgres")
+    return database.new_schema()
+
+
+async def open_rig(tmp_path: Path, data: Path, store_url: str) -> Rig:
+    """A submitter with the partners' policy, where partners may also get material that needs
+    adjustment (communications and other outside recipients wait for review)."""
     policies = tmp_path / "policies"
-    partner_policies(policies)
-    rules = (policies / "rules.toml").read_text()
-    (policies / "rules.toml").write_text(rules.replace(
-        'external = "hold"\ngroups = { communications = "hold" }',
-        'external = "hold"\ngroups = { communications = "hold", partners = "allow" }', 1))
+    if not policies.exists():
+        partner_policies(policies)
+        rules = (policies / "rules.toml").read_text()
+        (policies / "rules.toml").write_text(rules.replace(
+            'external = "hold"\ngroups = { communications = "hold" }',
+            'external = "hold"\ngroups = { communications = "hold", partners = "allow" }', 1))
     policy = load_policy(policies)
-    settings = Settings(data=tmp_path / "var", policies=policies, workers=1)
-    store = await Store.open(tmp_path / "var")
-    threads = ThreadMemory(store.path, store.write)
+    settings = Settings(data=data, policies=policies, workers=1)
+    store = await Store.open(data, store_url)
+    threads = store.thread_memory()
     await threads.open()
     downstream = ScriptedDownstream()
-    yield Rig(Submitter(settings, lambda: policy, store, threads, downstream, NullSealer()),
-              store, downstream)
-    await threads.close()
-    await store.close()
+    return Rig(Submitter(settings, lambda: policy, store, threads, downstream, NullSealer()),
+               store, downstream)
+
+
+async def close_rig(rig: Rig) -> None:
+    await rig.submitter.threads.close()
+    await rig.store.close()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, store_url: str) -> AsyncIterator[Rig]:
+    opened = await open_rig(tmp_path, tmp_path / "var", store_url)
+    yield opened
+    await close_rig(opened)
 
 
 async def test_the_retry_of_a_partly_held_message_sends_only_the_copy_that_failed(
@@ -216,3 +234,26 @@ async def test_the_milter_hands_its_one_copy_over_whatever_went_before(rig: Rig)
     assert data is not None and b"X-Stamp: needs_adjustment" in data
     assert duplicates("gave-up") == counted + 1
     assert rig.downstream.calls == 0  # the MTA delivers, never the relay's downstream
+
+
+async def test_the_retry_on_another_gateway_sharing_the_store_sends_only_the_rest(
+        tmp_path: Path, postgres: TestDatabase) -> None:
+    url = postgres.new_schema()
+    first_gateway = await open_rig(tmp_path, tmp_path / "a", url)
+    second_gateway = await open_rig(tmp_path, tmp_path / "b", url)
+    try:
+        first_gateway.downstream.script = [None, DeliveryError(True, "451 4.3.0 busy", 451)]
+        request = with_id(ADJUST, COLLEAGUE, PARTNER, PRESS)
+        first = await first_gateway.submitter.submit(request)
+        assert first.kind is OutcomeKind.DEFERRED and first.reached == (COLLEAGUE,)
+        retry = await second_gateway.submitter.submit(request)
+        assert retry.kind is OutcomeKind.PARTLY_HELD and retry.queue_id == first.queue_id
+        assert retry.delivered == 2 and retry.held == 1
+        assert first_gateway.downstream.deliveries == [(COLLEAGUE,)]
+        assert second_gateway.downstream.deliveries == [(PARTNER,)]
+        again = await first_gateway.submitter.submit(request)
+        assert again.repeated and again.hold_id == retry.hold_id
+        assert first_gateway.downstream.calls == 2 and second_gateway.downstream.calls == 1
+    finally:
+        await close_rig(first_gateway)
+        await close_rig(second_gateway)
