@@ -15,7 +15,7 @@ import datetime as dt
 import os
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.core.acceptance import AcceptanceKey
 from gateway.logs import get_logger
@@ -39,6 +39,9 @@ class Attempt:
     held_by_it: str | None = None  # the hold id on its claim (new or taken over)
     delivering: bool = False  # the message went to the downstream; its answer may not come
     abandoning: bool = False  # cancelled: its claim is being given up in the background
+    # Recipients whose copies the downstream took in this attempt: written on the claim when
+    # it is given up, so that the retry does not send them again.
+    taken: set[str] = field(default_factory=set)
 
     @property
     def possible_duplicate(self) -> bool:
@@ -123,12 +126,13 @@ class Acceptance:
                       hold_gone: bool = False) -> None:
         """Let go of the claim of an attempt that answers 4xx or 5xx. Never raises."""
         try:
-            if attempt.before is None and not maybe_delivered:
+            if attempt.before is None and not maybe_delivered and not attempt.taken:
                 await self.store.release_claim(attempt.key.digest, attempt.owner)
-            else:  # what the attempt before may have delivered must still be counted
+            else:  # what the attempts before delivered, or may have, must still count
                 await self.store.abandon_claim(
                     attempt.key.digest, attempt.owner, hold_gone=hold_gone,
-                    maybe_delivered=maybe_delivered or attempt.possible_duplicate)
+                    maybe_delivered=maybe_delivered or attempt.possible_duplicate,
+                    delivered_to=attempt.taken)
         except Exception:  # the claim goes stale with this attempt; the retry takes it over
             log.exception("store-error", during="release claim")
 
@@ -147,7 +151,8 @@ class Acceptance:
     async def _abandon(self, attempt: Attempt) -> None:
         try:
             await self.store.abandon_claim(attempt.key.digest, attempt.owner,
-                                           maybe_delivered=attempt.delivering, hold_gone=False)
+                                           maybe_delivered=attempt.delivering, hold_gone=False,
+                                           delivered_to=attempt.taken)
         except Exception:  # the claim goes stale with this process or with time
             log.exception("store-error", during="abandon claim")
         finally:

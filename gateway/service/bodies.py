@@ -42,6 +42,15 @@ async def destroy_key(store: Store, sealer: BodySealer, blob: bytes) -> bool:
     return in_store or in_file
 
 
+async def withdraw_hold(store: Store, sealer: BodySealer, hold_id: str) -> None:
+    """Undo a hold whose message got no 250 (its allowed part could not be delivered): the
+    hold is forgotten and its body's key destroyed."""
+    sealed = await store.held_content(hold_id)
+    await store.forget_hold(hold_id, "onward delivery failed")
+    if sealed:
+        await destroy_key(store, sealer, sealed)
+
+
 async def open_subjects(store: Store, sealer: BodySealer,
                         holds: Sequence[HeldMessage]) -> dict[str, str | None]:
     """Each hold's subject as text; ``None`` if it was not kept or can no longer be read.

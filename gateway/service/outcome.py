@@ -61,6 +61,10 @@ class Outcome:
     during: str | None = None  # the store operation that failed
     problem: InputProblem | None = None
     repeated: bool = False  # the answer an earlier attempt of the same message got
+    # Not accepted, but some copies went: the recipients the downstream took (in this attempt
+    # or one before) and those whose copies it refused for good.
+    reached: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
 
 
 def has_bare_line_ending(data: bytes) -> bool:

@@ -9,15 +9,13 @@ retry of a message already held or relayed gets the same answer and causes nothi
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.adapters import signing
 from gateway.adapters.crypto import BodySealer
-from gateway.adapters.delivery import DeliveryError, Downstream
+from gateway.adapters.delivery import Downstream
 from gateway.core.acceptance import AcceptanceKey, acceptance_key
 from gateway.core.decision import Decision, decide
 from gateway.core.deferral import documents_can_wait, register_guards_someone
@@ -34,6 +32,7 @@ from gateway.service.outcome import Incoming, InputProblem, Outcome, OutcomeKind
 from gateway.service.reading import MessageReader, Read
 from gateway.service.register import LiveRegister
 from gateway.service.report import report
+from gateway.service.trace import trace_fields
 from gateway.settings import Settings
 from gateway.store.accepted import AcceptanceUpdate, Accepted, Answer
 from gateway.store.records import new_held
@@ -59,8 +58,12 @@ class Submitter:
         self.reader = reader if reader is not None else MessageReader()
         self.register = register
         self.acceptance = Acceptance(store, settings)
-        # An MTA behind a milter delivers one copy to all: partners' labels only if all agree.
-        self.single_copy: bool = getattr(downstream, "single_copy", False)
+
+    @property
+    def single_copy(self) -> bool:
+        """The downstream delivers one copy to all (an MTA behind a milter, handed in for each
+        message): partners' labels only if all agree, and nothing taken off it."""
+        return bool(getattr(self.downstream, "single_copy", False))
 
     async def submit(self, incoming: Incoming) -> Outcome:
         """Decide and act on one message; never raises. Logged and counted once here."""
@@ -116,7 +119,8 @@ class Submitter:
         policy = self.policy()
         allowed = [parse_recipient(a, policy.organisation.plus_separator)
                    for a in outcome.decision.addresses(Verdict.ALLOW)]
-        trace = self._trace(incoming, outcome.queue_id, outcome.decision, message_id, own is None)
+        trace = trace_fields(self.settings, incoming, outcome.queue_id, outcome.decision,
+                             message_id, own is None)
         return partners.parcels(policy, label_stamp(outcome.decision), allowed, incoming.data,
                                 trace, single=True)[0][1]
 
@@ -264,22 +268,13 @@ class Submitter:
         answer = Answer(kind.value, queue_id, hold_id, len(held), len(allowed), decision)
         if allowed:
             labelled = label_stamp(decision, thread.stamp if thread is not None else None)
+            fields = trace_fields(self.settings, incoming, queue_id, decision, message_id,
+                                  facts.message_id is None)
             made = partners.parcels(policy, labelled, [by_address[a] for a in allowed], data,
-                                    self._trace(incoming, queue_id, decision, message_id,
-                                                facts.message_id is None), self.single_copy)
-            attempt.delivering = True
-            try:
-                await partners.deliver(self.downstream, sender, made, queue_id)
-            except DeliveryError as exc:
-                if hold_id is not None:
-                    await self._withdraw(hold_id)
-                await self.acceptance.give_up(attempt, exc.uncertain, hold_gone=True)
-                kind = OutcomeKind.DEFERRED if exc.temporary else OutcomeKind.DOWNSTREAM_REFUSED
-                return Outcome(kind, queue_id, decision, detail=exc.detail, code=exc.code)
-            if attempt.earlier is not None:
-                metrics.possible_duplicate(attempt.earlier)
-                log.warning("possible-duplicate-delivery", queue_id=queue_id,
-                            message_id=message_id, earlier=attempt.earlier)
+                                    fields, self.single_copy)
+            failed = await self._deliver(attempt, sender, made, queue_id, message_id, decision)
+            if failed is not None:
+                return failed
         try:
             await self.store.answer(attempt.key.digest, answer)
         except StoreError:  # delivered all the same: the 250 stands; a retry may repeat it
@@ -292,6 +287,38 @@ class Submitter:
                                          scanned.stripped)
         return Outcome(kind, queue_id, decision, hold_id=hold_id, held=len(held),
                        delivered=len(allowed))
+
+    async def _deliver(self, attempt: Attempt, sender: str, made: list[partners.Parcel],
+                       queue_id: str, message_id: str, decision: Decision) -> Outcome | None:
+        """Hand the downstream the copies no attempt delivered yet; if one failed, withdraw
+        the hold, give up the claim naming whose copies went, and say what to answer."""
+        done = attempt.before.delivered_to if attempt.before is not None else frozenset()
+        earlier = attempt.earlier
+        if self.single_copy:  # the MTA delivers one copy to all once answered: all again
+            done, left, taken = frozenset(), made, set()
+            earlier = earlier or ("gave-up" if attempt.before and attempt.before.delivered_to
+                                  else None)
+        else:
+            left, taken = partners.still_to_send(made, done), attempt.taken
+        if len(left) < len(made):
+            log.info("copies-already-delivered", queue_id=queue_id, copies=len(made) - len(left))
+        attempt.delivering = True
+        handover = await partners.hand_over(self.downstream, sender, left, queue_id, taken)
+        exc = handover.failure
+        if exc is None:
+            if earlier is not None and left:
+                metrics.possible_duplicate(earlier)
+                log.warning("possible-duplicate-delivery", queue_id=queue_id,
+                            message_id=message_id, earlier=earlier)
+            return None
+        if attempt.held_by_it is not None:
+            await bodies.withdraw_hold(self.store, self.sealer, attempt.held_by_it)
+        uncertain = handover.stopped is not None and handover.stopped.uncertain
+        await self.acceptance.give_up(attempt, uncertain, hold_gone=True)
+        kind = OutcomeKind.DEFERRED if exc.temporary else OutcomeKind.DOWNSTREAM_REFUSED
+        return Outcome(kind, queue_id, decision, detail=exc.detail, code=exc.code,
+                       reached=tuple(sorted({*done, *taken})),
+                       refused=handover.refused_recipients)
 
     async def _hold_at_once(self, attempt: Attempt, queue_id: str, message_id: str,
                             decision: Decision, delivered_keys: list[str], held: list[str],
@@ -312,33 +339,6 @@ class Submitter:
             AcceptanceUpdate(attempt.key.digest,
                              Answer(kind.value, queue_id, record.id, len(held), 0, decision)),
             (key.key_id, key.wrapped) if key is not None else None)
-
-    async def _withdraw(self, hold_id: str) -> None:
-        """Undo a hold whose message got no 250 (the allowed part could not be delivered)."""
-        sealed = await self.store.held_content(hold_id)
-        await self.store.forget_hold(hold_id, "onward delivery failed")
-        if sealed:
-            await bodies.destroy_key(self.store, self.sealer, sealed)
-
-    def _trace(self, incoming: Incoming, queue_id: str, decision: Decision, message_id: str,
-               add_message_id: bool) -> list[tuple[str, str]]:
-        """The fields the gateway adds to what it relays: Received, X-Stamp and the rest."""
-        helo = (incoming.helo or "unknown").replace("\r", "").replace("\n", "")[:100]
-        received = (f"from {helo} ([{incoming.peer}])\r\n\tby {self.settings.hostname} "
-                    f"(stampgate) with ESMTP id {queue_id};\r\n\t"
-                    f"{email.utils.formatdate(localtime=False)}")
-        stamp = decision.stamp.value if decision.stamp else "none"
-        trace = [("Received", received), ("X-Stamp", stamp)]
-        if add_message_id:
-            trace.append(("Message-ID", message_id))
-        stripped = photos.stripped_header(decision.photos)
-        if stripped:
-            trace.append(("X-Stampgate-Photos", stripped))
-        if self.settings.stamp_signing_key is not None:
-            trace.append(signing.signature_field(
-                signing.resolve_key(self.settings.stamp_signing_key.get_secret_value()),
-                queue_id, stamp, message_id))
-        return trace
 
 
 def _repeat(row: Accepted) -> Outcome:

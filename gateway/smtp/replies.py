@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import assert_never
 
 from gateway.core.decision import Decision
@@ -85,6 +85,38 @@ def downstream_refused(code: int, detail: str) -> str:
     return f"{code} {enhanced} Downstream refused the message: {' '.join(detail.split())[:300]}"
 
 
+def _named(addresses: Sequence[str], limit: int = 5, width: int = 240) -> str:
+    """``<a>, <b> and 3 more``: at most ``limit`` addresses and about ``width`` characters,
+    so that the reply line stays within SMTP's 512."""
+    shown: list[str] = []
+    for address in addresses[:limit]:
+        if shown and sum(len(a) + 4 for a in shown) + len(address) > width:
+            break
+        shown.append(address)
+    rest = len(addresses) - len(shown)
+    return ", ".join(f"<{a}>" for a in shown) + (f" and {rest} more" if rest else "")
+
+
+def downstream_temporary(detail: str, reached: Sequence[str]) -> str:
+    """Not accepted, try again: and who got their copy already (a retry skips them)."""
+    first = DOWNSTREAM_TEMPORARY.format(detail=detail[:200])
+    if not reached:
+        return first
+    return multiline("451", "4.4.1", [
+        first.removeprefix("451 4.4.1 "),
+        f"Delivered already to {_named(reached)}: a retry goes only to the others"])
+
+
+def refused_in_part(code: int, detail: str, refused: Sequence[str],
+                    reached: Sequence[str]) -> str:
+    """Some copies refused for good after others went: who got it, who did not."""
+    why = f"Downstream refused the message for {_named(refused)}: {' '.join(detail.split())}"
+    return multiline(str(code), "5.0.0", [
+        why[:480],  # the downstream's words cut to fit the line
+        f"It was delivered to {_named(reached)}; nobody else got it",
+        "Sent again unchanged, it goes only to those it did not reach"])
+
+
 def for_outcome(outcome: Outcome) -> str:
     """The reply to the end of DATA: what became of the message, in the client's terms."""
     match outcome.kind:
@@ -94,7 +126,10 @@ def for_outcome(outcome: Outcome) -> str:
             assert outcome.decision is not None
             return bounce(outcome.decision)
         case OutcomeKind.DEFERRED:
-            return DOWNSTREAM_TEMPORARY.format(detail=outcome.detail[:200])
+            return downstream_temporary(outcome.detail, outcome.reached)
+        case OutcomeKind.DOWNSTREAM_REFUSED if outcome.reached:
+            code = outcome.code if outcome.code is not None and outcome.code >= 500 else 554
+            return refused_in_part(code, outcome.detail, outcome.refused, outcome.reached)
         case OutcomeKind.DOWNSTREAM_REFUSED:
             return downstream_refused(outcome.code or 554, outcome.detail)
         case OutcomeKind.STORE_FAILED:

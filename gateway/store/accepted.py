@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,9 @@ class Accepted:
     answer: Answer | None
     # An attempt that gave up may have left a copy at the downstream (its answer never came).
     maybe_delivered: bool = False
+    # The recipients whose copies the downstream took before an attempt gave up (a later
+    # copy failed): the attempt that takes the claim over does not send them again.
+    delivered_to: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ class AcceptanceUpdate:
 
 
 _COLUMNS = ("key, state, owner, queue_id, hold_id, outcome, held, delivered, decision, "
-            "maybe_delivered, claimed_at")
+            "maybe_delivered, delivered_to, claimed_at")
 
 
 def _from_row(row: Any) -> Accepted:
@@ -89,7 +92,12 @@ def _from_row(row: Any) -> Accepted:
     return Accepted(key=row["key"], state=state, owner=row["owner"],
                     queue_id=row["queue_id"], hold_id=row["hold_id"],
                     claimed_at=aware(row["claimed_at"]), answer=answer,
-                    maybe_delivered=bool(row["maybe_delivered"]))
+                    maybe_delivered=bool(row["maybe_delivered"]),
+                    delivered_to=_addresses(row["delivered_to"]))
+
+
+def _addresses(text: str | None) -> frozenset[str]:
+    return frozenset(json.loads(text)) if text else frozenset()
 
 
 def _select(conn: Conn, key: str) -> Accepted | None:
@@ -230,18 +238,29 @@ class AcceptedTables(Database):
             (key, AcceptedState.CLAIMED.value, owner)))
 
     async def abandon_claim(self, key: str, owner: str, *, maybe_delivered: bool,
-                            hold_gone: bool) -> None:
+                            hold_gone: bool, delivered_to: Collection[str] = ()) -> None:
         """An attempt that may have left something behind gives up its claim; the retry
         takes it over. ``maybe_delivered``: a copy may be at the downstream (the retry's
-        delivery is then a possible duplicate); ``hold_gone``: its hold was withdrawn."""
+        delivery is then a possible duplicate); ``hold_gone``: its hold was withdrawn;
+        ``delivered_to``: recipients whose copies the downstream took, added to those the
+        claim names already, in the same write."""
 
         def work(conn: Conn) -> None:
+            selected = "WHERE key = ? AND state = ? AND owner = ?"
+            mine = (key, AcceptedState.CLAIMED.value, owner)
+            written = None
+            if delivered_to:
+                row = conn.execute(f"SELECT delivered_to FROM accepted {selected}",
+                                   mine).fetchone()
+                if row is None:  # no longer this attempt's claim
+                    return
+                written = json.dumps(sorted(_addresses(row[0]) | set(delivered_to)))
             conn.execute(
                 "UPDATE accepted SET owner = NULL, "
                 "maybe_delivered = CASE WHEN ? = 1 THEN 1 ELSE maybe_delivered END, "
-                "hold_id = CASE WHEN ? = 1 THEN NULL ELSE hold_id END "
-                "WHERE key = ? AND state = ? AND owner = ?",
-                (int(maybe_delivered), int(hold_gone), key, AcceptedState.CLAIMED.value, owner))
+                "hold_id = CASE WHEN ? = 1 THEN NULL ELSE hold_id END, "
+                f"delivered_to = COALESCE(?, delivered_to) {selected}",
+                (int(maybe_delivered), int(hold_gone), written, *mine))
 
         await self._write(work)
 

@@ -16,6 +16,7 @@ from gateway.service.bodies import open_body
 from gateway.store.keys import insert_key
 from gateway.store.migrate import latest
 from gateway.store.store import DB_NAME, HeldState, Store
+from tests.store.test_store import one_version_back
 from tests.store.test_store_sqlite import OLD_STORE, hold
 from tests.support.postgres import TestDatabase
 
@@ -161,6 +162,62 @@ def test_copy_a_sqlite_installation_to_postgresql(postgres: TestDatabase, tmp_pa
             await store.close()
 
     asyncio.run(read_back())
+
+
+def test_migrate_and_copy_carry_whose_copies_a_given_up_claim_delivered(
+        postgres: TestDatabase, tmp_path: Path) -> None:
+    """A PostgreSQL store an older release made (version 7) with a claim at work: `db
+    migrate` adds the column, and `db copy` carries what a given-up claim names both ways."""
+    url = postgres.new_schema()
+
+    async def older() -> None:
+        store = await Store.open(tmp_path / "a", url)
+        try:
+            await store.claim("k1", "gateway-a:1", "Q1", stale=lambda row: False)
+            await store.write(one_version_back)
+        finally:
+            await store.close()
+
+    asyncio.run(older())
+    status = stampgate("db", "status", "--store", url, cwd=tmp_path)
+    assert status.returncode == 1
+    assert f"schema version: {LATEST - 1} (this stampgate needs {LATEST})" in status.stdout
+    assert "pending: 0008_delivered_copies" in status.stdout
+    migrated = stampgate("db", "migrate", "--store", url, cwd=tmp_path)
+    assert f"schema migrated from version {LATEST - 1} to {LATEST}" in migrated.stdout, (
+        migrated.stderr)
+
+    async def give_up() -> None:
+        store = await Store.open(tmp_path / "a", url)
+        try:
+            await store.abandon_claim("k1", "gateway-a:1", maybe_delivered=False,
+                                      hold_gone=True, delivered_to=["bob@example.org"])
+        finally:
+            await store.close()
+
+    async def names(data: Path, store_url: str = "") -> frozenset[str]:
+        store = await Store.open(data, store_url)
+        try:
+            row = await store.accepted("k1")
+            assert row is not None and row.owner is None
+            return row.delivered_to
+        finally:
+            await store.close()
+
+    asyncio.run(give_up())
+    # to SQLite, and from there into another PostgreSQL database
+    sqlite_data = tmp_path / "b"
+    create_master_key(sqlite_data)
+    to_sqlite = stampgate("db", "copy", "--from", url, "--to",
+                          f"sqlite:///{sqlite_data / DB_NAME}", "--data", str(sqlite_data),
+                          cwd=tmp_path)
+    assert to_sqlite.returncode == 0, to_sqlite.stderr
+    assert asyncio.run(names(sqlite_data)) == {"bob@example.org"}
+    back = postgres.new_schema(migrated=False)
+    to_postgresql = stampgate("db", "copy", "--from", f"sqlite:///{sqlite_data / DB_NAME}",
+                              "--to", back, "--data", str(sqlite_data), cwd=tmp_path)
+    assert to_postgresql.returncode == 0, to_postgresql.stderr
+    assert asyncio.run(names(tmp_path / "c", back)) == {"bob@example.org"}
 
 
 def test_backup_and_restore_send_a_postgresql_store_to_its_own_tools(

@@ -212,20 +212,76 @@ def test_a_released_message_reaches_the_partner_labelled(gateway: GatewayProcess
     assert signing.verify(partner.data, signing.resolve_key(KEY)).stamp == "needs_adjustment"
 
 
-def test_a_partners_copy_refused_after_the_others_went_is_reported_and_counted(
+def duplicates_of(gateway: GatewayProcess, message_id: str) -> list[dict[str, object]]:
+    return [e for e in gateway.log_events("possible-duplicate-delivery")
+            if e.get("message_id") == message_id]
+
+
+def test_a_copy_that_fails_for_now_after_another_went_is_all_the_retry_sends(
+        gateway: GatewayProcess, downstream: Downstream) -> None:
+    # The downstream takes the colleague's copy and answers 451 to the partner's.
+    downstream.script(Mode.ACCEPT, Mode.TEMPFAIL)
+    message_id = "<tempfail-1@example.org>"
+    data = mail("budget", "Internal\r\nThe audit.", f"{COLLEAGUE}, {PARTNER}",
+                message_id=message_id)
+    code, reply = gateway.send(SENDER, [COLLEAGUE, PARTNER], data)
+    assert code == 451 and "onward delivery failed (downstream answered 451: message: " \
+        "4.3.0 Try again later); try again later" in reply, reply
+    assert f"Delivered already to <{COLLEAGUE}>: a retry goes only to the others" in reply
+    assert [copy.recipients for copy in downstream.messages] == [[COLLEAGUE]]
+    # The client's queue tries again: only the partner's copy goes.
+    code, reply = gateway.send(SENDER, [COLLEAGUE, PARTNER], data)
+    assert code == 250 and reply.startswith("2.0.0 Ok: queued as"), reply
+    assert labels(only_copy(downstream, COLLEAGUE)) == []
+    assert labels(only_copy(downstream, PARTNER)) == INTERNAL_LABELS
+    assert len(downstream.messages) == 2
+    assert duplicates_of(gateway, message_id) == []
+    # And once more: the same answer, nothing sent.
+    again_code, again = gateway.send(SENDER, [PARTNER, COLLEAGUE], data)
+    assert (again_code, again) == (code, reply)
+    assert len(downstream.messages) == 2
+
+
+def test_a_partners_copy_refused_after_another_went_names_who_got_it_and_never_doubles(
         gateway: GatewayProcess, downstream: Downstream) -> None:
     downstream.set(Mode.REFUSE_RCPT, refuse_rcpt=[PARTNER])
-    data = mail("budget", "Internal\r\nThe audit.", PARTNER, message_id="<refused-1@example.org>")
+    message_id = "<refused-1@example.org>"
+    data = mail("budget", "Internal\r\nThe audit.", PARTNER, message_id=message_id)
     code, reply = gateway.send(SENDER, [COLLEAGUE, PARTNER], data)
-    assert code == 550 and "Downstream refused the message" in reply, reply
+    assert code == 550, reply
+    assert f"Downstream refused the message for <{PARTNER}>: downstream refused <{PARTNER}>: " \
+           "550 5.1.1 No such user here" in reply, reply
+    assert f"It was delivered to <{COLLEAGUE}>; nobody else got it" in reply
     assert [copy.recipients for copy in downstream.messages] == [[COLLEAGUE]]
     partial = gateway.log_events("partial-delivery")
     assert partial and partial[-1]["copies"] == 2 and partial[-1]["delivered_copies"] == 1
-    # The client tries again: the partner gets its copy; the colleague's second copy is
-    # counted as a possible duplicate, as for any delivery that may have happened before.
+    # The partner's address is put right; the sender sends the message again unchanged:
+    # the partner gets its copy, the colleague no second one.
     downstream.set(Mode.ACCEPT)
     code, reply = gateway.send(SENDER, [COLLEAGUE, PARTNER], data)
     assert code == 250, reply
     assert labels(only_copy(downstream, PARTNER)) == INTERNAL_LABELS
-    assert len(downstream.delivered_to(COLLEAGUE)) == 2
-    assert gateway.log_events("possible-duplicate-delivery")
+    assert len(downstream.delivered_to(COLLEAGUE)) == 1
+    assert duplicates_of(gateway, message_id) == []
+
+
+def test_a_copy_refused_for_good_does_not_stop_the_others(gateway: GatewayProcess,
+                                                          downstream: Downstream) -> None:
+    # Three copies: the colleague's, the partner's (refused for good), the agency's.
+    downstream.script(Mode.ACCEPT, Mode.PERMFAIL, Mode.ACCEPT)
+    recipients = [COLLEAGUE, PARTNER, GOVERNMENT]
+    data = mail("budget", "Internal\r\nThe audit.", ", ".join(recipients),
+                message_id="<refused-2@example.org>")
+    code, reply = gateway.send(SENDER, recipients, data)
+    assert code == 554, reply
+    assert f"Downstream refused the message for <{PARTNER}>: downstream answered 554: " \
+           "message: 5.6.0 Message rejected by downstream" in reply, reply
+    assert f"It was delivered to <{COLLEAGUE}>, <{GOVERNMENT}>; nobody else got it" in reply
+    assert "Sent again unchanged, it goes only to those it did not reach" in reply
+    assert sorted(r for copy in downstream.messages for r in copy.recipients) == [
+        COLLEAGUE, GOVERNMENT]
+    # Sent again and refused again: still nobody gets a second copy.
+    downstream.script(Mode.PERMFAIL)
+    code, reply = gateway.send(SENDER, recipients, data)
+    assert code == 554 and f"It was delivered to <{COLLEAGUE}>, <{GOVERNMENT}>" in reply
+    assert len(downstream.messages) == 2

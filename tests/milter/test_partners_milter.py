@@ -60,10 +60,13 @@ def test_a_tagged_subject_is_left_as_it_is(postfix: MilterPostfix) -> None:
     assert subject(got) == ["Re: [TLP:AMBER+STRICT] budget"]
 
 
-def test_a_partner_among_other_recipients_gets_no_labels(postfix: MilterPostfix) -> None:
+@pytest.mark.parametrize("order", [[PARTNER, OUTSIDE, BOB], [OUTSIDE, BOB, PARTNER]],
+                         ids=["partner-first", "partner-last"])
+def test_a_partner_among_other_recipients_gets_no_labels(postfix: MilterPostfix,
+                                                         order: list[str]) -> None:
     data = message("Cleared for publication\n\nOut today.", subject="press release",
-                   to=f"{PARTNER}, {OUTSIDE}, {BOB}")
-    code, reply = postfix.send(ALICE, [PARTNER, OUTSIDE, BOB], data)
+                   to=", ".join(order))
+    code, reply = postfix.send(ALICE, order, data)
     assert code == 250, reply
     got = postfix.downstream.wait_for(1)
     assert all(labels(copy) == [] and subject(copy) == ["press release"] for copy in got)

@@ -10,11 +10,14 @@ import stat
 import threading
 from pathlib import Path
 
-from tests.support.downstream import Downstream
+from tests.support.downstream import Downstream, Mode
 from tests.support.gateway import GatewayProcess, message
+from tests.support.partners import partner_policies
 
 ALICE = "alice@example.org"
 PARTNER = "partner@outside.test"
+BOB = "bob@example.org"
+PARTNER_AT_UNHCR = "ana@unhcr.test"  # a partner's: its copy carries its labels
 HOLD = "Needs adjustment: blur face\n\nA client story."
 
 
@@ -85,6 +88,32 @@ def test_backup_while_holding_then_restore_after_stop(tmp_path: Path,
         assert ids == in_copy
         assert later not in ids
         hold_one(process)  # the restored store takes new holds
+    finally:
+        process.stop()
+
+
+def test_a_restored_store_still_knows_whose_copies_went(tmp_path: Path,
+                                                         downstream: Downstream) -> None:
+    """The colleague's copy went, the partner's failed for now; the store is backed up, then
+    lost, then restored: the client's retry still sends the partner's copy alone."""
+    partner_policies(tmp_path / "policies")
+    process = GatewayProcess(tmp_path, downstream.url).start()
+    data = message("Internal\n\nThe audit.", to=f"{BOB}, {PARTNER_AT_UNHCR}")
+    try:
+        downstream.script(Mode.ACCEPT, Mode.TEMPFAIL)
+        code, reply = process.send(ALICE, [BOB, PARTNER_AT_UNHCR], data)
+        assert code == 451 and f"Delivered already to <{BOB}>" in reply, reply
+        saved = tmp_path / "saved"
+        assert process.run_cli("backup", str(saved), "--data", str(process.data)).returncode == 0
+        process.stop()
+        with sqlite3.connect(process.data / "stampgate.sqlite3") as conn:
+            conn.execute("DELETE FROM accepted")  # the store is lost
+        restored = process.run_cli("restore", str(saved), "--data", str(process.data))
+        assert restored.returncode == 0, restored.stderr
+        process.start()
+        code, reply = process.send(ALICE, [BOB, PARTNER_AT_UNHCR], data)
+        assert code == 250, reply
+        assert [copy.recipients for copy in downstream.messages] == [[BOB], [PARTNER_AT_UNHCR]]
     finally:
         process.stop()
 

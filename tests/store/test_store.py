@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from gateway.store.accepted import AcceptedState, Answer
-from gateway.store.conn import Conn
-from gateway.store.migrate import SchemaError
+from gateway.store.conn import POSTGRESQL, Conn, dialect
+from gateway.store.direct import transaction
+from gateway.store.migrate import SchemaError, migrate
 from gateway.store.sessions import Cutoffs, WebSessions
 from gateway.store.store import (
     HeldFilter,
@@ -260,11 +261,12 @@ async def test_an_empty_postgresql_schema_is_refused_until_migrated(
         await Store.open(Path("unused"), url)
 
 
-def _one_version_back(conn: Conn) -> None:
-    """Undo the latest migration (digest periods), as if an older release had made the
-    store."""
-    conn.execute("DROP TABLE digest_periods")
-    conn.execute("DELETE FROM schema_version WHERE version = 7")
+def one_version_back(conn: Conn) -> None:
+    """Undo the latest migration (the copies a given-up claim delivered, and the index of
+    holds by time), as if an older release had made the store."""
+    conn.execute("DROP INDEX ix_held_messages_created_at")
+    conn.execute("ALTER TABLE accepted DROP COLUMN delivered_to")
+    conn.execute("DELETE FROM schema_version WHERE version = 8")
 
 
 @pytest.mark.parametrize("change", ["older", "newer"])
@@ -273,7 +275,7 @@ async def test_an_older_or_newer_schema_is_refused(store_url: str, tmp_path: Pat
     store = await Store.open(tmp_path, store_url)
     await store.enqueue([mail(OutboxKind.NOTICE, "H1")])
     if change == "older":
-        await store.write(_one_version_back)
+        await store.write(one_version_back)
     else:
         await store.write(lambda conn: conn.execute(
             "INSERT INTO schema_version VALUES (99, 'future', '2031-01-01T00:00:00+00:00')"))
@@ -281,13 +283,13 @@ async def test_an_older_or_newer_schema_is_refused(store_url: str, tmp_path: Pat
     if change == "older" and not store_url:  # SQLite migrates an older file when it opens it
         store = await Store.open(tmp_path, store_url)
         try:
-            await store.write(lambda conn: conn.execute("SELECT period FROM digest_periods"))
+            await store.write(lambda conn: conn.execute("SELECT delivered_to FROM accepted"))
             [entry] = await store.claim_outbox(now(), "gateway-a", LEASE)
             assert entry.held_id == "H1"
         finally:
             await store.close()
         return
-    expected = ("at version 6, this stampgate needs version 7.*stampgate db migrate"
+    expected = ("at version 7, this stampgate needs version 8.*stampgate db migrate"
                 if change == "older" else "version 99, newer than this stampgate knows")
     with pytest.raises(SchemaError, match=expected):
         await Store.open(tmp_path, store_url)
@@ -324,6 +326,79 @@ async def test_claims_and_answers_of_acceptance(store: Store) -> None:
     assert await store.count_accepted() == 1
     assert await store.prune_accepted(now() + dt.timedelta(seconds=1)) == 1
     assert await store.count_accepted() == 0
+
+
+async def test_a_given_up_claim_keeps_whose_copies_the_downstream_took(store: Store) -> None:
+    never = lambda row: False  # noqa: E731
+    gone = lambda row: row.owner is None  # noqa: E731
+    await store.claim("k1", "gateway-a:1", "Q1", stale=never)
+    await store.abandon_claim("k1", "gateway-a:1", maybe_delivered=False, hold_gone=True,
+                              delivered_to=["Bob@example.org"])
+    taken = await store.claim("k1", "gateway-b:2", "Q2", stale=gone)
+    assert taken.won and taken.before is not None
+    assert taken.before.delivered_to == {"Bob@example.org"}
+    assert not taken.before.maybe_delivered and taken.before.queue_id == "Q1"
+    # the next attempt delivers another copy before giving up: both are named, in one write
+    await store.abandon_claim("k1", "gateway-b:2", maybe_delivered=True, hold_gone=True,
+                              delivered_to={"ana@unhcr.test"})
+    row = await store.accepted("k1")
+    assert row is not None and row.owner is None and row.maybe_delivered
+    assert row.delivered_to == {"Bob@example.org", "ana@unhcr.test"}
+    # an attempt that delivered nothing more keeps what the claim says
+    await store.claim("k1", "gateway-c:3", "Q3", stale=gone)
+    await store.abandon_claim("k1", "gateway-c:3", maybe_delivered=False, hold_gone=True)
+    # and an attempt whose claim was taken over writes nothing
+    await store.claim("k1", "gateway-d:4", "Q4", stale=gone)
+    await store.abandon_claim("k1", "gateway-c:3", maybe_delivered=False, hold_gone=True,
+                              delivered_to=["eve@example.org"])
+    row = await store.accepted("k1")
+    assert row is not None and row.owner == "gateway-d:4"
+    assert row.delivered_to == {"Bob@example.org", "ana@unhcr.test"}
+    # a claim nobody delivered anything for names nobody
+    await store.claim("k2", "gateway-a:1", "Q5", stale=never)
+    await store.abandon_claim("k2", "gateway-a:1", maybe_delivered=True, hold_gone=False)
+    fresh = await store.accepted("k2")
+    assert fresh is not None and fresh.delivered_to == frozenset()
+
+
+async def test_migration_8_keeps_older_claims_and_indexes_holds_by_time(
+        store_url: str, tmp_path: Path) -> None:
+    """A store an older release made (version 7) with a claim its attempt gave up: migrated,
+    the claim reads as naming nobody and takes the recipients of a given-up attempt."""
+    store = await Store.open(tmp_path, store_url)
+    await store.claim("k1", "gateway-a:1", "Q1", stale=lambda row: False)
+    await store.write(one_version_back)
+    await store.close()
+    if store_url:  # PostgreSQL: `stampgate db migrate`; a SQLite file migrates when opened
+        with transaction(store_url, tmp_path) as conn:
+            assert [m.version for m in migrate(conn)] == [8]
+    store = await Store.open(tmp_path, store_url)
+    try:
+        row = await store.accepted("k1")
+        assert row is not None and row.owner == "gateway-a:1"
+        assert row.delivered_to == frozenset()
+        await store.abandon_claim("k1", "gateway-a:1", maybe_delivered=False, hold_gone=False,
+                                  delivered_to=["bob@example.org"])
+        row = await store.accepted("k1")
+        assert row is not None and row.delivered_to == {"bob@example.org"}
+        for _ in range(3):
+            await hold(store)
+        assert len(await store.recent_holds(now() - dt.timedelta(hours=1), 10)) == 3
+        assert "ix_held_messages_created_at" in await store.write(_plan_of_recent_holds)
+    finally:
+        await store.close()
+
+
+def _plan_of_recent_holds(conn: Conn) -> str:
+    """The plan of the review figures' query of recent holds (a sequential scan ruled out
+    on PostgreSQL, whose planner prefers one on a small table)."""
+    query = ("SELECT created_at, state FROM held_messages WHERE created_at >= ? "
+             "ORDER BY created_at DESC, id DESC LIMIT ?")
+    at = "2026-01-01 00:00:00.000000"
+    if dialect(conn) == POSTGRESQL:
+        conn.execute("SET LOCAL enable_seqscan = off")
+        return " ".join(str(r[0]) for r in conn.execute("EXPLAIN " + query, (at, 10)))
+    return " ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + query, (at, 10)))
 
 
 async def test_review_ui_sessions(store: Store) -> None:

@@ -227,7 +227,8 @@ async def test_an_old_store_is_the_baseline_and_migrates_to_a_new_stores_schema(
     versions = "SELECT version, name FROM schema_version ORDER BY version"
     assert raw(old, versions) == raw(tmp_path, versions) == [
         (1, "baseline"), (2, "outbox_lease"), (3, "accepted"), (4, "web_sessions"),
-        (5, "held_subject"), (6, "held_keys"), (7, "digest_periods")]
+        (5, "held_subject"), (6, "held_keys"), (7, "digest_periods"),
+        (8, "delivered_copies")]
     store = await Store.open(old)  # its holds have no subject
     try:
         assert [h.subject for h in await store.held(None)] == [None, None]
@@ -256,7 +257,7 @@ async def test_a_file_from_before_migrations_with_later_tables_is_migrated(
         await hold(store)
     finally:
         await store.close()
-    assert raw(tmp_path, "SELECT max(version) FROM schema_version") == [(7,)]
+    assert raw(tmp_path, "SELECT max(version) FROM schema_version") == [(8,)]
 
 
 async def test_stored_times_are_utc_text_with_microseconds(store: Store) -> None:

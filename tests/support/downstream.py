@@ -1,7 +1,10 @@
-"""A recording downstream SMTP server on loopback that can be told to fail."""
+"""A recording downstream SMTP server on loopback that can be told to fail: always (``set``),
+or transaction by transaction (``script``: the first transaction's mode, the second's, ...).
+"""
 
 from __future__ import annotations
 
+import collections
 import enum
 import socket
 import threading
@@ -41,15 +44,34 @@ class _State:
     delay: float = 0.0
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Modes for the next transactions, one each in the order they begin (MAIL FROM); when
+    # they run out, ``mode`` again.
+    script: collections.deque[Mode] = field(default_factory=collections.deque)
+
+
+_SCRIPTED = "stampgate_test_mode"  # the attribute of an envelope its scripted mode is kept in
 
 
 class _Handler:
     def __init__(self, state: _State) -> None:
         self.state = state
 
+    def _mode(self, envelope: Envelope) -> Mode:
+        mode: Mode = getattr(envelope, _SCRIPTED, self.state.mode)
+        return mode
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        with self.state.lock:
+            if self.state.script:
+                setattr(envelope, _SCRIPTED, self.state.script.popleft())
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, options: list[str]) -> str:
-        if self.state.mode is Mode.REFUSE_RCPT and address.lower() in self.state.refuse_rcpt:
+        if self._mode(envelope) is Mode.REFUSE_RCPT and address.lower() in self.state.refuse_rcpt:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -57,7 +79,7 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         import asyncio
 
-        mode = self.state.mode
+        mode = self._mode(envelope)
         if mode is Mode.TEMPFAIL:
             return "451 4.3.0 Try again later"
         if mode is Mode.PERMFAIL:
@@ -113,6 +135,13 @@ class Downstream:
         if "delay" in kwargs:
             self.state.delay = kwargs["delay"]
 
+    def script(self, *modes: Mode, **kwargs: Any) -> None:
+        """The next transactions' modes, in order; then the mode set before. ``kwargs`` as
+        for ``set`` (``refuse_rcpt``, ``delay``)."""
+        self.set(self.state.mode, **kwargs)
+        with self.state.lock:
+            self.state.script = collections.deque(modes)
+
     @property
     def messages(self) -> list[Received]:
         with self.state.lock:
@@ -121,6 +150,7 @@ class Downstream:
     def clear(self) -> None:
         with self.state.lock:
             self.state.messages.clear()
+            self.state.script.clear()
         self.state.mode = Mode.ACCEPT
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
