@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.core.decision import Decision
-from gateway.store.conn import Conn, check_at_commit
+from gateway.store.conn import Conn, Cursor, check_at_commit
 from gateway.store.db import Database
 from gateway.store.records import StoreError, aware, now, stored
 
@@ -124,21 +124,34 @@ class ClaimTaken(Exception):
     """A fresh claim found the key claimed or answered already (``claim_fresh``)."""
 
 
+def _insert_claim(conn: Conn, key: str, owner: str, queue_id: str) -> Cursor:
+    """The claim's row, unless ``key`` has one already (``rowcount`` 0 then)."""
+    at = stored(now())
+    return conn.execute(
+        "INSERT INTO accepted (key, state, owner, queue_id, held, delivered, created_at, "
+        "claimed_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?) ON CONFLICT (key) DO NOTHING",
+        (key, AcceptedState.CLAIMED.value, owner, queue_id, at, at))
+
+
 def claim_fresh(conn: Conn, key: str, owner: str, queue_id: str) -> None:
     """Claim ``key`` inside the caller's transaction, assuming nobody has: without waiting
     for the server (the check is made before the commit), ``ClaimTaken`` rolls the
     transaction back if the key had a row already."""
-    at = stored(now())
-    cursor = conn.execute(
-        "INSERT INTO accepted (key, state, owner, queue_id, held, delivered, created_at, "
-        "claimed_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?) ON CONFLICT (key) DO NOTHING",
-        (key, AcceptedState.CLAIMED.value, owner, queue_id, at, at))
+    cursor = _insert_claim(conn, key, owner, queue_id)
 
     def check() -> None:
         if cursor.rowcount != 1:
             raise ClaimTaken(key)
 
     check_at_commit(conn, check)
+
+
+def claim_if_new(conn: Conn, key: str, owner: str, queue_id: str) -> Callable[[], bool]:
+    """Claim ``key`` if no row has it yet, waiting for nothing; returns a function that
+    tells, once the transaction is committed, whether the claim was made. (On PostgreSQL
+    the claim's transaction is then one round trip: nothing is read before its commit.)"""
+    cursor = _insert_claim(conn, key, owner, queue_id)
+    return lambda: cursor.rowcount == 1
 
 
 def claim_in(conn: Conn, key: str, owner: str, queue_id: str,
@@ -219,6 +232,11 @@ class AcceptedTables(Database):
         A power cut in between loses the claim, and with it only the retry's warning that it
         may deliver a second copy (the retry delivers again either way)."""
         try:
+            # Almost always the key is new: one statement. If a row has it, read that row.
+            made = await self._write(lambda conn: claim_if_new(conn, key, owner, queue_id),
+                                     durable=False)
+            if made():
+                return Claim(True, None)
             return await self._write(lambda conn: claim_in(conn, key, owner, queue_id, stale),
                                      durable=False)
         except sqlite3.Error as exc:
