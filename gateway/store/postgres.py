@@ -1,4 +1,5 @@
-"""The PostgreSQL engine: a pool of psycopg connections, each call one transaction on one.
+"""The PostgreSQL engine: a pool of psycopg connections; each write one transaction on one,
+each read its statements on one.
 
 The tables' SQL is the same as for SQLite (``?`` parameters become ``%s`` here); it runs on
 a thread pool as large as the connection pool, so the event loop never blocks. Reads run
