@@ -87,9 +87,14 @@ class GatewaySMTP(HookNames, SMTP):
         self._reply_lines: list[bytes] = []
 
     async def push(self, status: str | bytes) -> None:
-        """Send one reply line; a multi-line reply (EHLO's) goes out in one write."""
+        """Send one reply line; a multi-line reply (EHLO's) goes out in one write.
+
+        Replies may quote outside text (a downstream server's answer): a CR or LF inside a
+        line becomes a space, so that one reply is never read as two, and outside a session
+        that negotiated SMTPUTF8 a character that is not ASCII becomes ``?``."""
         if isinstance(status, str):
-            status = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+            status = _one_reply(status).encode("utf-8" if self.enable_SMTPUTF8 else "ascii",
+                                               "replace")
         if status.rpartition(b"\n")[2][3:4] == b"-":  # "250-...": more lines follow
             self._reply_lines.append(status)
             return
@@ -159,6 +164,15 @@ class GatewaySMTP(HookNames, SMTP):
                 return
             arg = drop_trailing_dot(arg)
         await super().smtp_RCPT(arg)
+
+
+def _one_reply(status: str) -> str:
+    """``status`` with every CR or LF that does not end a line of a multi-line reply made a
+    space (the lines of a reply are joined by CRLF)."""
+    if "\r" not in status and "\n" not in status:
+        return status
+    return "\r\n".join(" ".join(line.split()) if ("\r" in line or "\n" in line) else line
+                        for line in status.split("\r\n"))
 
 
 def _written_local(arg: str) -> str:

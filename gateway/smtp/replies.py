@@ -99,7 +99,7 @@ def _named(addresses: Sequence[str], limit: int = 5, width: int = 240) -> str:
 
 def downstream_temporary(detail: str, reached: Sequence[str]) -> str:
     """Not accepted, try again: and who got their copy already (a retry skips them)."""
-    first = DOWNSTREAM_TEMPORARY.format(detail=detail[:200])
+    first = DOWNSTREAM_TEMPORARY.format(detail=" ".join(detail.split())[:200])
     if not reached:
         return first
     return multiline("451", "4.4.1", [
