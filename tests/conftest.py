@@ -1,4 +1,5 @@
-"""Fixtures shared by the test suite: a recording downstream and a running gateway."""
+"""Fixtures shared by the test suite: a recording downstream, a running gateway, the
+machine's PostgreSQL, and an empty store on each engine."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ def postgres() -> Iterator[TestDatabase]:
     database = TestDatabase().create()
     yield database
     database.drop()
+
+
+@pytest.fixture(params=("sqlite", "postgresql"))
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The URL of an empty store on each engine (SQLite: the data directory's file)."""
+    if request.param == "sqlite":
+        return ""
+    database: TestDatabase = request.getfixturevalue("postgres")
+    return database.new_schema()
 
 
 @pytest.fixture(autouse=True)

@@ -69,14 +69,6 @@ class Rig:
     downstream: ScriptedDownstream
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "sqlite":
-        return ""
-    database: TestDatabase = request.getfixturevalue("postgres")
-    return database.new_schema()
-
-
 async def open_rig(tmp_path: Path, data: Path, store_url: str) -> Rig:
     """A submitter with the partners' policy, where partners may also get material that needs
     adjustment (communications and other outside recipients wait for review)."""

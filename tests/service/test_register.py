@@ -6,8 +6,6 @@ import asyncio
 import stat
 from pathlib import Path
 
-import pytest
-
 from gateway.adapters.register_key import key_path
 from gateway.core.message import read_message
 from gateway.core.register import ClientField, ClientRecord
@@ -16,14 +14,6 @@ from tests.core.mail import plain
 from tests.support.postgres import TestDatabase
 
 MAIL = read_message(plain("Cleared for publication\n\nWe met Amina Haddad.\n"))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "sqlite":
-        return ""
-    database: TestDatabase = request.getfixturevalue("postgres")
-    return database.new_schema()
 
 
 def test_the_index_follows_the_register(tmp_path: Path, store_url: str) -> None:

@@ -1,4 +1,5 @@
-"""The store's tests run on both engines: SQLite in a temporary directory, and PostgreSQL."""
+"""The store's tests run on both engines (``store_url`` in ``tests/conftest.py``): SQLite in a
+temporary directory, and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,18 +9,6 @@ from pathlib import Path
 import pytest
 
 from gateway.store.store import Store
-from tests.support.postgres import TestDatabase
-
-ENGINES = ("sqlite", "postgresql")
-
-
-@pytest.fixture(params=ENGINES)
-def store_url(request: pytest.FixtureRequest) -> str:
-    """The URL of an empty store on each engine (SQLite: the data directory's file)."""
-    if request.param == "sqlite":
-        return ""
-    database: TestDatabase = request.getfixturevalue("postgres")
-    return database.new_schema()
 
 
 @pytest.fixture
