@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from email import message_from_bytes
 from email.message import Message
 from email.policy import default
+from pathlib import Path
 
 import exifread
 import numpy as np
@@ -244,3 +247,23 @@ def test_photos_inside_a_zip_are_read_never_rewritten() -> None:
     assert (clean.name, clean.problem, clean.faces, clean.sharp_faces) == (
         "photos.zip/trip/clean.png", "", 1, 0)
     assert bomb.problem == "inside an archive: is too large to expand"
+
+
+def test_a_fresh_process_reads_a_heic_photo_with_the_plugin_loaded_only_then(
+        tmp_path: Path) -> None:
+    """The HEIF plugin (about 10 MB) is not loaded by a gateway at start, only by the first
+    image opened; an iPhone photo is still read then, in a process that opened none before."""
+    heic = tmp_path / "IMG_0001.HEIC"
+    heic.write_bytes(p.photo("HEIF", exif_block=p.exif()))
+    script = (
+        "import sys\n"
+        "import gateway.cli.serve, gateway.runtime.app, gateway.service.photos\n"
+        "assert 'pillow_heif' not in sys.modules, 'loaded at start'\n"
+        "from gateway.adapters.images.metadata import open_photo\n"
+        f"opened = open_photo(open({str(heic)!r}, 'rb').read(), 10**8)\n"
+        "print(opened.format, sorted(k.value for k in opened.metadata))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    fmt, _, kinds = done.stdout.strip().partition(" ")
+    assert fmt == "HEIF" and "location" in kinds, done.stdout

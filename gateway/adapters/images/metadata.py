@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pillow_heif
 from PIL import Image, ImageFile, ImageOps, IptcImagePlugin, TiffImagePlugin
 
 from gateway.core.photos import MetadataKind, exif_kinds, iptc_kinds, xmp_kinds
@@ -16,7 +16,15 @@ if TYPE_CHECKING:  # numpy (20 MB) is imported by the first photo whose faces ar
     import numpy as np
     import numpy.typing as npt
 
-pillow_heif.register_heif_opener()
+
+
+@functools.cache
+def heif() -> None:
+    """Teach Pillow HEIF (iPhone photos) before the first image is opened or written: the
+    plugin's library is about 10 MB, and most workers never open an image."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
 
 FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF")
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -71,6 +79,7 @@ def open_photo(data: bytes, max_pixels: int) -> Opened:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            heif()
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:

@@ -12,7 +12,7 @@ import warnings
 
 from PIL import Image, ImageOps
 
-from gateway.adapters.images.metadata import ImageProblem, sniff
+from gateway.adapters.images.metadata import ImageProblem, heif, sniff
 
 # The decoders a thumbnail may use (Pillow would otherwise try every plugin it has).
 DECODERS = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "GIF", "BMP")
@@ -34,6 +34,7 @@ def is_image(data: bytes, content_type: str) -> bool:
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
+    heif()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
