@@ -14,20 +14,20 @@ unreachable every call fails within ``timeout`` with a ``StoreError`` (the clien
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
-from psycopg.rows import RowMaker
 
 from gateway.store import migrate
 from gateway.store.conn import POSTGRESQL, Conn, Work
 from gateway.store.group import GroupCommit, Outcome
+from gateway.store.pg_batch import BatchConn, pg_sql, rows
 from gateway.store.records import StoreError
 
 T = TypeVar("T")
@@ -39,86 +39,25 @@ CONNECT_TIMEOUT = 3
 CHECK_IDLE = 2.0
 
 
-class Row(tuple[Any, ...]):
-    """A result row read by position or by column name, like ``sqlite3.Row``."""
-
-    _index: dict[str, int]
-
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return tuple.__getitem__(self, self._index[key])
-        return tuple.__getitem__(self, key)
-
-
-def _rows(cursor: Any) -> RowMaker[Row]:
-    index = {column.name: i for i, column in enumerate(cursor.description or ())}
-
-    def make(values: Sequence[Any]) -> Row:
-        row = Row(values)
-        row._index = index
-        return row
-
-    return make
-
-
-@lru_cache(maxsize=512)
-def _pg_sql(sql: str) -> str:
-    return sql.replace("%", "%%").replace("?", "%s")
-
-
-class _Pipelined:
-    """A cursor in pipeline mode: its statement is sent, its result not yet read. Reading a
-    row waits for it (psycopg does); reading ``rowcount`` syncs the pipeline first."""
-
-    def __init__(self, cursor: psycopg.Cursor[Row], pipeline: psycopg.Pipeline) -> None:
-        self._cursor = cursor
-        self._pipeline = pipeline
-
-    @property
-    def rowcount(self) -> int:
-        if self._cursor.rowcount < 0:
-            self._pipeline.sync()
-        return self._cursor.rowcount
-
-    def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._cursor)
-
-
 class PgConn:
-    """A psycopg connection inside a transaction, as the tables' code uses a connection.
-
-    With ``pipeline`` (the engine's calls), statements are sent without waiting for each
-    result: a transaction whose results are not read on the way (a hold's inserts) is one
-    round trip with its ``BEGIN`` and ``COMMIT``; the first result read waits for those
-    before it.
-    """
+    """A psycopg connection, as the tables' code uses a connection: each statement is sent
+    and its result read at once (the engine's reads, migrations, ``db`` commands)."""
 
     dialect = POSTGRESQL
 
-    def __init__(self, conn: psycopg.Connection[Any],
-                 pipeline: psycopg.Pipeline | None = None) -> None:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
-        self._pipeline = pipeline
-        # Checks run before the commit (``conn.check_at_commit``); outside a pipeline they
-        # run at once.
-        self.deferred: list[Callable[[], None]] | None = [] if pipeline is not None else None
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
-        cursor = self._conn.cursor(row_factory=_rows)
-        cursor.execute(_pg_sql(sql), tuple(parameters))
-        return cursor if self._pipeline is None else _Pipelined(cursor, self._pipeline)
+        cursor = self._conn.cursor(row_factory=rows)
+        cursor.execute(pg_sql(sql), tuple(parameters))
+        return cursor
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
-        cursor = self._conn.cursor(row_factory=_rows)
-        rows = [tuple(p) for p in parameters]
-        if rows:
-            cursor.executemany(_pg_sql(sql), rows)
+        cursor = self._conn.cursor(row_factory=rows)
+        values = [tuple(p) for p in parameters]
+        if values:
+            cursor.executemany(pg_sql(sql), values)
         return cursor
 
 
@@ -138,6 +77,15 @@ def _unavailable(exc: Exception) -> bool:
     if isinstance(cause, psycopg.errors.TransactionRollback):  # a deadlock: one lost
         return False
     return isinstance(cause, psycopg.OperationalError | psycopg_pool.PoolTimeout)
+
+
+def _roll_back(conn: psycopg.Connection[Any]) -> None:
+    """End a failed write's transaction, if the server has one open (a statement failed, or
+    the work raised after some were sent); a broken connection is the pool's to drop."""
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE or conn.broken:
+        return
+    with contextlib.suppress(psycopg.Error):  # the pool checks the connection it gets back
+        conn.execute("ROLLBACK", prepare=False)
 
 
 def describe(url: str) -> str:
@@ -196,31 +144,36 @@ class PostgresEngine:
         self._executor.shutdown(wait=True)
 
     def _run(self, work: Callable[[Conn], T], write: bool = True, durable: bool = True) -> T:
-        """``work`` with its statements pipelined, returning once the server answered them
-        all; raises if any failed.
+        """``work`` on a pooled connection, returning once the server answered it all;
+        raises if anything failed.
 
-        A write is one transaction: ``BEGIN`` (and, not ``durable``, ``SET LOCAL
-        synchronous_commit TO OFF``) goes out with the first statements and ``COMMIT`` with
-        the last, so that a transaction whose results are not read on the way (a hold's
-        inserts) is one round trip; if anything failed, nothing of it was committed. A read
-        runs its statements one by one, without a transaction: at PostgreSQL's READ
-        COMMITTED each statement sees the database as of its own start either way, and a
-        one-statement read is one round trip instead of four.
+        A write is one transaction on a ``BatchConn`` (``pg_batch.py``): ``BEGIN`` (and, not
+        ``durable``, ``SET LOCAL synchronous_commit TO OFF``) goes out with the first
+        statements and ``COMMIT`` with the last, so that a transaction whose results are not
+        read on the way (a claim, a hold's inserts) is one round trip. If anything failed,
+        it is rolled back before the connection goes back to the pool. A read runs its
+        statements one by one, without a transaction: at PostgreSQL's READ COMMITTED each
+        statement sees the database as of its own start either way, and a one-statement read
+        is one round trip instead of three.
         """
         try:
             with self._pool.connection(timeout=self._timeout) as conn:
                 try:
                     if not write:  # each statement's result is read at once anyway
                         return work(PgConn(conn))
-                    with conn.pipeline() as pipeline:
-                        pg = PgConn(conn, pipeline)
-                        conn.execute("BEGIN", prepare=False)
-                        if not durable:  # answered before the WAL is flushed (group.py)
-                            conn.execute("SET LOCAL synchronous_commit TO OFF", prepare=False)
-                        result = work(pg)
-                        for check in pg.deferred or ():
+                    batch = BatchConn(conn)
+                    batch.send("BEGIN")
+                    if not durable:  # answered before the WAL is flushed (group.py)
+                        batch.send("SET LOCAL synchronous_commit TO OFF")
+                    try:
+                        result = work(batch)
+                        for check in batch.deferred:
                             check()
-                        conn.execute("COMMIT", prepare=False)
+                        batch.send("COMMIT")
+                        batch.flush()
+                    except BaseException:
+                        _roll_back(conn)
+                        raise
                     return result
                 finally:
                     self._last_used[id(conn)] = time.monotonic()

@@ -1,10 +1,11 @@
 """Round trips to the store per held message: what the hold path asks of PostgreSQL (or SQLite).
 
 ``scripts/bench --hold-trips`` runs it (a profile, not a timed test; ``--sessions N``
-submits N at once, ``--no-pipeline`` runs PostgreSQL without pipeline mode). It submits ``--count``
-wholly held messages through the real use case (``Submitter``) on a fresh store, one at a
-time (no group commit shares a transaction), and counts per message the queries sent to the
-server (each a round trip: ``BEGIN`` and ``COMMIT`` included), the commits, and the
+submits N at once, ``--one-by-one`` sends each PostgreSQL statement and waits for it). It
+submits ``--count`` wholly held messages through the real use case (``Submitter``) on a
+fresh store, one at a time (no group commit shares a transaction), and counts per message
+the queries sent to the server (each a round trip; a write's statements, ``BEGIN`` and
+``COMMIT`` included, go as one query string until a result is read), the commits, and the
 statements per kind. On SQLite it counts statements and commits the same way.
 """
 
@@ -36,6 +37,7 @@ from gateway.policyfiles.load import load_policy  # noqa: E402
 from gateway.service.outcome import Incoming, OutcomeKind  # noqa: E402
 from gateway.service.submit import Submitter  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
+from gateway.store.pg_batch import SEPARATOR  # noqa: E402
 from gateway.store.store import Store  # noqa: E402
 from tests.support.gateway import EXAMPLE_POLICIES, message  # noqa: E402
 from tests.support.postgres import TestDatabase  # noqa: E402
@@ -85,6 +87,10 @@ def counting_postgresql(counts: Counts) -> Iterator[None]:
                 counts.waits += 1
             if name == "send_query_prepared":
                 counts.saw(b"EXECUTE prepared")
+            elif name == "send_query":  # a write's statements, sent as one query string
+                text = args[0] if isinstance(args[0], bytes) else str(args[0]).encode()
+                for statement in text.split(SEPARATOR.encode()):
+                    counts.saw(statement)
             elif name not in ("send_prepare", "pipeline_sync", "send_flush_request"):
                 counts.saw(args[0])
             return original(self, *args, **kwargs)
@@ -161,7 +167,7 @@ async def _run(url: str, data: Path, count: int, sessions: int = 1) -> Counts:
     return measured
 
 
-def _without_pipeline() -> None:
+def _one_by_one() -> None:
     from gateway.store import postgres
 
     def run(self: Any, work: Any, write: bool = True, durable: bool = True) -> Any:
@@ -181,12 +187,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--count", type=int, default=50, help="held messages (50)")
     parser.add_argument("--sessions", type=int, default=1,
                         help="messages submitted at once (1: one at a time)")
-    parser.add_argument("--no-pipeline", action="store_true",
-                        help="PostgreSQL without pipeline mode (for comparison)")
+    parser.add_argument("--one-by-one", action="store_true",
+                        help="PostgreSQL: each statement sent and waited for (for comparison)")
     args = parser.parse_args(argv)
     configure("warning")  # not a log line per message
-    if args.no_pipeline:
-        _without_pipeline()
+    if args.one_by_one:
+        _one_by_one()
     database = TestDatabase().create()
     try:
         with tempfile.TemporaryDirectory(prefix="stampgate-trips-") as tmp:
