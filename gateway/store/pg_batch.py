@@ -9,6 +9,11 @@ round trip, and one result parse per statement in libpq. This costs the gateway 
 than psycopg's pipeline mode, which it replaces for writes: a statement there goes through
 several Python generators, and the gateway's event loop waits for the interpreter meanwhile.
 
+So that the server does not parse and plan each statement again, a statement is prepared
+(``PREPARE``) on a connection the first time it is queued there outside a transaction, and
+queued as ``EXECUTE name(values)`` from then on. One the server cannot prepare (a
+parameter whose type it cannot tell) is sent with its values in its text, as before.
+
 A parameter too large to quote cheaply (a sealed message body) is sent bound instead, after
 what is queued: one round trip more, for a message that size. If a statement fails, the
 server runs nothing after it in its query string; the caller rolls the transaction back.
@@ -16,6 +21,9 @@ server runs nothing after it in its query string; the caller rolls the transacti
 
 from __future__ import annotations
 
+import itertools
+import re
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
@@ -31,6 +39,16 @@ QUOTE_LIMIT = 64 * 1024
 MANY_LIMIT = 100
 # Between the statements of one query string (tests/perf/bench_hold_trips.py splits on it).
 SEPARATOR = ";\n"
+# Statements prepared on one connection at most (SQL made per call would grow it forever).
+PREPARED_LIMIT = 200
+
+_names: dict[str, str] = {}  # SQL: the name it is prepared under, on any connection
+_numbers = itertools.count(1)  # one name per SQL, whichever thread comes first
+_unpreparable: set[str] = set()
+# A table or column not there yet (it is being made, or migrated): prepared another time.
+_NOT_YET = frozenset({"42P01", "42703"})
+_prepared: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[str]] = (
+    weakref.WeakKeyDictionary())
 
 
 class Row(tuple[Any, ...]):
@@ -59,6 +77,18 @@ def rows(cursor: Any) -> RowMaker[Row]:
 def pg_sql(sql: str) -> str:
     """The tables' SQL (``?`` parameters) as psycopg takes it (``%s``)."""
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+@lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
+    """The tables' SQL with its parameters numbered, as ``PREPARE`` takes it ($1, $2...)."""
+    count = iter(range(1, sql.count("?") + 1))
+    return re.sub(r"\?", lambda _: f"${next(count)}", sql)
+
+
+@lru_cache(maxsize=64)
+def _arguments(count: int) -> str:
+    return "(" + ", ".join(["%s"] * count) + ")" if count else ""
 
 
 class Result:
@@ -148,8 +178,36 @@ class BatchConn:
             cursor.execute(pg_sql(sql), values)
             return cursor
         result = Result(self)
-        self._queue.append((self._cursor.mogrify(pg_sql(sql), values), result))
+        name = self._prepared_name(sql)
+        if name is None:
+            text = self._cursor.mogrify(pg_sql(sql), values)
+        else:
+            text = "EXECUTE " + name + self._cursor.mogrify(_arguments(len(values)), values)
+        self._queue.append((text, result))
         return result
+
+    def _prepared_name(self, sql: str) -> str | None:
+        """The name ``sql`` is prepared under on this connection; prepared now if the
+        connection is outside a transaction (nothing of this one was sent yet)."""
+        prepared = _prepared.setdefault(self._conn, set())
+        name = _names.get(sql)
+        if name is not None and name in prepared:
+            return name
+        if (sql in _unpreparable or len(prepared) >= PREPARED_LIMIT
+                or self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
+            return None
+        if name is None:
+            name = _names.setdefault(sql, f"stampgate_{next(_numbers)}")
+        try:
+            self._conn.execute(f"PREPARE {name} AS {_numbered(sql)}", prepare=False)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:  # outside a transaction: nothing is lost; sent as text
+            if exc.sqlstate not in _NOT_YET:
+                _unpreparable.add(sql)
+            return None
+        prepared.add(name)
+        return name
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
         values = [tuple(p) for p in parameters]

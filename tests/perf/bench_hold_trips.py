@@ -37,6 +37,7 @@ from gateway.policyfiles.load import load_policy  # noqa: E402
 from gateway.service.outcome import Incoming, OutcomeKind  # noqa: E402
 from gateway.service.submit import Submitter  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
+from gateway.store import pg_batch  # noqa: E402
 from gateway.store.pg_batch import SEPARATOR  # noqa: E402
 from gateway.store.store import Store  # noqa: E402
 from tests.support.gateway import EXAMPLE_POLICIES, message  # noqa: E402
@@ -89,7 +90,10 @@ def counting_postgresql(counts: Counts) -> Iterator[None]:
                 counts.saw(b"EXECUTE prepared")
             elif name == "send_query":  # a write's statements, sent as one query string
                 text = args[0] if isinstance(args[0], bytes) else str(args[0]).encode()
+                prepared = {name.encode(): sql.encode() for sql, name in pg_batch._names.items()}
                 for statement in text.split(SEPARATOR.encode()):
+                    if statement.startswith(b"EXECUTE "):  # counted as what was prepared
+                        statement = prepared[statement[8:].partition(b"(")[0]]
                     counts.saw(statement)
             elif name not in ("send_prepare", "pipeline_sync", "send_flush_request"):
                 counts.saw(args[0])
