@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
-from psycopg.rows import RowMaker
+from psycopg.rows import RowMaker, tuple_row
 
 from gateway.store.conn import POSTGRESQL
 
@@ -71,6 +71,12 @@ def rows(cursor: Any) -> RowMaker[Row]:
         return row
 
     return make
+
+
+def _named(cursor: psycopg.ClientCursor[tuple[Any, ...]]) -> list[Row]:
+    """The current result's rows, readable by column name too."""
+    make = rows(cursor)
+    return [make(values) for values in cursor.fetchall()]
 
 
 @lru_cache(maxsize=512)
@@ -161,7 +167,8 @@ class BatchConn:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
-        self._cursor = psycopg.ClientCursor(conn, row_factory=rows)
+        # Rows as plain tuples: most results are commands, for which no column is read.
+        self._cursor = psycopg.ClientCursor(conn, row_factory=tuple_row)
         self._queue: list[tuple[str, Result | None]] = []
         # Checks run before the commit (``conn.check_at_commit``), once all is queued.
         self.deferred: list[Callable[[], None]] = []
@@ -230,5 +237,5 @@ class BatchConn:
             if n:
                 cursor.nextset()
             if result is not None:
-                result._set(cursor.fetchall() if cursor.description is not None else [],
-                            cursor.rowcount)
+                result._set(_named(cursor) if cursor.pgresult is not None
+                            and cursor.pgresult.nfields else [], cursor.rowcount)
