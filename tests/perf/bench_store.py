@@ -1,20 +1,27 @@
 """Hold-path and relay-path rate on the SQLite store and on PostgreSQL, same run.
 
 ``scripts/bench --stores`` runs it (not a timed test). Each round starts, per target, a real
-gateway process (``--workers 1``) relaying over loopback to a recording downstream, sends
-``--count`` 5 KB messages from ``--sessions`` concurrent SMTP sessions, and measures accepted
-messages per second. Targets: one gateway on SQLite, one on PostgreSQL, and two gateways
-sharing PostgreSQL (the client alternates between them). Rounds interleave the targets; the
-report gives the median per target and the ratios to SQLite. PostgreSQL is the machine's
+gateway process (``--workers 1``) relaying over loopback to a downstream, sends ``--count``
+5 KB messages from ``--sessions`` concurrent SMTP sessions, and measures accepted messages
+per second. Targets: one gateway on SQLite, one on PostgreSQL, and two gateways sharing
+PostgreSQL (half the sessions to each). Rounds interleave the targets; the report gives the
+median per target and the ratios to SQLite. PostgreSQL is the machine's
 (``STAMPGATE_TEST_POSTGRES``); each target gets a fresh schema in a database made for the run.
+
+The client and the downstream are Postfix's ``smtp-source`` and ``smtp-sink`` (a new session
+per message, as in ``bench.py``): written in C, they leave the two cores to the gateway and
+PostgreSQL. ``--client aiosmtplib`` sends from Python sessions that each send many messages,
+to a recording downstream in the same process (the harness of the figures before it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +32,10 @@ import aiosmtplib
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "perf"))
+
+from loadgen import make_message, write_source_file  # noqa: E402
+from servers import LOOPBACK, Sink  # noqa: E402
 
 from tests.support.downstream import Downstream  # noqa: E402
 from tests.support.gateway import GatewayProcess, message  # noqa: E402
@@ -40,6 +51,45 @@ PATHS = {
 TARGETS = ("sqlite", "postgresql", "postgresql-2")
 # A run that has not finished in this time is stopped: a stuck gateway cannot hang the bench.
 RUN_DEADLINE = 300.0
+RUNS = itertools.count(1)
+
+
+class SinkDownstream:
+    """``smtp-sink`` as the gateways' downstream; counts what reached it."""
+
+    def __init__(self) -> None:
+        self.sink = Sink()
+        self.url = f"smtp://{LOOPBACK}:{self.sink.port}"
+
+    def stop(self) -> None:
+        self.sink.close()
+
+
+def _source(ports: Sequence[int], path: str, work: Path, count: int,
+            sessions: int) -> tuple[int, float]:
+    """``smtp-source`` runs, one per port at once, sharing ``count`` and ``sessions``; each
+    message has a recipient of its own (``-N`` numbers them), so none is a retry of
+    another. Messages accepted (all, or the run fails) and seconds taken."""
+    rcpt, body = PATHS[path]
+    stamp, _, _ = body.partition("\n")
+    file = work / f"{path}.eml"
+    if not file.exists():
+        write_source_file(make_message(5 * 1024, stamp, [rcpt]), file)
+    run = next(RUNS)
+    started = time.perf_counter()
+    runs = []
+    for i, port in enumerate(ports):
+        share = count // len(ports) + (i < count % len(ports))
+        runs.append(subprocess.Popen(
+            ["smtp-source", "-N", "-s", str(max(1, sessions // len(ports))), "-m", str(share),
+             "-F", str(file), "-f", "alice@example.org", "-t", f"r{run}p{i}-{rcpt}",
+             "-M", "bench-client.localdomain", f"{LOOPBACK}:{port}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    for process in runs:
+        output, _ = process.communicate(timeout=RUN_DEADLINE)
+        if process.returncode != 0:
+            raise SystemExit(f"smtp-source failed ({process.returncode}): {output[:300]}")
+    return count, time.perf_counter() - started
 
 
 async def _send(ports: Sequence[int], rcpt: str, body: str, count: int,
@@ -66,8 +116,8 @@ async def _send(ports: Sequence[int], rcpt: str, body: str, count: int,
     return accepted, time.perf_counter() - started
 
 
-def _run(target: str, path: str, work: Path, database: TestDatabase, downstream: Downstream,
-         count: int, sessions: int) -> float:
+def _run(target: str, path: str, work: Path, database: TestDatabase,
+         downstream: SinkDownstream | Downstream, count: int, sessions: int) -> float:
     url = "" if target == "sqlite" else database.new_schema()
     instances = 2 if target.endswith("-2") else 1
     gateways = []
@@ -78,17 +128,28 @@ def _run(target: str, path: str, work: Path, database: TestDatabase, downstream:
     try:
         for gateway in gateways:
             gateway.start()
-        rcpt, body = PATHS[path]
-        asyncio.run(_send([g.port for g in gateways], rcpt, body, 20, min(sessions, 4)))  # warm
-        accepted, seconds = asyncio.run(_send([g.port for g in gateways], rcpt, body, count,
-                                              sessions))
+        ports = [g.port for g in gateways]
+        if isinstance(downstream, SinkDownstream):
+            _source(ports, path, work, 20, min(sessions, 4))  # warm
+            sink = downstream.sink
+            before = sink.settle()
+            accepted, seconds = _source(ports, path, work, count, sessions)
+            expected = before + (count if path == "relay" else 0)
+            if sink.wait_for(expected, 30) != expected or sink.settle() != expected:
+                raise SystemExit(f"{target} {path}: the sink has {sink.count - before} "
+                                 f"messages of this run, not {expected - before}")
+        else:
+            rcpt, body = PATHS[path]
+            asyncio.run(_send(ports, rcpt, body, 20, min(sessions, 4)))  # warm
+            accepted, seconds = asyncio.run(_send(ports, rcpt, body, count, sessions))
         if accepted != count:
             raise SystemExit(f"{target} {path}: {count - accepted} of {count} not accepted")
         return count / seconds
     finally:
         for gateway in gateways:
             gateway.stop()
-        downstream.clear()
+        if isinstance(downstream, Downstream):
+            downstream.clear()
 
 
 def main(argv: Sequence[str]) -> int:
@@ -98,9 +159,13 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per target (3)")
     parser.add_argument("--paths", default="hold,relay", help="hold,relay (both)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write all results")
+    parser.add_argument("--client", choices=("smtp-source", "aiosmtplib"),
+                        default="smtp-source",
+                        help="the load generator and downstream (smtp-source with smtp-sink)")
     args = parser.parse_args(argv)
     database = TestDatabase().create()
-    downstream = Downstream().start()
+    downstream: SinkDownstream | Downstream = (SinkDownstream() if args.client == "smtp-source"
+                               else Downstream().start())
     paths = [p for p in args.paths.split(",") if p]
     if not set(paths) <= set(PATHS):
         parser.error(f"--paths: choose from {', '.join(PATHS)}")
@@ -118,8 +183,8 @@ def main(argv: Sequence[str]) -> int:
     finally:
         downstream.stop()
         database.drop()
-    print(f"\n{args.count} messages of 5 KB per run, {args.sessions} sessions, "
-          f"median of {args.rounds} rounds (msgs/s; ratio to SQLite)\n")
+    print(f"\n{args.count} messages of 5 KB per run, {args.sessions} sessions "
+          f"({args.client}), median of {args.rounds} rounds (msgs/s; ratio to SQLite)\n")
     print("| path | SQLite, 1 gateway | PostgreSQL, 1 gateway | PostgreSQL, 2 gateways |")
     print("|---|---|---|---|")
     for path, by_target in rates.items():
