@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import aiosmtplib
 
@@ -116,8 +118,42 @@ async def _send(ports: Sequence[int], rcpt: str, body: str, count: int,
     return accepted, time.perf_counter() - started
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _postgres_seconds() -> float:
+    """CPU of every PostgreSQL process on the machine so far (the server runs here)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() != "postgres":
+                        continue
+            except OSError:
+                continue
+            total += _cpu_seconds(int(entry))
+    return total
+
+
+class Run(NamedTuple):
+    rate: float  # messages accepted per second
+    gateway_ms: float  # CPU per message: the gateways'
+    postgres_ms: float  # and the PostgreSQL server's
+
+
 def _run(target: str, path: str, work: Path, database: TestDatabase,
-         downstream: SinkDownstream | Downstream, count: int, sessions: int) -> float:
+         downstream: SinkDownstream | Downstream, count: int, sessions: int) -> Run:
     url = "" if target == "sqlite" else database.new_schema()
     instances = 2 if target.endswith("-2") else 1
     gateways = []
@@ -129,10 +165,12 @@ def _run(target: str, path: str, work: Path, database: TestDatabase,
         for gateway in gateways:
             gateway.start()
         ports = [g.port for g in gateways]
+        pids = [g.proc.pid for g in gateways if g.proc is not None]
         if isinstance(downstream, SinkDownstream):
             _source(ports, path, work, 20, min(sessions, 4))  # warm
             sink = downstream.sink
             before = sink.settle()
+            cpu = sum(map(_cpu_seconds, pids)), _postgres_seconds()
             accepted, seconds = _source(ports, path, work, count, sessions)
             expected = before + (count if path == "relay" else 0)
             if sink.wait_for(expected, 30) != expected or sink.settle() != expected:
@@ -141,10 +179,15 @@ def _run(target: str, path: str, work: Path, database: TestDatabase,
         else:
             rcpt, body = PATHS[path]
             asyncio.run(_send(ports, rcpt, body, 20, min(sessions, 4)))  # warm
+            cpu = sum(map(_cpu_seconds, pids)), _postgres_seconds()
             accepted, seconds = asyncio.run(_send(ports, rcpt, body, count, sessions))
         if accepted != count:
             raise SystemExit(f"{target} {path}: {count - accepted} of {count} not accepted")
-        return count / seconds
+        # Read after the sink check: what a gateway did for the last messages is counted.
+        gateway_cpu = sum(map(_cpu_seconds, pids)) - cpu[0]
+        postgres_cpu = _postgres_seconds() - cpu[1]
+        return Run(count / seconds, gateway_cpu / count * 1000,
+                   postgres_cpu / count * 1000 if url else 0.0)
     finally:
         for gateway in gateways:
             gateway.stop()
@@ -169,17 +212,19 @@ def main(argv: Sequence[str]) -> int:
     paths = [p for p in args.paths.split(",") if p]
     if not set(paths) <= set(PATHS):
         parser.error(f"--paths: choose from {', '.join(PATHS)}")
-    rates: dict[str, dict[str, list[float]]] = {p: {t: [] for t in TARGETS} for p in paths}
+    runs: dict[str, dict[str, list[Run]]] = {p: {t: [] for t in TARGETS} for p in paths}
     try:
         with tempfile.TemporaryDirectory(prefix="stampgate-bench-store-") as tmp:
             for round_number in range(args.rounds):
                 for path in paths:
                     for target in TARGETS:
-                        rate = _run(target, path, Path(tmp), database, downstream,
-                                    args.count, args.sessions)
-                        rates[path][target].append(rate)
+                        run = _run(target, path, Path(tmp), database, downstream,
+                                   args.count, args.sessions)
+                        runs[path][target].append(run)
                         print(f"round {round_number + 1} {path:<5} {target:<13} "
-                              f"{rate:7.1f} msgs/s", file=sys.stderr, flush=True)
+                              f"{run.rate:7.1f} msgs/s, CPU per message: gateway "
+                              f"{run.gateway_ms:.2f} ms, PostgreSQL {run.postgres_ms:.2f} ms",
+                              file=sys.stderr, flush=True)
     finally:
         downstream.stop()
         database.drop()
@@ -187,14 +232,25 @@ def main(argv: Sequence[str]) -> int:
           f"({args.client}), median of {args.rounds} rounds (msgs/s; ratio to SQLite)\n")
     print("| path | SQLite, 1 gateway | PostgreSQL, 1 gateway | PostgreSQL, 2 gateways |")
     print("|---|---|---|---|")
-    for path, by_target in rates.items():
-        base = statistics.median(by_target["sqlite"])
-        cells = [f"{statistics.median(by_target[t]):.1f}"
-                 + ("" if t == "sqlite" else f" ({statistics.median(by_target[t]) / base:.2f}x)")
+    for path, by_target in runs.items():
+        rates = {t: statistics.median(r.rate for r in by_target[t]) for t in TARGETS}
+        cells = [f"{rates[t]:.1f}" + ("" if t == "sqlite" else
+                                      f" ({rates[t] / rates['sqlite']:.2f}x)")
+                 for t in TARGETS]
+        print(f"| {path} | " + " | ".join(cells) + " |")
+    print("\nCPU per message (ms, median): the gateways' / the PostgreSQL server's\n")
+    print("| path | SQLite, 1 gateway | PostgreSQL, 1 gateway | PostgreSQL, 2 gateways |")
+    print("|---|---|---|---|")
+    for path, by_target in runs.items():
+        cells = [f"{statistics.median(r.gateway_ms for r in by_target[t]):.2f}"
+                 + ("" if t == "sqlite" else
+                    f" / {statistics.median(r.postgres_ms for r in by_target[t]):.2f}")
                  for t in TARGETS]
         print(f"| {path} | " + " | ".join(cells) + " |")
     if args.json:
-        args.json.write_text(json.dumps(rates, indent=2) + "\n")
+        args.json.write_text(json.dumps(
+            {p: {t: [r._asdict() for r in rs] for t, rs in by.items()} for p, by in runs.items()},
+            indent=2) + "\n")
     return 0
 
 
