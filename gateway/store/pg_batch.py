@@ -97,6 +97,11 @@ def _arguments(count: int) -> str:
     return "(" + ", ".join(["%s"] * count) + ")" if count else ""
 
 
+def forget_prepared(conn: psycopg.Connection[Any]) -> None:
+    """The server no longer has this connection's prepared statements: prepare anew."""
+    _prepared.pop(conn, None)
+
+
 class Result:
     """One queued statement's result; reading it sends the queue first, if it is waiting."""
 

@@ -27,7 +27,7 @@ import psycopg_pool
 from gateway.store import migrate
 from gateway.store.conn import POSTGRESQL, Conn, Work
 from gateway.store.group import GroupCommit, Outcome
-from gateway.store.pg_batch import BatchConn, pg_sql, rows
+from gateway.store.pg_batch import BatchConn, forget_prepared, pg_sql, rows
 from gateway.store.records import StoreError
 
 T = TypeVar("T")
@@ -77,6 +77,24 @@ def _unavailable(exc: Exception) -> bool:
     if isinstance(cause, psycopg.errors.TransactionRollback):  # a deadlock: one lost
         return False
     return isinstance(cause, psycopg.OperationalError | psycopg_pool.PoolTimeout)
+
+
+def _transaction(conn: psycopg.Connection[Any], work: Callable[[Conn], T], durable: bool) -> T:
+    """``work`` as one transaction on a ``BatchConn``; rolled back if anything failed."""
+    batch = BatchConn(conn)
+    batch.send("BEGIN")
+    if not durable:  # answered before the WAL is flushed (group.py)
+        batch.send("SET LOCAL synchronous_commit TO OFF")
+    try:
+        result = work(batch)
+        for check in batch.deferred:
+            check()
+        batch.send("COMMIT")
+        batch.flush()
+    except BaseException:
+        _roll_back(conn)
+        raise
+    return result
 
 
 def _roll_back(conn: psycopg.Connection[Any]) -> None:
@@ -161,20 +179,13 @@ class PostgresEngine:
                 try:
                     if not write:  # each statement's result is read at once anyway
                         return work(PgConn(conn))
-                    batch = BatchConn(conn)
-                    batch.send("BEGIN")
-                    if not durable:  # answered before the WAL is flushed (group.py)
-                        batch.send("SET LOCAL synchronous_commit TO OFF")
                     try:
-                        result = work(batch)
-                        for check in batch.deferred:
-                            check()
-                        batch.send("COMMIT")
-                        batch.flush()
-                    except BaseException:
-                        _roll_back(conn)
-                        raise
-                    return result
+                        return _transaction(conn, work, durable)
+                    except psycopg.errors.InvalidSqlStatementName:
+                        # Its prepared statements are gone (DEALLOCATE, or a pooler in
+                        # between): nothing was committed; prepare them again, once.
+                        forget_prepared(conn)
+                        return _transaction(conn, work, durable)
                 finally:
                     self._last_used[id(conn)] = time.monotonic()
         except psycopg_pool.PoolTimeout as exc:
