@@ -39,8 +39,10 @@ QUOTE_LIMIT = 64 * 1024
 MANY_LIMIT = 100
 # Between the statements of one query string (tests/perf/bench_hold_trips.py splits on it).
 SEPARATOR = ";\n"
-# Statements prepared on one connection at most (SQL made per call would grow it forever).
+# Statements prepared on one connection, and named in all, at most: SQL made per call (a
+# list of values of any length) must not grow them without end.
 PREPARED_LIMIT = 200
+NAMES_LIMIT = 1000
 
 _names: dict[str, str] = {}  # SQL: the name it is prepared under, on any connection
 _numbers = itertools.count(1)  # one name per SQL, whichever thread comes first
@@ -209,6 +211,8 @@ class BatchConn:
                 or self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
             return None
         if name is None:
+            if len(_names) >= NAMES_LIMIT:
+                return None
             name = _names.setdefault(sql, f"stampgate_{next(_numbers)}")
         try:
             self._conn.execute(f"PREPARE {name} AS {_numbered(sql)}", prepare=False)
