@@ -51,7 +51,8 @@ def transaction(url: str, data_dir: Path, *, create: bool = False) -> Iterator[C
 def _postgresql(url: str) -> Iterator[Conn]:
     import psycopg
 
-    from gateway.store.postgres import CONNECT_TIMEOUT, PgConn, describe
+    from gateway.store.pg_batch import PgConn
+    from gateway.store.postgres import CONNECT_TIMEOUT, describe
 
     try:
         connection = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT)

@@ -104,6 +104,28 @@ def forget_prepared(conn: psycopg.Connection[Any]) -> None:
     _prepared.pop(conn, None)
 
 
+class PgConn:
+    """A psycopg connection, as the tables' code uses a connection: each statement is sent
+    and its result read at once (the engine's reads, migrations, ``db`` commands)."""
+
+    dialect = POSTGRESQL
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        cursor = self._conn.cursor(row_factory=rows)
+        cursor.execute(pg_sql(sql), tuple(parameters))
+        return cursor
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
+        cursor = self._conn.cursor(row_factory=rows)
+        values = [tuple(p) for p in parameters]
+        if values:
+            cursor.executemany(pg_sql(sql), values)
+        return cursor
+
+
 class Result:
     """One queued statement's result; reading it sends the queue first, if it is waiting."""
 
@@ -174,6 +196,7 @@ class BatchConn:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
+        self._bound = PgConn(conn)  # for what is sent bound, after the queue
         # Rows as plain tuples: most results are commands, for which no column is read.
         self._cursor = psycopg.ClientCursor(conn, row_factory=tuple_row)
         self._queue: list[tuple[str, Result | None]] = []
@@ -188,9 +211,7 @@ class BatchConn:
         values = tuple(parameters)
         if any(_large(v) for v in values):
             self.flush()
-            cursor = self._conn.cursor(row_factory=rows)
-            cursor.execute(pg_sql(sql), values)
-            return cursor
+            return self._bound.execute(sql, values)
         result = Result(self)
         name = self._prepared_name(sql)
         if name is None:
@@ -229,10 +250,7 @@ class BatchConn:
         values = [tuple(p) for p in parameters]
         if len(values) > MANY_LIMIT or any(_large(v) for row in values for v in row):
             self.flush()
-            cursor = self._conn.cursor(row_factory=rows)
-            if values:
-                cursor.executemany(pg_sql(sql), values)
-            return cursor
+            return self._bound.executemany(sql, values)
         return _Total([self.execute(sql, row) for row in values])
 
     def flush(self) -> None:

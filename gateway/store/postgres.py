@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ import psycopg_pool
 from gateway.store import migrate
 from gateway.store.conn import POSTGRESQL, Conn, Work
 from gateway.store.group import GroupCommit, Outcome
-from gateway.store.pg_batch import BatchConn, forget_prepared, pg_sql, rows
+from gateway.store.pg_batch import BatchConn, PgConn, forget_prepared
 from gateway.store.records import StoreError
 
 T = TypeVar("T")
@@ -37,28 +37,6 @@ TIMEOUT = 5.0
 CONNECT_TIMEOUT = 3
 # Seconds a pooled connection may sit unused before it is checked when handed out again.
 CHECK_IDLE = 2.0
-
-
-class PgConn:
-    """A psycopg connection, as the tables' code uses a connection: each statement is sent
-    and its result read at once (the engine's reads, migrations, ``db`` commands)."""
-
-    dialect = POSTGRESQL
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
-
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
-        cursor = self._conn.cursor(row_factory=rows)
-        cursor.execute(pg_sql(sql), tuple(parameters))
-        return cursor
-
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
-        cursor = self._conn.cursor(row_factory=rows)
-        values = [tuple(p) for p in parameters]
-        if values:
-            cursor.executemany(pg_sql(sql), values)
-        return cursor
 
 
 def _store_error(exc: Exception) -> Exception:

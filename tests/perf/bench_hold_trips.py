@@ -177,11 +177,11 @@ def _one_by_one() -> None:
     def run(self: Any, work: Any, write: bool = True, durable: bool = True) -> Any:
         with self._pool.connection(timeout=self._timeout) as conn:
             if not write:
-                return work(postgres.PgConn(conn))
+                return work(pg_batch.PgConn(conn))
             with conn.transaction():
                 if not durable:
                     conn.execute("SET LOCAL synchronous_commit TO OFF")
-                return work(postgres.PgConn(conn))
+                return work(pg_batch.PgConn(conn))
 
     postgres.PostgresEngine._run = run  # type: ignore[method-assign]
 

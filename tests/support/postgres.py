@@ -14,7 +14,7 @@ import urllib.parse
 import psycopg
 
 from gateway.store import migrate
-from gateway.store.postgres import PgConn
+from gateway.store.pg_batch import PgConn
 
 SERVER = os.environ.get("STAMPGATE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
