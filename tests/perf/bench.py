@@ -49,7 +49,7 @@ from loadgen import (
     write_source_file,
 )
 from procs import ProcessTree, Sampler, cpu_times, machine_busy
-from servers import LOOPBACK, BenchError, Gateway, Postfix, Sink
+from servers import LOOPBACK, BenchError, Floor, Gateway, Postfix, Sink
 
 from gateway.core.register import ClientField
 
@@ -67,7 +67,9 @@ HOLD_TO = "partner@outside.test"  # external: Needs adjustment is held
 CLEARED = "Cleared for publication"
 INTERNAL = "Internal"
 NEEDS_ADJUSTMENT = "Needs adjustment in 2 ways: blur face, change name"
-TARGETS = ("direct", "postfix", "stampgate")
+# floor-*: aiosmtpd and aiosmtplib with none of stampgate's work (--floor, floor_relay.py)
+FLOORS = ("accept", "relay", "durable")
+TARGETS = ("direct", "postfix", *(f"floor-{mode}" for mode in FLOORS), "stampgate")
 QUIET = 0.15  # other work below this fraction of the machine counts as quiet
 RUN_TIMEOUT = 300.0  # seconds any one load run may take
 DRAIN_TIMEOUT = 300.0  # seconds Postfix may take to hand its queue to the sink
@@ -115,6 +117,7 @@ class ConfigResult:
     peak_rss_kb: int = 0
     peak_pss_kb: int = 0
     hwm_sum_kb: int = 0
+    floor_rss_kb: dict[str, int] = field(default_factory=dict)  # peak RSS of each floor
 
     def rates(self, target: str) -> list[float]:
         return [r.rate for r in self.runs if r.target == target]
@@ -181,10 +184,14 @@ class Bench:
         if not args.no_postfix:
             self.postfix = Postfix(self.sink.port)
             self.postfix.start()
+        self.floors: dict[str, Floor] = {}
+        for mode in FLOORS if args.floor else ():
+            self.floors[f"floor-{mode}"] = Floor(mode, self.sink.port, args.workers)
         self.gateway.wait_ready()
         self.ports = {"direct": self.sink.port, "stampgate": self.gateway.port}
         if self.postfix is not None:
             self.ports["postfix"] = self.postfix.port
+        self.ports.update({name: floor.port for name, floor in self.floors.items()})
         self.targets = [t for t in TARGETS if t in self.ports]
         self.files: dict[tuple[int, str], Path] = {}
         self.direct_and_postfix = 0  # messages sent to the sink other than by the gateway
@@ -205,7 +212,7 @@ class Bench:
             self.wait_budget -= 5.5
 
     def close(self) -> None:
-        for close in (self.gateway.close,
+        for close in (self.gateway.close, *(f.close for f in self.floors.values()),
                       self.postfix.close if self.postfix else None, self.sink.close):
             if close is not None:
                 with contextlib.suppress(Exception):
@@ -259,8 +266,7 @@ class Bench:
         busy = ((machine_after[0] - machine_before[0])
                 / max(1, machine_after[1] - machine_before[1]))
         started = time.perf_counter()
-        if target != "stampgate":
-            self.direct_and_postfix += count
+        self.direct_and_postfix += self.relayed_by(target, count)
         self.settle_sink(DRAIN_TIMEOUT if target == "postfix" else 10)
         drain = time.perf_counter() - started if target == "postfix" else 0.0
         cpu = (tree.cpu_seconds() - cpu_before) if tree else 0.0
@@ -275,9 +281,17 @@ class Bench:
         return Run(target, size_kb, sessions, count, round_no, seconds, delivered, drain, cpu,
                    busy, handler_ms)
 
+    @staticmethod
+    def relayed_by(target: str, count: int) -> int:
+        """What ``count`` messages sent to ``target`` add to the sink, besides the gateway's
+        (counted from its log): none for the floor that only accepts."""
+        return 0 if target in ("stampgate", "floor-accept") else count
+
     def _tree(self, target: str) -> ProcessTree | None:
         if target == "stampgate":
             return self.gateway.tree
+        if target in self.floors:
+            return self.floors[target].tree
         if target == "postfix" and self.postfix is not None:
             return self.postfix.tree
         return None
@@ -307,6 +321,11 @@ class Bench:
                                 run = self.one_run(target, size_kb, sessions, count, round_no)
                             config.peak_rss_kb = max(config.peak_rss_kb, sampler.peaks.rss_kb)
                             config.peak_pss_kb = max(config.peak_pss_kb, sampler.peaks.pss_kb)
+                        elif target in self.floors:
+                            with Sampler(self.floors[target].tree) as sampler:
+                                run = self.one_run(target, size_kb, sessions, count, round_no)
+                            config.floor_rss_kb[target] = max(
+                                config.floor_rss_kb.get(target, 0), sampler.peaks.rss_kb)
                         else:
                             run = self.one_run(target, size_kb, sessions, count, round_no)
                         config.runs.append(run)
@@ -322,7 +341,9 @@ class Bench:
 
     def latency(self, count: int) -> dict[str, Any]:
         message = make_message(5 * 1024, CLEARED, [RELAY_TO])
-        job = Job("relay", (RELAY_TO,), message)
+        # Each message to its own recipient: the same message again would be a retry, which
+        # the gateway answers from memory without relaying it twice.
+        run = unique(RELAY_TO)
         times: dict[str, list[float]] = {t: [] for t in self.targets}
         ehlo: dict[str, list[float]] = {t: [] for t in self.targets}
         self.settle_sink(30)
@@ -332,6 +353,7 @@ class Bench:
         async def measure() -> None:
             for i in range(count + 30):
                 order = self.targets if i % 2 == 0 else list(reversed(self.targets))
+                job = Job("relay", (f"{i}{run}",), message)
                 for target in order:
                     results, _ = await run_sessions(LOOPBACK, self.ports[target], [job], 1, 60)
                     result = results[0]
@@ -344,7 +366,7 @@ class Bench:
 
         asyncio.run(measure())
         sent = (count + 30) * len(self.targets)
-        self.direct_and_postfix += (count + 30) * (len(self.targets) - 1)
+        self.direct_and_postfix += sum(self.relayed_by(t, count + 30) for t in self.targets)
         self.settle_sink(DRAIN_TIMEOUT)
         reached = self.sink.count - before
         relayed = self.gateway.events()["message:relayed"] - gw_before
@@ -702,6 +724,9 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
             f"{c.machine_busy('stampgate'):.0%} | "
             f"{c.handler_ms(50):.1f} / {c.handler_ms(95):.1f} | "
             f"{c.cpu_ms_per_message('postfix'):.2f} | {c.machine_busy('postfix'):.0%} |")
+    if any(c.rates("floor-relay") for c in results):
+        out.append("")
+        out.extend(floor_report(results))
     if "other_busy_pct" in info:
         median, most = info["other_busy_pct"]
         out.append("")
@@ -753,6 +778,28 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
         out.append("")
         out.append(decide_report(decide))
     return "\n".join(out)
+
+
+def floor_report(results: Sequence[ConfigResult]) -> list[str]:
+    """The floors next to Postfix and stampgate: msgs/s (vs Postfix), CPU ms per message."""
+    names = ("postfix", *(f"floor-{mode}" for mode in FLOORS), "stampgate")
+    out = ["The floor: aiosmtpd in, aiosmtplib out, uvloop, as many processes, none of "
+           "stampgate's work (tests/perf/floor_relay.py). accept: 250 at once, nothing "
+           "relayed; relay: 250 once the sink accepted; durable: relay and one fsync'd SQLite "
+           "commit. msgs/s (vs Postfix), CPU ms per message, peak RSS of all its processes:", "",
+           "| size | sessions | " + " | ".join(names) + " |",
+           "|---|---|" + "---|" * len(names)]
+    for c in results:
+        postfix = c.median("postfix")
+        cells = []
+        for name in names:
+            rate = c.median(name)
+            ratio = f" ({fmt_ratio(rate / postfix)})" if postfix and name != "postfix" else ""
+            rss_kb = c.peak_rss_kb if name == "stampgate" else c.floor_rss_kb.get(name, 0)
+            cells.append(f"{rate:.0f}{ratio}, {c.cpu_ms_per_message(name):.2f}"
+                         + (f", {rss_kb / 1024:.0f} MB" if rss_kb else ""))
+        out.append(f"| {c.size_kb} KB | {c.sessions} | " + " | ".join(cells) + " |")
+    return out
 
 
 def decide_report(d: dict[str, Any]) -> str:
@@ -811,7 +858,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                              "or all plain text")
     parser.add_argument("--skip", default="",
                         help="comma list of parts to leave out: "
-                             "postfix,latency,mix,milter,decide")
+                             "postfix,latency,mix,milter,decide,alongside")
     parser.add_argument("--soak", type=float, metavar="SECONDS", default=0,
                         help="only run steady traffic for SECONDS and sample the gateway's RSS")
     parser.add_argument("--soak-interval", type=float, default=10.0, metavar="SECONDS")
@@ -823,6 +870,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="before each round, wait while other processes keep more than "
                              f"{round(QUIET * 100)}%% of the machine busy, "
                              "up to SECONDS in all (default 0)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run three floors built of aiosmtpd and aiosmtplib alone "
+                             "(tests/perf/floor_relay.py): accept only, relay, relay with "
+                             "one fsync'd commit")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write all results")
     parser.add_argument("--stampgate", type=Path,
                         default=Path(sys.executable).parent / "stampgate")
@@ -832,7 +883,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                              "each) into the gateway before the run (default: none)")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    unknown = skip - {"postfix", "latency", "mix", "milter", "decide"}
+    unknown = skip - {"postfix", "latency", "mix", "milter", "decide", "alongside"}
     if unknown:
         parser.error(f"--skip: unknown parts {sorted(unknown)}")
     args.skip = skip
@@ -904,6 +955,15 @@ def main(argv: Sequence[str]) -> int:
                      "handler_ms_p50": c.handler_ms(50), "handler_ms_p95": c.handler_ms(95),
                      "runs": [{**{k: v for k, v in asdict(r).items() if k != "handler_ms"},
                                "rate": r.rate} for r in c.runs]} for c in results]
+                alongside = None
+                if "alongside" not in args.skip:
+                    from bench_alongside import alongside_part
+
+                    log(f"alongside: 5 KB at 10 sessions, alone and with {DOCUMENTS_KB} KB "
+                        "messages alongside")
+                    alongside = alongside_part(bench, smtp_source, log, 5, DOCUMENTS_KB,
+                                               500 if args.quick else 2000, 10, args.rounds)
+                    payload["alongside"] = alongside
                 latency = None
                 if "latency" not in args.skip:
                     log("latency: 1 session, 5 KB, targets interleaved")
@@ -932,6 +992,11 @@ def main(argv: Sequence[str]) -> int:
                     info["other_busy_pct"] = (round(100 * statistics.median(bench.busy_seen)),
                                               round(100 * max(bench.busy_seen)))
                 print(report(results, latency, mix, decide, info, workers))
+                if alongside is not None:
+                    from bench_alongside import alongside_report
+
+                    print()
+                    print(alongside_report(alongside))
                 if milter is not None:
                     print()
                     print(milter_report(milter))

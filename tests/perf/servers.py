@@ -15,6 +15,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -361,4 +362,31 @@ class Gateway:
     def close(self) -> None:
         _stop(self.process, 30)
         self._log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# -- the floor: the chosen libraries with none of stampgate's work -------------------------
+
+
+class Floor:
+    """``tests/perf/floor_relay.py`` in one mode (``accept``, ``relay``, ``durable``):
+    aiosmtpd in, aiosmtplib out, on uvloop, in as many processes as the gateway has."""
+
+    def __init__(self, mode: str, sink_port: int, workers: int | None = None) -> None:
+        self.mode = mode
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix=f"bench-floor-{mode}-"))
+        self._err = (self.root / "stderr.log").open("wb")
+        script = Path(__file__).resolve().parent / "floor_relay.py"
+        self.process = subprocess.Popen(
+            [sys.executable, str(script), "--port", str(self.port), "--downstream",
+             str(sink_port), "--mode", mode, "--workers", str(workers or os.cpu_count() or 1),
+             "--data", str(self.root)],
+            stdout=subprocess.DEVNULL, stderr=self._err)
+        wait_for_port(self.port, 30, self.process, f"floor ({mode})")
+        self.tree = ProcessTree(self.process.pid)
+
+    def close(self) -> None:
+        _stop(self.process)
+        self._err.close()
         shutil.rmtree(self.root, ignore_errors=True)
