@@ -35,6 +35,24 @@ def crlf_line_endings(message: bytes) -> bytes:
 aiosmtplib.protocol.normalize_message_line_endings = crlf_line_endings
 
 
+class DotStuffing:
+    """aiosmtplib's dot-stuffing, ``PERIOD_REGEX.sub(b"..", message)`` with ``(?m)^\\.``: a
+    second dot before every line that starts with one. Two bytes operations give the same
+    result; the regex takes about 5 ms per MB, as long again as the rest of DATA's work."""
+
+    pattern = aiosmtplib.protocol.PERIOD_REGEX.pattern
+
+    def sub(self, repl: bytes, message: bytes) -> bytes:
+        if repl != b"..":
+            raise ValueError("DotStuffing only doubles a line's leading dot")
+        stuffed = message.replace(b"\n.", b"\n..")
+        return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
+# Looked up on every DATA too (aiosmtplib.protocol.SMTPProtocol.execute_data_command).
+aiosmtplib.protocol.PERIOD_REGEX = DotStuffing()  # type: ignore[assignment]
+
+
 class DeliveryError(Exception):
     """The downstream did not take the message. ``temporary`` tells the client to retry.
 

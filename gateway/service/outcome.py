@@ -69,7 +69,8 @@ class Outcome:
 
 def has_bare_line_ending(data: bytes) -> bool:
     """A CR or LF that is not part of a CRLF pair."""
-    return data.count(b"\n") != data.count(b"\r\n") or data.count(b"\r") != data.count(b"\r\n")
+    crlf = data.count(b"\r\n")
+    return data.count(b"\n") != crlf or data.count(b"\r") != crlf
 
 
 def input_problem(data: bytes) -> InputProblem | None:

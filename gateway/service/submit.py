@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.adapters.crypto import BodySealer
 from gateway.adapters.delivery import Downstream
-from gateway.core.acceptance import AcceptanceKey, acceptance_key
+from gateway.core.acceptance import acceptance_key
 from gateway.core.decision import Decision, decide
 from gateway.core.deferral import documents_can_wait, register_guards_someone
 from gateway.core.headers import header_over, read_header_block
@@ -27,14 +27,15 @@ from gateway.core.policy import Policy
 from gateway.core.recipients import parse_recipient
 from gateway.logs import get_logger
 from gateway.service import bodies, metrics, notify, partners, photos
-from gateway.service.acceptance import Acceptance, Attempt
+from gateway.service.acceptance import Acceptance, Attempt, repeat
 from gateway.service.outcome import Incoming, InputProblem, Outcome, OutcomeKind, input_problem
 from gateway.service.reading import MessageReader, Read
 from gateway.service.register import LiveRegister
 from gateway.service.report import report
+from gateway.service.timing import Stopwatch
 from gateway.service.trace import trace_fields
 from gateway.settings import Settings
-from gateway.store.accepted import AcceptanceUpdate, Accepted, Answer
+from gateway.store.accepted import AcceptanceUpdate, Answer
 from gateway.store.records import new_held
 from gateway.store.store import Store, StoreError
 from gateway.store.threads import ThreadMemory
@@ -68,6 +69,7 @@ class Submitter:
     async def submit(self, incoming: Incoming) -> Outcome:
         """Decide and act on one message; never raises. Logged and counted once here."""
         started = time.perf_counter()
+        watch = Stopwatch()
         queue_id = secrets.token_hex(5).upper()
         # First, and in time bounded by the limit: nothing below reads an oversized header.
         if header_over(incoming.data, self.settings.max_header_size):
@@ -87,14 +89,16 @@ class Submitter:
         context: dict[str, Any] = {"queue_id": queue_id, "message_id": None,
                                    "sender": incoming.sender, "size": len(incoming.data),
                                    "sender_verified": incoming.sender_verified}
-        earlier = await self._earlier(key, queue_id)
+        watch.lap("checks")
+        earlier = await self.acceptance.earlier(key, queue_id)
+        watch.lap("earlier")
         if earlier is not None:
-            report(earlier, context, started)
+            report(earlier, {**context, **watch.fields()}, started)
             return earlier
         attempt = self.acceptance.start(key)
         try:
             outcome = await self._relay(incoming, queue_id, context, attempt,
-                                        thread_ids(block))
+                                        thread_ids(block), watch)
         except asyncio.CancelledError:
             self.acceptance.abandon_later(attempt)
             raise
@@ -104,7 +108,7 @@ class Submitter:
             return Outcome(OutcomeKind.INTERNAL_ERROR, queue_id)
         finally:
             self.acceptance.finish(attempt)
-        report(outcome, context, started)
+        report(outcome, {**context, **watch.fields()}, started)
         return outcome
 
     def relayed_again(self, incoming: Incoming, outcome: Outcome) -> bytes | None:
@@ -124,30 +128,8 @@ class Submitter:
         return partners.parcels(policy, label_stamp(outcome.decision), allowed, incoming.data,
                                 trace, single=True)[0][1]
 
-    async def _earlier(self, key: AcceptanceKey, queue_id: str) -> Outcome | None:
-        """The outcome of an earlier attempt at the same message, if it settles this one.
-
-        On SQLite the store is asked at once, a read of the local file that spares a retry
-        its reading. On PostgreSQL that would be a round trip for every message to spare the
-        rare retry: the claim, which every attempt makes before it holds or relays, finds
-        the earlier attempt and its answer all the same."""
-        if self.acceptance.working_here(key):
-            return Outcome(OutcomeKind.IN_PROGRESS, queue_id)
-        if self.store.path is None:
-            return None
-        try:
-            row = await self.store.accepted(key.digest)
-        except StoreError as exc:
-            return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="accepted look-up",
-                           detail=str(exc))
-        if row is None:
-            return None
-        if row.answer is not None:
-            return _repeat(row)
-        return Outcome(OutcomeKind.IN_PROGRESS, queue_id) if self.acceptance.busy(row) else None
-
     async def _relay(self, incoming: Incoming, queue_id: str, context: dict[str, Any],
-                     attempt: Attempt, referred: tuple[str, ...]) -> Outcome:
+                     attempt: Attempt, referred: tuple[str, ...], watch: Stopwatch) -> Outcome:
         policy = self.policy()
         sender, data = incoming.sender, incoming.data
         recipients = [parse_recipient(a, policy.organisation.plus_separator)
@@ -157,12 +139,14 @@ class Submitter:
         except Exception:
             log.exception("store-error", queue_id=queue_id, during="thread look-up")
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, during="thread look-up")
+        watch.lap("thread")
 
         def settles(first: Read) -> bool:  # attached documents cannot change any verdict
             return documents_can_wait(policy, first.reading, sender, recipients, thread,
                                       incoming.sender_verified)
 
         read = await self.reader.read(data, policy.vocabulary, settles)
+        watch.lap("read")
         facts, reading = read.facts, read.reading
         context["message_id"] = facts.message_id
         # How many attached documents the first pass left unread (a count: names may say
@@ -181,6 +165,7 @@ class Submitter:
         scanned = await photos.inspect(data, policy, recipients)
         decision = decide(policy, reading, sender, recipients, thread, register=found,
                           sender_verified=incoming.sender_verified, photos=scanned.findings)
+        watch.lap("decide")
         if decision.verdict is Verdict.BOUNCE:
             return Outcome(OutcomeKind.BOUNCED, queue_id, decision)
         data = scanned.data
@@ -199,6 +184,7 @@ class Submitter:
                 held_here = await self._hold_at_once(attempt, queue_id, message_id, decision,
                                                      delivered_keys, held, kind, incoming,
                                                      data, facts.subject, policy)
+                watch.lap("hold")
             except StoreError as exc:  # nothing of it was written: no claim to give up
                 log.error("store-error", queue_id=queue_id, during="hold", exc_info=exc)
                 return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="hold",
@@ -216,12 +202,13 @@ class Submitter:
             self.store.claim(attempt.key.digest, attempt.owner, queue_id, self.acceptance.stale),
             self.threads.remember(message_id, decision, delivered_keys, durable=False),
             return_exceptions=True)
+        watch.lap("claim")
         if isinstance(claim, BaseException):
             log.error("store-error", queue_id=queue_id, during="claim", exc_info=claim)
             return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision, during="claim")
         if not claim.won:
             assert claim.before is not None
-            return (_repeat(claim.before) if claim.before.answer is not None
+            return (repeat(claim.before) if claim.before.answer is not None
                     else Outcome(OutcomeKind.IN_PROGRESS, queue_id))
         attempt.claimed, attempt.before = True, claim.before
         if claim.before is not None:  # a stale claim taken over: its queue id and its hold
@@ -254,6 +241,7 @@ class Submitter:
                     attempt.held_by_it = await self.store.hold(
                         record, sealed.body, notices, AcceptanceUpdate(attempt.key.digest, final),
                         (key.key_id, key.wrapped) if key is not None else None)
+                    watch.lap("hold")
                 except (StoreError, OSError) as exc:
                     await self.acceptance.give_up(attempt, maybe_delivered=False)
                     return Outcome(OutcomeKind.STORE_FAILED, queue_id, decision,
@@ -273,6 +261,7 @@ class Submitter:
             made = partners.parcels(policy, labelled, [by_address[a] for a in allowed], data,
                                     fields, self.single_copy)
             failed = await self._deliver(attempt, sender, made, queue_id, message_id, decision)
+            watch.lap("deliver")
             if failed is not None:
                 return failed
         try:
@@ -280,6 +269,7 @@ class Submitter:
         except StoreError:  # delivered all the same: the 250 stands; a retry may repeat it
             log.exception("store-error", queue_id=queue_id, during="answer")
             metrics.store_error("answer")
+        watch.lap("answer")
         if hold_id is not None and allowed:  # final now: queue its notices (docs/review.md)
             await notify.on_hold(self.store, self.settings, policy, hold_id)
         if scanned.stripped:
@@ -339,12 +329,3 @@ class Submitter:
             AcceptanceUpdate(attempt.key.digest,
                              Answer(kind.value, queue_id, record.id, len(held), 0, decision)),
             (key.key_id, key.wrapped) if key is not None else None)
-
-
-def _repeat(row: Accepted) -> Outcome:
-    """The answer an earlier attempt of the same message got, given again."""
-    answer = row.answer
-    assert answer is not None
-    return Outcome(OutcomeKind(answer.outcome), answer.queue_id, answer.decision,
-                   hold_id=answer.hold_id, held=answer.held, delivered=answer.delivered,
-                   repeated=True)

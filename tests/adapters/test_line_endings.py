@@ -1,4 +1,4 @@
-"""The DATA line-ending shortcut gives exactly aiosmtplib's result."""
+"""The DATA shortcuts (line endings, dot-stuffing) give exactly aiosmtplib's result."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import aiosmtplib.protocol
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.adapters.delivery import crlf_line_endings
+from gateway.adapters.delivery import DotStuffing, crlf_line_endings
 
+# aiosmtplib's own dot-stuffing pattern (aiosmtplib.protocol.PERIOD_REGEX before ours).
+_PERIOD = re.compile(rb"(?m)^\.")
 # aiosmtplib's own rule, restated: lone CR and LF become CRLF; the message ends in CRLF.
 _LINE_ENDINGS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
 
@@ -35,3 +37,19 @@ def test_well_formed_message_is_passed_through() -> None:
     assert crlf_line_endings(b"no final newline") == b"no final newline\r\n"
     assert crlf_line_endings(b"a\nb\rc") == b"a\r\nb\r\nc\r\n"
     assert aiosmtplib.protocol.normalize_message_line_endings is crlf_line_endings
+
+
+dotted = st.lists(st.sampled_from([b"\r\n", b"\n", b"\r", b".", b"..", b"a", b" .", b"\r\n.\r\n"]),
+                  max_size=40).map(b"".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(dotted, st.binary(max_size=200)))
+def test_dot_stuffing_same_result_as_the_regex_for_any_bytes(message: bytes) -> None:
+    assert DotStuffing().sub(b"..", message) == _PERIOD.sub(b"..", message)
+
+
+def test_dot_stuffing_is_what_aiosmtplib_uses() -> None:
+    assert isinstance(aiosmtplib.protocol.PERIOD_REGEX, DotStuffing)
+    assert DotStuffing.pattern == _PERIOD.pattern
+    assert DotStuffing().sub(b"..", b".a\r\n..b\r\nc.\r\n.") == b"..a\r\n...b\r\nc.\r\n.."

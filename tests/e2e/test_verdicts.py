@@ -168,3 +168,31 @@ def test_log_lines_carry_the_decision_but_never_subject_or_body(
     assert last["outcome"] == "relayed"
     assert last["rules"] == ["internal.organisation"]
     assert len(last["policy_version"]) == 12
+
+
+def test_log_lines_say_where_each_messages_time_went(gateway: GatewayProcess,
+                                                     downstream: Downstream) -> None:
+    """Each message's log line times the stages it went through: a relayed message every one
+    up to the downstream's answer, a bounced one none past the decision, a held one its
+    hold. Times only (ms, non-negative), the loop's CPU never above the elapsed time."""
+    sent = [(BOB, "Cleared for publication\n\nThe story may go out.", 250),
+            (PRESS, "Internal\n\nNot for the press.", 550),
+            (PARTNER, "Needs adjustment in 2 ways: blur face, change name\n\nDraft.", 250)]
+    for recipient, body, expected in sent:
+        code, reply = gateway.send(ALICE, [recipient], message(body))
+        assert code == expected, reply
+    relayed, bounced, held = gateway.log_events("message")[-3:]
+    assert (relayed["outcome"], bounced["outcome"], held["outcome"]) == (
+        "relayed", "bounced", "held")
+    assert list(relayed["stage_ms"]) == ["checks", "earlier", "thread", "read", "decide",
+                                         "claim", "deliver", "answer"]
+    assert list(bounced["stage_ms"]) == ["checks", "earlier", "thread", "read", "decide"]
+    assert list(held["stage_ms"]) == ["checks", "earlier", "thread", "read", "decide", "hold"]
+    for line in (relayed, bounced, held):
+        wall, cpu = line["stage_ms"], line["stage_cpu_ms"]
+        assert list(cpu) == list(wall)
+        assert all(isinstance(ms, float | int) and ms >= 0 for ms in [*wall.values(),
+                                                                      *cpu.values()])
+        assert sum(wall.values()) <= line["ms"] + 0.01
+        # The CPU clock ticks coarser than the wall clock: allow it a tick's rounding.
+        assert all(cpu[s] <= wall[s] + 1.0 for s in wall)

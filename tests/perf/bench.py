@@ -103,6 +103,9 @@ class Run:
     cpu_seconds: float = 0.0
     machine_busy: float = 0.0  # all cores, everything on the machine, while smtp-source ran
     handler_ms: list[float] = field(default_factory=list, repr=False)
+    # stage: [ms per message], elapsed and the event loop's CPU, from the gateway's log
+    stage_ms: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    stage_cpu_ms: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
     @property
     def rate(self) -> float:
@@ -138,6 +141,17 @@ class ConfigResult:
     def handler_ms(self, pct: float) -> float:
         return percentile([ms for r in self.runs for ms in r.handler_ms], pct)
 
+    def stages(self) -> dict[str, tuple[float, float]]:
+        """Each stage's median elapsed and CPU ms per message over the runs."""
+        out: dict[str, tuple[float, float]] = {}
+        for run in self.runs:
+            for stage in run.stage_ms:
+                if stage not in out:
+                    wall = [ms for r in self.runs for ms in r.stage_ms.get(stage, [])]
+                    cpu = [ms for r in self.runs for ms in r.stage_cpu_ms.get(stage, [])]
+                    out[stage] = (statistics.median(wall), statistics.median(cpu))
+        return out
+
     def cores_used(self, target: str) -> float:
         runs = [r for r in self.runs if r.target == target]
         wall = sum(r.seconds + r.drain_seconds for r in runs)
@@ -145,6 +159,7 @@ class ConfigResult:
 
 
 RUNS = itertools.count(1)
+PER_MESSAGE = ("handler_ms", "stage_ms", "stage_cpu_ms")  # a Run's lists: not in --json
 
 
 def unique(recipient: str) -> str:
@@ -273,13 +288,21 @@ class Bench:
         delivered = self.sink.count - before
         entries = self.gateway.take()
         handler_ms: list[float] = []
+        stage_ms: dict[str, list[float]] = {}
+        stage_cpu_ms: dict[str, list[float]] = {}
         if target == "stampgate":
             handler_ms = [float(ms) for e in entries if isinstance(ms := e.get("ms"), int | float)]
+            for entry in entries:
+                for key, into in (("stage_ms", stage_ms), ("stage_cpu_ms", stage_cpu_ms)):
+                    laps = entry.get(key)
+                    if isinstance(laps, dict):
+                        for stage, ms in laps.items():
+                            into.setdefault(stage, []).append(float(ms))
             relayed = self.gateway.counts["message:relayed"] - relayed_before
             if relayed != count:
                 raise BenchError(f"stampgate logged {relayed} relayed messages for {count} sent")
         return Run(target, size_kb, sessions, count, round_no, seconds, delivered, drain, cpu,
-                   busy, handler_ms)
+                   busy, handler_ms, stage_ms, stage_cpu_ms)
 
     @staticmethod
     def relayed_by(target: str, count: int) -> int:
@@ -724,6 +747,9 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
             f"{c.machine_busy('stampgate'):.0%} | "
             f"{c.handler_ms(50):.1f} / {c.handler_ms(95):.1f} | "
             f"{c.cpu_ms_per_message('postfix'):.2f} | {c.machine_busy('postfix'):.0%} |")
+    if any(c.stages() for c in results):
+        out.append("")
+        out.extend(stages_report(results))
     if any(c.rates("floor-relay") for c in results):
         out.append("")
         out.extend(floor_report(results))
@@ -778,6 +804,23 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
         out.append("")
         out.append(decide_report(decide))
     return "\n".join(out)
+
+
+def stages_report(results: Sequence[ConfigResult]) -> list[str]:
+    """Where the gateway's time per message goes, from the stages in its log lines."""
+    stages: list[str] = []
+    for c in results:
+        stages += [s for s in c.stages() if s not in stages]
+    out = ["Where stampgate's time per message goes (its log's stage_ms and stage_cpu_ms, "
+           "medians): elapsed ms / the event loop's CPU ms; the rest of a stage is waiting "
+           "for the store's thread, the disk or the downstream:", "",
+           "| size | sessions | " + " | ".join(stages) + " |",
+           "|---|---|" + "---|" * len(stages)]
+    for c in results:
+        got = c.stages()
+        cells = [f"{got[s][0]:.2f} / {got[s][1]:.2f}" if s in got else "-" for s in stages]
+        out.append(f"| {c.size_kb} KB | {c.sessions} | " + " | ".join(cells) + " |")
+    return out
 
 
 def floor_report(results: Sequence[ConfigResult]) -> list[str]:
@@ -953,7 +996,8 @@ def main(argv: Sequence[str]) -> int:
                 payload["throughput"] = [
                     {**{k: v for k, v in asdict(c).items() if k != "runs"},
                      "handler_ms_p50": c.handler_ms(50), "handler_ms_p95": c.handler_ms(95),
-                     "runs": [{**{k: v for k, v in asdict(r).items() if k != "handler_ms"},
+                     "stages": c.stages(),
+                     "runs": [{**{k: v for k, v in asdict(r).items() if k not in PER_MESSAGE},
                                "rate": r.rate} for r in c.runs]} for c in results]
                 alongside = None
                 if "alongside" not in args.skip:

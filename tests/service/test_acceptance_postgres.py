@@ -1,5 +1,5 @@
 """Idempotent acceptance on a PostgreSQL store, where no look-up comes before the reading: the
-claim finds the earlier attempt (``Submitter._earlier``). A retry still gets the same answer
+claim finds the earlier attempt (``Acceptance.earlier``). A retry still gets the same answer
 and causes nothing twice; a retry while the first attempt is at work is told to come back,
 also when that attempt runs on another gateway sharing the store."""
 
