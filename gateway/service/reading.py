@@ -19,7 +19,9 @@ interpreter lock, and no thread can be stopped from outside.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from gateway.logs import quiet_libraries
 
 INLINE_LIMIT = 128 * 1024
 BUDGET_SECONDS = 10.0
+READER_NICENESS = 10  # added to the reader processes' niceness
 # What a reader process is asked: the first pass of a message, or its full read (of the
 # message it was last sent, when no bytes come with the request).
 FIRST, FULL = "first", "full"
@@ -71,6 +74,10 @@ def unreadable(why: str) -> Read:
 def _serve(conn: Connection, limits: DocumentLimits) -> None:
     """A reader process: vocabulary updates and messages in, pickled readings out."""
     quiet_libraries()
+    # Below the SMTP workers in the scheduler: a large message's documents take their CPU
+    # only when the small messages leave it (their budget is wall time, far above a read).
+    with contextlib.suppress(OSError):
+        os.nice(READER_NICENESS)
     vocabulary: Vocabulary | None = None
     last = b""
     while True:

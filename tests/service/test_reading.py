@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary
 from gateway.policyfiles.load import load_policy
-from gateway.service.reading import MessageReader, Read, read_now
+from gateway.service.reading import READER_NICENESS, MessageReader, Read, read_now
 from tests.support.documents import mail, pdf
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -53,6 +54,19 @@ async def test_a_large_message_is_read_in_a_reader_process(reader: MessageReader
     assert len(reader._workers) == 1
     again = await reader.read(message("Internal", filler_lines=2000), vocabulary)
     assert again.reading.stamp is Stamp.INTERNAL  # the same process serves the next one
+
+
+async def test_reader_processes_yield_the_cpu_to_the_smtp_workers(
+        reader: MessageReader, vocabulary: Vocabulary) -> None:
+    """A large message's reading runs below the worker in the scheduler, so concurrent
+    small mail keeps the CPU; the reading is the same."""
+    data = message("Internal", filler_lines=2000)
+    assert (await reader.read(data, vocabulary)) == read_now(data, vocabulary)
+    [worker] = reader._workers
+    pid = worker.process.pid
+    assert pid is not None
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + READER_NICENESS)
 
 
 async def test_a_read_over_budget_is_unreadable_and_the_next_one_is_fine(
