@@ -68,7 +68,8 @@ CLEARED = "Cleared for publication"
 INTERNAL = "Internal"
 NEEDS_ADJUSTMENT = "Needs adjustment in 2 ways: blur face, change name"
 # floor-*: aiosmtpd and aiosmtplib with none of stampgate's work (--floor, floor_relay.py)
-FLOORS = ("accept", "relay", "durable")
+FLOORS = ("accept", "relay", "durable", "raw", "piped")
+DEFAULT_FLOORS = "accept,relay,durable"  # --floor alone
 TARGETS = ("direct", "postfix", *(f"floor-{mode}" for mode in FLOORS), "stampgate")
 QUIET = 0.15  # other work below this fraction of the machine counts as quiet
 RUN_TIMEOUT = 300.0  # seconds any one load run may take
@@ -200,7 +201,7 @@ class Bench:
             self.postfix = Postfix(self.sink.port)
             self.postfix.start()
         self.floors: dict[str, Floor] = {}
-        for mode in FLOORS if args.floor else ():
+        for mode in args.floor:
             self.floors[f"floor-{mode}"] = Floor(mode, self.sink.port, args.workers)
         self.gateway.wait_ready()
         self.ports = {"direct": self.sink.port, "stampgate": self.gateway.port}
@@ -750,7 +751,7 @@ def report(results: Sequence[ConfigResult], latency: dict[str, Any] | None,
     if any(c.stages() for c in results):
         out.append("")
         out.extend(stages_report(results))
-    if any(c.rates("floor-relay") for c in results):
+    if any(c.rates(f"floor-{mode}") for c in results for mode in FLOORS):
         out.append("")
         out.extend(floor_report(results))
     if "other_busy_pct" in info:
@@ -825,11 +826,14 @@ def stages_report(results: Sequence[ConfigResult]) -> list[str]:
 
 def floor_report(results: Sequence[ConfigResult]) -> list[str]:
     """The floors next to Postfix and stampgate: msgs/s (vs Postfix), CPU ms per message."""
-    names = ("postfix", *(f"floor-{mode}" for mode in FLOORS), "stampgate")
+    names = ("postfix", *(f"floor-{mode}" for mode in FLOORS
+                          if any(c.rates(f"floor-{mode}") for c in results)), "stampgate")
     out = ["The floor: aiosmtpd in, aiosmtplib out, uvloop, as many processes, none of "
            "stampgate's work (tests/perf/floor_relay.py). accept: 250 at once, nothing "
            "relayed; relay: 250 once the sink accepted; durable: relay and one fsync'd SQLite "
-           "commit. msgs/s (vs Postfix), CPU ms per message, peak RSS of all its processes:", "",
+           "commit; raw, piped: relay with a minimal client instead of aiosmtplib, one "
+           "command at a time or pipelined. msgs/s (vs Postfix), CPU ms per message, "
+           "peak RSS of all its processes:", "",
            "| size | sessions | " + " | ".join(names) + " |",
            "|---|---|" + "---|" * len(names)]
     for c in results:
@@ -913,10 +917,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="before each round, wait while other processes keep more than "
                              f"{round(QUIET * 100)}%% of the machine busy, "
                              "up to SECONDS in all (default 0)")
-    parser.add_argument("--floor", action="store_true",
-                        help="also run three floors built of aiosmtpd and aiosmtplib alone "
-                             "(tests/perf/floor_relay.py): accept only, relay, relay with "
-                             "one fsync'd commit")
+    parser.add_argument("--floor", nargs="?", const=DEFAULT_FLOORS, default="",
+                        metavar="MODES",
+                        help="also run floors built of aiosmtpd and aiosmtplib alone "
+                             "(tests/perf/floor_relay.py): accept only, relay, relay with one "
+                             f"fsync'd commit ({DEFAULT_FLOORS}, the default); raw and piped "
+                             "relay with a minimal client instead of aiosmtplib")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write all results")
     parser.add_argument("--stampgate", type=Path,
                         default=Path(sys.executable).parent / "stampgate")
@@ -930,6 +936,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if unknown:
         parser.error(f"--skip: unknown parts {sorted(unknown)}")
     args.skip = skip
+    args.floor = [m.strip() for m in args.floor.split(",") if m.strip()]
+    if set(args.floor) - set(FLOORS):
+        parser.error(f"--floor: unknown modes {sorted(set(args.floor) - set(FLOORS))}")
     args.no_postfix = "postfix" in skip or args.soak > 0 or args.profile > 0
     if args.quick:
         args.rounds = min(args.rounds, 1)

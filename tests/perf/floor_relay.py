@@ -1,17 +1,23 @@
-"""The floor under stampgate's rate: the chosen libraries with none of stampgate's work.
+"""The floor under stampgate's rate: its SMTP edge and delivery with none of its work.
 
 ``python tests/perf/floor_relay.py --port P --downstream SINKPORT --mode MODE --workers N``
-serves SMTP with aiosmtpd's own ``SMTP`` protocol on uvloop, in N processes sharing one
-listening socket (as ``stampgate serve`` does), and answers each message after DATA:
+serves SMTP with stampgate's own protocol class (aiosmtpd's ``SMTP`` with the gateway's
+chunked DATA reader, batched replies and plain-path parsing: ``GatewaySMTP``) on uvloop, in
+N processes sharing one listening socket (as ``stampgate serve`` does), and sends on with
+stampgate's delivery adapter (aiosmtplib over pooled connections, with its line-ending and
+dot-stuffing shortcuts: ``SmtpDownstream``). No reading, policy, store or log. It answers
+each message after DATA:
 
 - ``accept``: ``250`` at once, the message dropped: aiosmtpd's own cost per message, the
   ceiling of any gateway built on it;
-- ``relay``: ``250`` once the downstream accepted the message over aiosmtplib (MAIL, RCPT,
-  DATA on a pooled connection, as stampgate's delivery does): the shape the product must
-  have, with no reading, no policy and no store;
+- ``relay``: ``250`` once the downstream accepted the message (MAIL, RCPT, DATA on a
+  pooled connection): the shape the product must have;
 - ``durable``: ``relay``, then one SQLite commit (WAL, ``synchronous=FULL``: one fsync)
   recording the message in a thread before the ``250``, as stampgate's exactly-once
-  answer does.
+  answer does;
+- ``raw`` and ``piped``: ``relay`` with a minimal client of asyncio streams instead of
+  aiosmtplib, one command at a time (``raw``) or MAIL, RCPT and DATA in one write (RFC 2920
+  PIPELINING, ``piped``): what the delivery library and pipelining cost.
 
 Used by ``scripts/bench --floor`` (tests/perf/bench.py); not part of the product.
 """
@@ -32,34 +38,72 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import aiosmtplib
 import uvloop
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-MODES = ("accept", "relay", "durable")
+from gateway.adapters.delivery import DeliveryError, Downstream, make_downstream
+from gateway.smtp.handler import GatewaySMTP, HookNames
+
+MODES = ("accept", "relay", "durable", "raw", "piped")
 
 
-class Pool:
-    """Idle downstream connections, kept for reuse (at most 16, as stampgate keeps)."""
+class Streams:
+    """A minimal SMTP client on asyncio streams, with idle connections kept for reuse. No
+    error handling beyond refusing to go on: the downstream here is smtp-sink."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, pipelined: bool) -> None:
         self.port = port
-        self.idle: list[aiosmtplib.SMTP] = []
+        self.pipelined = pipelined
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> None:
-        client = self.idle.pop() if self.idle else None
-        if client is None or not client.is_connected:
-            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=self.port,
-                                     local_hostname="floor.localdomain", timeout=60)
-            await client.connect()
-        await client.mail(sender)
-        for rcpt in recipients:
-            await client.rcpt(rcpt)
-        await client.data(data)
-        if len(self.idle) < 16:
-            self.idle.append(client)
-        else:
-            await client.quit()
+    @staticmethod
+    async def _reply(reader: asyncio.StreamReader) -> int:
+        while True:
+            line = await reader.readline()
+            if not line:
+                raise OSError("the downstream closed the connection")
+            if line[3:4] != b"-":
+                return int(line[:3])
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        await self._reply(reader)
+        writer.write(b"EHLO floor.localdomain\r\n")
+        await self._reply(reader)
+        return reader, writer
+
+    async def _envelope(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        commands: list[bytes]) -> list[int]:
+        if self.pipelined:
+            writer.write(b"".join(commands))
+            return [await self._reply(reader) for _ in commands]
+        codes = []
+        for command in commands:
+            writer.write(command)
+            codes.append(await self._reply(reader))
+        return codes
+
+    async def deliver(self, sender: str, recipients: Sequence[str], data: bytes) -> None:
+        commands = [b"MAIL FROM:<" + sender.encode() + b">\r\n",
+                    *(b"RCPT TO:<" + r.encode() + b">\r\n" for r in recipients), b"DATA\r\n"]
+        reused = bool(self.idle)
+        reader, writer = self.idle.pop() if reused else await self._connect()
+        try:
+            codes = await self._envelope(reader, writer, commands)
+        except OSError:
+            if not reused:
+                raise
+            writer.close()  # an idle connection the downstream closed: once more afresh
+            reader, writer = await self._connect()
+            codes = await self._envelope(reader, writer, commands)
+        if codes[-1] != 354:
+            raise OSError(f"the downstream answered {codes}")
+        body = data.replace(b"\n.", b"\n..")
+        body = b"." + body if body.startswith(b".") else body
+        writer.write(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        if await self._reply(reader) != 250:
+            raise OSError("the downstream refused the message")
+        self.idle.append((reader, writer))
 
 
 class Record:
@@ -86,8 +130,8 @@ class Record:
         await asyncio.get_running_loop().run_in_executor(self.executor, self._commit, key)
 
 
-class Handler:
-    def __init__(self, mode: str, pool: Pool, record: Record | None) -> None:
+class Handler(HookNames):
+    def __init__(self, mode: str, pool: Downstream | Streams, record: Record | None) -> None:
         self.mode = mode
         self.pool = pool
         self.record = record
@@ -98,8 +142,8 @@ class Handler:
         if self.mode != "accept":
             data = envelope.original_content or b""
             try:
-                await self.pool.send(envelope.mail_from or "", envelope.rcpt_tos, data)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                await self.pool.deliver(envelope.mail_from or "", envelope.rcpt_tos, data)
+            except (DeliveryError, OSError, TimeoutError) as exc:
                 return f"451 4.4.1 downstream: {type(exc).__name__}"
             if self.record is not None:
                 self.count += 1
@@ -109,11 +153,14 @@ class Handler:
 
 async def serve(sock: socket.socket, mode: str, downstream: int, data: Path) -> None:
     record = Record(data / f"floor-{os.getpid()}.sqlite3") if mode == "durable" else None
-    handler = Handler(mode, Pool(downstream), record)
+    pool: Downstream | Streams = (
+        Streams(downstream, mode == "piped") if mode in ("raw", "piped")
+        else make_downstream(f"smtp://127.0.0.1:{downstream}", "floor.localdomain"))
+    handler = Handler(mode, pool, record)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname="floor.localdomain", data_size_limit=None,
-                     enable_SMTPUTF8=True, decode_data=False),
+        lambda: GatewaySMTP(handler, hostname="floor.localdomain", data_size_limit=None,
+                            enable_SMTPUTF8=True, decode_data=False),
         sock=sock)
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
