@@ -67,7 +67,7 @@ HOLD_TO = "partner@outside.test"  # external: Needs adjustment is held
 CLEARED = "Cleared for publication"
 INTERNAL = "Internal"
 NEEDS_ADJUSTMENT = "Needs adjustment in 2 ways: blur face, change name"
-# floor-*: aiosmtpd and aiosmtplib with none of stampgate's work (--floor, floor_relay.py)
+# floor-*: stampgate's SMTP edge and delivery with none of its work (--floor, floor_relay.py)
 FLOORS = ("accept", "relay", "durable", "raw", "piped")
 DEFAULT_FLOORS = "accept,relay,durable"  # --floor alone
 TARGETS = ("direct", "postfix", *(f"floor-{mode}" for mode in FLOORS), "stampgate")
@@ -828,8 +828,9 @@ def floor_report(results: Sequence[ConfigResult]) -> list[str]:
     """The floors next to Postfix and stampgate: msgs/s (vs Postfix), CPU ms per message."""
     names = ("postfix", *(f"floor-{mode}" for mode in FLOORS
                           if any(c.rates(f"floor-{mode}") for c in results)), "stampgate")
-    out = ["The floor: aiosmtpd in, aiosmtplib out, uvloop, as many processes, none of "
-           "stampgate's work (tests/perf/floor_relay.py). accept: 250 at once, nothing "
+    out = ["The floor: stampgate's SMTP edge (GatewaySMTP on aiosmtpd) and delivery adapter "
+           "(SmtpDownstream on aiosmtplib), uvloop, as many processes, none of its reading, "
+           "policy, store or log (tests/perf/floor_relay.py). accept: 250 at once, nothing "
            "relayed; relay: 250 once the sink accepted; durable: relay and one fsync'd SQLite "
            "commit; raw, piped: relay with a minimal client instead of aiosmtplib, one "
            "command at a time or pipelined. msgs/s (vs Postfix), CPU ms per message, "
@@ -919,8 +920,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                              "up to SECONDS in all (default 0)")
     parser.add_argument("--floor", nargs="?", const=DEFAULT_FLOORS, default="",
                         metavar="MODES",
-                        help="also run floors built of aiosmtpd and aiosmtplib alone "
-                             "(tests/perf/floor_relay.py): accept only, relay, relay with one "
+                        help="also run floors: stampgate's SMTP edge and delivery with none "
+                             "of its work (tests/perf/floor_relay.py): accept only, relay, "
+                             "relay with one "
                              f"fsync'd commit ({DEFAULT_FLOORS}, the default); raw and piped "
                              "relay with a minimal client instead of aiosmtplib")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write all results")

@@ -365,12 +365,13 @@ class Gateway:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-# -- the floor: the chosen libraries with none of stampgate's work -------------------------
+# -- the floor: stampgate's SMTP edge and delivery with none of its work ---------------
 
 
 class Floor:
-    """``tests/perf/floor_relay.py`` in one mode (``accept``, ``relay``, ``durable``):
-    aiosmtpd in, aiosmtplib out, on uvloop, in as many processes as the gateway has."""
+    """``tests/perf/floor_relay.py`` in one mode (``accept``, ``relay``, ``durable``, ``raw``,
+    ``piped``): stampgate's SMTP edge and delivery with none of its work, on uvloop, in as
+    many processes as the gateway has."""
 
     def __init__(self, mode: str, sink_port: int, workers: int | None = None) -> None:
         self.mode = mode
