@@ -827,8 +827,8 @@ def stages_report(results: Sequence[ConfigResult]) -> list[str]:
 
 def floor_report(results: Sequence[ConfigResult]) -> list[str]:
     """The floors next to Postfix and stampgate: msgs/s (vs Postfix), CPU ms per message."""
-    names = ("postfix", *(f"floor-{mode}" for mode in FLOORS
-                          if any(c.rates(f"floor-{mode}") for c in results)), "stampgate")
+    names = tuple(name for name in ("postfix", *(f"floor-{mode}" for mode in FLOORS), "stampgate")
+                  if any(c.rates(name) for c in results))
     out = ["The floor: stampgate's SMTP edge (GatewaySMTP on aiosmtpd) and delivery adapter "
            "(SmtpDownstream on aiosmtplib), uvloop, as many processes, none of its reading, "
            "policy, store or log (tests/perf/floor_relay.py). accept: 250 at once, nothing "

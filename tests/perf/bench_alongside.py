@@ -86,8 +86,8 @@ def alongside_part(bench: Any, send: Callable[..., float], log: Callable[[str], 
                 rates[target][mode].append(count / seconds)
                 bench.direct_and_postfix += bench.relayed_by(target, count + extra)
                 log(f"alongside {target:<9} round {round_no + 1} {mode:<9} "
-                          f"{small_kb} KB x{sessions}: {count / seconds:7.1f}/s"
-                          + (f" ({extra} of {large_kb} KB meanwhile)" if extra else ""))
+                    f"{small_kb} KB x{sessions}: {count / seconds:7.1f}/s"
+                    + (f" ({extra} of {large_kb} KB meanwhile)" if extra else ""))
     bench.settle_sink(SETTLE_TIMEOUT)
     out: dict[str, Any] = {"small_kb": small_kb, "large_kb": large_kb, "count": count,
                            "sessions": sessions, "rounds": rounds}

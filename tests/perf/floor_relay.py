@@ -8,8 +8,7 @@ stampgate's delivery adapter (aiosmtplib over pooled connections, with its line-
 dot-stuffing shortcuts: ``SmtpDownstream``). No reading, policy, store or log. It answers
 each message after DATA:
 
-- ``accept``: ``250`` at once, the message dropped: aiosmtpd's own cost per message, the
-  ceiling of any gateway built on it;
+- ``accept``: ``250`` at once, the message dropped: the edge's own cost per message;
 - ``relay``: ``250`` once the downstream accepted the message (MAIL, RCPT, DATA on a
   pooled connection): the shape the product must have;
 - ``durable``: ``relay``, then one SQLite commit (WAL, ``synchronous=FULL``: one fsync)
@@ -41,10 +40,11 @@ from typing import Any
 import uvloop
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from gateway.adapters.delivery import DeliveryError, Downstream, make_downstream
+from gateway.adapters.delivery import DeliveryError, DotStuffing, Downstream, make_downstream
 from gateway.smtp.handler import GatewaySMTP, HookNames
 
 MODES = ("accept", "relay", "durable", "raw", "piped")
+_STUFFING = DotStuffing()
 
 
 class Streams:
@@ -98,8 +98,7 @@ class Streams:
             codes = await self._envelope(reader, writer, commands)
         if codes[-1] != 354:
             raise OSError(f"the downstream answered {codes}")
-        body = data.replace(b"\n.", b"\n..")
-        body = b"." + body if body.startswith(b".") else body
+        body = _STUFFING.sub(b"..", data)
         writer.write(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
         if await self._reply(reader) != 250:
             raise OSError("the downstream refused the message")
