@@ -110,7 +110,8 @@ class Acceptance:
         return row.state is AcceptedState.CLAIMED and not self.stale(row)
 
     def stale(self, row: Accepted) -> bool:
-        """The attempt that made this claim is gone. Called on the store's thread."""
+        """The attempt that made this claim is gone. Called where the claim is written: the
+        store's thread or the event loop's (``SqliteEngine.write_now``)."""
         if row.owner is None or now() - row.claimed_at > self.limit:
             return True
         host, _, rest = row.owner.partition(":")

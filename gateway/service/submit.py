@@ -35,7 +35,7 @@ from gateway.service.report import report
 from gateway.service.timing import Stopwatch
 from gateway.service.trace import trace_fields
 from gateway.settings import Settings
-from gateway.store.accepted import AcceptanceUpdate, Answer
+from gateway.store.accepted import AcceptanceUpdate, Answer, Claim
 from gateway.store.records import new_held
 from gateway.store.store import Store, StoreError
 from gateway.store.threads import ThreadMemory
@@ -195,13 +195,11 @@ class Submitter:
                     await photos.record_stripped(self.store, queue_id, message_id, held_here,
                                                  scanned.stripped)
                 return Outcome(kind, queue_id, decision, hold_id=held_here, held=len(held))
-        # The claim and the thread memory share one commit (the store's group commit), not
-        # waited onto the disk: the answer or hold below is, before the 250, and takes them.
+        # The claim and the thread memory share one commit, not waited onto the disk: the
+        # answer or hold below is, before the 250, and takes them there.
         attempt.claiming = True
-        claim, remembered = await asyncio.gather(
-            self.store.claim(attempt.key.digest, attempt.owner, queue_id, self.acceptance.stale),
-            self.threads.remember(message_id, decision, delivered_keys, durable=False),
-            return_exceptions=True)
+        claim, remembered = await self._claim(attempt, queue_id, message_id, decision,
+                                              delivered_keys)
         watch.lap("claim")
         if isinstance(claim, BaseException):
             log.error("store-error", queue_id=queue_id, during="claim", exc_info=claim)
@@ -277,6 +275,20 @@ class Submitter:
                                          scanned.stripped)
         return Outcome(kind, queue_id, decision, hold_id=hold_id, held=len(held),
                        delivered=len(allowed))
+
+    async def _claim(self, attempt: Attempt, queue_id: str, message_id: str,
+                     decision: Decision, delivered_keys: list[str],
+                     ) -> tuple[Claim | BaseException, BaseException | None]:
+        """The attempt's claim and the message's thread memory, each one's failure returned."""
+        remembering = self.threads.remembering(message_id, decision, delivered_keys)
+        key, owner, stale = attempt.key.digest, attempt.owner, self.acceptance.stale
+        if self.threads.path is not None and self.threads.path == self.store.path:
+            return await self.store.claim_remembering(key, owner, queue_id, stale, remembering)
+        claim, remembered = await asyncio.gather(  # the thread memory of another store
+            self.store.claim(key, owner, queue_id, stale),
+            self.threads.remember(message_id, decision, delivered_keys, durable=False),
+            return_exceptions=True)
+        return claim, remembered if isinstance(remembered, BaseException) else None
 
     async def _deliver(self, attempt: Attempt, sender: str, made: list[partners.Parcel],
                        queue_id: str, message_id: str, decision: Decision) -> Outcome | None:

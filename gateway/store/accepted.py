@@ -8,6 +8,7 @@ hold id). A claim whose attempt is gone (its process died, or the client hung up
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 import json
@@ -241,6 +242,27 @@ class AcceptedTables(Database):
                                      durable=False)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot claim the message: {exc.__class__.__name__}") from exc
+
+    async def claim_remembering(self, key: str, owner: str, queue_id: str,
+                                stale: Callable[[Accepted], bool],
+                                remembering: Callable[[Conn], None],
+                                ) -> tuple[Claim | BaseException, BaseException | None]:
+        """``claim`` and a thread memory write (``ThreadMemory.remembering``) in one commit,
+        not waited onto the disk; each one's failure is returned, not raised.
+
+        On SQLite, when its write lock is free, both are written at once on this thread
+        (``SqliteEngine.write_now``); otherwise they go to the store's thread together."""
+        def both(conn: Conn) -> Claim:
+            remembering(conn)
+            return claim_in(conn, key, owner, queue_id, stale)
+
+        done = self._write_now(both)
+        if done is not None:
+            return done[0], None
+        claim, remembered = await asyncio.gather(
+            self.claim(key, owner, queue_id, stale),
+            self._write(remembering, durable=False), return_exceptions=True)
+        return claim, remembered if isinstance(remembered, BaseException) else None
 
     async def answer(self, key: str, answer: Answer) -> None:
         """Record the answer a relayed message got (after the downstream accepted it)."""

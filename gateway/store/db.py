@@ -31,6 +31,8 @@ class Engine(Protocol):
 
     async def write(self, work: Callable[[Conn], T], durable: bool = True) -> T: ...
 
+    def write_now(self, work: Callable[[Conn], T]) -> tuple[T] | None: ...
+
     async def checkpoint(self) -> None: ...
 
     async def ping(self) -> None: ...
@@ -129,3 +131,8 @@ class Database:
 
     async def _write(self, work: Callable[[Conn], T], durable: bool = True) -> T:
         return await self._engine.write(work, durable)
+
+    def _write_now(self, work: Callable[[Conn], T]) -> tuple[T] | None:
+        """``work`` written at once on this thread, not durable yet; ``None`` if the engine
+        cannot (SQLite's write lock is taken; PostgreSQL is always a round trip)."""
+        return self._engine.write_now(work)

@@ -60,6 +60,11 @@ class GroupCommit:
             self._flusher = loop.create_task(self._flush())
         return await done
 
+    @property
+    def idle(self) -> bool:
+        """No write is queued or being committed."""
+        return self._flusher is None
+
     async def drain(self) -> None:
         """Wait for the writes already queued."""
         if self._flusher is not None:

@@ -205,6 +205,10 @@ class PostgresEngine:
                 outcomes.append((False, exc))
         return outcomes
 
+    def write_now(self, work: Callable[[Conn], T]) -> tuple[T] | None:
+        """Never: every write is a round trip to the server (``write``)."""
+        return None
+
     async def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL overwrites freed rows by its own vacuum."""
 

@@ -46,6 +46,22 @@ def connect_file(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def connect_direct(path: Path) -> sqlite3.Connection:
+    """A connection for ``SqliteEngine.write_now``: it never waits for a lock, never waits
+    for the disk (synchronous NORMAL) and never checkpoints, so a write on it costs the
+    event loop only the write itself."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.row_factory = sqlite3.Row
+        for pragma in (*_PRAGMAS[3:], "PRAGMA busy_timeout=0", "PRAGMA synchronous=NORMAL",
+                       "PRAGMA wal_autocheckpoint=0"):
+            conn.execute(pragma)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def checkpoint(conn: sqlite3.Connection) -> None:
     with contextlib.suppress(sqlite3.Error):
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
@@ -108,6 +124,7 @@ class SqliteEngine:
         self._group = GroupCommit(self._commit)
         # The connection's synchronous setting: FULL (True), NORMAL (False), unsure (None).
         self._durable: bool | None = True
+        self._direct: sqlite3.Connection | None = None
 
     @classmethod
     async def open(cls, path: Path) -> SqliteEngine:
@@ -131,6 +148,9 @@ class SqliteEngine:
         if self._closed:
             return
         self._closed = True
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
         await self._group.drain()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
         self._executor.shutdown(wait=True)
@@ -155,6 +175,38 @@ class SqliteEngine:
         the next transaction (``group.py``): one fsync for many holds.
         """
         return await self._group.write(work, durable)
+
+    def write_now(self, work: Callable[[Conn], T]) -> tuple[T] | None:
+        """Run ``work`` in a write transaction here and now, on the caller's thread (the
+        event loop's), committed as a ``write(work, durable=False)`` is: visible at once, on
+        the disk with the next durable commit. ``None`` if it could not be made at once (the
+        write lock is taken, by this store's thread or another process; or any error): the
+        caller then writes the usual way. Nothing of it is written then. While writes are
+        queued for the store's thread it is ``None`` too: one commit of many writes costs less
+        than many commits of one.
+
+        A hand-over to the store's thread and back costs several times such a write. The
+        connection never waits for a lock, and never checkpoints (the store's thread does),
+        so the event loop never waits for the disk here."""
+        if self._closed or not self._group.idle:
+            return None  # other writes are on their way: this one joins their commit
+        try:
+            if self._direct is None:
+                assert self.path is not None
+                self._direct = connect_direct(self.path)
+            conn = self._direct
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            return None
+        try:
+            result = work(conn)
+            conn.execute("COMMIT")
+        except Exception:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            return None
+        return (result,)
 
     async def _commit(self, works: list[Work], durable: bool) -> list[Outcome]:
         # One batch at a time (GroupCommit): the setting is not changed under a running one.

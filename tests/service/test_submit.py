@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,10 +146,13 @@ async def test_a_store_failure_is_a_temporary_refusal(rig: Rig) -> None:
 
 
 async def test_a_relay_whose_store_fails_does_not_speak_of_the_hold_queue(rig: Rig) -> None:
-    async def failing(*args: object, **kwargs: object) -> None:
-        raise StoreError("database or disk is full")
+    def failing(*args: object, **kwargs: object) -> Callable[[object], None]:
+        def write(conn: object) -> None:  # the thread memory's write, wherever it is made
+            raise StoreError("database or disk is full")
 
-    rig.submitter.threads.remember = failing  # type: ignore[method-assign]
+        return write
+
+    rig.submitter.threads.remembering = failing  # type: ignore[method-assign]
     outcome = await rig.submitter.submit(incoming("Cleared for publication", PARTNER))
     reply = replies.for_outcome(outcome)
     assert reply.startswith("451 4.3.0") and "while recording the thread" in reply, reply
