@@ -16,17 +16,27 @@ from urllib.parse import urlsplit
 import aiosmtplib
 import aiosmtplib.protocol
 
+from gateway.core.headers import has_bare_line_ending
+
 SCHEMES = ("maildir", "smtp", "smtp+starttls", "smtps")
 
 
 _normalize_line_endings = aiosmtplib.protocol.normalize_message_line_endings
 
 
+class CrlfLines(bytes):
+    """A message every line of which ends in CRLF, the last one too, known from how it was
+    made (``rewrite.outgoing`` of a message whose line endings the gateway checked): DATA
+    sends it without another pass over its line endings."""
+
+
 def crlf_line_endings(message: bytes) -> bytes:
     """aiosmtplib's DATA line-ending normalisation, without its regex pass when every line
-    already ends in CRLF (the gateway refuses bare CR and LF, so every message it relays)."""
-    crlf = message.count(b"\r\n")
-    if message.count(b"\r") != crlf or message.count(b"\n") != crlf:
+    already ends in CRLF (the gateway refuses bare CR and LF, so every message it relays),
+    and without any pass over a ``CrlfLines``."""
+    if type(message) is CrlfLines:
+        return message
+    if has_bare_line_ending(message):
         return _normalize_line_endings(message)
     return message if message.endswith(b"\r\n") else message + b"\r\n"
 

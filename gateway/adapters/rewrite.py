@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.core.headers import HeaderLine, LineKind, read_header_block
+from gateway.adapters.delivery import CrlfLines
+from gateway.core.headers import HeaderLine, LineKind, has_bare_line_ending, read_header_block
 from gateway.core.headers import split_header as split_header
 from gateway.core.label_writers import has_tag
 from gateway.core.message import header_text
@@ -24,7 +25,8 @@ def strip_owned_headers(header: bytes) -> bytes:
     return kept + header[block.end:]
 
 
-def outgoing(data: bytes, prepend: list[tuple[str, str]], subject_tag: str | None = None) -> bytes:
+def outgoing(data: bytes, prepend: list[tuple[str, str]], subject_tag: str | None = None,
+             *, checked: bool = False) -> bytes:
     """The message as relayed: the gateway's own fields first, owned fields stripped.
 
     A partner's labels (``X-TLP``, ``X-Protective-Marking``, ``SIO-Label``) are owned fields
@@ -35,6 +37,10 @@ def outgoing(data: bytes, prepend: list[tuple[str, str]], subject_tag: str | Non
     Only fields are kept: an mbox ``From `` line behind the prepended fields would sit in the
     middle of the block, and a line that is not a field (refused at the SMTP edge) would be
     read downstream as part of the field before it, or as the start of the body.
+
+    ``checked``: no CR or LF of ``data`` stands outside a CRLF pair (the SMTP edge refused
+    it otherwise). If the new header block is so too, and the copy ends in CRLF, the copy is
+    a ``CrlfLines``, which delivery sends without another pass over its line endings.
     """
     block = read_header_block(data)
     lines = [line for line in block.lines
@@ -47,7 +53,20 @@ def outgoing(data: bytes, prepend: list[tuple[str, str]], subject_tag: str | Non
     kept = b"".join(line.raw for line in lines)
     if block.headless:
         kept += b"\r\n"  # the whole message was body: it stays body behind the new fields
-    return fields + kept + data[block.end:]
+    head = fields + kept
+    body = memoryview(data)[block.end:]
+    if checked and _joins_in_crlf(head, body):
+        return CrlfLines(b"".join((head, body)))
+    return b"".join((head, body))
+
+
+def _joins_in_crlf(head: bytes, body: memoryview) -> bool:
+    """Whether a new header block, put before the rest of a message whose every CR and LF is
+    in a CRLF pair, makes a message of CRLF lines only, ending in CRLF. The rest is not read
+    again: only where the two meet can a pair be split."""
+    if has_bare_line_ending(head) or head.endswith(b"\r") or body[:1].tobytes() == b"\n":
+        return False
+    return body[-2:].tobytes() == b"\r\n" if len(body) else head.endswith(b"\r\n")
 
 
 def tagged(line: HeaderLine, tag: str) -> HeaderLine:

@@ -183,6 +183,12 @@ def _why(line: bytes, first: bool) -> str:
     return "a header line whose name is not a field name"
 
 
+def has_bare_line_ending(data: bytes) -> bool:
+    """A CR or LF that is not part of a CRLF pair."""
+    crlf = data.count(b"\r\n")
+    return data.count(b"\n") != crlf or data.count(b"\r") != crlf
+
+
 def header_over(data: bytes, limit: int) -> bool:
     """Whether the header block of ``data`` is longer than ``limit`` bytes.
 

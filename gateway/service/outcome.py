@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from gateway.core.decision import Decision
+from gateway.core.headers import has_bare_line_ending as has_bare_line_ending
 
 
 class OutcomeKind(enum.Enum):
@@ -65,12 +66,6 @@ class Outcome:
     # or one before) and those whose copies it refused for good.
     reached: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()
-
-
-def has_bare_line_ending(data: bytes) -> bool:
-    """A CR or LF that is not part of a CRLF pair."""
-    crlf = data.count(b"\r\n")
-    return data.count(b"\n") != crlf or data.count(b"\r") != crlf
 
 
 def input_problem(data: bytes) -> InputProblem | None:

@@ -26,15 +26,18 @@ Parcel = tuple[tuple[str, ...], bytes]
 
 
 def parcels(policy: Policy, stamp: Stamp | None, recipients: Sequence[Recipient], data: bytes,
-            trace: list[tuple[str, str]], single: bool = False) -> list[Parcel]:
-    """(recipients, bytes) of every copy to hand to the downstream."""
+            trace: list[tuple[str, str]], single: bool = False, *,
+            checked: bool = False) -> list[Parcel]:
+    """(recipients, bytes) of every copy to hand to the downstream. ``checked``: every CR and
+    LF of ``data`` is known to be in a CRLF pair (``rewrite.outgoing``)."""
     made: list[Parcel] = []
     for copy in copies(policy, stamp, recipients, single):
         if copy.labels is None:
-            made.append((copy.recipients, outgoing(data, trace)))
+            made.append((copy.recipients, outgoing(data, trace, checked=checked)))
         else:
             made.append((copy.recipients,
-                         outgoing(data, [*trace, *copy.labels.fields], copy.labels.subject_tag)))
+                         outgoing(data, [*trace, *copy.labels.fields], copy.labels.subject_tag,
+                                  checked=checked)))
     return made
 
 
