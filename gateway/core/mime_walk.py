@@ -38,6 +38,8 @@ _PGP_MESSAGE = re.compile(r"^[^\S\n]*-----BEGIN PGP MESSAGE-----", re.MULTILINE)
 # A clear-signed body is readable; its armour header stands between the reader and the stamp.
 _CLEARSIGNED = re.compile(r"^[^\S\n]*-----BEGIN PGP SIGNED MESSAGE-----[^\n]*\n", re.MULTILINE)
 _ARMOUR_HEADERS = re.compile(r"(?:[ \t]*\S[^\n]*\n)*?[ \t]*\n")
+# In every line _PGP_MESSAGE and _CLEARSIGNED find: a plain search before their regex scans.
+_ARMOUR = "-----BEGIN PGP "
 _ENCRYPTED_TYPES = frozenset({
     "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime",
     "application/pgp-encrypted",
@@ -268,6 +270,8 @@ class Walker:
                 for view in renderings(text)]
 
     def _rendering(self, location: Location, text: str, own: bool) -> Rendering:
+        if _ARMOUR not in text:
+            return location, text
         if _PGP_MESSAGE.search(text):
             self.unreadable.append("PGP-encrypted body" if own else "PGP-encrypted part")
         return location, _without_armour(text)

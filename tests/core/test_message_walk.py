@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.core.message import MAX_DEPTH, MAX_PARTS, MessageFacts, read_message
+from gateway.core.mime_walk import _PGP_MESSAGE, Walker, _without_armour
 from gateway.core.model import Location
 from tests.core.mail import alternative, html, plain, raw, with_attached
 
@@ -257,3 +260,19 @@ def test_clear_signed_body_is_readable_and_its_armour_is_not_the_top() -> None:
     facts = read_message(data)
     assert facts.unreadable == ()
     assert facts.top_texts[0].text.startswith("Internal\nHello\n")
+
+
+armoured = st.lists(st.sampled_from([
+    "-----BEGIN PGP MESSAGE-----", "-----BEGIN PGP SIGNED MESSAGE-----", "-----BEGIN PGP ",
+    "-----BEGIN PGP SIGNATURE-----", "Hash: SHA256", "Internal", " ", "\t", "\n", "\n\n", "x",
+]), max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(armoured)
+def test_the_armour_is_found_as_the_patterns_alone_find_it(text: str) -> None:
+    """A text without the armour's opening words skips the patterns: the same reading."""
+    walker = Walker(0, lambda *args: None)  # type: ignore[arg-type, return-value]
+    rendering = walker._rendering(Location.BODY, text, own=True)
+    assert rendering == (Location.BODY, _without_armour(text))
+    assert walker.unreadable == (["PGP-encrypted body"] if _PGP_MESSAGE.search(text) else [])
