@@ -250,8 +250,9 @@ class AcceptedTables(Database):
         """``claim`` and a thread memory write (``ThreadMemory.remembering``) in one commit,
         not waited onto the disk; each one's failure is returned, not raised.
 
-        On SQLite, when its write lock is free, both are written at once on this thread
-        (``SqliteEngine.write_now``); otherwise they go to the store's thread together."""
+        On SQLite, when its write lock is free and no other write is queued, both are written
+        at once on this thread (``SqliteEngine.write_now``); otherwise they go to the store's
+        thread together."""
         def both(conn: Conn) -> Claim:
             remembering(conn)
             return claim_in(conn, key, owner, queue_id, stale)

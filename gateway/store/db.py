@@ -134,5 +134,6 @@ class Database:
 
     def _write_now(self, work: Callable[[Conn], T]) -> tuple[T] | None:
         """``work`` written at once on this thread, not durable yet; ``None`` if the engine
-        cannot (SQLite's write lock is taken; PostgreSQL is always a round trip)."""
+        cannot (SQLite's write lock is taken or other writes are queued; PostgreSQL is
+        always a round trip)."""
         return self._engine.write_now(work)

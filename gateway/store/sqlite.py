@@ -23,12 +23,13 @@ from gateway.store.group import GroupCommit, Outcome, in_savepoints
 from gateway.store.records import StoreError
 
 T = TypeVar("T")
+# What every connection to the store enforces, the direct one (connect_direct) included.
+_RULES = ("PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON")
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA busy_timeout=5000",
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA secure_delete=ON",
+    *_RULES,
 )
 
 
@@ -53,7 +54,7 @@ def connect_direct(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
     try:
         conn.row_factory = sqlite3.Row
-        for pragma in (*_PRAGMAS[3:], "PRAGMA busy_timeout=0", "PRAGMA synchronous=NORMAL",
+        for pragma in (*_RULES, "PRAGMA busy_timeout=0", "PRAGMA synchronous=NORMAL",
                        "PRAGMA wal_autocheckpoint=0"):
             conn.execute(pragma)
     except BaseException:
