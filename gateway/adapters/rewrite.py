@@ -64,7 +64,7 @@ def _joins_in_crlf(head: bytes, body: memoryview) -> bool:
     """Whether a new header block, put before the rest of a message whose every CR and LF is
     in a CRLF pair, makes a message of CRLF lines only, ending in CRLF. The rest is not read
     again: only where the two meet can a pair be split."""
-    if has_bare_line_ending(head) or head.endswith(b"\r") or body[:1].tobytes() == b"\n":
+    if has_bare_line_ending(head) or body[:1].tobytes() == b"\n":  # (a CR ending head is bare)
         return False
     return body[-2:].tobytes() == b"\r\n" if len(body) else head.endswith(b"\r\n")
 

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from gateway.core.decision import Decision
-from gateway.core.headers import has_bare_line_ending as has_bare_line_ending
+from gateway.core.headers import has_bare_line_ending
 
 
 class OutcomeKind(enum.Enum):

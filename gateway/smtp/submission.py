@@ -8,9 +8,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.adapters.accounts import Account, Accounts, AccountsError
 from gateway.adapters.rewrite import split_header
-from gateway.core.headers import header_over
+from gateway.core.headers import has_bare_line_ending, header_over
 from gateway.logs import get_logger
-from gateway.service.outcome import has_bare_line_ending
 from gateway.smtp import replies
 from gateway.smtp.access import ACCOUNT_DISABLED, header_refusal, mail_refusal
 from gateway.smtp.handler import Handler

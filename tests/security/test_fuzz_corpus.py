@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fuzz.harness import check
-from gateway.service.outcome import has_bare_line_ending
+from gateway.core.headers import has_bare_line_ending
 
 CORPUS = Path(__file__).resolve().parents[2] / "fuzz" / "corpus"
 FILES = sorted(CORPUS.iterdir())

@@ -25,9 +25,9 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from gateway.adapters.accounts import Account
 from gateway.adapters.crypto import NullSealer
 from gateway.adapters.rewrite import split_header
+from gateway.core.headers import has_bare_line_ending
 from gateway.core.message import read_message
 from gateway.policyfiles.load import load_policy
-from gateway.service.outcome import has_bare_line_ending
 from gateway.service.submit import Submitter
 from gateway.settings import Settings
 from gateway.smtp.access import header_refusal

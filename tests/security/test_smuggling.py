@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.service.outcome import has_bare_line_ending
+from gateway.core.headers import has_bare_line_ending
 from tests.security.lenient import LenientDownstream
 from tests.security.support import RawClient
 from tests.support.gateway import GatewayProcess

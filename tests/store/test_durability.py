@@ -13,6 +13,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,16 @@ def remembering(message_id: str):  # type: ignore[no-untyped-def]
     return write
 
 
+def thread_names() -> tuple[list[str], Callable[[Conn], None]]:
+    """A write that notes the name of the thread it runs on, and the names it noted."""
+    names: list[str] = []
+
+    def noting(conn: Conn) -> None:
+        names.append(threading.current_thread().name)
+
+    return names, noting
+
+
 def remembered(path: Path, message_id: str) -> bool:
     with sqlite3.connect(path) as conn:
         return conn.execute("SELECT 1 FROM thread_messages WHERE message_id = ?",
@@ -191,11 +202,7 @@ async def test_a_failed_claim_or_thread_memory_write_leaves_nothing_and_says_whi
 async def test_on_an_idle_sqlite_store_the_claim_is_written_without_a_hand_over(
         tmp_path: Path) -> None:
     store = await Store.open(tmp_path)
-    threads: list[str] = []
-
-    def noting(conn: Conn) -> None:
-        threads.append(threading.current_thread().name)
-
+    threads, noting = thread_names()
     try:
         claim, failed = await store.claim_remembering("i" * 64, "host:1:aa", "Q1",
                                                       lambda row: False, noting)
@@ -212,14 +219,11 @@ async def test_on_an_idle_sqlite_store_the_claim_is_written_without_a_hand_over(
 async def test_a_claim_while_other_writes_are_queued_joins_their_commit(
         tmp_path: Path) -> None:
     store = await Store.open(tmp_path)
-    threads: list[str] = []
+    threads, noting = thread_names()
     release = threading.Event()
 
     def slow(conn: Conn) -> None:  # another session's write, on the store's thread
         release.wait(5)
-
-    def noting(conn: Conn) -> None:
-        threads.append(threading.current_thread().name)
 
     try:
         other = asyncio.create_task(store._write(slow))
