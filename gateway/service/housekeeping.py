@@ -61,6 +61,7 @@ class ReviewTasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self.outbox.release()
 
     async def _housekeeping(self) -> None:
         while True:

@@ -69,6 +69,17 @@ class OutboxWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    async def release(self) -> None:
+        """Once stopped: the entries this worker claimed and did not finish are due again
+        now, for the next gateway to start, not when their lease ends."""
+        try:
+            released = await self.store.release_outbox_claims(self.owner)
+        except Exception:  # the lease still ends: the entries wait for it, nothing is lost
+            log.exception("outbox-release-error")
+            return
+        if released:
+            log.info("outbox-claims-released", entries=released)
+
     async def run(self) -> None:
         while True:
             try:

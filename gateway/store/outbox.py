@@ -178,6 +178,19 @@ class OutboxTables(Database):
 
         return await self._write(work)
 
+    async def release_outbox_claims(self, owner: str) -> int:
+        """End ``owner``'s claims on entries still pending (a gateway that stops); how many.
+
+        A stopped gateway's entries are due again at once instead of when their lease ends,
+        so a restart does not leave a release waiting for the lease (eleven minutes by
+        default). An entry whose try was cut short may have reached the downstream: sending
+        it again is a duplicate, never a loss, as after a crash.
+        """
+        query = ("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
+                 "WHERE claimed_by = ? AND state = ?")
+        params = (owner, OutboxState.PENDING.value)
+        return await self._write(lambda conn: conn.execute(query, params).rowcount)
+
     async def outbox_for(self, hold_id: str) -> list[OutboxItem]:
         query = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE held_id = ? ORDER BY id"
         return await self._read(lambda conn: [

@@ -165,6 +165,36 @@ def test_restart_in_the_middle_of_a_release(gateway: GatewayProcess,
     assert b"Amira" in delivered.data
 
 
+def test_a_release_cut_short_by_a_stop_goes_at_the_next_start(
+        tmp_path: Path, downstream: Downstream) -> None:
+    downstream.clear()
+    process = review_gateway(tmp_path, downstream).start()
+    try:
+        add_reviewer(process)
+        hold_id = send_held(process)
+        assert wait_for(downstream, "director@example.org", purpose="reviewer-hold")
+        assert wait_for(downstream, "alice@example.org", purpose="sender-hold")
+        downstream.script(Mode.SLOW, delay=60)  # the release's try: no answer to its DATA
+        assert cli(process, "held", "release", hold_id, "--by", "director@example.org",
+                   "--adjustments-done").returncode == 0
+        deadline = time.monotonic() + 10
+        while downstream.state.script and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not downstream.state.script  # the try has begun (its MAIL FROM arrived)
+        assert process.stop() == 0
+        assert downstream.delivered_to(PARTNER) == []
+        started = time.monotonic()
+        process.start()
+        # Not after the claim's lease (660 s): the stopped gateway gave its claim back.
+        [delivered] = wait_for(downstream, PARTNER)
+        assert b"Amira" in delivered.data and time.monotonic() - started < 15
+        shown = json.loads(cli(process, "held", "show", hold_id, "--json").stdout)
+        [release] = [o for o in shown["outbox"] if o["purpose"] == "release"]
+        assert release["state"] == "sent"
+    finally:
+        process.stop()
+
+
 def test_expiry_tells_the_sender(tmp_path: Path, downstream: Downstream) -> None:
     process = review_gateway(tmp_path, downstream, hold_expiry_days=2 / 86400).start()
     try:

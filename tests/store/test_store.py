@@ -191,6 +191,23 @@ async def test_an_outbox_entry_is_claimed_once_until_its_lease_ends(store: Store
     assert sent.state is OutboxState.SENT and sent.attempts == 2
 
 
+async def test_a_stopping_gateway_gives_its_claims_back(store: Store) -> None:
+    hold_id = await hold(store)
+    await store.enqueue([mail(OutboxKind.NOTICE, hold_id) for _ in range(3)])
+    at = now()
+    first, second, third = await store.claim_outbox(at, "gateway-a", LEASE)
+    await store.outbox_sent(first, None)
+    assert await store.claim_outbox(at, "gateway-b", LEASE) == []  # gateway-a's, leased
+    assert await store.release_outbox_claims("gateway-a") == 2  # not the sent one
+    taken = await store.claim_outbox(at, "gateway-b", LEASE)
+    assert [item.id for item in taken] == [second.id, third.id]
+    assert await store.release_outbox_claims("gateway-a") == 0  # gateway-b's stay its own
+    assert await store.claim_outbox(at, "gateway-c", LEASE) == []
+    states = {item.id: item.state for item in await store.outbox_entries()}
+    assert states == {first.id: OutboxState.SENT, second.id: OutboxState.PENDING,
+                      third.id: OutboxState.PENDING}
+
+
 async def test_a_store_with_an_unknown_url_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="sqlite:///PATH or postgresql://"):
         await Store.open(tmp_path, "mysql://root@127.0.0.1/stampgate")
