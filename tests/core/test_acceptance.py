@@ -4,6 +4,8 @@ has another."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.core.acceptance import acceptance_key
 from gateway.core.headers import read_header_block
@@ -62,3 +64,26 @@ def test_the_key_is_a_digest_that_says_nothing_of_the_message() -> None:
     digest = key()
     assert len(digest) == 64 and int(digest, 16) >= 0
     assert b"m1@example.org" not in digest.encode() and "alice" not in digest
+
+
+_FIELD = st.sampled_from([b"From: alice@example.org", b"To: bob@example.org",
+                          b"Subject: Case", b"Subject: Case ", b"X-A: 1", b" folded"])
+_LINE = st.sampled_from([b"", b"Internal", b"A client's story.", b"X-A: 1", b"."])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.lists(_FIELD, max_size=4), st.lists(_LINE, max_size=4)),
+                min_size=2, max_size=2))
+def test_without_a_message_id_two_keys_match_only_for_the_same_bytes(
+        messages: list[tuple[list[bytes], list[bytes]]]) -> None:
+    """Header block and body are digested apart; a line that moves from one to the other
+    (the blank line that ends the header block moves with it) is another message."""
+    datas = [b"".join(f + b"\r\n" for f in fields) + b"\r\n" + b"".join(b + b"\r\n" for b in body)
+             for fields, body in messages]
+    first, second = (key(data) for data in datas)
+    assert (first == second) == (datas[0] == datas[1])
+
+
+def test_a_line_moved_across_the_blank_line_is_another_message() -> None:
+    assert key(b"From: a@example.org\r\nX-A: 1\r\n\r\nbody\r\n") != key(
+        b"From: a@example.org\r\n\r\nX-A: 1\r\nbody\r\n")
