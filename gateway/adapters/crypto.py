@@ -30,12 +30,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.adapters import key_files
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"\x00SGHELD1"
 _ID_LEN = key_files.ID_LEN
@@ -43,6 +43,25 @@ _NONCE_LEN = 12
 _TAG_LEN = 16
 _WRAP_VERSION = b"\x01"
 _FINGERPRINT_LEN = 8
+_KEY_LEN = 32  # AES-256
+
+
+def _cipher(key: bytes) -> AESGCM:
+    """AES-GCM under ``key``. cryptography (some 8 MB of native code resident in every
+    process that loads it) is imported with a process's first seal or open, not at start: a
+    worker that only relays and bounces never needs it."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
+def _decrypt(key: bytes, nonce: bytes, data: bytes, associated: bytes) -> bytes:
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        return _cipher(key).decrypt(nonce, data, associated)
+    except InvalidTag:
+        raise SealError("held message or its key was altered") from None
 
 
 class SealError(Exception):
@@ -141,7 +160,7 @@ class Sealer:
         """The body and its subject sealed under a new key, and that key wrapped by the
         current master key (for the store: it is not written anywhere here)."""
         key_id = os.urandom(_ID_LEN)
-        body_key = AESGCM.generate_key(bit_length=256)
+        body_key = os.urandom(_KEY_LEN)
         return Sealed(_encrypt(body_key, key_id, content), _encrypt(body_key, key_id, subject),
                       HeldKey(key_id, self.wrap(key_id, body_key)))
 
@@ -160,11 +179,7 @@ class Sealer:
         body_key = self.unwrap(key_id, wrapped)
         header_len = len(MAGIC) + _ID_LEN
         nonce = blob[header_len:header_len + _NONCE_LEN]
-        try:
-            return AESGCM(body_key).decrypt(nonce, blob[header_len + _NONCE_LEN:],
-                                            blob[:header_len])
-        except InvalidTag:
-            raise SealError("held message or its key was altered") from None
+        return _decrypt(body_key, nonce, blob[header_len + _NONCE_LEN:], blob[:header_len])
 
     def rewrapped(self, key_id: bytes, wrapped: bytes) -> bytes | None:
         """``wrapped`` wrapped by the current master key instead; ``None`` if it already is
@@ -193,7 +208,7 @@ class Sealer:
     def wrap(self, key_id: bytes, body_key: bytes) -> bytes:
         nonce = os.urandom(_NONCE_LEN)
         return (_WRAP_VERSION + self.fingerprint + nonce
-                + AESGCM(self.master_key).encrypt(nonce, body_key, key_id))
+                + _cipher(self.master_key).encrypt(nonce, body_key, key_id))
 
     def unwrap(self, key_id: bytes, wrapped: bytes) -> bytes:
         fingerprint = wrapped_fingerprint(wrapped)
@@ -207,17 +222,14 @@ class Sealer:
                 "to held_encryption_old_keys")
         offset = 1 + _FINGERPRINT_LEN
         nonce, wrapped_key = wrapped[offset:offset + _NONCE_LEN], wrapped[offset + _NONCE_LEN:]
-        try:
-            return AESGCM(master_key).decrypt(nonce, wrapped_key, key_id)
-        except InvalidTag:
-            raise SealError("held message or its key was altered") from None
+        return _decrypt(master_key, nonce, wrapped_key, key_id)
 
 
 
 def _encrypt(body_key: bytes, key_id: bytes, content: bytes) -> bytes:
     header = MAGIC + key_id
     nonce = os.urandom(_NONCE_LEN)
-    return header + nonce + AESGCM(body_key).encrypt(nonce, content, header)
+    return header + nonce + _cipher(body_key).encrypt(nonce, content, header)
 
 
 def sealed_key_id(blob: bytes) -> bytes | None:
@@ -241,13 +253,13 @@ def parse_master_key(value: str) -> bytes:
         key = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("must be 32 bytes in base64 (make one with: stampgate keygen)") from None
-    if len(key) != 32:
+    if len(key) != _KEY_LEN:
         raise ValueError(f"must be 32 bytes in base64, not {len(key)} bytes "
                          "(make one with: stampgate keygen)")
     return key
 
 
 def new_master_key() -> str:
-    return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
+    return base64.b64encode(os.urandom(_KEY_LEN)).decode("ascii")
 
 

@@ -8,13 +8,14 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageFile, ImageOps, IptcImagePlugin, TiffImagePlugin
-
 from gateway.core.photos import MetadataKind, exif_kinds, iptc_kinds, xmp_kinds
 
-if TYPE_CHECKING:  # numpy (20 MB) is imported by the first photo whose faces are looked for
+# Pillow (some 3 MB resident with its libraries) is imported by the first photo opened, and
+# numpy (20 MB) by the first whose faces are looked for: most workers never open an image.
+if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    from PIL import Image
 
 
 
@@ -76,6 +77,9 @@ def video_location(data: bytes) -> bool:
 
 def open_photo(data: bytes, max_pixels: int) -> Opened:
     """Decode a photo after checking its size; raises ``ImageProblem`` with the reason."""
+    # The TIFF and IPTC plugins as well, as ``_metadata`` reads them.
+    from PIL import Image, IptcImagePlugin, TiffImagePlugin  # noqa: F401
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -103,6 +107,8 @@ def open_photo(data: bytes, max_pixels: int) -> Opened:
 
 
 def _metadata(image: Image.Image) -> frozenset[MetadataKind]:
+    from PIL import ImageFile, IptcImagePlugin, TiffImagePlugin
+
     kinds: set[MetadataKind] = set()
     exif = image.getexif()
     tags = set(exif)
@@ -132,6 +138,7 @@ def _metadata(image: Image.Image) -> frozenset[MetadataKind]:
 def grey(image: Image.Image) -> npt.NDArray[np.uint8]:
     """The photo as an 8-bit grey array, turned the way its viewer shows it."""
     import numpy as np
+    from PIL import ImageOps
 
     upright = ImageOps.exif_transpose(image) or image
     return np.asarray(upright.convert("L"), dtype=np.uint8)
@@ -147,6 +154,8 @@ def strip(opened: Opened) -> bytes:
     """The photo written again from its pixels alone, in ``written_as`` its format: no EXIF,
     XMP, IPTC or text chunks (the colour profile stays), turned upright as its orientation
     said."""
+    from PIL import Image, ImageOps
+
     image = ImageOps.exif_transpose(opened.image) or opened.image
     fmt = written_as(opened.format)
     mode = image.mode

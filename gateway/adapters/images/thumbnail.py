@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import warnings
-
-from PIL import Image, ImageOps
+from typing import TYPE_CHECKING
 
 from gateway.adapters.images.metadata import ImageProblem, heif, sniff
+
+if TYPE_CHECKING:  # Pillow is imported by the first thumbnail (metadata.py)
+    from PIL import Image
 
 # The decoders a thumbnail may use (Pillow would otherwise try every plugin it has).
 DECODERS = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "GIF", "BMP")
@@ -34,6 +36,8 @@ def is_image(data: bytes, content_type: str) -> bool:
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
+    from PIL import Image
+
     heif()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -58,6 +62,7 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     if image.mode not in ("I", "F") and not image.mode.startswith("I;16"):
         return image
     import numpy as np  # 20 MB a process: loaded by the first image that needs it
+    from PIL import Image
 
     values = np.asarray(image, dtype=np.float64)
     top = float(values.max(initial=0.0))
@@ -74,6 +79,8 @@ def check(data: bytes, max_pixels: int) -> None:
 
 def thumbnail(data: bytes, max_pixels: int, side: int = SIDE) -> bytes:
     """A JPEG of at most ``side`` x ``side`` pixels from the image's first frame, upright."""
+    from PIL import Image, ImageOps
+
     image = _open(data, max_pixels)
     try:
         with warnings.catch_warnings():
