@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import threading
@@ -11,14 +12,22 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 USERS_FILE = "users.json"
 _FORMAT = 1
-_HASHER = PasswordHasher()  # argon2id, RFC 9106 "low memory" profile: 64 MiB, t=3, p=4
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """argon2id, RFC 9106 "low memory" profile: 64 MiB, t=3, p=4. Imported with the first
+    password checked or set: a process that serves no login does without it (and cffi)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 class AccountsError(Exception):
@@ -53,7 +62,7 @@ def users_path(data_dir: Path) -> Path:
 
 
 def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 class Accounts:
@@ -89,21 +98,23 @@ class Accounts:
 
     def verify(self, login: str, password: str) -> Account | None:
         """The enabled account whose password this is; ``None`` otherwise (blocking: argon2)."""
+        from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
         account = self.get(login)
         if account is None or account.disabled:
             # Spend the same time as a real check so that logins cannot be enumerated.
             with contextlib.suppress(VerificationError, InvalidHashError):
-                _HASHER.verify(self._dummy(), password)
+                _hasher().verify(self._dummy(), password)
             return None
         try:
-            _HASHER.verify(account.password_hash, password)
+            _hasher().verify(account.password_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
         return account
 
     def _dummy(self) -> str:
         if self._dummy_hash is None:
-            self._dummy_hash = _HASHER.hash(os.urandom(16).hex())
+            self._dummy_hash = _hasher().hash(os.urandom(16).hex())
         return self._dummy_hash
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import zlib
 
-HEAVY = ("PIL", "cryptography", "cv2", "numpy")
+HEAVY = ("PIL", "argon2", "cryptography", "cv2", "numpy")
 # What a worker and the primary import to serve (the CLI's entry point included).
 SERVING = ("gateway.cli.main, gateway.cli.serve, gateway.runtime.app, gateway.runtime.workers, "
            "gateway.service.submit, gateway.service.photos, gateway.web.app, "
@@ -59,3 +59,12 @@ def test_the_first_held_body_loads_cryptography_and_opens_again() -> None:
         "sealed = sealer.seal(b'Subject: x\\r\\n\\r\\nA story.\\r\\n', b'x')\n"
         "assert sealer.open(sealed.body, sealed.key.wrapped).endswith(b'A story.\\r\\n')"
     ) == ["cryptography"]
+
+
+def test_the_first_login_loads_argon2() -> None:
+    assert loaded_after(
+        "import pathlib, tempfile\n"
+        "from gateway.adapters.accounts import Accounts\n"
+        "assert 'argon2' not in sys.modules\n"
+        "users = Accounts(pathlib.Path(tempfile.mkdtemp()) / 'users.json')\n"
+        "assert users.verify('nobody@example.org', 'a password') is None") == ["argon2"]
