@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import pickle
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 from gateway.core.documents import DEFAULT_LIMITS, DocumentLimits
@@ -71,6 +72,20 @@ def unreadable(why: str) -> Read:
     return Read(MessageFacts(unreadable=(why,)), StampReading((), (), (why,)))
 
 
+# A reader process starts as ``python -c READER_MAIN FD``: it imports the readers and no more
+# (multiprocessing's spawn would also import the parent's main module, the CLI, and start a
+# resource tracker process beside it).
+READER_MAIN = "import sys; from gateway.service.reading import serve; serve(int(sys.argv[1]))"
+
+
+def serve(fd: int) -> None:
+    """A reader process's main: its limits, then requests, on the socket ``fd``."""
+    conn = Connection(fd)
+    limits = conn.recv()
+    assert isinstance(limits, DocumentLimits)
+    _serve(conn, limits)
+
+
 def _serve(conn: Connection, limits: DocumentLimits) -> None:
     """A reader process: vocabulary updates and messages in, pickled readings out."""
     quiet_libraries()
@@ -105,12 +120,14 @@ class _Worker:
     """One reader process and the pipe to it."""
 
     def __init__(self, limits: DocumentLimits) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process: BaseProcess = context.Process(target=_serve, args=(child, limits),
-                                                    daemon=True, name="stampgate-reader")
-        self.process.start()
-        child.close()
+        ours, theirs = socket.socketpair()
+        with theirs:
+            # Its standard streams are the gateway's: a crash's traceback reaches the log.
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", READER_MAIN, str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        self.conn = Connection(ours.detach())
+        self.conn.send(limits)  # a few bytes: the socket's buffer takes them at once
         self.vocabulary: Vocabulary | None = None
 
     async def read(self, kind: str, data: bytes | None, vocabulary: Vocabulary) -> Read:
@@ -148,7 +165,8 @@ class _Worker:
 
     def kill(self) -> None:
         self.process.kill()
-        self.process.join(1)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(1)
         self.conn.close()
 
 

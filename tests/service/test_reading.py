@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -191,3 +193,30 @@ async def test_a_picture_or_a_file_that_is_no_document_is_read_inline(
         assert reader._workers == [] and reader.full_reads == 0
     finally:
         reader.close()
+
+
+def test_a_reader_process_is_one_process_that_starts_from_the_readers_alone(
+        tmp_path: Path) -> None:
+    """No resource tracker beside it and no CLI in it: a reader costs one small process."""
+    script = tmp_path / "read.py"
+    script.write_text(
+        "import asyncio, os, sys\n"
+        "from pathlib import Path\n"
+        "from gateway.policyfiles.load import load_policy\n"
+        "from gateway.service.reading import MessageReader\n"
+        f"data = {message('Internal', filler_lines=2000)!r}\n"
+        "async def main():\n"
+        "    reader = MessageReader(inline_limit=1024)\n"
+        f"    read = await reader.read(data, load_policy(Path({str(POLICIES)!r})).vocabulary)\n"
+        "    assert read.reading.stamp.value == 'internal', read\n"
+        "    children = [p for p in os.listdir('/proc') if p.isdigit() and\n"
+        "                open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1]\n"
+        "                == str(os.getpid())]\n"
+        "    for pid in children:\n"
+        "        print(open(f'/proc/{pid}/cmdline').read().replace('\\0', ' '))\n"
+        "    reader.close()\n"
+        "asyncio.run(main())\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, check=True)
+    [child] = done.stdout.splitlines()
+    assert "from gateway.service.reading import serve; serve(" in child
