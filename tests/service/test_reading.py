@@ -220,3 +220,19 @@ def test_a_reader_process_is_one_process_that_starts_from_the_readers_alone(
                           timeout=60, check=True)
     [child] = done.stdout.splitlines()
     assert "from gateway.service.reading import serve; serve(" in child
+
+
+async def test_a_reader_process_that_dies_fails_its_message_closed_and_is_replaced(
+        reader: MessageReader, vocabulary: Vocabulary) -> None:
+    data = message("Internal", filler_lines=2000)
+    assert (await reader.read(data, vocabulary)).reading.stamp is Stamp.INTERNAL
+    [worker] = reader._workers
+    worker.process.kill()  # killed from outside (the OOM killer, an admin)
+    worker.process.wait(5)
+    lost = await reader.read(message("Cleared for publication", filler_lines=2000), vocabulary)
+    assert lost.reading.stamp is None
+    assert lost.reading.unreadable == ("the message reader stopped",)
+    again = await reader.read(data, vocabulary)
+    assert again.reading.stamp is Stamp.INTERNAL
+    [fresh] = reader._workers
+    assert fresh is not worker and fresh.process.poll() is None
