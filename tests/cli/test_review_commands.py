@@ -32,13 +32,14 @@ PARTNER = "partner@outside.test"
 def gateway(tmp_path_factory: pytest.TempPathFactory,
             downstream: Downstream) -> Iterator[GatewayProcess]:
     process = review_gateway(tmp_path_factory.mktemp("review-cli"), downstream).start()
+    # Every test here may run alone: the reviewers the decisions and notices name.
+    add_reviewer(process)
+    add_reviewer(process, "legal-lead@example.org")
     yield process
     process.stop()
 
 
 def test_reviewer_accounts(gateway: GatewayProcess) -> None:
-    add_reviewer(gateway)
-    add_reviewer(gateway, "legal-lead@example.org")
     listing = cli(gateway, "reviewers", "list")
     assert listing.returncode == 0
     assert "director@example.org  enabled  notices to: director@example.org" in listing.stdout
