@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from gateway.adapters import interpreter
 from gateway.adapters.master_key import MasterKeyError
 from gateway.adapters.private import UMASK
 from gateway.core.policy import Policy
@@ -62,8 +63,9 @@ def start_processes(args: argparse.Namespace, settings: Settings, policy: Policy
                 # again with the workers' metrics directory set (docs/operations.md)
                 sys.stdout.flush()
                 sys.stderr.flush()
-                os.execv(sys.executable, [sys.executable, "-m", "gateway", command,
-                                          *worker_argv])
+                os.execve(sys.executable,
+                          interpreter.command("-m", "gateway", command, *worker_argv),
+                          interpreter.environment())
             try:
                 run_supervisor(settings, policy, worker_argv,
                                sock=bind() if bind is not None else None, command=command,

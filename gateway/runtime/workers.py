@@ -12,10 +12,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway.adapters import interpreter
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.runtime.app import Gateway
@@ -96,11 +96,12 @@ class Supervisor:
     def _spawn(self, index: int) -> None:
         # A new worker starts with no connections: the old one's are closed with it.
         self.connections.clear_worker(index)
-        command = [sys.executable, "-m", "gateway", self.command, *self.argv,
-                   "--listen-fd", str(self.sock.fileno()), "--worker-index", str(index),
-                   "--connections-fd", str(self.connections.fd)]
+        command = interpreter.command(
+            "-m", "gateway", self.command, *self.argv, "--listen-fd", str(self.sock.fileno()),
+            "--worker-index", str(index), "--connections-fd", str(self.connections.fd))
         self.children[index] = subprocess.Popen(
-            command, pass_fds=(self.sock.fileno(), self.connections.fd))
+            command, env=interpreter.environment(),
+            pass_fds=(self.sock.fileno(), self.connections.fd))
 
     async def _watch(self) -> None:
         while not self.stopping:

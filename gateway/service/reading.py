@@ -24,12 +24,12 @@ import os
 import pickle
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from gateway.adapters import interpreter
 from gateway.core.documents import DEFAULT_LIMITS, DocumentLimits
 from gateway.core.message import MessageFacts, read_message
 from gateway.core.stamps import StampReading, Vocabulary, read_stamps
@@ -72,9 +72,9 @@ def unreadable(why: str) -> Read:
     return Read(MessageFacts(unreadable=(why,)), StampReading((), (), (why,)))
 
 
-# A reader process starts as ``python -c READER_MAIN FD``: it imports the readers and no more
-# (multiprocessing's spawn would also import the parent's main module, the CLI, and start a
-# resource tracker process beside it).
+# A reader process starts as ``python -P -c READER_MAIN FD`` (adapters/interpreter.py): it
+# imports the readers and no more (multiprocessing's spawn would also import the parent's
+# main module, the CLI, and start a resource tracker process beside it).
 READER_MAIN = "import sys; from gateway.service.reading import serve; serve(int(sys.argv[1]))"
 
 
@@ -124,8 +124,9 @@ class _Worker:
         with theirs:
             # Its standard streams are the gateway's: a crash's traceback reaches the log.
             self.process = subprocess.Popen(
-                [sys.executable, "-c", READER_MAIN, str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+                interpreter.command("-c", READER_MAIN, str(theirs.fileno())),
+                env=interpreter.environment(), pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL)
         self.conn = Connection(ours.detach())
         self.conn.send(limits)  # a few bytes: the socket's buffer takes them at once
         self.vocabulary: Vocabulary | None = None

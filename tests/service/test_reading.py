@@ -236,3 +236,19 @@ async def test_a_reader_process_that_dies_fails_its_message_closed_and_is_replac
     assert again.reading.stamp is Stamp.INTERNAL
     [fresh] = reader._workers
     assert fresh is not worker and fresh.process.poll() is None
+
+
+async def test_a_reader_process_imports_nothing_from_the_working_directory(
+        tmp_path: Path, vocabulary: Vocabulary, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``gateway`` package planted where the gateway was started is never the reader."""
+    planted = tmp_path / "gateway"
+    (planted / "service").mkdir(parents=True)
+    (planted / "__init__.py").write_text("raise SystemExit('the planted package ran')\n")
+    (planted / "service" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    reader = MessageReader(inline_limit=1024, budget=30.0)
+    try:
+        read = await reader.read(message("Internal", filler_lines=2000), vocabulary)
+        assert read.reading.stamp is Stamp.INTERNAL
+    finally:
+        reader.close()
