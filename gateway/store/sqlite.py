@@ -33,6 +33,29 @@ _PRAGMAS = (
 )
 
 
+# What an admin can do about the SQLite errors that opening the store meets.
+_WHY = {
+    "SQLITE_BUSY": "another process holds its write lock; try again",
+    "SQLITE_LOCKED": "another process holds its write lock; try again",
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_NOTADB": "the file is not a stampgate store, or it is damaged",
+    "SQLITE_CORRUPT": "the file is damaged (restore it from a backup: docs/operations.md)",
+    "SQLITE_CANTOPEN": "the file cannot be opened (its directory, or permissions)",
+    "SQLITE_PERM": "this user may not open it",
+    "SQLITE_READONLY": "it cannot be written (read-only file, disk or permissions)",
+    "SQLITE_IOERR": "the disk failed to read or write it",
+}
+
+
+def _why(exc: sqlite3.Error) -> str:
+    """The error's class and code, and what they mean (never its text: no values)."""
+    code = getattr(exc, "sqlite_errorname", None) or ""
+    meaning = next((why for prefix, why in _WHY.items()
+                    if code == prefix or code.startswith(prefix + "_")), None)
+    named = f"{exc.__class__.__name__} ({code})" if code else exc.__class__.__name__
+    return f"{named}: {meaning}" if meaning else named
+
+
 def connect_file(path: Path) -> sqlite3.Connection:
     """The store file at ``path``, its schema migrated to the latest version."""
     conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
@@ -139,7 +162,7 @@ class SqliteEngine:
             conn = await asyncio.get_running_loop().run_in_executor(executor, connect_file, path)
         except sqlite3.Error as exc:
             executor.shutdown(wait=False)
-            raise StoreError(f"cannot open the store at {path}: {exc.__class__.__name__}") from exc
+            raise StoreError(f"cannot open the store at {path}: {_why(exc)}") from exc
         except BaseException:
             executor.shutdown(wait=False)
             raise

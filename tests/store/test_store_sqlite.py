@@ -322,8 +322,25 @@ async def test_two_stores_on_one_file_see_each_other(tmp_path: Path) -> None:
 
 async def test_open_failure_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / DB_NAME).write_bytes(b"not a database, not at all" * 200)
-    with pytest.raises(StoreError, match="cannot open the store"):
+    with pytest.raises(StoreError, match="cannot open the store") as raised:
         await Store.open(tmp_path)
+    assert str(raised.value).endswith(
+        "DatabaseError (SQLITE_NOTADB): the file is not a stampgate store, or it is damaged")
+
+
+async def test_a_store_whose_write_lock_is_held_says_so(tmp_path: Path) -> None:
+    """Opening migrates, which writes: another process's write lock outlasts the wait."""
+    await (await Store.open(tmp_path)).close()  # the file, made and migrated
+    holder = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError) as raised:
+            await Store.open(tmp_path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert str(raised.value).endswith(
+        "OperationalError (SQLITE_BUSY): another process holds its write lock; try again")
 
 
 # -- transactions ---------------------------------------------------------------------------
