@@ -45,6 +45,9 @@ class Incoming:
     # The edge vouches for ``sender``: a logged-in user, or a verified upstream's header.
     # Only a verified sender's groups grant rights such as downgrading.
     sender_verified: bool = False
+    # The edge already found ``data`` free of NUL and of bare line endings
+    # (``input_problem`` is None): the use case does not look again.
+    clean: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,7 +76,7 @@ class Submitter:
             return Outcome(OutcomeKind.REFUSED_INPUT, queue_id,
                            problem=InputProblem.HEADER_TOO_BIG,
                            detail=str(self.settings.max_header_size))
-        problem = input_problem(incoming.data)
+        problem = None if incoming.clean else input_problem(incoming.data)
         if problem is not None:
             return Outcome(OutcomeKind.REFUSED_INPUT, queue_id, problem=problem)
         # Where the headers end must be beyond doubt: a reader that ends them elsewhere

@@ -252,7 +252,9 @@ class Handler(HookNames):
                     min_free_bytes=self.space.floor)
         return replies.NO_SPACE
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope,
+                          clean: bool = False) -> str:
+        """``clean``: a subclass already found the data free of NUL and bare line endings."""
         # The disk may have filled while the message came in: nothing is taken then.
         refusal = self.space_refusal(session)
         if refusal is not None:
@@ -262,7 +264,7 @@ class Handler(HookNames):
         outcome = await self.submitter.submit(Incoming(
             sender=envelope.mail_from or "", recipients=tuple(envelope.rcpt_tos),
             data=data, peer=peer, helo=session.host_name,
-            sender_verified=self._sender_verified(session, envelope, data)))
+            sender_verified=self._sender_verified(session, envelope, data), clean=clean))
         if outcome.kind is OutcomeKind.STORE_FAILED and self.space.low(fresh=True):
             return replies.NO_SPACE  # the store failed because the disk filled up
         return replies.for_outcome(outcome)

@@ -8,8 +8,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.adapters.accounts import Account, Accounts, AccountsError
 from gateway.adapters.rewrite import split_header
-from gateway.core.headers import has_bare_line_ending, header_over
+from gateway.core.headers import header_over
 from gateway.logs import get_logger
+from gateway.service.outcome import input_problem
 from gateway.smtp import replies
 from gateway.smtp.access import ACCOUNT_DISABLED, header_refusal, mail_refusal
 from gateway.smtp.handler import Handler
@@ -68,11 +69,14 @@ class SubmissionHandler(Handler):
         log.error("session-error", error=type(error).__name__)
         return "451 4.3.0 Error: internal error; try again later"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope,
+                          clean: bool = False) -> str:
         data = envelope.original_content or b""
         # Input the submit use case refuses anyway is not read here (an oversized header
-        # block would be, whole, on the event loop).
-        if (session.authenticated and b"\0" not in data and not has_bare_line_ending(data)
+        # block would be, whole, on the event loop). What is found is passed on: the use
+        # case does not look for NUL and bare line endings again.
+        clean = clean or input_problem(data) is None
+        if (session.authenticated and clean
                 and not header_over(data, self.settings.max_header_size)):
             try:
                 account = self._account(session)
@@ -88,4 +92,4 @@ class SubmissionHandler(Handler):
                             login=str(session.auth_data), sender=envelope.mail_from,
                             where="header", reply=refusal[:3])
                 return refusal
-        return await super().handle_DATA(server, session, envelope)
+        return await super().handle_DATA(server, session, envelope, clean)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import smtplib
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,6 +168,27 @@ def test_from_header_of_another_person_is_refused(secure: GatewayProcess,
     assert result.returncode != 0
     assert ("550 5.7.1 Message refused: the From: header names <bob@example.org>, which is "
             "not an address of the logged-in user alice@example.org") in result.stdout
+    assert downstream.messages == []
+
+
+@pytest.mark.parametrize("header_from", [ALICE, BOB])
+def test_a_bare_line_ending_from_a_logged_in_user_is_refused(
+        secure: GatewayProcess, downstream: Downstream, header_from: str) -> None:
+    """The listener and the use case share one look for NUL and bare line endings; with
+    another person's From: as well, the line ending is what is refused."""
+    data = (f"From: {header_from}\r\nTo: {BOB}\r\nSubject: budget\r\n\r\n"
+            "Internal\r\nThe audit numbers\nare in.\r\n").encode()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the test gateway's own certificate
+    with smtplib.SMTP("127.0.0.1", sub_port(secure), "client.test", timeout=20) as client:
+        client.starttls(context=context)
+        client.login(ALICE, PASSWORD)
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail(ALICE, [BOB], data)  # bytes go as they are (no line fix-up)
+    assert refused.value.smtp_code == 550
+    assert refused.value.smtp_error.startswith(
+        b"5.5.2 Message refused: bare CR or LF line ending in DATA")
     assert downstream.messages == []
 
 
