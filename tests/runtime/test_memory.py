@@ -5,6 +5,7 @@ or serve the review UI. Two idle processes fit the memory budget."""
 
 from __future__ import annotations
 
+import ast
 import struct
 import subprocess
 import sys
@@ -22,7 +23,8 @@ def loaded_after(code: str) -> list[str]:
     script = f"import sys\n{code}\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout.strip().splitlines()[-1]
-    return eval(out)  # a list of names this test printed
+    names: list[str] = ast.literal_eval(out)
+    return names
 
 
 def png(side: int = 8) -> bytes:
