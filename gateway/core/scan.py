@@ -51,8 +51,14 @@ class StampFinding:
 
 def read_top_text(text: str, vocabulary: Vocabulary, location: Location,
                   depth: int = 0) -> list[StampFinding]:
-    """Stamps on the first non-blank lines of a text (consecutive stamp lines all count)."""
-    return scan_text(text, vocabulary, location, depth)[0]
+    """Stamps on the first non-blank lines of a text (consecutive stamp lines all count).
+
+    The walk ends with the top: a document's forty pages are not searched for the
+    forwards and quotes that only ``scan_text`` reports.
+    """
+    scan = _Scan(vocabulary, location, depth)
+    scan.run(normalised_lines(text), top_only=True)
+    return scan.own
 
 
 def scan_text(text: str, vocabulary: Vocabulary, location: Location,
@@ -145,13 +151,18 @@ class _Scan:
     own: list[StampFinding] = field(default_factory=list)
     embedded: list[StampFinding] = field(default_factory=list)
 
-    def run(self, lines: Sequence[str]) -> None:
-        top: _Top | None = _Top(self.depth, self.location, own=True)
+    def run(self, lines: Sequence[str], *, top_only: bool = False) -> None:
+        """Walk ``lines``; with ``top_only``, stop once the text's own top is past (its
+        findings are then complete: no later line can add to ``own``)."""
+        own = _Top(self.depth, self.location, own=True)
+        top: _Top | None = own
         headers: _Headers | None = None
         opened: list[int] = []  # quote level of each open forward or attribution
         previous = 0  # quote level of the last line that was not empty
         index = 0
         while index < len(lines):
+            if top_only and top is not own:
+                return
             line = lines[index]
             index += 1
             # An empty line stays at the level of the lines around it.

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.core.model import Location, Stamp
-from gateway.core.stamps import Vocabulary, read_top_text
+from gateway.core.stamps import Vocabulary, read_top_text, scan_text
 
 STAMPS = [("Confidential", Stamp.CONFIDENTIAL), ("Internal", Stamp.INTERNAL),
           ("Cleared for publication", Stamp.CLEARED), ("Strictly confidential",
@@ -90,3 +90,27 @@ def test_stamp_words_in_the_middle_of_a_sentence_are_never_stamps(
 def test_a_stamp_word_opening_a_sentence_is_not_a_stamp(
         vocabulary: Vocabulary, word: str, after: list[str]) -> None:
     assert top(" ".join([word, *after]) + ".", vocabulary) is None
+
+
+# Lines of every kind the scanner tells apart: stamps (Needs adjustment with its list),
+# quotes at several levels, forward markers, reply headers, attributions, blanks, prose.
+SCAN_LINES = st.sampled_from([
+    "", " ", "\u2800", "Confidential", "Internal", "Cleared for publication",
+    "Needs adjustment in 2 ways", "1. remove the name", "- blur the photo", "Dear all,",
+    "the client report is attached", "> Confidential", "> > Internal", ">", "> the notes",
+    "---------- Forwarded message ---------", "From: Ann <ann@example.org>",
+    "Subject: Internal: case 12", "Date: Mon, 7 Dec 2026 10:00:00 +0000",
+    "On Mon, 7 Dec 2026, Ann <ann@example.org> wrote:", "-----Original Message-----",
+    "Sent: Monday", "To: team@example.org", "[CONFIDENTIAL]", "Stamp: Internal"])
+
+
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(SCAN_LINES, max_size=30))
+def test_reading_only_the_top_finds_what_the_whole_walk_finds_there(
+        vocabulary: Vocabulary, lines: list[str]) -> None:
+    """A document's first line is read by a walk that stops after its top (forty pages
+    are not searched for quotes): that walk must find exactly the full walk's own stamps."""
+    text = "\n".join(lines)
+    assert read_top_text(text, vocabulary, Location.DOCUMENT) == \
+        scan_text(text, vocabulary, Location.DOCUMENT)[0]
