@@ -191,6 +191,21 @@ UNREADABLE = [
         "[Content_Types].xml": d.CONTENT_TYPES,
         "word/document.xml": '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaa">'
                              '<!ENTITY b "&a;&a;&a;&a;">]><x>&b;</x>'}), "DTD"),
+    # An external entity, in UTF-16 (no "<!DOCTYPE" among the bytes), in a footer part.
+    ("external.docx", d.zip_members({
+        "[Content_Types].xml": d.CONTENT_TYPES,
+        "word/document.xml": f'<w:document xmlns:w="{d.W}"><w:body><w:p><w:r><w:t>Cleared '
+                             'for publication</w:t></w:r></w:p></w:body></w:document>',
+        "word/footer1.xml": '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY e '
+                            'SYSTEM "file:///etc/passwd">]><x>&e;</x>'.encode("utf-16")}),
+     "footer1.xml declares entities or a DTD"),
+    ("doctype.docx", d.zip_members({
+        "[Content_Types].xml": d.CONTENT_TYPES,
+        "word/document.xml": "<!DOCTYPE html><x>Cleared for publication</x>"}), "DTD"),
+    ("broken-xml.docx", d.zip_members({
+        "[Content_Types].xml": d.CONTENT_TYPES,
+        "word/document.xml": f'<w:document xmlns:w="{d.W}"><w:body>'}),
+     "corrupt XML in word/document.xml"),
 ]
 
 
