@@ -596,8 +596,14 @@ def _slope(series: Sequence[dict[str, Any]]) -> float:
 # -- profile ---------------------------------------------------------------------------------
 
 
-def profile(bench: Bench, seconds: float, out: Path | None) -> dict[str, Any]:
-    """py-spy over every gateway process while 10 sessions send 5 KB then 100 KB messages."""
+# Messages per size in one profiling pass: about a second of traffic each.
+PROFILE_BATCH = {5: 1000, 100: 200}
+
+
+def profile(bench: Bench, seconds: float, out: Path | None,
+            sizes: tuple[int, ...] = (5, 100)) -> dict[str, Any]:
+    """py-spy over every gateway process (reader processes included) while 10 sessions
+    send messages of each of ``sizes`` KB in turn (5 KB then 100 KB by default)."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         raise BenchError("py-spy is not installed: .venv/bin/pip install py-spy")
@@ -610,9 +616,10 @@ def profile(bench: Bench, seconds: float, out: Path | None) -> dict[str, Any]:
     deadline = time.monotonic() + seconds - 1
     sent = 0
     while time.monotonic() < deadline:
-        bench.one_run("stampgate", 5, 10, 1000, 0)
-        bench.one_run("stampgate", 100, 10, 200, 0)
-        sent += 1200
+        for size in sizes:
+            count = PROFILE_BATCH.get(size, 20)
+            bench.one_run("stampgate", size, 10, count, 0)
+            sent += count
     out_text, _ = spy.communicate(timeout=seconds + 60)
     if spy.returncode != 0 or not raw.exists():
         raise BenchError(f"py-spy failed: {out_text.decode(errors='replace')[-500:]}")
@@ -913,6 +920,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--soak-interval", type=float, default=10.0, metavar="SECONDS")
     parser.add_argument("--profile", type=float, metavar="SECONDS", default=0,
                         help="only profile the gateway under load with py-spy for SECONDS")
+    parser.add_argument("--profile-sizes", default="5,100", metavar="SIZES",
+                        help="KB of the messages sent while profiling (default 5,100)")
     parser.add_argument("--profile-raw", type=Path, metavar="FILE",
                         help="keep py-spy's collapsed stacks here")
     parser.add_argument("--wait-idle", type=float, metavar="SECONDS", default=0,
@@ -1000,7 +1009,9 @@ def main(argv: Sequence[str]) -> int:
                 payload["soak"] = soak(bench, args.soak, args.soak_interval)
                 print(soak_report(payload["soak"]))
             elif args.profile:
-                payload["profile"] = profile(bench, args.profile, args.profile_raw)
+                payload["profile"] = profile(
+                    bench, args.profile, args.profile_raw,
+                    tuple(int(size) for size in args.profile_sizes.split(",")))
                 print(profile_report(payload["profile"]))
             else:
                 bench.warm_up()
