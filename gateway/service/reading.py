@@ -23,10 +23,10 @@ import contextlib
 import os
 import pickle
 import socket
+import struct
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
 from gateway.adapters import interpreter
@@ -78,16 +78,63 @@ def unreadable(why: str) -> Read:
 READER_MAIN = "import sys; from gateway.service.reading import serve; serve(int(sys.argv[1]))"
 
 
+class Channel:
+    """Frames on the socket between the gateway and a reader process: pickled values, and a
+    message's bytes sent raw after a value that gives their size.
+
+    A message is written with ``sendall`` and read with ``recv_into`` into one buffer of its
+    size: multiprocessing's connection pickled it (a copy), sliced the bytes left to write
+    after every partial write (megabytes copied again and again) and read into a new buffer
+    per chunk.
+    """
+
+    _SIZE = struct.Struct("!Q")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def send(self, value: object, raw: bytes | None = None) -> None:
+        """``value``, then ``raw`` when given (its size goes with the value)."""
+        frame = pickle.dumps((value, None if raw is None else len(raw)),
+                             protocol=pickle.HIGHEST_PROTOCOL)
+        self.sock.sendall(self._SIZE.pack(len(frame)) + frame)
+        if raw:
+            self.sock.sendall(raw)
+
+    def recv(self) -> tuple[Any, bytes | None]:
+        """The next value, and the raw bytes sent with it (None when there were none)."""
+        (size,) = self._SIZE.unpack(self._exactly(self._SIZE.size))
+        value, raw_size = pickle.loads(self._exactly(size))
+        return value, None if raw_size is None else self._exactly(raw_size)
+
+    def _exactly(self, size: int) -> bytes:
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        done = 0
+        while done < size:
+            got = self.sock.recv_into(view[done:])
+            if not got:
+                raise EOFError("the other end closed the channel")
+            done += got
+        return bytes(buffer)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def serve(fd: int) -> None:
     """A reader process's main: its limits, then requests, on the socket ``fd``."""
-    conn = Connection(fd)
-    limits = conn.recv()
+    channel = Channel(socket.socket(fileno=fd))
+    limits, _ = channel.recv()
     assert isinstance(limits, DocumentLimits)
-    _serve(conn, limits)
+    _serve(channel, limits)
 
 
-def _serve(conn: Connection, limits: DocumentLimits) -> None:
-    """A reader process: vocabulary updates and messages in, pickled readings out."""
+def _serve(channel: Channel, limits: DocumentLimits) -> None:
+    """A reader process: vocabulary updates and messages in, readings out."""
     quiet_libraries()
     # Below the SMTP workers in the scheduler: a large message's documents take their CPU
     # only when the small messages leave it (their budget is wall time, far above a read).
@@ -97,15 +144,15 @@ def _serve(conn: Connection, limits: DocumentLimits) -> None:
     last = b""
     while True:
         try:
-            kind, payload = conn.recv()
+            (kind, value), data = channel.recv()
         except (EOFError, OSError):
             return
         if kind == "vocabulary":
-            vocabulary = payload
+            vocabulary = value
             continue
         assert vocabulary is not None, "the vocabulary is always sent before a message"
-        if payload is not None:
-            last = payload
+        if data is not None:
+            last = data
         try:
             read = read_now(last, vocabulary, limits, first_pass=kind == FIRST)
             result: tuple[str, Any] = ("ok", read)
@@ -113,11 +160,11 @@ def _serve(conn: Connection, limits: DocumentLimits) -> None:
                 last = b""  # nothing more will be asked of it
         except Exception as exc:  # fail closed in the parent, keep serving
             result = ("error", type(exc).__name__)
-        conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        channel.send(result)
 
 
 class _Worker:
-    """One reader process and the pipe to it."""
+    """One reader process and the socket to it."""
 
     def __init__(self, limits: DocumentLimits) -> None:
         ours, theirs = socket.socketpair()
@@ -127,23 +174,23 @@ class _Worker:
                 interpreter.command("-c", READER_MAIN, str(theirs.fileno())),
                 env=interpreter.environment(), pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL)
-        self.conn = Connection(ours.detach())
-        self.conn.send(limits)  # a few bytes: the socket's buffer takes them at once
+        self.channel = Channel(ours)
+        self.channel.send(limits)  # a few bytes: the socket's buffer takes them at once
         self.vocabulary: Vocabulary | None = None
 
     async def read(self, kind: str, data: bytes | None, vocabulary: Vocabulary) -> Read:
         """The first pass or the full read of ``data`` (None: of the message sent last)."""
-        messages: list[tuple[str, object]] = []
+        messages: list[tuple[tuple[str, object], bytes | None]] = []
         if self.vocabulary is not vocabulary:
-            messages.append(("vocabulary", vocabulary))
-        messages.append((kind, data))
-        # A pipe holds 64 KiB: writing a large message waits for the reader process, so the
-        # write happens off the event loop.
+            messages.append((("vocabulary", vocabulary), None))
+        messages.append(((kind, None), data))
+        # A socket holds some hundred KiB: writing a large message waits for the reader
+        # process, so the write happens off the event loop.
         await asyncio.to_thread(self._send, messages)
         self.vocabulary = vocabulary
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
-        fd = self.conn.fileno()
+        fd = self.channel.fileno()
 
         def readable() -> None:
             if not ready.done():
@@ -154,21 +201,21 @@ class _Worker:
             await ready
         finally:
             loop.remove_reader(fd)
-        kind, value = pickle.loads(self.conn.recv_bytes())
+        (kind, value), _ = self.channel.recv()
         if kind == "ok":
             assert isinstance(value, Read)
             return value
         return unreadable(f"message could not be read ({value})")
 
-    def _send(self, messages: list[tuple[str, object]]) -> None:
-        for message in messages:
-            self.conn.send(message)
+    def _send(self, messages: list[tuple[tuple[str, object], bytes | None]]) -> None:
+        for message, data in messages:
+            self.channel.send(message, data)
 
     def kill(self) -> None:
         self.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(1)
-        self.conn.close()
+        self.channel.close()
 
 
 class MessageReader:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary
 from gateway.policyfiles.load import load_policy
-from gateway.service.reading import READER_NICENESS, MessageReader, Read, read_now
+from gateway.service.reading import READER_NICENESS, Channel, MessageReader, Read, read_now
 from tests.support.documents import mail, pdf
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -252,3 +254,24 @@ async def test_a_reader_process_imports_nothing_from_the_working_directory(
         assert read.reading.stamp is Stamp.INTERNAL
     finally:
         reader.close()
+
+
+def test_the_channel_carries_values_and_large_messages_byte_for_byte() -> None:
+    ours, theirs = socket.socketpair()
+    sender, receiver = Channel(ours), Channel(theirs)
+    big = os.urandom(3 * 1024 * 1024 + 17)  # far more than a socket's buffer holds
+    # The receiver reads while the sender writes, as a reader process does.
+    writer = threading.Thread(target=lambda: [sender.send(("first", None), big),
+                                              sender.send(("full", None)),
+                                              sender.send("empty", b"")])
+    writer.start()
+    assert receiver.recv() == (("first", None), big)
+    assert receiver.recv() == (("full", None), None)
+    assert receiver.recv() == ("empty", b"")
+    writer.join()
+    # A sender gone halfway through a message is an end, never a short message.
+    sender.sock.sendall(Channel._SIZE.pack(10) + b"\x80\x05")
+    sender.close()
+    with pytest.raises(EOFError):
+        receiver.recv()
+    receiver.close()
