@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.core import mime_entity
 from gateway.core.mime_entity import delimiters, split_parts
 
 TOKEN = b"b1"
@@ -25,6 +27,15 @@ def pattern_delimiters(body: bytes, token: bytes) -> list[tuple[int, int, bool]]
 @given(st.lists(PIECES, max_size=40).map(b"".join))
 def test_the_search_finds_what_the_pattern_finds(body: bytes) -> None:
     assert list(delimiters(body, TOKEN)) == pattern_delimiters(body, TOKEN)
+
+
+@settings(max_examples=1500)
+@given(st.lists(PIECES, max_size=40).map(b"".join), st.integers(0, 3))
+def test_the_pattern_takes_over_after_places_that_are_not_delimiters_finding_the_same(
+        body: bytes, misses: int) -> None:
+    """After FIND_MISSES near misses the pattern searches on; the delimiters are the same."""
+    with mock.patch.object(mime_entity, "FIND_MISSES", misses):
+        assert list(delimiters(body, TOKEN)) == pattern_delimiters(body, TOKEN)
 
 
 @settings(max_examples=300)
