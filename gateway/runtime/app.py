@@ -152,7 +152,8 @@ class Gateway:
         # Built once here and handed to everything that reads or writes held bodies.
         self.sealer = held_sealer(settings)
         self.reader = MessageReader(budget=settings.read_budget,
-                                    limits=document_limits(settings))
+                                    limits=document_limits(settings),
+                                    idle_seconds=settings.reader_idle_seconds)
         # Loaded now so that the first message does not wait for the register's hashes.
         register = LiveRegister(ClientRegister(Path(settings.data), settings.store_url))
         await register.index()

@@ -37,6 +37,9 @@ from gateway.logs import quiet_libraries
 
 INLINE_LIMIT = 128 * 1024
 BUDGET_SECONDS = 10.0
+# A reader process idle this long ends (the next large message starts another): its memory,
+# some 70 MB after a message with documents, goes back to the system between bursts.
+IDLE_SECONDS = 300.0
 READER_NICENESS = 10  # added to the reader processes' niceness
 # What a reader process is asked: the first pass of a message, or its full read (of the
 # message it was last sent, when no bytes come with the request).
@@ -225,13 +228,18 @@ class MessageReader:
     def __init__(self, *, inline_limit: int = INLINE_LIMIT, budget: float = BUDGET_SECONDS,
                  processes: int = 1,
                  read_inline: Callable[[bytes, Vocabulary], Read] | None = None,
-                 limits: DocumentLimits = DEFAULT_LIMITS) -> None:
+                 limits: DocumentLimits = DEFAULT_LIMITS,
+                 idle_seconds: float = IDLE_SECONDS) -> None:
         if processes < 1:
             raise ValueError("a message reader needs at least one process")
         self.limits = limits
         self.inline_limit = inline_limit
         self.budget = budget
         self.processes = processes
+        # 0: the reader processes stay until the gateway stops.
+        self.idle_seconds = idle_seconds
+        self._busy = 0  # reads waiting for a reader process or in one
+        self._retiring: asyncio.TimerHandle | None = None
         # The first pass of a small message, made where it arrives.
         self._read_inline = read_inline or (lambda data, vocabulary:
                                             read_now(data, vocabulary, limits, first_pass=True))
@@ -261,6 +269,26 @@ class MessageReader:
                           settles: Settles | None) -> Read:
         """The steps in one reader process, within one budget: a first pass is followed by
         the full read only while the reading is incomplete and not settled."""
+        if self._retiring is not None:
+            self._retiring.cancel()
+            self._retiring = None
+        self._busy += 1
+        try:
+            return await self._steps(steps, vocabulary, settles)
+        finally:
+            self._busy -= 1
+            if not self._busy and self._workers and self.idle_seconds > 0:
+                self._retiring = asyncio.get_running_loop().call_later(
+                    self.idle_seconds, self._retire)
+
+    def _retire(self) -> None:
+        """End the reader processes, all idle since ``idle_seconds``."""
+        self._retiring = None
+        if not self._busy:
+            self.close()
+
+    async def _steps(self, steps: list[tuple[str, bytes | None]], vocabulary: Vocabulary,
+                     settles: Settles | None) -> Read:
         idle = self._pool()
         worker = await idle.get()
         try:
@@ -316,6 +344,9 @@ class MessageReader:
 
     def close(self) -> None:
         """Stop the reader processes (a read in progress ends as unreadable)."""
+        if self._retiring is not None:
+            self._retiring.cancel()
+            self._retiring = None
         for worker in self._workers:
             worker.kill()
         self._workers.clear()

@@ -62,6 +62,8 @@ class Settings(BaseModel):
     shutdown_deadline: float = Field(default=30.0, ge=0)
     # Seconds one message's reading may take before it counts as unreadable (fails closed).
     read_budget: float = Field(default=10.0, gt=0, le=300)
+    # Seconds a reader process may sit idle before it ends, giving its memory back (0: never).
+    reader_idle_seconds: float = Field(default=300.0, ge=0)
     # Attached documents (docs/attachments.md): megabytes of one file read, PDF pages read.
     attachment_megabytes: float = Field(default=10.0, gt=0, le=100)
     attachment_pages: int = Field(default=5, ge=1, le=200)

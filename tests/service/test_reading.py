@@ -240,6 +240,57 @@ async def test_a_reader_process_that_dies_fails_its_message_closed_and_is_replac
     assert fresh is not worker and fresh.process.poll() is None
 
 
+async def test_an_idle_reader_process_ends_and_the_next_large_message_starts_another(
+        vocabulary: Vocabulary) -> None:
+    """Its memory goes back to the system between bursts of large mail; nothing is lost."""
+    reader = MessageReader(inline_limit=1024, budget=30.0, idle_seconds=0.5)
+    try:
+        data = message("Internal", filler_lines=2000)
+        assert (await reader.read(data, vocabulary)).reading.stamp is Stamp.INTERNAL
+        [first] = reader._workers
+        # Reads closer together than the idle time keep the same process.
+        await asyncio.sleep(0.3)
+        assert (await reader.read(data, vocabulary)).reading.stamp is Stamp.INTERNAL
+        await asyncio.sleep(0.3)
+        assert reader._workers == [first] and first.process.poll() is None
+        await asyncio.sleep(0.6)
+        assert reader._workers == []
+        assert first.process.poll() is not None  # ended and reaped
+        later = await reader.read(message("Confidential", filler_lines=2000), vocabulary)
+        assert later.reading.stamp is Stamp.CONFIDENTIAL
+        [second] = reader._workers
+        assert second is not first and second.process.poll() is None
+    finally:
+        reader.close()
+
+
+async def test_a_reader_process_is_not_ended_while_it_reads(vocabulary: Vocabulary) -> None:
+    reader = MessageReader(inline_limit=1024, budget=30.0, idle_seconds=0.05)
+    try:
+        data = message("Internal", filler_lines=2000)
+        assert (await reader.read(data, vocabulary)).reading.stamp is Stamp.INTERNAL
+        # Many reads at once, each waiting for the one process: the idle time never
+        # runs out under them.
+        results = await asyncio.gather(*(reader.read(data, vocabulary) for _ in range(20)))
+        assert all(r.reading.stamp is Stamp.INTERNAL for r in results)
+        assert all(r.reading.unreadable == () for r in results)
+    finally:
+        reader.close()
+
+
+def test_reader_processes_stay_when_the_idle_time_is_zero() -> None:
+    async def go() -> list[object]:
+        reader = MessageReader(inline_limit=1024, idle_seconds=0)
+        vocabulary = load_policy(POLICIES).vocabulary
+        await reader.read(message("Internal", filler_lines=2000), vocabulary)
+        await asyncio.sleep(0.2)
+        workers = list(reader._workers)
+        reader.close()
+        return workers
+
+    assert len(asyncio.run(go())) == 1
+
+
 async def test_a_reader_process_imports_nothing_from_the_working_directory(
         tmp_path: Path, vocabulary: Vocabulary, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``gateway`` package planted where the gateway was started is never the reader."""
