@@ -150,6 +150,16 @@ def may_be_attribution(line: str) -> bool:
     return line.endswith(":") or line.startswith(_ATTRIBUTION_OPENERS)
 
 
+def ordinary(line: str) -> bool:
+    """A line that opens nothing: not a forward marker, not a ``From:`` line, not the start
+    of an attribution. The same as all three tests false, in one call (the stamp reader asks
+    it of every line of every body)."""
+    if ":" in line or line.startswith(_ATTRIBUTION_OPENERS):
+        return False
+    # Without a colon a forward marker is its line with the decoration stripped.
+    return len(line) > MAX_MARKER_LENGTH or line.strip(_DECORATION) not in _FORWARD_MARKERS
+
+
 def attribution_length(contents: Sequence[str]) -> int:
     """How many of the first lines form an attribution (``On ... wrote:``); 0 if none."""
     if not contents or not contents[0]:

@@ -15,6 +15,7 @@ from gateway.core.markers import (
     is_forward_marker,
     may_be_attribution,
     opens_header_block,
+    ordinary,
     quote_level,
     starts_header_block,
 )
@@ -166,7 +167,12 @@ class _Scan:
             line = lines[index]
             index += 1
             # An empty line stays at the level of the lines around it.
-            level, content = quote_level(line) if line else (previous, "")
+            if not line:
+                level, content = previous, ""
+            elif line[0] == ">":
+                level, content = quote_level(line)
+            else:
+                level, content = 0, line
             while opened and opened[-1] > level:
                 opened.pop()
             depth = self.depth + level + len(opened)
@@ -194,6 +200,8 @@ class _Scan:
                         top = None
                     continue
                 top = None
+            if ordinary(content):
+                continue
             if is_forward_marker(content):
                 opened.append(level)
                 headers = _Headers(depth + 1)
