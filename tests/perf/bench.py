@@ -625,7 +625,7 @@ def profile(bench: Bench, seconds: float, out: Path | None,
         raise BenchError(f"py-spy failed: {out_text.decode(errors='replace')[-500:]}")
     if out is not None:
         shutil.copy(raw, out)
-    return {"messages": sent, **summarise_profile(raw.read_text())}
+    return {"messages": sent, "sizes": list(sizes), **summarise_profile(raw.read_text())}
 
 
 IDLE_LEAVES = ("EpollSelector.select (", "_worker (futures/thread.py)",
@@ -1095,7 +1095,7 @@ def soak_report(s: dict[str, Any]) -> str:
 def profile_report(p: dict[str, Any]) -> str:
     lines = [f"Profile: {p['samples']} busy samples over all gateway processes "
              f"({p['idle_samples']} idle ones left out), {p['messages']} messages "
-             "(10 sessions; 5 KB and 100 KB).", "",
+             f"(10 sessions; {' and '.join(f'{size} KB' for size in p['sizes'])}).", "",
              "| self % | function |", "|---|---|"]
     lines += [f"| {pct} | {name} |" for name, pct in p["self"]]
     lines += ["", "| inclusive % | function |", "|---|---|"]
