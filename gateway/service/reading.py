@@ -269,9 +269,7 @@ class MessageReader:
                           settles: Settles | None) -> Read:
         """The steps in one reader process, within one budget: a first pass is followed by
         the full read only while the reading is incomplete and not settled."""
-        if self._retiring is not None:
-            self._retiring.cancel()
-            self._retiring = None
+        self._keep()
         self._busy += 1
         try:
             return await self._steps(steps, vocabulary, settles)
@@ -286,6 +284,13 @@ class MessageReader:
         self._retiring = None
         if not self._busy:
             self.close()
+
+    def _keep(self) -> None:
+        """Call off the end of idle reader processes (a handle of a closed loop cancels
+        quietly, with asyncio's loop and uvloop alike)."""
+        if self._retiring is not None:
+            self._retiring.cancel()
+            self._retiring = None
 
     async def _steps(self, steps: list[tuple[str, bytes | None]], vocabulary: Vocabulary,
                      settles: Settles | None) -> Read:
@@ -344,9 +349,7 @@ class MessageReader:
 
     def close(self) -> None:
         """Stop the reader processes (a read in progress ends as unreadable)."""
-        if self._retiring is not None:
-            self._retiring.cancel()
-            self._retiring = None
+        self._keep()
         for worker in self._workers:
             worker.kill()
         self._workers.clear()

@@ -149,3 +149,20 @@ def test_a_tree_of_more_nodes_than_the_bound_before_its_pages_is_corrupt(
         first_pages(PdfReader(io.BytesIO(tree_pdf(top)), strict=False), 5)
     small = Node([*(Node([]) for _ in range(10)), Page(["Cleared for publication"])])
     assert walked_first(tree_pdf(small), 5) == ["Cleared for publication"]
+
+
+def test_a_pdf_with_only_an_owner_password_is_read_through_the_walk() -> None:
+    """Owner restrictions only (an empty user password): every viewer opens it, so it is
+    read, its page tree decrypted object by object as the walk goes."""
+    from pypdf import PdfWriter
+
+    from tests.support.documents import raw_pdf
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(raw_pdf(
+        [["Confidential", "Case notes"], ["Page two"]]))))
+    writer.encrypt(user_password="", owner_password="only-the-owner", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
+    document = read_pdf("restricted.pdf", out.getvalue(), Budget(DEFAULT_LIMITS))
+    assert document.body.splitlines()[:2] == ["Confidential", "Case notes"]
+    assert "Page two" in document.body

@@ -326,3 +326,25 @@ def test_the_channel_carries_values_and_large_messages_byte_for_byte() -> None:
     with pytest.raises(EOFError):
         receiver.recv()
     receiver.close()
+
+
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+def test_a_reader_outlives_the_event_loop_that_set_its_idle_timer(loop_name: str) -> None:
+    """The timer of the loop a read finished on is called off from the next loop (a CLI
+    command runs one loop after another)."""
+    import uvloop
+
+    new_loop = uvloop.new_event_loop if loop_name == "uvloop" else asyncio.new_event_loop
+    vocabulary = load_policy(POLICIES).vocabulary
+    reader = MessageReader(inline_limit=1024, idle_seconds=30)
+    data = message("Internal", filler_lines=2000)
+    try:
+        for _ in range(2):
+            loop = new_loop()
+            try:
+                read = loop.run_until_complete(reader.read(data, vocabulary))
+            finally:
+                loop.close()
+            assert read.reading.stamp is Stamp.INTERNAL
+    finally:
+        reader.close()
