@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from gateway.core.label_reading import subject_labels
 from gateway.core.markers import (
     HEADER_LOOKAHEAD,
+    MAX_ATTRIBUTION_LINES,
     HeaderKind,
     attribution_length,
     header_line,
@@ -33,6 +34,10 @@ _SUBJECT_TAG = re.compile(r"[\[(【]\s*([^\[\]()【】]{1,80}?)\s*[\])】]")
 MAX_STAMP_LINES = 10
 # Lines after "Needs adjustment in 3 ways" searched for the listed adjustments.
 MAX_ADJUSTMENT_LINES = 30
+# The beginning of a text folded first when only its top is read (characters), and the lines
+# past the top's end that the walk may have looked at (adjustments, headers, attributions).
+TOP_CHUNK = 8192
+_LOOKAHEAD = MAX_ADJUSTMENT_LINES + HEADER_LOOKAHEAD + MAX_ATTRIBUTION_LINES + 2
 # Header lines (with wrapped values) of one inline forward before its body must begin.
 MAX_HEADER_LINES = 40
 
@@ -55,11 +60,21 @@ def read_top_text(text: str, vocabulary: Vocabulary, location: Location,
     """Stamps on the first non-blank lines of a text (consecutive stamp lines all count).
 
     The walk ends with the top: a document's forty pages are not searched for the
-    forwards and quotes that only ``scan_text`` reports.
+    forwards and quotes that only ``scan_text`` reports. Nor are they folded into lines:
+    the text's beginning is, up to a line break, and a longer one while the top is open or
+    closes too near its end for the lines the walk looks ahead at.
     """
-    scan = _Scan(vocabulary, location, depth)
-    scan.run(normalised_lines(text), top_only=True)
-    return scan.own
+    size = TOP_CHUNK
+    while True:
+        whole = size >= len(text)
+        cut = len(text) if whole else text.rfind("\n", 0, size) + 1
+        if cut > 0 or whole:
+            lines = normalised_lines(text[:cut])
+            scan = _Scan(vocabulary, location, depth)
+            stopped = scan.run(lines, top_only=True)
+            if whole or (stopped is not None and stopped + _LOOKAHEAD < len(lines)):
+                return scan.own
+        size *= 4  # the top goes on, or no line break yet: a longer beginning
 
 
 def scan_text(text: str, vocabulary: Vocabulary, location: Location,
@@ -152,9 +167,10 @@ class _Scan:
     own: list[StampFinding] = field(default_factory=list)
     embedded: list[StampFinding] = field(default_factory=list)
 
-    def run(self, lines: Sequence[str], *, top_only: bool = False) -> None:
+    def run(self, lines: Sequence[str], *, top_only: bool = False) -> int | None:
         """Walk ``lines``; with ``top_only``, stop once the text's own top is past (its
-        findings are then complete: no later line can add to ``own``)."""
+        findings are then complete: no later line can add to ``own``), and say at which
+        line. None: the walk reached the last line."""
         own = _Top(self.depth, self.location, own=True)
         top: _Top | None = own
         headers: _Headers | None = None
@@ -163,7 +179,7 @@ class _Scan:
         index = 0
         while index < len(lines):
             if top_only and top is not own:
-                return
+                return index
             line = lines[index]
             index += 1
             # An empty line stays at the level of the lines around it.
@@ -217,6 +233,7 @@ class _Scan:
                 if consumed:
                     index += consumed - 1
                     top = _Top(depth + 1, Location.QUOTED, opens=True)
+        return None
 
     def _header(self, headers: _Headers, content: str) -> bool:
         """Whether ``content`` still belongs to the header block (read its Subject)."""

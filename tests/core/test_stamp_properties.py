@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.core import scan
 from gateway.core.model import Location, Stamp
 from gateway.core.stamps import Vocabulary, read_top_text, scan_text
 
@@ -114,3 +118,37 @@ def test_reading_only_the_top_finds_what_the_whole_walk_finds_there(
     text = "\n".join(lines)
     assert read_top_text(text, vocabulary, Location.DOCUMENT) == \
         scan_text(text, vocabulary, Location.DOCUMENT)[0]
+
+
+@settings(max_examples=600, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(SCAN_LINES, st.sampled_from(["", "  ", "\t", "\u0301x", "\r"])),
+                max_size=60), st.sampled_from(["\n", "\r\n"]), st.sampled_from([1, 7, 40, 200]))
+def test_a_top_read_from_the_texts_beginning_finds_what_the_whole_walk_finds(
+        vocabulary: Vocabulary, lines: list[str], newline: str, chunk: int) -> None:
+    """Only the beginning of a long text is folded into lines for its top: beginnings cut
+    anywhere (in runs of blank lines, before combining marks, before a Needs adjustment
+    list) find the same stamps as the walk over the whole text."""
+    text = newline.join(lines)
+    with mock.patch.object(scan, "TOP_CHUNK", chunk):
+        top_only = read_top_text(text, vocabulary, Location.DOCUMENT)
+    assert top_only == scan_text(text, vocabulary, Location.DOCUMENT)[0]
+
+
+def test_the_top_of_an_empty_or_blank_text_is_read_to_its_end(vocabulary: Vocabulary) -> None:
+    assert read_top_text("", vocabulary, Location.DOCUMENT) == []
+    # A stamp below 200,000 characters of blank lines, and in a text without a line break.
+    late = "\n \n" * 100_000 + "Internal\nThe notes."
+    assert top(late, vocabulary) is Stamp.INTERNAL
+    assert top("Confidential" + " the notes" * 20_000, vocabulary) is None
+
+
+@pytest.mark.parametrize("chunk", [1, 30, 60])
+def test_a_needs_adjustment_list_cut_by_the_beginning_is_read_whole(
+        vocabulary: Vocabulary, chunk: int) -> None:
+    text = ("Needs adjustment in 3 ways\n1. remove the name\n2. blur the photo\n"
+            "3. change the date\n\nDear all, the draft.\n" + "More of the story.\n" * 50)
+    with mock.patch.object(scan, "TOP_CHUNK", chunk):
+        [finding] = read_top_text(text, vocabulary, Location.DOCUMENT)
+    assert finding.stamp is Stamp.NEEDS_ADJUSTMENT
+    assert len(finding.adjustments) == 3
