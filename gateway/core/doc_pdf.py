@@ -68,7 +68,13 @@ def first_pages(reader: Any, count: int) -> list[Any]:
     an array, a node inside itself, or a tree beyond the bounds above is a corrupt PDF.
     """
     from pypdf import PageObject
-    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+    from pypdf.generic import (
+        ArrayObject,
+        DictionaryObject,
+        IndirectObject,
+        NameObject,
+        NullObject,
+    )
 
     pages: list[Any] = []
     root = reader.trailer["/Root"].get_object()
@@ -90,7 +96,8 @@ def first_pages(reader: Any, count: int) -> list[Any]:
         node = kid.get_object()
         if not isinstance(node, DictionaryObject):
             raise Unreadable("corrupt PDF (page tree)")
-        kind = node.get("/Type")
+        kind = node.get("/Type")  # dict.get: an indirect value comes unresolved
+        kind = kind.get_object() if kind is not None else None
         if kind == "/Pages" or (kind is None and "/Kids" in node):
             if any(id(node) == open_id for _, _, open_id in stack):
                 raise Unreadable("corrupt PDF (page tree inside itself)")
@@ -98,6 +105,8 @@ def first_pages(reader: Any, count: int) -> list[Any]:
             below.update((name, node[name]) for name in _INHERITED if name in node)
             children = node.get("/Kids")
             children = children.get_object() if children is not None else ArrayObject()
+            if isinstance(children, NullObject):  # as pypdf reads it: no kids
+                children = ArrayObject()
             if not isinstance(children, ArrayObject):
                 raise Unreadable("corrupt PDF (page tree)")
             stack.append((iter(children), below, id(node)))

@@ -22,6 +22,7 @@ class Page:
     lines: list[str]
     own_font: bool = True  # else it inherits the font from a node above it
     typed: bool = True
+    type_elsewhere: bool = False  # its /Type an indirect object
 
 
 @dataclass
@@ -51,6 +52,10 @@ def tree_pdf(top: Node, cycle: bool = False) -> bytes:
             objects[contents] = (f"<< /Length {len(stream)} >>\nstream\n{stream}\n"
                                  "endstream")
             kind = "/Type /Page " if item.typed else ""
+            if item.type_elsewhere:
+                name = next(counter)
+                objects[name] = "/Page"
+                kind = f"/Type {name} 0 R "
             resources = f" /Resources {FONT}" if item.own_font else ""
             objects[number] = (f"<< {kind}/MediaBox [0 0 612 792]{resources}{up} "
                                f"/Contents {contents} 0 R >>")
@@ -95,7 +100,8 @@ def walked_first(data: bytes, count: int) -> list[str]:
 
 WORDS = st.sampled_from(["Xnternal", "Confidential", "Cleared for publication", "Page",
                          "the report", "case 12"])
-PAGES = st.builds(Page, st.lists(WORDS, min_size=1, max_size=3), st.booleans(), st.booleans())
+PAGES = st.builds(Page, st.lists(WORDS, min_size=1, max_size=3), st.booleans(), st.booleans(),
+                  st.booleans())
 
 
 def trees(depth: int) -> st.SearchStrategy[Node]:
@@ -166,3 +172,17 @@ def test_a_pdf_with_only_an_owner_password_is_read_through_the_walk() -> None:
     document = read_pdf("restricted.pdf", out.getvalue(), Budget(DEFAULT_LIMITS))
     assert document.body.splitlines()[:2] == ["Confidential", "Case notes"]
     assert "Page two" in document.body
+
+
+def test_a_page_whose_type_is_an_indirect_object_is_a_page() -> None:
+    """``/Type 9 0 R`` is as much a page as ``/Type /Page``: no page hides from the walk."""
+    top = Node([Page(["Confidential"], type_elsewhere=True), Page(["Cleared for publication"])])
+    assert walked_first(tree_pdf(top), 5) == ["Confidential", "Cleared for publication"]
+    assert pypdf_first(tree_pdf(top), 5) == ["Confidential", "Cleared for publication"]
+
+
+def test_a_node_whose_kids_are_null_has_none() -> None:
+    """``/Kids null`` reads as no kids, as pypdf reads it, not as a corrupt file."""
+    data = tree_pdf(Node([Node([]), Page(["Internal"])]))
+    data = data.replace(b"/Kids [] /Count 1", b"/Kids null /Cnt 1")  # same length
+    assert walked_first(data, 5) == pypdf_first(data, 5) == ["Internal"]
