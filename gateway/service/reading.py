@@ -121,11 +121,56 @@ class Channel:
             done += got
         return bytes(buffer)
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
+    async def answer(self, limit: int) -> Any:
+        """The next value, read on the event loop as it arrives, never blocking it: a reader
+        process that stops halfway through an answer is waited for within the read's budget,
+        like one that never answers. A frame said to be over ``limit`` bytes is an end of
+        channel, and memory follows the bytes that arrive, not the size a frame claims."""
+        (size,) = self._SIZE.unpack(await self._arriving(self._SIZE.size))
+        if size > limit:
+            raise EOFError(f"an answer of {size} bytes, over {limit}")
+        value, raw_size = pickle.loads(await self._arriving(size))
+        if raw_size is not None:
+            raise EOFError("a reader process sends no raw bytes")
+        return value
+
+    async def _arriving(self, size: int) -> bytes:
+        loop = asyncio.get_running_loop()
+        chunks: list[bytes] = []
+        left = size
+        while left:
+            try:  # the socket stays blocking for the sending thread; this read never waits
+                chunk = self.sock.recv(min(left, _CHUNK), socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                await _readable(loop, self.sock.fileno())
+                continue
+            if not chunk:
+                raise EOFError("the other end closed the channel")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
 
     def close(self) -> None:
         self.sock.close()
+
+
+_CHUNK = 1024 * 1024
+# The largest answer a reader process may send (a message's facts and documents' text).
+MAX_ANSWER = 1024 * 1024 * 1024
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
 
 
 def serve(fd: int) -> None:
@@ -191,20 +236,7 @@ class _Worker:
         # process, so the write happens off the event loop.
         await asyncio.to_thread(self._send, messages)
         self.vocabulary = vocabulary
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-        fd = self.channel.fileno()
-
-        def readable() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(fd, readable)
-        try:
-            await ready
-        finally:
-            loop.remove_reader(fd)
-        (kind, value), _ = self.channel.recv()
+        kind, value = await self.channel.answer(MAX_ANSWER)
         if kind == "ok":
             assert isinstance(value, Read)
             return value

@@ -16,7 +16,13 @@ import pytest
 from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary
 from gateway.policyfiles.load import load_policy
-from gateway.service.reading import READER_NICENESS, Channel, MessageReader, Read, read_now
+from gateway.service.reading import (
+    READER_NICENESS,
+    Channel,
+    MessageReader,
+    Read,
+    read_now,
+)
 from tests.support.documents import mail, pdf
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -348,3 +354,43 @@ def test_a_reader_outlives_the_event_loop_that_set_its_idle_timer(loop_name: str
             assert read.reading.stamp is Stamp.INTERNAL
     finally:
         reader.close()
+
+
+async def test_an_answer_is_read_as_it_arrives_and_a_stalled_one_never_blocks_the_loop(
+        ) -> None:
+    ours, theirs = socket.socketpair()
+    gateway, reader = Channel(ours), Channel(theirs)
+    reader.send(("ok", "a reading"))
+    assert await gateway.answer(1024) == ("ok", "a reading")
+    # Half an answer, then nothing: the loop goes on; the read's budget ends the wait.
+    frame = Channel._SIZE.pack(100) + b"\x80\x05" + b"x" * 10
+    theirs.sendall(frame)
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(ticking())
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await gateway.answer(1024)
+    ticker.cancel()
+    assert ticks >= 10
+    gateway.close()
+    reader.close()
+
+
+async def test_an_answer_said_to_be_huge_is_an_end_of_channel_not_an_allocation() -> None:
+    ours, theirs = socket.socketpair()
+    gateway = Channel(ours)
+    theirs.sendall(Channel._SIZE.pack(1 << 60))
+    with pytest.raises(EOFError, match="over 1024"):
+        await gateway.answer(1024)
+    theirs.sendall(Channel._SIZE.pack(1 << 20))
+    theirs.close()  # gone after its header
+    with pytest.raises(EOFError):
+        await gateway.answer(1 << 30)
+    gateway.close()
