@@ -24,6 +24,7 @@ from gateway.service.reading import (
     read_now,
 )
 from tests.support.documents import mail, pdf
+from tests.support.loop import ticking
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
@@ -99,21 +100,10 @@ async def test_a_read_over_budget_is_unreadable_and_the_next_one_is_fine(
 async def test_the_event_loop_runs_while_a_large_message_is_read(
         reader: MessageReader, vocabulary: Vocabulary) -> None:
     await reader.read(message("Internal", filler_lines=2000), vocabulary)  # start the process
-    ticks = 0
-    done = asyncio.Event()
-
-    async def tick() -> None:
-        nonlocal ticks
-        while not done.is_set():
-            ticks += 1
-            await asyncio.sleep(0.005)
-
-    ticker = asyncio.create_task(tick())
-    result = await reader.read(message("Confidential", filler_lines=60_000), vocabulary)
-    done.set()
-    await ticker
+    async with ticking(0.005) as ticks:
+        result = await reader.read(message("Confidential", filler_lines=60_000), vocabulary)
     assert result.reading.stamp is Stamp.CONFIDENTIAL
-    assert ticks > 5  # other work went on while the message was being read
+    assert ticks.count > 5  # other work went on while the message was being read
 
 
 async def test_a_cancelled_read_does_not_hand_its_answer_to_the_next_message(
@@ -365,20 +355,11 @@ async def test_an_answer_is_read_as_it_arrives_and_a_stalled_one_never_blocks_th
     # Half an answer, then nothing: the loop goes on; the read's budget ends the wait.
     frame = Channel._SIZE.pack(100) + b"\x80\x05" + b"x" * 10
     theirs.sendall(frame)
-    ticks = 0
-
-    async def ticking() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticker = asyncio.create_task(ticking())
-    with pytest.raises(TimeoutError):
-        async with asyncio.timeout(0.3):
-            await gateway.answer(1024)
-    ticker.cancel()
-    assert ticks >= 10
+    async with ticking() as ticks:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await gateway.answer(1024)
+    assert ticks.count >= 10
     gateway.close()
     reader.close()
 

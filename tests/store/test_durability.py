@@ -21,6 +21,7 @@ import pytest
 from gateway.store.accepted import Claim, claim_in
 from gateway.store.conn import POSTGRESQL, Conn, dialect
 from gateway.store.store import Store, StoreError
+from tests.support.loop import ticking
 
 WAITS = "waits for the disk"
 NO_WAIT = "does not wait"
@@ -155,21 +156,12 @@ async def test_a_claim_while_another_process_writes_waits_for_it_off_the_event_l
         loop = asyncio.get_running_loop()
         loop.call_later(0.3, other.execute, "COMMIT")
         started = loop.time()
-        ticks = 0
-
-        async def ticking() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(ticking())
-        claim, failed = await store.claim_remembering("w" * 64, "host:1:aa", "Q1",
-                                                      lambda row: False, remembering("<w>"))
-        ticker.cancel()
+        async with ticking() as ticks:
+            claim, failed = await store.claim_remembering("w" * 64, "host:1:aa", "Q1",
+                                                          lambda row: False, remembering("<w>"))
         assert failed is None and isinstance(claim, Claim) and claim.won
         assert loop.time() - started >= 0.25  # it waited for the lock...
-        assert ticks >= 10  # ...while the event loop went on
+        assert ticks.count >= 10  # ...while the event loop went on
         assert remembered(store.path, "<w>")
     finally:
         other.close()
