@@ -16,13 +16,8 @@ import pytest
 from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary
 from gateway.policyfiles.load import load_policy
-from gateway.service.reading import (
-    READER_NICENESS,
-    Channel,
-    MessageReader,
-    Read,
-    read_now,
-)
+from gateway.service.reader_channel import Channel
+from gateway.service.reading import READER_NICENESS, MessageReader, Read, read_now
 from tests.support.documents import mail, pdf
 from tests.support.loop import ticking
 
