@@ -40,8 +40,9 @@ def loop_factory(choice: str) -> tuple[LoopFactory | None, str]:
 def _blocking_mode_kept(base: type[Any]) -> LoopFactory:
     """A uvloop loop whose ``add_reader``/``remove_reader`` leave a file descriptor in the
     blocking mode they found it in, as asyncio's loop does: libuv makes a watched descriptor
-    non-blocking, and code that reads it blocking afterwards (the reader processes' pipes,
-    ``multiprocessing.Connection.recv_bytes``) would then fail with EAGAIN mid-message."""
+    non-blocking, and code that uses it blocking afterwards (the socket to a reader process,
+    which a thread writes the next message to with ``sendall``) would then fail with EAGAIN
+    mid-message."""
 
     class Loop(base):  # type: ignore[misc]
         def __init__(self) -> None:

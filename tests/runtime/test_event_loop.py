@@ -67,8 +67,9 @@ def test_an_unknown_loop_is_refused_by_name() -> None:
 
 @pytest.mark.parametrize("choice", ["auto", "asyncio"])
 def test_watching_a_pipe_leaves_it_blocking(choice: str) -> None:
-    """The reader processes' pipes are watched for a reply, then read blocking; uvloop
-    (libuv) makes a watched descriptor non-blocking, and the gateway's loop undoes that."""
+    """A reader process's socket is watched for a reply, then written blocking (the next
+    message, from a thread); uvloop (libuv) makes a watched descriptor non-blocking, and the
+    gateway's loop undoes that."""
     import os
 
     from gateway.runtime.loop import run

@@ -2,50 +2,28 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from tests.perf.procs import ProcessTree
+from tests.security.support import wait_until
 from tests.support.downstream import Downstream
 from tests.support.gateway import GatewayProcess, message
 
 # Over the inline limit (128 KB): read in a reader process.
 LARGE = "Internal\n" + "An ordinary line of the case file, nothing more.\n" * 4000
-
-
-def _parent(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2:].split()[1])
+MARK = b"gateway.service.reading import serve"  # a reader process's command line
 
 
 def readers_of(root: int) -> list[int]:
     """The reader processes below the process ``root``."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            command = Path(f"/proc/{entry}/cmdline").read_bytes()
-            if b"gateway.service.reading import serve" not in command:
-                continue
-            pid = int(entry)
-            while pid > 1 and pid != root:
-                pid = _parent(pid)
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            continue
-        if pid == root:
-            found.append(int(entry))
+    for pid in ProcessTree(root).pids():
+        with contextlib.suppress(OSError):
+            if MARK in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
     return found
-
-
-def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_the_setting_ends_an_idle_reader_and_the_next_large_message_starts_another(
@@ -59,7 +37,7 @@ def test_the_setting_ends_an_idle_reader_and_the_next_large_message_starts_anoth
         assert code == 250, reply
         first = readers_of(root)
         assert len(first) == 1
-        assert wait_for(lambda: not readers_of(root), 10), "the idle reader did not end"
+        assert wait_until(lambda: not readers_of(root), 10), "the idle reader did not end"
         code, reply = gateway.send("alice@example.org", ["bob@example.org"], message(LARGE))
         assert code == 250, reply
         second = readers_of(root)
