@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from gateway.core import doc_pdf
 from gateway.core.doc_pdf import first_pages, read_pdf
 from gateway.core.documents import DEFAULT_LIMITS, Budget, Unreadable
+from tests.support.documents import pdf_file
 
 FONT = "<< /Font << /F1 3 0 R >> >>"
 
@@ -72,18 +73,7 @@ def tree_pdf(top: Node, cycle: bool = False) -> bytes:
         objects[number] = f"<< {kind}/Kids [{refs}] /Count 1{extra}{up} >>"
 
     write(top, 2, None)
-    out = b"%PDF-1.4\n"
-    offsets: dict[int, int] = {}
-    for number in sorted(objects):
-        offsets[number] = len(out)
-        out += f"{number} 0 obj\n{objects[number]}\nendobj\n".encode("latin-1")
-    size = max(objects) + 1
-    xref = len(out)
-    out += f"xref\n0 {size}\n0000000000 65535 f \n".encode()
-    out += "".join(f"{offsets[n]:010d} 00000 n \n" if n in offsets else "0000000000 00000 f \n"
-                   for n in range(1, size)).encode()
-    out += (f"trailer\n<< /Size {size} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").encode()
-    return out
+    return pdf_file(objects)
 
 
 def texts(pages: list[object]) -> list[str]:

@@ -143,15 +143,23 @@ def raw_pdf(pages: list[list[str]]) -> bytes:
                        f"<< /Font << /F1 3 0 R >> >> /Contents {page_ids[number] + 1} 0 R >>")
         objects.append(f"<< /Length {len(stream.encode('latin-1'))} >>\nstream\n{stream}\n"
                        "endstream")
+    return pdf_file(dict(enumerate(objects, start=1)))
+
+
+def pdf_file(objects: dict[int, str]) -> bytes:
+    """A PDF of ``objects`` by number (1 the catalog), with its cross-reference table;
+    numbers left out are free entries."""
     out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    offsets: dict[int, int] = {}
+    for number in sorted(objects):
+        offsets[number] = len(out)
+        out += f"{number} 0 obj\n{objects[number]}\nendobj\n".encode("latin-1")
+    size = max(objects) + 1
     xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n"
+    out += f"xref\n0 {size}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{offsets[n]:010d} 00000 n \n" if n in offsets else "0000000000 00000 f \n"
+                   for n in range(1, size)).encode()
+    out += (f"trailer\n<< /Size {size} /Root 1 0 R >>\nstartxref\n{xref}\n"
             "%%EOF\n").encode()
     return out
 
