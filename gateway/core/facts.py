@@ -11,10 +11,17 @@ from gateway.core.model import Location
 
 @dataclass(frozen=True, slots=True)
 class TextPart:
-    """One readable top-text candidate of a message."""
+    """One readable top-text candidate of a message.
+
+    ``shown``: a whole rendering some client shows from the message's top (the visible text
+    of a part, the parts of a mixed message joined). The other candidates (hidden text, one
+    part of several alone) only ever add stricter stamps: a *Cleared* stamp read in the body
+    counts only where every shown rendering has a stamp at its top (``stamps.py``).
+    """
 
     location: Location
     text: str
+    shown: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +29,8 @@ class MessageFacts:
     """What the stamp reader and the decision need to know about one message."""
 
     subject: str = ""
+    # Further Subject fields: clients differ in the one they show, so each is read.
+    other_subjects: tuple[str, ...] = ()
     x_stamps: tuple[str, ...] = ()
     from_addresses: tuple[str, ...] = ()
     message_id: str | None = None

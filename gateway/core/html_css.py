@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import tinycss2
-from tinycss2.ast import AtRule, Declaration, Node, QualifiedRule
+from tinycss2.ast import (
+    AtRule,
+    Declaration,
+    FunctionBlock,
+    IdentToken,
+    Node,
+    QualifiedRule,
+    StringToken,
+)
 
 # A declaration: property (lowercase), value (lowercase, whitespace collapsed), important.
 Decl = tuple[str, str, bool]
@@ -20,6 +28,9 @@ _PART = re.compile(r"[.#][_a-z0-9-]+")
 # compound still applies its hiding declarations, so hiding is never missed (see Rule.partial).
 _PSEUDO = re.compile(r"::?[a-z-]+(?:\([^()]*\))?|\[[^\]]*\]")
 _COMBINATOR = re.compile(r"\s*[>+~]\s*|\s+")
+# Pseudo-elements whose ``content`` a browser draws as text: at the start of the element
+# (``::before``, a list item's ``::marker``) or at its end (``::after``).
+_GENERATED = re.compile(r"::?(before|after|marker)\s*$")
 _ZERO = re.compile(r"^[+-]?0*\.?0*(?:px|pt|em|rem|ex|ch|vw|vh|%|cm|mm|in|pc)?$")
 
 
@@ -71,6 +82,55 @@ class Rule:
     partial: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """Text a style rule's ``content`` draws before or after the elements it selects: its
+    strings, and ``attr(name)`` as ``("attr", name)``."""
+
+    selector: Selector
+    after: bool
+    parts: tuple[str | tuple[str, str], ...]
+    order: int
+
+    def text(self, attrs: Mapping[str, str | None]) -> str:
+        return "".join(part if isinstance(part, str) else attrs.get(part[1]) or ""
+                       for part in self.parts)
+
+
+def _content(tokens: Iterable[Node]) -> tuple[str | tuple[str, str], ...] | None:
+    """The text parts of the last ``content`` declaration, or None without one."""
+    found: tuple[str | tuple[str, str], ...] | None = None
+    for token in tinycss2.parse_blocks_contents(tokens, skip_comments=True,
+                                                skip_whitespace=True):
+        if isinstance(token, Declaration) and token.lower_name == "content":
+            parts: list[str | tuple[str, str]] = []
+            for item in token.value:
+                if isinstance(item, StringToken):
+                    parts.append(item.value)
+                elif isinstance(item, FunctionBlock) and item.lower_name == "attr":
+                    names = [a.lower_value for a in item.arguments if isinstance(a, IdentToken)]
+                    if names:
+                        parts.append(("attr", names[0]))
+            found = tuple(parts)
+    return found
+
+
+def _generated(node: QualifiedRule, order: int) -> Iterator[Generated]:
+    """The ``::before`` and ``::after`` text of one rule (matched, like hiding, on the
+    rightmost compound of its selector: text that may be drawn is read)."""
+    selectors = tinycss2.serialize(node.prelude).lower().split(",")
+    if not any(_GENERATED.search(text) for text in selectors):
+        return
+    parts = _content(node.content)
+    if not parts:
+        return
+    for text in selectors:
+        where = _GENERATED.search(text)
+        parsed = _selector(text) if where is not None else None
+        if where is not None and parsed is not None:
+            yield Generated(parsed[0], where.group(1) == "after", parts, order)
+
+
 def _selector(text: str) -> tuple[Selector, bool] | None:
     """The (rightmost) compound of a selector, and whether it was approximated."""
     text = text.strip().lower()
@@ -91,7 +151,7 @@ def _selector(text: str) -> tuple[Selector, bool] | None:
     return selector, stripped != text or len(compounds) > 1
 
 
-def _rules(nodes: Iterable[Node], order: int) -> Iterator[Rule]:
+def _rules(nodes: Iterable[Node], order: int) -> Iterator[Rule | Generated]:
     for node in nodes:
         if isinstance(node, AtRule) and node.content is not None and node.lower_at_keyword in (
                 "media", "supports", "document", "layer", "container"):
@@ -108,6 +168,7 @@ def _rules(nodes: Iterable[Node], order: int) -> Iterator[Rule]:
                 parsed = _selector(text)
                 if parsed is not None:
                     yield Rule(parsed[0], decls, order, parsed[1])
+            yield from _generated(node, order)
 
 
 @dataclass
@@ -118,12 +179,16 @@ class StyleSheet:
     by_class: dict[str, list[Rule]] = field(default_factory=dict)
     by_tag: dict[str, list[Rule]] = field(default_factory=dict)
     universal: list[Rule] = field(default_factory=list)
+    generated: list[Generated] = field(default_factory=list)
     count: int = 0
 
     def add(self, css: str) -> None:
         nodes = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
         for rule in _rules(nodes, self.count):
             self.count = max(self.count, rule.order)
+            if isinstance(rule, Generated):
+                self.generated.append(rule)
+                continue
             selector = rule.selector
             if selector.ids:
                 self.by_id.setdefault(min(selector.ids), []).append(rule)
@@ -151,6 +216,24 @@ class StyleSheet:
         for rule in hits:
             decls += (d for d in rule.decls if not rule.partial or hides_alone(d[0], d[1]))
         return decls
+
+
+    def drawn(self, tag: str, attrs: Mapping[str, str | None]) -> tuple[str, str]:
+        """The text drawn before and after an element by the rules that select it (the most
+        specific, then the last, of each)."""
+        if not self.generated:
+            return "", ""
+        classes = frozenset((attrs.get("class") or "").lower().split())
+        element_id = (attrs.get("id") or "").lower() or None
+        best: dict[bool, Generated] = {}
+        for rule in self.generated:
+            if rule.selector.matches(tag, classes, element_id):
+                held = best.get(rule.after)
+                if held is None or (rule.selector.specificity, rule.order) >= (
+                        held.selector.specificity, held.order):
+                    best[rule.after] = rule
+        return tuple(best[after].text(attrs) if after in best else ""  # type: ignore[return-value]
+                     for after in (False, True))
 
 
 def hides_alone(prop: str, value: str) -> bool:

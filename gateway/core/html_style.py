@@ -81,12 +81,35 @@ class Computed:
     display: Display
     box_hidden: bool
     style: Style
+    # Its letters are drawn right to left, reversed (``unicode-bidi: bidi-override`` with
+    # ``direction: rtl``; ``<bdo dir="rtl">``).
+    reversed: bool = False
+
+
+def _display(value: str, default: Display) -> Display:
+    """``display``, in one keyword or in the two of CSS Display 3 (``inline flow-root``: the
+    outer one says whether the box breaks the line)."""
+    known = _DISPLAY.get(value)
+    if known is not None or " " not in value:
+        return known or default
+    words = value.split()
+    if "none" in words:
+        return Display.NONE
+    if "inline" in words:
+        return Display.INLINE
+    if "table-cell" in words:
+        return Display.CELL
+    if "table-row" in words:
+        return Display.ROW
+    if "block" in words or "list-item" in words or "run-in" in words:
+        return Display.BLOCK
+    return default
 
 
 def compute(values: Mapping[str, str], parent: Style, default: Display,
             attrs: Mapping[str, str | None], outlook: bool) -> Computed:
     """Apply an element's cascaded values (and presentational attributes) to its parent's."""
-    display = _DISPLAY.get(values.get("display", ""), default)
+    display = _display(values.get("display", ""), default)
     if default is Display.PARAGRAPH and display is Display.BLOCK:
         display = default  # a paragraph keeps its blank lines whatever block display it has
     visible = parent.visible
@@ -104,7 +127,10 @@ def compute(values: Mapping[str, str], parent: Style, default: Display,
     white_space = values.get("white-space")
     pre = parent.pre if white_space is None else white_space.startswith("pre")
     style = Style(visible, colour, background, font_px, line_height_zero, pre)
-    return Computed(display, _box_hidden(values, line_height_zero, outlook), style)
+    direction = values.get("direction") or (attrs.get("dir") or "").strip().lower()
+    reversed_ = (direction == "rtl"
+                 and values.get("unicode-bidi") in ("bidi-override", "isolate-override"))
+    return Computed(display, _box_hidden(values, line_height_zero, outlook), style, reversed_)
 
 
 def _box_hidden(values: Mapping[str, str], line_height_zero: bool, outlook: bool) -> bool:

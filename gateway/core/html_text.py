@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from gateway.core.bidi import PDF, RLO
 from gateway.core.html_css import StyleSheet, cascade, declarations
 from gateway.core.html_depth import PREFIX, bounded_depth
 from gateway.core.html_lines import ALT_CLOSE, ALT_OPEN, CELL, MARKERS, Lines, finish
@@ -16,15 +17,17 @@ from gateway.core.html_style import Computed, Display, Style, compute
 # content is shown and is not listed here).
 _NEVER = frozenset({
     "head", "title", "style", "script", "template", "meta", "link", "base", "noframes",
-    "iframe", "param", "source", "track", "datalist", "area", "input", "select", "option",
-    "frameset", "object-params",
+    "iframe", "param", "source", "track", "datalist", "area", "frameset", "object-params",
 })
+# Form fields that show no text of their own (an <input> of another type shows its value, or
+# its placeholder while empty; a list box shows its options and their groups' labels).
+_NO_TEXT_INPUTS = frozenset({"hidden", "checkbox", "radio", "file", "image", "range", "color"})
 _BLOCK = frozenset({
     "address", "article", "aside", "blockquote", "center", "dd", "details", "dialog", "dir",
     "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
     "h4", "h5", "h6", "header", "hgroup", "hr", "legend", "li", "listing", "main", "menu",
     "nav", "ol", "pre", "search", "section", "summary", "table", "caption", "ul", "xmp",
-    "plaintext", "body", "html", "optgroup", "tbody", "thead", "tfoot",
+    "plaintext", "body", "html", "optgroup", "option", "tbody", "thead", "tfoot",
 })
 _DEFAULT = {"p": Display.PARAGRAPH, "tr": Display.ROW, "td": Display.CELL, "th": Display.CELL}
 _CACHE_SIZE = 4096
@@ -64,8 +67,9 @@ class _Render:
         while todo:
             item = todo.pop()
             if item[0] is None:
-                frame, computed, tag = item[1]
-                self._close(frame, computed, tag)
+                frame, computed, after = item[1]
+                self._drawn(after, frame)
+                self._close(frame, computed)
                 continue
             node, parent = item
             tag = node.tag or ""
@@ -77,7 +81,14 @@ class _Render:
                 entered = self._open(node, tag, parent)
                 if entered is not None:
                     frame, computed = entered
-                    todo.append((None, (frame, computed, tag)))
+                    after = ""
+                    if self.sheet.generated:
+                        before, after = self.sheet.drawn(tag, node.attributes)
+                        self._drawn(before, frame)
+                    if computed.reversed:  # drawn reversed: bidi.py reads it so
+                        self._drawn(RLO, frame)
+                        after += PDF
+                    todo.append((None, (frame, computed, after)))
                     children = list(node.iter(include_text=True))
                     todo.extend((child, frame) for child in reversed(children))
 
@@ -117,6 +128,11 @@ class _Render:
             for sink in self._sinks(frame):
                 sink.newline(frame.quote)
             return None
+        if tag == "input":
+            kind = (attrs.get("type") or "text").strip().lower()
+            if kind not in _NO_TEXT_INPUTS:
+                self._drawn(attrs.get("value") or attrs.get("placeholder") or "", frame)
+            return None
         if tag == "img":
             alt = MARKERS.sub("", attrs.get("alt") or "").strip()
             if alt:
@@ -127,6 +143,10 @@ class _Render:
                         target.text(ALT_OPEN + alt + ALT_CLOSE, frame.quote, False)
             return None
         self._edge(frame, computed, opening=True)
+        if tag == "optgroup":
+            self._drawn(attrs.get("label") or "", frame)
+            for sink in self._sinks(frame):
+                sink.breaks(1)
         return frame, computed
 
     def _computed(self, tag: str, items: tuple[tuple[str, str | None], ...], parent: Style,
@@ -158,10 +178,24 @@ class _Render:
             default = Display.NONE
         if closed_details and tag != "summary":
             default, values["display"] = Display.NONE, "none"
+        if tag == "bdo" and "unicode-bidi" not in values:
+            values["unicode-bidi"] = "bidi-override"
         return compute(values, parent, default, attrs, self.outlook)
 
-    def _close(self, frame: _Frame, computed: Computed, tag: str) -> None:
+    def _close(self, frame: _Frame, computed: Computed) -> None:
         self._edge(frame, computed, opening=False)
+
+    def _drawn(self, text: str, frame: _Frame) -> None:
+        """Text a style sheet draws (``::before``, ``::after``): read like the element's own;
+        a line break in it (``"\\A"``) breaks the line."""
+        if not text:
+            return
+        for number, line in enumerate(text.replace("\r\n", "\n").split("\n")):
+            if number:
+                for sink in self._sinks(frame):
+                    sink.newline(frame.quote)
+            if line:
+                self._text(line, frame)
 
     def _edge(self, frame: _Frame, computed: Computed, *, opening: bool) -> None:
         display = computed.display
@@ -198,26 +232,37 @@ def _render(html: str, *, outlook: bool) -> list[str]:
             *(sink.raw() for sink in render.hidden if sink)]
 
 
-def renderings(html: str) -> tuple[str, ...]:
-    """Candidate texts, the one a browser shows first, then those that show hidden text."""
-    views = [_render(html, outlook=False)]
+def candidates(html: str) -> tuple[tuple[str, bool], ...]:
+    """Candidate texts with whether each is the rendering a reader sees (``shown``).
+
+    Of the visible text of the document (and of Outlook's view of it) the one shown is read
+    with each table cell apart, as a reader reads columns, and with images shown; it is a
+    candidate even when empty. Its other variants (cells joined as ``innerText`` joins them,
+    images' alt text) and the texts that show hidden text are read for stricter stamps."""
+    views = [(_render(html, outlook=False), True)]
     outlook = outlook_view(html)
     if outlook is not None:
-        views.append(_render(outlook, outlook=True))
-    for body in conditional_bodies(html):
-        views.append(_render(body, outlook=True)[:1])
-    found: dict[str, None] = {}
-    for view in views:
+        views.append((_render(outlook, outlook=True), True))
+    for body in conditional_bodies(html):  # one comment's content alone: a fragment
+        views.append((_render(body, outlook=True)[:1], False))
+    found: dict[str, bool] = {}
+    for view, whole in views:
         for index, raw in enumerate(view):
             texts = [finish(raw, cells_apart=False, alt_shown=False),
                      finish(raw, cells_apart=True, alt_shown=False)]
             if index == 0:  # images blocked, as mail clients do by default
                 texts += [finish(raw, cells_apart=False, alt_shown=True),
                           finish(raw, cells_apart=True, alt_shown=True)]
-            for text in texts:
-                if text.strip():
-                    found.setdefault(text)
-    return tuple(found) or ("",)
+            for number, text in enumerate(texts):
+                shown = whole and index == 0 and number == 1
+                if shown or text.strip():
+                    found[text] = found.get(text, False) or shown
+    return tuple(found.items()) or (("", True),)
+
+
+def renderings(html: str) -> tuple[str, ...]:
+    """Candidate texts, the one a browser shows first, then those that show hidden text."""
+    return tuple(text for text, _ in candidates(html) if text.strip()) or ("",)
 
 
 def visible_text(html: str) -> str:

@@ -15,6 +15,7 @@ from gateway.core.attachments import (
     read_attachment,
     sniff,
 )
+from gateway.core.bidi import RLO, visual_order
 from gateway.core.documents import (
     DEFAULT_LIMITS,
     TEXT_EXTENSIONS,
@@ -25,7 +26,7 @@ from gateway.core.documents import (
 )
 from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.flowed import reflow
-from gateway.core.html_text import renderings
+from gateway.core.html_text import candidates
 from gateway.core.mime_entity import Entity, entity, looks_like_message, split_parts
 from gateway.core.model import Location
 
@@ -50,7 +51,9 @@ _INLINE_MAINTYPES = frozenset({"text", "multipart", "message"})
 
 # Reads the bytes of an attached message at the given depth.
 ReadAttached = Callable[[bytes, int], MessageFacts]
-Rendering = tuple[Location, str]
+# Where it was read, the text, and whether it is a whole rendering a reader sees
+# (``TextPart.shown``).
+Rendering = tuple[Location, str, bool]
 
 
 class Walker:
@@ -75,9 +78,14 @@ class Walker:
 
     def walk(self, root: Entity) -> None:
         """Read ``root`` as the body of a message."""
-        for location, text in self.display(root, 0):
-            part = TextPart(location, text)
-            if part not in self.texts:
+        for location, text, shown in self.display(root, 0):
+            part = TextPart(location, text, shown)
+            if part in self.texts:
+                continue
+            twin = TextPart(location, text, not shown)
+            if twin in self.texts:  # the same text both ways: a rendering a reader sees
+                self.texts[self.texts.index(twin)] = TextPart(location, text, True)
+            else:
                 self.texts.append(part)
 
     def display(self, part: Entity, nesting: int) -> list[Rendering]:
@@ -189,7 +197,8 @@ class Walker:
         if looks_like_message(undone.data):
             self._attach_bytes(undone.data, part.filename)
             return
-        texts = tuple(TextPart(loc, text) for loc, text in self._leaf(part, own=False))
+        texts = tuple(TextPart(loc, text, shown)
+                      for loc, text, shown in self._leaf(part, own=False))
         if texts:
             self.attached.append(MessageFacts(top_texts=texts, name=shown_name(part.filename)))
 
@@ -255,9 +264,12 @@ class Walker:
             if decoded.unreadable is not None:
                 self.unreadable.append(decoded.unreadable)
             text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
-            candidates = [reflow(text, delsp), text] if flowed else [text]
-            for candidate in candidates:
-                for rendering in self._text(candidate, html, own):
+            # Unflowed, a flowed text's lines are as the sender's client wrapped them (a
+            # stamp over two lines): read for stricter stamps, not a rendering of its own.
+            texts = [(reflow(text, delsp), True), (text, False)] if flowed else [(text, True)]
+            for candidate, whole in texts:
+                for location, seen, shown in self._text(candidate, html, own):
+                    rendering = (location, seen, shown and whole)
                     if rendering not in out:
                         out.append(rendering)
         return out
@@ -265,16 +277,24 @@ class Walker:
     def _text(self, text: str, html: bool, own: bool) -> list[Rendering]:
         """What a reader may see of one decoded text: HTML has several plausible views."""
         if not html:
-            return [self._rendering(Location.BODY, text, own)]
-        return [self._rendering(Location.HTML, view.replace("\r\n", "\n").replace("\r", "\n"), own)
-                for view in renderings(text)]
+            views = [(text, True)]
+            location = Location.BODY
+        else:
+            views = [(view.replace("\r\n", "\n").replace("\r", "\n"), shown)
+                     for view, shown in candidates(text)]
+            location = Location.HTML
+        out = [self._rendering(location, view, own, shown) for view, shown in views]
+        # Where an override reverses letters, the text as drawn is a rendering as well.
+        out += [self._rendering(location, visual_order(view), own, shown)
+                for view, shown in views if RLO in view]
+        return out
 
-    def _rendering(self, location: Location, text: str, own: bool) -> Rendering:
+    def _rendering(self, location: Location, text: str, own: bool, shown: bool) -> Rendering:
         if _ARMOUR not in text:
-            return location, text
+            return location, text, shown
         if _PGP_MESSAGE.search(text):
             self.unreadable.append("PGP-encrypted body" if own else "PGP-encrypted part")
-        return location, _without_armour(text)
+        return location, _without_armour(text), shown
 
 
 def _without_armour(text: str) -> str:
@@ -292,16 +312,18 @@ def _joined(shown: list[list[Rendering]]) -> list[Rendering]:
     """Each displayed part on its own, and the parts joined in display order.
 
     A client shows the parts of a mixed message one after another, so the top of the message
-    is the first line of that sequence; the first and the last rendering of each part (the
-    plain and the HTML alternative) make two joined candidates.
+    is the first line of that sequence; the first and the last rendering a reader sees of
+    each part (the plain and the HTML alternative) make two joined candidates. A part alone
+    is then no longer a whole rendering: its stamps count, but it cannot withhold a
+    *Cleared* that the message shows at its top.
     """
-    flat = [r for renderings in shown for r in renderings]
     if len(shown) < 2:
-        return flat
+        return [r for renderings in shown for r in renderings]
+    flat = [(location, text, False) for renderings in shown for location, text, _ in renderings]
     for pick in (0, -1):
-        pieces = [renderings[pick] for renderings in shown]
-        location = pieces[0][0]
-        joined = (location, "\n".join(text for _, text in pieces))
+        pieces = [([r for r in renderings if r[2]] or renderings)[pick] for renderings in shown]
+        joined = (pieces[0][0], "\n".join(text for _, text, _ in pieces),
+                  all(seen for _, _, seen in pieces))
         if joined not in flat:
             flat.append(joined)
     return flat

@@ -98,6 +98,25 @@ _HEADER_NAMES = {PROTECTIVE_MARKING: "the X-Protective-Marking header",
                  SIO: "the SIO-Label header", TLP: "a TLP header (X-TLP)"}
 
 
+def _shown_clearance(tops: list[tuple[bool, list[StampFinding]]]) -> list[StampFinding]:
+    """The stamps at the tops of a message's texts, *Cleared* only where a reader sees it.
+
+    Hidden text and one part of several alone are read so that a stricter stamp there
+    counts; they never clear a message. A body's *Cleared* stands when a rendering a reader
+    sees shows it and every such rendering has a stamp at its top (a stricter one wins
+    anyway): where one shows none (a hidden *Cleared* above unstamped text, a plain
+    alternative stamped and the HTML one not), that reader sees an unstamped message.
+    """
+    found = [f for _, top in tops for f in top]
+    if not any(f.stamp is Stamp.CLEARED for f in found):
+        return found
+    shown = [top for seen, top in tops if seen]
+    clears = any(f.stamp is Stamp.CLEARED for top in shown for f in top)
+    if clears and all(shown):
+        return found
+    return [f for f in found if f.stamp is not Stamp.CLEARED]
+
+
 def _read_label_headers(facts: MessageFacts, vocabulary: Vocabulary, location: Location,
                         depth: int, found: Found) -> None:
     """The labels of a message's label headers, each named by the header that carried it."""
@@ -119,11 +138,14 @@ def _read_message(facts: MessageFacts, vocabulary: Vocabulary, depth: int,
     mine = own if depth == 0 else embedded
     start = len(mine)
     unreadable.extend(facts.unreadable)
+    tops: list[tuple[bool, list[StampFinding]]] = []
     for part in facts.top_texts:
         top, inside = scan_text(part.text, vocabulary, top_location or part.location, depth)
-        mine.extend(top)
+        tops.append((part.shown, top))
         embedded.extend(inside)
-    mine.extend(read_subject(facts.subject, vocabulary, top_location or Location.SUBJECT, depth))
+    mine.extend(_shown_clearance(tops))
+    for subject in (facts.subject, *facts.other_subjects):
+        mine.extend(read_subject(subject, vocabulary, top_location or Location.SUBJECT, depth))
     for value in facts.x_stamps:
         stamp = vocabulary.read_value(value)
         if stamp is None and normalise_phrase(value) == GATEWAY_NO_STAMP:

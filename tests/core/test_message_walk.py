@@ -273,6 +273,6 @@ armoured = st.lists(st.sampled_from([
 def test_the_armour_is_found_as_the_patterns_alone_find_it(text: str) -> None:
     """A text without the armour's opening words skips the patterns: the same reading."""
     walker = Walker(0, lambda *args: None)  # type: ignore[arg-type, return-value]
-    rendering = walker._rendering(Location.BODY, text, own=True)
-    assert rendering == (Location.BODY, _without_armour(text))
+    rendering = walker._rendering(Location.BODY, text, own=True, shown=True)
+    assert rendering == (Location.BODY, _without_armour(text), True)
     assert walker.unreadable == (["PGP-encrypted body"] if _PGP_MESSAGE.search(text) else [])
