@@ -205,6 +205,8 @@ class _Scan:
             if not content:
                 continue
             if top is not None:
+                if not _worded(content):
+                    continue  # a rule, stars, a character that draws nothing: not the top's end
                 if top.opens:
                     opened.append(level)
                     top.opens = False
@@ -263,6 +265,12 @@ class _Scan:
         finding = StampFinding(parsed.stamp, top.location, min(top.depth, MAX_DEPTH),
                                adjustments, parsed.count, _source(parsed))
         (self.own if top.own else self.embedded).append(finding)
+
+
+def _worded(content: str) -> bool:
+    """Whether a line has a letter or a digit: a line of dashes, stars or marks that draw
+    nothing (U+FFFC) neither is a stamp nor ends the stamp lines at a text's top."""
+    return any(ch.isalnum() for ch in content)
 
 
 def _following(lines: Sequence[str], start: int, level: int, count: int) -> list[str]:

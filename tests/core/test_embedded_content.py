@@ -143,8 +143,11 @@ FORWARDS: list[tuple[str, str, Stamp | None, Found]] = [
     ("the forwarded top is its first non-blank line only",
      "Cleared\n\n---------- Forwarded message ---------\nFrom: Bob\nSubject: x\n\n"
      "Hello Carol,\nConfidential\n", K, set()),
+    # Nor the end of the top's stamp lines: a reader sees both stamps above the text.
     ("a dashed line that is not a forward marker",
-     "Cleared\n\n----------\nConfidential\n", K, set()),
+     "Cleared\n\n----------\nConfidential\n", C, set()),
+    ("a dashed line, then the text",
+     "Cleared\n\n----------\nHello\nConfidential\n", K, set()),
 ]
 
 

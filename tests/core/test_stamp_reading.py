@@ -116,6 +116,14 @@ POSITION = [
     ("Cleared\n\nConfidential\nHello", C),
     ("Confidential\nCleared for publication\nHello", C),
     ("Cleared for publication\nHello\nConfidential", K),
+    # a line without a letter or digit (a rule, stars, a mark that draws nothing) is
+    # between stamp lines, not the end of them
+    ("Cleared for publication\n-----\nConfidential\nHello", C),
+    ("Cleared for publication\n* * *\nInternal\nHello", I),
+    ("\ufffc\nConfidential\nHello", C),
+    ("\ufb37\nConfidential\nHello", C),
+    ("=====\nInternal\n", I),
+    ("Cleared for publication\n-- \nAlice\nConfidential", K),
 ]
 
 
