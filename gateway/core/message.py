@@ -24,6 +24,8 @@ _MSGID = re.compile(r"<[^<>\s]{1,998}>")
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
 # Values of one label header decoded; a real message has one.
 MAX_LABEL_VALUES = 20
+# Subject fields read (a real message has one; each more is read, up to this many).
+MAX_SUBJECTS = 20
 
 
 def read_message(data: bytes, limits: DocumentLimits = DEFAULT_LIMITS, *,
@@ -71,6 +73,7 @@ def _read(data: bytes, depth: int, limits: DocumentLimits,
     walker.unreadable.extend(label_problems)
     return MessageFacts(
         subject=header_text((headers.get("subject") or [""])[0]),
+        other_subjects=tuple(header_text(v) for v in headers.get("subject", [])[1:MAX_SUBJECTS]),
         x_stamps=tuple(header_text(v) for v in headers.get("x-stamp", [])),
         from_addresses=_addresses(headers.get("from", [])),
         message_id=_first_id(headers.get("message-id", [])),

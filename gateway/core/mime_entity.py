@@ -11,6 +11,8 @@ from gateway.core.headers import HeaderBlock, read_header_block
 
 _MIME_FIELDS = frozenset({"content-type", "content-disposition", "content-transfer-encoding",
                           "content-id"})
+# Fields whose first word is a type (a comment or white space in it is not part of it).
+_TYPED_FIELDS = frozenset({"content-type", "content-disposition"})
 # Fields that only a message (not a text that happens to contain a colon) starts with.
 _MESSAGE_FIELDS = frozenset({"from", "to", "cc", "subject", "date", "message-id", "received",
                              "return-path", "mime-version", "reply-to", "sender",
@@ -73,9 +75,49 @@ def entity(data: bytes, default_type: str = "text/plain") -> Entity:
     params = Message()
     params.set_default_type(default_type)
     for line in block.fields:
-        if line.name.lower() in _MIME_FIELDS:
-            params[line.name] = line.value
+        name = line.name.lower()
+        if name in _MIME_FIELDS:
+            value = line.value
+            if name in _TYPED_FIELDS:
+                # The type as a client reads it: "text/html (plain)", "text / html" are HTML.
+                kind, sep, rest = value.partition(";")
+                value = "".join(uncommented(kind).split()) + sep + rest
+            params[line.name] = value
     return Entity(block, data[block.body_start:], params)
+
+
+def uncommented(value: str) -> str:
+    """A structured field's value without its comments (RFC 5322 section 3.2.2: nested
+    parentheses, backslash escapes), quoted strings kept: ``text/html (plain)`` is HTML."""
+    if "(" not in value:
+        return value
+    out: list[str] = []
+    depth = 0
+    quoted = escaped = False
+    for char in value:
+        if escaped:
+            escaped = False
+            if depth == 0:
+                out.append(char)
+            continue
+        if char == "\\" and (quoted or depth):
+            escaped = True
+            if depth == 0:
+                out.append(char)
+            continue
+        if quoted:
+            quoted = char != '"'
+            out.append(char)
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                out.append(" ")
+        elif depth == 0:
+            quoted = char == '"'
+            out.append(char)
+    return "".join(out)
 
 
 def split_parts(body: bytes, boundary: str, limit: int) -> list[bytes] | None:

@@ -307,7 +307,8 @@ class RegisterIndex:
 
 def _texts(facts: MessageFacts, where: Where | None = None) -> Iterator[tuple[Where, str]]:
     seen: set[str] = set()
-    pairs = [(where or Where.SUBJECT, facts.subject)]
+    pairs = [(where or Where.SUBJECT, subject)
+             for subject in (facts.subject, *facts.other_subjects)]
     pairs += [(where or Where.BODY, part.text) for part in facts.top_texts]
     for place, text in pairs:
         if text and text not in seen:  # renderings of one part are often the same text

@@ -1,0 +1,69 @@
+"""Header syntax a client reads past: comments in a type, white space in it, a field twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.core.message import read_message
+from gateway.core.mime_entity import entity, uncommented
+from gateway.core.model import Location, Stamp
+from gateway.core.register import ClientField, Where
+from gateway.core.stamps import Vocabulary
+from gateway.service.reading import read_now
+from tests.core.mail import raw
+from tests.core.register_clients import INDEX
+
+HIDDEN_CLEARED = "<!--Cleared for publication-->\n<div>Confidential</div>\n"
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/html (plain); charset=utf-8",
+    "text/html(plain)",
+    "text/html (a (nested) comment \\) here); charset=utf-8",
+    "text / html; charset=utf-8",
+    "TEXT/HTML (x)",
+])
+def test_a_comment_or_white_space_in_the_type_leaves_it_html(
+        vocabulary: Vocabulary, content_type: str) -> None:
+    data = raw(f"Subject: x\nContent-Type: {content_type}", HIDDEN_CLEARED)
+    read = read_now(data, vocabulary)
+    assert read.reading.stamp is Stamp.CONFIDENTIAL
+    assert {t.location for t in read.facts.top_texts} == {Location.HTML}
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("text/html (plain)", "text/html  "),
+    ('"a (b)" (c)', '"a (b)"  '),
+    ("a (b \\) c) d", "a   d"),
+    ("a (b (c) d) e", "a   e"),
+    ("a \\(b)", "a \\ "),  # outside a comment or quotes a backslash escapes nothing
+    ("no comment", "no comment"),
+    ("a (unclosed", "a "),
+])
+def test_uncommented(value: str, expected: str) -> None:
+    assert uncommented(value) == expected
+
+
+def test_a_comment_in_the_disposition_leaves_it_an_attachment() -> None:
+    part = entity(b"Content-Type: text/plain\r\nContent-Disposition: attachment (x);"
+                  b" filename=a.txt\r\n\r\nConfidential\r\n")
+    assert part.disposition == "attachment"
+    assert part.filename == "a.txt"
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("Cleared for publication", "Confidential"),
+    ("Confidential", "Cleared for publication"),
+])
+def test_every_subject_field_counts(vocabulary: Vocabulary, first: str, second: str) -> None:
+    data = raw(f"Subject: {first}\nSubject: {second}\nContent-Type: text/plain", "Hello\n")
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
+
+
+def test_the_register_reads_every_subject_field() -> None:
+    facts = read_message(raw("Subject: Case update\nSubject: about Amina Haddad\n"
+                             "Content-Type: text/plain", "Hello\n"))
+    assert facts.subject == "Case update"
+    assert facts.other_subjects == ("about Amina Haddad",)
+    assert {(hit.field, hit.where) for hit in INDEX.scan(facts)} == {
+        (ClientField.NAME, Where.SUBJECT)}
