@@ -21,6 +21,10 @@ class Decoded:
 
     text: str
     unreadable: str | None = None
+    # What a client that follows the Encoding Standard shows instead, where it differs: one
+    # U+FFFD for a label it decodes with its replacement decoder (ISO-2022-KR, HZ), the bytes
+    # in its default charset for a label only Python knows (cp037, UTF-32). Another reading.
+    other: str | None = None
 
 
 def resolve(label: str) -> str | None:
@@ -59,12 +63,17 @@ def decode(raw: bytes, label: str | None) -> Decoded:
     resolved = resolve(label)
     if resolved is None or resolved in ("replacement", "x-user-defined"):
         if raw.isascii():
-            return Decoded(raw.decode("ascii"))
+            return Decoded(raw.decode("ascii"),
+                           other="\ufffd" if resolved == "replacement" and raw else None)
         return Decoded(guess(raw), f"text in an unknown charset ({_short(label)})")
     try:
-        return Decoded(raw.decode(resolved, errors="replace"))
+        text = raw.decode(resolved, errors="replace")
     except (LookupError, ValueError, TypeError):
         return Decoded(guess(raw), f"text that does not decode as {_short(label)}")
+    if webencodings.lookup(label.strip().strip("\"'").strip()) is None:
+        shown = guess(raw)
+        return Decoded(text, other=shown if shown != text else None)
+    return Decoded(text)
 
 
 def guess(raw: bytes) -> str:

@@ -34,6 +34,10 @@ _GENERATED = re.compile(r"::?(before|after|marker)\s*$")
 _ZERO = re.compile(r"^[+-]?0*\.?0*(?:px|pt|em|rem|ex|ch|vw|vh|%|cm|mm|in|pc)?$")
 
 
+# The property under which ``matching`` passes on an approximated rule's inline display.
+PARTIAL_INLINE = "-stampgate-partial-inline"
+
+
 def declarations(style: str) -> list[Decl]:
     """The declarations of a `style` attribute, in source order."""
     return list(_declarations(style))
@@ -214,7 +218,13 @@ class StyleSheet:
         hits.sort(key=lambda r: (r.selector.specificity, r.order))
         decls: list[Decl] = []
         for rule in hits:
-            decls += (d for d in rule.decls if not rule.partial or hides_alone(d[0], d[1]))
+            if not rule.partial:
+                decls += rule.decls
+                continue
+            decls += (d for d in rule.decls if hides_alone(d[0], d[1]))
+            # A rule that may make the element inline: read beside its neighbours too.
+            decls += ((PARTIAL_INLINE, d[1], False) for d in rule.decls
+                      if d[0] == "display" and d[1].startswith(("inline", "contents")))
         return decls
 
 

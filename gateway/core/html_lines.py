@@ -69,13 +69,17 @@ class Lines:
         return "".join(self._parts)
 
 
-def finish(raw: str, *, cells_apart: bool, alt_shown: bool) -> str:
-    """Resolve the markers of one rendering and normalise each line's white space."""
+def finish(raw: str, *, cells_apart: bool, alt_shown: bool, glued: bool = False) -> str:
+    """Resolve the markers of one rendering and normalise each line's white space.
+
+    Cells are read apart (each on its own line), joined as ``innerText`` joins them (a tab),
+    or ``glued``: boxes side by side with no gap draw ``Confi`` and ``dential`` as one word.
+    """
     if alt_shown:
         raw = raw.replace(ALT_OPEN, " ").replace(ALT_CLOSE, " ")
     elif ALT_OPEN in raw:
         raw = _ALT.sub("", raw)
-    raw = raw.replace(CELL, "\n" if cells_apart else "\t")
+    raw = raw.replace(CELL, "" if glued else "\n" if cells_apart else "\t")
     lines = [" ".join(line.split()) for line in raw.split("\n")]
     while lines and not lines[-1]:
         lines.pop()

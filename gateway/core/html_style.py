@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from tinycss2.color3 import RGBA, parse_color
 
-from gateway.core.html_css import is_zero
+from gateway.core.html_css import PARTIAL_INLINE, is_zero
 
 Colour = tuple[float, float, float, float]
 
@@ -61,6 +61,9 @@ class Style:
     font_px: float = _BASE_PX
     line_height_zero: bool = False
     pre: bool = False
+    # Struck through (text-decoration: line-through, <del>, <s>): a reader sees it withdrawn,
+    # so it is read like hidden text (a stricter stamp in it counts, a Cleared does not).
+    struck: bool = False
 
     def text_shows(self) -> bool:
         """Whether text with this style is readable on its background."""
@@ -69,7 +72,8 @@ class Style:
 
 @lru_cache(maxsize=4096)
 def _text_shows(style: Style) -> bool:
-    if not style.visible or style.font_px <= _TINY_PX or style.colour[3] < _FAINT_ALPHA:
+    if (not style.visible or style.struck or style.font_px <= _TINY_PX
+            or style.colour[3] < _FAINT_ALPHA):
         return False
     return style.background is None or _contrast(style.colour, style.background) >= _MIN_CONTRAST
 
@@ -84,6 +88,15 @@ class Computed:
     # Its letters are drawn right to left, reversed (``unicode-bidi: bidi-override`` with
     # ``direction: rtl``; ``<bdo dir="rtl">``).
     reversed: bool = False
+    # Drawn elsewhere than its place in the source: positioned (absolute, fixed, offset),
+    # reordered (``order``, a grid area), a table caption.
+    moved: bool = False
+    # Its children are laid out side by side (a flex row, a grid), in reverse order too.
+    row_items: bool = False
+    reverses: bool = False
+    # Maybe beside what follows it rather than above it: floated, or made inline by a rule
+    # whose selector is only approximated (``div[data-x]{display:inline}``).
+    beside: bool = False
 
 
 def _display(value: str, default: Display) -> Display:
@@ -126,11 +139,36 @@ def compute(values: Mapping[str, str], parent: Style, default: Display,
     line_height_zero = parent.line_height_zero if line_height is None else is_zero(line_height)
     white_space = values.get("white-space")
     pre = parent.pre if white_space is None else white_space.startswith("pre")
-    style = Style(visible, colour, background, font_px, line_height_zero, pre)
+    # A decoration drawn by an ancestor goes through its descendants' text whatever they say.
+    struck = parent.struck or "line-through" in (values.get("text-decoration", "") + " "
+                                                 + values.get("text-decoration-line", ""))
+    style = Style(visible, colour, background, font_px, line_height_zero, pre, struck)
     direction = values.get("direction") or (attrs.get("dir") or "").strip().lower()
     reversed_ = (direction == "rtl"
                  and values.get("unicode-bidi") in ("bidi-override", "isolate-override"))
-    return Computed(display, _box_hidden(values, line_height_zero, outlook), style, reversed_)
+    return Computed(display, _box_hidden(values, line_height_zero, outlook), style, reversed_,
+                    *_layout(values))
+
+
+def _layout(values: Mapping[str, str]) -> tuple[bool, bool, bool, bool]:
+    """``Computed.moved``, ``row_items``, ``reverses`` and ``beside`` of one element."""
+    position = values.get("position", "")
+    offset = any(not is_zero(values.get(side, "auto")) and values.get(side, "auto") != "auto"
+                 for side in ("top", "bottom"))
+    display = values.get("display", "")
+    moved = (position in ("absolute", "fixed") or (position in ("relative", "sticky") and offset)
+             or not is_zero(values.get("order", "0")) or "caption" in display
+             or any(key in values for key in _GRID_PLACEMENT))
+    flow = values.get("flex-direction", "") + " " + values.get("flex-flow", "")
+    container = "flex" in display or "grid" in display or "-box" in display
+    row_items = container and "column" not in flow
+    reverses = container and "reverse" in flow
+    beside = (values.get("float", "none") in ("left", "right", "inline-start", "inline-end")
+              or PARTIAL_INLINE in values)
+    return moved, row_items, reverses, beside
+
+
+_GRID_PLACEMENT = ("grid-area", "grid-row", "grid-row-start", "grid-row-end")
 
 
 def _box_hidden(values: Mapping[str, str], line_height_zero: bool, outlook: bool) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -30,6 +30,10 @@ _BLOCK = frozenset({
     "plaintext", "body", "html", "optgroup", "option", "tbody", "thead", "tfoot",
 })
 _DEFAULT = {"p": Display.PARAGRAPH, "tr": Display.ROW, "td": Display.CELL, "th": Display.CELL}
+_STRUCK = frozenset({"del", "s", "strike"})
+# Drawn at the top of their table wherever the source has them.
+_MOVED = frozenset({"thead", "caption"})
+_BLOCKS = (Display.BLOCK, Display.PARAGRAPH)
 _CACHE_SIZE = 4096
 _PRE = frozenset({"pre", "listing", "xmp", "plaintext", "textarea"})
 
@@ -44,6 +48,12 @@ class _Frame:
     hidden: Lines | None  # the outermost hidden element this one is inside, if any
     quote: int
     closed_details: bool
+    # Blocks drawn elsewhere than their place in the source that this one is inside: each is
+    # also read alone, so a stamp drawn at the top from the end of the source counts.
+    moved: tuple[Lines, ...] = ()
+    # Its children are laid out side by side (read as the cells of a row), or in reverse.
+    row_items: bool = False
+    reverses: bool = False
 
 
 class _Render:
@@ -93,7 +103,7 @@ class _Render:
                     todo.extend((child, frame) for child in reversed(children))
 
     def _sinks(self, frame: _Frame) -> list[Lines]:
-        sinks = [self.everything]
+        sinks = [self.everything, *frame.moved]
         if frame.hidden is not None:
             sinks.append(frame.hidden)
         if frame.flow:
@@ -110,6 +120,8 @@ class _Render:
         for sink in (self.everything, frame.hidden, self.visible if shows else None):
             if sink is not None:
                 sink.text(data, frame.quote, frame.style.pre)
+        for sink in frame.moved:
+            sink.text(data, frame.quote, frame.style.pre)
 
     def _open(self, node: LexborNode, tag: str, parent: _Frame
               ) -> tuple[_Frame, Computed] | None:
@@ -121,9 +133,17 @@ class _Render:
         if hidden is None and not (flow and shown and computed.style.text_shows()):
             hidden = Lines()
             self.hidden.append(hidden)
+        moved = parent.moved
+        if computed.moved or parent.reverses or tag in _MOVED:
+            sink = Lines()
+            self.hidden.append(sink)
+            moved = (*moved, sink)
+        if (parent.row_items or computed.beside) and computed.display in _BLOCKS:
+            computed = replace(computed, display=Display.CELL)  # beside its siblings
         frame = _Frame(computed.style, flow, shown, hidden,
                        parent.quote + (tag == "blockquote"),
-                       tag == "details" and "open" not in attrs)
+                       tag == "details" and "open" not in attrs, moved,
+                       computed.row_items, computed.reverses)
         if tag == "br":
             for sink in self._sinks(frame):
                 sink.newline(frame.quote)
@@ -178,6 +198,8 @@ class _Render:
             default = Display.NONE
         if closed_details and tag != "summary":
             default, values["display"] = Display.NONE, "none"
+        if tag in _STRUCK and "text-decoration" not in values:
+            values["text-decoration"] = "line-through"
         if tag == "bdo" and "unicode-bidi" not in values:
             values["unicode-bidi"] = "bidi-override"
         return compute(values, parent, default, attrs, self.outlook)
@@ -213,7 +235,7 @@ def _hide(frame: _Frame, hidden: list[Lines]) -> _Frame:
         return frame
     sink = Lines()
     hidden.append(sink)
-    return _Frame(frame.style, frame.flow, False, sink, frame.quote, frame.closed_details)
+    return replace(frame, shown=False, hidden=sink)
 
 
 def _render(html: str, *, outlook: bool) -> list[str]:
@@ -250,9 +272,11 @@ def candidates(html: str) -> tuple[tuple[str, bool], ...]:
         for index, raw in enumerate(view):
             texts = [finish(raw, cells_apart=False, alt_shown=False),
                      finish(raw, cells_apart=True, alt_shown=False)]
-            if index == 0:  # images blocked, as mail clients do by default
+            if index == 0:  # images blocked, as mail clients do by default; cells glued
                 texts += [finish(raw, cells_apart=False, alt_shown=True),
                           finish(raw, cells_apart=True, alt_shown=True)]
+                if CELL in raw:
+                    texts.append(finish(raw, cells_apart=False, alt_shown=False, glued=True))
             for number, text in enumerate(texts):
                 shown = whole and index == 0 and number == 1
                 if shown or text.strip():

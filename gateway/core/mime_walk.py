@@ -263,16 +263,23 @@ class Walker:
             decoded = charsets.decode(payload, label)
             if decoded.unreadable is not None:
                 self.unreadable.append(decoded.unreadable)
-            text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
-            # Unflowed, a flowed text's lines are as the sender's client wrapped them (a
-            # stamp over two lines): read for stricter stamps, not a rendering of its own.
-            texts = [(reflow(text, delsp), True), (text, False)] if flowed else [(text, True)]
-            for candidate, whole in texts:
-                for location, seen, shown in self._text(candidate, html, own):
-                    rendering = (location, seen, shown and whole)
-                    if rendering not in out:
-                        out.append(rendering)
+            for decoding in (decoded.text, decoded.other):
+                if decoding is not None:
+                    self._add(out, decoding, html, own, flowed, delsp)
         return out
+
+    def _add(self, out: list[Rendering], decoded: str, html: bool, own: bool, flowed: bool,
+             delsp: bool) -> None:
+        """The renderings of one decoded text, each added to ``out`` once."""
+        text = decoded.replace("\r\n", "\n").replace("\r", "\n")
+        # Unflowed, a flowed text's lines are as the sender's client wrapped them (a stamp
+        # over two lines): read for stricter stamps, not a rendering of its own.
+        texts = [(reflow(text, delsp), True), (text, False)] if flowed else [(text, True)]
+        for candidate, whole in texts:
+            for location, seen, shown in self._text(candidate, html, own):
+                rendering = (location, seen, shown and whole)
+                if rendering not in out:
+                    out.append(rendering)
 
     def _text(self, text: str, html: bool, own: bool) -> list[Rendering]:
         """What a reader may see of one decoded text: HTML has several plausible views."""

@@ -55,3 +55,38 @@ def test_unknown_labels_are_unreadable_unless_ascii(label: str) -> None:
 ])
 def test_encoded_words_in_the_subject_use_the_same_table(subject: bytes, expected: str) -> None:
     assert read_message(message("utf-8", b"x", subject)).subject == expected
+
+
+@pytest.mark.parametrize(("label", "body"), [
+    ("iso-2022-kr", b"Cleared for publication\r\n\r\nHello\r\n"),  # U+FFFD in a browser
+    ("hz-gb-2312", b"Cleared for publication\r\n\r\nHello\r\n"),
+    ("cp037", "Cleared for publication\n\nHello\n".encode("cp037")),  # only Python knows it
+    ("utf-32-le", "Cleared for publication\n\nHello\n".encode("utf-32-le")),
+])
+def test_a_cleared_only_some_clients_can_decode_does_not_clear(
+        label: str, body: bytes, vocabulary: Vocabulary) -> None:
+    assert read_stamps(read_message(message(label, body)), vocabulary).stamp is None
+    # The Subject is shown whatever the body's charset.
+    stamped = message(label, body, subject=b"Cleared for publication")
+    assert read_stamps(read_message(stamped), vocabulary).stamp is Stamp.CLEARED
+
+
+@pytest.mark.parametrize(("label", "body", "other"), [
+    ("iso-2022-kr", b"Cleared", "\ufffd"),
+    ("iso-2022-kr", b"", None),
+    ("cp037", "Cleared".encode("cp037"), "Ã“…\ufffd™…„"),  # the bytes as windows-1252
+    ("utf-7", b"Cleared", None),  # decoded alike either way: one reading
+    ("utf-8", b"Cleared", None),
+    ("unknown-x", b"Cleared", None),  # an unknown label: clients show ASCII as it is
+])
+def test_what_a_client_following_the_standard_shows(label: str, body: bytes,
+                                                    other: str | None) -> None:
+    assert decode(body, label).other == other
+
+
+def test_a_stricter_stamp_in_either_decoding_counts(vocabulary: Vocabulary) -> None:
+    body = "Cleared for publication\n\nHello\n".encode("cp037")
+    data = message("cp037", body, subject=b"Internal")
+    assert read_stamps(read_message(data), vocabulary).stamp is Stamp.INTERNAL
+    assert read_stamps(read_message(message("utf-7", b"Confidential\r\n")),
+                       vocabulary).stamp is Stamp.CONFIDENTIAL

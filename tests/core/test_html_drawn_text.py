@@ -43,6 +43,27 @@ DRAWN: dict[str, str] = {
     "css-override": '<p style="direction:rtl;unicode-bidi:bidi-override">lanretnI</p><p>Hi</p>',
     "rlo-character": "<p>\u202elaitnedifnoC\u202c</p><p>Hi</p>",
     "two-keyword-display": 'Confi<div style="display:inline flow-root">dential</div><p>Hi</p>',
+    # drawn elsewhere than the source has them
+    "flex-column-reverse": '<div style="display:flex;flex-direction:column-reverse">'
+                           "<div>Hello there</div><div>Confidential</div></div>",
+    "flex-order": '<div style="display:flex;flex-direction:column"><div>Hello there</div>'
+                  '<div style="order:-1">Internal</div></div>',
+    "thead-after-tbody": "<table><tbody><tr><td>Hello there</td></tr></tbody>"
+                         "<thead><tr><td>Confidential</td></tr></thead></table>",
+    "caption-last": "<table><tr><td>Hello there</td></tr><caption>Internal</caption></table>",
+    "absolute-top": "<p>Hello there</p><p>More</p>"
+                    '<div style="position:absolute;top:0;left:0">Confidential</div>',
+    "grid-row": '<div style="display:grid"><div>Hello there</div>'
+                '<div style="grid-row:1">Confidential</div></div>',
+    # boxes side by side that draw one word
+    "float-split": '<div style="float:left">Confi</div><div style="float:left">dential</div>'
+                   '<div style="clear:both">Hello</div>',
+    "cells-split": "<table cellspacing=0 cellpadding=0><tr><td>Confi</td><td>dential</td></tr>"
+                   "</table><p>Hi</p>",
+    "flex-row-split": '<div style="display:flex"><div>Confi</div><div>dential</div></div>'
+                      "<p>Hi</p>",
+    "approximated-inline": "<style>div[data-i]{display:inline}</style>"
+                           "Confi<div data-i>dential</div><p>Hi</p>",
 
 }
 
@@ -151,3 +172,19 @@ def test_visual_order(text: str, drawn: str) -> None:
 def test_an_override_draws_its_content_reversed(text: str) -> None:
     assert visual_order(RLO + text[::-1] + PDF) == text
     assert visual_order(text) == text
+
+
+@pytest.mark.parametrize("markup", [
+    "<p><del>Cleared for publication</del></p><p>Hello team</p>",
+    "<p><s>Cleared for publication</s></p><p>Hello team</p>",
+    '<p style="text-decoration:line-through">Cleared for publication</p><p>Hello</p>',
+    '<div style="text-decoration:line-through"><span style="text-decoration:none">'
+    "Cleared for publication</span></div><p>Hello</p>",
+])
+def test_a_struck_cleared_is_withdrawn(vocabulary: Vocabulary, markup: str) -> None:
+    assert read_now(html(markup), vocabulary).reading.stamp is None
+
+
+def test_a_struck_stricter_stamp_still_counts(vocabulary: Vocabulary) -> None:
+    markup = "<p><del>Internal</del></p><p>Cleared for publication</p><p>Hello</p>"
+    assert read_now(html(markup), vocabulary).reading.stamp is Stamp.INTERNAL
