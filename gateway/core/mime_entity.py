@@ -64,6 +64,23 @@ class Entity:
         name = self.param("filename", "content-disposition") or self.param("name") or ""
         return name.strip().lower()
 
+    def retyped(self) -> list[Entity]:
+        """The part once for each of its Content-Type fields, where it has several that
+        differ (clients differ in the one they read); else none."""
+        values = self.params.get_all("Content-Type") or []
+        if len(values) < 2 or len({str(v).strip().lower() for v in values}) < 2:
+            return []
+        out: list[Entity] = []
+        for value in values:
+            params = Message()
+            params.set_default_type(self.params.get_default_type())
+            for name, field_value in self.params.items():
+                if name.lower() != "content-type":
+                    params[name] = field_value
+            params["Content-Type"] = value
+            out.append(Entity(self.block, self.body, params))
+        return out
+
     @property
     def content_id(self) -> str:
         return str(self.params.get("Content-ID") or "").strip().strip("<>").strip()
@@ -79,9 +96,10 @@ def entity(data: bytes, default_type: str = "text/plain") -> Entity:
         if name in _MIME_FIELDS:
             value = line.value
             if name in _TYPED_FIELDS:
-                # The type as a client reads it: "text/html (plain)", "text / html" are HTML.
+                # The type as a client reads it: "text/html (plain)", "text / html" and
+                # a quoted "text/html" are HTML.
                 kind, sep, rest = value.partition(";")
-                value = "".join(uncommented(kind).split()) + sep + rest
+                value = "".join(uncommented(kind).split()).strip('"') + sep + rest
             params[line.name] = value
     return Entity(block, data[block.body_start:], params)
 

@@ -24,11 +24,13 @@ from gateway.core.documents import (
     extension,
     shown_name,
 )
+from gateway.core.enriched import ENRICHED_TYPES, unenriched
 from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.flowed import reflow
 from gateway.core.html_text import candidates
 from gateway.core.mime_entity import Entity, entity, looks_like_message, split_parts
 from gateway.core.model import Location
+from gateway.core.rendering import Rendering, joined, wrapped
 
 MAX_DEPTH = 5
 MAX_PARTS = 500
@@ -46,14 +48,12 @@ _ENCRYPTED_TYPES = frozenset({
     "application/pgp-encrypted",
 })
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+SVG = "image/svg+xml"
 # Part types a client shows in the body of a multipart/mixed (the rest are attachments).
 _INLINE_MAINTYPES = frozenset({"text", "multipart", "message"})
 
 # Reads the bytes of an attached message at the given depth.
 ReadAttached = Callable[[bytes, int], MessageFacts]
-# Where it was read, the text, and whether it is a whole rendering a reader sees
-# (``TextPart.shown``).
-Rendering = tuple[Location, str, bool]
 
 
 class Walker:
@@ -92,6 +92,9 @@ class Walker:
         """What a client shows for ``part`` in the message body: one or more renderings."""
         if not self._enter(part, nesting):
             return []
+        retyped = part.retyped()
+        if retyped:  # two Content-Type fields: each is how some client shows it
+            return [r for one in retyped for r in self.display(one, nesting + 1)]
         ctype = part.content_type
         if ctype in _ENCRYPTED_TYPES:
             self.unreadable.append(f"encrypted body ({ctype})")
@@ -130,13 +133,18 @@ class Walker:
         # mixed, and any subtype a client does not know: every inline part, in order.
         shown: list[list[Rendering]] = []
         for child in children:
-            if child.disposition == "attachment" or child.maintype not in _INLINE_MAINTYPES:
+            if child.content_type == SVG and child.disposition != "attachment":
+                # An SVG image shown in the body draws its text: read for stricter stamps.
+                drawn = self._drawing(child)
+                if drawn:
+                    shown.append(drawn)
+            elif child.disposition == "attachment" or child.maintype not in _INLINE_MAINTYPES:
                 self.aside(child, nesting + 1)
             else:
                 renderings = self.display(child, nesting + 1)
                 if renderings:
                     shown.append(renderings)
-        return _joined(shown)
+        return joined(shown)
 
     @staticmethod
     def _related_root(part: Entity, children: list[Entity]) -> Entity:
@@ -255,6 +263,7 @@ class Walker:
                                                                      undone.alternative]
         label = part.param("charset")
         html = part.content_type == "text/html"
+        enriched = part.content_type if part.content_type in ENRICHED_TYPES else None
         flowed = (part.content_type == "text/plain"
                   and (part.param("format") or "").strip().lower() == "flowed")
         delsp = (part.param("delsp") or "").strip().lower() == "yes"
@@ -265,26 +274,43 @@ class Walker:
                 self.unreadable.append(decoded.unreadable)
             for decoding in (decoded.text, decoded.other):
                 if decoding is not None:
-                    self._add(out, decoding, html, own, flowed, delsp)
+                    if enriched is not None:  # as shown; as written, for stricter stamps
+                        self._add(out, unenriched(decoding, enriched == "text/richtext"),
+                                  html, own, flowed, delsp)
+                    self._add(out, decoding, html, own, flowed, delsp, enriched is None)
         return out
 
     def _add(self, out: list[Rendering], decoded: str, html: bool, own: bool, flowed: bool,
-             delsp: bool) -> None:
-        """The renderings of one decoded text, each added to ``out`` once."""
+             delsp: bool, whole: bool = True) -> None:
+        """The renderings of one decoded text, each added to ``out`` once (none of them a
+        whole rendering unless ``whole``)."""
         text = decoded.replace("\r\n", "\n").replace("\r", "\n")
         # Unflowed, a flowed text's lines are as the sender's client wrapped them (a stamp
         # over two lines): read for stricter stamps, not a rendering of its own.
-        texts = [(reflow(text, delsp), True), (text, False)] if flowed else [(text, True)]
-        for candidate, whole in texts:
+        texts = [(reflow(text, delsp), whole), (text, False)] if flowed else [(text, whole)]
+        for candidate, entire in texts:
             for location, seen, shown in self._text(candidate, html, own):
-                rendering = (location, seen, shown and whole)
+                rendering = (location, seen, shown and entire)
                 if rendering not in out:
                     out.append(rendering)
+
+    def _drawing(self, part: Entity) -> list[Rendering]:
+        """The text an SVG image draws (its markup read as a browser reads inline SVG),
+        none of it a whole rendering of the message."""
+        undone = self._undo(part)
+        if undone is None:
+            return []
+        text = charsets.decode(undone.data, part.param("charset")).text
+        return [(location, seen, False) for location, seen, _ in self._text(text, True, True)
+                if seen.strip()]
 
     def _text(self, text: str, html: bool, own: bool) -> list[Rendering]:
         """What a reader may see of one decoded text: HTML has several plausible views."""
         if not html:
             views = [(text, True)]
+            broken = wrapped(text)
+            if broken is not None:  # wrapped as a client shows it: for stricter stamps
+                views.append((broken, False))
             location = Location.BODY
         else:
             views = [(view.replace("\r\n", "\n").replace("\r", "\n"), shown)
@@ -313,24 +339,3 @@ def _without_armour(text: str) -> str:
     if headers is None:
         return text
     return text[:begin.start()] + text[headers.end():]
-
-
-def _joined(shown: list[list[Rendering]]) -> list[Rendering]:
-    """Each displayed part on its own, and the parts joined in display order.
-
-    A client shows the parts of a mixed message one after another, so the top of the message
-    is the first line of that sequence; the first and the last rendering a reader sees of
-    each part (the plain and the HTML alternative) make two joined candidates. A part alone
-    is then no longer a whole rendering: its stamps count, but it cannot withhold a
-    *Cleared* that the message shows at its top.
-    """
-    if len(shown) < 2:
-        return [r for renderings in shown for r in renderings]
-    flat = [(location, text, False) for renderings in shown for location, text, _ in renderings]
-    for pick in (0, -1):
-        pieces = [([r for r in renderings if r[2]] or renderings)[pick] for renderings in shown]
-        joined = (pieces[0][0], "\n".join(text for _, text, _ in pieces),
-                  all(seen for _, _, seen in pieces))
-        if joined not in flat:
-            flat.append(joined)
-    return flat

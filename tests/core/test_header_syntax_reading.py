@@ -22,6 +22,7 @@ HIDDEN_CLEARED = "<!--Cleared for publication-->\n<div>Confidential</div>\n"
     "text/html (a (nested) comment \\) here); charset=utf-8",
     "text / html; charset=utf-8",
     "TEXT/HTML (x)",
+    '"text/html"; charset=utf-8',
 ])
 def test_a_comment_or_white_space_in_the_type_leaves_it_html(
         vocabulary: Vocabulary, content_type: str) -> None:
@@ -67,3 +68,22 @@ def test_the_register_reads_every_subject_field() -> None:
     assert facts.other_subjects == ("about Amina Haddad",)
     assert {(hit.field, hit.where) for hit in INDEX.scan(facts)} == {
         (ClientField.NAME, Where.SUBJECT)}
+
+
+@pytest.mark.parametrize("types", [
+    ("text/plain", "text/html"),
+    ("text/html", "text/plain"),
+])
+def test_two_content_types_are_read_both_ways(vocabulary: Vocabulary,
+                                              types: tuple[str, str]) -> None:
+    """A part with two Content-Type fields: clients differ in the one they read."""
+    data = raw(f"Subject: x\nContent-Type: {types[0]}\nContent-Type: {types[1]}",
+               HIDDEN_CLEARED)
+    read = read_now(data, vocabulary)
+    assert read.reading.stamp is Stamp.CONFIDENTIAL
+    assert {t.location for t in read.facts.top_texts} == {Location.BODY, Location.HTML}
+
+
+def test_the_same_content_type_twice_is_one_reading() -> None:
+    part = entity(b"Content-Type: text/plain\r\nContent-Type: TEXT/PLAIN\r\n\r\nHello\r\n")
+    assert part.retyped() == []

@@ -1,0 +1,87 @@
+"""Display rules beyond plain text and HTML: text/enriched, SVG drawn in the body, wrapping."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.core.enriched import unenriched
+from gateway.core.model import Stamp
+from gateway.core.rendering import WRAPPING_RUN, wrapped
+from gateway.core.stamps import Vocabulary
+from gateway.service.reading import read_now
+from tests.core.mail import plain, raw
+
+CLEARED = "Cleared for publication"
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("<bold>Confidential</bold>\n\nHello", "Confidential\nHello"),
+    ("Con<italic>fiden</italic>tial", "Confidential"),
+    ("<color><param>red</param>Internal</color>", "Internal"),
+    ("a <<b> c", "a <b> c"),
+    ("one\ntwo", "one two"),
+    ("<nofill>one\ntwo</nofill>", "one\ntwo"),
+    ("a < b", "a < b"),
+])
+def test_unenriched(text: str, shown: str) -> None:
+    assert unenriched(text) == shown
+
+
+def test_richtext_breaks_lines_at_nl() -> None:
+    assert unenriched("<bold>Internal</bold><nl>Hello\nthere", richtext=True) == (
+        "Internal\nHello there")
+
+
+@pytest.mark.parametrize(("body", "stamp"), [
+    ("<bold>Confidential</bold>\n\nHello\n", Stamp.CONFIDENTIAL),
+    (f"<bold>{CLEARED}</bold>\n\nHello\n", Stamp.CLEARED),
+    ("<x-color><param>1,0,0</param>Internal</x-color>\n\nHello\n", Stamp.INTERNAL),
+])
+def test_text_enriched_is_read_as_shown(vocabulary: Vocabulary, body: str,
+                                        stamp: Stamp) -> None:
+    data = raw("Subject: x\nContent-Type: text/enriched", body)
+    assert read_now(data, vocabulary).reading.stamp is stamp
+
+
+SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="40">'
+       '<text x="0" y="30">{}</text></svg>')
+
+
+def mixed(*parts: str) -> bytes:
+    body = "".join(f"--M\n{part}\n" for part in parts) + "--M--\n"
+    return raw(f'Subject: {CLEARED}\nContent-Type: multipart/mixed; boundary="M"', body)
+
+
+def test_an_svg_drawn_above_the_text_counts(vocabulary: Vocabulary) -> None:
+    data = mixed("Content-Type: image/svg+xml\n\n" + SVG.format("CONFIDENTIAL"),
+                 f"Content-Type: text/plain\n\n{CLEARED}\n\nHello")
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
+
+
+def test_an_svg_logo_above_the_text_leaves_its_cleared(vocabulary: Vocabulary) -> None:
+    data = raw('Subject: x\nContent-Type: multipart/mixed; boundary="M"',
+               "--M\nContent-Type: image/svg+xml\n\n" + SVG.format("Example Legal Aid") +
+               f"\n--M\nContent-Type: text/plain\n\n{CLEARED}\n\nHello\n--M--\n")
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CLEARED
+
+
+def test_an_attached_svg_is_not_read_as_the_body(vocabulary: Vocabulary) -> None:
+    data = raw('Subject: x\nContent-Type: multipart/mixed; boundary="M"',
+               f"--M\nContent-Type: text/plain\n\n{CLEARED}\n\nHello\n"
+               "--M\nContent-Type: image/svg+xml\nContent-Disposition: attachment\n\n"
+               + SVG.format("Confidential") + "\n--M--\n")
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CLEARED
+
+
+@pytest.mark.parametrize("gap", [" " * 400, "\t" * 40, "\u00a0" * 60, " \u3000" * 30])
+def test_a_stamp_a_client_wraps_onto_its_own_line_counts(vocabulary: Vocabulary,
+                                                         gap: str) -> None:
+    body = f"Confidential{gap}audit notes follow below.\n\nHello"
+    assert read_now(plain(body, subject=CLEARED), vocabulary).reading.stamp is (
+        Stamp.CONFIDENTIAL)
+
+
+def test_wrapped() -> None:
+    assert wrapped("a" + " " * (WRAPPING_RUN - 1) + "b") is None
+    assert wrapped("a" + " " * WRAPPING_RUN + "b") == "a\nb"
+    assert wrapped("plain text, short gaps\tand  all") is None
