@@ -64,6 +64,8 @@ class Style:
     # Struck through (text-decoration: line-through, <del>, <s>): a reader sees it withdrawn,
     # so it is read like hidden text (a stricter stamp in it counts, a Cleared does not).
     struck: bool = False
+    # The marks a <q> draws before and after its text (``quotes``, inherited).
+    quotes: tuple[str, str] | None = None
 
     def text_shows(self) -> bool:
         """Whether text with this style is readable on its background."""
@@ -97,6 +99,8 @@ class Computed:
     # Maybe beside what follows it rather than above it: floated, or made inline by a rule
     # whose selector is only approximated (``div[data-x]{display:inline}``).
     beside: bool = False
+    # The text a list-style string draws as its marker (``list-style-type: 'x'``).
+    marker: str = ""
 
 
 def _display(value: str, default: Display) -> Display:
@@ -123,6 +127,8 @@ def compute(values: Mapping[str, str], parent: Style, default: Display,
             attrs: Mapping[str, str | None], outlook: bool) -> Computed:
     """Apply an element's cascaded values (and presentational attributes) to its parent's."""
     display = _display(values.get("display", ""), default)
+    if display is Display.INLINE and _full_width(values):
+        display = Display.BLOCK  # an inline box as wide as the line is a line of its own
     if default is Display.PARAGRAPH and display is Display.BLOCK:
         display = default  # a paragraph keeps its blank lines whatever block display it has
     visible = parent.visible
@@ -142,12 +148,41 @@ def compute(values: Mapping[str, str], parent: Style, default: Display,
     # A decoration drawn by an ancestor goes through its descendants' text whatever they say.
     struck = parent.struck or "line-through" in (values.get("text-decoration", "") + " "
                                                  + values.get("text-decoration-line", ""))
-    style = Style(visible, colour, background, font_px, line_height_zero, pre, struck)
+    marks = _strings(values.get("quotes", ""))
+    quotes = (marks[0], marks[1] if len(marks) > 1 else "") if marks else parent.quotes
+    style = Style(visible, colour, background, font_px, line_height_zero, pre, struck, quotes)
     direction = values.get("direction") or (attrs.get("dir") or "").strip().lower()
     reversed_ = (direction == "rtl"
                  and values.get("unicode-bidi") in ("bidi-override", "isolate-override"))
+    marker = "".join(_strings(values.get("list-style-type", "") + " "
+                              + values.get("list-style", ""))[:1])
     return Computed(display, _box_hidden(values, line_height_zero, outlook), style, reversed_,
-                    *_layout(values))
+                    *_layout(values), marker)
+
+
+def _strings(value: str) -> list[str]:
+    """The quoted strings of a CSS value, in order."""
+    if '"' not in value and "'" not in value:
+        return []
+    return [double or single for double, single in _STRING.findall(value)]
+
+
+def _full_width(values: Mapping[str, str]) -> bool:
+    """An inline-level box (inline-block, inline-flex ...) at least as wide as the line."""
+    if values.get("display", "inline") == "inline":
+        return False  # a width does not apply to an inline box
+    width = values.get("width", "") + " " + values.get("min-width", "")
+    return any(_at_least_line(part) for part in width.split())
+
+
+def _at_least_line(value: str) -> bool:
+    for unit, full in (("%", 100.0), ("vw", 100.0)):
+        if value.endswith(unit):
+            try:
+                return float(value[:-len(unit)]) >= full
+            except ValueError:
+                return False
+    return False
 
 
 def _layout(values: Mapping[str, str]) -> tuple[bool, bool, bool, bool]:
@@ -168,6 +203,7 @@ def _layout(values: Mapping[str, str]) -> tuple[bool, bool, bool, bool]:
     return moved, row_items, reverses, beside
 
 
+_STRING = re.compile(r"\"([^\"]*)\"|'([^']*)'")
 _GRID_PLACEMENT = ("grid-area", "grid-row", "grid-row-start", "grid-row-end")
 
 

@@ -59,10 +59,15 @@ class _Frame:
 class _Render:
     """One pass over a document, writing every sink at once."""
 
-    def __init__(self, sheet: StyleSheet, outlook: bool, renamed: bool) -> None:
+    def __init__(self, sheet: StyleSheet, outlook: bool, renamed: bool,
+                 reverse: bool = False) -> None:
         self.sheet = sheet
         self.outlook = outlook
         self.renamed = renamed
+        # Lay the children of a reversed flex box out in the order they are drawn; whether
+        # the document has one.
+        self.reverse = reverse
+        self.reverses = False
         self.visible = Lines()
         self.everything = Lines()
         self.hidden: list[Lines] = []
@@ -95,11 +100,20 @@ class _Render:
                     if self.sheet.generated:
                         before, after = self.sheet.drawn(tag, node.attributes)
                         self._drawn(before, frame)
+                    if computed.marker:  # a list-style string is the item's marker
+                        self._drawn(computed.marker + " ", frame)
+                    if tag == "q" and frame.style.quotes is not None:
+                        self._drawn(frame.style.quotes[0], frame)
+                        after += frame.style.quotes[1]
                     if computed.reversed:  # drawn reversed: bidi.py reads it so
                         self._drawn(RLO, frame)
                         after += PDF
                     todo.append((None, (frame, computed, after)))
                     children = list(node.iter(include_text=True))
+                    if frame.reverses:
+                        self.reverses = True
+                        if self.reverse:
+                            children.reverse()
                     todo.extend((child, frame) for child in reversed(children))
 
     def _sinks(self, frame: _Frame) -> list[Lines]:
@@ -238,20 +252,21 @@ def _hide(frame: _Frame, hidden: list[Lines]) -> _Frame:
     return replace(frame, shown=False, hidden=sink)
 
 
-def _render(html: str, *, outlook: bool) -> list[str]:
-    """Raw renderings of one view of the document: visible, everything, each hidden block."""
+def _render(html: str, *, outlook: bool, reverse: bool = False) -> tuple[list[str], bool]:
+    """Raw renderings of one view of the document: visible, everything, each hidden block;
+    and whether it has a reversed flex box (``reverse``: laid out as drawn)."""
     bounded, renamed = bounded_depth(html)
     tree = LexborHTMLParser(bounded)
     root = tree.root
     if root is None:
-        return []
+        return [], False
     sheet = StyleSheet()
     for element in tree.css("style"):
         sheet.add(element.text(deep=True))
-    render = _Render(sheet, outlook, renamed)
+    render = _Render(sheet, outlook, renamed, reverse)
     render.run(root)
     return [render.visible.raw(), render.everything.raw(),
-            *(sink.raw() for sink in render.hidden if sink)]
+            *(sink.raw() for sink in render.hidden if sink)], render.reverses
 
 
 def candidates(html: str) -> tuple[tuple[str, bool], ...]:
@@ -261,12 +276,15 @@ def candidates(html: str) -> tuple[tuple[str, bool], ...]:
     with each table cell apart, as a reader reads columns, and with images shown; it is a
     candidate even when empty. Its other variants (cells joined as ``innerText`` joins them,
     images' alt text) and the texts that show hidden text are read for stricter stamps."""
-    views = [(_render(html, outlook=False), True)]
+    main, reverses = _render(html, outlook=False)
+    views = [(main, True)]
+    if reverses:  # a reversed flex box: its children as drawn, last first
+        views.append((_render(html, outlook=False, reverse=True)[0], True))
     outlook = outlook_view(html)
     if outlook is not None:
-        views.append((_render(outlook, outlook=True), True))
+        views.append((_render(outlook, outlook=True)[0], True))
     for body in conditional_bodies(html):  # one comment's content alone: a fragment
-        views.append((_render(body, outlook=True)[:1], False))
+        views.append((_render(body, outlook=True)[0][:1], False))
     found: dict[str, bool] = {}
     for view, whole in views:
         for index, raw in enumerate(view):
@@ -291,5 +309,5 @@ def renderings(html: str) -> tuple[str, ...]:
 
 def visible_text(html: str) -> str:
     """The visible text, each table cell on its own line as a reader reads the columns."""
-    raw = _render(html, outlook=False)
+    raw = _render(html, outlook=False)[0]
     return finish(raw[0], cells_apart=True, alt_shown=False) if raw else ""

@@ -64,6 +64,12 @@ DRAWN: dict[str, str] = {
                       "<p>Hi</p>",
     "approximated-inline": "<style>div[data-i]{display:inline}</style>"
                            "Confi<div data-i>dential</div><p>Hi</p>",
+    "row-reverse-split": '<div style="display:flex;flex-direction:row-reverse;'
+                         'justify-content:flex-end"><span>dential</span><span>Confi</span></div>'
+                         "<p>Hi</p>",
+    # a box as wide as the line breaks it
+    "full-width-spacer": 'Confidential<span style="display:inline-block;width:100%"></span>'
+                         "audit notes follow<p>Hi</p>",
 
 }
 
@@ -188,3 +194,22 @@ def test_a_struck_cleared_is_withdrawn(vocabulary: Vocabulary, markup: str) -> N
 def test_a_struck_stricter_stamp_still_counts(vocabulary: Vocabulary) -> None:
     markup = "<p><del>Internal</del></p><p>Cleared for publication</p><p>Hello</p>"
     assert read_now(html(markup), vocabulary).reading.stamp is Stamp.INTERNAL
+
+
+@pytest.mark.parametrize("markup", [
+    # Strings CSS draws that the layout oracle cannot read back: a list-style string is the
+    # item's marker, quotes are what a <q> draws around its text.
+    "<ul style=\"list-style-type:'Confidential';list-style-position:inside\"><li>&#8203;</li>"
+    "</ul><p>Hi</p>",
+    '<style>q{quotes:"Confidential" ""}</style><div><q></q></div><p>Hi</p>',
+    "<div style=\"quotes:'Internal' ''\"><q></q></div><p>Hi</p>",
+])
+def test_strings_css_draws_count(vocabulary: Vocabulary, markup: str) -> None:
+    stamp = read_now(html(markup, subject=S), vocabulary).reading.stamp
+    assert stamp in (Stamp.CONFIDENTIAL, Stamp.INTERNAL)
+
+
+def test_a_reversed_row_keeps_a_cleared_in_either_order(vocabulary: Vocabulary) -> None:
+    markup = ('<div style="display:flex;flex-direction:row-reverse"><span>Cleared for '
+              "publication</span></div><p>Hello team</p>")
+    assert read_now(html(markup), vocabulary).reading.stamp is Stamp.CLEARED
