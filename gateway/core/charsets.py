@@ -33,21 +33,26 @@ def resolve(label: str) -> str | None:
     The WHATWG table comes first (``unicode`` is UTF-16LE, ``latin1`` is windows-1252,
     ``ks_c_5601-1987`` is EUC-KR); labels it lacks (``utf-7``) fall back to Python's codecs.
     """
+    return _resolve(label)[0]
+
+
+def _resolve(label: str) -> tuple[str | None, bool]:
+    """``resolve``, and whether the Encoding Standard knows the label."""
     name = label.strip().strip("\"'").strip()
     if not name:
-        return None
+        return None, False
     encoding = webencodings.lookup(name)
     if encoding is not None:
         if encoding.name in ("replacement", "x-user-defined"):
-            return str(encoding.name)  # decoded by no client into readable text
-        return str(encoding.codec_info.name)
+            return str(encoding.name), True  # decoded by no client into readable text
+        return str(encoding.codec_info.name), True
     try:
         info = codecs.lookup(name)
     except (LookupError, ValueError):
-        return None
+        return None, False
     if info.name in _NOT_TEXT or not getattr(info, "_is_text_encoding", True):
-        return None
-    return info.name
+        return None, False
+    return info.name, False
 
 
 def decode(raw: bytes, label: str | None) -> Decoded:
@@ -60,7 +65,7 @@ def decode(raw: bytes, label: str | None) -> Decoded:
             return Decoded(raw[len(bom):].decode(codec, errors="replace"))
     if label is None or not label.strip().strip("\"'").strip():
         return Decoded(guess(raw))
-    resolved = resolve(label)
+    resolved, standard = _resolve(label)
     if resolved is None or resolved in ("replacement", "x-user-defined"):
         if raw.isascii():
             return Decoded(raw.decode("ascii"),
@@ -70,7 +75,7 @@ def decode(raw: bytes, label: str | None) -> Decoded:
         text = raw.decode(resolved, errors="replace")
     except (LookupError, ValueError, TypeError):
         return Decoded(guess(raw), f"text that does not decode as {_short(label)}")
-    if webencodings.lookup(label.strip().strip("\"'").strip()) is None:
+    if not standard:
         shown = guess(raw)
         return Decoded(text, other=shown if shown != text else None)
     return Decoded(text)

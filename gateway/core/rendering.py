@@ -49,7 +49,8 @@ def wrapped(text: str) -> str | None:
     the stamp on a line of its own); None when no line has one."""
     # Such a run holds eight spaces in a row or another white space: two quick searches
     # spare the pattern's walk over the common text.
-    if "        " not in text and not any(char in text for char in "\t\u00a0\u3000"):
+    if ("        " not in text and "\t" not in text and "\u00a0" not in text
+            and "\u3000" not in text):
         return None
     if _WIDE.search(text) is None:
         return None
