@@ -14,7 +14,7 @@ from gateway.core.policy import Policy
 from gateway.core.recipients import Recipient
 from gateway.core.register import RegisterFinding
 from gateway.core.rules import RULES
-from gateway.core.stamps import StampReading
+from gateway.core.stamps import CLEARED_WITHHELD, StampReading
 from gateway.core.tally import Rule, run_rules
 
 
@@ -155,7 +155,7 @@ def decide(
                               j.verdict, j.rule, f"{j.recipient.address}: {j.reason}")
             for j in tally.judgements),
         rules=tuple(dict.fromkeys(tally.hits)),
-        reasons=tally.reasons,
+        reasons=(CLEARED_WITHHELD, *tally.reasons) if reading.withheld else tally.reasons,
         policy_version=policy.version,
         adjustments=reading.adjustments,
         stated_count=reading.stated_count,

@@ -41,6 +41,8 @@ class StampReading:
     # the sender's client wrote them, so they may make the decision stricter, never looser
     # (rules_labels.py); they are not part of ``stamp``.
     guarded: tuple[StampFinding, ...] = ()
+    # A Cleared stamp was read in the body where not every reader sees it (``_shown_clearance``).
+    withheld: bool = False
 
     @property
     def stamp(self) -> Stamp | None:
@@ -83,7 +85,7 @@ def read_stamps(facts: MessageFacts, vocabulary: Vocabulary) -> StampReading:
     embedded: list[StampFinding] = []
     unreadable: list[str] = []
     documents = Found()
-    _read_message(facts, vocabulary, 0, own, embedded, unreadable, documents)
+    withheld = _read_message(facts, vocabulary, 0, own, embedded, unreadable, documents)
     embedded.extend(documents.findings)
     unreadable.extend(documents.unmapped)
     guarded = Found()
@@ -91,11 +93,18 @@ def read_stamps(facts: MessageFacts, vocabulary: Vocabulary) -> StampReading:
     unreadable.extend(guarded.unmapped)
     return StampReading(tuple(dict.fromkeys(own)), tuple(dict.fromkeys(embedded)),
                         tuple(dict.fromkeys(unreadable)), tuple(dict.fromkeys(documents.files)),
-                        tuple(dict.fromkeys(guarded.findings)))
+                        tuple(dict.fromkeys(guarded.findings)),
+                        withheld and strictest_finding(own) is None)
 
 
 _HEADER_NAMES = {PROTECTIVE_MARKING: "the X-Protective-Marking header",
                  SIO: "the SIO-Label header", TLP: "a TLP header (X-TLP)"}
+
+
+# The reason a decision gives when a Cleared read in the body did not count.
+CLEARED_WITHHELD = ("a Cleared stamp in the body does not count: not every version a reader "
+                    "sees shows it on the first line (it is hidden, struck through, in one "
+                    "alternative only, or in a charset some mail clients cannot show)")
 
 
 def _shown_clearance(tops: list[tuple[bool, list[StampFinding]]]) -> list[StampFinding]:
@@ -127,9 +136,10 @@ def _read_label_headers(facts: MessageFacts, vocabulary: Vocabulary, location: L
 
 def _read_message(facts: MessageFacts, vocabulary: Vocabulary, depth: int,
                   own: list[StampFinding], embedded: list[StampFinding],
-                  unreadable: list[str], documents: Found) -> None:
+                  unreadable: list[str], documents: Found) -> bool:
     """One message: its top texts, Subject, X-Stamp and labels; its attached documents (all
-    embedded); then the messages attached to it.
+    embedded); then the messages attached to it. True when a Cleared of its body was read
+    where not every reader sees it.
 
     An attached message (``depth`` > 0) has all of its stamps filed as embedded, named by
     its file name when it has one.
@@ -143,7 +153,9 @@ def _read_message(facts: MessageFacts, vocabulary: Vocabulary, depth: int,
         top, inside = scan_text(part.text, vocabulary, top_location or part.location, depth)
         tops.append((part.shown, top))
         embedded.extend(inside)
-    mine.extend(_shown_clearance(tops))
+    found = [f for _, top in tops for f in top]
+    kept = _shown_clearance(tops)
+    mine.extend(kept)
     for subject in (facts.subject, *facts.other_subjects):
         mine.extend(read_subject(subject, vocabulary, top_location or Location.SUBJECT, depth))
     for value in facts.x_stamps:
@@ -169,5 +181,6 @@ def _read_message(facts: MessageFacts, vocabulary: Vocabulary, depth: int,
     for inner in facts.attached:
         _read_message(inner, vocabulary, min(depth + 1, MAX_DEPTH), own, embedded, unreadable,
                       documents)
+    return len(kept) < len(found)  # a Cleared of the body did not count
 
 

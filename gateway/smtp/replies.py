@@ -7,6 +7,7 @@ from typing import assert_never
 
 from gateway.core.decision import Decision
 from gateway.core.model import Verdict
+from gateway.core.stamps import CLEARED_WITHHELD
 from gateway.service.outcome import InputProblem, Outcome, OutcomeKind
 
 UNTRUSTED = "554 5.7.1 Relay access denied: {peer} is not a trusted network of this gateway"
@@ -53,6 +54,11 @@ def bounce(decision: Decision) -> str:
 
 
 def _advice(decision: Decision) -> str:
+    if decision.stamp is None and CLEARED_WITHHELD in decision.reasons:
+        return ("What to do: a Cleared stamp was found, but not on the first line of every "
+                "version a reader sees (it is hidden, struck through, in one alternative "
+                "only, or in a charset some mail clients cannot show); write it visibly on "
+                "the first line and send again")
     if decision.stamp is None:
         return ("What to do: communications staff receive only stamped material; remove those "
                 "recipients, or put a stamp on the first line (e.g. 'Cleared for publication') "

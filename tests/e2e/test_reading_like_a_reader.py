@@ -124,6 +124,25 @@ RESTRICTED: dict[str, bytes] = {
     "header line without a colon": HEAD + crlf("Content-Type: text/plain\nX-Note\n\n"
                                                "Confidential\n\nThe story."),
     "8-bit header name": HEAD + "X-Ñote: x\r\n\r\nConfidential\r\n\r\nThe story.\r\n".encode(),
+    # text the page draws, in the order it draws it
+    "css generated content": html('<style>p.s::before{content:"Confidential"}</style>'
+                                  '<p class="s"></p>' + STORY),
+    "an input's value": html('<input value="Internal" readonly>' + STORY),
+    "flex column-reverse": html('<div style="display:flex;flex-direction:column-reverse">'
+                                f"<div>{STORY}</div><div>Confidential</div></div>"),
+    "thead after tbody": html(f"<table><tbody><tr><td>{STORY}</td></tr></tbody>"
+                              "<thead><tr><td>Internal</td></tr></thead></table>"),
+    "bdo rtl": html('<p><bdo dir="rtl">laitnedifnoC</bdo></p>' + STORY),
+    "cells that draw one word": html("<table cellspacing=0 cellpadding=0><tr><td>Confi</td>"
+                                     "<td>dential</td></tr></table>" + STORY),
+    "a rule between stamp lines": plain("Cleared for publication\n-----\nConfidential\n\n"
+                                        "The story."),
+    # the type and the fields as a client reads them
+    "comment in the content type": HEAD + crlf("Content-Type: text/html (plain); charset=utf-8"
+                                               "\n\n<!--Cleared for publication-->"
+                                               "<p>Confidential</p>" + STORY + "\n"),
+    "a second subject": HEAD + crlf("Subject: Confidential\nContent-Type: text/plain\n\n"
+                                    "The story."),
 }
 
 # Routine mail that must go through.
@@ -197,3 +216,24 @@ def test_a_confidential_parent_behind_many_unknown_ids_still_rules_the_reply(
     code, text = gateway.send(ALICE, [PARTNER], reply)
     assert code == 550 or (code == 250 and "held" in text), text
     assert downstream.messages == []
+
+
+# No stamp in the Subject: the body's stamp decides.
+BARE = (b"From: alice@example.org\r\nTo: press@example.org\r\nSubject: Case update\r\n"
+        b"Date: Thu, 26 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n")
+
+
+@pytest.mark.parametrize("body", [
+    "Content-Type: text/html; charset=utf-8\n\n"
+    '<div style="display:none">Cleared for publication</div>' + STORY,
+    'Content-Type: multipart/alternative; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\n'
+    "Cleared for publication\n\nThe story.\n--b1\nContent-Type: text/html\n\n" + STORY +
+    "\n--b1--\n",
+], ids=["hidden", "plain alternative only"])
+def test_a_cleared_no_reader_sees_is_refused_and_the_reply_says_why(
+        gateway: GatewayProcess, downstream: Downstream, body: str) -> None:
+    code, reply = gateway.send(ALICE, [PRESS], BARE + crlf(body))
+    assert code == 550, reply
+    assert "a Cleared stamp was found, but not on the first line" in reply, reply
+    assert downstream.messages == []
+    assert last_decision(gateway)["stamp"] is None
