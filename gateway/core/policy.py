@@ -99,8 +99,11 @@ class StampVocabulary(_Frozen):
 
     phrases: tuple[str, ...] = Field(min_length=1)
     description: str = ""
+    # [cleared] only: words that, first after the phrase, take the clearance back
+    # ("Cleared for publication: no", "- not yet", "- pending review").
+    withdrawn_by: tuple[str, ...] = ()
 
-    @field_validator("phrases")
+    @field_validator("phrases", "withdrawn_by")
     @classmethod
     def _phrases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for phrase in value:
@@ -206,7 +209,8 @@ class PolicyIndex:
         self.expanded = expanded
         self.domains = frozenset(policy.organisation.domains)
         self.vocabulary = Vocabulary({s: v.phrases for s, v in policy.stamps.items()},
-                                     LabelMap.of(policy.labels))
+                                     LabelMap.of(policy.labels),
+                                     policy.stamps[Stamp.CLEARED].withdrawn_by)
 
     def groups_of(self, address: str, domain: str) -> frozenset[str]:
         direct = self.by_address.get(address, _NO_GROUPS)

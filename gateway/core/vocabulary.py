@@ -79,9 +79,11 @@ class Vocabulary:
     """Stamp phrases, folded for matching, longest first so the longer phrase wins."""
 
     def __init__(self, phrases: Mapping[Stamp, Iterable[str]],
-                 labels: LabelMap | None = None) -> None:
+                 labels: LabelMap | None = None, withdrawn_by: Iterable[str] = ()) -> None:
         # Partners' sensitivity labels, as labels.toml maps them to stamps.
         self.labels = labels if labels is not None else LabelMap()
+        # Words that, first in its trailer, take a Cleared line's clearance back.
+        self.withdrawn_by = tuple(sorted({normalise_phrase(w) for w in withdrawn_by} - {""}))
         self._tlp = self.labels.reads(TLP)
         pairs: dict[str, Stamp] = {}
         for stamp, words in phrases.items():
@@ -113,8 +115,21 @@ class Vocabulary:
         self._compacts = _by_length(self._compact)
 
     def parse_line(self, line: str) -> StampLine | None:
-        """A folded line that is a stamp (optionally decorated, prefixed or trailed)."""
-        return self._parse(line, 0)
+        """A folded line that is a stamp (optionally decorated, prefixed or trailed).
+
+        A Cleared line whose trailer takes it back (``Cleared for publication: no``, a
+        cross after it) is not a stamp: a reader does not see it cleared."""
+        parsed = self._parse(line, 0)
+        if parsed is not None and parsed.stamp is Stamp.CLEARED and self._withdrawn(
+                line, parsed.trailer):
+            return None
+        return parsed
+
+    def _withdrawn(self, line: str, trailer: str) -> bool:
+        if any(sign in line for sign in _CROSSES):
+            return True
+        return any(trailer == words or trailer.startswith(words + " ")
+                   for words in self.withdrawn_by)
 
     def _parse(self, line: str, nesting: int) -> StampLine | None:
         text = _undecorated(_PREFIX.sub("", _undecorated(line)))
@@ -251,6 +266,10 @@ def _undecorated(text: str) -> str:
     while start < len(text) and not text[start].isalnum():
         start += 1
     return text[start:]
+
+
+# Marks that cross a line out, whatever the language.
+_CROSSES = frozenset("✗✘❌🚫⛔☒✖❎")
 
 
 def _trimmed(text: str) -> str:

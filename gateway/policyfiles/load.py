@@ -227,6 +227,12 @@ def _stamps(reader: _Reader) -> dict[Stamp, StampVocabulary] | None:
         if stamp.value not in data:
             reader.add(STAMPS_FILE, (stamp.value,), None, "is missing",
                        hint=f'add [{stamp.value}] with phrases = ["..."]')
+    for stamp, vocabulary in result.items():
+        if vocabulary.withdrawn_by and stamp is not Stamp.CLEARED:
+            reader.add(STAMPS_FILE, (stamp.value, "withdrawn_by"), list(vocabulary.withdrawn_by),
+                       "is for [cleared] only",
+                       hint="a stricter stamp stays what it is whatever follows it; move the "
+                            "words to [cleared]")
     _collisions(reader, result)
     return result if len(result) == len(Stamp) else None
 

@@ -216,3 +216,40 @@ def test_an_arabic_phrase_that_collides_after_folding_is_refused(policies: Path)
     assert problem.line is not None
     assert lines[problem.line - 1].strip() == '"سري", "سري للغاية",'
 
+
+
+@pytest.mark.parametrize(("line", "cleared"), [
+    ("Cleared for publication: NO", False),
+    ("Cleared for publication - not yet", False),
+    ("Cleared for publication ✗", False),
+    ("Cleared for publication ❌", False),
+    ("Cleared for publication: pending review", False),
+    ("Publication autorisée : non", False),
+    ("Zur Veröffentlichung freigegeben - noch nicht", False),
+    ("Разрешено к публикации: нет", False),
+    ("Cleared for publication", True),
+    ("Cleared for publication - photos attached", True),
+    ("Cleared for publication: notes below", True),  # a word that starts like one is not it
+])
+def test_a_trailer_that_takes_the_clearance_back(line: str, cleared: bool) -> None:
+    vocabulary = load_policy(EXAMPLE).vocabulary
+    parsed = vocabulary.parse_line(normalise_phrase(line))
+    assert (parsed is not None and parsed.stamp is Stamp.CLEARED) is cleared
+
+
+def test_a_trailer_does_not_take_a_stricter_stamp_back() -> None:
+    vocabulary = load_policy(EXAMPLE).vocabulary
+    parsed = vocabulary.parse_line(normalise_phrase("Confidential: no ✗"))
+    assert parsed is not None and parsed.stamp is Stamp.CONFIDENTIAL
+
+
+def test_withdrawn_by_is_for_cleared_only(policies: Path) -> None:
+    stamps = policies / "stamps.toml"
+    text = stamps.read_text(encoding="utf-8")
+    stamps.write_text(text.replace('[internal]\n', '[internal]\nwithdrawn_by = ["no"]\n'),
+                      encoding="utf-8")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(policies)
+    [problem] = caught.value.problems
+    assert problem.key == "internal.withdrawn_by"
+    assert problem.message == "is for [cleared] only"
