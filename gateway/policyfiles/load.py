@@ -27,7 +27,6 @@ from gateway.core.policy import (
     StampVocabulary,
     is_group_name,
 )
-from gateway.core.text import normalise_phrase
 from gateway.policyfiles.locate import locate as locate
 from gateway.policyfiles.locate import syntax_error_line
 from gateway.policyfiles.partners import PARTNERS_FILE, read_partners
@@ -36,6 +35,7 @@ from gateway.policyfiles.problems import PolicyError as PolicyError
 from gateway.policyfiles.problems import PolicyProblem as PolicyProblem
 from gateway.policyfiles.problems import problem as problem
 from gateway.policyfiles.problems import validation_problems as validation_problems
+from gateway.policyfiles.stamps import check_vocabulary
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -227,34 +227,8 @@ def _stamps(reader: _Reader) -> dict[Stamp, StampVocabulary] | None:
         if stamp.value not in data:
             reader.add(STAMPS_FILE, (stamp.value,), None, "is missing",
                        hint=f'add [{stamp.value}] with phrases = ["..."]')
-    for stamp, vocabulary in result.items():
-        if vocabulary.withdrawn_by and stamp is not Stamp.CLEARED:
-            reader.add(STAMPS_FILE, (stamp.value, "withdrawn_by"), list(vocabulary.withdrawn_by),
-                       "is for [cleared] only",
-                       hint="a stricter stamp stays what it is whatever follows it; move the "
-                            "words to [cleared]")
-    _collisions(reader, result)
+    check_vocabulary(result, reader.add)
     return result if len(result) == len(Stamp) else None
-
-
-def _collisions(reader: _Reader, stamps: Mapping[Stamp, StampVocabulary]) -> None:
-    """A phrase may name one stamp only; each stamp's own name is reserved for it."""
-    owner: dict[str, tuple[Stamp, str]] = {}
-    for stamp in Stamp:
-        for name in (stamp.value, stamp.value.replace("_", " "), stamp.value.replace("_", "-")):
-            owner[name] = (stamp, f"the name of the stamp {stamp.value}")
-    for stamp, vocabulary in stamps.items():
-        for phrase in vocabulary.phrases:
-            norm = normalise_phrase(phrase)
-            other = owner.get(norm)
-            if other is not None and other[0] is not stamp:
-                reader.add(STAMPS_FILE, (stamp.value, "phrases"), phrase,
-                           f"collides with {other[1]}",
-                           hint="a phrase may name only one stamp (matching ignores case, "
-                                "accents-as-look-alikes and Arabic marks); remove it from one",
-                           later=True)
-            else:
-                owner.setdefault(norm, (stamp, f"the phrase {phrase!r} of {stamp.value}"))
 
 
 def _groups(reader: _Reader) -> tuple[dict[str, Group], set[str]]:
