@@ -44,6 +44,27 @@ _FORWARD_MARKERS = _fold([
     # Arabic
     "رسالة معاد توجيهها", "الرسالة المعاد توجيهها", "رسالة محولة", "الرسالة الأصلية",
     "رسالة أصلية",
+    # Russian, Ukrainian
+    "Исходное сообщение", "Пересылаемое сообщение", "Пересланное сообщение",
+    "Переадресованное сообщение", "Начало переадресованного сообщения",
+    "Оригінальне повідомлення", "Переслане повідомлення", "Пересланий лист",
+    # Turkish
+    "Orijinal ileti", "Orijinal mesaj", "Özgün ileti", "İletilen ileti", "İletilmiş ileti",
+    "İletilen mesaj", "Yönlendirilen mesaj", "Yönlendirilmiş mesaj", "Yönlendirilen ileti",
+    # Persian
+    "پیام اصلی", "پیام ارسال شده", "پیام بازارسال شده", "پیام هدایت شده", "پیام فوروارد شده",
+    # Swedish, Danish, Norwegian, Finnish
+    "Ursprungligt meddelande", "Vidarebefordrat meddelande", "Oprindelig meddelelse",
+    "Videresendt meddelelse", "Opprinnelig melding", "Videresendt melding",
+    "Alkuperäinen viesti", "Välitetty viesti",
+    # Polish, Czech, Hungarian, Romanian, Greek
+    "Wiadomość oryginalna", "Oryginalna wiadomość", "Przekazana wiadomość",
+    "Wiadomość przekazana dalej", "Původní zpráva", "Přeposlaná zpráva", "Eredeti üzenet",
+    "Továbbított üzenet", "Mesaj original", "Mesaj redirecționat", "Αρχικό μήνυμα",
+    "Προωθημένο μήνυμα",
+    # Chinese, Japanese, Korean, Hebrew
+    "原始邮件", "转发的邮件", "原始郵件", "轉寄的郵件", "元のメッセージ", "転送されたメッセージ",
+    "원본 메시지", "전달된 메시지", "הודעה מקורית", "הודעה שהועברה",
 ])
 
 
@@ -58,15 +79,26 @@ class HeaderKind(enum.Enum):
 _HEADER_NAMES: dict[str, HeaderKind] = {}
 for _kind, _names in (
     (HeaderKind.FROM, ["From", "De", "Von", "Da", "Van", "Remitente", "Expéditeur", "من",
-                       "المرسل"]),
+                       "المرسل", "От", "Від", "Kimden", "Gönderen", "از", "فرستنده", "Från",
+                       "Od", "Fra", "Lähettäjä", "Feladó", "Από", "De la", "发件人", "寄件者",
+                       "差出人", "보낸 사람", "מאת"]),
     (HeaderKind.SUBJECT, ["Subject", "Objet", "Sujet", "Asunto", "Betreff", "Oggetto", "Assunto",
-                          "Onderwerp", "الموضوع"]),
+                          "Onderwerp", "الموضوع", "Тема", "Konu", "موضوع", "Ämne", "Temat",
+                          "Emne", "Aihe", "Předmět", "Tárgy", "Subiect", "Θέμα", "主题",
+                          "主旨", "件名", "제목", "נושא"]),
     (HeaderKind.OTHER, ["Sent", "Date", "To", "Cc", "Bcc", "Reply-To", "Importance",
                         "Envoyé", "Envoyé le", "À", "A", "Cci", "Répondre à", "Enviado",
                         "Enviado el", "Fecha", "Para", "CCO", "Responder a", "Gesendet", "Datum",
                         "An", "Antwort an", "Enviada em", "Enviado em", "Data", "Inviato",
                         "Aan", "Verzonden", "التاريخ", "تاريخ", "إلى", "الى", "نسخة",
-                        "تم الإرسال", "أرسلت", "نسخة إلى"]),
+                        "تم الإرسال", "أرسلت", "نسخة إلى", "Отправлено", "Дата", "Кому",
+                        "Копия", "Надіслано", "Копія", "Tarih", "Gönderildi", "Gönderim",
+                        "Kime", "Bilgi", "Alıcı", "ارسال شد", "تاریخ", "به", "رونوشت",
+                        "Skickat", "Till", "Kopia", "Wysłano", "Do", "DW", "Sendt", "Til",
+                        "Lähetetty", "Vastaanottaja", "Odesláno", "Komu", "Elküldve",
+                        "Címzett", "Trimis", "Către", "Στάλθηκε", "Προς", "发送时间",
+                        "收件人", "抄送", "日期", "寄件日期", "收件者", "送信日時", "宛先",
+                        "보낸 날짜", "받는 사람", "נשלח", "אל"]),
 ):
     for _name in _names:
         _HEADER_NAMES[normalise_phrase(_name)] = _kind
@@ -75,7 +107,10 @@ for _kind, _names in (
 # ("Am <date> schrieb <name>:").
 _WROTE_ENDINGS = tuple(sorted(_fold([
     "wrote:", "writes:", "a écrit:", "escribió:", "schrieb:", "escreveu:", "ha scritto:",
-    "schreef:", "skrev:", "kirjoitti:", "napisał:", "napisal:", "كتب:",
+    "schreef:", "skrev:", "kirjoitti:", "napisał:", "napisal:", "napisał(a):", "كتب:",
+    "написал:", "написала:", "написал(а):", "пишет:", "написав:", "написала(в):",
+    "yazdı:", "نوشت:", "napsal:", "napsala:", "írta:", "a scris:", "έγραψε:", "写道:",
+    "寫道:", "のメッセージ:", "書きました:", "작성:", "כתב:",
 ]), key=len, reverse=True))
 _WROTE_INSIDE = tuple(f" {w} " for w in sorted(_fold(["schrieb", "schreef", "كتب", "wrote"])))
 _ATTRIBUTION_OPENERS = tuple(f"{w} " for w in sorted(_fold(

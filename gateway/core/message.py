@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import replace
-from email.header import decode_header
 from email.utils import getaddresses
 
 from gateway.core import charsets
@@ -21,6 +22,9 @@ __all__ = ["MAX_DEPTH", "MAX_PARTS", "MessageFacts", "TextPart", "header_text", 
            "thread_ids"]
 
 _MSGID = re.compile(r"<[^<>\s]{1,998}>")
+# RFC 2047 encoded words: =?charset?Q|B?payload?=
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([qQbB])\?([^?\s]*)\?=")
+_Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
 # Values of one label header decoded; a real message has one.
 MAX_LABEL_VALUES = 20
@@ -104,21 +108,41 @@ def header_text(value: object) -> str:
     """A header value decoded from RFC 2047 and raw 8-bit (UTF-8, else Windows-1252).
 
     Encoded-words name their charset with the labels mail clients resolve (``charsets.py``).
+    The text around them stays as written (``=?utf-8?q?Case_12?= – Confidential``): the
+    standard library's ``decode_header`` turns such text beyond Latin-1 into ``\\u2013``.
     """
     if not isinstance(value, str):
         value = str(value)
     text = charsets.guess(value.encode("utf-8", "surrogateescape"))
-    try:
-        chunks = decode_header(text)
-    except Exception:
+    if "=?" not in text:
         return " ".join(text.split())
     out: list[str] = []
-    for chunk, charset in chunks:
-        if isinstance(chunk, bytes):
-            out.append(charsets.decode(chunk, charset).text)
-        else:
-            out.append(chunk)
+    position = 0
+    after_word = False
+    for match in _ENCODED_WORD.finditer(text):
+        charset, encoding, payload = match.groups()
+        data = _word_bytes(encoding, payload)
+        if data is None:
+            continue  # not decodable: shown as written
+        between = text[position:match.start()]
+        if not (after_word and not between.strip()):  # white space between two words goes
+            out.append(between)
+        out.append(charsets.decode(data, charset.split("*", 1)[0]).text)
+        position, after_word = match.end(), True
+    out.append(text[position:])
     return " ".join("".join(out).split())
+
+
+def _word_bytes(encoding: str, payload: str) -> bytes | None:
+    """The bytes of an encoded word's payload (Q or B); None when B is not base64."""
+    if encoding in "qQ":
+        data = payload.replace("_", " ").encode("utf-8", "surrogateescape")
+        return _Q_HEX.sub(lambda m: bytes((int(m.group(1), 16),)), data)
+    cleaned = payload.strip()
+    try:
+        return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _addresses(values: list[str]) -> tuple[str, ...]:

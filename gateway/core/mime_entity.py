@@ -46,18 +46,27 @@ class Entity:
         return None if value is None else str(value)
 
     def param(self, name: str, header: str = "content-type") -> str | None:
-        """A parameter (RFC 2231 continuations joined), or None; never raises."""
+        """A parameter (RFC 2231 continuations joined), or None; never raises. Given both
+        ways, the RFC 2231 one, as Thunderbird takes it (``param_values`` has both)."""
+        values = self.param_values(name, header)
+        return values[-1] if values else None
+
+    def param_values(self, name: str, header: str = "content-type") -> list[str]:
+        """Every value of a parameter given more than once (``boundary="x"; boundary*=''y``:
+        clients differ in the one they take), plain ones first."""
         try:
-            value = self.params.get_param(name, header=header)
+            params = self.params.get_params(header=header) or []
         except Exception:  # a malformed RFC 2231 parameter reads as absent
-            return None
-        if isinstance(value, tuple):
-            try:
-                return str(value[2]).encode("latin-1", "replace").decode(value[0] or "utf-8",
-                                                                         "replace")
-            except LookupError:
-                return str(value[2])
-        return None if value is None else str(value)
+            return []
+        wanted = name.lower()
+        found: list[str] = []
+        for key, value in params[1:]:
+            if key.lower() != wanted:
+                continue
+            text = _param_text(value)
+            if text not in found:
+                found.append(text)
+        return found
 
     @property
     def filename(self) -> str:
@@ -66,24 +75,50 @@ class Entity:
 
     def retyped(self) -> list[Entity]:
         """The part once for each of its Content-Type fields, where it has several that
-        differ (clients differ in the one they read); else none."""
+        differ, or for each value of a boundary or charset given twice (clients differ in
+        the one they read); else none."""
         values = self.params.get_all("Content-Type") or []
         if len(values) < 2 or len({str(v).strip().lower() for v in values}) < 2:
+            for name in ("boundary", "charset"):
+                given = self.param_values(name)
+                if len(given) > 1:
+                    kind = str(values[0]).split(";", 1)[0].strip()
+                    return [self._with_type(f'{kind}; {name}="{value}"{self._rest(name)}')
+                            for value in given]
             return []
-        out: list[Entity] = []
-        for value in values:
-            params = Message()
-            params.set_default_type(self.params.get_default_type())
-            for name, field_value in self.params.items():
-                if name.lower() != "content-type":
-                    params[name] = field_value
-            params["Content-Type"] = value
-            out.append(Entity(self.block, self.body, params))
-        return out
+        return [self._with_type(str(value)) for value in values]
+
+    def _rest(self, without: str) -> str:
+        """The Content-Type's other parameters, written plainly."""
+        rest = ""
+        for key, value in (self.params.get_params() or [])[1:]:
+            if key.lower() != without:
+                text = _param_text(value).replace("\\", "\\\\").replace('"', '\\"')
+                rest += f'; {key}="{text}"'
+        return rest
+
+    def _with_type(self, content_type: str) -> Entity:
+        params = Message()
+        params.set_default_type(self.params.get_default_type())
+        for name, field_value in self.params.items():
+            if name.lower() != "content-type":
+                params[name] = field_value
+        params["Content-Type"] = content_type
+        return Entity(self.block, self.body, params)
 
     @property
     def content_id(self) -> str:
         return str(self.params.get("Content-ID") or "").strip().strip("<>").strip()
+
+
+def _param_text(value: str | tuple[str | None, str | None, str]) -> str:
+    """A parameter's value; an RFC 2231 one decoded from its charset."""
+    if not isinstance(value, tuple):
+        return str(value).strip('"')
+    try:
+        return str(value[2]).encode("latin-1", "replace").decode(value[0] or "utf-8", "replace")
+    except LookupError:
+        return str(value[2])
 
 
 def entity(data: bytes, default_type: str = "text/plain") -> Entity:
