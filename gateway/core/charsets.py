@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import webencodings  # type: ignore[import-untyped]
 
+# Where Python's codec for a label decodes less than the Encoding Standard's decoder: GBK
+# is decoded as GB18030 (its four-byte sequences), EUC-JP with the NEC rows (Ⅰ).
+_AS_THE_STANDARD = {"gbk": "gb18030", "euc_jp": "euc_jis_2004"}
 # A byte-order mark overrides the label, as in the Encoding Standard's "decode".
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
          (codecs.BOM_UTF16_BE, "utf-16-be"))
@@ -45,7 +48,8 @@ def _resolve(label: str) -> tuple[str | None, bool]:
     if encoding is not None:
         if encoding.name in ("replacement", "x-user-defined"):
             return str(encoding.name), True  # decoded by no client into readable text
-        return str(encoding.codec_info.name), True
+        codec = str(encoding.codec_info.name)
+        return _AS_THE_STANDARD.get(codec, codec), True
     try:
         info = codecs.lookup(name)
     except (LookupError, ValueError):
@@ -72,7 +76,8 @@ def decode(raw: bytes, label: str | None) -> Decoded:
                            other="\ufffd" if resolved == "replacement" and raw else None)
         return Decoded(guess(raw), f"text in an unknown charset ({_short(label)})")
     try:
-        text = raw.decode(resolved, errors="replace")
+        text = (_iso2022jp(raw) if resolved == "iso2022_jp"
+                else raw.decode(resolved, errors=_errors(resolved)))
     except (LookupError, ValueError, TypeError):
         return Decoded(guess(raw), f"text that does not decode as {_short(label)}")
     if not standard:
@@ -86,7 +91,51 @@ def guess(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        return raw.decode("cp1252", errors=_C1)
+
+
+def _iso2022jp(raw: bytes) -> str:
+    """ISO-2022-JP as the Encoding Standard decodes it: its JIS X 0208 runs read with the
+    NEC rows Python's codec lacks (``ESC $ B`` ``-5`` is Ⅰ), by way of EUC-JP."""
+    out = bytearray()
+    mode = "ascii"
+    position = 0
+    while position < len(raw):
+        escape = _JP_ESCAPES.get(raw[position:position + 3])
+        if escape is not None:
+            mode = escape
+            position += 3
+            continue
+        byte = raw[position]
+        if mode == "jis" and byte not in b"\r\n" and position + 1 < len(raw):
+            out += bytes((byte | 0x80, raw[position + 1] | 0x80))
+            position += 2
+            continue
+        if mode == "kana" and 0x21 <= byte <= 0x5F:
+            out += bytes((0x8E, byte | 0x80))
+        else:
+            out.append(byte)
+        position += 1
+    return out.decode("euc_jis_2004", errors="replace")
+
+
+_JP_ESCAPES = {b"\x1b(B": "ascii", b"\x1b(J": "ascii", b"\x1b$@": "jis", b"\x1b$B": "jis",
+               b"\x1b(I": "kana"}
+
+
+def _c1(error: UnicodeError) -> tuple[str, int]:
+    """The Encoding Standard's windows-1252: the five bytes Python leaves undefined (0x81,
+    0x8D, 0x8F, 0x90, 0x9D) are the C1 controls of the same number, which draw nothing."""
+    assert isinstance(error, UnicodeDecodeError)
+    return "".join(chr(b) for b in error.object[error.start:error.end]), error.end
+
+
+_C1 = "stampgate-c1"
+codecs.register_error(_C1, _c1)
+
+
+def _errors(codec: str) -> str:
+    return _C1 if codec == "cp1252" else "replace"
 
 
 def _short(label: str) -> str:

@@ -15,7 +15,6 @@ from gateway.core.attachments import (
     read_attachment,
     sniff,
 )
-from gateway.core.bidi import RLO, visual_order
 from gateway.core.documents import (
     DEFAULT_LIMITS,
     TEXT_EXTENSIONS,
@@ -30,7 +29,7 @@ from gateway.core.flowed import reflow
 from gateway.core.html_text import candidates
 from gateway.core.mime_entity import Entity, entity, looks_like_message, split_parts
 from gateway.core.model import Location
-from gateway.core.rendering import Rendering, joined, wrapped
+from gateway.core.rendering import Rendering, drawn, joined
 
 MAX_DEPTH = 5
 MAX_PARTS = 500
@@ -47,7 +46,14 @@ _ENCRYPTED_TYPES = frozenset({
     "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime",
     "application/pgp-encrypted",
 })
-_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+# message/news is an old name Thunderbird still shows like message/rfc822.
+_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global", "message/news"})
+# Reports a client shows as the text they are.
+_SHOWN_AS_TEXT = frozenset({
+    "message/delivery-status", "message/disposition-notification",
+    "message/global-delivery-status", "message/global-disposition-notification",
+    "message/feedback-report",
+})
 SVG = "image/svg+xml"
 # Part types a client shows in the body of a multipart/mixed (the rest are attachments).
 _INLINE_MAINTYPES = frozenset({"text", "multipart", "message"})
@@ -104,7 +110,7 @@ class Walker:
         if ctype in _MESSAGE_TYPES:
             self._message(part)
             return []
-        if part.maintype == "text":
+        if part.maintype == "text" or ctype in _SHOWN_AS_TEXT:
             return self._leaf(part, own=True)
         self.aside(part, nesting)
         return []
@@ -262,7 +268,8 @@ class Walker:
         payloads = [undone.data] if undone.alternative is None else [undone.data,
                                                                      undone.alternative]
         label = part.param("charset")
-        html = part.content_type == "text/html"
+        # text/html and its kin (text/watch-html, text/x-amp-html) are HTML to whoever shows them.
+        html = part.content_type.startswith("text/") and part.content_type.endswith("html")
         enriched = part.content_type if part.content_type in ENRICHED_TYPES else None
         flowed = (part.content_type == "text/plain"
                   and (part.param("format") or "").strip().lower() == "flowed")
@@ -308,19 +315,12 @@ class Walker:
         """What a reader may see of one decoded text: HTML has several plausible views."""
         if not html:
             views = [(text, True)]
-            broken = wrapped(text)
-            if broken is not None:  # wrapped as a client shows it: for stricter stamps
-                views.append((broken, False))
             location = Location.BODY
         else:
             views = [(view.replace("\r\n", "\n").replace("\r", "\n"), shown)
                      for view, shown in candidates(text)]
             location = Location.HTML
-        out = [self._rendering(location, view, own, shown) for view, shown in views]
-        # Where an override reverses letters, the text as drawn is a rendering as well.
-        out += [self._rendering(location, visual_order(view), own, shown)
-                for view, shown in views if RLO in view]
-        return out
+        return [self._rendering(location, view, own, shown) for view, shown in drawn(views)]
 
     def _rendering(self, location: Location, text: str, own: bool, shown: bool) -> Rendering:
         if _ARMOUR not in text:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from gateway.core.bidi import RLO, visual_order
 from gateway.core.model import Location
 
 # A run of white space no screen is wide enough to show on one line with what follows it.
 WRAPPING_RUN = 40
+_SEPARATORS = ("\u2028", "\u2029", "\x85", "\x0b", "\x0c")
 _WIDE = re.compile(rf"[ \t\u00a0\u3000]{{{WRAPPING_RUN},}}")
 
 # Where it was read, the text, and whether it is a whole rendering a reader sees
@@ -43,15 +45,30 @@ def joined(shown: list[list[Rendering]]) -> list[Rendering]:
     return flat
 
 
+def drawn(views: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """The views of one text, and the texts a client draws of them: letters a bidi override
+    reverses, in the order drawn (a rendering as well); lines broken where a client breaks
+    them (for stricter stamps)."""
+    out = list(views)
+    out += [(visual_order(text), shown) for text, shown in views if RLO in text]
+    for text, _ in views:
+        broken = wrapped(text)
+        if broken is not None:
+            out.append((broken, False))
+    return out
+
+
 def wrapped(text: str) -> str | None:
-    """A plain text whose lines hold a run of white space too wide for any screen, with the
-    line broken there as a client wraps it (``Confidential`` + 400 spaces + a sentence shows
-    the stamp on a line of its own); None when no line has one."""
-    # Such a run holds eight spaces in a row or another white space: two quick searches
-    # spare the pattern's walk over the common text.
+    """A text broken where a client breaks its lines and the text itself does not: at a
+    run of white space too wide for any screen (``Confidential`` + 400 spaces + a sentence
+    shows the stamp on a line of its own), and at a line or paragraph separator (U+2028,
+    U+2029, NEL, a vertical tab, a form feed); None when it has neither."""
+    # A wide run holds eight spaces in a row or another white space: quick searches spare
+    # the pattern's walk over the common text.
     if ("        " not in text and "\t" not in text and "\u00a0" not in text
-            and "\u3000" not in text):
+            and "\u3000" not in text and not any(s in text for s in _SEPARATORS)):
         return None
-    if _WIDE.search(text) is None:
-        return None
-    return _WIDE.sub("\n", text)
+    broken = _WIDE.sub("\n", text)
+    for separator in _SEPARATORS:
+        broken = broken.replace(separator, "\n")
+    return None if broken == text else broken

@@ -16,6 +16,10 @@ _IGNORABLE_RANGES = (
     (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
     (0xE0000, 0xE0FFF),
 )
+# Control characters (C0 and C1 but the line and tab ones, DEL): Chromium and WebKit draw
+# them at no width, so a word broken up with them reads as the word.
+_CONTROL_RANGES = ((0x00, 0x08), (0x0E, 0x1F), (0x7F, 0x84), (0x86, 0x9F))
+_ASCII_CONTROLS = bytes(list(range(0x00, 0x09)) + list(range(0x0E, 0x20)) + [0x7F])
 # Characters that are not spaces to Unicode but display as an empty cell.
 _BLANK = frozenset("\u2800\u3000\u2007\u202f\u205f\u00a0")
 # Arabic: tatweel stretches a word without changing it; the letters below are written
@@ -40,10 +44,32 @@ def _latin_table() -> dict[str, str]:
 _LATIN = _latin_table()
 
 
+def _fancy_table() -> dict[str, str]:
+    """Letters of "fancy text" generators that TR39 does not list as Latin, or lists as
+    another letter: enclosed and regional-indicator capitals (🅲, 🅒, 🇨), Canadian syllabics
+    and Cherokee drawn as Latin capitals, and the vertical strokes read as a capital I in a
+    capitalised word (Lisu ꓲ, Cherokee Ꮖ; TR39 gives them ``l``)."""
+    table: dict[str, str] = {}
+    for start in (0x1F130, 0x1F150, 0x1F170, 0x1F1E6):  # squared, negative circled and
+        for offset in range(26):                         # squared, regional indicators
+            table[chr(start + offset)] = chr(ord("a") + offset)
+    for chars, letters in (("ᗩᗷᑕᗪᗴᖴᘜᕼᒍᒪᗰᑎᑭᑫᖇᔕᑌᐯᗯ᙭ᘔ", "abcdefghjlmnpqrsuvwxz"),
+                           ("ᎪᏴᏟᎠᎬᏀᎻᏆᏦᏞᎷᎾᏢᏒᏚᎢᏙᏔᏃ", "abcdeghiklmoprstvwz"),
+                           ("ꓲ", "i")):
+        for char, letter in zip(chars, letters, strict=True):
+            table[char] = letter
+            table.setdefault(char.casefold(), letter)  # Cherokee folds to its small letters
+    return table
+
+
+_FANCY = _fancy_table()
+
+
 def is_ignorable(char: str) -> bool:
     """A code point that displays as nothing (variation selectors, tags, joiners, bidi)."""
     point = ord(char)
-    return any(low <= point <= high for low, high in _IGNORABLE_RANGES)
+    return (any(low <= point <= high for low, high in _IGNORABLE_RANGES)
+            or any(low <= point <= high for low, high in _CONTROL_RANGES))
 
 
 def fold_char(char: str) -> str:
@@ -56,15 +82,21 @@ def fold_char(char: str) -> str:
     TR39 gives them.
     """
     if char.isascii():
-        return char.lower()
+        return "" if char.encode() in _ASCII_CONTROLS else char.lower()
     if is_ignorable(char) or unicodedata.category(char) in _MARKS:
         return ""
     if char in _BLANK or char.isspace():
         return " "
+    if char in _FANCY:
+        return _FANCY[char]
     compat = unicodedata.normalize("NFKC", char)
     if compat.isascii():
+        if len(compat) == 3 and compat[0] == "(" and compat[2] == ")":
+            return compat[1].lower()  # ⒞: a parenthesized letter reads as the letter
         return compat.lower()  # fullwidth and mathematical letters, ligatures
     folded = char.casefold()
+    if folded in _FANCY:
+        return _FANCY[folded]
     if folded in _LATIN:
         return _LATIN[folded]
     out: list[str] = []
@@ -99,8 +131,10 @@ _TABLE = _FoldTable()
 
 def fold(text: str) -> str:
     """``text`` with every character folded by ``fold_char`` (line breaks kept)."""
-    if text.isascii():
-        return text.lower()  # nothing invisible, confusable or NFKC-variant in ASCII
+    if text.isascii():  # nothing confusable or NFKC-variant in ASCII; controls draw nothing
+        raw = text.encode("ascii")
+        kept = raw.translate(None, _ASCII_CONTROLS)
+        return (text if len(kept) == len(raw) else kept.decode("ascii")).lower()
     return unicodedata.normalize("NFC", text).translate(_TABLE)
 
 

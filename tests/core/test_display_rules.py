@@ -85,3 +85,55 @@ def test_wrapped() -> None:
     assert wrapped("a" + " " * (WRAPPING_RUN - 1) + "b") is None
     assert wrapped("a" + " " * WRAPPING_RUN + "b") == "a\nb"
     assert wrapped("plain text, short gaps\tand  all") is None
+
+
+@pytest.mark.parametrize("part", [
+    "Content-Type: message/delivery-status\n\nConfidential\n\nReporting-MTA: dns; a\n",
+    "Content-Type: message/disposition-notification\n\nInternal\n\nReporting-UA: a\n",
+])
+def test_a_report_shown_first_is_read_as_text(vocabulary: Vocabulary, part: str) -> None:
+    data = raw('Subject: x\nContent-Type: multipart/report; boundary="M"',
+               f"--M\n{part}--M\nContent-Type: text/plain\n\n{CLEARED}\n\nHello\n--M--\n")
+    assert read_now(data, vocabulary).reading.stamp in (Stamp.CONFIDENTIAL, Stamp.INTERNAL)
+
+
+def test_message_news_is_an_attached_message(vocabulary: Vocabulary) -> None:
+    inner = "Subject: old\nContent-Type: text/plain\n\nConfidential\n\nNames\n"
+    data = mixed(f"Content-Type: text/plain\n\n{CLEARED}\n\nSee below",
+                 f"Content-Type: message/news\n\n{inner}")
+    reading = read_now(data, vocabulary).reading
+    assert Stamp.CONFIDENTIAL in {f.stamp for f in reading.embedded}
+
+
+@pytest.mark.parametrize("subtype", ["watch-html", "x-amp-html"])
+def test_html_kin_is_read_as_html(vocabulary: Vocabulary, subtype: str) -> None:
+    data = raw('Subject: x\nContent-Type: multipart/alternative; boundary="M"',
+               f"--M\nContent-Type: text/plain\n\n{CLEARED}\n"
+               f"--M\nContent-Type: text/html\n\n<p>{CLEARED}</p>\n"
+               f"--M\nContent-Type: text/{subtype}\n\n<html><body><p>Confidential</p></body>"
+               "</html>\n--M--\n")
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c"])
+def test_a_line_separator_breaks_the_line(vocabulary: Vocabulary, separator: str) -> None:
+    body = f"Confidential{separator}The family's names are below.\n\nHello"
+    assert read_now(plain(body, subject=CLEARED), vocabulary).reading.stamp is (
+        Stamp.CONFIDENTIAL)
+
+
+@pytest.mark.parametrize("word", [
+    "C\x01o\x01n\x01f\x01i\x01d\x01e\x01n\x01t\x01i\x01a\x01l",
+    "Inter\x7fnal",
+    "Confi\x81dential",
+    "🅲🅾🅽🅵🅸🅳🅴🅽🆃🅸🅰🅻",
+    "🅒🅞🅝🅕🅘🅓🅔🅝🅣🅘🅐🅛",
+    "ᏟᎾNFᏆᎠᎬNᎢᏆᎪᏞ",
+    "ꓚꓳꓠꓝꓲꓓꓰꓠꓔꓲꓮꓡ",
+    "ᑕOᑎᖴIᗪEᑎTIᗩᒪ",
+    "ꓲꓠꓔꓰꓣꓠꓮꓡ",
+    "⒞⒪⒩⒡⒤⒟⒠⒩⒯⒤⒜⒧",
+])
+def test_letters_a_reader_reads_as_the_word(vocabulary: Vocabulary, word: str) -> None:
+    stamp = read_now(plain(f"{word}\n\nThe story.", subject=CLEARED), vocabulary).reading.stamp
+    assert stamp in (Stamp.CONFIDENTIAL, Stamp.INTERNAL)

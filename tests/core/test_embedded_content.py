@@ -257,3 +257,23 @@ def test_large_threads_are_read_in_linear_time(vocabulary: Vocabulary) -> None:
         assert (I, F, 2) in embedded(reading)
     # 20 times the text: allow up to 60 times the time, far from quadratic (400 times).
     assert timings[1] < max(timings[0], 0.001) * 60
+
+
+@pytest.mark.parametrize("forward", [
+    "-----Исходное сообщение-----\nОт: Bob <bob@example.org>\nОтправлено: 1 января 2024\n"
+    "Кому: Alice\nТема: Семья К.\n",
+    "---------- Пересылаемое сообщение ---------\nОт: Bob <bob@example.org>\nDate: пн\n",
+    "-----Orijinal ileti-----\nKimden: Bob\nGönderildi: 1 Ocak 2024\nKime: Alice\nKonu: Aile\n",
+    "Bob <bob@example.org>, 1 Oca 2024 Pzt, 10:00 tarihinde şunu yazdı:\n",
+    "-----پیام اصلی-----\nاز: Bob\nارسال شد: ۱ ژانویه\nبه: Alice\nموضوع: خانواده\n",
+    "-----Ursprungligt meddelande-----\nFrån: Bob\nSkickat: den 1 januari\nTill: Alice\n",
+    "-----Wiadomość oryginalna-----\nOd: Bob\nWysłano: 1 stycznia\nDo: Alice\nTemat: K.\n",
+    "Bob <bob@example.org> написал:\n",
+], ids=["ru-outlook", "ru-gmail", "tr-outlook", "tr-attribution", "fa-outlook", "sv-outlook",
+        "pl-outlook", "ru-attribution"])
+def test_a_forward_in_the_organisation_s_languages_is_embedded(
+        forward: str, vocabulary: Vocabulary) -> None:
+    body = f"Cleared for publication\n\nSee below.\n\n{forward}\nConfidential\n\nNames: A. K.\n"
+    reading = read(plain(body, subject="Case update"), vocabulary)
+    assert reading.stamp is K
+    assert C in {f.stamp for f in reading.embedded}

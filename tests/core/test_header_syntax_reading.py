@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.core.message import read_message
+from gateway.core.message import header_text, read_message
 from gateway.core.mime_entity import entity, uncommented
 from gateway.core.model import Location, Stamp
 from gateway.core.register import ClientField, Where
@@ -87,3 +87,41 @@ def test_two_content_types_are_read_both_ways(vocabulary: Vocabulary,
 def test_the_same_content_type_twice_is_one_reading() -> None:
     part = entity(b"Content-Type: text/plain\r\nContent-Type: TEXT/PLAIN\r\n\r\nHello\r\n")
     assert part.retyped() == []
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("=?utf-8?q?Fallakte_12?= – Confidential", "Fallakte 12 – Confidential"),
+    ("=?utf-8?q?Re:?= [Сonfidential] family", "Re: [Сonfidential] family"),
+    ("=?utf-8?q?Con?= =?utf-8?q?fidential?=", "Confidential"),  # the space between goes
+    ("a =?utf-8?b?Q29uZmlkZW50aWFs?= b", "a Confidential b"),
+    ("=?iso-8859-1?q?Caf=E9?= \\u0043", "Café \\u0043"),  # a backslash stays a backslash
+    ("=?utf-8?b?!!!?= x", "=?utf-8?b?!!!?= x"),  # not base64: shown as written
+    ("=?UTF-8*en?Q?Internal?=", "Internal"),  # RFC 2231 language tag
+])
+def test_encoded_words_beside_raw_text(value: str, text: str) -> None:
+    assert header_text(value) == text
+
+
+def test_a_raw_stamp_beside_an_encoded_word_counts(vocabulary: Vocabulary) -> None:
+    data = raw("Subject: =?utf-8?q?Fallakte_12?= – Confidential\nContent-Type: text/plain",
+               "Hello\n")
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
+
+
+@pytest.mark.parametrize("content_type", [
+    'multipart/mixed; boundary="x"; boundary*=\'\'y',
+    'multipart/mixed; boundary*=\'\'y; boundary="x"',
+])
+def test_a_boundary_given_twice_is_read_with_each(vocabulary: Vocabulary,
+                                                  content_type: str) -> None:
+    body = ("--y\nContent-Type: text/plain\n\nConfidential\n\nNames\n"
+            "--x\nContent-Type: text/plain\n\nCleared for publication\n--x--\n--y--\n")
+    data = raw(f"Subject: x\nContent-Type: {content_type}", body)
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
+
+
+def test_a_charset_given_twice_is_read_with_each(vocabulary: Vocabulary) -> None:
+    data = (b"Subject: x\r\nContent-Type: text/plain; charset=us-ascii; charset*=''utf-16le"
+            b"\r\n\r\n" + "Confidential\r\n\r\nNames\r\n".encode("utf-16-le"))
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
+    assert entity(data).param("charset") == "utf-16le"  # the RFC 2231 one, as Thunderbird
