@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 import webencodings  # type: ignore[import-untyped]
@@ -84,6 +85,27 @@ def decode(raw: bytes, label: str | None) -> Decoded:
         shown = guess(raw)
         return Decoded(text, other=shown if shown != text else None)
     return Decoded(text)
+
+
+def decode_html(raw: bytes, label: str | None) -> Decoded:
+    """An HTML part's bytes to text: without a charset label in its Content-Type, the one
+    its ``<meta>`` declares, as browsers and Thunderbird take it (the guess a client that
+    ignores it makes is the other reading)."""
+    if label is not None and label.strip().strip("\"'").strip():
+        return decode(raw, label)
+    declared = _META.search(raw[:_PRESCAN])
+    if declared is None:
+        return decode(raw, None)
+    found = decode(raw, declared.group(1).decode("ascii"))
+    shown = guess(raw)
+    return Decoded(found.text, found.unreadable, shown if shown != found.text else None)
+
+
+# <meta charset="x">, <meta http-equiv="Content-Type" content="text/html; charset=x">, in
+# the first 1024 bytes, as the Encoding Standard's prescan reads them.
+_PRESCAN = 1024
+_META = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]{1,40})",
+                   re.IGNORECASE)
 
 
 def guess(raw: bytes) -> str:

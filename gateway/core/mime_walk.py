@@ -276,7 +276,8 @@ class Walker:
         delsp = (part.param("delsp") or "").strip().lower() == "yes"
         out: list[Rendering] = []
         for payload in payloads:
-            decoded = charsets.decode(payload, label)
+            decoded = (charsets.decode_html(payload, label) if html
+                       else charsets.decode(payload, label))
             if decoded.unreadable is not None:
                 self.unreadable.append(decoded.unreadable)
             for decoding in (decoded.text, decoded.other):

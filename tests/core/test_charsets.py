@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.core.charsets import decode, resolve
+from gateway.core.charsets import decode, decode_html, resolve
 from gateway.core.message import read_message
 from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary, read_stamps
@@ -109,3 +109,21 @@ def test_ascii_in_utf32_reads_the_same_both_ways(vocabulary: Vocabulary) -> None
 ])
 def test_decoders_as_the_encoding_standard_has_them(label: str, body: bytes, text: str) -> None:
     assert decode(body, label).text == text
+
+
+@pytest.mark.parametrize("meta", [
+    '<meta charset="shift_jis">',
+    "<meta http-equiv='Content-Type' content='text/html; charset=Shift_JIS'>",
+])
+def test_an_html_part_without_a_charset_takes_its_meta(meta: str,
+                                                       vocabulary: Vocabulary) -> None:
+    body = (f"<html><head>{meta}</head><body><p>".encode() + "CONFⅠDENTⅠAL".encode("cp932")
+            + b"</p><p>Names</p></body></html>")
+    data = b"Subject: Cleared for publication\r\nContent-Type: text/html\r\n\r\n" + body
+    assert read_stamps(read_message(data), vocabulary).stamp is Stamp.CONFIDENTIAL
+
+
+def test_a_charset_label_wins_over_the_meta() -> None:
+    raw = b'<meta charset="shift_jis"><p>caf\xc3\xa9</p>'
+    assert "café" in decode_html(raw, "utf-8").text
+    assert decode_html(raw, None).other is not None  # a client ignoring the meta: a reading
