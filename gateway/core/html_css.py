@@ -155,15 +155,17 @@ def _selector(text: str) -> tuple[Selector, bool] | None:
     return selector, stripped != text or len(compounds) > 1
 
 
-def _rules(nodes: Iterable[Node], order: int) -> Iterator[Rule | Generated]:
+def _rules(nodes: Iterable[Node], order: int,
+           conditional: bool = False) -> Iterator[Rule | Generated]:
     for node in nodes:
         if isinstance(node, AtRule) and node.content is not None and node.lower_at_keyword in (
                 "media", "supports", "document", "layer", "container"):
-            # Mail clients differ in the media they claim: every conditional rule is a
-            # plausible rendering, and hiding in any of them only moves text to a candidate.
+            # Mail clients differ in the media they claim: a conditional rule may hide (the
+            # text then is a candidate), but what it shows may not be shown (print, a
+            # width no screen has, a feature no browser supports, a layer that loses).
             inner = tinycss2.parse_rule_list(node.content, skip_comments=True,
                                              skip_whitespace=True)
-            yield from _rules(inner, order)
+            yield from _rules(inner, order, conditional=True)
         elif isinstance(node, QualifiedRule):
             order += 1
             decls = tuple(_decls(tinycss2.parse_blocks_contents(
@@ -171,7 +173,7 @@ def _rules(nodes: Iterable[Node], order: int) -> Iterator[Rule | Generated]:
             for text in tinycss2.serialize(node.prelude).split(","):
                 parsed = _selector(text)
                 if parsed is not None:
-                    yield Rule(parsed[0], decls, order, parsed[1])
+                    yield Rule(parsed[0], decls, order, parsed[1] or conditional)
             yield from _generated(node, order)
 
 
@@ -186,9 +188,11 @@ class StyleSheet:
     generated: list[Generated] = field(default_factory=list)
     count: int = 0
 
-    def add(self, css: str) -> None:
+    def add(self, css: str, conditional: bool = False) -> None:
+        """The rules of one style sheet; a ``conditional`` one (``<style media="print">``)
+        may only hide."""
         nodes = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
-        for rule in _rules(nodes, self.count):
+        for rule in _rules(nodes, self.count, conditional):
             self.count = max(self.count, rule.order)
             if isinstance(rule, Generated):
                 self.generated.append(rule)

@@ -8,24 +8,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from tinycss2.color3 import RGBA, parse_color
-
 from gateway.core.html_css import PARTIAL_INLINE, is_zero
-
-Colour = tuple[float, float, float, float]
+from gateway.core.html_paint import (
+    BASE_PX,
+    Colour,
+    box_hidden,
+    first_colour,
+    painted_background,
+    px,
+    rgba,
+)
 
 _WHITE: Colour = (1.0, 1.0, 1.0, 1.0)
 _BLACK: Colour = (0.0, 0.0, 0.0, 1.0)
-_BASE_PX = 16.0
 # Text this small, this faint or this close to the background is not read by a person.
-_TINY_PX = 1.0
+_TINY_PX = 2.0
 _FAINT_ALPHA = 0.1
 _MIN_CONTRAST = 1.25
-# Further off the page than any screen is wide.
-_OFF_SCREEN_PX = -500.0
-_LENGTH = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(px|pt|pc|em|rem|ex|ch|%|cm|mm|in|q)?$")
-_UNIT_PX = {"px": 1.0, "pt": 4 / 3, "pc": 16.0, "cm": 96 / 2.54, "mm": 96 / 25.4,
-            "in": 96.0, "q": 96 / 101.6}
 _NUMBERS = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
 _FONT_SIZE_ATTR = {"1": 10.0, "2": 13.0, "3": 16.0, "4": 18.0, "5": 24.0, "6": 32.0, "7": 48.0}
 
@@ -58,7 +57,7 @@ class Style:
     visible: bool = True
     colour: Colour = _BLACK
     background: Colour | None = _WHITE
-    font_px: float = _BASE_PX
+    font_px: float = BASE_PX
     line_height_zero: bool = False
     pre: bool = False
     # Struck through (text-decoration: line-through, <del>, <s>): a reader sees it withdrawn,
@@ -138,9 +137,14 @@ def compute(values: Mapping[str, str], parent: Style, default: Display,
     elif visibility == "visible":
         visible = True
     background = _background(values, attrs, parent.background)
-    colour = _colour(values.get("color") or attrs.get("color"), parent.colour)
-    font_px = _font_size(values.get("font-size"), attrs.get("size") if "color" in attrs
-                         or "face" in attrs or "size" in attrs else None, parent.font_px)
+    # What paints the glyphs: -webkit-text-fill-color over color, SVG's fill, <body text>.
+    colour = _colour(values.get("-webkit-text-fill-color") or values.get("fill")
+                     or attrs.get("fill") or values.get("color") or attrs.get("color")
+                     or attrs.get("text"), parent.colour)
+    size_attr = attrs.get("size") if "color" in attrs or "face" in attrs or "size" in attrs \
+        else None  # <font size>
+    font_px = _font_size(values.get("font-size") or _font_shorthand(values.get("font", "")),
+                         size_attr, parent.font_px)
     line_height = values.get("line-height")
     line_height_zero = parent.line_height_zero if line_height is None else is_zero(line_height)
     white_space = values.get("white-space")
@@ -156,7 +160,7 @@ def compute(values: Mapping[str, str], parent: Style, default: Display,
                  and values.get("unicode-bidi") in ("bidi-override", "isolate-override"))
     marker = "".join(_strings(values.get("list-style-type", "") + " "
                               + values.get("list-style", ""))[:1])
-    return Computed(display, _box_hidden(values, line_height_zero, outlook), style, reversed_,
+    return Computed(display, box_hidden(values, line_height_zero, outlook), style, reversed_,
                     *_layout(values), marker)
 
 
@@ -188,125 +192,75 @@ def _at_least_line(value: str) -> bool:
 def _layout(values: Mapping[str, str]) -> tuple[bool, bool, bool, bool]:
     """``Computed.moved``, ``row_items``, ``reverses`` and ``beside`` of one element."""
     position = values.get("position", "")
-    offset = any(not is_zero(values.get(side, "auto")) and values.get(side, "auto") != "auto"
-                 for side in ("top", "bottom"))
+    offset = any(values.get(side, "auto") != "auto" and not is_zero(values.get(side, "auto"))
+                 for side in ("top", "bottom", "inset", "inset-block-start"))
     display = values.get("display", "")
+    margin = values.get("margin", "").split()
+    pulled = any(value.startswith("-") and not is_zero(value)
+                 for value in (values.get("margin-top", ""), margin[0] if margin else ""))
+    transform = values.get("transform", "")
     moved = (position in ("absolute", "fixed") or (position in ("relative", "sticky") and offset)
-             or not is_zero(values.get("order", "0")) or "caption" in display
+             or pulled or "translate" in transform or "rotate" in transform
+             or "translate" in values or "rotate" in values
+             or any(not is_zero(values.get(key, "0")) for key in _ORDER)
+             or values.get("-webkit-box-ordinal-group", "1") != "1"
+             or "header-group" in display or "footer-group" in display or "caption" in display
+             or values.get("caption-side") == "bottom"
              or any(key in values for key in _GRID_PLACEMENT))
-    flow = values.get("flex-direction", "") + " " + values.get("flex-flow", "")
+    flow = " ".join(values.get(key, "") for key in _FLOW)
     container = "flex" in display or "grid" in display or "-box" in display
-    row_items = container and "column" not in flow
-    reverses = container and "reverse" in flow
+    row_items = container and "column" not in flow and "vertical" not in flow
+    reverses = container and ("reverse" in flow or (row_items
+                                                    and values.get("direction") == "rtl"))
     beside = (values.get("float", "none") in ("left", "right", "inline-start", "inline-end")
               or PARTIAL_INLINE in values)
     return moved, row_items, reverses, beside
+
+
+_ORDER = ("order", "-webkit-order", "-ms-flex-order")
+_FLOW = ("flex-direction", "flex-flow", "flex-wrap", "-webkit-flex-direction",
+         "-webkit-flex-flow", "-webkit-flex-wrap", "-webkit-box-direction",
+         "-webkit-box-orient", "-ms-flex-direction")
 
 
 _STRING = re.compile(r"\"([^\"]*)\"|'([^']*)'")
 _GRID_PLACEMENT = ("grid-area", "grid-row", "grid-row-start", "grid-row-end")
 
 
-def _box_hidden(values: Mapping[str, str], line_height_zero: bool, outlook: bool) -> bool:
-    """Properties that hide the element's box and everything in it, beyond overriding."""
-    if is_zero(values.get("opacity", "1")):
-        return True
-    if outlook and values.get("mso-hide") == "all":
-        return True
-    overflow = values.get("overflow", "") + " " + values.get("overflow-y", "")
-    if "hidden" in overflow or "clip" in overflow:
-        sizes = ("height", "max-height", "width", "max-width")
-        if line_height_zero or any(is_zero(values.get(s, "")) for s in sizes):
-            return True
-    positioned = values.get("position") in ("absolute", "fixed")
-    offsets: tuple[str, ...] = ("margin-left", "margin-top", "text-indent")
-    if positioned:
-        offsets += ("left", "top", "right")
-    for prop in offsets:
-        px = _px(values.get(prop, ""), _BASE_PX)
-        if px is not None and px <= _OFF_SCREEN_PX:
-            return True
-    return _clipped(values) or _scaled_away(values.get("transform", ""))
-
-
-def _clipped(values: Mapping[str, str]) -> bool:
-    clip = values.get("clip", "")
-    if clip.startswith("rect("):
-        numbers = [float(n) for n in _NUMBERS.findall(clip)]
-        if len(numbers) == 4:
-            top, right, bottom, left = numbers
-            return (right - left <= 1 and bottom - top <= 1) or right - left <= 0 or bottom <= top
-    path = values.get("clip-path", "")
-    if path.startswith("inset("):
-        numbers = [float(n) for n in _NUMBERS.findall(path)]
-        return bool(numbers) and ("%" in path and max(numbers) >= 50)
-    if path.startswith(("circle(", "ellipse(")):
-        numbers = [float(n) for n in _NUMBERS.findall(path.split(" at ")[0])]
-        return bool(numbers) and max(numbers) == 0
-    return False
-
-
-def _scaled_away(transform: str) -> bool:
-    for function in ("scale(", "scalex(", "scaley("):
-        at = transform.find(function)
-        if at >= 0:
-            numbers = _NUMBERS.findall(transform[at + len(function):].split(")")[0])
-            if numbers and any(float(n) == 0 for n in numbers):
-                return True
-    return False
-
-
-def _px(value: str, relative_to: float) -> float | None:
-    match = _LENGTH.match(value.replace("!important", "").strip())
-    if match is None:
-        return None
-    number, unit = float(match.group(1)), match.group(2)
-    if unit in (None, "px"):
-        return number
-    if unit in ("em", "ex", "ch"):
-        return number * relative_to
-    if unit == "rem":
-        return number * _BASE_PX
-    if unit == "%":
-        return number * relative_to / 100
-    return number * _UNIT_PX[unit]
+def _font_shorthand(value: str) -> str | None:
+    """The size in a ``font`` shorthand (``font: 0/0 a``, ``bold 12px/1.2 Arial``)."""
+    for word in value.split():
+        size = word.split("/", 1)[0]
+        if px(size, BASE_PX) is not None:
+            return size
+    return None
 
 
 def _font_size(value: str | None, attr: str | None, parent: float) -> float:
     if value is not None:
         if value in ("smaller", "larger"):
             return parent * (0.83 if value == "smaller" else 1.2)
-        px = _px(value, parent)
-        return parent if px is None else px
+        size = px(value, parent)
+        return parent if size is None else size
     if attr is not None:
         return _FONT_SIZE_ATTR.get(attr.strip().lstrip("+-")[:1], parent)
     return parent
 
 
-def _rgba(text: str | None) -> Colour | None:
-    if not text:
-        return None
-    try:
-        colour = parse_color(text.replace("!important", "").strip())
-    except (ValueError, TypeError):
-        return None
-    if isinstance(colour, RGBA):
-        return (colour.red, colour.green, colour.blue, colour.alpha)
-    return None
-
-
 def _colour(value: str | None, parent: Colour) -> Colour:
-    return _rgba(value) or parent
+    return rgba(value) or parent
 
 
 def _background(values: Mapping[str, str], attrs: Mapping[str, str | None],
                 parent: Colour | None) -> Colour | None:
+    painted = painted_background(values)
+    if painted is not None:
+        return painted
     shorthand = values.get("background", "")
-    if "url(" in shorthand or "url(" in values.get("background-image", "") \
-            or attrs.get("background"):
-        return None  # an image behind the text: its colours are unknown
-    colour = _rgba(values.get("background-color")) or _first_colour(shorthand) \
-        or _rgba(attrs.get("bgcolor"))
+    # An image behind the text is not shown (mail clients block remote images): the colour
+    # given for it then, or the one behind it.
+    colour = rgba(values.get("background-color")) or first_colour(shorthand) \
+        or rgba(attrs.get("bgcolor"))
     if colour is None or parent is None:
         return parent if colour is None else colour
     alpha = colour[3]
@@ -315,17 +269,6 @@ def _background(values: Mapping[str, str], attrs: Mapping[str, str | None],
     blended = tuple(c * alpha + p * (1 - alpha) for c, p in zip(colour[:3], parent[:3],
                                                                strict=True))
     return (blended[0], blended[1], blended[2], 1.0)
-
-
-def _first_colour(shorthand: str) -> Colour | None:
-    for word in shorthand.replace(",", " , ").split():
-        if word.startswith(("rgb", "hsl")):
-            start = shorthand.find(word)
-            word = shorthand[start:shorthand.find(")", start) + 1]
-        colour = _rgba(word)
-        if colour is not None:
-            return colour
-    return None
 
 
 def _luminance(colour: Colour) -> float:

@@ -32,7 +32,20 @@ _BLOCK = frozenset({
 _DEFAULT = {"p": Display.PARAGRAPH, "tr": Display.ROW, "td": Display.CELL, "th": Display.CELL}
 _STRUCK = frozenset({"del", "s", "strike"})
 # Drawn at the top of their table wherever the source has them.
-_MOVED = frozenset({"thead", "caption"})
+_MOVED = frozenset({"caption", "rt"})
+# Table sections drawn at the top or the bottom wherever the source has them.
+_GROUPS = {"thead": "table-header-group", "tfoot": "table-footer-group"}
+# Presentational attributes and the elements a browser takes them on.
+_PRESENTATIONAL = {
+    "bgcolor": frozenset({"body", "table", "tr", "td", "th"}),
+    "background": frozenset({"body", "table", "tr", "td", "th"}),
+    "color": frozenset({"font", "basefont"}),
+    "text": frozenset({"body"}),
+}
+# Elements whose text a browser does not draw (a media element's fallback, a closed dialog,
+# an SVG's description).
+_UNDRAWN = frozenset({"noembed", "rp", "audio", "video", "meter", "progress", "canvas", "desc",
+                      "metadata", "dialog"})
 _BLOCKS = (Display.BLOCK, Display.PARAGRAPH)
 _CACHE_SIZE = 4096
 _PRE = frozenset({"pre", "listing", "xmp", "plaintext", "textarea"})
@@ -77,13 +90,14 @@ class _Render:
     def run(self, root: LexborNode) -> None:
         top = _Frame(Style(), True, True, None, 0, False)
         # An explicit stack, not recursion: nesting depth is the sender's to choose.
-        todo: list[tuple[LexborNode, _Frame] | tuple[None, tuple[_Frame, Computed, str]]] = [
-            (root, top)]
+        todo: list[tuple[LexborNode, _Frame]
+                   | tuple[None, tuple[_Frame, Computed, str, str]]] = [(root, top)]
         while todo:
             item = todo.pop()
             if item[0] is None:
-                frame, computed, after = item[1]
-                self._drawn(after, frame)
+                frame, computed, after, closing = item[1]
+                self._sheet_drawn(after, frame)
+                self._drawn(closing, frame)
                 self._close(frame, computed)
                 continue
             node, parent = item
@@ -96,19 +110,19 @@ class _Render:
                 entered = self._open(node, tag, parent)
                 if entered is not None:
                     frame, computed = entered
-                    after = ""
+                    after = closing = ""
                     if self.sheet.generated:
                         before, after = self.sheet.drawn(tag, node.attributes)
-                        self._drawn(before, frame)
+                        self._sheet_drawn(before, frame)
                     if computed.marker:  # a list-style string is the item's marker
-                        self._drawn(computed.marker + " ", frame)
+                        self._sheet_drawn(computed.marker + " ", frame)
                     if tag == "q" and frame.style.quotes is not None:
-                        self._drawn(frame.style.quotes[0], frame)
+                        self._sheet_drawn(frame.style.quotes[0], frame)
                         after += frame.style.quotes[1]
                     if computed.reversed:  # drawn reversed: bidi.py reads it so
                         self._drawn(RLO, frame)
-                        after += PDF
-                    todo.append((None, (frame, computed, after)))
+                        closing = PDF
+                    todo.append((None, (frame, computed, after, closing)))
                     children = list(node.iter(include_text=True))
                     if frame.reverses:
                         self.reverses = True
@@ -141,7 +155,9 @@ class _Render:
               ) -> tuple[_Frame, Computed] | None:
         attrs = node.attributes
         computed = self._computed(tag, tuple(attrs.items()), parent.style, parent.closed_details)
-        flow = parent.flow and computed.display is not Display.NONE
+        # Drawn elsewhere than the source has it: read alone, not where it stands.
+        flow = (parent.flow and computed.display is not Display.NONE
+                and not computed.moved)
         shown = parent.shown and not computed.box_hidden
         hidden = parent.hidden
         if hidden is None and not (flow and shown and computed.style.text_shows()):
@@ -196,6 +212,11 @@ class _Render:
 
     def _compute(self, tag: str, attrs: dict[str, str | None], parent: Style,
                  closed_details: bool) -> Computed:
+        for name, tags in _PRESENTATIONAL.items():  # a browser ignores them elsewhere
+            if name in attrs and tag not in tags:
+                del attrs[name]
+        if tag in _GROUPS and "display" not in attrs:
+            attrs = {**attrs, "style": f"display:{_GROUPS[tag]};{attrs.get('style') or ''}"}
         decls = []
         if self.sheet:
             classes = frozenset((attrs.get("class") or "").lower().split())
@@ -208,8 +229,10 @@ class _Render:
         if tag in _PRE and "white-space" not in values:
             values["white-space"] = "pre"
         default = _DEFAULT.get(tag, Display.BLOCK if tag in _BLOCK else Display.INLINE)
-        if "hidden" in attrs and "display" not in values:
-            default = Display.NONE
+        if "display" not in values and ("hidden" in attrs or (
+                tag in _UNDRAWN and not (tag == "dialog" and "open" in attrs))
+                or (tag == "svg" and "0" in (attrs.get("width"), attrs.get("height")))):
+            default = Display.NONE  # its text is fallback or metadata, never drawn
         if closed_details and tag != "summary":
             default, values["display"] = Display.NONE, "none"
         if tag in _STRUCK and "text-decoration" not in values:
@@ -232,6 +255,12 @@ class _Render:
                     sink.newline(frame.quote)
             if line:
                 self._text(line, frame)
+
+    def _sheet_drawn(self, text: str, frame: _Frame) -> None:
+        """Text a style sheet draws: Outlook's engine draws none of it, and a webmail that
+        drops the style sheet neither; read for stricter stamps, not as shown."""
+        if text:
+            self._drawn(text, _hide(frame, self.hidden))
 
     def _edge(self, frame: _Frame, computed: Computed, *, opening: bool) -> None:
         display = computed.display
@@ -262,7 +291,10 @@ def _render(html: str, *, outlook: bool, reverse: bool = False) -> tuple[list[st
         return [], False
     sheet = StyleSheet()
     for element in tree.css("style"):
-        sheet.add(element.text(deep=True))
+        kind = (element.attributes.get("type") or "text/css").strip().lower()
+        media = (element.attributes.get("media") or "all").strip().lower()
+        if kind in ("text/css", ""):  # another type is not a style sheet to a browser
+            sheet.add(element.text(deep=True), conditional=media not in ("all", "screen"))
     render = _Render(sheet, outlook, renamed, reverse)
     render.run(root)
     return [render.visible.raw(), render.everything.raw(),

@@ -84,10 +84,11 @@ def test_closed_details_show_only_their_summary() -> None:
 
 
 @pytest.mark.parametrize("style", [
-    "font-size:0.9em", "font-size:2px", "opacity:0.8", "color:#777", "color:red",
+    "font-size:0.9em", "font-size:4px", "opacity:0.8", "color:#777", "color:red",
     "display:block", "visibility:visible", "max-height:0", "height:0", "overflow:hidden",
-    "position:absolute;left:10px", "text-indent:2em", "clip-path:inset(10%)",
-    "color:#fff;background:#000", "transform:scale(1.5)",
+    "position:relative", "text-indent:2em", "clip-path:inset(10%)",
+    "color:#fff;background:#000", "transform:scale(1.5)", "opacity:20%",
+    "color:rgb(0 0 0)", "background-image:linear-gradient(#000,#000);color:#fff",
 ])
 def test_visible_styles_do_not_hide(style: str) -> None:
     markup = f"<div style='{style}'>Confidential</div><p>Hello</p>"
@@ -122,3 +123,15 @@ def test_an_attacker_cannot_split_the_stamp_with_hidden_letters() -> None:
 
 def test_a_display_none_block_inside_a_word_breaks_no_line() -> None:
     assert first_lines("Confi<div style='display:none'>x</div>dential")[0] == "Confidential"
+
+
+@pytest.mark.parametrize("style", [
+    "position:absolute;left:10px", "position:relative;top:-3em", "margin-top:-4em",
+    "transform:translateY(-5em)", "order:-1", "display:table-footer-group",
+])
+def test_a_box_drawn_elsewhere_is_read_alone_not_as_the_top(style: str) -> None:
+    """Where a box is drawn is not where the source has it: its text is a candidate top of
+    its own (a stricter stamp there counts), never the shown rendering's top."""
+    markup = f"<div style='{style}'>Confidential</div><p>Hello</p>"
+    assert first_lines(markup)[0] == "Hello"
+    assert "Confidential" in first_lines(markup)
