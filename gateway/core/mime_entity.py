@@ -79,7 +79,10 @@ class Entity:
         the one they read); else none."""
         values = self.params.get_all("Content-Type") or []
         if len(values) < 2 or len({str(v).strip().lower() for v in values}) < 2:
+            written = str(values[0]).lower() if values else ""
             for name in ("boundary", "charset"):
+                if written.count(name) < 2:
+                    continue  # given once: one reading (the common case, found without parsing)
                 given = self.param_values(name)
                 if len(given) > 1:
                     kind = str(values[0]).split(";", 1)[0].strip()

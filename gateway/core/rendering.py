@@ -66,7 +66,8 @@ def wrapped(text: str) -> str | None:
     # A wide run holds eight spaces in a row or another white space: quick searches spare
     # the pattern's walk over the common text.
     if ("        " not in text and "\t" not in text and "\u00a0" not in text
-            and "\u3000" not in text and not any(s in text for s in _SEPARATORS)):
+            and "\u3000" not in text and "\u2028" not in text and "\u2029" not in text
+            and "\x85" not in text and "\x0b" not in text and "\x0c" not in text):
         return None
     broken = _WIDE.sub("\n", text)
     for separator in _SEPARATORS:

@@ -84,6 +84,7 @@ class Vocabulary:
         self.labels = labels if labels is not None else LabelMap()
         # Words that, first in its trailer, take a Cleared line's clearance back.
         self.withdrawn_by = tuple(sorted({normalise_phrase(w) for w in withdrawn_by} - {""}))
+        self._withdrawing_words = frozenset(w.split(" ", 1)[0] for w in self.withdrawn_by)
         self._tlp = self.labels.reads(TLP)
         pairs: dict[str, Stamp] = {}
         for stamp, words in phrases.items():
@@ -126,8 +127,10 @@ class Vocabulary:
         return parsed
 
     def _withdrawn(self, line: str, trailer: str) -> bool:
-        if any(sign in line for sign in _CROSSES):
+        if not _CROSSES.isdisjoint(line):
             return True
+        if not trailer or trailer.split(" ", 1)[0] not in self._withdrawing_words:
+            return False  # the common case: no trailer, or one that starts otherwise
         return any(trailer == words or trailer.startswith(words + " ")
                    for words in self.withdrawn_by)
 
