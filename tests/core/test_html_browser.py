@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from gateway.core.html_text import renderings
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 
 PRE = "<div style='{}'>See what is new this week</div>"
 CASES: dict[str, str] = {
@@ -104,18 +99,6 @@ CASES: dict[str, str] = {
     "svg-text": "<p>Internal</p><svg><text>x</text></svg>",
     "mixed-block-inline": "Internal<div>x</div>",
 }
-
-
-@pytest.fixture(scope="module")
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=CHROMIUM_ARGS)
-        # Mail clients run no scripts: <noscript> content is shown.
-        context = browser.new_context(java_script_enabled=False)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def first_line(text: str) -> str | None:

@@ -8,12 +8,10 @@ generated content and form values out and keeps the stored order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from gateway.core.bidi import PDF, RLO, visual_order
 from gateway.core.message import read_message
@@ -21,7 +19,7 @@ from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary
 from gateway.service.reading import read_now
 from tests.core.mail import html, plain
-from tests.core.test_html_browser import CHROMIUM_ARGS, first_line
+from tests.core.test_html_browser import first_line
 
 S = "Cleared for publication"  # in the Subject of the messages below: what must not win
 
@@ -113,17 +111,6 @@ DRAWN_TEXT = """() => {
   }
   return lines.join('\\n');
 }"""
-
-
-@pytest.fixture(scope="module")
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=CHROMIUM_ARGS)
-        context = browser.new_context(java_script_enabled=False)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 @pytest.mark.parametrize("markup", DRAWN.values(), ids=DRAWN.keys())
