@@ -215,7 +215,7 @@ class _Render:
         for name, tags in _PRESENTATIONAL.items():  # a browser ignores them elsewhere
             if name in attrs and tag not in tags:
                 del attrs[name]
-        if tag in _GROUPS and "display" not in attrs:
+        if tag in _GROUPS:  # the section's own display, before any the author gives it
             attrs = {**attrs, "style": f"display:{_GROUPS[tag]};{attrs.get('style') or ''}"}
         decls = []
         if self.sheet:
@@ -245,8 +245,9 @@ class _Render:
         self._edge(frame, computed, opening=False)
 
     def _drawn(self, text: str, frame: _Frame) -> None:
-        """Text a style sheet draws (``::before``, ``::after``): read like the element's own;
-        a line break in it (``"\\A"``) breaks the line."""
+        """Text drawn that is no text node (a field's value, generated content, a bidi
+        control): read like the element's own; a line break in it (``"\\A"``) breaks the
+        line."""
         if not text:
             return
         for number, line in enumerate(text.replace("\r\n", "\n").split("\n")):
