@@ -21,6 +21,7 @@ _STRAY = re.compile(rb"[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*")
 _ENVELOPE = re.compile(rb"From [^\n]*\n")
 _BLANK = re.compile(rb"\r?\n")
 _NEXT_BLANK = re.compile(rb"\n\r?\n")
+_WHITE_LINE = re.compile(rb"\n[ \t]+\r?\n")
 # Real header blocks have a few hundred fields; past these, reading stops (fails closed).
 MAX_FIELDS = 5000
 MAX_STRAY_LINES = 100
@@ -113,6 +114,10 @@ def read_header_block(data: bytes) -> HeaderBlock:
         if stop == blank:
             after = _BLANK.match(data, blank)
             body_start = blank if after is None else after.end()
+            if ambiguous is None and _WHITE_LINE.search(data, 0, blank) is not None:
+                # Read as a continuation here; a client that takes it for the empty line
+                # shows the fields after it as the body.
+                ambiguous = "a line of only white space inside the header block"
             return HeaderBlock(tuple(lines), blank, body_start, ambiguous)
         if (not lines or lines[-1].kind is LineKind.ENVELOPE) and stop == pos \
                 and data[pos:pos + 1] not in (b" ", b"\t") \

@@ -31,8 +31,9 @@ _BLOCK = frozenset({
 })
 _DEFAULT = {"p": Display.PARAGRAPH, "tr": Display.ROW, "td": Display.CELL, "th": Display.CELL}
 _STRUCK = frozenset({"del", "s", "strike"})
-# Drawn at the top of their table wherever the source has them.
-_MOVED = frozenset({"caption", "rt"})
+# Drawn where their own position says, not in source order: a table's caption, a ruby
+# annotation (above its base), an SVG text (at its x and y): each is also read alone.
+_MOVED = frozenset({"caption", "rt", "text"})
 # Table sections drawn at the top or the bottom wherever the source has them.
 _GROUPS = {"thead": "table-header-group", "tfoot": "table-footer-group"}
 # Presentational attributes and the elements a browser takes them on.

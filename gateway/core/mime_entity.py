@@ -75,8 +75,8 @@ class Entity:
 
     def retyped(self) -> list[Entity]:
         """The part once for each of its Content-Type fields, where it has several that
-        differ, or for each value of a boundary or charset given twice (clients differ in
-        the one they read); else none."""
+        differ, for each value of a boundary or charset given twice, or for each of several
+        transfer encodings (clients differ in the one they read); else none."""
         values = self.params.get_all("Content-Type") or []
         if len(values) < 2 or len({str(v).strip().lower() for v in values}) < 2:
             written = str(values[0]).lower() if values else ""
@@ -88,6 +88,9 @@ class Entity:
                     kind = str(values[0]).split(";", 1)[0].strip()
                     return [self._with_type(f'{kind}; {name}="{value}"{self._rest(name)}')
                             for value in given]
+            encodings = self.params.get_all("Content-Transfer-Encoding") or []
+            if len({str(e).strip().lower() for e in encodings}) > 1:
+                return [self._with("Content-Transfer-Encoding", str(e)) for e in encodings]
             return []
         return [self._with_type(str(value)) for value in values]
 
@@ -101,12 +104,16 @@ class Entity:
         return rest
 
     def _with_type(self, content_type: str) -> Entity:
+        return self._with("Content-Type", content_type)
+
+    def _with(self, field: str, value: str) -> Entity:
+        """The part with ``field`` given once, as ``value``."""
         params = Message()
         params.set_default_type(self.params.get_default_type())
         for name, field_value in self.params.items():
-            if name.lower() != "content-type":
+            if name.lower() != field.lower():
                 params[name] = field_value
-        params["Content-Type"] = content_type
+        params[field] = value
         return Entity(self.block, self.body, params)
 
     @property

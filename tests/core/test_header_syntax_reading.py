@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
+from gateway.core.headers import read_header_block
 from gateway.core.message import header_text, read_message
 from gateway.core.mime_entity import entity, uncommented
 from gateway.core.model import Location, Stamp
@@ -125,3 +128,25 @@ def test_a_charset_given_twice_is_read_with_each(vocabulary: Vocabulary) -> None
             b"\r\n\r\n" + "Confidential\r\n\r\nNames\r\n".encode("utf-16-le"))
     assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
     assert entity(data).param("charset") == "utf-16le"  # the RFC 2231 one, as Thunderbird
+
+
+@pytest.mark.parametrize("line", [" ", "\t", "  \t "])
+def test_a_line_of_white_space_in_the_header_block_is_ambiguous(line: str) -> None:
+    """Read as a continuation here; a client that takes it for the empty line shows the
+    fields after it as the body: the edge refuses such a message (550 5.6.0)."""
+    data = (f"Subject: Cleared for publication\r\n{line}\r\nClassification: Confidential\r\n"
+            "\r\nHello\r\n").encode()
+    assert read_header_block(data).ambiguous == (
+        "a line of only white space inside the header block")
+
+
+def test_a_folded_field_is_not_ambiguous() -> None:
+    data = b"Subject: Case\r\n update\r\nTo: a@example.org\r\n\r\nHello\r\n"
+    assert read_header_block(data).ambiguous is None
+
+
+def test_two_transfer_encodings_are_read_both_ways(vocabulary: Vocabulary) -> None:
+    body = base64.b64encode(b"Confidential\r\n\r\nNames\r\n").decode()
+    data = raw("Subject: Cleared for publication\nContent-Type: text/plain\n"
+               "Content-Transfer-Encoding: 7bit\nContent-Transfer-Encoding: base64", body + "\n")
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
