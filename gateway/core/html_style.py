@@ -65,6 +65,8 @@ class Style:
     struck: bool = False
     # The marks a <q> draws before and after its text (``quotes``, inherited).
     quotes: tuple[str, str] | None = None
+    # Right to left (``direction``, ``dir``; inherited): a table row's cells from the right.
+    rtl: bool = False
 
     def text_shows(self) -> bool:
         """Whether text with this style is readable on its background."""
@@ -154,8 +156,10 @@ def compute(values: Mapping[str, str], parent: Style, default: Display,
                                                  + values.get("text-decoration-line", ""))
     marks = _strings(values.get("quotes", ""))
     quotes = (marks[0], marks[1] if len(marks) > 1 else "") if marks else parent.quotes
-    style = Style(visible, colour, background, font_px, line_height_zero, pre, struck, quotes)
     direction = values.get("direction") or (attrs.get("dir") or "").strip().lower()
+    rtl = direction == "rtl" if direction in ("rtl", "ltr") else parent.rtl
+    style = Style(visible, colour, background, font_px, line_height_zero, pre, struck, quotes,
+                  rtl)
     reversed_ = (direction == "rtl"
                  and values.get("unicode-bidi") in ("bidi-override", "isolate-override"))
     marker = "".join(_strings(values.get("list-style-type", "") + " "
@@ -210,8 +214,8 @@ def _layout(values: Mapping[str, str]) -> tuple[bool, bool, bool, bool]:
     flow = " ".join(values.get(key, "") for key in _FLOW)
     container = "flex" in display or "grid" in display or "-box" in display
     row_items = container and "column" not in flow and "vertical" not in flow
-    reverses = container and ("reverse" in flow or (row_items
-                                                    and values.get("direction") == "rtl"))
+    reverses = container and "reverse" in flow
+
     beside = (values.get("float", "none") in ("left", "right", "inline-start", "inline-end")
               or PARTIAL_INLINE in values)
     return moved, row_items, reverses, beside

@@ -9,47 +9,24 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from gateway.core.bidi import PDF, RLO
 from gateway.core.html_css import StyleSheet, cascade, declarations
 from gateway.core.html_depth import PREFIX, bounded_depth
+from gateway.core.html_elements import (
+    BLOCK,
+    DEFAULT,
+    GROUPS,
+    MOVED,
+    NEVER,
+    NO_TEXT_INPUTS,
+    PRE,
+    PRESENTATIONAL,
+    STRUCK,
+    UNDRAWN,
+)
 from gateway.core.html_lines import ALT_CLOSE, ALT_OPEN, CELL, MARKERS, Lines, finish
 from gateway.core.html_outlook import conditional_bodies, outlook_view
 from gateway.core.html_style import Computed, Display, Style, compute
 
-# Never rendered, whatever the CSS says (scripting is off in mail clients, so <noscript>
-# content is shown and is not listed here).
-_NEVER = frozenset({
-    "head", "title", "style", "script", "template", "meta", "link", "base", "noframes",
-    "iframe", "param", "source", "track", "datalist", "area", "frameset", "object-params",
-})
-# Form fields that show no text of their own (an <input> of another type shows its value, or
-# its placeholder while empty; a list box shows its options and their groups' labels).
-_NO_TEXT_INPUTS = frozenset({"hidden", "checkbox", "radio", "file", "image", "range", "color"})
-_BLOCK = frozenset({
-    "address", "article", "aside", "blockquote", "center", "dd", "details", "dialog", "dir",
-    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
-    "h4", "h5", "h6", "header", "hgroup", "hr", "legend", "li", "listing", "main", "menu",
-    "nav", "ol", "pre", "search", "section", "summary", "table", "caption", "ul", "xmp",
-    "plaintext", "body", "html", "optgroup", "option", "tbody", "thead", "tfoot",
-})
-_DEFAULT = {"p": Display.PARAGRAPH, "tr": Display.ROW, "td": Display.CELL, "th": Display.CELL}
-_STRUCK = frozenset({"del", "s", "strike"})
-# Drawn where their own position says, not in source order: a table's caption, a ruby
-# annotation (above its base), an SVG text (at its x and y): each is also read alone.
-_MOVED = frozenset({"caption", "rt", "text"})
-# Table sections drawn at the top or the bottom wherever the source has them.
-_GROUPS = {"thead": "table-header-group", "tfoot": "table-footer-group"}
-# Presentational attributes and the elements a browser takes them on.
-_PRESENTATIONAL = {
-    "bgcolor": frozenset({"body", "table", "tr", "td", "th"}),
-    "background": frozenset({"body", "table", "tr", "td", "th"}),
-    "color": frozenset({"font", "basefont"}),
-    "text": frozenset({"body"}),
-}
-# Elements whose text a browser does not draw (a media element's fallback, a closed dialog,
-# an SVG's description).
-_UNDRAWN = frozenset({"noembed", "rp", "audio", "video", "meter", "progress", "canvas", "desc",
-                      "metadata", "dialog"})
 _BLOCKS = (Display.BLOCK, Display.PARAGRAPH)
 _CACHE_SIZE = 4096
-_PRE = frozenset({"pre", "listing", "xmp", "plaintext", "textarea"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +45,7 @@ class _Frame:
     # Its children are laid out side by side (read as the cells of a row), or in reverse.
     row_items: bool = False
     reverses: bool = False
+    mirrors: bool = False
 
 
 class _Render:
@@ -82,6 +60,8 @@ class _Render:
         # the document has one.
         self.reverse = reverse
         self.reverses = False
+        # Whether it has a right-to-left row: drawn mirrored, read in order by its readers.
+        self.mirrors = False
         self.visible = Lines()
         self.everything = Lines()
         self.hidden: list[Lines] = []
@@ -107,7 +87,7 @@ class _Render:
                 tag = tag[len(PREFIX):]
             if tag == "-text":
                 self._text(node.text_content or "", parent)
-            elif not tag.startswith("-") and tag not in _NEVER:
+            elif not tag.startswith("-") and tag not in NEVER:
                 entered = self._open(node, tag, parent)
                 if entered is not None:
                     frame, computed = entered
@@ -125,8 +105,9 @@ class _Render:
                         closing = PDF
                     todo.append((None, (frame, computed, after, closing)))
                     children = list(node.iter(include_text=True))
-                    if frame.reverses:
-                        self.reverses = True
+                    if frame.reverses or frame.mirrors:
+                        self.reverses = self.reverses or frame.reverses
+                        self.mirrors = self.mirrors or frame.mirrors
                         if self.reverse:
                             children.reverse()
                     todo.extend((child, frame) for child in reversed(children))
@@ -165,23 +146,25 @@ class _Render:
             hidden = Lines()
             self.hidden.append(hidden)
         moved = parent.moved
-        if computed.moved or parent.reverses or tag in _MOVED:
+        if computed.moved or parent.reverses or tag in MOVED:
             sink = Lines()
             self.hidden.append(sink)
             moved = (*moved, sink)
         if (parent.row_items or computed.beside) and computed.display in _BLOCKS:
             computed = replace(computed, display=Display.CELL)  # beside its siblings
+        # A row of a right-to-left table or flex box draws its first cell on the right.
+        mirrors = computed.style.rtl and (computed.display is Display.ROW or computed.row_items)
         frame = _Frame(computed.style, flow, shown, hidden,
                        parent.quote + (tag == "blockquote"),
                        tag == "details" and "open" not in attrs, moved,
-                       computed.row_items, computed.reverses)
+                       computed.row_items, computed.reverses, mirrors)
         if tag == "br":
             for sink in self._sinks(frame):
                 sink.newline(frame.quote)
             return None
         if tag == "input":
             kind = (attrs.get("type") or "text").strip().lower()
-            if kind not in _NO_TEXT_INPUTS:
+            if kind not in NO_TEXT_INPUTS:
                 self._drawn(attrs.get("value") or attrs.get("placeholder") or "", frame)
             return None
         if tag == "img":
@@ -213,30 +196,36 @@ class _Render:
 
     def _compute(self, tag: str, attrs: dict[str, str | None], parent: Style,
                  closed_details: bool) -> Computed:
-        for name, tags in _PRESENTATIONAL.items():  # a browser ignores them elsewhere
+        for name, tags in PRESENTATIONAL.items():  # a browser ignores them elsewhere
             if name in attrs and tag not in tags:
                 del attrs[name]
-        if tag in _GROUPS:  # the section's own display, before any the author gives it
-            attrs = {**attrs, "style": f"display:{_GROUPS[tag]};{attrs.get('style') or ''}"}
+        if tag in GROUPS:  # the section's own display, before any the author gives it
+            attrs = {**attrs, "style": f"display:{GROUPS[tag]};{attrs.get('style') or ''}"}
         decls = []
         if self.sheet:
             classes = frozenset((attrs.get("class") or "").lower().split())
             element_id = (attrs.get("id") or "").lower() or None
             decls = self.sheet.matching(tag, classes, element_id)
         style_attr = attrs.get("style")
-        if style_attr:
-            decls += declarations(style_attr)
-        values = dict(cascade(decls))
-        if tag in _PRE and "white-space" not in values:
+        inline = declarations(style_attr) if style_attr else []
+        values = dict(cascade(decls + inline))
+        if decls and inline:
+            # A webmail that drops the style sheet keeps what the element's own style hides:
+            # a sheet's rule (even !important) does not show it to every reader.
+            own = cascade(inline)
+            for prop in ("display", "visibility"):
+                if own.get(prop) in ("none", "hidden", "collapse"):
+                    values[prop] = own[prop]
+        if tag in PRE and "white-space" not in values:
             values["white-space"] = "pre"
-        default = _DEFAULT.get(tag, Display.BLOCK if tag in _BLOCK else Display.INLINE)
+        default = DEFAULT.get(tag, Display.BLOCK if tag in BLOCK else Display.INLINE)
         if "display" not in values and ("hidden" in attrs or (
-                tag in _UNDRAWN and not (tag == "dialog" and "open" in attrs))
+                tag in UNDRAWN and not (tag == "dialog" and "open" in attrs))
                 or (tag == "svg" and "0" in (attrs.get("width"), attrs.get("height")))):
             default = Display.NONE  # its text is fallback or metadata, never drawn
         if closed_details and tag != "summary":
             default, values["display"] = Display.NONE, "none"
-        if tag in _STRUCK and "text-decoration" not in values:
+        if tag in STRUCK and "text-decoration" not in values:
             values["text-decoration"] = "line-through"
         if tag == "bdo" and "unicode-bidi" not in values:
             values["unicode-bidi"] = "bidi-override"
@@ -283,14 +272,16 @@ def _hide(frame: _Frame, hidden: list[Lines]) -> _Frame:
     return replace(frame, shown=False, hidden=sink)
 
 
-def _render(html: str, *, outlook: bool, reverse: bool = False) -> tuple[list[str], bool]:
+def _render(html: str, *, outlook: bool,
+            reverse: bool = False) -> tuple[list[str], bool, bool]:
     """Raw renderings of one view of the document: visible, everything, each hidden block;
-    and whether it has a reversed flex box (``reverse``: laid out as drawn)."""
+    whether it has a reversed flex box, and a right-to-left row (``reverse``: laid out as
+    drawn from the left)."""
     bounded, renamed = bounded_depth(html)
     tree = LexborHTMLParser(bounded)
     root = tree.root
     if root is None:
-        return [], False
+        return [], False, False
     sheet = StyleSheet()
     for element in tree.css("style"):
         kind = (element.attributes.get("type") or "text/css").strip().lower()
@@ -300,7 +291,7 @@ def _render(html: str, *, outlook: bool, reverse: bool = False) -> tuple[list[st
     render = _Render(sheet, outlook, renamed, reverse)
     render.run(root)
     return [render.visible.raw(), render.everything.raw(),
-            *(sink.raw() for sink in render.hidden if sink)], render.reverses
+            *(sink.raw() for sink in render.hidden if sink)], render.reverses, render.mirrors
 
 
 def candidates(html: str) -> tuple[tuple[str, bool], ...]:
@@ -310,10 +301,11 @@ def candidates(html: str) -> tuple[tuple[str, bool], ...]:
     with each table cell apart, as a reader reads columns, and with images shown; it is a
     candidate even when empty. Its other variants (cells joined as ``innerText`` joins them,
     images' alt text) and the texts that show hidden text are read for stricter stamps."""
-    main, reverses = _render(html, outlook=False)
+    main, reverses, mirrors = _render(html, outlook=False)
     views = [(main, True)]
-    if reverses:  # a reversed flex box: its children as drawn, last first
-        views.append((_render(html, outlook=False, reverse=True)[0], True))
+    if reverses or mirrors:  # its children as drawn from the left, last first; a reader
+        # of a right-to-left row reads it in order, so that view alone clears nothing
+        views.append((_render(html, outlook=False, reverse=True)[0], reverses))
     outlook = outlook_view(html)
     if outlook is not None:
         views.append((_render(outlook, outlook=True)[0], True))

@@ -94,6 +94,8 @@ UNDRAWN = {
                              f'.c{{display:block}}</style><div class="c">{CLEARED}</div>',
     "not a style sheet": f'<style type="text/x-none">.c{{display:block}}</style>'
                          f'<div class="c" style="display:none">{CLEARED}</div>',
+    "shown only by the sheet": "<style>.c{display:block!important}</style>"
+                               f'<div class="c" style="display:none">{CLEARED}</div>',
 }
 
 
@@ -116,9 +118,20 @@ ROUTINE = {
                   f"</tr></table><p>{CLEARED}</p>{TEXT}",
     "modern colour": f'<p style="color:rgb(20 20 20)">{CLEARED}</p>{TEXT}',
     "relative box": f'<div style="position:relative">{CLEARED}</div>{TEXT}',
+    "right-to-left table": f'<table dir="rtl"><tr><td>{CLEARED}</td><td>Case 12</td></tr>'
+                           f"</table>{TEXT}",
 }
 
 
 @pytest.mark.parametrize("body", ROUTINE.values(), ids=ROUTINE.keys())
 def test_routine_html_stays_cleared(vocabulary: Vocabulary, body: str) -> None:
     assert read_now(html(body), vocabulary).reading.stamp is Stamp.CLEARED
+
+
+@pytest.mark.parametrize("markup", [
+    f'<table dir="rtl"><tr><td>{TEXT}</td><td>Confidential</td></tr></table>',
+    f'<div style="display:flex;direction:rtl"><div>{TEXT}</div><div>Confidential</div></div>',
+])
+def test_a_stamp_drawn_first_from_the_left_counts(vocabulary: Vocabulary, markup: str) -> None:
+    assert read_now(html(markup, subject=CLEARED), vocabulary).reading.stamp is (
+        Stamp.CONFIDENTIAL)
