@@ -214,3 +214,37 @@ def split_header(data: bytes) -> tuple[bytes, bytes]:
     """The header block (with its last line break) and the body (from the empty line on)."""
     block = read_header_block(data)
     return data[:block.end], data[block.end:]
+
+
+def uncommented(value: str) -> str:
+    """A structured field's value without its comments (RFC 5322 section 3.2.2: nested
+    parentheses, backslash escapes), quoted strings kept: ``text/html (plain)`` is HTML."""
+    if "(" not in value:
+        return value
+    out: list[str] = []
+    depth = 0
+    quoted = escaped = False
+    for char in value:
+        if escaped:
+            escaped = False
+            if depth == 0:
+                out.append(char)
+            continue
+        if char == "\\" and (quoted or depth):
+            escaped = True
+            if depth == 0:
+                out.append(char)
+            continue
+        if quoted:
+            quoted = char != '"'
+            out.append(char)
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                out.append(" ")
+        elif depth == 0:
+            quoted = char == '"'
+            out.append(char)
+    return "".join(out)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
-from gateway.core.headers import HeaderBlock, read_header_block
+from gateway.core.headers import HeaderBlock, read_header_block, uncommented
 
 _MIME_FIELDS = frozenset({"content-type", "content-disposition", "content-transfer-encoding",
                           "content-id"})
@@ -147,40 +147,6 @@ def entity(data: bytes, default_type: str = "text/plain") -> Entity:
                 value = "".join(uncommented(kind).split()).strip('"') + sep + rest
             params[line.name] = value
     return Entity(block, data[block.body_start:], params)
-
-
-def uncommented(value: str) -> str:
-    """A structured field's value without its comments (RFC 5322 section 3.2.2: nested
-    parentheses, backslash escapes), quoted strings kept: ``text/html (plain)`` is HTML."""
-    if "(" not in value:
-        return value
-    out: list[str] = []
-    depth = 0
-    quoted = escaped = False
-    for char in value:
-        if escaped:
-            escaped = False
-            if depth == 0:
-                out.append(char)
-            continue
-        if char == "\\" and (quoted or depth):
-            escaped = True
-            if depth == 0:
-                out.append(char)
-            continue
-        if quoted:
-            quoted = char != '"'
-            out.append(char)
-        elif char == "(":
-            depth += 1
-        elif char == ")" and depth:
-            depth -= 1
-            if depth == 0:
-                out.append(" ")
-        elif depth == 0:
-            quoted = char == '"'
-            out.append(char)
-    return "".join(out)
 
 
 def split_parts(body: bytes, boundary: str, limit: int) -> list[bytes] | None:

@@ -7,7 +7,8 @@ import enum
 import re
 from dataclasses import dataclass
 
-_COMMENT = re.compile(r"\([^()]*\)")
+from gateway.core.headers import uncommented
+
 _TOKEN = re.compile(r"[A-Za-z0-9_.+-]+")
 # Deleted with bytes.translate: one pass in C, where a regex substitution per line break
 # made decoding the largest part of reading a message with a base64 attachment.
@@ -51,10 +52,7 @@ def encoding_of(value: str | None) -> Encoding:
     """``base64 (comment)``, ``Base64 `` and friends: comments dropped, case ignored."""
     if not value:
         return Encoding.IDENTITY
-    text = value
-    for _ in range(4):  # nested comments are a few levels deep at most
-        text = _COMMENT.sub(" ", text)
-    token = _TOKEN.search(text.replace("(", " ").replace(")", " "))
+    token = _TOKEN.search(uncommented(value).replace(")", " "))
     if token is None:
         return Encoding.IDENTITY
     return _NAMES.get(token.group(0).lower(), Encoding.IDENTITY)
