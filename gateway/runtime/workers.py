@@ -60,7 +60,12 @@ def bind(host: str, port: int) -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets it knows are TCP.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"the SMTP address {host}:{port} (--listen) cannot be "
+                                 f"used: {exc.strerror}") from exc
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock
@@ -118,15 +123,27 @@ class Supervisor:
                 child.send_signal(sig)
 
     async def run(self) -> None:
+        """Worker 0 first; the others once it is up, so that a start-up failure (the web
+        port in use, say) stops the gateway before any worker took a message."""
         gateway = self.gateway(self.settings, self.policy, sock=self.sock, worker=0,
                                connections=self.connections)
-        for index in range(1, self.settings.workers):
-            self._spawn(index)
+        serving = asyncio.create_task(gateway.serve(on_signal=self._signal))
+        ready = asyncio.create_task(gateway.ready.wait())
+        await asyncio.wait((serving, ready), return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if gateway.ready.is_set() and not self.stopping:
+            for index in range(1, self.settings.workers):
+                self._spawn(index)
         watcher = asyncio.create_task(self._watch())
         try:
-            await gateway.serve(on_signal=self._signal)
+            await serving
         finally:
+            # Worker 0 stopped (a signal, forwarded already, or an error): the others drain
+            # their sessions and stop too, instead of serving on until they are killed.
+            stopped_by_signal = self.stopping
             self.stopping = True
+            if not stopped_by_signal:
+                self._forward(signal.SIGTERM)
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher

@@ -25,9 +25,10 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise OSError(exc.errno, f"the web address {host}:{port} (web_listen) cannot be "
+                                 f"used: {exc.strerror}") from exc
     return sock
 
 

@@ -277,7 +277,10 @@ class Bench:
         tree = self._tree(target)
         cpu_before = tree.cpu_seconds() if tree else 0.0
         machine_before = cpu_times()
-        seconds = smtp_source(self.ports[target], self.source_file(size_kb), sessions, count)
+        try:
+            seconds = smtp_source(self.ports[target], self.source_file(size_kb), sessions, count)
+        except BenchError as exc:
+            raise BenchError(f"{target}, {size_kb} KB x{sessions}, round {round_no}: {exc}") from exc
         machine_after = cpu_times()
         busy = ((machine_after[0] - machine_before[0])
                 / max(1, machine_after[1] - machine_before[1]))
@@ -601,9 +604,9 @@ PROFILE_BATCH = {5: 1000, 100: 200}
 
 
 def profile(bench: Bench, seconds: float, out: Path | None,
-            sizes: tuple[int, ...] = (5, 100)) -> dict[str, Any]:
-    """py-spy over every gateway process (reader processes included) while 10 sessions
-    send messages of each of ``sizes`` KB in turn (5 KB then 100 KB by default)."""
+            sizes: tuple[int, ...] = (5, 100), sessions: int = 10) -> dict[str, Any]:
+    """py-spy over every gateway process (reader processes included) while ``sessions``
+    sessions send messages of each of ``sizes`` KB in turn (5 KB then 100 KB by default)."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         raise BenchError("py-spy is not installed: .venv/bin/pip install py-spy")
@@ -618,14 +621,15 @@ def profile(bench: Bench, seconds: float, out: Path | None,
     while time.monotonic() < deadline:
         for size in sizes:
             count = PROFILE_BATCH.get(size, 20)
-            bench.one_run("stampgate", size, 10, count, 0)
+            bench.one_run("stampgate", size, sessions, count, 0)
             sent += count
     out_text, _ = spy.communicate(timeout=seconds + 60)
     if spy.returncode != 0 or not raw.exists():
         raise BenchError(f"py-spy failed: {out_text.decode(errors='replace')[-500:]}")
     if out is not None:
         shutil.copy(raw, out)
-    return {"messages": sent, "sizes": list(sizes), **summarise_profile(raw.read_text())}
+    return {"messages": sent, "sizes": list(sizes), "sessions": sessions,
+            **summarise_profile(raw.read_text())}
 
 
 IDLE_LEAVES = ("EpollSelector.select (", "_worker (futures/thread.py)",
@@ -922,6 +926,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="only profile the gateway under load with py-spy for SECONDS")
     parser.add_argument("--profile-sizes", default="5,100", metavar="SIZES",
                         help="KB of the messages sent while profiling (default 5,100)")
+    parser.add_argument("--profile-sessions", type=int, default=10, metavar="N",
+                        help="concurrent sessions while profiling (default 10)")
     parser.add_argument("--profile-raw", type=Path, metavar="FILE",
                         help="keep py-spy's collapsed stacks here")
     parser.add_argument("--wait-idle", type=float, metavar="SECONDS", default=0,
@@ -1011,7 +1017,8 @@ def main(argv: Sequence[str]) -> int:
             elif args.profile:
                 payload["profile"] = profile(
                     bench, args.profile, args.profile_raw,
-                    tuple(int(size) for size in args.profile_sizes.split(",")))
+                    tuple(int(size) for size in args.profile_sizes.split(",")),
+                    args.profile_sessions)
                 print(profile_report(payload["profile"]))
             else:
                 bench.warm_up()
@@ -1095,7 +1102,7 @@ def soak_report(s: dict[str, Any]) -> str:
 def profile_report(p: dict[str, Any]) -> str:
     lines = [f"Profile: {p['samples']} busy samples over all gateway processes "
              f"({p['idle_samples']} idle ones left out), {p['messages']} messages "
-             f"(10 sessions; {' and '.join(f'{size} KB' for size in p['sizes'])}).", "",
+             f"({p['sessions']} sessions; {' and '.join(f'{size} KB' for size in p['sizes'])}).", "",
              "| self % | function |", "|---|---|"]
     lines += [f"| {pct} | {name} |" for name, pct in p["self"]]
     lines += ["", "| inclusive % | function |", "|---|---|"]
