@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gateway.core.adjustments import listed_adjustments
 from gateway.core.label_reading import subject_labels
 from gateway.core.markers import (
     HEADER_LOOKAHEAD,
@@ -22,12 +23,16 @@ from gateway.core.markers import (
 )
 from gateway.core.message import MAX_DEPTH
 from gateway.core.model import Location, Stamp
+from gateway.core.near_top import MAX_CAPPED_LINES, past_cap, stricter_piece
 from gateway.core.text import normalise_text, normalised_lines
-from gateway.core.vocabulary import StampLine, Vocabulary, listed_adjustments
+from gateway.core.vocabulary import StampLine, Vocabulary
 
 # "Case 12 - Confidential": a stamp after a separator in the Subject.
 _SUBJECT_SEPARATOR = re.compile(r"\s+[-–—|/]+\s+|:\s+")
 MAX_SUBJECT_SEGMENTS = 10
+# Any run of characters that are neither letters, digits nor spaces, with the spaces around.
+_ANY_SEPARATOR = re.compile(r"\s*[^\w\s]+\s*|\s*_+\s*")
+_IN_WORD = re.compile(r"(?<=[^\W_])[-'’.](?=[^\W_])")
 _REPLY_PREFIX = re.compile(r"^(?:(?:re|fw|fwd|aw|wg|tr|rv|sv|vs|antw|rif|odp|res|enc|ref)"
                            r"\s*(?:\[\d+\])?\s*[:：]\s*)+")
 _SUBJECT_TAG = re.compile(r"[\[(【]\s*([^\[\]()【】]{1,80}?)\s*[\])】]")
@@ -102,6 +107,7 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
     # "[EXT] Internal: x", "[staff-list] Re: Confidential - x": the phrase after other tags.
     untagged = _REPLY_PREFIX.sub("", _SUBJECT_TAG.sub(" ", text).strip())
     segments = _SUBJECT_SEPARATOR.split(untagged, maxsplit=MAX_SUBJECT_SEGMENTS)
+    read = {"", text, *segments}  # read below, each with every reading
     for segment in segments:
         parsed = vocabulary.parse_line(segment)
         if parsed is not None:
@@ -109,6 +115,14 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
     whole = vocabulary.parse_line(text)
     if whole is not None:
         found.append(_finding(whole, location, depth))
+    # "Case 12, Confidential", "🔒 Confidential", "«Internal»": any punctuation or symbol
+    # sets a stricter stamp apart (not a Cleared: that takes a separator above).
+    joined = _IN_WORD.sub("", text)  # "Internal-audit" stays one word
+    pieces = _ANY_SEPARATOR.split(joined, maxsplit=MAX_SUBJECT_SEGMENTS)
+    for segment in pieces if len(pieces) > 1 else ():
+        parsed = vocabulary.parse_line(segment) if segment not in read else None
+        if parsed is not None and parsed.stamp is not Stamp.CLEARED:
+            found.append(_finding(parsed, location, depth))
     # "Weekly report (TLP:AMBER)", "[SEC=PROTECTED] Briefing": partners' labels anywhere.
     found.extend(StampFinding(stamp, location, depth, source=f"label {label.shown}")
                  for label, stamp in subject_labels(text, vocabulary.labels))
@@ -211,10 +225,13 @@ class _Scan:
                     opened.append(level)
                     top.opens = False
                 parsed = self.vocabulary.parse_line(content)
+                if parsed is None:  # "Private / Confidential", "Status: Internal"
+                    parsed = stricter_piece(self.vocabulary, content)
                 if parsed is not None:
                     self._add(parsed, top, lines, index, level)
                     top.read += 1
                     if top.read >= MAX_STAMP_LINES:
+                        self._past_cap(top, lines, index, level)
                         top = None
                     continue
                 top = None
@@ -236,6 +253,12 @@ class _Scan:
                     index += consumed - 1
                     top = _Top(depth + 1, Location.QUOTED, opens=True)
         return None
+
+    def _past_cap(self, top: _Top, lines: Sequence[str], index: int, level: int) -> None:
+        """Stricter stamps on the stamp lines that go on past ``top``'s cap."""
+        following = _following(lines, index, level, MAX_CAPPED_LINES)
+        past_cap(self.vocabulary, following,
+                 lambda parsed: self._add(parsed, top, following, len(following), level))
 
     def _header(self, headers: _Headers, content: str) -> bool:
         """Whether ``content`` still belongs to the header block (read its Subject)."""

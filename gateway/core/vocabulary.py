@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gateway.core import tlp
 from gateway.core.label_policy import LabelMap
 from gateway.core.labels import TLP
 from gateway.core.model import Stamp
+from gateway.core.near_top import has_strokes, stricter, stroke_skeleton
 from gateway.core.spelling import leading_words, letter_spaced, near, phrase_words
 from gateway.core.text import normalise_phrase, normalise_text, without_accents
 
@@ -31,8 +32,6 @@ _COUNT_CLAUSE = re.compile(
     r"^(?:(?:in|en|de|of|por|في)\s+)?(\d{1,3}|_+|\?+|[^\W\d_]+)\s+[^\W\d_]+\s*")
 # "Internal and Confidential": two stamps on one line, the stricter wins.
 _CONJUNCTION = re.compile(r"^(?:and|&|\+|et|y|und|e|or|ou|o|oder)\s*(?=\S)")
-_BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,2}[.)])\s+(.*\S)\s*$")
-_ITEM_SEPARATOR = re.compile(r"\s*(?:[,;]|\band\b|\bet\b|\by\b)\s*")
 # A trailer is read as another stamp only while it is short ("Internal / Confidential").
 MAX_TRAILER_STAMP = 80
 _MAX_NESTED_PARSE = 3
@@ -43,9 +42,13 @@ _DIGIT_LETTERS = str.maketrans("013457", "oieast")
 _WORD = re.compile(r"\w+")
 
 
+_DIGIT = re.compile(r"\d")
+_FIRST_WORD = re.compile(r"[^\W_]+")
+
+
 def _without_digit_letters(text: str) -> str:
     """``text`` with the digits of words that mix digits and letters read as letters."""
-    if not any(c.isdigit() for c in text):
+    if _DIGIT.search(text) is None:
         return text
     return _WORD.sub(lambda m: _letters(m.group(0)), text)
 
@@ -79,7 +82,8 @@ class Vocabulary:
     """Stamp phrases, folded for matching, longest first so the longer phrase wins."""
 
     def __init__(self, phrases: Mapping[Stamp, Iterable[str]],
-                 labels: LabelMap | None = None, withdrawn_by: Iterable[str] = ()) -> None:
+                 labels: LabelMap | None = None, withdrawn_by: Iterable[str] = (),
+                 *, strokes: bool = True) -> None:
         # Partners' sensitivity labels, as labels.toml maps them to stamps.
         self.labels = labels if labels is not None else LabelMap()
         # Words that, first in its trailer, take a Cleared line's clearance back.
@@ -114,6 +118,11 @@ class Vocabulary:
         # Look-ups by length: a typo changes the length of a word by one at most.
         self._openings = _by_length(self._words)
         self._compacts = _by_length(self._compact)
+        # The same phrases with every vertical stroke as one letter (core/near_top.py).
+        self._strokes = Vocabulary(
+            {stamp: [stroke_skeleton(normalise_phrase(p)) for p, s in written.items()
+                     if s is stamp] for stamp in Stamp},
+            strokes=False) if strokes else None
 
     def parse_line(self, line: str) -> StampLine | None:
         """A folded line that is a stamp (optionally decorated, prefixed or trailed).
@@ -123,8 +132,24 @@ class Vocabulary:
         parsed = self._parse(line, 0)
         if parsed is not None and parsed.stamp is Stamp.CLEARED and self._withdrawn(
                 line, parsed.trailer):
-            return None
+            parsed = None
+        if (self._strokes is not None and has_strokes(line) and (
+                parsed is None or (parsed.stamp is Stamp.CLEARED and parsed.trailer))):
+            # "lnternal", "Cleared for publication / lnternal": for a stricter stamp only
+            skeleton = stroke_skeleton(_without_digit_letters(line))
+            if self._strokes._may_open(skeleton):
+                parsed = stricter(parsed, self._strokes._parse(skeleton, 0))
         return parsed
+
+    def _may_open(self, text: str) -> bool:
+        """Whether the first word of ``text`` may open a phrase (one typo allowed; a letter
+        or two may be letter-spacing): a sentence is not parsed word by word again."""
+        first = _FIRST_WORD.match(_undecorated(_PREFIX.sub("", _undecorated(text))))
+        if first is None:
+            return False
+        word = first.group(0)
+        return len(word) <= 2 or any(near(word, opening)
+                                     for opening in _sized(self._openings, len(word)))
 
     def _withdrawn(self, line: str, trailer: str) -> bool:
         if not _CROSSES.isdisjoint(line):
@@ -271,8 +296,9 @@ def _undecorated(text: str) -> str:
     return text[start:]
 
 
-# Marks that cross a line out, whatever the language.
-_CROSSES = frozenset("✗✘❌🚫⛔☒✖❎")
+# Marks that cross a line out, whatever the language, and unticked boxes: ballot and
+# multiplication X's, cross marks, saltires, prohibition signs (crossed marks fold to "x").
+_CROSSES = frozenset("✕✖✗✘❌❎☒☓⨯🗙🗴🗵🗶🗷🚫⛔🛇" "☐□▢")
 
 
 def _trimmed(text: str) -> str:
@@ -308,21 +334,3 @@ def _number(token: str) -> int | None:
     if token.isdigit():
         return int(token)
     return _NUMBER_WORDS.get(token)
-
-
-def listed_adjustments(trailer: str, following: Sequence[str]) -> tuple[str, ...]:
-    """The adjustments a "Needs adjustment" stamp lists: in its trailer, or as bullets below."""
-    if trailer:
-        items = _ITEM_SEPARATOR.split(trailer)
-        return tuple(i.strip(" .") for i in items if i.strip(" ."))
-    found: list[str] = []
-    for line in following:
-        if not line.strip():
-            if found:
-                break
-            continue
-        match = _BULLET.match(line)
-        if match is None:
-            break
-        found.append(match.group(1).strip(" ."))
-    return tuple(found)

@@ -280,7 +280,8 @@ class Bench:
         try:
             seconds = smtp_source(self.ports[target], self.source_file(size_kb), sessions, count)
         except BenchError as exc:
-            raise BenchError(f"{target}, {size_kb} KB x{sessions}, round {round_no}: {exc}") from exc
+            where = f"{target}, {size_kb} KB x{sessions}, round {round_no}"
+            raise BenchError(f"{where}: {exc}") from exc
         machine_after = cpu_times()
         busy = ((machine_after[0] - machine_before[0])
                 / max(1, machine_after[1] - machine_before[1]))
@@ -1102,7 +1103,8 @@ def soak_report(s: dict[str, Any]) -> str:
 def profile_report(p: dict[str, Any]) -> str:
     lines = [f"Profile: {p['samples']} busy samples over all gateway processes "
              f"({p['idle_samples']} idle ones left out), {p['messages']} messages "
-             f"({p['sessions']} sessions; {' and '.join(f'{size} KB' for size in p['sizes'])}).", "",
+             f"({p['sessions']} sessions; "
+             f"{' and '.join(f'{size} KB' for size in p['sizes'])}).", "",
              "| self % | function |", "|---|---|"]
     lines += [f"| {pct} | {name} |" for name, pct in p["self"]]
     lines += ["", "| inclusive % | function |", "|---|---|"]

@@ -1,0 +1,82 @@
+"""Stricter stamps a reader sees at a text's top that are not a stamp line of their own.
+
+These readings only ever make a message stricter: none of them can clear one.
+
+- Strokes: in the sans-serif fonts mail clients use, a capital ``I``, a small ``l``, a digit
+  ``1`` in a word and a bar ``|`` are one vertical stroke, so ``lnternal``, ``|NTERNAL`` and
+  ``Interna1`` read as *Internal*. A line is also compared with every stroke as one letter.
+- Pieces: ``Private / Confidential``, ``Sensitivity: Confidential``: a stamp after a short
+  label or between separators on a line that is not itself a stamp.
+- Past the cap: ten Cleared lines and then a Confidential one: the stamp lines that go on
+  past the top's cap still count when stricter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from gateway.core.model import Stamp
+
+if TYPE_CHECKING:
+    from gateway.core.vocabulary import StampLine, Vocabulary
+
+# The vertical strokes read as one letter (the folded text has them in lower case).
+_STROKES = str.maketrans({"i": "l", "|": "l", "¦": "l", "∣": "l", "ǀ": "l"})
+_DIGIT_IN_WORD = re.compile(r"(?<=[^\W\d_])1|1(?=[^\W\d_])")
+# Separators between the pieces of a line, and a short label in front of a stamp.
+_PIECE_SEPARATOR = re.compile(r"\s*[/+|;]+\s*|\s+[-–—]+\s+")
+_LABEL_PREFIX = re.compile(r"^[^\W\d_]+(?:[ -][^\W\d_]+)?\s*:\s*(?=\S)")
+MAX_PIECES = 6
+# Stamp lines read after the top's cap (MAX_STAMP_LINES), for a stricter stamp.
+MAX_CAPPED_LINES = 1000
+
+
+def stroke_skeleton(line: str) -> str:
+    """A folded line with every vertical stroke as ``l``: ``lnternal`` and ``internal``
+    give the same skeleton."""
+    return _DIGIT_IN_WORD.sub("l", line).translate(_STROKES)
+
+
+def has_strokes(line: str) -> bool:
+    """Whether the skeleton may read otherwise than the line (an ``i`` alone is the same
+    letter on both sides)."""
+    return "l" in line or "|" in line or "1" in line
+
+
+def stricter(parsed: StampLine | None, other: StampLine | None) -> StampLine | None:
+    """``other`` where it is a stricter stamp than ``parsed`` and not a Cleared."""
+    if other is None or other.stamp is Stamp.CLEARED:
+        return parsed
+    if parsed is None or other.stamp.rank > parsed.stamp.rank:
+        return other
+    return parsed
+
+
+def stricter_piece(vocabulary: Vocabulary, line: str) -> StampLine | None:
+    """The strictest stamp, other than Cleared, after a short label or in a piece of a line
+    that is not a stamp itself (``Private / Confidential``, ``Status: INTERNAL``)."""
+    candidates: list[str] = []
+    label = _LABEL_PREFIX.match(line)
+    if label is not None:
+        candidates.append(line[label.end():])
+    pieces = _PIECE_SEPARATOR.split(line, maxsplit=MAX_PIECES)
+    if len(pieces) > 1:
+        candidates.extend(pieces)
+    best: StampLine | None = None
+    for candidate in candidates:
+        if candidate:
+            best = stricter(best, vocabulary.parse_line(candidate))
+    return best
+
+
+def past_cap(vocabulary: Vocabulary, following: Sequence[str],
+             add: Callable[[StampLine], None]) -> None:
+    """The stamp lines that go on after a top's cap: the stricter ones still count."""
+    for line in following[:MAX_CAPPED_LINES]:
+        parsed = vocabulary.parse_line(line) if line else None
+        if parsed is None:
+            return
+        if parsed.stamp is not Stamp.CLEARED:
+            add(parsed)
