@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from gateway.core.headers import uncommented
+
 _SIGNATURE = "-- "
+
+
+def _token(value: str) -> str:
+    """A parameter value as a client reads it: comments out, up to white space
+    (``yes (RFC 3676)`` is ``yes``)."""
+    words = uncommented(value).split()
+    return words[0].strip('"').lower() if words else ""
+
+
+def is_flowed(formats: list[str]) -> bool:
+    """Whether a client may reflow a part: any ``format`` value given says ``flowed``
+    (``format=flowed; format=fixed``: clients differ in the one they take)."""
+    return any(_token(value) == "flowed" for value in formats)
+
+
+def delsp_readings(values: list[str]) -> tuple[bool, ...]:
+    """The ``DelSp`` settings clients may read: each value given, ``no`` without one."""
+    readings = tuple(dict.fromkeys(_token(value) == "yes" for value in values))
+    return readings or (False,)
 
 
 def reflow(text: str, delsp: bool) -> str:

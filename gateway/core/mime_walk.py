@@ -25,7 +25,7 @@ from gateway.core.documents import (
 )
 from gateway.core.enriched import ENRICHED_TYPES, unenriched
 from gateway.core.facts import MessageFacts, TextPart
-from gateway.core.flowed import reflow
+from gateway.core.flowed import delsp_readings, is_flowed, reflow
 from gateway.core.html_text import candidates
 from gateway.core.mime_entity import Entity, entity, looks_like_message, split_parts
 from gateway.core.model import Location
@@ -271,9 +271,8 @@ class Walker:
         # text/html and its kin (text/watch-html, text/x-amp-html) are HTML to whoever shows them.
         html = part.content_type.startswith("text/") and part.content_type.endswith("html")
         enriched = part.content_type if part.content_type in ENRICHED_TYPES else None
-        flowed = (part.content_type == "text/plain"
-                  and (part.param("format") or "").strip().lower() == "flowed")
-        delsp = (part.param("delsp") or "").strip().lower() == "yes"
+        flowed = part.content_type == "text/plain" and is_flowed(part.param_values("format"))
+        delsp = delsp_readings(part.param_values("delsp"))
         out: list[Rendering] = []
         for payload in payloads:
             decoded = (charsets.decode_html(payload, label) if html
@@ -289,13 +288,14 @@ class Walker:
         return out
 
     def _add(self, out: list[Rendering], decoded: str, html: bool, own: bool, flowed: bool,
-             delsp: bool, whole: bool = True) -> None:
+             delsp: tuple[bool, ...], whole: bool = True) -> None:
         """The renderings of one decoded text, each added to ``out`` once (none of them a
         whole rendering unless ``whole``)."""
         text = decoded.replace("\r\n", "\n").replace("\r", "\n")
         # Unflowed, a flowed text's lines are as the sender's client wrapped them (a stamp
         # over two lines): read for stricter stamps, not a rendering of its own.
-        texts = [(reflow(text, delsp), whole), (text, False)] if flowed else [(text, whole)]
+        texts = ([*((reflow(text, d), whole) for d in delsp), (text, False)] if flowed
+                 else [(text, whole)])
         for candidate, entire in texts:
             for location, seen, shown in self._text(candidate, html, own):
                 rendering = (location, seen, shown and entire)

@@ -107,13 +107,16 @@ def _base64(payload: bytes) -> Undone:
 
 
 def _quoted_printable(payload: bytes) -> Undone:
-    # Trailing white space is transport padding (RFC 2045 6.7), also after a soft break.
-    text = _QP_SOFT_SPACE.sub(b"=", payload)
-    text = _QP_TRAILING.sub(b"", text)
+    # Trailing white space is transport padding (RFC 2045 6.7), also after a soft break;
+    # Thunderbird keeps it, which makes a format=flowed line soft: that is read too.
+    softened = _QP_SOFT_SPACE.sub(b"=", payload)
+    text = _QP_TRAILING.sub(b"", softened)
     try:
-        return Undone(binascii.a2b_qp(text))
+        data = binascii.a2b_qp(text)
+        kept = binascii.a2b_qp(softened) if len(text) != len(softened) else data
     except (binascii.Error, ValueError):
         return Undone(b"", unreadable="quoted-printable part that does not decode")
+    return Undone(data, kept if kept != data else None)
 
 
 def _uudecode(payload: bytes) -> Undone:
