@@ -9,6 +9,9 @@ from email.message import Message
 
 from gateway.core.headers import HeaderBlock, read_header_block, uncommented
 
+# Text a webmail shows in the body of a mixed message (unless the part has a file name).
+_BODY_TEXT = frozenset({"text/plain", "text/html", "text/enriched", "text/richtext"})
+
 _MIME_FIELDS = frozenset({"content-type", "content-disposition", "content-transfer-encoding",
                           "content-id"})
 # Fields whose first word is a type (a comment or white space in it is not part of it).
@@ -67,6 +70,13 @@ class Entity:
             if text not in found:
                 found.append(text)
         return found
+
+    @property
+    def listed_as_file(self) -> bool:
+        """A text part some client lists as an attachment in a mixed message: one with a file
+        name, or of a type webmail does not show inline (``text/csv``, ``text/x-notes``)."""
+        return self.maintype == "text" and (bool(self.filename)
+                                            or self.content_type not in _BODY_TEXT)
 
     @property
     def filename(self) -> str:

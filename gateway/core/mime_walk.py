@@ -146,10 +146,10 @@ class Walker:
                     shown.append(drawn)
             elif child.disposition == "attachment" or child.maintype not in _INLINE_MAINTYPES:
                 self.aside(child, nesting + 1)
-            else:
-                renderings = self.display(child, nesting + 1)
-                if renderings:
-                    shown.append(renderings)
+            elif renderings := self.display(child, nesting + 1):
+                if child.listed_as_file:  # some client lists it: for stricter stamps only
+                    renderings = [(location, text, False) for location, text, _ in renderings]
+                shown.append(renderings)
         return joined(shown)
 
     @staticmethod

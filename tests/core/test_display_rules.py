@@ -137,3 +137,30 @@ def test_a_line_separator_breaks_the_line(vocabulary: Vocabulary, separator: str
 def test_letters_a_reader_reads_as_the_word(vocabulary: Vocabulary, word: str) -> None:
     stamp = read_now(plain(f"{word}\n\nThe story.", subject=CLEARED), vocabulary).reading.stamp
     assert stamp in (Stamp.CONFIDENTIAL, Stamp.INTERNAL)
+
+
+def in_mixed(first: str) -> bytes:
+    return raw('Subject: Minutes\nContent-Type: multipart/mixed; boundary="M"',
+               f"--M\n{first}\n\n{CLEARED}\n\n--M\nContent-Type: text/plain\n\n"
+               "Dear colleagues, the minutes with the families' names.\n--M--\n")
+
+
+@pytest.mark.parametrize("header", [
+    'Content-Type: text/plain; charset=utf-8; name="stamp.txt"',
+    'Content-Type: text/plain\nContent-Disposition: inline; filename="stamp.txt"',
+    "Content-Type: text/csv", "Content-Type: text/x-notes",
+])
+def test_a_text_part_some_client_lists_as_a_file_does_not_clear(
+        vocabulary: Vocabulary, header: str) -> None:
+    # Gmail lists a named text part, or one of a type it does not show inline, as an
+    # attachment: its reader sees the minutes first, unstamped.
+    reading = read_now(in_mixed(header), vocabulary).reading
+    assert reading.stamp is None and reading.withheld
+    assert read_now(in_mixed("Content-Type: text/plain; charset=utf-8"),
+                    vocabulary).reading.stamp is Stamp.CLEARED
+
+
+def test_a_listed_text_part_is_still_read_for_stricter_stamps(vocabulary: Vocabulary) -> None:
+    data = raw('Subject: Cleared for publication\nContent-Type: multipart/mixed; boundary="M"',
+               '--M\nContent-Type: text/plain; name="notes.txt"\n\nConfidential\n\n--M--\n')
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
