@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.adapters import interpreter
+from gateway.adapters.listen import bound
 from gateway.core.policy import Policy
 from gateway.logs import get_logger
 from gateway.runtime.app import Gateway
@@ -56,16 +57,7 @@ def remove_shared_metrics_dir() -> None:
 
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket every worker accepts on."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets it knows are TCP.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(exc.errno, f"the SMTP address {host}:{port} (--listen) cannot be "
-                                 f"used: {exc.strerror}") from exc
+    sock = bound(host, port, "SMTP address", "--listen")
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from gateway.adapters.listen import bound
+
 
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
@@ -20,16 +22,7 @@ class _Server(uvicorn.Server):
 
 def bind(host: str, port: int) -> socket.socket:
     """Bind here, so a port in use is an ``OSError`` at start-up, not uvicorn's exit."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(exc.errno, f"the web address {host}:{port} (web_listen) cannot be "
-                                 f"used: {exc.strerror}") from exc
-    return sock
+    return bound(host, port, "web address", "web_listen")
 
 
 class HttpServer:
