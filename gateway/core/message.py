@@ -30,6 +30,10 @@ _EMPTY_LINE = re.compile(rb"\n\r?\n")
 MAX_LABEL_VALUES = 20
 # Subject fields read (a real message has one; each more is read, up to this many).
 MAX_SUBJECTS = 20
+# The charsets a message names (charset= anywhere in its first bytes), for a raw Subject.
+_CHARSET_PARAM = re.compile(rb"""(?i)charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""")
+_CHARSET_SCAN = 65536
+MAX_OWN_CHARSETS = 4
 
 
 def read_message(data: bytes, limits: DocumentLimits = DEFAULT_LIMITS, *,
@@ -75,10 +79,13 @@ def _read(data: bytes, depth: int, limits: DocumentLimits,
         {name: [header_text(v) for v in headers[name][:MAX_LABEL_VALUES]]
          for name in GATEWAY_LABEL_HEADERS if name in headers})
     walker.unreadable.extend(label_problems)
+    subjects = headers.get("subject", [])[:MAX_SUBJECTS]
     return MessageFacts(
-        subject=header_text((headers.get("subject") or [""])[0]),
-        other_subjects=tuple(header_text(v) for v in headers.get("subject", [])[1:MAX_SUBJECTS]),
-        x_stamps=tuple(header_text(v) for v in headers.get("x-stamp", [])),
+        subject=header_text((subjects or [""])[0]),
+        other_subjects=(*(header_text(v) for v in subjects[1:]),
+                        *_in_own_charsets(subjects, data[:root.block.end or _CHARSET_SCAN])),
+        x_stamps=(*(header_text(v) for v in headers.get("x-stamp", [])),
+                  *_sensitivity(headers.get("sensitivity", []))),
         from_addresses=_addresses(headers.get("from", [])),
         message_id=_first_id(headers.get("message-id", [])),
         in_reply_to=_ids(headers.get("in-reply-to", [])),
@@ -102,6 +109,27 @@ def _after_junk(data: bytes) -> list[TextPart]:
         return []
     text = charsets.guess(data[found.end():]).replace("\r\n", "\n").replace("\r", "\n")
     return [TextPart(Location.BODY, text)]
+
+
+def _in_own_charsets(values: list[str], head: bytes) -> list[str]:
+    """Raw 8-bit Subjects that are not UTF-8, decoded with the charsets the message names (a
+    Russian client's windows-1251 Subject shows as Cyrillic there, not as windows-1252)."""
+    raw = [v.encode("utf-8", "surrogateescape") for v in values if not v.isascii()]
+    raw = [r for r in raw if charsets.guess(r) != r.decode("utf-8", "replace")]
+    if not raw:
+        return []
+    labels = dict.fromkeys(m.decode("ascii", "replace").lower()
+                           for m in _CHARSET_PARAM.findall(head))
+    out = [charsets.decode(r, label).text for label in list(labels)[:MAX_OWN_CHARSETS]
+           for r in raw]
+    return [" ".join(text.split()) for text in dict.fromkeys(out)]
+
+
+def _sensitivity(values: list[str]) -> list[str]:
+    """Outlook's ``Sensitivity: Company-Confidential``, shown above the message as "Please
+    treat this as Confidential": a Confidential stamp above every rendering."""
+    return ["Confidential" for value in values
+            if value.strip().lower().replace(" ", "") == "company-confidential"][:1]
 
 
 def header_text(value: object) -> str:

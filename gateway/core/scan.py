@@ -108,9 +108,11 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
     untagged = _REPLY_PREFIX.sub("", _SUBJECT_TAG.sub(" ", text).strip())
     segments = _SUBJECT_SEPARATOR.split(untagged, maxsplit=MAX_SUBJECT_SEGMENTS)
     read = {"", text, *segments}  # read below, each with every reading
+    # "Cleared for publication: no, pending": a segment alone does not undo the withdrawal.
     for segment in segments:
         parsed = vocabulary.parse_line(segment)
-        if parsed is not None:
+        if parsed is not None and not (parsed.stamp is Stamp.CLEARED and (
+                vocabulary.withdraws(text) or vocabulary.withdraws(untagged))):
             found.append(_finding(parsed, location, depth))
     whole = vocabulary.parse_line(text)
     if whole is not None:

@@ -151,13 +151,20 @@ class Vocabulary:
         return len(word) <= 2 or any(near(word, opening)
                                      for opening in _sized(self._openings, len(word)))
 
+    def withdraws(self, line: str) -> bool:
+        """Whether ``line`` is a Cleared line its trailer takes back (``Cleared: no``)."""
+        parsed = self._parse(line, 0)
+        return (parsed is not None and parsed.stamp is Stamp.CLEARED
+                and self._withdrawn(line, parsed.trailer))
+
     def _withdrawn(self, line: str, trailer: str) -> bool:
         if not _CROSSES.isdisjoint(line):
             return True
-        if not trailer or trailer.split(" ", 1)[0] not in self._withdrawing_words:
+        first = _FIRST_WORD.match(trailer)
+        if first is None or first.group(0) not in self._withdrawing_words:
             return False  # the common case: no trailer, or one that starts otherwise
-        return any(trailer == words or trailer.startswith(words + " ")
-                   for words in self.withdrawn_by)
+        return any(trailer.startswith(words) and not trailer[len(words):len(words) + 1].isalnum()
+                   for words in self.withdrawn_by)  # "nope", "nope] notes", "no, pending"
 
     def _parse(self, line: str, nesting: int) -> StampLine | None:
         text = _undecorated(_PREFIX.sub("", _undecorated(line)))

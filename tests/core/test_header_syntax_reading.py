@@ -150,3 +150,39 @@ def test_two_transfer_encodings_are_read_both_ways(vocabulary: Vocabulary) -> No
     data = raw("Subject: Cleared for publication\nContent-Type: text/plain\n"
                "Content-Transfer-Encoding: 7bit\nContent-Transfer-Encoding: base64", body + "\n")
     assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
+
+
+def stamp_of(data: bytes, vocabulary: Vocabulary) -> Stamp | None:
+    return read_now(data, vocabulary).reading.stamp
+
+
+def test_outlook_company_confidential_sensitivity_is_a_confidential_stamp(
+        vocabulary: Vocabulary) -> None:
+    # Outlook shows "Please treat this as Confidential." above the message.
+    body = "Cleared for publication\n\nThe story."
+    assert stamp_of(raw("Subject: x\nSensitivity: Company-Confidential", body),
+                    vocabulary) is Stamp.CONFIDENTIAL
+    for value in ("Personal", "Private", "Normal"):
+        assert stamp_of(raw(f"Subject: x\nSensitivity: {value}", body),
+                        vocabulary) is Stamp.CLEARED, value
+
+
+@pytest.mark.parametrize(("charset", "word"), [
+    ("windows-1251", "Конфиденциально"), ("koi8-r", "Конфиденциально"),
+    ("windows-1256", "سري"),
+])
+def test_a_raw_8bit_subject_is_also_read_in_the_charsets_the_message_names(
+        vocabulary: Vocabulary, charset: str, word: str) -> None:
+    data = (f"Subject: {word}\r\nContent-Type: text/plain; charset={charset}\r\n\r\n"
+            "Cleared for publication\r\n\r\nThe story.\r\n").encode(charset)
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+    assert stamp_of(data.replace(word.encode(charset), b"Story"), vocabulary) is Stamp.CLEARED
+
+
+@pytest.mark.parametrize("subject", [
+    "[Cleared for publication: nope] notes", "Cleared for publication: no, pending",
+    "Cleared for publication (never)",
+])
+def test_a_withdrawing_word_before_punctuation_still_withdraws(
+        vocabulary: Vocabulary, subject: str) -> None:
+    assert stamp_of(raw(f"Subject: {subject}", "The story."), vocabulary) is None
