@@ -108,6 +108,38 @@ _META = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]{1
                    re.IGNORECASE)
 
 
+# The charsets mail clients assume for unlabelled 8-bit text in their users' locales
+# (Thunderbird's and Chromium's detectors pick among them): Cyrillic, Arabic, Greek,
+# Hebrew, Central European, Chinese, Japanese, Korean.
+LOCALE_CHARSETS = ("cp1251", "koi8_r", "cp1256", "cp1253", "cp1255", "cp1250", "gb18030",
+                   "big5", "shift_jis", "euc_kr")
+# Labels that say "ASCII" (the Encoding Standard reads them as windows-1252): 8-bit bytes
+# under them are unlabelled text to a client that detects.
+_ASCII_LABELS = ("us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us", "iso-ir-6")
+# Bytes of a part decoded in each of them: its top and what follows it closely.
+GUESSED_BYTES = 65536
+
+
+def locale_readings(raw: bytes, label: str | None, html: bool = False) -> list[str]:
+    """8-bit text no label decodes (none, ``us-ascii``, or ``utf-8`` over bytes that are not
+    UTF-8) in each locale charset a client may assume: readings for stricter stamps."""
+    head = raw[:GUESSED_BYTES]
+    if head.isascii():
+        return []
+    plain = (label or "").strip().strip("\"'").strip().lower()
+    name = None if plain in ("", *_ASCII_LABELS) else resolve(plain)
+    if name not in (None, "utf-8") or (html and name is None and _META.search(raw[:_PRESCAN])):
+        return []
+    try:
+        head.decode("utf-8")
+        return []  # valid UTF-8 is what every client shows
+    except UnicodeDecodeError:
+        pass
+    shown = guess(head)
+    readings = {head.decode(codec, errors="replace") for codec in LOCALE_CHARSETS}
+    return sorted(readings - {shown})
+
+
 def guess(raw: bytes) -> str:
     """UTF-8 if the bytes are valid UTF-8, else windows-1252 (never raises)."""
     try:

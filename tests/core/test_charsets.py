@@ -127,3 +127,39 @@ def test_a_charset_label_wins_over_the_meta() -> None:
     raw = b'<meta charset="shift_jis"><p>caf\xc3\xa9</p>'
     assert "café" in decode_html(raw, "utf-8").text
     assert decode_html(raw, None).other is not None  # a client ignoring the meta: a reading
+
+
+
+def stamped(header: str, body: bytes, vocabulary: Vocabulary) -> Stamp | None:
+    data = (f"Subject: Cleared for publication\r\n{header}\r\n".encode() + body)
+    return read_stamps(read_message(data), vocabulary).stamp
+
+
+@pytest.mark.parametrize(("header", "codec"), [
+    ("Content-Type: text/plain\r\n", "cp1251"),
+    ("\r\n", "koi8_r"),  # no Content-Type at all
+    ("Content-Type: text/plain; charset=us-ascii\r\n", "cp1251"),
+    ("Content-Type: text/plain; charset=utf-8\r\n", "cp1251"),  # not UTF-8 bytes
+    ("Content-Type: text/html\r\n", "cp1251"),
+    ("Content-Type: text/plain\r\n", "cp1256"),
+])
+def test_unlabelled_8bit_text_is_also_read_in_the_locale_charsets_clients_detect(
+        header: str, codec: str, vocabulary: Vocabulary) -> None:
+    # Thunderbird and Chromium detect the charset of unlabelled text: a reader in Russia or
+    # Iran sees the stamp, not the windows-1252 letters a guess gives.
+    word, other = ("سري", "ملف") if codec == "cp1256" else ("Конфиденциально", "Досье")
+    body = f"{word}\r\n\r\nThe notes.\r\n"
+    if "html" in header:
+        body = f"<p>Cleared for publication</p><p>{word}</p>"
+    assert stamped(header, body.encode(codec), vocabulary) is Stamp.CONFIDENTIAL
+    # a message whose text is no stamp in any reading keeps its Subject's clearance
+    assert stamped(header, f"{other}\r\n".encode(codec), vocabulary) is Stamp.CLEARED
+
+
+def test_labelled_or_utf8_text_gets_no_guessed_reading(vocabulary: Vocabulary) -> None:
+    body = "Конфиденциально\r\n".encode("cp1251")
+    # labelled windows-1252: the label is what every client follows
+    assert stamped("Content-Type: text/plain; charset=windows-1252\r\n", body,
+                   vocabulary) is Stamp.CLEARED
+    assert stamped("Content-Type: text/plain\r\n", "Досье\r\n".encode(),
+                   vocabulary) is Stamp.CLEARED
