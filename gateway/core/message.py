@@ -86,6 +86,8 @@ def _read(data: bytes, depth: int, limits: DocumentLimits,
                         *_in_own_charsets(subjects, data[:root.block.end or _CHARSET_SCAN])),
         x_stamps=(*(header_text(v) for v in headers.get("x-stamp", [])),
                   *_sensitivity(headers.get("sensitivity", []))),
+        flags=tuple(header_text(v) for name in ("x-message-flag", "thread-topic")
+                    for v in headers.get(name, [])[:MAX_SUBJECTS]),
         from_addresses=_addresses(headers.get("from", [])),
         message_id=_first_id(headers.get("message-id", [])),
         in_reply_to=_ids(headers.get("in-reply-to", [])),

@@ -186,3 +186,16 @@ def test_a_raw_8bit_subject_is_also_read_in_the_charsets_the_message_names(
 def test_a_withdrawing_word_before_punctuation_still_withdraws(
         vocabulary: Vocabulary, subject: str) -> None:
     assert stamp_of(raw(f"Subject: {subject}", "The story."), vocabulary) is None
+
+
+@pytest.mark.parametrize("field", ["X-Message-Flag: Confidential - do not forward",
+                                   "Thread-Topic: Confidential: case 12"])
+def test_fields_outlook_shows_beside_the_message_are_read_for_stricter_stamps(
+        vocabulary: Vocabulary, field: str) -> None:
+    body = "Cleared for publication\n\nThe story."
+    assert stamp_of(raw(f"Subject: x\n{field}", body), vocabulary) is Stamp.CONFIDENTIAL
+    # they never clear: a flag is not the stamp staff write
+    cleared = field.replace("Confidential", "Cleared for publication")
+    assert stamp_of(raw(f"Subject: x\n{cleared}", "The story."), vocabulary) is None
+    assert stamp_of(raw("Subject: x\nX-Message-Flag: Follow up", body),
+                    vocabulary) is Stamp.CLEARED
