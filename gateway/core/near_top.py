@@ -3,8 +3,9 @@
 These readings only ever make a message stricter: none of them can clear one.
 
 - Strokes: in the sans-serif fonts mail clients use, a capital ``I``, a small ``l``, a digit
-  ``1`` in a word and a bar ``|`` are one vertical stroke, so ``lnternal``, ``|NTERNAL`` and
-  ``Interna1`` read as *Internal*. A line is also compared with every stroke as one letter.
+  ``1`` in a word and a bar ``|`` are one vertical stroke, and ``rn`` is drawn as ``m``, so
+  ``lnternal``, ``|NTERNAL``, ``Interna1`` and ``Intemal`` read as *Internal*. A line is
+  also compared with every stroke as one letter.
 - Pieces: ``Private / Confidential``, ``Sensitivity: Confidential``: a stamp after a short
   label or between separators on a line that is not itself a stamp.
 - Past the cap: ten Cleared lines and then a Confidential one: the stamp lines that go on
@@ -34,15 +35,15 @@ MAX_CAPPED_LINES = 1000
 
 
 def stroke_skeleton(line: str) -> str:
-    """A folded line with every vertical stroke as ``l``: ``lnternal`` and ``internal``
-    give the same skeleton."""
-    return _DIGIT_IN_WORD.sub("l", line).translate(_STROKES)
+    """A folded line with every vertical stroke as ``l`` and ``rn`` as the ``m`` it looks
+    like: ``lnternal``, ``Intemal`` and ``internal`` give the same skeleton."""
+    return _DIGIT_IN_WORD.sub("l", line).translate(_STROKES).replace("rn", "m")
 
 
 def has_strokes(line: str) -> bool:
     """Whether the skeleton may read otherwise than the line (an ``i`` alone is the same
     letter on both sides)."""
-    return "l" in line or "|" in line or "1" in line
+    return "l" in line or "|" in line or "1" in line or "m" in line or "rn" in line
 
 
 def stricter(parsed: StampLine | None, other: StampLine | None) -> StampLine | None:

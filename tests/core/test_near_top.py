@@ -92,3 +92,8 @@ def test_subject_punctuation_does_not_make_a_stamp_of_a_compound_or_a_clearance(
     assert subject("Case 12, the confidential-looking file", vocabulary) is None
     assert subject("Story, Cleared for publication", vocabulary) is None
     assert subject("Cleared for publication: the story", vocabulary) is CLEARED
+
+
+def test_rn_reads_as_the_m_it_is_drawn_as(vocabulary: Vocabulary) -> None:
+    assert top("Cleared for publication\nIntemal\n\nThe story.", vocabulary) is INTERNAL
+    assert top("Cleared for publication\n\nThe modern story.", vocabulary) is CLEARED
