@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 _STROKES = str.maketrans({"i": "l", "|": "l", "¦": "l", "∣": "l", "ǀ": "l"})
 _DIGIT_IN_WORD = re.compile(r"(?<=[^\W\d_])1|1(?=[^\W\d_])")
 # Separators between the pieces of a line, and a short label in front of a stamp.
-_PIECE_SEPARATOR = re.compile(r"\s*[/+|;]+\s*|\s+[-–—]+\s+")
+# (Spaced, except in a line of one word: "Internal/external comms plan" is no stamp.)
+_PIECE_SEPARATOR = re.compile(r"\s+[/+|;]+\s+|\s*;\s+|\s+[-–—]+\s+")
+_WORD_SEPARATOR = re.compile(r"[/+|;]+")
 _LABEL_PREFIX = re.compile(r"^[^\W\d_]+(?:[ -][^\W\d_]+)?\s*:\s*(?=\S)")
 MAX_PIECES = 6
 # Stamp lines read after the top's cap (MAX_STAMP_LINES), for a stricter stamp.
@@ -62,7 +64,8 @@ def stricter_piece(vocabulary: Vocabulary, line: str) -> StampLine | None:
     label = _LABEL_PREFIX.match(line)
     if label is not None:
         candidates.append(line[label.end():])
-    pieces = _PIECE_SEPARATOR.split(line, maxsplit=MAX_PIECES)
+    separator = _WORD_SEPARATOR if " " not in line else _PIECE_SEPARATOR
+    pieces = separator.split(line, maxsplit=MAX_PIECES)
     if len(pieces) > 1:
         candidates.extend(pieces)
     best: StampLine | None = None

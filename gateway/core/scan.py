@@ -101,7 +101,7 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
     text = _REPLY_PREFIX.sub("", text)
     found: list[StampFinding] = []
     for tag in _SUBJECT_TAG.findall(text):
-        parsed = vocabulary.parse_line(tag)
+        parsed = vocabulary.parse_line(tag) or stricter_piece(vocabulary, tag)
         if parsed is not None:
             found.append(_finding(parsed, location, depth))
     # "[EXT] Internal: x", "[staff-list] Re: Confidential - x": the phrase after other tags.

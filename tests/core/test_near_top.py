@@ -48,6 +48,7 @@ def test_strokes_never_clear_a_message(vocabulary: Vocabulary) -> None:
 @pytest.mark.parametrize("line", [
     "Private / Confidential", "Private + Confidential", "Sensitivity: Confidential",
     "Distribution: confidential", "PRIVATE | CONFIDENTIAL; DO NOT SHARE",
+    "PRIVATE/CONFIDENTIAL", "Private+Confidential",
 ])
 def test_a_stamp_after_a_label_or_between_separators(line: str, vocabulary: Vocabulary) -> None:
     assert top(f"{line}\n\nThe story.", vocabulary) is C
@@ -59,6 +60,8 @@ def test_pieces_are_read_for_stricter_stamps_only(vocabulary: Vocabulary) -> Non
     assert top("Photos / Cleared for publication\n\nThe story.", vocabulary) is None
     assert top("Notes: the confidential part follows.\n", vocabulary) is None  # a sentence
     assert top("The private & confidential report.\n", vocabulary) is None
+    # a separator without spaces splits only a line of one word
+    assert top("Photos/Confidential sources below\n\nText.", vocabulary) is None
 
 
 def test_stamp_lines_past_the_cap_still_count_when_stricter(vocabulary: Vocabulary) -> None:
@@ -89,6 +92,7 @@ def test_any_punctuation_sets_a_stricter_stamp_apart_in_the_subject(
 def test_subject_punctuation_does_not_make_a_stamp_of_a_compound_or_a_clearance(
         vocabulary: Vocabulary) -> None:
     assert subject("Case 12: confidentiality-notes, Q3", vocabulary) is None
+    assert subject("[PRIVATE/CONFIDENTIAL] notes", vocabulary) is C
     assert subject("Case 12, the confidential-looking file", vocabulary) is None
     assert subject("Story, Cleared for publication", vocabulary) is None
     assert subject("Cleared for publication: the story", vocabulary) is CLEARED
