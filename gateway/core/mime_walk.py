@@ -272,7 +272,7 @@ class Walker:
         html = part.content_type.startswith("text/") and part.content_type.endswith("html")
         enriched = part.content_type if part.content_type in ENRICHED_TYPES else None
         flowed = part.content_type == "text/plain" and is_flowed(part.param_values("format"))
-        delsp = delsp_readings(part.param_values("delsp"))
+        delsp = delsp_readings(part.param_values("delsp")) if flowed else (False,)
         out: list[Rendering] = []
         for payload in payloads:
             decoded = (charsets.decode_html(payload, label) if html

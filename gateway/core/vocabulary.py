@@ -44,6 +44,7 @@ _WORD = re.compile(r"\w+")
 
 _DIGIT = re.compile(r"\d")
 _FIRST_WORD = re.compile(r"[^\W_]+")
+_OPENERS_KEPT = 4096
 
 
 def _without_digit_letters(text: str) -> str:
@@ -118,6 +119,7 @@ class Vocabulary:
         # Look-ups by length: a typo changes the length of a word by one at most.
         self._openings = _by_length(self._words)
         self._compacts = _by_length(self._compact)
+        self._openers: dict[str, bool] = {}  # first words seen: may they open a phrase
         # The same phrases with every vertical stroke as one letter (core/near_top.py).
         self._strokes = Vocabulary(
             {stamp: [stroke_skeleton(normalise_phrase(p)) for p, s in written.items()
@@ -148,8 +150,13 @@ class Vocabulary:
         if first is None:
             return False
         word = first.group(0)
-        return len(word) <= 2 or any(near(word, opening)
-                                     for opening in _sized(self._openings, len(word)))
+        known = self._openers.get(word)
+        if known is None:
+            if len(self._openers) >= _OPENERS_KEPT:
+                self._openers.clear()  # bounded: first words repeat from message to message
+            known = self._openers[word] = len(word) <= 2 or any(
+                near(word, opening) for opening in _sized(self._openings, len(word)))
+        return known
 
     def withdraws(self, line: str) -> bool:
         """Whether ``line`` is a Cleared line its trailer takes back (``Cleared: no``)."""
