@@ -123,8 +123,10 @@ class Walker:
         if ctype == "multipart/alternative":
             if not children:
                 self.unreadable.append("empty multipart/alternative")
-            # Clients differ in the alternative they show: every one is a candidate.
-            return [r for child in children for r in self.display(child, nesting + 1)]
+            # Clients differ in the alternative they show: every one is a candidate (a
+            # calendar or card, which they show as an invite or a contact, for stricter stamps).
+            return [(loc, text, whole and not child.listed_as_file) for child in children
+                    for loc, text, whole in self.display(child, nesting + 1)]
         if not children:
             self.unreadable.append(f"{ctype} without parts")
             return []

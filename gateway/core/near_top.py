@@ -6,8 +6,9 @@ These readings only ever make a message stricter: none of them can clear one.
   ``1`` in a word and a bar ``|`` are one vertical stroke, and ``rn`` is drawn as ``m``, so
   ``lnternal``, ``|NTERNAL``, ``Interna1`` and ``Intemal`` read as *Internal*. A line is
   also compared with every stroke as one letter.
-- Pieces: ``Private / Confidential``, ``Sensitivity: Confidential``: a stamp after a short
-  label or between separators on a line that is not itself a stamp.
+- Pieces: ``Private / Confidential``: a stamp between separators on a line that is not
+  itself a stamp (a marking field's name in front, ``Sensitivity: Confidential``, is read by
+  the vocabulary itself, and may clear).
 - Past the cap: ten Cleared lines and then a Confidential one: the stamp lines that go on
   past the top's cap still count when stricter.
 """
@@ -26,11 +27,10 @@ if TYPE_CHECKING:
 # The vertical strokes read as one letter (the folded text has them in lower case).
 _STROKES = str.maketrans({"i": "l", "|": "l", "¦": "l", "∣": "l", "ǀ": "l"})
 _DIGIT_IN_WORD = re.compile(r"(?<=[^\W\d_])1|1(?=[^\W\d_])")
-# Separators between the pieces of a line, and a short label in front of a stamp.
+# Separators between the pieces of a line.
 # (Spaced, except in a line of one word: "Internal/external comms plan" is no stamp.)
 _PIECE_SEPARATOR = re.compile(r"\s+[/+|;]+\s+|\s*;\s+|\s+[-–—]+\s+")
 _WORD_SEPARATOR = re.compile(r"[/+|;]+")
-_LABEL_PREFIX = re.compile(r"^[^\W\d_]+(?:[ -][^\W\d_]+)?\s*:\s*(?=\S)")
 MAX_PIECES = 6
 # Stamp lines read after the top's cap (MAX_STAMP_LINES), for a stricter stamp.
 MAX_CAPPED_LINES = 1000
@@ -58,12 +58,9 @@ def stricter(parsed: StampLine | None, other: StampLine | None) -> StampLine | N
 
 
 def stricter_piece(vocabulary: Vocabulary, line: str) -> StampLine | None:
-    """The strictest stamp, other than Cleared, after a short label or in a piece of a line
-    that is not a stamp itself (``Private / Confidential``, ``Status: INTERNAL``)."""
+    """The strictest stamp, other than Cleared, in a piece of a line that is not a stamp
+    itself (``Private / Confidential``, ``PRIVATE/CONFIDENTIAL``)."""
     candidates: list[str] = []
-    label = _LABEL_PREFIX.match(line)
-    if label is not None:
-        candidates.append(line[label.end():])
     separator = _WORD_SEPARATOR if " " not in line else _PIECE_SEPARATOR
     pieces = separator.split(line, maxsplit=MAX_PIECES)
     if len(pieces) > 1:

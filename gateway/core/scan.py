@@ -32,6 +32,8 @@ _SUBJECT_SEPARATOR = re.compile(r"\s+[-–—|/]+\s+|:\s+")
 MAX_SUBJECT_SEGMENTS = 10
 # Any run of characters that are neither letters, digits nor spaces, with the spaces around.
 _ANY_SEPARATOR = re.compile(r"\s*[^\w\s]+\s*|\s*_+\s*")
+_WRAPPED = re.compile(r"[«「『{<“\"*‹〈《]\s*([^«»「」『』{}<>“”\"*‹›〈〉《》]{1,80}?)\s*"
+                      r"[»」』}>”\"*›〉》]")
 _IN_WORD = re.compile(r"(?<=[^\W_])[-'’.](?=[^\W_])")
 _REPLY_PREFIX = re.compile(r"^(?:(?:re|fw|fwd|aw|wg|tr|rv|sv|vs|antw|rif|odp|res|enc|ref)"
                            r"\s*(?:\[\d+\])?\s*[:：]\s*)+")
@@ -118,10 +120,12 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
     if whole is not None:
         found.append(_finding(whole, location, depth))
     # "Case 12, Confidential", "🔒 Confidential", "«Internal»": any punctuation or symbol
-    # sets a stricter stamp apart (not a Cleared: that takes a separator above).
+    # sets a stricter stamp apart at either end or wrapped (not one in a list, "free,
+    # confidential, 24/7"; nor a Cleared: that takes a separator above).
     joined = _IN_WORD.sub("", text)  # "Internal-audit" stays one word
-    pieces = _ANY_SEPARATOR.split(joined, maxsplit=MAX_SUBJECT_SEGMENTS)
-    for segment in pieces if len(pieces) > 1 else ():
+    pieces = [p for p in _ANY_SEPARATOR.split(joined, maxsplit=MAX_SUBJECT_SEGMENTS) if p]
+    ends = [pieces[0], pieces[-1]] if len(pieces) > 1 else []
+    for segment in dict.fromkeys([*ends, *_WRAPPED.findall(joined)]):
         parsed = vocabulary.parse_line(segment) if segment not in read else None
         if parsed is not None and parsed.stamp is not Stamp.CLEARED:
             found.append(_finding(parsed, location, depth))

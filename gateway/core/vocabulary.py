@@ -18,6 +18,10 @@ _PREFIXES = sorted({normalise_phrase(p) for p in (
     "stamp", "label", "classification", "classification level", "tampon", "sello", "etiqueta",
     "étiquette", "classificação", "clasificacion", "clasificación", "einstufung",
     "klassifizierung", "classificazione", "гриф", "sınıflandırma", "طبقه بندی", "تصنيف",
+    # The names of a marking field: "Sensitivity: Confidential", "Status: Cleared ...".
+    "sensitivity", "status", "marking", "protective marking", "security classification",
+    "distribution", "handling", "clearance", "sign-off", "statut", "diffusion", "sensibilité",
+    "estado", "distribución", "sensibilidad", "verteilung", "vertraulichkeit",
 )}, key=len, reverse=True)
 _PREFIX = re.compile("^(?:" + "|".join(map(re.escape, _PREFIXES)) + r")\s*[:\-–—]\s*")
 _NUMBER_WORDS = {

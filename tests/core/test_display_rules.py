@@ -164,3 +164,15 @@ def test_a_listed_text_part_is_still_read_for_stricter_stamps(vocabulary: Vocabu
     data = raw('Subject: Cleared for publication\nContent-Type: multipart/mixed; boundary="M"',
                '--M\nContent-Type: text/plain; name="notes.txt"\n\nConfidential\n\n--M--\n')
     assert read_now(data, vocabulary).reading.stamp is Stamp.CONFIDENTIAL
+
+
+def test_a_calendar_alternative_of_an_invite_does_not_withhold_the_cleared(
+        vocabulary: Vocabulary) -> None:
+    # Outlook and Google Calendar send the invite as an alternative: shown as an invite.
+    data = raw('Subject: Briefing\nContent-Type: multipart/alternative; boundary="A"',
+               f"--A\nContent-Type: text/plain\n\n{CLEARED}\n\nPress briefing at 10.\n"
+               "--A\nContent-Type: text/calendar; method=REQUEST\n\nBEGIN:VCALENDAR\n"
+               "SUMMARY:Press briefing\nEND:VCALENDAR\n--A--\n")
+    assert read_now(data, vocabulary).reading.stamp is Stamp.CLEARED
+    confidential = data.replace(b"BEGIN:VCALENDAR", b"Confidential\r\nBEGIN:VCALENDAR")
+    assert read_now(confidential, vocabulary).reading.stamp is Stamp.CONFIDENTIAL

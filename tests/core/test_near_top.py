@@ -56,7 +56,10 @@ def test_a_stamp_after_a_label_or_between_separators(line: str, vocabulary: Voca
 
 
 def test_pieces_are_read_for_stricter_stamps_only(vocabulary: Vocabulary) -> None:
-    assert top("Status: Cleared for publication\n\nThe story.", vocabulary) is None
+    # a marking field's name in front is the vocabulary's own reading, and may clear
+    assert top("Status: Cleared for publication\n\nThe story.", vocabulary) is CLEARED
+    assert top("Job title: Intern\n\nThe story.", vocabulary) is None
+    assert top("Audience: internal & external\n\nThe story.", vocabulary) is None
     assert top("Photos / Cleared for publication\n\nThe story.", vocabulary) is None
     assert top("Notes: the confidential part follows.\n", vocabulary) is None  # a sentence
     assert top("The private & confidential report.\n", vocabulary) is None
@@ -87,6 +90,12 @@ def test_a_cross_or_an_unticked_box_takes_the_clearance_back(
 def test_any_punctuation_sets_a_stricter_stamp_apart_in_the_subject(
         text: str, vocabulary: Vocabulary) -> None:
     assert subject(text, vocabulary) is C
+
+
+def test_a_stamp_word_in_a_list_in_the_subject_is_no_stamp(vocabulary: Vocabulary) -> None:
+    assert subject("Press release: new helpline - free, confidential, 24/7 (cleared)",
+                   vocabulary) is CLEARED
+    assert subject("Helpline: free, confidential", vocabulary) is C  # at the end
 
 
 def test_subject_punctuation_does_not_make_a_stamp_of_a_compound_or_a_clearance(
