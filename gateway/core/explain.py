@@ -22,6 +22,7 @@ _WHERE = {
     Location.DOCUMENT: "an attached document",
     Location.LABEL: "a sensitivity label (msip_labels header)",
     Location.LABEL_HEADER: "a partner's label header (X-Protective-Marking, SIO-Label, X-TLP)",
+    Location.SHOWN_HEADER: "a header Outlook shows (Sensitivity, X-Message-Flag, Thread-Topic)",
 }
 
 

@@ -32,8 +32,8 @@ class MessageFacts:
     # Further Subject fields: clients differ in the one they show, so each is read.
     other_subjects: tuple[str, ...] = ()
     x_stamps: tuple[str, ...] = ()
-    # Fields Outlook shows above or beside the message (X-Message-Flag in its info bar,
-    # Thread-Topic over a conversation): read like a Subject, for stricter stamps only.
+    # Fields Outlook shows above or beside the message (Sensitivity and X-Message-Flag in
+    # its info bar, Thread-Topic over a conversation): for stricter stamps only.
     flags: tuple[str, ...] = ()
     from_addresses: tuple[str, ...] = ()
     message_id: str | None = None

@@ -72,6 +72,8 @@ class Location(enum.Enum):
     LABEL = "label"
     # A partner's label header (X-Protective-Marking, SIO-Label, X-TLP) of the message itself.
     LABEL_HEADER = "label-header"
+    # A field Outlook shows beside the message (Sensitivity, X-Message-Flag, Thread-Topic).
+    SHOWN_HEADER = "shown-header"
 
     @property
     def embedded(self) -> bool:

@@ -159,8 +159,9 @@ def _read_message(facts: MessageFacts, vocabulary: Vocabulary, depth: int,
     for subject in (facts.subject, *facts.other_subjects):
         mine.extend(read_subject(subject, vocabulary, top_location or Location.SUBJECT, depth))
     for flag in facts.flags:
-        mine.extend(f for f in read_subject(flag, vocabulary, top_location or Location.HEADER,
-                                            depth) if f.stamp is not Stamp.CLEARED)
+        mine.extend(f for f in read_subject(flag, vocabulary,
+                                            top_location or Location.SHOWN_HEADER, depth)
+                    if f.stamp is not Stamp.CLEARED)
     for value in facts.x_stamps:
         stamp = vocabulary.read_value(value)
         if stamp is None and normalise_phrase(value) == GATEWAY_NO_STAMP:
