@@ -231,7 +231,7 @@ class _Scan:
                     opened.append(level)
                     top.opens = False
                 parsed = self.vocabulary.parse_line(content)
-                if parsed is None:  # "Private / Confidential", "Status: Internal"
+                if parsed is None:  # "Private / Confidential", "PRIVATE/CONFIDENTIAL"
                     parsed = stricter_piece(self.vocabulary, content)
                 if parsed is not None:
                     self._add(parsed, top, lines, index, level)

@@ -315,8 +315,9 @@ def _undecorated(text: str) -> str:
 
 
 # Marks that cross a line out, whatever the language, and unticked boxes: ballot and
-# multiplication X's, cross marks, saltires, prohibition signs (crossed marks fold to "x").
-_CROSSES = frozenset("✕✖✗✘❌❎☒☓⨯🗙🗴🗵🗶🗷🚫⛔🛇" "☐□▢")
+# multiplication X's, cross marks, saltires, prohibition signs (the vector cross product
+# ⨯ is folded to an "x" before, like the letter it resembles).
+_CROSSES = frozenset("✕✖✗✘❌❎☒☓🗙🗴🗵🗶🗷🚫⛔🛇" "☐□▢")
 
 
 def _trimmed(text: str) -> str:
