@@ -22,8 +22,14 @@ from tinycss2.ast import (
 Decl = tuple[str, str, bool]
 
 _WS = re.compile(r"\s+")
-_COMPOUND = re.compile(r"^(\*|[a-z][a-z0-9-]*)?((?:[.#][_a-z0-9-]+)*)$")
-_PART = re.compile(r"[.#][_a-z0-9-]+")
+# Class and id names: ASCII letters, digits, ``_`` and ``-``, any other character (``é``),
+# and an escaped one (``.md\:hidden``) as ``name_key`` spells it.
+_COMPOUND = re.compile(r"^(\*|[a-z][a-z0-9-]*)?((?:[.#][_a-z0-9\u0080-\uffff-]+)*)$")
+_PART = re.compile(r"[.#][_a-z0-9\u0080-\uffff-]+")
+_ESCAPED = re.compile(r"\\([^0-9a-f\n])")
+_PUNCTUATION = re.compile(r"[\x21-\x2c\x2e\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7e]")
+# ``:is(x)`` and its kin with one compound: the compound itself.
+_IS = re.compile(r":(?:is|where|matches|-webkit-any|-moz-any)\(([^(),]*)\)")
 # Pseudo-classes, attribute selectors and combinators are not matched exactly; the rightmost
 # compound still applies its hiding declarations, so hiding is never missed (see Rule.partial).
 _PSEUDO = re.compile(r"::?[a-z-]+(?:\([^()]*\))?|\[[^\]]*\]")
@@ -31,9 +37,12 @@ _COMBINATOR = re.compile(r"\s*[>+~]\s*|\s+")
 # Pseudo-elements whose ``content`` a browser draws as text: at the start of the element
 # (``::before``, a list item's ``::marker``) or at its end (``::after``).
 _GENERATED = re.compile(r"::?(before|after|marker)\s*$")
+STRINGS = re.compile(r"\"([^\"]*)\"|'([^']*)'")
 _ZERO = re.compile(r"^[+-]?0*\.?0*(?:px|pt|em|rem|ex|ch|vw|vh|%|cm|mm|in|pc)?$")
 
 
+_QUOTES = {"open-quote": "0", "close-quote": "1"}
+FONT_FACE = "@font-face"
 # The property under which ``matching`` passes on an approximated rule's inline display.
 PARTIAL_INLINE = "-stampgate-partial-inline"
 
@@ -89,16 +98,28 @@ class Rule:
 @dataclass(frozen=True, slots=True)
 class Generated:
     """Text a style rule's ``content`` draws before or after the elements it selects: its
-    strings, and ``attr(name)`` as ``("attr", name)``."""
+    strings, ``attr(name)`` as ``("attr", name)``, ``var(--name)`` as ``("var", name)`` and
+    ``open-quote``/``close-quote`` as ``("quote", "0" or "1")``."""
 
     selector: Selector
     after: bool
     parts: tuple[str | tuple[str, str], ...]
     order: int
 
-    def text(self, attrs: Mapping[str, str | None]) -> str:
-        return "".join(part if isinstance(part, str) else attrs.get(part[1]) or ""
-                       for part in self.parts)
+    def text(self, attrs: Mapping[str, str | None], quotes: tuple[str, str] | None = None,
+             custom: Mapping[str, str] | None = None) -> str:
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif part[0] == "attr":
+                out.append(attrs.get(part[1]) or "")
+            elif part[0] == "quote":
+                out.append(quotes[int(part[1])] if quotes else "")
+            else:  # a custom property's strings
+                out += (double or single for double, single in
+                        STRINGS.findall((custom or {}).get(part[1], "")))
+        return "".join(out)
 
 
 def _content(tokens: Iterable[Node]) -> tuple[str | tuple[str, str], ...] | None:
@@ -111,10 +132,12 @@ def _content(tokens: Iterable[Node]) -> tuple[str | tuple[str, str], ...] | None
             for item in token.value:
                 if isinstance(item, StringToken):
                     parts.append(item.value)
-                elif isinstance(item, FunctionBlock) and item.lower_name == "attr":
+                elif isinstance(item, FunctionBlock) and item.lower_name in ("attr", "var"):
                     names = [a.lower_value for a in item.arguments if isinstance(a, IdentToken)]
                     if names:
-                        parts.append(("attr", names[0]))
+                        parts.append((item.lower_name, names[0]))
+                elif isinstance(item, IdentToken) and item.lower_value in _QUOTES:
+                    parts.append(("quote", _QUOTES[item.lower_value]))
             found = tuple(parts)
     return found
 
@@ -135,9 +158,25 @@ def _generated(node: QualifiedRule, order: int) -> Iterator[Generated]:
             yield Generated(parsed[0], where.group(1) == "after", parts, order)
 
 
+def name_key(name: str) -> str:
+    """A class or id name as selectors and elements are matched by (ASCII punctuation in a
+    private character, so ``md:hidden`` is no pseudo-class)."""
+    return _PUNCTUATION.sub(lambda match: chr(0xE000 + ord(match.group(0))), name)
+
+
+def element_classes(attrs: Mapping[str, str | None]) -> frozenset[str]:
+    """An element's class names, as ``name_key`` spells them."""
+    names = (attrs.get("class") or "").lower()
+    if _PUNCTUATION.search(names) is not None:
+        names = name_key(names.replace("\t", " "))
+    return frozenset(names.split())
+
+
 def _selector(text: str) -> tuple[Selector, bool] | None:
     """The (rightmost) compound of a selector, and whether it was approximated."""
-    text = text.strip().lower()
+    text = _IS.sub(r"\1", text.strip().lower())
+    if "\\" in text:
+        text = _ESCAPED.sub(lambda match: name_key(match.group(1)), text)
     stripped = _PSEUDO.sub("", text)
     compounds = [part for part in _COMBINATOR.split(stripped) if part]
     if not compounds:
@@ -156,8 +195,23 @@ def _selector(text: str) -> tuple[Selector, bool] | None:
 
 
 def _rules(nodes: Iterable[Node], order: int,
-           conditional: bool = False) -> Iterator[Rule | Generated]:
+           conditional: bool = False) -> Iterator[Rule | Generated | tuple[str, str]]:
     for node in nodes:
+        if isinstance(node, AtRule) and node.content is not None and (
+                node.lower_at_keyword == "counter-style"):
+            # A list style's marker text: its prefix, symbols and suffix, as ``(name, text)``.
+            name = tinycss2.serialize(node.prelude).strip().lower()
+            words = [token.value for token in node.content if isinstance(token, StringToken)]
+            if name and words:
+                yield name, " ".join(words)
+            continue
+        if isinstance(node, AtRule) and node.content is not None and (
+                node.lower_at_keyword == "font-face"):
+            # A font the message carries (``data:``): its letters draw what it says.
+            face = dict(cascade(_decls(tinycss2.parse_blocks_contents(node.content))))
+            if "data:" in face.get("src", ""):
+                yield FONT_FACE, face.get("font-family", "").strip(" '\"")
+            continue
         if isinstance(node, AtRule) and node.content is not None and node.lower_at_keyword in (
                 "media", "supports", "document", "layer", "container"):
             # Mail clients differ in the media they claim: a conditional rule may hide (the
@@ -186,6 +240,8 @@ class StyleSheet:
     by_tag: dict[str, list[Rule]] = field(default_factory=dict)
     universal: list[Rule] = field(default_factory=list)
     generated: list[Generated] = field(default_factory=list)
+    counters: dict[str, str] = field(default_factory=dict)
+    fonts: set[str] = field(default_factory=set)
     count: int = 0
 
     def add(self, css: str, conditional: bool = False) -> None:
@@ -193,6 +249,12 @@ class StyleSheet:
         may only hide."""
         nodes = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
         for rule in _rules(nodes, self.count, conditional):
+            if isinstance(rule, tuple):
+                if rule[0] == FONT_FACE:
+                    self.fonts.add(rule[1])
+                else:
+                    self.counters[rule[0]] = rule[1]
+                continue
             self.count = max(self.count, rule.order)
             if isinstance(rule, Generated):
                 self.generated.append(rule)
@@ -208,7 +270,7 @@ class StyleSheet:
                 self.universal.append(rule)
 
     def __bool__(self) -> bool:
-        return self.count > 0
+        return self.count > 0 or bool(self.counters) or bool(self.fonts)
 
     def matching(self, tag: str, classes: frozenset[str], element_id: str | None) -> list[Decl]:
         """Declarations of the matching rules, in cascade order (specificity, then source)."""
@@ -232,12 +294,15 @@ class StyleSheet:
         return decls
 
 
-    def drawn(self, tag: str, attrs: Mapping[str, str | None]) -> tuple[str, str]:
+    def drawn(self, tag: str, attrs: Mapping[str, str | None],
+              quotes: tuple[str, str] | None = None,
+              custom: Mapping[str, str] | None = None) -> tuple[str, str]:
         """The text drawn before and after an element by the rules that select it (the most
-        specific, then the last, of each)."""
+        specific, then the last, of each), with the element's ``quotes`` and custom
+        properties."""
         if not self.generated:
             return "", ""
-        classes = frozenset((attrs.get("class") or "").lower().split())
+        classes = element_classes(attrs)
         element_id = (attrs.get("id") or "").lower() or None
         best: dict[bool, Generated] = {}
         for rule in self.generated:
@@ -246,7 +311,7 @@ class StyleSheet:
                 if held is None or (rule.selector.specificity, rule.order) >= (
                         held.selector.specificity, held.order):
                     best[rule.after] = rule
-        return tuple(best[after].text(attrs) if after in best else ""  # type: ignore[return-value]
+        return tuple(best[after].text(attrs, quotes, custom) if after in best else ""  # type: ignore[return-value]
                      for after in (False, True))
 
 

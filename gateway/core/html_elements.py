@@ -34,9 +34,19 @@ PRESENTATIONAL = {
     "background": frozenset({"body", "table", "tr", "td", "th"}),
     "color": frozenset({"font", "basefont"}),
     "text": frozenset({"body"}),
+    "link": frozenset({"body"}),
 }
 # Elements whose text a browser does not draw (a media element's fallback, a closed dialog,
 # an SVG's description).
 UNDRAWN = frozenset({"noembed", "rp", "audio", "video", "meter", "progress", "canvas", "desc",
                       "metadata", "dialog"})
 PRE = frozenset({"pre", "listing", "xmp", "plaintext", "textarea"})
+# Form fields, which clip their text to their box whatever their overflow.
+CLIPPING = frozenset({"input", "textarea", "select"})
+# SVG elements, and the presentation attributes they take as CSS.
+SVG = frozenset({"svg", "g", "text", "tspan", "textpath", "switch", "symbol", "use"})
+SVG_PRESENTATION = ("display", "visibility", "opacity", "fill", "font-size",
+                    "transform", "clip-path", "mask", "filter", "color")
+# Elements one engine draws the text of and another does not (MathML's phantom, an object's
+# fallback).
+UNSURE = frozenset({"mphantom", "object"})

@@ -39,6 +39,26 @@ def outlook_view(html: str) -> str | None:
         return None
     if not skipping:
         pieces.append(html[position:])
+    return _without_xml_islands("".join(pieces))
+
+
+_XML_OPEN = re.compile(r"<xml[\s>]", re.IGNORECASE)
+_XML_CLOSE = re.compile(r"</xml\s*>", re.IGNORECASE)
+
+
+def _without_xml_islands(html: str) -> str:
+    """Without Word's ``<xml>`` data islands (``<o:PixelsPerInch>96</o:PixelsPerInch>``, the
+    document settings in ``[if gte mso 9]``): data to Outlook, never drawn. An HTML parser
+    would take their text for the first line of the body."""
+    pieces: list[str] = []
+    position = 0
+    while (opened := _XML_OPEN.search(html, position)) is not None:
+        closed = _XML_CLOSE.search(html, opened.end())
+        if closed is None:
+            break
+        pieces.append(html[position:opened.start()])
+        position = closed.end()
+    pieces.append(html[position:])
     return "".join(pieces)
 
 

@@ -14,13 +14,16 @@ from collections.abc import Mapping
 from tinycss2.color3 import RGBA, parse_color
 from tinycss2.color4 import parse_color as parse_color4
 
+from gateway.core.html_length import evaluate
+
 Colour = tuple[float, float, float, float]
 
 BASE_PX = 16.0
 # Further off the page than any screen is wide.
 OFF_SCREEN_PX = -500.0
 # A box this small, or this faint, shows its text to nobody.
-_SLIVER_PX = 2.0
+# A box that clips its text to this size shows a slice of a letter at most.
+_CLIP_PX = 6.0
 _FAINT = 0.1
 # A viewport a mail is read in, for vw and vh: a phone's, the narrowest.
 _VIEWPORT_PX = 360.0
@@ -37,15 +40,19 @@ _SYSTEM = {"canvas": (1.0, 1.0, 1.0, 1.0), "canvastext": (0.0, 0.0, 0.0, 1.0),
 
 
 def px(value: str, relative_to: float) -> float | None:
-    """A length in pixels (``calc()`` of one length too); None when it is not one."""
+    """A length in pixels (``calc()``, ``min()``, ``max()``, ``clamp()`` too); None when it
+    is not one, or cannot be evaluated."""
     value = value.replace("!important", "").strip()
-    if value.startswith("calc(") and value.endswith(")"):
-        value = value[5:-1].strip()
     match = _LENGTH.match(value)
     if match is None:
-        return None
-    number, unit = float(match.group(1)), match.group(2)
-    if unit in (None, "px"):
+        if "(" not in value or "%" in value:
+            return None  # a percentage of a width the gateway does not know: unknown
+        return evaluate(value, lambda number, unit: _pixels(number, unit, relative_to))
+    return _pixels(float(match.group(1)), match.group(2), relative_to)
+
+
+def _pixels(number: float, unit: str | None, relative_to: float) -> float | None:
+    if unit in (None, "", "px"):
         return number
     if unit in ("em", "ex", "ch"):
         return number * relative_to
@@ -53,13 +60,14 @@ def px(value: str, relative_to: float) -> float | None:
         return number * BASE_PX
     if unit == "%":
         return number * relative_to / 100
-    return number * _UNIT_PX[unit]
+    factor = _UNIT_PX.get(unit)
+    return None if factor is None else number * factor
 
 
-def is_sliver(value: str, relative_to: float = BASE_PX) -> bool:
-    """A length of at most two pixels: nothing a reader reads fits in it."""
+def is_sliver(value: str, relative_to: float = BASE_PX, limit: float = 2.0) -> bool:
+    """A length of at most two pixels (``limit``): nothing a reader reads fits in it."""
     length = px(value, relative_to)
-    return length is not None and length <= _SLIVER_PX
+    return length is not None and length <= limit
 
 
 def _fraction(value: str) -> float | None:
@@ -77,15 +85,15 @@ def box_hidden(values: Mapping[str, str], line_height_zero: bool, outlook: bool)
         return True
     if outlook and values.get("mso-hide") == "all":
         return True
-    if values.get("content-visibility") == "hidden" or values.get("contain") in (
-            "strict", "size"):
+    contain = values.get("contain", "").split()
+    if values.get("content-visibility") == "hidden" or "strict" in contain or "size" in contain:
         return True
     if any(values.get(p, "none") not in ("none", "") for p in _MASKS):
         return True
-    overflow = values.get("overflow", "") + " " + values.get("overflow-y", "")
-    if "hidden" in overflow or "clip" in overflow:
+    overflow = " ".join(values.get(p, "") for p in ("overflow", "overflow-x", "overflow-y"))
+    if "hidden" in overflow or "clip" in overflow or "paint" in contain:
         sizes = ("height", "max-height", "width", "max-width")
-        if line_height_zero or any(is_sliver(values.get(s, "")) for s in sizes):
+        if line_height_zero or any(is_sliver(values.get(s, ""), limit=_CLIP_PX) for s in sizes):
             return True
     if _off_screen(values):
         return True
@@ -113,14 +121,22 @@ def _off_screen(values: Mapping[str, str]) -> bool:
     if values.get("position") in ("absolute", "fixed"):
         offsets += [values.get(p, "") for p in ("left", "top", "right", "inset")]
     for value in offsets:
-        length = px(value, BASE_PX)
+        length = _offset(value)
         if length is not None and (length <= OFF_SCREEN_PX or (
                 value.strip().endswith("vw") and length <= -_VIEWPORT_PX)):
             return True
-    indent = px(values.get("text-indent", "0"), BASE_PX)
+    indent = _offset(values.get("text-indent", "0"))
     overflow = values.get("overflow", "") + values.get("white-space", "")
     return indent is not None and indent >= -OFF_SCREEN_PX and (
         "hidden" in overflow or "nowrap" in overflow)
+
+
+def _offset(value: str) -> float | None:
+    """A margin or an indent: a percentage is of the width of the box it is in, a screen's
+    at least."""
+    if value.strip().endswith("%"):
+        return px(value, _VIEWPORT_PX)
+    return px(value, BASE_PX)
 
 
 def _clipped(values: Mapping[str, str]) -> bool:

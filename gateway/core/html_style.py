@@ -5,19 +5,18 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
+from gateway.core.html_colour import LINK, background_colour, legacy, resolve, text_paint
 from gateway.core.html_css import PARTIAL_INLINE, is_zero
 from gateway.core.html_paint import (
     BASE_PX,
     Colour,
     box_hidden,
-    first_colour,
-    painted_background,
     px,
-    rgba,
 )
+from gateway.core.html_shift import pulls_next, shifted, shrink, unsure
 
 _WHITE: Colour = (1.0, 1.0, 1.0, 1.0)
 _BLACK: Colour = (0.0, 0.0, 0.0, 1.0)
@@ -67,15 +66,36 @@ class Style:
     quotes: tuple[str, str] | None = None
     # Right to left (``direction``, ``dir``; inherited): a table row's cells from the right.
     rtl: bool = False
+    # Custom properties (``--name``, inherited), for ``var()``.
+    custom: tuple[tuple[str, str], ...] = ()
+    # The colour of unvisited links (``<body link>``), the factor ancestors' ``zoom`` and
+    # transforms draw text at, and whether the text's or the background's colour could not
+    # be computed (then the text is *unsure*: see ``html_colour.py``).
+    link: Colour = LINK
+    scale: float = 1.0
+    colour_unsure: bool = False
+    background_unsure: bool = False
+    # Every element's style is a cache key: its hash is computed once.
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(tuple(
+            getattr(self, name) for name in _STYLE_FIELDS)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def text_shows(self) -> bool:
         """Whether text with this style is readable on its background."""
         return _text_shows(self)
 
 
+_STYLE_FIELDS = tuple(item.name for item in fields(Style) if item.name != "_hash")
+
+
 @lru_cache(maxsize=4096)
 def _text_shows(style: Style) -> bool:
-    if (not style.visible or style.struck or style.font_px <= _TINY_PX
+    if (not style.visible or style.struck or style.font_px * style.scale <= _TINY_PX
             or style.colour[3] < _FAINT_ALPHA):
         return False
     return style.background is None or _contrast(style.colour, style.background) >= _MIN_CONTRAST
@@ -102,6 +122,11 @@ class Computed:
     beside: bool = False
     # The text a list-style string draws as its marker (``list-style-type: 'x'``).
     marker: str = ""
+    # Drawn by some clients and not others, or maybe elsewhere (``html_shift.py``), and
+    # whether the box after it is pulled up over it.
+    unsure: bool = False
+    shifted: bool = False
+    pulls_next: bool = False
 
 
 def _display(value: str, default: Display) -> Display:
@@ -125,8 +150,18 @@ def _display(value: str, default: Display) -> Display:
 
 
 def compute(values: Mapping[str, str], parent: Style, default: Display,
-            attrs: Mapping[str, str | None], outlook: bool) -> Computed:
-    """Apply an element's cascaded values (and presentational attributes) to its parent's."""
+            attrs: Mapping[str, str | None], outlook: bool, link: bool = False) -> Computed:
+    """Apply an element's cascaded values (and presentational attributes) to its parent's;
+    ``link``: an ``<a href>``, drawn in the link colour unless its style gives one."""
+    custom = parent.custom
+    if any(key.startswith("--") for key in values):
+        merged = dict(custom)
+        merged.update((key, value) for key, value in values.items() if key.startswith("--"))
+        custom = tuple(merged.items())[-_MAX_CUSTOM:]
+    names = dict(custom)
+    if any("var(" in value for value in values.values()):
+        values = {key: found for key, value in values.items()
+                  if (found := value if key in _PAINT else resolve(value, names)) is not None}
     display = _display(values.get("display", ""), default)
     if display is Display.INLINE and _full_width(values):
         display = Display.BLOCK  # an inline box as wide as the line is a line of its own
@@ -138,11 +173,13 @@ def compute(values: Mapping[str, str], parent: Style, default: Display,
         visible = False
     elif visibility == "visible":
         visible = True
-    background = _background(values, attrs, parent.background)
-    # What paints the glyphs: -webkit-text-fill-color over color, SVG's fill, <body text>.
-    colour = _colour(values.get("-webkit-text-fill-color") or values.get("fill")
-                     or attrs.get("fill") or values.get("color") or attrs.get("color")
-                     or attrs.get("text"), parent.colour)
+    background, background_unsure = background_colour(
+        values, attrs.get("bgcolor"), parent.background, parent.background_unsure, names)
+    if link and not any(values.get(prop) for prop in _PAINT[:3]):
+        text_colour, colour_unsure = parent.link, False  # a:link, unless styled
+    else:
+        text_colour, colour_unsure = text_paint(values, attrs.get("color") or attrs.get(
+            "text"), parent.colour, parent.colour_unsure, names)
     size_attr = attrs.get("size") if "color" in attrs or "face" in attrs or "size" in attrs \
         else None  # <font size>
     font_px = _font_size(values.get("font-size") or _font_shorthand(values.get("font", "")),
@@ -158,14 +195,20 @@ def compute(values: Mapping[str, str], parent: Style, default: Display,
     quotes = (marks[0], marks[1] if len(marks) > 1 else "") if marks else parent.quotes
     direction = values.get("direction") or (attrs.get("dir") or "").strip().lower()
     rtl = direction == "rtl" if direction in ("rtl", "ltr") else parent.rtl
-    style = Style(visible, colour, background, font_px, line_height_zero, pre, struck, quotes,
-                  rtl)
+    style = Style(visible, text_colour, background, font_px, line_height_zero, pre, struck,
+                  quotes, rtl, custom, legacy(attrs.get("link")) or parent.link,
+                  parent.scale * shrink(values), colour_unsure, background_unsure)
     reversed_ = (direction == "rtl"
                  and values.get("unicode-bidi") in ("bidi-override", "isolate-override"))
     marker = "".join(_strings(values.get("list-style-type", "") + " "
                               + values.get("list-style", ""))[:1])
     return Computed(display, box_hidden(values, line_height_zero, outlook), style, reversed_,
-                    *_layout(values), marker)
+                    *_layout(values), marker, unsure(values), shifted(values),
+                    pulls_next(values))
+
+
+_MAX_CUSTOM = 64
+_PAINT = ("-webkit-text-fill-color", "fill", "color", "background-color", "background")
 
 
 def _strings(value: str) -> list[str]:
@@ -249,30 +292,6 @@ def _font_size(value: str | None, attr: str | None, parent: float) -> float:
     if attr is not None:
         return _FONT_SIZE_ATTR.get(attr.strip().lstrip("+-")[:1], parent)
     return parent
-
-
-def _colour(value: str | None, parent: Colour) -> Colour:
-    return rgba(value) or parent
-
-
-def _background(values: Mapping[str, str], attrs: Mapping[str, str | None],
-                parent: Colour | None) -> Colour | None:
-    painted = painted_background(values)
-    if painted is not None:
-        return painted
-    shorthand = values.get("background", "")
-    # An image behind the text is not shown (mail clients block remote images): the colour
-    # given for it then, or the one behind it.
-    colour = rgba(values.get("background-color")) or first_colour(shorthand) \
-        or rgba(attrs.get("bgcolor"))
-    if colour is None or parent is None:
-        return parent if colour is None else colour
-    alpha = colour[3]
-    if alpha >= 1:
-        return colour
-    blended = tuple(c * alpha + p * (1 - alpha) for c, p in zip(colour[:3], parent[:3],
-                                                               strict=True))
-    return (blended[0], blended[1], blended[2], 1.0)
 
 
 def _luminance(colour: Colour) -> float:

@@ -2,57 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from gateway.core.bidi import PDF, RLO
-from gateway.core.html_css import StyleSheet, cascade, declarations
+from gateway.core.html_cascade import element_style
+from gateway.core.html_css import StyleSheet
 from gateway.core.html_depth import PREFIX, bounded_depth
-from gateway.core.html_elements import (
-    BLOCK,
-    DEFAULT,
-    GROUPS,
-    MOVED,
-    NEVER,
-    NO_TEXT_INPUTS,
-    PRE,
-    PRESENTATIONAL,
-    STRUCK,
-    UNDRAWN,
+from gateway.core.html_elements import MOVED, NEVER, NO_TEXT_INPUTS
+from gateway.core.html_forms import (
+    choice,
+    collapses,
+    leads,
+    outside_viewport,
+    shadow_hosts,
+    shadow_roots,
 )
+from gateway.core.html_frame import Frame, hide
 from gateway.core.html_lines import ALT_CLOSE, ALT_OPEN, CELL, MARKERS, Lines, finish
 from gateway.core.html_outlook import conditional_bodies, outlook_view
-from gateway.core.html_style import Computed, Display, Style, compute
+from gateway.core.html_style import Computed, Display, Style
 
 _BLOCKS = (Display.BLOCK, Display.PARAGRAPH)
 _CACHE_SIZE = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class _Frame:
-    """What an element passes to its children."""
-
-    style: Style
-    flow: bool  # laid out: no display:none on the way down
-    shown: bool  # no box on the way down is hidden as a whole
-    hidden: Lines | None  # the outermost hidden element this one is inside, if any
-    quote: int
-    closed_details: bool
-    # Blocks drawn elsewhere than their place in the source that this one is inside: each is
-    # also read alone, so a stamp drawn at the top from the end of the source counts.
-    moved: tuple[Lines, ...] = ()
-    # Its children are laid out side by side (read as the cells of a row), or in reverse.
-    row_items: bool = False
-    reverses: bool = False
-    mirrors: bool = False
 
 
 class _Render:
     """One pass over a document, writing every sink at once."""
 
     def __init__(self, sheet: StyleSheet, outlook: bool, renamed: bool,
-                 reverse: bool = False) -> None:
+                 reverse: bool = False, strict: bool = False) -> None:
         self.sheet = sheet
         self.outlook = outlook
         self.renamed = renamed
@@ -62,6 +42,11 @@ class _Render:
         self.reverses = False
         # Whether it has a right-to-left row: drawn mirrored, read in order by its readers.
         self.mirrors = False
+        # ``strict``: text some client may not draw (unsure) is hidden; whether there is any.
+        self.strict = strict
+        self.unsure = False
+        self.pull = False  # the box just closed pulls the next one up over it
+        self.hosts: frozenset[int] = frozenset()
         self.visible = Lines()
         self.everything = Lines()
         self.hidden: list[Lines] = []
@@ -69,10 +54,10 @@ class _Render:
                          Computed] = {}
 
     def run(self, root: LexborNode) -> None:
-        top = _Frame(Style(), True, True, None, 0, False)
+        top = Frame(Style(), True, True, None, 0, False)
         # An explicit stack, not recursion: nesting depth is the sender's to choose.
-        todo: list[tuple[LexborNode, _Frame]
-                   | tuple[None, tuple[_Frame, Computed, str, str]]] = [(root, top)]
+        todo: list[tuple[LexborNode, Frame]
+                   | tuple[None, tuple[Frame, Computed, str, str]]] = [(root, top)]
         while todo:
             item = todo.pop()
             if item[0] is None:
@@ -93,7 +78,9 @@ class _Render:
                     frame, computed = entered
                     after = closing = ""
                     if self.sheet.generated:
-                        before, after = self.sheet.drawn(tag, node.attributes)
+                        style = computed.style
+                        before, after = self.sheet.drawn(tag, node.attributes, style.quotes,
+                                                         dict(style.custom))
                         self._sheet_drawn(before, frame)
                     if computed.marker:  # a list-style string is the item's marker
                         self._sheet_drawn(computed.marker + " ", frame)
@@ -112,7 +99,7 @@ class _Render:
                             children.reverse()
                     todo.extend((child, frame) for child in reversed(children))
 
-    def _sinks(self, frame: _Frame) -> list[Lines]:
+    def _sinks(self, frame: Frame) -> list[Lines]:
         sinks = [self.everything, *frame.moved]
         if frame.hidden is not None:
             sinks.append(frame.hidden)
@@ -120,33 +107,56 @@ class _Render:
             sinks.append(self.visible)
         return sinks
 
-    def _text(self, data: str, frame: _Frame) -> None:
+    def _text(self, data: str, frame: Frame) -> None:
         if frame.closed_details:
-            frame = _hide(frame, self.hidden)
+            frame = hide(frame, self.hidden)
         data = MARKERS.sub("", data)
-        shows = frame.flow and frame.shown and frame.style.text_shows()
+        shows = frame.flow and frame.shown and self._shows(frame.style)
         if not shows and frame.hidden is None and data.strip():
-            frame = _hide(frame, self.hidden)
+            frame = hide(frame, self.hidden)
         for sink in (self.everything, frame.hidden, self.visible if shows else None):
             if sink is not None:
                 sink.text(data, frame.quote, frame.style.pre)
         for sink in frame.moved:
             sink.text(data, frame.quote, frame.style.pre)
 
-    def _open(self, node: LexborNode, tag: str, parent: _Frame
-              ) -> tuple[_Frame, Computed] | None:
+    def _shows(self, style: Style) -> bool:
+        if style.colour_unsure or style.background_unsure:
+            self.unsure = True
+            if self.strict:
+                return False
+        return style.text_shows()
+
+    def _open(self, node: LexborNode, tag: str, parent: Frame
+              ) -> tuple[Frame, Computed] | None:
         attrs = node.attributes
+        if tag == "thead" and leads(node):
+            tag = "tbody"  # a header group first in its table is drawn where it stands
         computed = self._computed(tag, tuple(attrs.items()), parent.style, parent.closed_details)
+        if self.pull or (self.hosts and node.mem_id in self.hosts) or (tag == "table" and collapses(
+                node, lambda col: self._computed("col", tuple(col.attributes.items()),
+                                                 Style(), False).style.visible)):
+            # drawn over the box before it; its children replaced by a shadow root, or a
+            # column of it collapsed: maybe not drawn
+            computed = replace(computed, shifted=computed.shifted or self.pull,
+                               unsure=True)
+            self.pull = False
+        if tag == "text" and outside_viewport(node):
+            computed = replace(computed, box_hidden=True)  # clipped by its <svg>
+        if parent.choice is not None and tag == "option" and parent.choice != node.mem_id:
+            computed = replace(computed, display=Display.NONE)  # a drop-down shows one
+        unsure = parent.unsure or computed.unsure or computed.shifted
+        self.unsure = self.unsure or unsure
         # Drawn elsewhere than the source has it: read alone, not where it stands.
         flow = (parent.flow and computed.display is not Display.NONE
                 and not computed.moved)
-        shown = parent.shown and not computed.box_hidden
+        shown = parent.shown and not computed.box_hidden and not (self.strict and unsure)
         hidden = parent.hidden
-        if hidden is None and not (flow and shown and computed.style.text_shows()):
+        if hidden is None and not (flow and shown and self._shows(computed.style)):
             hidden = Lines()
             self.hidden.append(hidden)
         moved = parent.moved
-        if computed.moved or parent.reverses or tag in MOVED:
+        if computed.moved or computed.shifted or parent.reverses or tag in MOVED:
             sink = Lines()
             self.hidden.append(sink)
             moved = (*moved, sink)
@@ -154,18 +164,22 @@ class _Render:
             computed = replace(computed, display=Display.CELL)  # beside its siblings
         # A row of a right-to-left table or flex box draws its first cell on the right.
         mirrors = computed.style.rtl and (computed.display is Display.ROW or computed.row_items)
-        frame = _Frame(computed.style, flow, shown, hidden,
-                       parent.quote + (tag == "blockquote"),
-                       tag == "details" and "open" not in attrs, moved,
-                       computed.row_items, computed.reverses, mirrors)
+        frame = Frame(computed.style, flow, shown, hidden,
+                      parent.quote + (tag == "blockquote"),
+                      tag == "details" and "open" not in attrs, moved,
+                      computed.row_items, computed.reverses, mirrors, unsure,
+                      choice(node) if tag == "select" else parent.choice)
         if tag == "br":
             for sink in self._sinks(frame):
                 sink.newline(frame.quote)
             return None
         if tag == "input":
             kind = (attrs.get("type") or "text").strip().lower()
-            if kind not in NO_TEXT_INPUTS:
-                self._drawn(attrs.get("value") or attrs.get("placeholder") or "", frame)
+            value = attrs.get("value") or ""
+            if kind == "password" and value:  # drawn as discs
+                self._drawn(value, hide(frame, self.hidden))
+            elif kind not in NO_TEXT_INPUTS:
+                self._drawn(value or attrs.get("placeholder") or "", frame)
             return None
         if tag == "img":
             alt = MARKERS.sub("", attrs.get("alt") or "").strip()
@@ -177,7 +191,7 @@ class _Render:
                         target.text(ALT_OPEN + alt + ALT_CLOSE, frame.quote, False)
             return None
         self._edge(frame, computed, opening=True)
-        if tag == "optgroup":
+        if tag == "optgroup" and parent.choice is None:
             self._drawn(attrs.get("label") or "", frame)
             for sink in self._sinks(frame):
                 sink.breaks(1)
@@ -189,52 +203,17 @@ class _Render:
         key = (tag, items, parent, closed_details)
         cached = self.cache.get(key)
         if cached is None:
-            cached = self._compute(tag, dict(items), parent, closed_details)
+            cached = element_style(self.sheet, self.outlook, tag, dict(items), parent,
+                                   closed_details)
             if len(self.cache) < _CACHE_SIZE:
                 self.cache[key] = cached
         return cached
 
-    def _compute(self, tag: str, attrs: dict[str, str | None], parent: Style,
-                 closed_details: bool) -> Computed:
-        for name, tags in PRESENTATIONAL.items():  # a browser ignores them elsewhere
-            if name in attrs and tag not in tags:
-                del attrs[name]
-        if tag in GROUPS:  # the section's own display, before any the author gives it
-            attrs = {**attrs, "style": f"display:{GROUPS[tag]};{attrs.get('style') or ''}"}
-        decls = []
-        if self.sheet:
-            classes = frozenset((attrs.get("class") or "").lower().split())
-            element_id = (attrs.get("id") or "").lower() or None
-            decls = self.sheet.matching(tag, classes, element_id)
-        style_attr = attrs.get("style")
-        inline = declarations(style_attr) if style_attr else []
-        values = dict(cascade(decls + inline))
-        if decls and inline:
-            # A webmail that drops the style sheet keeps what the element's own style hides:
-            # a sheet's rule (even !important) does not show it to every reader.
-            own = cascade(inline)
-            for prop in ("display", "visibility"):
-                if own.get(prop) in ("none", "hidden", "collapse"):
-                    values[prop] = own[prop]
-        if tag in PRE and "white-space" not in values:
-            values["white-space"] = "pre"
-        default = DEFAULT.get(tag, Display.BLOCK if tag in BLOCK else Display.INLINE)
-        if "display" not in values and ("hidden" in attrs or (
-                tag in UNDRAWN and not (tag == "dialog" and "open" in attrs))
-                or (tag == "svg" and "0" in (attrs.get("width"), attrs.get("height")))):
-            default = Display.NONE  # its text is fallback or metadata, never drawn
-        if closed_details and tag != "summary":
-            default, values["display"] = Display.NONE, "none"
-        if tag in STRUCK and "text-decoration" not in values:
-            values["text-decoration"] = "line-through"
-        if tag == "bdo" and "unicode-bidi" not in values:
-            values["unicode-bidi"] = "bidi-override"
-        return compute(values, parent, default, attrs, self.outlook)
-
-    def _close(self, frame: _Frame, computed: Computed) -> None:
+    def _close(self, frame: Frame, computed: Computed) -> None:
         self._edge(frame, computed, opening=False)
+        self.pull = self.pull or computed.pulls_next
 
-    def _drawn(self, text: str, frame: _Frame) -> None:
+    def _drawn(self, text: str, frame: Frame) -> None:
         """Text drawn that is no text node (a field's value, generated content, a bidi
         control): read like the element's own; a line break in it (``"\\A"``) breaks the
         line."""
@@ -247,13 +226,13 @@ class _Render:
             if line:
                 self._text(line, frame)
 
-    def _sheet_drawn(self, text: str, frame: _Frame) -> None:
+    def _sheet_drawn(self, text: str, frame: Frame) -> None:
         """Text a style sheet draws: Outlook's engine draws none of it, and a webmail that
         drops the style sheet neither; read for stricter stamps, not as shown."""
         if text:
-            self._drawn(text, _hide(frame, self.hidden))
+            self._drawn(text, hide(frame, self.hidden))
 
-    def _edge(self, frame: _Frame, computed: Computed, *, opening: bool) -> None:
+    def _edge(self, frame: Frame, computed: Computed, *, opening: bool) -> None:
         display = computed.display
         for sink in self._sinks(frame):
             if display is Display.PARAGRAPH:
@@ -264,24 +243,17 @@ class _Render:
                 sink.text(CELL, frame.quote, False)
 
 
-def _hide(frame: _Frame, hidden: list[Lines]) -> _Frame:
-    if frame.hidden is not None:
-        return frame
-    sink = Lines()
-    hidden.append(sink)
-    return replace(frame, shown=False, hidden=sink)
-
-
 def _render(html: str, *, outlook: bool,
-            reverse: bool = False) -> tuple[list[str], bool, bool]:
+            reverse: bool = False) -> tuple[list[str], bool, bool, bool]:
     """Raw renderings of one view of the document: visible, everything, each hidden block;
     whether it has a reversed flex box, and a right-to-left row (``reverse``: laid out as
-    drawn from the left)."""
+    drawn from the left); whether it has unsure text, and then last, the visible text
+    without it (a second rendering a reader sees)."""
     bounded, renamed = bounded_depth(html)
     tree = LexborHTMLParser(bounded)
     root = tree.root
     if root is None:
-        return [], False, False
+        return [], False, False, False
     sheet = StyleSheet()
     for element in tree.css("style"):
         kind = (element.attributes.get("type") or "text/css").strip().lower()
@@ -289,9 +261,16 @@ def _render(html: str, *, outlook: bool,
         if kind in ("text/css", ""):  # another type is not a style sheet to a browser
             sheet.add(element.text(deep=True), conditional=media not in ("all", "screen"))
     render = _Render(sheet, outlook, renamed, reverse)
+    render.hosts = shadow_hosts(tree, bounded)
     render.run(root)
-    return [render.visible.raw(), render.everything.raw(),
-            *(sink.raw() for sink in render.hidden if sink)], render.reverses, render.mirrors
+    texts = [render.visible.raw(), render.everything.raw(),
+             *(sink.raw() for sink in render.hidden if sink)]
+    if render.unsure:  # also as a client that draws none of the unsure text shows it
+        strict = _Render(sheet, outlook, renamed, reverse, strict=True)
+        strict.hosts = render.hosts
+        strict.run(root)
+        return [*texts, strict.visible.raw()], render.reverses, render.mirrors, True
+    return texts, render.reverses, render.mirrors, False
 
 
 def candidates(html: str) -> tuple[tuple[str, bool], ...]:
@@ -301,15 +280,17 @@ def candidates(html: str) -> tuple[tuple[str, bool], ...]:
     with each table cell apart, as a reader reads columns, and with images shown; it is a
     candidate even when empty. Its other variants (cells joined as ``innerText`` joins them,
     images' alt text) and the texts that show hidden text are read for stricter stamps."""
-    main, reverses, mirrors = _render(html, outlook=False)
-    views = [(main, True)]
+    main, reverses, mirrors, unsure = _render(html, outlook=False)
+    views = _views(main, unsure, True)
     if reverses or mirrors:  # its children as drawn from the left, last first; a reader
         # of a right-to-left row reads it in order, so that view alone clears nothing
-        views.append((_render(html, outlook=False, reverse=True)[0], reverses))
+        reverse = _render(html, outlook=False, reverse=True)
+        views += _views(reverse[0], reverse[3], reverses)
     outlook = outlook_view(html)
     if outlook is not None:
-        views.append((_render(outlook, outlook=True)[0], True))
-    for body in conditional_bodies(html):  # one comment's content alone: a fragment
+        drawn = _render(outlook, outlook=True)
+        views += _views(drawn[0], drawn[3], True)
+    for body in (*conditional_bodies(html), *shadow_roots(html)):  # a fragment alone
         views.append((_render(body, outlook=True)[0][:1], False))
     found: dict[str, bool] = {}
     for view, whole in views:
@@ -326,6 +307,13 @@ def candidates(html: str) -> tuple[tuple[str, bool], ...]:
                 if shown or text.strip():
                     found[text] = found.get(text, False) or shown
     return tuple(found.items()) or (("", True),)
+
+
+def _views(texts: list[str], unsure: bool, whole: bool) -> list[tuple[list[str], bool]]:
+    """One rendering's texts as views; with unsure text, also the visible text without it."""
+    if not unsure:
+        return [(texts, whole)]
+    return [(texts[:-1], whole), (texts[-1:], whole)]
 
 
 def renderings(html: str) -> tuple[str, ...]:

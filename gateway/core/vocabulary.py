@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gateway.core import tlp
+from gateway.core.adjustments import number
 from gateway.core.label_policy import LabelMap
 from gateway.core.labels import TLP
 from gateway.core.model import Stamp
@@ -24,11 +25,6 @@ _PREFIXES = sorted({normalise_phrase(p) for p in (
     "estado", "distribución", "sensibilidad", "verteilung", "vertraulichkeit",
 )}, key=len, reverse=True)
 _PREFIX = re.compile("^(?:" + "|".join(map(re.escape, _PREFIXES)) + r")\s*[:\-–—]\s*")
-_NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5,
-    "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
-}
 # A count left blank or vague ("in __ ways", "in several ways") is still the stamp.
 _UNSTATED = frozenset({"_", "?", "x", "n", "several", "some", "multiple", "many", "various",
                        "plusieurs", "varias", "varios", "algunas", "algunos", "mehreren"})
@@ -44,8 +40,6 @@ _MAX_NESTED_PARSE = 3
 # Digits that read as letters inside a word of letters ("C0NFIDENTIAL", "1NTERNAL").
 _DIGIT_LETTERS = str.maketrans("013457", "oieast")
 _WORD = re.compile(r"\w+")
-
-
 _DIGIT = re.compile(r"\d")
 _FIRST_WORD = re.compile(r"[^\W_]+")
 _OPENERS_KEPT = 4096
@@ -125,10 +119,9 @@ class Vocabulary:
         self._compacts = _by_length(self._compact)
         self._openers: dict[str, bool] = {}  # first words seen: may they open a phrase
         # The same phrases with every vertical stroke as one letter (core/near_top.py).
-        self._strokes = Vocabulary(
-            {stamp: [stroke_skeleton(normalise_phrase(p)) for p, s in written.items()
-                     if s is stamp] for stamp in Stamp},
-            strokes=False) if strokes else None
+        self._strokes = Vocabulary({stamp: [stroke_skeleton(p) for p, s in written.items()
+                                            if s is stamp] for stamp in Stamp},
+                                   strokes=False) if strokes else None
 
     def parse_line(self, line: str) -> StampLine | None:
         """A folded line that is a stamp (optionally decorated, prefixed or trailed).
@@ -314,9 +307,8 @@ def _undecorated(text: str) -> str:
     return text[start:]
 
 
-# Marks that cross a line out, whatever the language, and unticked boxes: ballot and
-# multiplication X's, cross marks, saltires, prohibition signs (the vector cross product
-# ⨯ is folded to an "x" before, like the letter it resembles).
+# Marks that cross a line out, whatever the language (ballot and multiplication X's, cross
+# marks, saltires, prohibition signs; ⨯ folds to "x" before), and unticked boxes.
 _CROSSES = frozenset("✕✖✗✘❌❎☒☓🗙🗴🗵🗶🗷🚫⛔🛇" "☐□▢")
 
 
@@ -340,16 +332,10 @@ def _after_phrase(stamp: Stamp, rest: str) -> StampLine | None:
         match = _COUNT_CLAUSE.match(stripped)
         if match is not None:
             token = match.group(1)
-            count = _number(token)
+            count = number(token)
             if count is None and token.strip("_?") and token not in _UNSTATED:
                 return None
             stripped = stripped[match.end():].strip()
     if stripped and (stripped[0].isalnum() or stripped[0] in "?¿"):
         return None
     return StampLine(stamp, _trimmed(stripped), count)
-
-
-def _number(token: str) -> int | None:
-    if token.isdigit():
-        return int(token)
-    return _NUMBER_WORDS.get(token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.core.html_outlook import outlook_view
 from gateway.core.html_text import renderings
 
 
@@ -34,6 +35,17 @@ def test_outlook_conditional_content_is_a_candidate() -> None:
     found = tops(markup)
     assert found[0] == "Cleared for publication"
     assert "Confidential" in found
+
+
+def test_words_xml_data_islands_are_not_outlook_s_first_line() -> None:
+    # Word's document settings, kept for Outlook in [if gte mso 9]: data, never drawn.
+    head = ("<html><head><!--[if gte mso 9]><xml><o:OfficeDocumentSettings>"
+            "<o:PixelsPerInch>96</o:PixelsPerInch></o:OfficeDocumentSettings></xml>"
+            "<![endif]--></head><body><p>Cleared for publication</p><p>Story</p></body></html>")
+    view = outlook_view(head)
+    assert view is not None and "96" not in view and "Cleared for publication" in view
+    # an unclosed island is left as it is
+    assert "96" in (outlook_view(head.replace("</xml>", "")) or "")
 
 
 def test_conditional_comments_for_other_clients_are_still_read() -> None:
