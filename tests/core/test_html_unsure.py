@@ -308,3 +308,15 @@ def test_chromium_parses_legacy_colours_so(page: Page, value: str, expected: str
 ])
 def test_math_lengths(value: str, expected: float | None) -> None:
     assert px(value, 16.0) == expected
+
+
+def test_a_value_nested_beyond_the_css_library_is_unsure_not_a_crash(
+        vocabulary: Vocabulary) -> None:
+    # tinycss2 serializes recursively: thousands of nested calc( once made the reader fail,
+    # and a Cleared Subject then relayed a body that opens with Confidential.
+    deep = "calc(" * 5000 + "1px" + ")" * 5000
+    html = f'<p style="font-size:{deep}">Hello</p><p>Confidential</p>'
+    data = ("Subject: Cleared for publication\r\nContent-Type: text/html\r\n\r\n"
+            + html).encode()
+    reading = read_now(data, vocabulary).reading
+    assert reading.unreadable == () and reading.stamp is Stamp.CONFIDENTIAL
