@@ -54,6 +54,9 @@ class MessageFacts:
     # Attached documents the first pass did not read (``read_message(defer_documents=True)``),
     # in this message and the messages attached to it: empty once it is read in full.
     unread: tuple[str, ...] = ()
+    # The reader itself failed on it (a bug, not the sender's encryption): nothing of it can
+    # vouch that no stricter stamp is there, so no Cleared of it counts.
+    failed: bool = False
     # Oddities a client reads past (a base64 garbage tail): recorded, not held against it.
     defects: tuple[str, ...] = ()
     # Where the header block ends (the offset of the empty line), as headers.py reads it.

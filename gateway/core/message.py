@@ -61,17 +61,20 @@ def _read(data: bytes, depth: int, limits: DocumentLimits,
     try:
         root = entity(data)
     except Exception as exc:  # the last resort: a reader bug must fail closed, not crash
-        return MessageFacts(unreadable=(f"message could not be parsed ({type(exc).__name__})",))
+        return MessageFacts(unreadable=(f"message could not be parsed ({type(exc).__name__})",),
+                            failed=True)
     walker = Walker(depth, lambda inner, level: _read(inner, level, limits, deferred), limits,
                     deferred)
     if root.block.ambiguous is not None:
         walker.unreadable.append(f"ambiguous end of the header block: {root.block.ambiguous}")
     if len(root.block.lines) > MAX_FIELDS:
         walker.unreadable.append(f"more than {MAX_FIELDS} header fields")
+    failed = False
     try:
         walker.walk(root)
     except Exception as exc:  # a malformed tree must fail closed, not crash the gateway
         walker.unreadable.append(f"MIME structure could not be walked ({type(exc).__name__})")
+        failed = True
     if root.block.headless:
         walker.texts.extend(_after_junk(data))
     headers = root.block.by_name()
@@ -101,6 +104,7 @@ def _read(data: bytes, depth: int, limits: DocumentLimits,
         defects=tuple(dict.fromkeys(walker.defects)),
         header_end=root.block.end,
         ambiguous_headers=root.block.ambiguous,
+        failed=failed,
     )
 
 

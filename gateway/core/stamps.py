@@ -86,6 +86,8 @@ def read_stamps(facts: MessageFacts, vocabulary: Vocabulary) -> StampReading:
     unreadable: list[str] = []
     documents = Found()
     withheld = _read_message(facts, vocabulary, 0, own, embedded, unreadable, documents)
+    if facts.failed:  # fails closed, as a read that runs out of time does
+        own = [f for f in own if f.stamp is not Stamp.CLEARED]
     embedded.extend(documents.findings)
     unreadable.extend(documents.unmapped)
     guarded = Found()

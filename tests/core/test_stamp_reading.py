@@ -453,3 +453,19 @@ def test_office_vocabulary_reads_french_adjustments() -> None:
                                OFFICE, Location.BODY)
     assert finding.stated_count == 2
     assert finding.adjustments == ("flouter le visage", "changer le nom")
+
+
+def test_a_reader_failure_fails_closed_whatever_the_subject_says(
+        vocabulary: Vocabulary, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bug in a reader must not let a Cleared Subject vouch for a body nobody read: the
+    # message is unreadable and unstamped, as when a read runs out of time.
+    def broken(self: object, root: object) -> None:
+        raise RecursionError
+
+    monkeypatch.setattr("gateway.core.message.Walker.walk", broken)
+    data = raw("Subject: Cleared for publication", "Confidential\n")
+    reading = reading_of(data, vocabulary)
+    assert reading.stamp is None
+    assert reading.unreadable == ("MIME structure could not be walked (RecursionError)",)
+    with_internal = raw("Subject: Internal", "x\n")
+    assert reading_of(with_internal, vocabulary).stamp is I  # stricter stamps still count
