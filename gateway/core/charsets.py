@@ -130,9 +130,9 @@ def locale_readings(raw: bytes, label: str | None, html: bool = False) -> list[s
     name = None if plain in ("", *_ASCII_LABELS) else resolve(plain)
     if name not in (None, "utf-8") or (html and name is None and _META.search(raw[:_PRESCAN])):
         return []
-    try:
-        head.decode("utf-8")
-        return []  # valid UTF-8 is what every client shows
+    try:  # valid UTF-8 is what a detecting client shows (an ASCII label decodes otherwise)
+        text = head.decode("utf-8")
+        return [text] if plain in _ASCII_LABELS else []
     except UnicodeDecodeError:
         pass
     shown = guess(head)

@@ -156,6 +156,14 @@ def test_unlabelled_8bit_text_is_also_read_in_the_locale_charsets_clients_detect
     assert stamped(header, f"{other}\r\n".encode(codec), vocabulary) is Stamp.CLEARED
 
 
+def test_utf8_under_an_ascii_label_is_read_as_utf8_too(vocabulary: Vocabulary) -> None:
+    # The Encoding Standard decodes us-ascii as windows-1252; a detecting client shows UTF-8.
+    body = "Gizli\r\n\r\nÇalışma notları.\r\n".encode()
+    header = "Content-Type: text/plain; charset=us-ascii\r\n"
+    assert stamped(header, body.replace(b"Gizli", "Gİzlİ".encode()),
+                   vocabulary) is Stamp.CONFIDENTIAL
+
+
 def test_labelled_or_utf8_text_gets_no_guessed_reading(vocabulary: Vocabulary) -> None:
     body = "Конфиденциально\r\n".encode("cp1251")
     # labelled windows-1252: the label is what every client follows
