@@ -116,17 +116,27 @@ LOCALE_CHARSETS = ("cp1251", "koi8_r", "cp1256", "cp1253", "cp1255", "cp1250", "
 # Labels that say "ASCII" (the Encoding Standard reads them as windows-1252): 8-bit bytes
 # under them are unlabelled text to a client that detects.
 _ASCII_LABELS = ("us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us", "iso-ir-6")
+# Labels that name no byte order: without a byte-order mark the Encoding Standard reads
+# little-endian, Apple Mail big-endian.
+_BIG_ENDIAN = {"utf-16": "utf-16-be", "unicode": "utf-16-be", "ucs-2": "utf-16-be",
+               "utf-32": "utf-32-be", "ucs-4": "utf-32-be"}
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
+              codecs.BOM_UTF32_BE)
 # Bytes of a part decoded in each of them: its top and what follows it closely.
 GUESSED_BYTES = 65536
 
 
 def locale_readings(raw: bytes, label: str | None, html: bool = False) -> list[str]:
     """8-bit text no label decodes (none, ``us-ascii``, or ``utf-8`` over bytes that are not
-    UTF-8) in each locale charset a client may assume: readings for stricter stamps."""
+    UTF-8) in each locale charset a client may assume, and UTF-16 or UTF-32 without a
+    byte-order mark big-endian: readings for stricter stamps."""
     head = raw[:GUESSED_BYTES]
+    plain = (label or "").strip().strip("\"'").strip().lower()
+    wide = _BIG_ENDIAN.get(plain)
+    if wide is not None and not raw.startswith(_WIDE_BOMS):  # Apple Mail reads it big-endian
+        return [head.decode(wide, errors="replace")]
     if head.isascii():
         return []
-    plain = (label or "").strip().strip("\"'").strip().lower()
     name = None if plain in ("", *_ASCII_LABELS) else resolve(plain)
     if name not in (None, "utf-8") or (html and name is None and _META.search(raw[:_PRESCAN])):
         return []

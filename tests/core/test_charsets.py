@@ -171,3 +171,14 @@ def test_labelled_or_utf8_text_gets_no_guessed_reading(vocabulary: Vocabulary) -
                    vocabulary) is Stamp.CLEARED
     assert stamped("Content-Type: text/plain\r\n", "Досье\r\n".encode(),
                    vocabulary) is Stamp.CLEARED
+
+
+@pytest.mark.parametrize(("label", "codec"), [("utf-16", "utf-16-be"), ("utf-32", "utf-32-be")])
+def test_wide_text_without_a_byte_order_mark_is_also_read_big_endian(
+        vocabulary: Vocabulary, label: str, codec: str) -> None:
+    # The Encoding Standard reads it little-endian; Apple Mail reads it big-endian.
+    body = "Confidential\r\n\r\nThe notes.\r\n".encode(codec)
+    header = f"Content-Type: text/plain; charset={label}\r\n"
+    assert stamped(header, body, vocabulary) is Stamp.CONFIDENTIAL
+    little = "Story\r\n".encode(codec.replace("-be", "-le"))
+    assert stamped(header, little, vocabulary) is Stamp.CLEARED
