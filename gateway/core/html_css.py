@@ -183,7 +183,7 @@ def element_classes(attrs: Mapping[str, str | None]) -> frozenset[str]:
 
 def _selector(text: str) -> tuple[Selector, bool] | None:
     """The (rightmost) compound of a selector, and whether it was approximated."""
-    text = _IS.sub(r"\1", text.strip().lower())
+    text = _IS.sub(r"\1", text.strip().lower()).replace(":root", "html")  # the root: html
     if "\\" in text:
         text = _ESCAPED.sub(lambda match: name_key(match.group(1)), text)
     stripped = _PSEUDO.sub("", text)

@@ -50,15 +50,37 @@ def shifted(values: Mapping[str, str]) -> bool:
             values.get(key, "auto") not in ("auto", "") and _length(values[key]) != 0
             for key in ("inset-block", "inset-block-end") if key in values):
         return True
-    transform = values.get("transform", "none").replace("!important", "").strip()
+    return moves(values.get("transform", "none"))
+
+
+def moves(transform: str) -> bool:
+    """Whether a ``transform`` may draw a box elsewhere than it stands (not the identity, a
+    scale, or a move in depth only)."""
+    transform = transform.replace("!important", "").strip()
     if transform in ("none", ""):
         return False
     for name, argument in _FUNCTION.findall(transform):
         numbers = tuple(float(n) for n in _NUMBERS.findall(argument))
-        if name in _STILL or _IDENTITY.get(name) == numbers:
+        if name in _STILL or _IDENTITY.get(name) == numbers or _unmoved(name, numbers):
             continue
         return True
     return not _FUNCTION.search(transform)
+
+
+def _unmoved(name: str, numbers: tuple[float, ...]) -> bool:
+    """A transform that moves nothing on the page: ``rotate(0)``, ``translate(0, 0)``, and
+    the depth-only moves of the "GPU layer" hacks (``translateZ(0)``, ``translate3d(0,0,0)``,
+    ``perspective(1px)``)."""
+    if name in ("translatez", "perspective"):
+        return True
+    if name == "translate3d":
+        numbers = numbers[:2]
+    return name in _UNMOVED and all(n == 0 for n in numbers)
+
+
+# Transforms that are the identity when every number they take is zero.
+_UNMOVED = frozenset({"rotate", "rotatez", "rotatex", "rotatey", "translate", "translatex",
+                      "translatey", "translate3d", "skew", "skewx", "skewy"})
 
 
 def pulls_next(values: Mapping[str, str]) -> bool:

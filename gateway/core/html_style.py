@@ -16,7 +16,7 @@ from gateway.core.html_paint import (
     box_hidden,
     px,
 )
-from gateway.core.html_shift import pulls_next, shifted, shrink, unsure
+from gateway.core.html_shift import moves, pulls_next, shifted, shrink, unsure
 
 _WHITE: Colour = (1.0, 1.0, 1.0, 1.0)
 _BLACK: Colour = (0.0, 0.0, 0.0, 1.0)
@@ -247,7 +247,8 @@ def _layout(values: Mapping[str, str]) -> tuple[bool, bool, bool, bool]:
                  for value in (values.get("margin-top", ""), margin[0] if margin else ""))
     transform = values.get("transform", "")
     moved = (position in ("absolute", "fixed") or (position in ("relative", "sticky") and offset)
-             or pulled or "translate" in transform or "rotate" in transform
+             or pulled or (("translate" in transform or "rotate" in transform)
+                           and moves(transform))
              or "translate" in values or "rotate" in values
              or any(not is_zero(values.get(key, "0")) for key in _ORDER)
              or values.get("-webkit-box-ordinal-group", "1") != "1"

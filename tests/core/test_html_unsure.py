@@ -144,6 +144,11 @@ GENERATED = {
                    f"</template>{CLEARED}</div>",
 }
 ROUTINE = {
+    "root variable": "<style>:root{--brand:#123456}</style>"
+                     f"<p style='color:var(--brand)'>{CLEARED}</p>",
+    "rotate zero": f"<div style='transform:rotate(0deg)'><p>{CLEARED}</p></div>",
+    "gpu layer hack": f"<div style='transform:translateZ(0)'><p>{CLEARED}</p></div>",
+    "translate3d zero": f"<div style='transform:translate3d(0,0,0)'><p>{CLEARED}</p></div>",
     "brand colour variable": "<div style='--brand:#003366;color:var(--brand,#003366)'>"
                              f"<p>{CLEARED}</p></div>",
     "variable fallback": f"<p style='color:var(--undefined, #222)'>{CLEARED}</p>",
