@@ -126,28 +126,29 @@ _WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
 GUESSED_BYTES = 65536
 
 
-def locale_readings(raw: bytes, label: str | None, html: bool = False) -> list[str]:
+def locale_readings(raw: bytes, label: str | None, html: bool = False,
+                    shown: str = "\ufffd") -> list[str]:
     """8-bit text no label decodes (none, ``us-ascii``, or ``utf-8`` over bytes that are not
     UTF-8) in each locale charset a client may assume, and UTF-16 or UTF-32 without a
-    byte-order mark big-endian: readings for stricter stamps."""
-    head = raw[:GUESSED_BYTES]
+    byte-order mark big-endian: readings for stricter stamps. ``shown``, the text as
+    decoded already: under a ``utf-8`` label, without U+FFFD it was valid UTF-8."""
     plain = (label or "").strip().strip("\"'").strip().lower()
     wide = _BIG_ENDIAN.get(plain)
     if wide is not None and not raw.startswith(_WIDE_BOMS):  # Apple Mail reads it big-endian
-        return [head.decode(wide, errors="replace")]
-    if head.isascii():
-        return []
+        return [raw[:GUESSED_BYTES].decode(wide, errors="replace")]
     name = None if plain in ("", *_ASCII_LABELS) else resolve(plain)
-    if name not in (None, "utf-8") or (html and name is None and _META.search(raw[:_PRESCAN])):
+    if name not in (None, "utf-8") or (name == "utf-8" and "\ufffd" not in shown):
+        return []  # the label is what every client follows, or the text is valid UTF-8
+    head = raw[:GUESSED_BYTES]
+    if head.isascii() or (html and name is None and _META.search(raw[:_PRESCAN])):
         return []
     try:  # valid UTF-8 is what a detecting client shows (an ASCII label decodes otherwise)
         text = head.decode("utf-8")
         return [text] if plain in _ASCII_LABELS else []
     except UnicodeDecodeError:
         pass
-    shown = guess(head)
     readings = {head.decode(codec, errors="replace") for codec in LOCALE_CHARSETS}
-    return sorted(readings - {shown})
+    return sorted(readings - {guess(head)})
 
 
 def guess(raw: bytes) -> str:

@@ -287,7 +287,8 @@ class Walker:
                         self._add(out, unenriched(decoding, enriched == "text/richtext"),
                                   html, own, flowed, delsp)
                     self._add(out, decoding, html, own, flowed, delsp, enriched is None)
-            for reading in charsets.locale_readings(payload, label, html):  # stricter only
+            for reading in charsets.locale_readings(payload, label, html,  # stricter only
+                                                    decoded.text):
                 self._add(out, reading, html, own, flowed, delsp, False)
         return out
 
