@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gateway.core.html_css import StyleSheet, cascade, declarations, element_classes
+from gateway.core.html_css import cascade, declarations, element_classes
 from gateway.core.html_elements import (
     BLOCK,
     CLIPPING,
@@ -19,6 +19,7 @@ from gateway.core.html_elements import (
     UNDRAWN,
     UNSURE,
 )
+from gateway.core.html_sheet import StyleSheet
 from gateway.core.html_shift import first_family
 from gateway.core.html_style import Computed, Display, Style, compute
 
@@ -35,7 +36,7 @@ def element_style(sheet: StyleSheet, outlook: bool, tag: str, attrs: dict[str, s
     if sheet:
         classes = element_classes(attrs)
         element_id = (attrs.get("id") or "").lower() or None
-        decls = sheet.matching(tag, classes, element_id)
+        decls = sheet.matching(tag, classes, element_id, frozenset(attrs))
     style_attr = attrs.get("style")
     inline = declarations(style_attr) if style_attr else []
     if tag in SVG:  # presentation attributes are CSS declarations, below any other
@@ -73,9 +74,11 @@ def element_style(sheet: StyleSheet, outlook: bool, tag: str, attrs: dict[str, s
                        link=tag == "a" and "href" in attrs)
     # Shown by some engines, not by others: a popover until it is opened, a section hidden
     # until found whatever its display (older engines show both), MathML's phantom, an
-    # object's fallback; letters in a font the message carries (they draw what it says).
+    # object's fallback; letters in a font the message carries (they draw what it says); an
+    # animation's frames; all of a document whose style sheet is fetched from elsewhere.
     if tag in UNSURE or ("popover" in attrs and "display" not in values) or (
             (attrs.get("hidden") or "").strip().lower() == "until-found") or (
-            sheet.fonts and first_family(values) in sheet.fonts):
+            sheet.fonts and first_family(values) in sheet.fonts) or (
+            sheet.keyframes and sheet.animated(values)) or (sheet.remote and tag == "html"):
         computed = replace(computed, unsure=True)
     return computed

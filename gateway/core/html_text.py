@@ -8,7 +8,6 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from gateway.core.bidi import PDF, RLO
 from gateway.core.html_cascade import element_style
-from gateway.core.html_css import StyleSheet
 from gateway.core.html_depth import PREFIX, bounded_depth
 from gateway.core.html_elements import MOVED, NEVER, NO_TEXT_INPUTS
 from gateway.core.html_forms import (
@@ -22,6 +21,7 @@ from gateway.core.html_forms import (
 from gateway.core.html_frame import Frame, hide
 from gateway.core.html_lines import ALT_CLOSE, ALT_OPEN, CELL, MARKERS, Lines, finish
 from gateway.core.html_outlook import conditional_bodies, outlook_view
+from gateway.core.html_sheet import StyleSheet, data_sheet, remote
 from gateway.core.html_style import Computed, Display, Style
 
 _BLOCKS = (Display.BLOCK, Display.PARAGRAPH)
@@ -260,6 +260,13 @@ def _render(html: str, *, outlook: bool,
         media = (element.attributes.get("media") or "all").strip().lower()
         if kind in ("text/css", ""):  # another type is not a style sheet to a browser
             sheet.add(element.text(deep=True), conditional=media not in ("all", "screen"))
+    for element in tree.css("link"):  # a linked sheet: clients that load it apply it
+        attrs = element.attributes
+        if "stylesheet" in (attrs.get("rel") or "").lower().split():
+            css = data_sheet(attrs.get("href") or "")
+            if css:
+                sheet.add(css, conditional=True)
+            sheet.remote = sheet.remote or remote(attrs.get("href") or "")
     render = _Render(sheet, outlook, renamed, reverse)
     render.hosts = shadow_hosts(tree, bounded)
     render.run(root)

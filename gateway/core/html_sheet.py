@@ -1,0 +1,343 @@
+"""The document's style sheets: their rules indexed by what a selector keys on, with what
+nesting, ``@scope``, ``@import`` of a ``data:`` sheet and ``@keyframes`` make of them."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes
+
+import tinycss2
+from tinycss2.ast import (
+    AtRule,
+    Declaration,
+    FunctionBlock,
+    IdentToken,
+    Node,
+    ParenthesesBlock,
+    QualifiedRule,
+    StringToken,
+    URLToken,
+)
+
+from gateway.core.html_css import (
+    PARTIAL_INLINE,
+    Decl,
+    Generated,
+    Rule,
+    Selector,
+    cascade,
+    decls_of,
+    element_classes,
+    hides_alone,
+    parse_selector,
+    serialized,
+)
+
+# Pseudo-elements whose ``content`` a browser draws as text: at the start of the element
+# (``::before``, a list item's ``::marker``) or at its end (``::after``).
+_GENERATED = re.compile(r"::?(before|after|marker)\s*$")
+_QUOTES = {"open-quote": "0", "close-quote": "1"}
+FONT_FACE = "@font-face"
+KEYFRAMES = "@keyframes"
+REMOTE = "@import"
+# Web font services: their sheets hold ``@font-face`` rules for the fonts they serve, nothing
+# a sender writes.
+FONT_SERVICES = ("https://fonts.googleapis.com/", "https://fonts.bunny.net/",
+                 "https://use.typekit.net/", "https://p.typekit.net/")
+# Rules that apply only under a condition: they may hide, never show (``_rules``).
+_CONDITIONAL = frozenset({"media", "supports", "document", "layer", "container"})
+_DATA = re.compile(r"^\s*data:([^,]*?)(;base64)?,(.*)$", re.DOTALL | re.IGNORECASE)
+# ``@import`` of ``data:`` sheets: how deep, and how much text one sheet may bring.
+MAX_IMPORTS = 4
+# Nested rules: how deep they are read, and how many selectors one may stand for.
+MAX_NESTING = 64
+MAX_SELECTORS = 64
+MAX_IMPORTED = 256 * 1024
+_BLOCK = {"skip_comments": True, "skip_whitespace": True}
+Found = Rule | Generated | tuple[str, str]
+_EVERYTHING_HIDDEN = Rule(Selector(None, frozenset(), frozenset()), (("display", "none", False),),
+                          0, True)
+
+
+def _content(tokens: Iterable[Node]) -> tuple[str | tuple[str, str], ...] | None:
+    """The text parts of the last ``content`` declaration, or None without one."""
+    found: tuple[str | tuple[str, str], ...] | None = None
+    for token in tinycss2.parse_blocks_contents(tokens, **_BLOCK):
+        if isinstance(token, Declaration) and token.lower_name == "content":
+            parts: list[str | tuple[str, str]] = []
+            for item in token.value:
+                if isinstance(item, StringToken):
+                    parts.append(item.value)
+                elif isinstance(item, FunctionBlock) and item.lower_name in ("attr", "var"):
+                    names = [a.lower_value for a in item.arguments if isinstance(a, IdentToken)]
+                    if names:
+                        parts.append((item.lower_name, names[0]))
+                elif isinstance(item, IdentToken) and item.lower_value in _QUOTES:
+                    parts.append(("quote", _QUOTES[item.lower_value]))
+            found = tuple(parts)
+    return found
+
+
+def _generated(selectors: list[str], content: list[Node], order: int) -> Iterator[Generated]:
+    """The ``::before`` and ``::after`` text of one rule (matched, like hiding, on the
+    rightmost compound of its selector: text that may be drawn is read)."""
+    if not any(_GENERATED.search(text) for text in selectors):
+        return
+    parts = _content(content)
+    if not parts:
+        return
+    for text in selectors:
+        where = _GENERATED.search(text)
+        parsed = parse_selector(text) if where is not None else None
+        if where is not None and parsed is not None:
+            yield Generated(parsed[0], where.group(1) == "after", parts, order)
+
+
+def _nested(parents: list[str], text: str) -> list[str]:
+    """A nested rule's selectors: ``&`` is its parent (``.a { &.b {} }`` is ``.a.b``); without
+    one it is a descendant of it (``.a { .b {} }`` is ``.a .b``). Past ``MAX_SELECTORS``
+    ``&`` is any element, which matches more, never less."""
+    children = text.lower().split(",")
+    if len(children) * len(parents) > MAX_SELECTORS:
+        return [child.replace("&", "*") for child in children[:MAX_SELECTORS]] + (
+            ["*"] if len(children) > MAX_SELECTORS else [])
+    out = []
+    for child in children:
+        for parent in parents:
+            out.append(child.replace("&", parent) if "&" in child else f"{parent} {child}")
+    return out
+
+
+def _style_rule(selectors: list[str], content: list[Node], order: int,
+                conditional: bool, depth: int) -> Iterator[Found]:
+    """One style rule: its declarations for each selector, its generated text, and the
+    rules nested in it (CSS nesting: engines that have it apply them; those that do not
+    drop them, so they may hide, never show)."""
+    nodes = tinycss2.parse_blocks_contents(content, **_BLOCK)
+    decls = tuple(decls_of(nodes))
+    for text in selectors:
+        parsed = parse_selector(text)
+        if parsed is not None:
+            yield Rule(parsed[0], decls, order, parsed[1] or conditional)
+    yield from _generated(selectors, content, order)
+    if depth >= MAX_NESTING:  # deeper than any sheet a person writes: it may hide anything
+        yield _EVERYTHING_HIDDEN
+        return
+    for node in nodes:
+        if isinstance(node, QualifiedRule):
+            inner = _nested(selectors, serialized(node.prelude))
+            yield from _style_rule(inner, node.content, order, True, depth + 1)
+        elif isinstance(node, AtRule) and node.content is not None and (
+                node.lower_at_keyword in _CONDITIONAL or node.lower_at_keyword == "scope"):
+            # ``.a { @media print { display: none } }``: the parent's, under the condition.
+            yield from _style_rule(selectors, node.content, order, True, depth + 1)
+
+
+def _scope_root(prelude: list[Node]) -> str:
+    """The root selector of ``@scope (root) to (limit)``; any element without one."""
+    for token in prelude:
+        if isinstance(token, ParenthesesBlock):
+            return serialized(token.content).strip().lower() or "*"
+    return "*"
+
+
+def _scoped(root: str, text: str) -> list[str]:
+    """An ``@scope`` rule's selectors: ``:scope`` and ``&`` are the root, others inside it."""
+    out = []
+    for child in text.lower().split(","):
+        if ":scope" in child or "&" in child:
+            out.append(child.replace(":scope", root).replace("&", root))
+        else:
+            out.append(f"{root} {child}")
+    return out
+
+
+def data_sheet(url: str) -> str | None:
+    """The text of a ``data:`` URL (percent-encoded or base64), or None for any other URL."""
+    match = _DATA.match(url[: MAX_IMPORTED * 2])
+    if match is None:
+        return None
+    try:
+        raw = (base64.b64decode(match.group(3), validate=False) if match.group(2)
+               else unquote_to_bytes(match.group(3)))
+    except ValueError:
+        return None
+    return raw[:MAX_IMPORTED].decode("utf-8", "replace")
+
+
+def _imported(prelude: list[Node]) -> str:
+    """The URL an ``@import`` names."""
+    for token in prelude:
+        if isinstance(token, URLToken | StringToken):
+            return str(token.value)
+        if isinstance(token, FunctionBlock) and token.lower_name in ("url", "src"):
+            strings = [a.value for a in token.arguments if isinstance(a, StringToken)]
+            return strings[0] if strings else ""
+    return ""
+
+
+def remote(url: str) -> bool:
+    """A sheet a client may fetch (Apple Mail loads remote content): what it hides or shows
+    is not in the message, so all its text is unsure. Web font services are not."""
+    url = url.strip()
+    return bool(url) and not url.lower().startswith(("data:", *FONT_SERVICES))
+
+
+def _rules(nodes: Iterable[Node], order: int, conditional: bool = False,
+           depth: int = 0, imports: int = 0) -> Iterator[Found]:
+    if depth >= MAX_NESTING:
+        yield _EVERYTHING_HIDDEN
+        return
+    for node in nodes:
+        keyword = node.lower_at_keyword if isinstance(node, AtRule) else ""
+        if isinstance(node, AtRule) and keyword == "import" and imports < MAX_IMPORTS:
+            # A sheet the message carries in a ``data:`` URL: clients that load it apply it.
+            url = _imported(node.prelude)
+            if remote(url):
+                yield REMOTE, url
+            css = data_sheet(url)
+            if css:
+                inner = tinycss2.parse_stylesheet(css, **_BLOCK)
+                yield from _rules(inner, order, True, depth + 1, imports + 1)
+        if not isinstance(node, AtRule | QualifiedRule) or (
+                isinstance(node, AtRule) and node.content is None):
+            continue
+        if keyword == "counter-style":
+            # A list style's marker text: its prefix, symbols and suffix, as ``(name, text)``.
+            name = serialized(node.prelude).strip().lower()
+            words = [token.value for token in node.content if isinstance(token, StringToken)]
+            if name and words:
+                yield name, " ".join(words)
+        elif keyword == "font-face":
+            # A font the message carries (``data:``): its letters draw what it says.
+            face = dict(cascade(decls_of(tinycss2.parse_blocks_contents(node.content))))
+            if "data:" in face.get("src", ""):
+                yield FONT_FACE, face.get("font-family", "").strip(" '\"")
+        elif keyword in ("keyframes", "-webkit-keyframes"):
+            # An animation may leave its element in any state its frames give (``forwards``).
+            frames = tinycss2.parse_rule_list(node.content, **_BLOCK)
+            if any(isinstance(frame, QualifiedRule) and any(
+                    isinstance(d, Declaration) for d in tinycss2.parse_blocks_contents(
+                        frame.content, **_BLOCK)) for frame in frames):
+                yield KEYFRAMES, serialized(node.prelude).strip(" '\"").lower()
+        elif keyword in _CONDITIONAL:
+            # Mail clients differ in the media they claim: a conditional rule may hide (the
+            # text then is a candidate), but what it shows may not be shown (print, a
+            # width no screen has, a feature no browser supports, a layer that loses).
+            inner = tinycss2.parse_rule_list(node.content, **_BLOCK)
+            yield from _rules(inner, order, True, depth + 1, imports)
+        elif keyword == "scope":
+            # Rules for a part of the document: in engines that have ``@scope``; may hide.
+            root = _scope_root(node.prelude)
+            for inner in tinycss2.parse_blocks_contents(node.content, **_BLOCK):
+                if isinstance(inner, QualifiedRule):
+                    order += 1
+                    selectors = _scoped(root, serialized(inner.prelude))
+                    yield from _style_rule(selectors, inner.content, order, True, depth + 1)
+        elif isinstance(node, QualifiedRule):
+            order += 1
+            selectors = serialized(node.prelude).split(",")
+            yield from _style_rule(selectors, node.content, order, conditional, depth)
+
+
+@dataclass
+class StyleSheet:
+    """Rules of the document's `<style>` elements, indexed by what their selector keys on."""
+
+    by_id: dict[str, list[Rule]] = field(default_factory=dict)
+    by_class: dict[str, list[Rule]] = field(default_factory=dict)
+    by_tag: dict[str, list[Rule]] = field(default_factory=dict)
+    universal: list[Rule] = field(default_factory=list)
+    generated: list[Generated] = field(default_factory=list)
+    counters: dict[str, str] = field(default_factory=dict)
+    fonts: set[str] = field(default_factory=set)
+    keyframes: set[str] = field(default_factory=set)
+    remote: bool = False
+    count: int = 0
+
+    def add(self, css: str, conditional: bool = False) -> None:
+        """The rules of one style sheet; a ``conditional`` one (``<style media="print">``)
+        may only hide."""
+        nodes = tinycss2.parse_stylesheet(css, **_BLOCK)
+        for rule in _rules(nodes, self.count, conditional):
+            if isinstance(rule, tuple):
+                if rule[0] == FONT_FACE:
+                    self.fonts.add(rule[1])
+                elif rule[0] == KEYFRAMES:
+                    self.keyframes.add(rule[1])
+                elif rule[0] == REMOTE:
+                    self.remote = True
+                else:
+                    self.counters[rule[0]] = rule[1]
+                continue
+            self.count = max(self.count, rule.order)
+            if isinstance(rule, Generated):
+                self.generated.append(rule)
+                continue
+            selector = rule.selector
+            if selector.ids:
+                self.by_id.setdefault(min(selector.ids), []).append(rule)
+            elif selector.classes:
+                self.by_class.setdefault(min(selector.classes), []).append(rule)
+            elif selector.tag is not None:
+                self.by_tag.setdefault(selector.tag, []).append(rule)
+            else:
+                self.universal.append(rule)
+
+    def __bool__(self) -> bool:
+        return self.count > 0 or self.remote or bool(
+            self.universal or self.counters or self.fonts or self.keyframes)
+
+    def animated(self, values: Mapping[str, str]) -> bool:
+        """Whether an element runs one of the sheet's animations (its paint then depends on
+        when a reader looks: unsure)."""
+        named = values.get("animation-name", "") + " " + values.get("animation", "")
+        return any(word.strip("'\"") in self.keyframes
+                   for word in named.replace(",", " ").split())
+
+    def matching(self, tag: str, classes: frozenset[str], element_id: str | None,
+                 names: frozenset[str] = frozenset()) -> list[Decl]:
+        """Declarations of the matching rules, in cascade order (specificity, then source);
+        ``names``: the element's attribute names."""
+        found: list[Rule] = list(self.universal)
+        found += self.by_tag.get(tag, ())
+        for name in classes:
+            found += self.by_class.get(name, ())
+        if element_id is not None:
+            found += self.by_id.get(element_id, ())
+        hits = [r for r in found if r.selector.matches(tag, classes, element_id, names)]
+        hits.sort(key=lambda r: (r.selector.specificity, r.order))
+        decls: list[Decl] = []
+        for rule in hits:
+            if not rule.partial:
+                decls += rule.decls
+                continue
+            decls += (d for d in rule.decls if hides_alone(d[0], d[1]))
+            # A rule that may make the element inline: read beside its neighbours too.
+            decls += ((PARTIAL_INLINE, d[1], False) for d in rule.decls
+                      if d[0] == "display" and d[1].startswith(("inline", "contents")))
+        return decls
+
+    def drawn(self, tag: str, attrs: Mapping[str, str | None],
+              quotes: tuple[str, str] | None = None,
+              custom: Mapping[str, str] | None = None) -> tuple[str, str]:
+        """The text drawn before and after an element by the rules that select it (the most
+        specific, then the last, of each), with the element's ``quotes`` and custom
+        properties."""
+        if not self.generated:
+            return "", ""
+        classes = element_classes(attrs)
+        element_id = (attrs.get("id") or "").lower() or None
+        names = frozenset(attrs)
+        best: dict[bool, Generated] = {}
+        for rule in self.generated:
+            if rule.selector.matches(tag, classes, element_id, names):
+                held = best.get(rule.after)
+                if held is None or (rule.selector.specificity, rule.order) >= (
+                        held.selector.specificity, held.order):
+                    best[rule.after] = rule
+        return tuple(best[after].text(attrs, quotes, custom) if after in best else ""  # type: ignore[return-value]
+                     for after in (False, True))
