@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.core.html_css import cascade, declarations, element_classes
+from gateway.core.html_data import pictured_text
 from gateway.core.html_elements import (
     BLOCK,
     CLIPPING,
@@ -81,4 +82,7 @@ def element_style(sheet: StyleSheet, outlook: bool, tag: str, attrs: dict[str, s
             sheet.fonts and first_family(values) in sheet.fonts) or (
             sheet.keyframes and sheet.animated(values)) or (sheet.remote and tag == "html"):
         computed = replace(computed, unsure=True)
+    pictures = pictured_text(values)
+    if pictures:
+        computed = replace(computed, pictures=pictures)
     return computed

@@ -6,10 +6,10 @@ from __future__ import annotations
 from gateway.core.html_style import Display
 
 # Never rendered, whatever the CSS says (scripting is off in mail clients, so <noscript>
-# content is shown and is not listed here).
+# content is shown and is not listed here; an iframe draws its ``srcdoc``, never its children).
 NEVER = frozenset({
     "head", "title", "style", "script", "template", "meta", "link", "base", "noframes",
-    "iframe", "param", "source", "track", "datalist", "area", "frameset", "object-params",
+    "param", "source", "track", "datalist", "area", "frameset", "object-params",
 })
 # Form fields that show no text of their own (an <input> of another type shows its value, or
 # its placeholder while empty; a list box shows its options and their groups' labels).

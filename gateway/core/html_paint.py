@@ -92,7 +92,8 @@ def box_hidden(values: Mapping[str, str], line_height_zero: bool, outlook: bool)
         return True
     overflow = " ".join(values.get(p, "") for p in ("overflow", "overflow-x", "overflow-y"))
     if "hidden" in overflow or "clip" in overflow or "paint" in contain:
-        sizes = ("height", "max-height", "width", "max-width")
+        sizes = ("height", "max-height", "width", "max-width", "block-size", "max-block-size",
+                 "inline-size", "max-inline-size")
         if line_height_zero or any(is_sliver(values.get(s, ""), limit=_CLIP_PX) for s in sizes):
             return True
     if _off_screen(values):

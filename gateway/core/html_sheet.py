@@ -3,11 +3,9 @@ nesting, ``@scope``, ``@import`` of a ``data:`` sheet and ``@keyframes`` make of
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import unquote_to_bytes
 
 import tinycss2
 from tinycss2.ast import (
@@ -35,6 +33,7 @@ from gateway.core.html_css import (
     parse_selector,
     serialized,
 )
+from gateway.core.html_data import data_text
 
 # Pseudo-elements whose ``content`` a browser draws as text: at the start of the element
 # (``::before``, a list item's ``::marker``) or at its end (``::after``).
@@ -49,13 +48,11 @@ FONT_SERVICES = ("https://fonts.googleapis.com/", "https://fonts.bunny.net/",
                  "https://use.typekit.net/", "https://p.typekit.net/")
 # Rules that apply only under a condition: they may hide, never show (``_rules``).
 _CONDITIONAL = frozenset({"media", "supports", "document", "layer", "container"})
-_DATA = re.compile(r"^\s*data:([^,]*?)(;base64)?,(.*)$", re.DOTALL | re.IGNORECASE)
 # ``@import`` of ``data:`` sheets: how deep, and how much text one sheet may bring.
 MAX_IMPORTS = 4
 # Nested rules: how deep they are read, and how many selectors one may stand for.
 MAX_NESTING = 64
 MAX_SELECTORS = 64
-MAX_IMPORTED = 256 * 1024
 _BLOCK = {"skip_comments": True, "skip_whitespace": True}
 Found = Rule | Generated | tuple[str, str]
 _EVERYTHING_HIDDEN = Rule(Selector(None, frozenset(), frozenset()), (("display", "none", False),),
@@ -155,19 +152,6 @@ def _scoped(root: str, text: str) -> list[str]:
     return out
 
 
-def data_sheet(url: str) -> str | None:
-    """The text of a ``data:`` URL (percent-encoded or base64), or None for any other URL."""
-    match = _DATA.match(url[: MAX_IMPORTED * 2])
-    if match is None:
-        return None
-    try:
-        raw = (base64.b64decode(match.group(3), validate=False) if match.group(2)
-               else unquote_to_bytes(match.group(3)))
-    except ValueError:
-        return None
-    return raw[:MAX_IMPORTED].decode("utf-8", "replace")
-
-
 def _imported(prelude: list[Node]) -> str:
     """The URL an ``@import`` names."""
     for token in prelude:
@@ -198,7 +182,7 @@ def _rules(nodes: Iterable[Node], order: int, conditional: bool = False,
             url = _imported(node.prelude)
             if remote(url):
                 yield REMOTE, url
-            css = data_sheet(url)
+            css = data_text(url)
             if css:
                 inner = tinycss2.parse_stylesheet(css, **_BLOCK)
                 yield from _rules(inner, order, True, depth + 1, imports + 1)

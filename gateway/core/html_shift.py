@@ -50,7 +50,29 @@ def shifted(values: Mapping[str, str]) -> bool:
             values.get(key, "auto") not in ("auto", "") and _length(values[key]) != 0
             for key in ("inset-block", "inset-block-end") if key in values):
         return True
-    return moves(values.get("transform", "none"))
+    return _pulled_left(values) or moves(values.get("transform", "none"))
+
+
+def _pulled_left(values: Mapping[str, str]) -> bool:
+    """A start margin, or an indent beyond the margin, that pulls the line's first words
+    left of the page (``margin-left:-100%``): the reader may see only its end."""
+    margin = values.get("margin", "").split()
+    starts = [values.get("margin-left", ""), values.get("margin-inline-start", ""),
+              *values.get("margin-inline", "").split()[:1],
+              *(margin[3:4] if len(margin) == 4 else margin[1:2] if margin[1:] else margin)]
+    start = min((_width(value) for value in starts if value.strip()), default=0.0)
+    return min(start, start + _width(values.get("text-indent", ""))) <= _PULLED_PX
+
+
+def _width(value: str) -> float:
+    """A horizontal length in pixels (a percentage of a phone's screen), 0 when none."""
+    length = px(value.replace("!important", "").strip(), _SCREEN_PX)
+    return 0.0 if length is None else length
+
+
+# Three letters' width: an indent of a list's bullet (``-.25in``) is less.
+_PULLED_PX = -48.0
+_SCREEN_PX = 360.0
 
 
 def moves(transform: str) -> bool:
@@ -59,7 +81,12 @@ def moves(transform: str) -> bool:
     transform = transform.replace("!important", "").strip()
     if transform in ("none", ""):
         return False
-    for name, argument in _FUNCTION.findall(transform):
+    functions = _FUNCTION.findall(transform)
+    if any(name == "perspective" for name, _ in functions) and any(
+            name in _DEPTH and any(float(n) != 0 for n in _NUMBERS.findall(argument))
+            for name, argument in functions):
+        return True  # a move in depth seen in perspective: larger, or behind the viewer
+    for name, argument in functions:
         numbers = tuple(float(n) for n in _NUMBERS.findall(argument))
         if name in _STILL or _IDENTITY.get(name) == numbers or _unmoved(name, numbers):
             continue
@@ -72,12 +99,14 @@ def _unmoved(name: str, numbers: tuple[float, ...]) -> bool:
     the depth-only moves of the "GPU layer" hacks (``translateZ(0)``, ``translate3d(0,0,0)``,
     ``perspective(1px)``)."""
     if name in ("translatez", "perspective"):
-        return True
+        return True  # alone (``moves`` looks at a perspective with a move in depth)
     if name == "translate3d":
         numbers = numbers[:2]
     return name in _UNMOVED and all(n == 0 for n in numbers)
 
 
+# Transforms that move a box in depth (or turn it there).
+_DEPTH = frozenset({"translatez", "translate3d", "rotatex", "rotatey", "rotate3d", "matrix3d"})
 # Transforms that are the identity when every number they take is zero.
 _UNMOVED = frozenset({"rotate", "rotatez", "rotatex", "rotatey", "translate", "translatex",
                       "translatey", "translate3d", "skew", "skewx", "skewy"})
@@ -146,8 +175,8 @@ def unsure(values: Mapping[str, str]) -> bool:
     """What one engine draws and another does not, or what the gateway cannot compute:
     ``content`` replacing an element's own text with an image, letters drawn as discs
     (``-webkit-text-security``), a clip path of a shape it does not measure, a filter that
-    changes colours, a symbol font (Outlook draws its dingbats), a font size it cannot
-    evaluate."""
+    changes colours, a symbol font (Outlook draws its dingbats), a font size, opacity or
+    zoom it cannot evaluate, a blend mode."""
     content = values.get("content", "")
     if "url(" in content or "image-set(" in content or "gradient(" in content:
         return True
@@ -162,7 +191,14 @@ def unsure(values: Mapping[str, str]) -> bool:
     if first_family(values) in _SYMBOL_FONTS:
         return True
     size = values.get("font-size", "")
-    return "(" in size and px(size, BASE_PX) is None
+    if "(" in size and px(size, BASE_PX) is None:
+        return True
+    # A blend with what lies below (``screen`` turns black text white on white), and an
+    # opacity or zoom given by a function the paint rules do not evaluate.
+    if values.get("mix-blend-mode", "normal").replace("!important", "").strip() not in (
+            "normal", "", "initial", "unset"):
+        return True
+    return any("(" in values.get(name, "") for name in ("opacity", "zoom"))
 
 
 def first_family(values: Mapping[str, str]) -> str:

@@ -127,6 +127,8 @@ class Computed:
     unsure: bool = False
     shifted: bool = False
     pulls_next: bool = False
+    # The text of SVG pictures its style draws (``html_data.pictured_text``).
+    pictures: str = ""
 
 
 def _display(value: str, default: Display) -> Display:

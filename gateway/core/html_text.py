@@ -8,6 +8,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from gateway.core.bidi import PDF, RLO
 from gateway.core.html_cascade import element_style
+from gateway.core.html_data import carried_text, data_text
 from gateway.core.html_depth import PREFIX, bounded_depth
 from gateway.core.html_elements import MOVED, NEVER, NO_TEXT_INPUTS
 from gateway.core.html_forms import (
@@ -21,7 +22,7 @@ from gateway.core.html_forms import (
 from gateway.core.html_frame import Frame, hide
 from gateway.core.html_lines import ALT_CLOSE, ALT_OPEN, CELL, MARKERS, Lines, finish
 from gateway.core.html_outlook import conditional_bodies, outlook_view
-from gateway.core.html_sheet import StyleSheet, data_sheet, remote
+from gateway.core.html_sheet import StyleSheet, remote
 from gateway.core.html_style import Computed, Display, Style
 
 _BLOCKS = (Display.BLOCK, Display.PARAGRAPH)
@@ -181,6 +182,14 @@ class _Render:
             elif kind not in NO_TEXT_INPUTS:
                 self._drawn(value or attrs.get("placeholder") or "", frame)
             return None
+        if tag == "textarea" and attrs.get("placeholder") and not node.text(deep=True).strip():
+            self._drawn(attrs.get("placeholder") or "", frame)  # drawn while it is empty
+        carried = carried_text(tag, attrs) or computed.pictures
+        if carried:  # a picture's or frame's text: clients that block them do not draw it
+            self.unsure = True
+            self._drawn(carried, hide(frame, self.hidden) if self.strict else frame)
+        if tag == "iframe":
+            return None
         if tag == "img":
             alt = MARKERS.sub("", attrs.get("alt") or "").strip()
             if alt:
@@ -263,7 +272,7 @@ def _render(html: str, *, outlook: bool,
     for element in tree.css("link"):  # a linked sheet: clients that load it apply it
         attrs = element.attributes
         if "stylesheet" in (attrs.get("rel") or "").lower().split():
-            css = data_sheet(attrs.get("href") or "")
+            css = data_text(attrs.get("href") or "")
             if css:
                 sheet.add(css, conditional=True)
             sheet.remote = sheet.remote or remote(attrs.get("href") or "")

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image, ImageChops
 from playwright.sync_api import Page
 
-from gateway.core.html_sheet import StyleSheet, data_sheet
+from gateway.core.html_data import data_text
+from gateway.core.html_sheet import StyleSheet
 from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary
 from gateway.service.reading import read_now
@@ -116,9 +117,9 @@ def test_many_nested_selectors_stay_bounded() -> None:
 
 
 def test_a_data_url_is_decoded_and_others_are_not() -> None:
-    assert data_sheet("data:text/css,.a%7Bx:y%7D") == ".a{x:y}"
-    assert data_sheet("data:text/css;base64,LmF7eDp5fQ==") == ".a{x:y}"
-    assert data_sheet("https://example.org/a.css") is None
+    assert data_text("data:text/css,.a%7Bx:y%7D") == ".a{x:y}"
+    assert data_text("data:text/css;base64,LmF7eDp5fQ==") == ".a{x:y}"
+    assert data_text("https://example.org/a.css") is None
 
 
 def _picture(page: Page, markup: str) -> Image.Image:

@@ -1,0 +1,122 @@
+"""Text drawn from what the message carries (an SVG picture in a ``data:`` URL, a frame's
+document, an empty text area's placeholder) and paint the reader now computes or reads both
+ways (opacity by a function, blend modes, depth in perspective, logical sizes, a start margin
+that pulls the first words off the page). Chromium is the oracle for each.
+"""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import quote
+
+import pytest
+from PIL import Image, ImageChops
+from playwright.sync_api import Page
+
+from gateway.core.model import Stamp
+from gateway.core.stamps import Vocabulary
+from gateway.service.reading import read_now
+from tests.core.mail import html
+
+CLEARED = "Cleared for publication"
+TEXT = "<p>Dear colleagues, the family now lives near the school.</p>"
+
+
+def _svg(words: str) -> str:
+    picture = ("<svg xmlns='http://www.w3.org/2000/svg' width='400' height='30'>"
+               f"<text x='0' y='20' font-size='18'>{words}</text></svg>")
+    return "data:image/svg+xml," + quote(picture)
+
+
+# Markup drawing ``{words}`` above everything else.
+DRAWING = {
+    "svg picture": "<img src=\"{svg}\" alt=''>",
+    "svg image element": "<svg width='400' height='30'><image href=\"{svg}\" width='400' "
+                         "height='30'/></svg>",
+    "background picture": "<div style=\"background-image:url('{svg}');height:30px;"
+                          "width:400px\"></div>",
+    "frame document": "<iframe srcdoc='<p>{words}</p>' style='border:0;height:40px'></iframe>",
+    "empty text area": "<textarea placeholder='{words}' style='width:400px'></textarea>",
+}
+# Paint that hides a box in Chromium, newly computed or read both ways.
+HIDING = {
+    "opacity by a function": "opacity:calc(0)",
+    "blend mode": "mix-blend-mode:screen",
+    "behind the viewer": "transform:perspective(10px) translateZ(20px)",
+    "logical height": "max-block-size:0;overflow:hidden",
+    "logical width": "inline-size:0;overflow:hidden;white-space:nowrap",
+    "pulled left": "float:left;margin-left:-100%",
+    "indented left": "text-indent:-400px",
+}
+ROUTINE = {
+    "list indent": f"<p style='margin-left:.5in;text-indent:-.25in'>{CLEARED}</p>",
+    "centred": f"<div style='margin:0 auto;max-width:600px'><p>{CLEARED}</p></div>",
+    "normal blend": f"<p style='mix-blend-mode:normal'>{CLEARED}</p>",
+    "svg logo": "<img src=\"data:image/svg+xml," + quote("<svg xmlns='http://www.w3.org/2000/"
+                "svg'><circle r='9'/></svg>") + f"\" alt=''><p>{CLEARED}</p>",
+    "filled text area below": f"<p>{CLEARED}</p><textarea placeholder='Confidential'>Notes"
+                              "</textarea>",
+    "gpu layer": f"<div style='transform:perspective(1px) translateZ(0)'><p>{CLEARED}</p></div>",
+}
+
+
+def _stamp(vocabulary: Vocabulary, markup: str) -> Stamp | None:
+    return read_now(html(markup, subject="Case update"), vocabulary).reading.stamp
+
+
+def _drawing(name: str, words: str) -> str:
+    return DRAWING[name].format(svg=_svg(words), words=words)
+
+
+@pytest.mark.parametrize("name", DRAWING)
+def test_a_stricter_stamp_drawn_from_carried_content_counts(vocabulary: Vocabulary,
+                                                            name: str) -> None:
+    body = _drawing(name, "Confidential") + f"<p>{CLEARED}</p>{TEXT}"
+    assert _stamp(vocabulary, body) is Stamp.CONFIDENTIAL
+
+
+def test_a_cleared_only_a_picture_draws_does_not_clear(vocabulary: Vocabulary) -> None:
+    assert _stamp(vocabulary, _drawing("svg picture", CLEARED) + TEXT) is None
+
+
+@pytest.mark.parametrize("style", HIDING.values(), ids=HIDING.keys())
+def test_a_hidden_cleared_does_not_hide_the_stamp_below(vocabulary: Vocabulary,
+                                                        style: str) -> None:
+    body = f"<div style='{style}'>{CLEARED}<br>Dear all,</div><p>Confidential</p>{TEXT}"
+    assert _stamp(vocabulary, body) is Stamp.CONFIDENTIAL
+
+
+@pytest.mark.parametrize("markup", ROUTINE.values(), ids=ROUTINE.keys())
+def test_routine_markup_still_clears(vocabulary: Vocabulary, markup: str) -> None:
+    assert _stamp(vocabulary, markup + TEXT) is Stamp.CLEARED
+
+
+def _picture(page: Page, markup: str) -> Image.Image:
+    page.goto("about:blank")
+    page.set_content(markup)
+    page.wait_for_timeout(50)  # a frame's document is drawn
+    clip = {"x": 0, "y": 0, "width": 800, "height": 60}
+    return Image.open(io.BytesIO(page.screenshot(clip=clip))).convert("RGB")
+
+
+def _changed(first: Image.Image, second: Image.Image) -> int:
+    red, green, blue = ImageChops.difference(first, second).split()
+    changed = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+    return sum(changed.histogram()[32:])
+
+
+@pytest.mark.parametrize("name", DRAWING)
+def test_chromium_draws_the_carried_words(page: Page, name: str) -> None:
+    page.set_viewport_size({"width": 800, "height": 300})
+    seen = _picture(page, _drawing(name, "Confidential"))
+    other = _picture(page, _drawing(name, "Xxxxxxxxxxxx"))
+    assert _changed(seen, other) > 300, _changed(seen, other)
+
+
+@pytest.mark.parametrize("style", HIDING.values(), ids=HIDING.keys())
+def test_chromium_draws_none_of_the_cleared(page: Page, style: str) -> None:
+    page.set_viewport_size({"width": 800, "height": 300})
+    markup = f"<div style='background:#fff'><div style='{style}'>{CLEARED}</div></div>"
+    seen = _picture(page, markup)
+    other = _picture(page, markup.replace(CLEARED, "Xxxxxxx xxx xxxxxxxxxxx"))
+    assert _changed(seen, other) < 250, _changed(seen, other)
