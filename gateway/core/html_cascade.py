@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from gateway.core.html_colour import colour
 from gateway.core.html_css import cascade, declarations, element_classes
 from gateway.core.html_data import pictured_text
 from gateway.core.html_elements import (
@@ -85,4 +86,26 @@ def element_style(sheet: StyleSheet, outlook: bool, tag: str, attrs: dict[str, s
     pictures = pictured_text(values)
     if pictures:
         computed = replace(computed, pictures=pictures)
+    if values.get("position", "").replace("!important", "").strip() in ("absolute", "fixed") and (
+            tag in _OPAQUE or "bgcolor" in attrs or _paints_background(values)):
+        computed = replace(computed, covers=True)
     return computed
+
+
+# Elements that draw a picture over whatever lies below them.
+_OPAQUE = frozenset({"img", "svg", "video", "canvas", "picture", "iframe", "object", "embed"})
+
+
+def _paints_background(values: dict[str, str]) -> bool:
+    """A background of its own that hides what lies below: a colour not mostly transparent,
+    a picture or a gradient."""
+    for name in ("background", "background-color", "background-image"):
+        value = values.get(name, "").replace("!important", "").strip()
+        if not value or value in ("none", "transparent", "inherit", "initial", "unset"):
+            continue
+        if "url(" in value or "gradient(" in value:
+            return True
+        found, unknown = colour(value.split()[0] if name == "background" else value, {})
+        if unknown or found is None or found[3] >= 0.5:
+            return True
+    return False

@@ -99,6 +99,8 @@ class Rule:
     decls: tuple[Decl, ...]
     order: int
     partial: bool
+    # Matched only in a state the reader puts it in (``:hover``, ``:focus``, ``:visited``).
+    state: bool = False
 
 
 @dataclass(frozen=True, slots=True)

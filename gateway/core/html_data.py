@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from urllib.parse import unquote_to_bytes
 
 from selectolax.lexbor import LexborHTMLParser
+from tinycss2.ast import FunctionBlock, Node, StringToken, URLToken
 
 _DATA = re.compile(r"^\s*data:([^,]*?)(;base64)?,(.*)$", re.DOTALL | re.IGNORECASE)
 # How much text one ``data:`` URL or frame may bring.
@@ -74,3 +75,27 @@ def pictured_text(values: Mapping[str, str]) -> str:
             if svg:
                 found.append(_text(svg, "text"))
     return "\n".join(text for text in found if text)
+
+
+# Web font services: their sheets hold ``@font-face`` rules for the fonts they serve, nothing
+# a sender writes.
+FONT_SERVICES = ("https://fonts.googleapis.com/", "https://fonts.bunny.net/",
+                 "https://use.typekit.net/", "https://p.typekit.net/")
+
+
+def imported(prelude: list[Node]) -> str:
+    """The URL an ``@import`` names."""
+    for token in prelude:
+        if isinstance(token, URLToken | StringToken):
+            return str(token.value)
+        if isinstance(token, FunctionBlock) and token.lower_name in ("url", "src"):
+            strings = [a.value for a in token.arguments if isinstance(a, StringToken)]
+            return strings[0] if strings else ""
+    return ""
+
+
+def remote(url: str) -> bool:
+    """A sheet a client may fetch (Apple Mail loads remote content): what it hides or shows
+    is not in the message, so all its text is unsure. Web font services are not."""
+    url = url.strip()
+    return bool(url) and not url.lower().startswith(("data:", *FONT_SERVICES))

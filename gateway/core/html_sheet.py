@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import tinycss2
+from selectolax.lexbor import LexborHTMLParser
 from tinycss2.ast import (
     AtRule,
     Declaration,
@@ -17,7 +18,6 @@ from tinycss2.ast import (
     ParenthesesBlock,
     QualifiedRule,
     StringToken,
-    URLToken,
 )
 
 from gateway.core.html_css import (
@@ -33,19 +33,21 @@ from gateway.core.html_css import (
     parse_selector,
     serialized,
 )
-from gateway.core.html_data import data_text
+from gateway.core.html_data import data_text, imported, remote
+from gateway.core.html_legible import PAINTING, harmless
 
 # Pseudo-elements whose ``content`` a browser draws as text: at the start of the element
 # (``::before``, a list item's ``::marker``) or at its end (``::after``).
 _GENERATED = re.compile(r"::?(before|after|marker)\s*$")
 _QUOTES = {"open-quote": "0", "close-quote": "1"}
+# Pseudo-classes of a state the reader puts an element in, not its state when the mail opens,
+# and Outlook.com's dark-mode markers.
+_STATE = re.compile(r":(?:hover|active|focus|focus-visible|focus-within|visited|target)\b"
+                    r"|\[data-ogs[cb]\]",
+                    re.IGNORECASE)
 FONT_FACE = "@font-face"
 KEYFRAMES = "@keyframes"
 REMOTE = "@import"
-# Web font services: their sheets hold ``@font-face`` rules for the fonts they serve, nothing
-# a sender writes.
-FONT_SERVICES = ("https://fonts.googleapis.com/", "https://fonts.bunny.net/",
-                 "https://use.typekit.net/", "https://p.typekit.net/")
 # Rules that apply only under a condition: they may hide, never show (``_rules``).
 _CONDITIONAL = frozenset({"media", "supports", "document", "layer", "container"})
 # ``@import`` of ``data:`` sheets: how deep, and how much text one sheet may bring.
@@ -109,7 +111,7 @@ def _nested(parents: list[str], text: str) -> list[str]:
 
 
 def _style_rule(selectors: list[str], content: list[Node], order: int,
-                conditional: bool, depth: int) -> Iterator[Found]:
+                conditional: bool, depth: int, state: bool = False) -> Iterator[Found]:
     """One style rule: its declarations for each selector, its generated text, and the
     rules nested in it (CSS nesting: engines that have it apply them; those that do not
     drop them, so they may hide, never show)."""
@@ -118,7 +120,8 @@ def _style_rule(selectors: list[str], content: list[Node], order: int,
     for text in selectors:
         parsed = parse_selector(text)
         if parsed is not None:
-            yield Rule(parsed[0], decls, order, parsed[1] or conditional)
+            yield Rule(parsed[0], decls, order, parsed[1] or conditional,
+                       state or _STATE.search(text) is not None)
     yield from _generated(selectors, content, order)
     if depth >= MAX_NESTING:  # deeper than any sheet a person writes: it may hide anything
         yield _EVERYTHING_HIDDEN
@@ -126,11 +129,11 @@ def _style_rule(selectors: list[str], content: list[Node], order: int,
     for node in nodes:
         if isinstance(node, QualifiedRule):
             inner = _nested(selectors, serialized(node.prelude))
-            yield from _style_rule(inner, node.content, order, True, depth + 1)
+            yield from _style_rule(inner, node.content, order, True, depth + 1, state)
         elif isinstance(node, AtRule) and node.content is not None and (
                 node.lower_at_keyword in _CONDITIONAL or node.lower_at_keyword == "scope"):
             # ``.a { @media print { display: none } }``: the parent's, under the condition.
-            yield from _style_rule(selectors, node.content, order, True, depth + 1)
+            yield from _style_rule(selectors, node.content, order, True, depth + 1, state)
 
 
 def _scope_root(prelude: list[Node]) -> str:
@@ -152,26 +155,8 @@ def _scoped(root: str, text: str) -> list[str]:
     return out
 
 
-def _imported(prelude: list[Node]) -> str:
-    """The URL an ``@import`` names."""
-    for token in prelude:
-        if isinstance(token, URLToken | StringToken):
-            return str(token.value)
-        if isinstance(token, FunctionBlock) and token.lower_name in ("url", "src"):
-            strings = [a.value for a in token.arguments if isinstance(a, StringToken)]
-            return strings[0] if strings else ""
-    return ""
-
-
-def remote(url: str) -> bool:
-    """A sheet a client may fetch (Apple Mail loads remote content): what it hides or shows
-    is not in the message, so all its text is unsure. Web font services are not."""
-    url = url.strip()
-    return bool(url) and not url.lower().startswith(("data:", *FONT_SERVICES))
-
-
 def _rules(nodes: Iterable[Node], order: int, conditional: bool = False,
-           depth: int = 0, imports: int = 0) -> Iterator[Found]:
+           depth: int = 0, imports: int = 0, state: bool = False) -> Iterator[Found]:
     if depth >= MAX_NESTING:
         yield _EVERYTHING_HIDDEN
         return
@@ -179,13 +164,13 @@ def _rules(nodes: Iterable[Node], order: int, conditional: bool = False,
         keyword = node.lower_at_keyword if isinstance(node, AtRule) else ""
         if isinstance(node, AtRule) and keyword == "import" and imports < MAX_IMPORTS:
             # A sheet the message carries in a ``data:`` URL: clients that load it apply it.
-            url = _imported(node.prelude)
+            url = imported(node.prelude)
             if remote(url):
                 yield REMOTE, url
             css = data_text(url)
             if css:
                 inner = tinycss2.parse_stylesheet(css, **_BLOCK)
-                yield from _rules(inner, order, True, depth + 1, imports + 1)
+                yield from _rules(inner, order, True, depth + 1, imports + 1, state)
         if not isinstance(node, AtRule | QualifiedRule) or (
                 isinstance(node, AtRule) and node.content is None):
             continue
@@ -212,7 +197,9 @@ def _rules(nodes: Iterable[Node], order: int, conditional: bool = False,
             # text then is a candidate), but what it shows may not be shown (print, a
             # width no screen has, a feature no browser supports, a layer that loses).
             inner = tinycss2.parse_rule_list(node.content, **_BLOCK)
-            yield from _rules(inner, order, True, depth + 1, imports)
+            # Dark mode is a state the reader puts the client in (its canvas turns dark too).
+            dark = "prefers-color-scheme" in serialized(node.prelude).lower()
+            yield from _rules(inner, order, True, depth + 1, imports, state or dark)
         elif keyword == "scope":
             # Rules for a part of the document: in engines that have ``@scope``; may hide.
             root = _scope_root(node.prelude)
@@ -220,11 +207,12 @@ def _rules(nodes: Iterable[Node], order: int, conditional: bool = False,
                 if isinstance(inner, QualifiedRule):
                     order += 1
                     selectors = _scoped(root, serialized(inner.prelude))
-                    yield from _style_rule(selectors, inner.content, order, True, depth + 1)
+                    yield from _style_rule(selectors, inner.content, order, True, depth + 1,
+                                           state)
         elif isinstance(node, QualifiedRule):
             order += 1
             selectors = serialized(node.prelude).split(",")
-            yield from _style_rule(selectors, node.content, order, conditional, depth)
+            yield from _style_rule(selectors, node.content, order, conditional, depth, state)
 
 
 @dataclass
@@ -240,6 +228,10 @@ class StyleSheet:
     fonts: set[str] = field(default_factory=set)
     keyframes: set[str] = field(default_factory=set)
     remote: bool = False
+    # Some approximated or conditional rule may paint (``paints``); ``full``: apply such
+    # rules as if they matched exactly (a client whose media and selectors they fit).
+    paints: bool = False
+    full: bool = False
     count: int = 0
 
     def add(self, css: str, conditional: bool = False) -> None:
@@ -261,6 +253,9 @@ class StyleSheet:
             if isinstance(rule, Generated):
                 self.generated.append(rule)
                 continue
+            if rule.partial and not rule.state and not self.paints:
+                self.paints = any(d[0] in PAINTING and not hides_alone(d[0], d[1])
+                                  and not harmless(d[0], d[1]) for d in rule.decls)
             selector = rule.selector
             if selector.ids:
                 self.by_id.setdefault(min(selector.ids), []).append(rule)
@@ -296,7 +291,7 @@ class StyleSheet:
         hits.sort(key=lambda r: (r.selector.specificity, r.order))
         decls: list[Decl] = []
         for rule in hits:
-            if not rule.partial:
+            if not rule.partial or (self.full and not rule.state):
                 decls += rule.decls
                 continue
             decls += (d for d in rule.decls if hides_alone(d[0], d[1]))
@@ -325,3 +320,23 @@ class StyleSheet:
                     best[rule.after] = rule
         return tuple(best[after].text(attrs, quotes, custom) if after in best else ""  # type: ignore[return-value]
                      for after in (False, True))
+
+    @classmethod
+    def of(cls, tree: LexborHTMLParser, full: bool = False) -> StyleSheet:
+        """The sheet of a document: its ``<style>`` elements (of no other type; a ``media``
+        but all or screen makes one conditional) and linked sheets (``data:`` ones read,
+        conditional; another makes ``remote``)."""
+        sheet = cls(full=full)
+        for element in tree.css("style"):
+            kind = (element.attributes.get("type") or "text/css").strip().lower()
+            media = (element.attributes.get("media") or "all").strip().lower()
+            if kind in ("text/css", ""):
+                sheet.add(element.text(deep=True), conditional=media not in ("all", "screen"))
+        for element in tree.css("link"):
+            attrs = element.attributes
+            if "stylesheet" in (attrs.get("rel") or "").lower().split():
+                css = data_text(attrs.get("href") or "")
+                if css:
+                    sheet.add(css, conditional=True)
+                sheet.remote = sheet.remote or remote(attrs.get("href") or "")
+        return sheet

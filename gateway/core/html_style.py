@@ -98,7 +98,7 @@ def _text_shows(style: Style) -> bool:
     if (not style.visible or style.struck or style.font_px * style.scale <= _TINY_PX
             or style.colour[3] < _FAINT_ALPHA):
         return False
-    return style.background is None or _contrast(style.colour, style.background) >= _MIN_CONTRAST
+    return style.background is None or contrast(style.colour, style.background) >= _MIN_CONTRAST
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +129,8 @@ class Computed:
     pulls_next: bool = False
     # The text of SVG pictures its style draws (``html_data.pictured_text``).
     pictures: str = ""
+    # Positioned over the page with something opaque (``html_cascade.covers``).
+    covers: bool = False
 
 
 def _display(value: str, default: Display) -> Display:
@@ -304,7 +306,7 @@ def _luminance(colour: Colour) -> float:
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
-def _contrast(text: Colour, background: Colour) -> float:
+def contrast(text: Colour, background: Colour) -> float:
     """WCAG contrast ratio, with a translucent text colour blended onto the background."""
     alpha = text[3]
     mixed: Colour = (text[0] * alpha + background[0] * (1 - alpha),

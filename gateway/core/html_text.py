@@ -8,7 +8,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from gateway.core.bidi import PDF, RLO
 from gateway.core.html_cascade import element_style
-from gateway.core.html_data import carried_text, data_text
+from gateway.core.html_data import carried_text
 from gateway.core.html_depth import PREFIX, bounded_depth
 from gateway.core.html_elements import MOVED, NEVER, NO_TEXT_INPUTS
 from gateway.core.html_forms import (
@@ -22,7 +22,7 @@ from gateway.core.html_forms import (
 from gateway.core.html_frame import Frame, hide
 from gateway.core.html_lines import ALT_CLOSE, ALT_OPEN, CELL, MARKERS, Lines, finish
 from gateway.core.html_outlook import conditional_bodies, outlook_view
-from gateway.core.html_sheet import StyleSheet, remote
+from gateway.core.html_sheet import StyleSheet
 from gateway.core.html_style import Computed, Display, Style
 
 _BLOCKS = (Display.BLOCK, Display.PARAGRAPH)
@@ -46,6 +46,7 @@ class _Render:
         # ``strict``: text some client may not draw (unsure) is hidden; whether there is any.
         self.strict = strict
         self.unsure = False
+        self.covers = False  # a box drawn over the page: any text may be under it
         self.pull = False  # the box just closed pulls the next one up over it
         self.hosts: frozenset[int] = frozenset()
         self.visible = Lines()
@@ -148,6 +149,8 @@ class _Render:
             computed = replace(computed, display=Display.NONE)  # a drop-down shows one
         unsure = parent.unsure or computed.unsure or computed.shifted
         self.unsure = self.unsure or unsure
+        self.covers = self.covers or (computed.covers and not computed.box_hidden
+                                      and computed.display is not Display.NONE)
         # Drawn elsewhere than the source has it: read alone, not where it stands.
         flow = (parent.flow and computed.display is not Display.NONE
                 and not computed.moved)
@@ -252,41 +255,33 @@ class _Render:
                 sink.text(CELL, frame.quote, False)
 
 
-def _render(html: str, *, outlook: bool,
-            reverse: bool = False) -> tuple[list[str], bool, bool, bool]:
+def _render(html: str, *, outlook: bool, reverse: bool = False,
+            full: bool = False) -> tuple[list[str], bool, bool, bool, bool]:
     """Raw renderings of one view of the document: visible, everything, each hidden block;
     whether it has a reversed flex box, and a right-to-left row (``reverse``: laid out as
     drawn from the left); whether it has unsure text, and then last, the visible text
-    without it (a second rendering a reader sees)."""
+    without it (a second rendering a reader sees); whether an approximated or conditional
+    rule may paint (``full``: applied as if it matched)."""
     bounded, renamed = bounded_depth(html)
     tree = LexborHTMLParser(bounded)
     root = tree.root
     if root is None:
-        return [], False, False, False
-    sheet = StyleSheet()
-    for element in tree.css("style"):
-        kind = (element.attributes.get("type") or "text/css").strip().lower()
-        media = (element.attributes.get("media") or "all").strip().lower()
-        if kind in ("text/css", ""):  # another type is not a style sheet to a browser
-            sheet.add(element.text(deep=True), conditional=media not in ("all", "screen"))
-    for element in tree.css("link"):  # a linked sheet: clients that load it apply it
-        attrs = element.attributes
-        if "stylesheet" in (attrs.get("rel") or "").lower().split():
-            css = data_text(attrs.get("href") or "")
-            if css:
-                sheet.add(css, conditional=True)
-            sheet.remote = sheet.remote or remote(attrs.get("href") or "")
+        return [], False, False, False, False
+    sheet = StyleSheet.of(tree, full)
     render = _Render(sheet, outlook, renamed, reverse)
     render.hosts = shadow_hosts(tree, bounded)
     render.run(root)
     texts = [render.visible.raw(), render.everything.raw(),
              *(sink.raw() for sink in render.hidden if sink)]
+    if render.covers:  # what the box covers is not known: a reader may see none of it
+        return [*texts, ""], render.reverses, render.mirrors, True, sheet.paints
     if render.unsure:  # also as a client that draws none of the unsure text shows it
         strict = _Render(sheet, outlook, renamed, reverse, strict=True)
         strict.hosts = render.hosts
         strict.run(root)
-        return [*texts, strict.visible.raw()], render.reverses, render.mirrors, True
-    return texts, render.reverses, render.mirrors, False
+        return ([*texts, strict.visible.raw()], render.reverses, render.mirrors, True,
+                sheet.paints)
+    return texts, render.reverses, render.mirrors, False, sheet.paints
 
 
 def candidates(html: str) -> tuple[tuple[str, bool], ...]:
@@ -296,8 +291,11 @@ def candidates(html: str) -> tuple[tuple[str, bool], ...]:
     with each table cell apart, as a reader reads columns, and with images shown; it is a
     candidate even when empty. Its other variants (cells joined as ``innerText`` joins them,
     images' alt text) and the texts that show hidden text are read for stricter stamps."""
-    main, reverses, mirrors, unsure = _render(html, outlook=False)
+    main, reverses, mirrors, unsure, paints = _render(html, outlook=False)
     views = _views(main, unsure, True)
+    if paints:  # as a client that applies every rule that may apply (a phone, dark mode)
+        full = _render(html, outlook=False, full=True)
+        views += _views(full[0], full[3], True)
     if reverses or mirrors:  # its children as drawn from the left, last first; a reader
         # of a right-to-left row reads it in order, so that view alone clears nothing
         reverse = _render(html, outlook=False, reverse=True)

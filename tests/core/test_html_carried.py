@@ -48,7 +48,18 @@ HIDING = {
     "pulled left": "float:left;margin-left:-100%",
     "indented left": "text-indent:-400px",
 }
+# Boxes positioned over the page with something opaque: what lies below them is not known.
+COVERING = {
+    "white box": "<div style='position:absolute;top:0;left:0;width:100%;height:40px;"
+                 "background:#fff'></div>",
+    "picture": "<img src='cid:banner@example.org' alt='' style='position:absolute;top:0;"
+               "left:0;width:100%;height:40px'>",
+    "gradient": "<div style='position:fixed;top:0;left:0;right:0;height:40px;"
+                "background-image:linear-gradient(#fff,#fff)'></div>",
+}
 ROUTINE = {
+    "positioned note without a background": f"<p>{CLEARED}</p><div style='position:absolute;"
+                                           "right:0'>Page 1</div>",
     "list indent": f"<p style='margin-left:.5in;text-indent:-.25in'>{CLEARED}</p>",
     "centred": f"<div style='margin:0 auto;max-width:600px'><p>{CLEARED}</p></div>",
     "normal blend": f"<p style='mix-blend-mode:normal'>{CLEARED}</p>",
@@ -86,6 +97,12 @@ def test_a_hidden_cleared_does_not_hide_the_stamp_below(vocabulary: Vocabulary,
     assert _stamp(vocabulary, body) is Stamp.CONFIDENTIAL
 
 
+@pytest.mark.parametrize("markup", COVERING.values(), ids=COVERING.keys())
+def test_a_cleared_a_positioned_box_may_cover_does_not_clear(vocabulary: Vocabulary,
+                                                             markup: str) -> None:
+    assert _stamp(vocabulary, f"{markup}<p>{CLEARED}</p>{TEXT}") is None
+
+
 @pytest.mark.parametrize("markup", ROUTINE.values(), ids=ROUTINE.keys())
 def test_routine_markup_still_clears(vocabulary: Vocabulary, markup: str) -> None:
     assert _stamp(vocabulary, markup + TEXT) is Stamp.CLEARED
@@ -119,4 +136,14 @@ def test_chromium_draws_none_of_the_cleared(page: Page, style: str) -> None:
     markup = f"<div style='background:#fff'><div style='{style}'>{CLEARED}</div></div>"
     seen = _picture(page, markup)
     other = _picture(page, markup.replace(CLEARED, "Xxxxxxx xxx xxxxxxxxxxx"))
+    assert _changed(seen, other) < 250, _changed(seen, other)
+
+
+@pytest.mark.parametrize("markup", [COVERING["white box"], COVERING["gradient"]],
+                         ids=["white box", "gradient"])
+def test_chromium_draws_the_box_over_the_cleared(page: Page, markup: str) -> None:
+    page.set_viewport_size({"width": 800, "height": 300})
+    body = f"{markup}<p style='margin:8px 0'>{CLEARED}</p>"
+    seen = _picture(page, body)
+    other = _picture(page, body.replace(CLEARED, "Xxxxxxx xxx xxxxxxxxxxx"))
     assert _changed(seen, other) < 250, _changed(seen, other)

@@ -47,6 +47,16 @@ HIDING = {
     "attribute class word": "[class~=h] { display: none }",
     "attribute value": "div[data-note='1'] { display: none }",
 }
+# Approximated or conditional rules that colour, fade or shrink ``.h`` in Chromium.
+PAINTING = {
+    "descendant colour": "body .h { color: #fff }",
+    "media colour": "@media screen { .h { color: #ffffff } }",
+    "media font size": "@media all and (min-width: 1px) { .h { font-size: 1px } }",
+    "pseudo-class colour": "div.h:not(.x) { color: white }",
+    "child opacity": "body > .h { opacity: .05 }",
+    "attribute colour": "[class=h] { color: #fff }",
+    "nested colour": "body { .h { color: #fff } }",
+}
 LINKED = "<link rel='stylesheet' href='data:text/css,.h%7Bdisplay:none%7D'>"
 # Sheets a message may fetch: what they do is not in it.
 REMOTE = {
@@ -56,6 +66,15 @@ REMOTE = {
 }
 # Ordinary newsletter and client markup: the Cleared at the top still clears.
 ROUTINE = {
+    "outlook link colours": "<style>a:link, span.MsoHyperlink { color: #0563C1 } a:visited,"
+                            " span.MsoHyperlinkFollowed { color: #954F72 }</style>",
+    "dark mode": "<style>@media (prefers-color-scheme: dark) { body, .card { background: #1e1e1e"
+                 " !important } .card p { color: #f1f1f1 !important } } [data-ogsc] .card p"
+                 " { color: #f1f1f1 !important }</style>",
+    "hover colour": "<style>a:hover { color: #ffffff } .card p:hover { color: #fff }</style>",
+    "mobile rules": "<style>.mobile { display: none } @media (max-width: 600px) { .card p { "
+                    "font-size: 18px !important; margin: 0 auto !important } .mobile { display:"
+                    " block !important } }</style>",
     "hidden attribute reset": "<style>[hidden] { display: none !important }</style>",
     "apple data detectors": "<style>a[x-apple-data-detectors] { color: inherit !important; "
                             "text-decoration: none !important }</style>",
@@ -82,6 +101,13 @@ def _page(style: str) -> str:
 def test_a_stricter_stamp_below_a_hidden_cleared_is_the_top(vocabulary: Vocabulary,
                                                               style: str) -> None:
     assert _stamp(vocabulary, _page(style)) is Stamp.CONFIDENTIAL
+
+
+@pytest.mark.parametrize("style", PAINTING.values(), ids=PAINTING.keys())
+def test_a_cleared_an_approximated_rule_may_paint_away_does_not_clear(
+        vocabulary: Vocabulary, style: str) -> None:
+    body = f"<style>{style}</style><body style='background:#fff'>{HIDDEN}{BELOW}</body>"
+    assert _stamp(vocabulary, body) is Stamp.CONFIDENTIAL
 
 
 def test_a_linked_data_sheet_hides_too(vocabulary: Vocabulary) -> None:
@@ -137,8 +163,9 @@ def _changed(first: Image.Image, second: Image.Image) -> int:
 
 
 @pytest.mark.parametrize("markup", [*(_page(style) for style in HIDING.values()),
+                                    *(_page(style) for style in PAINTING.values()),
                                     LINKED + HIDDEN + BELOW],
-                         ids=[*HIDING.keys(), "linked data sheet"])
+                         ids=[*HIDING.keys(), *PAINTING.keys(), "linked data sheet"])
 def test_chromium_draws_none_of_these_cleared(page: Page, markup: str) -> None:
     page.set_viewport_size({"width": 800, "height": 300})
     seen = _picture(page, markup)
