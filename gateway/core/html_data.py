@@ -56,6 +56,12 @@ def carried_text(tag: str, attrs: Mapping[str, str | None]) -> str:
     return _text(document[:MAX_CARRIED], "body") if document else ""
 
 
+def svg_text(url: str) -> str:
+    """The text an SVG picture in a ``data:`` URL draws; empty for any other URL."""
+    svg = data_text(url, (_SVG,))
+    return _text(svg, "text") if svg else ""
+
+
 def _text(markup: str, selector: str) -> str:
     tree = LexborHTMLParser(markup)
     return "\n".join(node.text(deep=True, separator="\n").strip()

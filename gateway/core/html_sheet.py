@@ -18,6 +18,7 @@ from tinycss2.ast import (
     ParenthesesBlock,
     QualifiedRule,
     StringToken,
+    URLToken,
 )
 
 from gateway.core.html_css import (
@@ -33,7 +34,7 @@ from gateway.core.html_css import (
     parse_selector,
     serialized,
 )
-from gateway.core.html_data import data_text, imported, remote
+from gateway.core.html_data import data_text, imported, remote, svg_text
 from gateway.core.html_legible import PAINTING, harmless
 
 # Pseudo-elements whose ``content`` a browser draws as text: at the start of the element
@@ -74,6 +75,11 @@ def _content(tokens: Iterable[Node]) -> tuple[str | tuple[str, str], ...] | None
                     names = [a.lower_value for a in item.arguments if isinstance(a, IdentToken)]
                     if names:
                         parts.append((item.lower_name, names[0]))
+                elif isinstance(item, URLToken):  # a picture: an SVG draws its text
+                    parts.append(svg_text(item.value))
+                elif isinstance(item, FunctionBlock) and item.lower_name == "url":
+                    parts += (svg_text(a.value) for a in item.arguments
+                              if isinstance(a, StringToken))
                 elif isinstance(item, IdentToken) and item.lower_value in _QUOTES:
                     parts.append(("quote", _QUOTES[item.lower_value]))
             found = tuple(parts)

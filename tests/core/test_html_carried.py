@@ -35,6 +35,8 @@ DRAWING = {
                          "height='30'/></svg>",
     "background picture": "<div style=\"background-image:url('{svg}');height:30px;"
                           "width:400px\"></div>",
+    "generated picture": "<style>.c::before {{ content: url(\"{svg}\") }}</style>"
+                         "<div class='c'></div>",
     "frame document": "<iframe srcdoc='<p>{words}</p>' style='border:0;height:40px'></iframe>",
     "empty text area": "<textarea placeholder='{words}' style='width:400px'></textarea>",
 }
