@@ -184,7 +184,11 @@ class _Render:
                 self._drawn(value, hide(frame, self.hidden))
             elif kind not in NO_TEXT_INPUTS:
                 self._drawn(value or attrs.get("placeholder") or "", frame)
+            elif kind == "image":  # a picture button: its alt text while the picture is blocked
+                self._drawn(attrs.get("alt") or "", frame)
             return None
+        if tag == "option" and attrs.get("label"):  # drawn instead of the option's text
+            self._drawn(attrs.get("label") or "", frame)
         if tag == "textarea" and attrs.get("placeholder") and not node.text(deep=True).strip():
             self._drawn(attrs.get("placeholder") or "", frame)  # drawn while it is empty
         carried = carried_text(tag, attrs) or computed.pictures

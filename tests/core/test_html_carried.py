@@ -37,6 +37,8 @@ DRAWING = {
                           "width:400px\"></div>",
     "generated picture": "<style>.c::before {{ content: url(\"{svg}\") }}</style>"
                          "<div class='c'></div>",
+    "option label": "<select><option label='{words}'>x</option></select>",
+    "picture button": "<input type='image' alt='{words}' src='cid:button@example.org'>",
     "frame document": "<iframe srcdoc='<p>{words}</p>' style='border:0;height:40px'></iframe>",
     "empty text area": "<textarea placeholder='{words}' style='width:400px'></textarea>",
 }
