@@ -6,19 +6,19 @@ that pulls the first words off the page). Chromium is the oracle for each.
 
 from __future__ import annotations
 
-import io
 from urllib.parse import quote
 
 import pytest
-from PIL import Image, ImageChops
 from playwright.sync_api import Page
 
 from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary
 from gateway.service.reading import read_now
 from tests.core.mail import html
+from tests.core.pictures import difference
 
 CLEARED = "Cleared for publication"
+OTHER = "Xxxxxxx xxx xxxxxxxxxxx"
 TEXT = "<p>Dear colleagues, the family now lives near the school.</p>"
 
 
@@ -112,42 +112,22 @@ def test_routine_markup_still_clears(vocabulary: Vocabulary, markup: str) -> Non
     assert _stamp(vocabulary, markup + TEXT) is Stamp.CLEARED
 
 
-def _picture(page: Page, markup: str) -> Image.Image:
-    page.goto("about:blank")
-    page.set_content(markup)
-    page.wait_for_timeout(50)  # a frame's document is drawn
-    clip = {"x": 0, "y": 0, "width": 800, "height": 60}
-    return Image.open(io.BytesIO(page.screenshot(clip=clip))).convert("RGB")
-
-
-def _changed(first: Image.Image, second: Image.Image) -> int:
-    red, green, blue = ImageChops.difference(first, second).split()
-    changed = ImageChops.lighter(ImageChops.lighter(red, green), blue)
-    return sum(changed.histogram()[32:])
-
-
 @pytest.mark.parametrize("name", DRAWING)
 def test_chromium_draws_the_carried_words(page: Page, name: str) -> None:
-    page.set_viewport_size({"width": 800, "height": 300})
-    seen = _picture(page, _drawing(name, "Confidential"))
-    other = _picture(page, _drawing(name, "Xxxxxxxxxxxx"))
-    assert _changed(seen, other) > 300, _changed(seen, other)
+    drawn = difference(page, _drawing(name, "Confidential"), "Confidential", "Xxxxxxxxxxxx",
+                       wait_ms=50)  # a frame's document is drawn
+    assert drawn > 300, drawn
 
 
 @pytest.mark.parametrize("style", HIDING.values(), ids=HIDING.keys())
 def test_chromium_draws_none_of_the_cleared(page: Page, style: str) -> None:
-    page.set_viewport_size({"width": 800, "height": 300})
     markup = f"<div style='background:#fff'><div style='{style}'>{CLEARED}</div></div>"
-    seen = _picture(page, markup)
-    other = _picture(page, markup.replace(CLEARED, "Xxxxxxx xxx xxxxxxxxxxx"))
-    assert _changed(seen, other) < 250, _changed(seen, other)
+    drawn = difference(page, markup, CLEARED, OTHER)
+    assert drawn < 250, drawn
 
 
 @pytest.mark.parametrize("markup", [COVERING["white box"], COVERING["gradient"]],
                          ids=["white box", "gradient"])
 def test_chromium_draws_the_box_over_the_cleared(page: Page, markup: str) -> None:
-    page.set_viewport_size({"width": 800, "height": 300})
-    body = f"{markup}<p style='margin:8px 0'>{CLEARED}</p>"
-    seen = _picture(page, body)
-    other = _picture(page, body.replace(CLEARED, "Xxxxxxx xxx xxxxxxxxxxx"))
-    assert _changed(seen, other) < 250, _changed(seen, other)
+    drawn = difference(page, f"{markup}<p style='margin:8px 0'>{CLEARED}</p>", CLEARED, OTHER)
+    assert drawn < 250, drawn

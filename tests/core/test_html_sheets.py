@@ -8,10 +8,7 @@ with as many other letters must look the same).
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image, ImageChops
 from playwright.sync_api import Page
 
 from gateway.core.html_data import data_text
@@ -20,6 +17,7 @@ from gateway.core.model import Stamp
 from gateway.core.stamps import Vocabulary
 from gateway.service.reading import read_now
 from tests.core.mail import html
+from tests.core.pictures import difference
 
 CLEARED = "Cleared for publication"
 OTHER = "Xxxxxxx xxx xxxxxxxxxxx"
@@ -148,32 +146,14 @@ def test_a_data_url_is_decoded_and_others_are_not() -> None:
     assert data_text("https://example.org/a.css") is None
 
 
-def _picture(page: Page, markup: str) -> Image.Image:
-    page.goto("about:blank")
-    page.set_content(markup)
-    page.wait_for_timeout(100)  # an animation of 1 ms has ended
-    clip = {"x": 0, "y": 0, "width": 800, "height": 60}
-    return Image.open(io.BytesIO(page.screenshot(clip=clip))).convert("RGB")
-
-
-def _changed(first: Image.Image, second: Image.Image) -> int:
-    red, green, blue = ImageChops.difference(first, second).split()
-    changed = ImageChops.lighter(ImageChops.lighter(red, green), blue)
-    return sum(changed.histogram()[32:])
-
-
 @pytest.mark.parametrize("markup", [*(_page(style) for style in HIDING.values()),
                                     *(_page(style) for style in PAINTING.values()),
                                     LINKED + HIDDEN + BELOW],
                          ids=[*HIDING.keys(), *PAINTING.keys(), "linked data sheet"])
 def test_chromium_draws_none_of_these_cleared(page: Page, markup: str) -> None:
-    page.set_viewport_size({"width": 800, "height": 300})
-    seen = _picture(page, markup)
-    other = _picture(page, markup.replace(CLEARED, OTHER))
-    assert _changed(seen, other) < 250, _changed(seen, other)  # a drawn one: some 1,500
+    drawn = difference(page, markup, CLEARED, OTHER, wait_ms=100)  # a 1 ms animation ended
+    assert drawn < 250, drawn
 
 
 def test_chromium_draws_the_cleared_when_nothing_hides_it(page: Page) -> None:
-    page.set_viewport_size({"width": 800, "height": 300})
-    markup = _page(".z { color: red }")
-    assert _changed(_picture(page, markup), _picture(page, markup.replace(CLEARED, OTHER))) > 500
+    assert difference(page, _page(".z { color: red }"), CLEARED, OTHER) > 500
