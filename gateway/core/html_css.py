@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import tinycss2
-from tinycss2.ast import Declaration, Node
+from tinycss2.ast import Declaration, FunctionBlock, IdentToken, Node, StringToken, URLToken
+
+from gateway.core.html_data import svg_text
 
 # A declaration: property (lowercase), value (lowercase, whitespace collapsed), important.
 Decl = tuple[str, str, bool]
@@ -211,3 +213,48 @@ def cascade(decls: Iterable[Decl]) -> Mapping[str, str]:
         (important if is_important else normal)[prop] = value
     normal.update(important)
     return normal
+
+
+# Pseudo-elements whose ``content`` a browser draws as text: at the start of the element
+# (``::before``, a list item's ``::marker``) or at its end (``::after``).
+_GENERATED = re.compile(r"::?(before|after|marker)\s*$")
+_QUOTES = {"open-quote": "0", "close-quote": "1"}
+
+
+def _content(tokens: Iterable[Node]) -> tuple[str | tuple[str, str], ...] | None:
+    """The text parts of the last ``content`` declaration, or None without one."""
+    found: tuple[str | tuple[str, str], ...] | None = None
+    for token in tinycss2.parse_blocks_contents(tokens, skip_comments=True, skip_whitespace=True):
+        if isinstance(token, Declaration) and token.lower_name == "content":
+            parts: list[str | tuple[str, str]] = []
+            for item in token.value:
+                if isinstance(item, StringToken):
+                    parts.append(item.value)
+                elif isinstance(item, FunctionBlock) and item.lower_name in ("attr", "var"):
+                    names = [a.lower_value for a in item.arguments if isinstance(a, IdentToken)]
+                    if names:
+                        parts.append((item.lower_name, names[0]))
+                elif isinstance(item, URLToken):  # a picture: an SVG draws its text
+                    parts.append(svg_text(item.value))
+                elif isinstance(item, FunctionBlock) and item.lower_name == "url":
+                    parts += (svg_text(a.value) for a in item.arguments
+                              if isinstance(a, StringToken))
+                elif isinstance(item, IdentToken) and item.lower_value in _QUOTES:
+                    parts.append(("quote", _QUOTES[item.lower_value]))
+            found = tuple(parts)
+    return found
+
+
+def generated(selectors: list[str], content: list[Node], order: int) -> Iterator[Generated]:
+    """The ``::before`` and ``::after`` text of one rule (matched, like hiding, on the
+    rightmost compound of its selector: text that may be drawn is read)."""
+    if not any(_GENERATED.search(text) for text in selectors):
+        return
+    parts = _content(content)
+    if not parts:
+        return
+    for text in selectors:
+        where = _GENERATED.search(text)
+        parsed = parse_selector(text) if where is not None else None
+        if where is not None and parsed is not None:
+            yield Generated(parsed[0], where.group(1) == "after", parts, order)

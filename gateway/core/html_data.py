@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from selectolax.lexbor import LexborHTMLParser
@@ -46,8 +47,7 @@ def carried_text(tag: str, attrs: Mapping[str, str | None]) -> str:
     else."""
     if tag in ("img", "image"):  # an SVG <image> names it by href
         url = attrs.get("src") if tag == "img" else attrs.get("href") or attrs.get("xlink:href")
-        svg = data_text(url or "", (_SVG,))
-        return _text(svg, "text") if svg else ""
+        return svg_text(url) if url and "data:" in url[:16] else ""
     if tag not in ("iframe", "object", "embed", "frame"):
         return ""
     document = attrs.get("srcdoc") if tag == "iframe" else None
@@ -56,8 +56,10 @@ def carried_text(tag: str, attrs: Mapping[str, str | None]) -> str:
     return _text(document[:MAX_CARRIED], "body") if document else ""
 
 
+@lru_cache(maxsize=64)
 def svg_text(url: str) -> str:
-    """The text an SVG picture in a ``data:`` URL draws; empty for any other URL."""
+    """The text an SVG picture in a ``data:`` URL draws; empty for any other URL (the same
+    picture repeated is read once)."""
     svg = data_text(url, (_SVG,))
     return _text(svg, "text") if svg else ""
 
@@ -71,15 +73,12 @@ def _text(markup: str, selector: str) -> str:
 def pictured_text(values: Mapping[str, str]) -> str:
     """The text of SVG pictures a style draws in or around the box (a background, a border
     image, a list marker) from ``data:`` URLs."""
-    found = []
+    found: list[str] = []
     for name in _PICTURES:
         value = values.get(name, "")
         if "data:image/svg" not in value:
             continue
-        for groups in _CSS_SVG.findall(value):
-            svg = data_text("".join(groups), (_SVG,))
-            if svg:
-                found.append(_text(svg, "text"))
+        found += (svg_text("".join(groups)) for groups in _CSS_SVG.findall(value))
     return "\n".join(text for text in found if text)
 
 

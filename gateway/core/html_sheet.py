@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import tinycss2
 from selectolax.lexbor import LexborHTMLParser
 from tinycss2.ast import (
     AtRule,
     Declaration,
-    FunctionBlock,
-    IdentToken,
     Node,
     ParenthesesBlock,
     QualifiedRule,
     StringToken,
-    URLToken,
 )
 
 from gateway.core.html_css import (
@@ -30,17 +28,14 @@ from gateway.core.html_css import (
     cascade,
     decls_of,
     element_classes,
+    generated,
     hides_alone,
     parse_selector,
     serialized,
 )
-from gateway.core.html_data import data_text, imported, remote, svg_text
+from gateway.core.html_data import data_text, imported, remote
 from gateway.core.html_legible import PAINTING, harmless
 
-# Pseudo-elements whose ``content`` a browser draws as text: at the start of the element
-# (``::before``, a list item's ``::marker``) or at its end (``::after``).
-_GENERATED = re.compile(r"::?(before|after|marker)\s*$")
-_QUOTES = {"open-quote": "0", "close-quote": "1"}
 # Pseudo-classes of a state the reader puts an element in, not its state when the mail opens,
 # and Outlook.com's dark-mode markers.
 _STATE = re.compile(r":(?:hover|active|focus|focus-visible|focus-within|visited|target)\b"
@@ -60,45 +55,6 @@ _BLOCK = {"skip_comments": True, "skip_whitespace": True}
 Found = Rule | Generated | tuple[str, str]
 _EVERYTHING_HIDDEN = Rule(Selector(None, frozenset(), frozenset()), (("display", "none", False),),
                           0, True)
-
-
-def _content(tokens: Iterable[Node]) -> tuple[str | tuple[str, str], ...] | None:
-    """The text parts of the last ``content`` declaration, or None without one."""
-    found: tuple[str | tuple[str, str], ...] | None = None
-    for token in tinycss2.parse_blocks_contents(tokens, **_BLOCK):
-        if isinstance(token, Declaration) and token.lower_name == "content":
-            parts: list[str | tuple[str, str]] = []
-            for item in token.value:
-                if isinstance(item, StringToken):
-                    parts.append(item.value)
-                elif isinstance(item, FunctionBlock) and item.lower_name in ("attr", "var"):
-                    names = [a.lower_value for a in item.arguments if isinstance(a, IdentToken)]
-                    if names:
-                        parts.append((item.lower_name, names[0]))
-                elif isinstance(item, URLToken):  # a picture: an SVG draws its text
-                    parts.append(svg_text(item.value))
-                elif isinstance(item, FunctionBlock) and item.lower_name == "url":
-                    parts += (svg_text(a.value) for a in item.arguments
-                              if isinstance(a, StringToken))
-                elif isinstance(item, IdentToken) and item.lower_value in _QUOTES:
-                    parts.append(("quote", _QUOTES[item.lower_value]))
-            found = tuple(parts)
-    return found
-
-
-def _generated(selectors: list[str], content: list[Node], order: int) -> Iterator[Generated]:
-    """The ``::before`` and ``::after`` text of one rule (matched, like hiding, on the
-    rightmost compound of its selector: text that may be drawn is read)."""
-    if not any(_GENERATED.search(text) for text in selectors):
-        return
-    parts = _content(content)
-    if not parts:
-        return
-    for text in selectors:
-        where = _GENERATED.search(text)
-        parsed = parse_selector(text) if where is not None else None
-        if where is not None and parsed is not None:
-            yield Generated(parsed[0], where.group(1) == "after", parts, order)
 
 
 def _nested(parents: list[str], text: str) -> list[str]:
@@ -128,7 +84,7 @@ def _style_rule(selectors: list[str], content: list[Node], order: int,
         if parsed is not None:
             yield Rule(parsed[0], decls, order, parsed[1] or conditional,
                        state or _STATE.search(text) is not None)
-    yield from _generated(selectors, content, order)
+    yield from generated(selectors, content, order)
     if depth >= MAX_NESTING:  # deeper than any sheet a person writes: it may hide anything
         yield _EVERYTHING_HIDDEN
         return
@@ -331,18 +287,28 @@ class StyleSheet:
     def of(cls, tree: LexborHTMLParser, full: bool = False) -> StyleSheet:
         """The sheet of a document: its ``<style>`` elements (of no other type; a ``media``
         but all or screen makes one conditional) and linked sheets (``data:`` ones read,
-        conditional; another makes ``remote``)."""
-        sheet = cls(full=full)
+        conditional; another makes ``remote``). The renderings of one document share it."""
+        sources: list[tuple[str, bool]] = []
+        fetched = False
         for element in tree.css("style"):
             kind = (element.attributes.get("type") or "text/css").strip().lower()
             media = (element.attributes.get("media") or "all").strip().lower()
             if kind in ("text/css", ""):
-                sheet.add(element.text(deep=True), conditional=media not in ("all", "screen"))
+                sources.append((element.text(deep=True), media not in ("all", "screen")))
         for element in tree.css("link"):
             attrs = element.attributes
             if "stylesheet" in (attrs.get("rel") or "").lower().split():
                 css = data_text(attrs.get("href") or "")
                 if css:
-                    sheet.add(css, conditional=True)
-                sheet.remote = sheet.remote or remote(attrs.get("href") or "")
-        return sheet
+                    sources.append((css, True))
+                fetched = fetched or remote(attrs.get("href") or "")
+        sheet = _built(tuple(sources), fetched)
+        return replace(sheet, full=True) if full else sheet
+
+
+@lru_cache(maxsize=2)
+def _built(sources: tuple[tuple[str, bool], ...], fetched: bool) -> StyleSheet:
+    sheet = StyleSheet(remote=fetched)
+    for css, conditional in sources:
+        sheet.add(css, conditional)
+    return sheet

@@ -15,6 +15,14 @@ CASES = {
     "1M blank lines": "<br>\n" * 1_000_000 + "Confidential",
     "5 MB single line": "<p>Confidential " + "x" * 5_000_000 + "</p>",
     "100k style rules": "<style>" + ".a{display:none}" * 100_000 + "</style><p>Internal</p>",
+    "100k approximated rules": "<style>" + "body .a{color:#fff}" * 100_000 + "</style>"
+                               + "<p class=a>Internal</p>" * 1000,
+    "nested rules 5k deep": "<style>" + "div{" * 5_000 + ".a{display:none}" + "}" * 5_000
+                            + "</style><p class=a>Internal</p>",
+    "10k SVG pictures": "<img src=\"data:image/svg+xml,%3Csvg%3E%3Ctext%3EInternal%3C/text%3E"
+                        "%3C/svg%3E\">" * 10_000,
+    "1k data: imports": "<style>" + "@import url('data:text/css,.a%7Bcolor:red%7D');" * 1000
+                        + "</style><p class=a>Internal</p>",
 }
 
 
