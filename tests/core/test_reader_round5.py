@@ -1,0 +1,111 @@
+"""Readings added for what clients draw beyond the folded text: letters read by their shape,
+a calendar invite's title, base64 in padded pieces, UTF-16 and UTF-32 encoded words without
+a byte-order mark, Outlook's categories and UTF-8 under a legacy label."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from gateway.core.invite import shown_invite
+from gateway.core.model import Stamp
+from gateway.core.shapes import shaped
+from gateway.core.stamps import Vocabulary
+from gateway.core.transfer import Encoding, undo
+from gateway.service.reading import read_now
+from tests.core.mail import plain, raw
+
+CLEARED = "Cleared for publication"
+
+
+def stamp_of(data: bytes, vocabulary: Vocabulary) -> Stamp | None:
+    return read_now(data, vocabulary).reading.stamp
+
+
+# --- letters read by their shape (core/shapes.py)
+
+def test_shaped_reads_capitals_and_decorated_letters_as_drawn() -> None:
+    assert shaped("\u0399\u039d\u03a4\u0395RNAL") == "INTERNAL"  # Greek capitals
+    assert shaped("\u0187\u00d8\u019d") == "CON"  # hook, stroke, left hook
+    assert shaped("\u023d\u0268") == "Li"  # bar, small i with stroke
+    assert shaped("plain ASCII") is None
+    assert shaped("Autoris\u00e9") is None  # an accent decomposes: the folding reads it
+
+
+@pytest.mark.parametrize("line", [
+    "\u0399\u039d\u03a4\u0395RN\u0391L",  # Greek capitals ΙΝΤΕ, Α
+    "CO\u039dFIDE\u039dTIAL",  # Greek capital Nu
+    "\u0187\u00d8\u019d\u0191\u0197\u018a\u0190\u019d\u01ac\u0197\u023a\u023d",  # hooks, strokes
+])
+def test_a_stamp_drawn_in_look_alike_capitals_counts(vocabulary: Vocabulary,
+                                                     line: str) -> None:
+    data = plain(f"{CLEARED}\n{line}\n\nThe story is attached.")
+    assert stamp_of(data, vocabulary) in (Stamp.INTERNAL, Stamp.CONFIDENTIAL)
+
+
+def test_a_cleared_read_only_by_shape_does_not_clear(vocabulary: Vocabulary) -> None:
+    # ϹLΕΑRΕD: Greek capitals that fold to other letters; the shape reading cannot clear.
+    data = plain("\u03f9L\u0395\u0391R\u0395D\n\nThe story is attached.")
+    assert stamp_of(data, vocabulary) is None
+
+
+@pytest.mark.parametrize("body", [
+    f"{CLEARED}\n\n\u039a\u0391\u039b\u0397\u039c\u0395\u03a1\u0391, the text is ready.",
+    "\u0420\u0430\u0437\u0440\u0435\u0448\u0435\u043d\u043e \u043a \u043f\u0443\u0431\u043b"
+    "\u0438\u043a\u0430\u0446\u0438\u0438\n\n\u0412\u041d\u0418\u041c\u0410\u041d\u0418\u0415:"
+    " \u0442\u0435\u043a\u0441\u0442 \u0433\u043e\u0442\u043e\u0432.",
+    f"{CLEARED}\n\nS\u00f8ren and \u0141ukasz wrote the story.",
+])
+def test_greek_russian_and_nordic_mail_stays_cleared(vocabulary: Vocabulary,
+                                                     body: str) -> None:
+    assert stamp_of(plain(body), vocabulary) is Stamp.CLEARED
+
+
+# --- a calendar shown as an invite (core/invite.py)
+
+INVITE = ("BEGIN:VCALENDAR\nMETHOD:REQUEST\nBEGIN:VEVENT\nDTSTART:20270105T100000Z\n"
+          "SUMMARY;LANGUAGE=en-GB:{}\nLOCATION:Room 2\\, second floor\nEND:VEVENT\n"
+          "END:VCALENDAR\n")
+
+
+def with_invite(title: str, subtype: str = "alternative") -> bytes:
+    return raw(f'Subject: Meeting\nContent-Type: multipart/{subtype}; boundary="M"',
+               f"--M\nContent-Type: text/plain\n\n{CLEARED}\n\nSee you there.\n"
+               "--M\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\n\n"
+               + INVITE.format(title) + "--M--\n")
+
+
+def test_shown_invite_unfolds_and_unescapes() -> None:
+    calendar = "BEGIN:VEVENT\r\nSUMMARY:Strictly \r\n confidential\r\nLOCATION:A\\, B\r\nEND:VEVENT"
+    assert shown_invite("text/calendar", calendar) == "Strictly confidential\nA, B"
+    assert shown_invite("text/plain", calendar) is None
+    assert shown_invite("text/calendar", "BEGIN:VCALENDAR\nEND:VCALENDAR") is None
+
+
+@pytest.mark.parametrize("title", ["Confidential", "CONFIDENTIAL", "Internal only"])
+@pytest.mark.parametrize("subtype", ["alternative", "mixed"])
+def test_an_invite_titled_with_a_stamp_counts(vocabulary: Vocabulary, title: str,
+                                               subtype: str) -> None:
+    assert stamp_of(with_invite(title, subtype), vocabulary) in (Stamp.CONFIDENTIAL,
+                                                                 Stamp.INTERNAL)
+
+
+@pytest.mark.parametrize("title", ["Press briefing: refugee week", "Internal review of the "
+                                   "story before Friday"])
+def test_an_invite_with_an_ordinary_title_leaves_the_cleared(vocabulary: Vocabulary,
+                                                             title: str) -> None:
+    assert stamp_of(with_invite(title), vocabulary) is Stamp.CLEARED
+
+
+# --- base64 in padded pieces (core/transfer.py)
+
+def test_padded_pieces_are_decoded_one_after_another(vocabulary: Vocabulary) -> None:
+    pieces = base64.b64encode(b"Hello") + b"\n" + base64.b64encode(b" world\n")
+    undone = undo(pieces, Encoding.BASE64)
+    assert (undone.data, undone.alternative) == (b"Hello", b"Hello world\n")
+    body = (base64.b64encode(f"{CLEARED}\n".encode()) + b"\n"
+            + base64.b64encode(b"Confidential\n\nThe story.\n"))
+    data = raw("Subject: x\nContent-Type: text/plain; charset=utf-8\n"
+               "Content-Transfer-Encoding: base64", body)
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
