@@ -30,6 +30,8 @@ _EMPTY_LINE = re.compile(rb"\n\r?\n")
 MAX_LABEL_VALUES = 20
 # Subject fields read (a real message has one; each more is read, up to this many).
 MAX_SUBJECTS = 20
+# Keywords read (Outlook's categories; a real message has a few).
+MAX_KEYWORDS = 50
 # The charsets a message names (charset= anywhere in its first bytes), for a raw Subject.
 _CHARSET_PARAM = re.compile(rb"""(?i)charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""")
 _CHARSET_SCAN = 65536
@@ -90,7 +92,8 @@ def _read(data: bytes, depth: int, limits: DocumentLimits,
         x_stamps=tuple(header_text(v) for v in headers.get("x-stamp", [])),
         flags=(*_sensitivity(headers.get("sensitivity", [])),
                *(header_text(v) for name in ("x-message-flag", "thread-topic")
-                 for v in headers.get(name, [])[:MAX_SUBJECTS])),
+                 for v in headers.get(name, [])[:MAX_SUBJECTS]), *_big_endian(subjects),
+               *_keywords(headers.get("keywords", []))),
         from_addresses=_addresses(headers.get("from", [])),
         message_id=_first_id(headers.get("message-id", [])),
         in_reply_to=_ids(headers.get("in-reply-to", [])),
@@ -138,12 +141,29 @@ def _sensitivity(values: list[str]) -> list[str]:
             if value.strip().lower().replace(" ", "") == "company-confidential"][:1]
 
 
-def header_text(value: object) -> str:
+def _keywords(values: list[str]) -> list[str]:
+    """``Keywords``, which Outlook shows above the message as its categories: each one a
+    tag of its own."""
+    found = [word.strip() for value in values[:MAX_SUBJECTS]
+             for word in header_text(value).split(",")]
+    return [word for word in found if word][:MAX_KEYWORDS]
+
+
+def _big_endian(values: list[str]) -> list[str]:
+    """Subjects whose encoded words name UTF-16 or UTF-32 without a byte-order mark, read
+    big-endian as Apple Mail reads them (the Encoding Standard reads them little-endian): a
+    reading for stricter stamps only, like the flags."""
+    read = [(header_text(value, wide=True), value) for value in values if "=?" in value]
+    return [text for text, value in read if text != header_text(value)]
+
+
+def header_text(value: object, *, wide: bool = False) -> str:
     """A header value decoded from RFC 2047 and raw 8-bit (UTF-8, else Windows-1252).
 
     Encoded-words name their charset with the labels mail clients resolve (``charsets.py``).
     The text around them stays as written (``=?utf-8?q?Case_12?= – Confidential``): the
     standard library's ``decode_header`` turns such text beyond Latin-1 into ``\\u2013``.
+    With ``wide``, UTF-16 and UTF-32 without a byte-order mark are read big-endian.
     """
     if not isinstance(value, str):
         value = str(value)
@@ -161,7 +181,9 @@ def header_text(value: object) -> str:
         between = text[position:match.start()]
         if not (after_word and not between.strip()):  # white space between two words goes
             out.append(between)
-        out.append(charsets.decode(data, charset.split("*", 1)[0]).text)
+        label = charset.split("*", 1)[0]
+        shown = charsets.big_endian(data, label) if wide else None
+        out.append(shown if shown is not None else charsets.decode(data, label).text)
         position, after_word = match.end(), True
     out.append(text[position:])
     return " ".join("".join(out).split())

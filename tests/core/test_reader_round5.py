@@ -109,3 +109,72 @@ def test_padded_pieces_are_decoded_one_after_another(vocabulary: Vocabulary) -> 
     data = raw("Subject: x\nContent-Type: text/plain; charset=utf-8\n"
                "Content-Transfer-Encoding: base64", body)
     assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
+# --- header readings (core/message.py)
+
+def encoded_word(charset: str, data: bytes) -> str:
+    return f"=?{charset}?b?{base64.b64encode(data).decode()}?="
+
+
+@pytest.mark.parametrize(("charset", "codec"), [("utf-16", "utf-16-be"),
+                                                ("UTF-32", "utf-32-be"),
+                                                ("ucs-2", "utf-16-be")])
+def test_a_wide_encoded_word_without_a_byte_order_mark_is_read_big_endian_too(
+        vocabulary: Vocabulary, charset: str, codec: str) -> None:
+    subject = encoded_word(charset, "[Internal] Case 12".encode(codec))
+    data = raw(f"Subject: {subject}\nContent-Type: text/plain", f"{CLEARED}\n\nThe story.\n")
+    assert stamp_of(data, vocabulary) is Stamp.INTERNAL
+
+
+def test_a_wide_subject_read_big_endian_does_not_clear(vocabulary: Vocabulary) -> None:
+    subject = encoded_word("utf-16", f"{CLEARED} - story".encode("utf-16-be"))
+    data = raw(f"Subject: {subject}\nContent-Type: text/plain", "The story.\n")
+    assert stamp_of(data, vocabulary) is None
+    little = encoded_word("utf-16", f"{CLEARED} - story".encode("utf-16"))  # with its mark
+    data = raw(f"Subject: {little}\nContent-Type: text/plain", "The story.\n")
+    assert stamp_of(data, vocabulary) is Stamp.CLEARED
+
+
+@pytest.mark.parametrize("keywords", ["Confidential", "case 12, Confidential",
+                                      "=?utf-8?q?Strictly_confidential?=, press"])
+def test_keywords_shown_as_outlook_categories_count(vocabulary: Vocabulary,
+                                                   keywords: str) -> None:
+    data = raw(f"Subject: Story\nKeywords: {keywords}\nContent-Type: text/plain",
+               f"{CLEARED}\n\nThe story.\n")
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
+def test_keywords_neither_clear_nor_withhold(vocabulary: Vocabulary) -> None:
+    data = raw("Subject: Story\nKeywords: Cleared for publication\nContent-Type: text/plain",
+               "The story.\n")
+    assert stamp_of(data, vocabulary) is None
+    data = raw("Subject: Story\nKeywords: press, refugee week\nContent-Type: text/plain",
+               f"{CLEARED}\n\nThe story.\n")
+    assert stamp_of(data, vocabulary) is Stamp.CLEARED
+
+
+# --- valid UTF-8 under another label (core/charsets.py)
+
+RU_CONFIDENTIAL = "Конфиденциально"
+
+
+@pytest.mark.parametrize("label", ["windows-1251", "iso-8859-1", "koi8-r", "cp1252"])
+def test_utf8_under_a_legacy_label_is_also_read_as_utf8(vocabulary: Vocabulary,
+                                                        label: str) -> None:
+    body = f"{CLEARED}\n{RU_CONFIDENTIAL}\n\nThe story.\n".encode()
+    data = raw(f"Subject: x\nContent-Type: text/plain; charset={label}", body)
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
+@pytest.mark.parametrize(("label", "text"), [
+    ("windows-1251", "\u0420\u0430\u0437\u0440\u0435\u0448\u0435\u043d\u043e \u043a "
+     "\u043f\u0443\u0431\u043b\u0438\u043a\u0430\u0446\u0438\u0438\n\n\u0422\u0435\u043a"
+     "\u0441\u0442 \u0433\u043e\u0442\u043e\u0432.\n"),
+    ("iso-8859-1", "Autoris\u00e9 pour publication\n\nLe texte est pr\u00eat.\n"),
+])
+def test_legacy_text_under_its_label_stays_cleared(vocabulary: Vocabulary, label: str,
+                                                   text: str) -> None:
+    codec = "cp1251" if label == "windows-1251" else "latin-1"
+    data = raw(f"Subject: x\nContent-Type: text/plain; charset={label}", text.encode(codec))
+    assert stamp_of(data, vocabulary) is Stamp.CLEARED
