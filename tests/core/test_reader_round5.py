@@ -178,3 +178,39 @@ def test_legacy_text_under_its_label_stays_cleared(vocabulary: Vocabulary, label
     codec = "cp1251" if label == "windows-1251" else "latin-1"
     data = raw(f"Subject: x\nContent-Type: text/plain; charset={label}", text.encode(codec))
     assert stamp_of(data, vocabulary) is Stamp.CLEARED
+
+
+# --- checklists (core/near_top.py)
+
+@pytest.mark.parametrize("box", ["[ ]", "[]", "( )", "[_]"])
+@pytest.mark.parametrize("where", ["front", "after"])
+def test_an_unticked_ascii_box_takes_a_cleared_back(vocabulary: Vocabulary, box: str,
+                                                    where: str) -> None:
+    line = f"{box} {CLEARED}" if where == "front" else f"{CLEARED}: {box}"
+    assert stamp_of(plain(f"{line}\n\nThe story.", subject="Story"), vocabulary) is None
+
+
+@pytest.mark.parametrize(("checklist", "stamp"), [
+    (f"[ ] {CLEARED}\n[x] Internal", Stamp.INTERNAL),
+    (f"[ ] {CLEARED}\n[ ] Needs adjustment\n[X] Confidential", Stamp.CONFIDENTIAL),
+    (f"\u2610 {CLEARED}\n\u2611 Internal", Stamp.INTERNAL),
+    (f"( ) {CLEARED}\n(v) Strictly confidential", Stamp.CONFIDENTIAL),
+])
+def test_the_box_ticked_below_an_unticked_cleared_counts(vocabulary: Vocabulary,
+                                                         checklist: str, stamp: Stamp) -> None:
+    assert stamp_of(plain(f"{checklist}\n\nThe story.", subject="Story"), vocabulary) is stamp
+
+
+def test_a_ticked_box_never_clears_and_a_cleared_after_a_withdrawal_is_not_read(
+        vocabulary: Vocabulary) -> None:
+    assert stamp_of(plain(f"[x] {CLEARED}\n\nThe story.", subject="Story"), vocabulary) is None
+    body = f"{CLEARED}: no\n{CLEARED}\n\nThe story."
+    assert stamp_of(plain(body, subject="Story"), vocabulary) is None
+
+
+@pytest.mark.parametrize("line", [f"[{CLEARED}]", f"{CLEARED} (see the notes below)",
+                                  f"\u2611 {CLEARED}", f"[\u2713] {CLEARED}"])
+def test_brackets_and_ticks_around_a_cleared_leave_it(vocabulary: Vocabulary,
+                                                      line: str) -> None:
+    assert stamp_of(plain(f"{line}\n\nThe story.", subject="Story"), vocabulary) is (
+        Stamp.CLEARED)
