@@ -214,3 +214,43 @@ def test_brackets_and_ticks_around_a_cleared_leave_it(vocabulary: Vocabulary,
                                                       line: str) -> None:
     assert stamp_of(plain(f"{line}\n\nThe story.", subject="Story"), vocabulary) is (
         Stamp.CLEARED)
+
+
+# --- Subjects as drawn, and Outlook's Sensitivity (core/message.py)
+
+@pytest.mark.parametrize("subject", [
+    "=?utf-8?q?Case_12=0AConfidential?=",  # a line feed decoded from an encoded word
+    "=?utf-8?q?Case_12=E2=80=A8Internal_only?=",  # U+2028
+    "=?utf-8?q?Case_12_-_=E2=80=AElaitnedifnoC?=",  # a right-to-left override
+    "=?utf-8?q?[=CE=99=CE=9D=CE=A4=CE=95RNAL]_case_12?=",  # Greek capitals
+    "=?utf-8?q?=C6=87=C3=98=C6=9D=C6=91=C6=97=C6=8A=C6=90=C6=9D=C6=AC=C6=97=C8=BA=C8=BD:_x?=",
+])
+def test_a_subject_is_read_as_drawn_for_stricter_stamps(vocabulary: Vocabulary,
+                                                        subject: str) -> None:
+    data = raw(f"Subject: {subject}\nContent-Type: text/plain", f"{CLEARED}\n\nThe story.\n")
+    assert stamp_of(data, vocabulary) in (Stamp.CONFIDENTIAL, Stamp.INTERNAL)
+
+
+@pytest.mark.parametrize("subject", [
+    "=?utf-8?q?Story=0ACleared_for_publication?=",
+    "=?utf-8?q?=E2=80=AEnoitacilbup_rof_deraelC?=",
+])
+def test_a_subject_drawn_otherwise_does_not_clear(vocabulary: Vocabulary,
+                                                  subject: str) -> None:
+    data = raw(f"Subject: {subject}\nContent-Type: text/plain", "The story.\n")
+    assert stamp_of(data, vocabulary) is None
+
+
+def test_a_folded_subject_is_one_line(vocabulary: Vocabulary) -> None:
+    data = raw("Subject: Training: how staff mark their mail\n Confidential\n"
+               "Content-Type: text/plain", f"{CLEARED}\n\nThe story.\n")
+    assert stamp_of(data, vocabulary) is Stamp.CLEARED
+
+
+@pytest.mark.parametrize("value", ["Company-Confidential (set by the add-in)",
+                                   '"Company-Confidential"', "company - confidential"])
+def test_outlook_sensitivity_read_past_comments_and_quotes(vocabulary: Vocabulary,
+                                                           value: str) -> None:
+    data = raw(f"Subject: Story\nSensitivity: {value}\nContent-Type: text/plain",
+               f"{CLEARED}\n\nThe story.\n")
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
