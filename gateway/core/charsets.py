@@ -138,7 +138,8 @@ def big_endian(raw: bytes, label: str) -> str | None:
 def locale_readings(raw: bytes, label: str | None, html: bool = False,
                     shown: str = "\ufffd") -> list[str]:
     """8-bit text no label decodes (none, ``us-ascii``, or ``utf-8`` over bytes that are not
-    UTF-8) in each locale charset a client may assume, UTF-16 or UTF-32 without a
+    UTF-8) in each locale charset a client may assume (7-bit text with ISO-2022-JP's
+    escapes, as ISO-2022-JP), UTF-16 or UTF-32 without a
     byte-order mark big-endian, and valid UTF-8 under another label as UTF-8: readings for
     stricter stamps. ``shown``, the text as
     decoded already: under a ``utf-8`` label, without U+FFFD it was valid UTF-8."""
@@ -152,6 +153,9 @@ def locale_readings(raw: bytes, label: str | None, html: bool = False,
     if name == "utf-8" and "\ufffd" not in shown:
         return []  # the text is valid UTF-8
     head = raw[:GUESSED_BYTES]
+    if name is None and b"\x1b" in head and _JP_ESCAPE.search(head):
+        # 7-bit text with ISO-2022-JP's escapes: a detecting client (chardetng) shows it so
+        return [_iso2022jp(head)]
     if head.isascii() or (html and name is None and _META.search(raw[:_PRESCAN])):
         return []
     try:  # valid UTF-8 is what a detecting client shows (an ASCII label decodes otherwise)
@@ -211,6 +215,7 @@ def _iso2022jp(raw: bytes) -> str:
     return out.decode("euc_jis_2004", errors="replace")
 
 
+_JP_ESCAPE = re.compile(rb"\x1b(?:\$[@B]|\(I)")
 _JP_ESCAPES = {b"\x1b(B": "ascii", b"\x1b(J": "ascii", b"\x1b$@": "jis", b"\x1b$B": "jis",
                b"\x1b(I": "kana"}
 

@@ -254,3 +254,24 @@ def test_outlook_sensitivity_read_past_comments_and_quotes(vocabulary: Vocabular
     data = raw(f"Subject: Story\nSensitivity: {value}\nContent-Type: text/plain",
                f"{CLEARED}\n\nThe story.\n")
     assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
+# --- 7-bit ISO-2022-JP without its label (core/charsets.py)
+
+FULLWIDTH_INTERNAL = "\uff29\uff2e\uff34\uff25\uff32\uff2e\uff21\uff2c"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "text/plain; charset=us-ascii"])
+def test_iso2022jp_escapes_under_no_label_are_read_as_japanese(vocabulary: Vocabulary,
+                                                               content_type: str) -> None:
+    body = (f"{CLEARED}\n".encode() + f"{FULLWIDTH_INTERNAL}\n".encode("iso-2022-jp")
+            + b"\nThe story.\n")
+    data = raw(f"Subject: x\nContent-Type: {content_type}", body)
+    assert stamp_of(data, vocabulary) is Stamp.INTERNAL
+
+
+def test_unlabelled_japanese_under_a_cleared_stays_cleared(vocabulary: Vocabulary) -> None:
+    japanese = "\u539f\u7a3f\u304c\u5b8c\u6210\u3057\u307e\u3057\u305f\n"
+    body = f"{CLEARED}\n\n".encode() + japanese.encode("iso-2022-jp")
+    data = raw("Subject: x\nContent-Type: text/plain", body)
+    assert stamp_of(data, vocabulary) is Stamp.CLEARED
