@@ -126,20 +126,36 @@ _WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
 GUESSED_BYTES = 65536
 
 
+def big_endian(raw: bytes, label: str) -> str | None:
+    """``raw`` read big-endian, as Apple Mail reads it, when ``label`` names UTF-16 or UTF-32
+    without a byte order and the bytes have no byte-order mark; None otherwise."""
+    wide = _BIG_ENDIAN.get(label.strip().strip("\"'").strip().lower())
+    if wide is None or raw.startswith(_WIDE_BOMS):
+        return None
+    return raw.decode(wide, errors="replace")
+
+
 def locale_readings(raw: bytes, label: str | None, html: bool = False,
                     shown: str = "\ufffd") -> list[str]:
     """8-bit text no label decodes (none, ``us-ascii``, or ``utf-8`` over bytes that are not
-    UTF-8) in each locale charset a client may assume, and UTF-16 or UTF-32 without a
-    byte-order mark big-endian: readings for stricter stamps. ``shown``, the text as
+    UTF-8) in each locale charset a client may assume (7-bit text with ISO-2022-JP's
+    escapes, as ISO-2022-JP), UTF-16 or UTF-32 without a
+    byte-order mark big-endian, and valid UTF-8 under another label as UTF-8: readings for
+    stricter stamps. ``shown``, the text as
     decoded already: under a ``utf-8`` label, without U+FFFD it was valid UTF-8."""
     plain = (label or "").strip().strip("\"'").strip().lower()
     wide = _BIG_ENDIAN.get(plain)
     if wide is not None and not raw.startswith(_WIDE_BOMS):  # Apple Mail reads it big-endian
         return [raw[:GUESSED_BYTES].decode(wide, errors="replace")]
     name = None if plain in ("", *_ASCII_LABELS) else resolve(plain)
-    if name not in (None, "utf-8") or (name == "utf-8" and "\ufffd" not in shown):
-        return []  # the label is what every client follows, or the text is valid UTF-8
+    if name not in (None, "utf-8"):
+        return _utf8_under(raw)  # the label, unless its text is valid UTF-8 (detected)
+    if name == "utf-8" and "\ufffd" not in shown:
+        return []  # the text is valid UTF-8
     head = raw[:GUESSED_BYTES]
+    if name is None and b"\x1b" in head and _JP_ESCAPE.search(head):
+        # 7-bit text with ISO-2022-JP's escapes: a detecting client (chardetng) shows it so
+        return [_iso2022jp(head)]
     if head.isascii() or (html and name is None and _META.search(raw[:_PRESCAN])):
         return []
     try:  # valid UTF-8 is what a detecting client shows (an ASCII label decodes otherwise)
@@ -149,6 +165,21 @@ def locale_readings(raw: bytes, label: str | None, html: bool = False,
         pass
     readings = {head.decode(codec, errors="replace") for codec in LOCALE_CHARSETS}
     return sorted(readings - {guess(head)})
+
+
+def _utf8_under(raw: bytes) -> list[str]:
+    """Text that is valid UTF-8, 8-bit, under another label (``windows-1251``): shown as
+    UTF-8 by a client that detects the charset (webmail, Thunderbird's "Repair Text
+    Encoding"), as mojibake by one that follows the label; the UTF-8 reading, if any."""
+    head = raw[:GUESSED_BYTES]
+    if head.isascii():
+        return []
+    if len(raw) > GUESSED_BYTES:  # a character cut at the end is no reason to doubt it
+        head = head[:head.rfind(b"\n") + 1] or head
+    try:
+        return [head.decode("utf-8")]
+    except UnicodeDecodeError:
+        return []
 
 
 def guess(raw: bytes) -> str:
@@ -184,6 +215,7 @@ def _iso2022jp(raw: bytes) -> str:
     return out.decode("euc_jis_2004", errors="replace")
 
 
+_JP_ESCAPE = re.compile(rb"\x1b(?:\$[@B]|\(I)")
 _JP_ESCAPES = {b"\x1b(B": "ascii", b"\x1b(J": "ascii", b"\x1b$@": "jis", b"\x1b$B": "jis",
                b"\x1b(I": "kana"}
 

@@ -9,14 +9,17 @@ from dataclasses import replace
 from email.utils import getaddresses
 
 from gateway.core import charsets
+from gateway.core.bidi import RLO, visual_order
 from gateway.core.documents import DEFAULT_LIMITS, DocumentLimits
 from gateway.core.facts import MessageFacts, TextPart
-from gateway.core.headers import MAX_FIELDS, HeaderBlock
+from gateway.core.headers import MAX_FIELDS, HeaderBlock, uncommented
 from gateway.core.label_reading import GATEWAY_LABEL_HEADERS, header_labels
 from gateway.core.labels import Label, msip_header
 from gateway.core.mime_entity import entity
 from gateway.core.mime_walk import MAX_DEPTH, MAX_PARTS, Walker
 from gateway.core.model import Location
+from gateway.core.shapes import shaped
+from gateway.core.text import fold
 
 __all__ = ["MAX_DEPTH", "MAX_PARTS", "MessageFacts", "TextPart", "header_text", "read_message",
            "thread_ids"]
@@ -26,10 +29,14 @@ _MSGID = re.compile(r"<[^<>\s]{1,998}>")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([qQbB])\?([^?\s]*)\?=")
 _Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
+# Where a client may break a Subject's line (decoded from an encoded word, or raw).
+_LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x85\u2028\u2029]")
 # Values of one label header decoded; a real message has one.
 MAX_LABEL_VALUES = 20
 # Subject fields read (a real message has one; each more is read, up to this many).
 MAX_SUBJECTS = 20
+# Keywords read (Outlook's categories; a real message has a few).
+MAX_KEYWORDS = 50
 # The charsets a message names (charset= anywhere in its first bytes), for a raw Subject.
 _CHARSET_PARAM = re.compile(rb"""(?i)charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""")
 _CHARSET_SCAN = 65536
@@ -90,7 +97,8 @@ def _read(data: bytes, depth: int, limits: DocumentLimits,
         x_stamps=tuple(header_text(v) for v in headers.get("x-stamp", [])),
         flags=(*_sensitivity(headers.get("sensitivity", [])),
                *(header_text(v) for name in ("x-message-flag", "thread-topic")
-                 for v in headers.get(name, [])[:MAX_SUBJECTS])),
+                 for v in headers.get(name, [])[:MAX_SUBJECTS]), *_drawn_subjects(subjects),
+               *_keywords(headers.get("keywords", []))),
         from_addresses=_addresses(headers.get("from", [])),
         message_id=_first_id(headers.get("message-id", [])),
         in_reply_to=_ids(headers.get("in-reply-to", [])),
@@ -133,23 +141,60 @@ def _in_own_charsets(values: list[str], head: bytes) -> list[str]:
 
 def _sensitivity(values: list[str]) -> list[str]:
     """Outlook's ``Sensitivity: Company-Confidential``, shown above the message as "Please
-    treat this as Confidential": a Confidential stamp above every rendering."""
+    treat this as Confidential": a Confidential stamp above every rendering (a comment or
+    quotes around the value do not change it)."""
     return ["Confidential" for value in values
-            if value.strip().lower().replace(" ", "") == "company-confidential"][:1]
+            if "".join(uncommented(value).replace('"', "").split()).lower()
+            == "company-confidential"][:1]
 
 
-def header_text(value: object) -> str:
+def _keywords(values: list[str]) -> list[str]:
+    """``Keywords``, which Outlook shows above the message as its categories: each one a
+    tag of its own."""
+    found = [word.strip() for value in values[:MAX_SUBJECTS]
+             for word in header_text(value).split(",")]
+    return [word for word in found if word][:MAX_KEYWORDS]
+
+
+def _drawn_subjects(values: list[str]) -> list[str]:
+    """Subjects as some client draws them, read for stricter stamps only, like the flags:
+    encoded words in UTF-16 or UTF-32 without a byte-order mark big-endian (Apple Mail; the
+    Encoding Standard reads them little-endian); each line of a Subject that breaks (a line
+    feed in an encoded word, U+2028); letters a bidi override reverses in the order drawn;
+    letters read by their shape (``core/shapes.py``)."""
+    out: list[str] = []
+    for value in values:
+        text = _decoded(value)
+        flat = " ".join(text.split())
+        if "=?" in value and (wide := header_text(value, wide=True)) != flat:
+            out.append(wide)
+        lines = [" ".join(line.split()) for line in _LINE_BREAKS.split(text)]
+        out.extend(line for line in lines if line and len(lines) > 1)
+        if RLO in flat:
+            out.append(visual_order(flat))
+        if (shape := shaped(flat)) is not None and fold(shape) != fold(flat):
+            out.append(shape)  # (not when the folding reads it so already: ТLP:RЕD)
+    return out
+
+
+def header_text(value: object, *, wide: bool = False) -> str:
     """A header value decoded from RFC 2047 and raw 8-bit (UTF-8, else Windows-1252).
 
     Encoded-words name their charset with the labels mail clients resolve (``charsets.py``).
     The text around them stays as written (``=?utf-8?q?Case_12?= – Confidential``): the
     standard library's ``decode_header`` turns such text beyond Latin-1 into ``\\u2013``.
+    With ``wide``, UTF-16 and UTF-32 without a byte-order mark are read big-endian.
     """
+    return " ".join(_decoded(value, wide).split())
+
+
+def _decoded(value: object, wide: bool = False) -> str:
+    """``header_text`` before its white space is collapsed (line breaks kept)."""
     if not isinstance(value, str):
         value = str(value)
     text = charsets.guess(value.encode("utf-8", "surrogateescape"))
     if "=?" not in text:
-        return " ".join(text.split())
+        return text
     out: list[str] = []
     position = 0
     after_word = False
@@ -161,10 +206,12 @@ def header_text(value: object) -> str:
         between = text[position:match.start()]
         if not (after_word and not between.strip()):  # white space between two words goes
             out.append(between)
-        out.append(charsets.decode(data, charset.split("*", 1)[0]).text)
+        label = charset.split("*", 1)[0]
+        shown = charsets.big_endian(data, label) if wide else None
+        out.append(shown if shown is not None else charsets.decode(data, label).text)
         position, after_word = match.end(), True
     out.append(text[position:])
-    return " ".join("".join(out).split())
+    return "".join(out)
 
 
 def _word_bytes(encoding: str, payload: str) -> bytes | None:

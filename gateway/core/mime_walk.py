@@ -27,6 +27,7 @@ from gateway.core.enriched import ENRICHED_TYPES, unenriched
 from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.flowed import delsp_readings, is_flowed, reflow
 from gateway.core.html_text import candidates
+from gateway.core.invite import shown_invite
 from gateway.core.mime_entity import Entity, entity, looks_like_message, split_parts
 from gateway.core.model import Location
 from gateway.core.rendering import Rendering, drawn, joined
@@ -287,6 +288,8 @@ class Walker:
                         self._add(out, unenriched(decoding, enriched == "text/richtext"),
                                   html, own, flowed, delsp)
                     self._add(out, decoding, html, own, flowed, delsp, enriched is None)
+                    if (invite := shown_invite(part.content_type, decoding)) is not None:
+                        self._add(out, invite, html, own, flowed, delsp, False)
             for reading in charsets.locale_readings(payload, label, html,  # stricter only
                                                     decoded.text):
                 self._add(out, reading, html, own, flowed, delsp, False)

@@ -11,6 +11,9 @@ These readings only ever make a message stricter: none of them can clear one.
   the vocabulary itself, and may clear).
 - Past the cap: ten Cleared lines and then a Confidential one: the stamp lines that go on
   past the top's cap still count when stricter.
+- Checklists: ``[x] Internal`` is the stamp a box ticked in front of it marks; an unticked
+  box written in ASCII (``[ ] Cleared for publication``) takes a Cleared back as ``☐`` does,
+  and the checklist's lines after it are still read (``[ ] Cleared`` / ``[x] Internal``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ _DIGIT_IN_WORD = re.compile(r"(?<=[^\W\d_])1|1(?=[^\W\d_])")
 _PIECE_SEPARATOR = re.compile(r"\s+[/+|;]+\s+|\s*;\s+|\s+[-–—]+\s+")
 _WORD_SEPARATOR = re.compile(r"[/+|;]+")
 MAX_PIECES = 6
+# A box ticked with a letter in front of a line (other ticks, ✓ ☑ ✅, are decoration).
+_TICKED = re.compile(r"^\s*[\[(]\s*[xv]\s*[\])]\s*")
+# An unticked box in ASCII: [ ], [], [_], ( ).
+_UNTICKED = re.compile(r"[\[(]\s*_*\s*[\])]")
 # Stamp lines read after the top's cap (MAX_STAMP_LINES), for a stricter stamp.
 MAX_CAPPED_LINES = 1000
 
@@ -81,3 +88,14 @@ def past_cap(vocabulary: Vocabulary, following: Sequence[str],
             return
         if parsed.stamp is not Stamp.CLEARED:
             add(parsed)
+
+
+def ticked(line: str) -> str | None:
+    """The rest of a folded line after a box ticked with a letter (``[x]``, ``(v)``)."""
+    found = _TICKED.match(line)
+    return line[found.end():] if found is not None else None
+
+
+def unticked(line: str) -> bool:
+    """Whether a folded line holds an unticked box written in ASCII (``[ ]``, ``( )``)."""
+    return ("[" in line or "(" in line) and _UNTICKED.search(line) is not None

@@ -6,6 +6,7 @@ import re
 
 from gateway.core.bidi import RLO, visual_order
 from gateway.core.model import Location
+from gateway.core.shapes import shaped
 
 # A run of white space no screen is wide enough to show on one line with what follows it.
 WRAPPING_RUN = 40
@@ -48,13 +49,16 @@ def joined(shown: list[list[Rendering]]) -> list[Rendering]:
 def drawn(views: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
     """The views of one text, and the texts a client draws of them: letters a bidi override
     reverses, in the order drawn (a rendering as well); lines broken where a client breaks
-    them (for stricter stamps)."""
+    them, and letters read by their shape (for stricter stamps)."""
     out = list(views)
     out += [(visual_order(text), shown) for text, shown in views if RLO in text]
     for text, _ in views:
         broken = wrapped(text)
         if broken is not None:
             out.append((broken, False))
+        shape = shaped(text)
+        if shape is not None:
+            out.append((shape, False))
     return out
 
 

@@ -233,6 +233,10 @@ class _Scan:
                 parsed = self.vocabulary.parse_line(content)
                 if parsed is None:  # "Private / Confidential", "PRIVATE/CONFIDENTIAL"
                     parsed = stricter_piece(self.vocabulary, content)
+                if parsed is None and self.vocabulary.withdraws(content):
+                    # "[ ] Cleared for publication" / "[x] Internal": a checklist's next
+                    # lines are still read, for a stricter stamp
+                    self._past_cap(top, lines, index, level)
                 if parsed is not None:
                     self._add(parsed, top, lines, index, level)
                     top.read += 1

@@ -15,6 +15,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_.+-]+")
 _WHITESPACE = b" \t\r\n\f\v"
 _B64_PREFIX = re.compile(rb"[A-Za-z0-9+/]*")
 _B64_CHARS = re.compile(rb"[^A-Za-z0-9+/]+")
+_B64_PADDING = re.compile(rb"=+")
 _QP_SOFT_SPACE = re.compile(rb"=[ \t]+(?=\r?\n)")
 _QP_TRAILING = re.compile(rb"[ \t]+(?=\r?\n)")
 _UU_BEGIN = re.compile(rb"^begin(?:-base64)?[ \t]+[0-7]{3,4}[ \t][^\n]*\n", re.MULTILINE)
@@ -42,7 +43,8 @@ class Undone:
     """The decoded bytes, and what was odd (``defects``) or makes them unreliable."""
 
     data: bytes
-    # Another decoding a client may show (base64 whose garbage is skipped, not a stop).
+    # Another decoding a client may show (base64 whose garbage is skipped, not a stop, and
+    # whose padded pieces are decoded one after another).
     alternative: bytes | None = None
     defects: tuple[str, ...] = ()
     unreadable: str | None = None
@@ -98,7 +100,10 @@ def _base64(payload: bytes) -> Undone:
     data = _b64(valid)
     if not rest:
         return Undone(data)
-    skipped = _b64(_B64_CHARS.sub(b"", cleaned.replace(b"=", b"")))
+    # Thunderbird's decoder skips what is not base64 and starts afresh after padding: the
+    # pieces of a concatenated body (each padded at its end) decode one after another.
+    skipped = b"".join(_b64(_B64_CHARS.sub(b"", piece))
+                       for piece in _B64_PADDING.split(cleaned))
     alternative = skipped if skipped != data else None
     if not data.strip():  # nothing before the garbage: no reading is certain
         return Undone(b"", defects=("base64 garbage",),

@@ -11,7 +11,7 @@ from gateway.core.adjustments import number
 from gateway.core.label_policy import LabelMap
 from gateway.core.labels import TLP
 from gateway.core.model import Stamp
-from gateway.core.near_top import has_strokes, stricter, stroke_skeleton
+from gateway.core.near_top import has_strokes, stricter, stroke_skeleton, ticked, unticked
 from gateway.core.spelling import leading_words, letter_spaced, near, phrase_words
 from gateway.core.text import normalise_phrase, normalise_text, without_accents
 
@@ -132,6 +132,8 @@ class Vocabulary:
         if parsed is not None and parsed.stamp is Stamp.CLEARED and self._withdrawn(
                 line, parsed.trailer):
             parsed = None
+        if parsed is None and (rest := ticked(line)) is not None:  # "[x] Internal"
+            parsed = stricter(None, self._parse(rest, 0))
         if (self._strokes is not None and has_strokes(line) and (
                 parsed is None or (parsed.stamp is Stamp.CLEARED and parsed.trailer))):
             # "lnternal", "Cleared for publication / lnternal": for a stricter stamp only
@@ -162,7 +164,7 @@ class Vocabulary:
                 and self._withdrawn(line, parsed.trailer))
 
     def _withdrawn(self, line: str, trailer: str) -> bool:
-        if not _CROSSES.isdisjoint(line):
+        if not _CROSSES.isdisjoint(line) or unticked(line):
             return True
         first = _FIRST_WORD.match(trailer)
         if first is None or first.group(0) not in self._withdrawing_words:
