@@ -149,12 +149,12 @@ class _Render:
             computed = replace(computed, display=Display.NONE)  # a drop-down shows one
         unsure = parent.unsure or computed.unsure or computed.shifted
         self.unsure = self.unsure or unsure
-        self.covers = self.covers or (computed.covers and not computed.box_hidden
-                                      and computed.display is not Display.NONE)
         # Drawn elsewhere than the source has it: read alone, not where it stands.
         flow = (parent.flow and computed.display is not Display.NONE
                 and not computed.moved)
         shown = parent.shown and not computed.box_hidden and not (self.strict and unsure)
+        if computed.covers and parent.flow and shown and computed.display is not Display.NONE:
+            self.covers = True
         hidden = parent.hidden
         if hidden is None and not (flow and shown and self._shows(computed.style)):
             hidden = Lines()
@@ -264,8 +264,8 @@ def _render(html: str, *, outlook: bool, reverse: bool = False,
     """Raw renderings of one view of the document: visible, everything, each hidden block;
     whether it has a reversed flex box, and a right-to-left row (``reverse``: laid out as
     drawn from the left); whether it has unsure text, and then last, the visible text
-    without it (a second rendering a reader sees); whether an approximated or conditional
-    rule may paint (``full``: applied as if it matched)."""
+    without it (a second rendering a reader sees; empty under a covering box); whether an
+    approximated or conditional rule may paint (``full``: applied as if it matched)."""
     bounded, renamed = bounded_depth(html)
     tree = LexborHTMLParser(bounded)
     root = tree.root
@@ -297,7 +297,7 @@ def candidates(html: str) -> tuple[tuple[str, bool], ...]:
     images' alt text) and the texts that show hidden text are read for stricter stamps."""
     main, reverses, mirrors, unsure, paints = _render(html, outlook=False)
     views = _views(main, unsure, True)
-    if paints:  # as a client that applies every rule that may apply (a phone, dark mode)
+    if paints:  # as a client every approximated or conditional rule fits (a phone, say)
         full = _render(html, outlook=False, full=True)
         views += _views(full[0], full[3], True)
     if reverses or mirrors:  # its children as drawn from the left, last first; a reader

@@ -62,6 +62,8 @@ COVERING = {
                 "background-image:linear-gradient(#fff,#fff)'></div>",
 }
 ROUTINE = {
+    "hidden positioned box": "<div style='display:none'><div style='position:absolute;top:0;"
+                             f"background:#fff'>Menu</div></div><p>{CLEARED}</p>",
     "positioned note without a background": f"<p>{CLEARED}</p><div style='position:absolute;"
                                            "right:0'>Page 1</div>",
     "list indent": f"<p style='margin-left:.5in;text-indent:-.25in'>{CLEARED}</p>",
