@@ -22,7 +22,7 @@ PHRASES = {
     "français": {
         Stamp.CLEARED: ["Autorisé pour publication", "Publication autorisée"],
         Stamp.NEEDS_ADJUSTMENT: ["À adapter", "Nécessite des ajustements"],
-        Stamp.INTERNAL: ["Interne", "Usage interne"],
+        Stamp.INTERNAL: ["Interne", "Usage interne", "Diffusion restreinte"],
         Stamp.CONFIDENTIAL: ["Confidentiel", "Strictement confidentiel"],
     },
     "español": {
@@ -40,7 +40,7 @@ PHRASES = {
     "Deutsch": {
         Stamp.CLEARED: ["Zur Veröffentlichung freigegeben"],
         Stamp.NEEDS_ADJUSTMENT: ["Anpassung erforderlich"],
-        Stamp.INTERNAL: ["Intern", "Nur für den internen Gebrauch"],
+        Stamp.INTERNAL: ["Intern", "Nur für den internen Gebrauch", "Nur für den Dienstgebrauch"],
         Stamp.CONFIDENTIAL: ["Vertraulich", "Streng vertraulich"],
     },
     "italiano": {
@@ -58,7 +58,8 @@ PHRASES = {
     "русский": {
         Stamp.CLEARED: ["Разрешено к публикации"],
         Stamp.NEEDS_ADJUSTMENT: ["Требует доработки"],
-        Stamp.INTERNAL: ["Внутренний", "Для внутреннего использования"],
+        Stamp.INTERNAL: ["Внутренний", "Для внутреннего использования",
+                         "Для служебного пользования"],
         Stamp.CONFIDENTIAL: ["Конфиденциально", "Строго конфиденциально"],
     },
     "فارسی": {
@@ -74,9 +75,10 @@ PHRASES = {
         Stamp.CONFIDENTIAL: ["Gizli", "Kesinlikle gizli"],
     },
     "English label forms": {
-        Stamp.INTERNAL: ["Internal use only", "For internal use", "Not for publication"],
+        Stamp.INTERNAL: ["Internal use only", "For internal use", "Not for publication",
+                         "For official use only"],
         Stamp.CONFIDENTIAL: ["Private & Confidential", "Strictly confidential",
-                             "Company confidential"],
+                             "Company confidential", "Restricted", "Sensitive"],
     },
 }
 CASES = [(language, stamp, phrase) for language, stamps in PHRASES.items()
