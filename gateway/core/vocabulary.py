@@ -158,7 +158,10 @@ class Vocabulary:
         return known
 
     def withdraws(self, line: str) -> bool:
-        """Whether ``line`` is a Cleared line its trailer takes back (``Cleared: no``)."""
+        """Whether ``line`` is a Cleared line its trailer takes back (``Cleared: no``): a line
+        whose first word opens no phrase is not parsed again."""
+        if not self._may_open(line):
+            return False
         parsed = self._parse(line, 0)
         return (parsed is not None and parsed.stamp is Stamp.CLEARED
                 and self._withdrawn(line, parsed.trailer))
