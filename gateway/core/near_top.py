@@ -41,6 +41,22 @@ _TICKED = re.compile(r"^\s*[\[(]\s*[xv]\s*[\])]\s*")
 _UNTICKED = re.compile(r"[\[(]\s*_*\s*[\])]")
 # Stamp lines read after the top's cap (MAX_STAMP_LINES), for a stricter stamp.
 MAX_CAPPED_LINES = 1000
+# Digits that read as letters inside a word of letters ("C0NFIDENTIAL", "1NTERNAL").
+_DIGIT_LETTERS = str.maketrans("013457", "oieast")
+_WORD = re.compile(r"\w+")
+_DIGIT = re.compile(r"\d")
+
+
+def digits_as_letters(text: str) -> str:
+    """``text`` with the digits of words that mix digits and letters read as letters."""
+    if _DIGIT.search(text) is None:
+        return text
+    return _WORD.sub(lambda m: _letters(m.group(0)), text)
+
+
+def _letters(word: str) -> str:
+    mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    return word.translate(_DIGIT_LETTERS) if mixed else word
 
 
 def stroke_skeleton(line: str) -> str:

@@ -24,6 +24,7 @@ from gateway.core.markers import (
 from gateway.core.message import MAX_DEPTH
 from gateway.core.model import Location, Stamp
 from gateway.core.near_top import MAX_CAPPED_LINES, past_cap, stricter_piece
+from gateway.core.reshaped import stricter_reshaped
 from gateway.core.text import normalise_text, normalised_lines
 from gateway.core.vocabulary import StampLine, Vocabulary
 
@@ -233,6 +234,9 @@ class _Scan:
                 parsed = self.vocabulary.parse_line(content)
                 if parsed is None:  # "Private / Confidential", "PRIVATE/CONFIDENTIAL"
                     parsed = stricter_piece(self.vocabulary, content)
+                if parsed is None:  # "1. Confidential", "CONFI🔒DENTIAL", "CONFI-" / "DENTIAL"
+                    parsed = stricter_reshaped(self.vocabulary, content,
+                                               "".join(_following(lines, index, level, 1)))
                 if parsed is None and self.vocabulary.withdraws(content):
                     # "[ ] Cleared for publication" / "[x] Internal": a checklist's next
                     # lines are still read, for a stricter stamp

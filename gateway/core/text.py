@@ -27,6 +27,13 @@ _BLANK = frozenset("\u2800\u3000\u2007\u202f\u205f\u00a0")
 _ARABIC_FOLD = {"\u0640": "", "ى": "ي", "ی": "ي", "ک": "ك", "ة": "ه", "أ": "ا", "إ": "ا",
                 "آ": "ا", "ٱ": "ا"}
 _MARKS = frozenset({"Mn", "Me"})
+# Overlays that strike a letter through (short and long strokes, solidi, vertical lines): a
+# word written with them is struck out. The stamp reader keeps each as one mark, ``STRUCK``
+# (a private-use character), where other combining marks go.
+_STRIKES = re.compile("[\u0334-\u0338\u20d2\u20d3\u20e5\u20e6\u20eb]")
+STRUCK = "\ue000"
+# Signs drawn as small raised letters after a word: "CONFIDENTIAL™" is the word.
+_RAISED_SIGNS = frozenset("™℠")
 # Three blank lines or more look like two: the reader walks one line less per blank line
 # (megabytes of empty lines cost nothing); the pattern is linear, it only starts at a newline.
 _BLANK_RUN = re.compile(r"\n(?:[ \t\r\f\v]*\n){3,}")
@@ -85,7 +92,7 @@ def fold_char(char: str) -> str:
         return "" if char.encode() in _ASCII_CONTROLS else char.lower()
     if is_ignorable(char) or unicodedata.category(char) in _MARKS:
         return ""
-    if char in _BLANK or char.isspace():
+    if char in _BLANK or char.isspace() or char in _RAISED_SIGNS:
         return " "
     if char in _FANCY:
         return _FANCY[char]
@@ -129,13 +136,17 @@ class _FoldTable(dict[int, str]):
 _TABLE = _FoldTable()
 
 
-def fold(text: str) -> str:
-    """``text`` with every character folded by ``fold_char`` (line breaks kept)."""
+def fold(text: str, *, strikes: bool = False) -> str:
+    """``text`` with every character folded by ``fold_char`` (line breaks kept); with
+    ``strikes``, each overlay that strikes a letter through kept as ``STRUCK``."""
     if text.isascii():  # nothing confusable or NFKC-variant in ASCII; controls draw nothing
         raw = text.encode("ascii")
         kept = raw.translate(None, _ASCII_CONTROLS)
         return (text if len(kept) == len(raw) else kept.decode("ascii")).lower()
-    return unicodedata.normalize("NFC", text).translate(_TABLE)
+    composed = unicodedata.normalize("NFC", text)
+    if strikes and _STRIKES.search(composed) is not None:
+        composed = _STRIKES.sub(STRUCK, composed)
+    return composed.translate(_TABLE)
 
 
 def normalise_text(text: str) -> str:
@@ -153,7 +164,7 @@ def normalised_lines(text: str) -> list[str]:
     an empty line; more than two blank lines in a row are read as two.
     """
     # str.split() splits on every Unicode space (NBSP, em space, ideographic space, ...).
-    folded = _BLANK_RUN.sub(_TWO_BLANK_LINES, fold(text))
+    folded = _BLANK_RUN.sub(_TWO_BLANK_LINES, fold(text, strikes=True))
     return list(map(" ".join, map(str.split, folded.split("\n"))))
 
 

@@ -11,7 +11,15 @@ from gateway.core.adjustments import number
 from gateway.core.label_policy import LabelMap
 from gateway.core.labels import TLP
 from gateway.core.model import Stamp
-from gateway.core.near_top import has_strokes, stricter, stroke_skeleton, ticked, unticked
+from gateway.core.near_top import (
+    digits_as_letters,
+    has_strokes,
+    stricter,
+    stroke_skeleton,
+    ticked,
+    unticked,
+)
+from gateway.core.reshaped import struck, struck_out
 from gateway.core.spelling import leading_words, letter_spaced, near, phrase_words
 from gateway.core.text import normalise_phrase, normalise_text, without_accents
 
@@ -24,7 +32,7 @@ _PREFIXES = sorted({normalise_phrase(p) for p in (
     "distribution", "handling", "clearance", "sign-off", "statut", "diffusion", "sensibilité",
     "estado", "distribución", "sensibilidad", "verteilung", "vertraulichkeit",
 )}, key=len, reverse=True)
-_PREFIX = re.compile("^(?:" + "|".join(map(re.escape, _PREFIXES)) + r")\s*[:\-–—]\s*")
+_PREFIX = re.compile("^(?:" + "|".join(map(re.escape, _PREFIXES)) + r")\s*[:=\-–—]\s*")
 # A count left blank or vague ("in __ ways", "in several ways") is still the stamp.
 _UNSTATED = frozenset({"_", "?", "x", "n", "several", "some", "multiple", "many", "various",
                        "plusieurs", "varias", "varios", "algunas", "algunos", "mehreren"})
@@ -37,24 +45,8 @@ MAX_TRAILER_STAMP = 80
 _MAX_NESTED_PARSE = 3
 
 
-# Digits that read as letters inside a word of letters ("C0NFIDENTIAL", "1NTERNAL").
-_DIGIT_LETTERS = str.maketrans("013457", "oieast")
-_WORD = re.compile(r"\w+")
-_DIGIT = re.compile(r"\d")
 _FIRST_WORD = re.compile(r"[^\W_]+")
 _OPENERS_KEPT = 4096
-
-
-def _without_digit_letters(text: str) -> str:
-    """``text`` with the digits of words that mix digits and letters read as letters."""
-    if _DIGIT.search(text) is None:
-        return text
-    return _WORD.sub(lambda m: _letters(m.group(0)), text)
-
-
-def _letters(word: str) -> str:
-    mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
-    return word.translate(_DIGIT_LETTERS) if mixed else word
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +79,8 @@ class Vocabulary:
         self.labels = labels if labels is not None else LabelMap()
         # Words that, first in its trailer, take a Cleared line's clearance back.
         self.withdrawn_by = tuple(sorted({normalise_phrase(w) for w in withdrawn_by} - {""}))
-        self._withdrawing_words = frozenset(w.split(" ", 1)[0] for w in self.withdrawn_by)
+        self._withdrawing_words = frozenset(  # the first word as a trailer's is found ("n/a")
+            found.group(0) for w in self.withdrawn_by if (found := _FIRST_WORD.match(w)))
         self._tlp = self.labels.reads(TLP)
         pairs: dict[str, Stamp] = {}
         for stamp, words in phrases.items():
@@ -127,7 +120,9 @@ class Vocabulary:
         """A folded line that is a stamp (optionally decorated, prefixed or trailed).
 
         A Cleared line whose trailer takes it back (``Cleared for publication: no``, a
-        cross after it) is not a stamp: a reader does not see it cleared."""
+        cross after it, struck through) is not a stamp: a reader does not see it cleared."""
+        if (letters := struck(line)) is not None:  # "C̶l̶e̶a̶r̶e̶d̶", "~~Cleared ...~~"
+            return struck_out(self, letters)
         parsed = self._parse(line, 0)
         if parsed is not None and parsed.stamp is Stamp.CLEARED and self._withdrawn(
                 line, parsed.trailer):
@@ -137,7 +132,7 @@ class Vocabulary:
         if (self._strokes is not None and has_strokes(line) and (
                 parsed is None or (parsed.stamp is Stamp.CLEARED and parsed.trailer))):
             # "lnternal", "Cleared for publication / lnternal": for a stricter stamp only
-            skeleton = stroke_skeleton(_without_digit_letters(line))
+            skeleton = stroke_skeleton(digits_as_letters(line))
             if self._strokes._may_open(skeleton):
                 parsed = stricter(parsed, self._strokes._parse(skeleton, 0))
         return parsed
@@ -159,7 +154,10 @@ class Vocabulary:
 
     def withdraws(self, line: str) -> bool:
         """Whether ``line`` is a Cleared line its trailer takes back (``Cleared: no``): a line
-        whose first word opens no phrase is not parsed again."""
+        whose first word opens no phrase is not parsed again. So is a Cleared struck out."""
+        if (letters := struck(line)) is not None:
+            parsed = self.parse_line(" ".join(letters.split()))
+            return parsed is not None and parsed.stamp is Stamp.CLEARED
         if not self._may_open(line):
             return False
         parsed = self._parse(line, 0)
@@ -194,7 +192,7 @@ class Vocabulary:
         if parsed is None:
             parsed = self._misspelt(text, nesting)
         if parsed is None and nesting == 0:
-            digits = _without_digit_letters(text)
+            digits = digits_as_letters(text)
             if digits != text:  # "C0NFIDENTIAL": a digit that reads as a letter in a word
                 parsed = self._parse(digits, nesting + 1)
         return parsed
@@ -313,8 +311,8 @@ def _undecorated(text: str) -> str:
 
 
 # Marks that cross a line out, whatever the language (ballot and multiplication X's, cross
-# marks, saltires, prohibition signs; ⨯ folds to "x" before), and unticked boxes.
-_CROSSES = frozenset("✕✖✗✘❌❎☒☓🗙🗴🗵🗶🗷🚫⛔🛇" "☐□▢")
+# marks, saltires, prohibition signs, a thumb down; ⨯ folds to "x" before), and unticked boxes.
+_CROSSES = frozenset("✕✖✗✘❌❎☒☓🗙🗴🗵🗶🗷🚫⛔🛇👎" "☐□▢")
 
 
 def _trimmed(text: str) -> str:
