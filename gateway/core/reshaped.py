@@ -13,7 +13,9 @@ Each reading here makes a message stricter or takes a Cleared back; none can cle
   - symbols and punctuation inside or between words, read as nothing and as a space
     (``CONFI🔒DENTIAL``, ``Strictly.Confidential``, ``Strictly_Confidential``);
   - a word hyphenated at the line's end, joined with the next line (``CONFI-`` /
-    ``DENTIAL``);
+    ``DENTIAL``), and a marking field's name alone on its line with the next line as its
+    value (``Classification`` / ``Confidential``, a definition list's term and value);
+  - a trademark's letters glued to the word (``CONFIDENTIAL<sup>TM</sup>``);
   - upside-down letters (``ꞁɐıʇuǝpıɟuoɔ``), turned back and read right to left.
 """
 
@@ -70,10 +72,14 @@ def stricter_reshaped(vocabulary: Vocabulary, line: str, following: str) -> Stam
     if _NOT_A_LETTER.search(line) is not None:
         candidates.append(_NOT_A_LETTER.sub("", line))
         candidates.append(_NOT_A_LETTER.sub(" ", line))
-    if len(line) > 1 and line[-1] == "-" and line[-2].isalpha() and following:
-        candidates.append(line[:-1] + following[:MAX_RESHAPED])
+    if following:
+        following = following[:MAX_RESHAPED]
+        if len(line) > 1 and line[-1] == "-" and line[-2].isalpha():
+            candidates.append(line[:-1] + following)
+        candidates.append(line.rstrip(":=-–— ") + ": " + following)  # a field's name alone
     if any(char in _UPSIDE_DOWN for char in line):
         candidates.append(line.translate(_TURNED)[::-1])
+    candidates.extend([c[:-2] for c in (line, *candidates) if c.endswith("tm")])
     best: StampLine | None = None
     for candidate in dict.fromkeys(" ".join(c.split()) for c in candidates):
         if candidate and candidate != line:

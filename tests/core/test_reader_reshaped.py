@@ -71,6 +71,9 @@ def test_decorated_cleared_lines_still_clear(vocabulary: Vocabulary, line: str) 
     ("\ua781\u0250\u0131\u0287u\u01ddp\u0131\u025fuo\u0254", Stamp.CONFIDENTIAL),  # upside down
     ("\ua781\u0250u\u0279\u01dd\u0287u\u0131", Stamp.INTERNAL),
     ("Classification = Confidential", Stamp.CONFIDENTIAL),
+    ("Classification\nConfidential", Stamp.CONFIDENTIAL),  # a field's name alone on its line
+    ("Sensitivity:\nInternal", Stamp.INTERNAL),
+    ("CONFIDENTIAL(TM)", Stamp.CONFIDENTIAL),
 ])
 def test_a_stamp_reshaped_counts(vocabulary: Vocabulary, line: str, stamp: Stamp) -> None:
     assert stamp_of(plain(line + BODY), vocabulary) is stamp
@@ -99,6 +102,8 @@ def test_no_reshaping_clears(vocabulary: Vocabulary, line: str) -> None:
     "Hi all - the confi-",
     "C.V. attached, as discussed",
     "\u0186y\u025b kwan pa.",  # Twi, with its open o and open e
+    "Hello\nConfidential matters are for the call.",
+    "Systm\nInternal",
 ])
 def test_ordinary_first_lines_stay_unstamped(vocabulary: Vocabulary, line: str) -> None:
     assert stamp_of(plain(line + BODY), vocabulary) is None
@@ -109,3 +114,13 @@ def test_ordinary_first_lines_stay_unstamped(vocabulary: Vocabulary, line: str) 
 def test_a_trailer_that_takes_the_clearance_back(vocabulary: Vocabulary, trailer: str) -> None:
     assert stamp_of(plain(CLEARED + trailer + BODY), vocabulary) is None
     assert stamp_of(plain("The story.", subject=f"{CLEARED}{trailer}"), vocabulary) is None
+
+
+@pytest.mark.parametrize(("markup", "stamp"), [
+    ("<dl><dt>Classification</dt><dd>Confidential</dd></dl>", Stamp.CONFIDENTIAL),
+    ("<p>CONFIDENTIAL<sup>TM</sup></p>", Stamp.CONFIDENTIAL),
+    ("<p>INTER-<br>NAL</p>", Stamp.INTERNAL),
+])
+def test_html_drawn_the_same_ways_counts(vocabulary: Vocabulary, markup: str,
+                                        stamp: Stamp) -> None:
+    assert stamp_of(html(markup + "<p>The story.</p>"), vocabulary) is stamp
