@@ -36,7 +36,8 @@ _TILDES = re.compile(r"^~+(?=[^\s~])[^~]*[^\s~]~+")
 _ESCAPE_CODES = re.compile(r"\[[\d;]{0,12}[a-z]")
 # A list number or a portion mark in front: "1.", "2)", "(a)", "[iv]", "(c)", "(u)".
 _LIST_MARK = re.compile(r"^(?:\(?[a-z\d]{1,3}[.)]|\[[a-z\d]{1,3}\])\s*")
-_NOT_A_LETTER = re.compile(r"[^\w\s]|_")
+# Symbols and punctuation between two letters: "CONFI🔒DENTIAL", "Strictly.Confidential".
+_BETWEEN_LETTERS = re.compile(r"(?<=[^\W\d_])(?:[^\w\s]|_)+(?=[^\W\d_])")
 # Upside-down letters as the folded text has them, turned back (ɯ and ʍ fold to w and m).
 _UPSIDE_DOWN = "ɐɔǝɟƃɥɾʞꞁɹʇʌʎ"
 _TURNED = str.maketrans("ɐɔǝɟƃɥɾʞꞁɹʇʌʎwmunpdbq", "acefghjklrtvymwnudpqb")
@@ -69,9 +70,9 @@ def stricter_reshaped(vocabulary: Vocabulary, line: str, following: str) -> Stam
         candidates.append(_ESCAPE_CODES.sub("", line))
     if (mark := _LIST_MARK.match(line)) is not None:
         candidates.append(line[mark.end():])
-    if _NOT_A_LETTER.search(line) is not None:
-        candidates.append(_NOT_A_LETTER.sub("", line))
-        candidates.append(_NOT_A_LETTER.sub(" ", line))
+    if _BETWEEN_LETTERS.search(line) is not None:
+        candidates.append(_BETWEEN_LETTERS.sub("", line))
+        candidates.append(_BETWEEN_LETTERS.sub(" ", line))
     if following:
         following = following[:MAX_RESHAPED]
         if len(line) > 1 and line[-1] == "-" and line[-2].isalpha():
@@ -79,7 +80,7 @@ def stricter_reshaped(vocabulary: Vocabulary, line: str, following: str) -> Stam
         candidates.append(line.rstrip(":=-–— ") + ": " + following)  # a field's name alone
     if any(char in _UPSIDE_DOWN for char in line):
         candidates.append(line.translate(_TURNED)[::-1])
-    candidates.extend([c[:-2] for c in (line, *candidates) if c.endswith("tm")])
+    candidates.extend([c[:-2] for c in (line, *candidates) if c.endswith("tm")])  # "…ALTM"
     best: StampLine | None = None
     for candidate in dict.fromkeys(" ".join(c.split()) for c in candidates):
         if candidate and candidate != line:

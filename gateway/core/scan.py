@@ -23,7 +23,7 @@ from gateway.core.markers import (
 )
 from gateway.core.message import MAX_DEPTH
 from gateway.core.model import Location, Stamp
-from gateway.core.near_top import MAX_CAPPED_LINES, past_cap, stricter_piece
+from gateway.core.near_top import MAX_CAPPED_LINES, past_cap, stricter, stricter_piece
 from gateway.core.reshaped import stricter_reshaped
 from gateway.core.text import normalise_text, normalised_lines
 from gateway.core.vocabulary import StampLine, Vocabulary
@@ -36,6 +36,7 @@ _ANY_SEPARATOR = re.compile(r"\s*[^\w\s]+\s*|\s*_+\s*")
 _WRAPPED = re.compile(r"[«「『{<“\"*‹〈《]\s*([^«»「」『』{}<>“”\"*‹›〈〉《》]{1,80}?)\s*"
                       r"[»」』}>”\"*›〉》]")
 _IN_WORD = re.compile(r"(?<=[^\W_])[-'’.](?=[^\W_])")
+_HASHTAG = re.compile(r"#[^\W_][\w-]{0,40}")
 _REPLY_PREFIX = re.compile(r"^(?:(?:re|fw|fwd|aw|wg|tr|rv|sv|vs|antw|rif|odp|res|enc|ref)"
                            r"\s*(?:\[\d+\])?\s*[:：]\s*)+")
 _SUBJECT_TAG = re.compile(r"[\[(【]\s*([^\[\]()【】]{1,80}?)\s*[\])】]")
@@ -104,7 +105,8 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
     text = _REPLY_PREFIX.sub("", text)
     found: list[StampFinding] = []
     for tag in _SUBJECT_TAG.findall(text):
-        parsed = vocabulary.parse_line(tag) or stricter_piece(vocabulary, tag)
+        parsed = (vocabulary.parse_line(tag) or stricter_piece(vocabulary, tag)
+                  or stricter_reshaped(vocabulary, tag, ""))
         if parsed is not None:
             found.append(_finding(parsed, location, depth))
     # "[EXT] Internal: x", "[staff-list] Re: Confidential - x": the phrase after other tags.
@@ -129,6 +131,13 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
     for segment in dict.fromkeys([*ends, *_WRAPPED.findall(joined)]):
         parsed = vocabulary.parse_line(segment) if segment not in read else None
         if parsed is not None and parsed.stamp is not Stamp.CLEARED:
+            found.append(_finding(parsed, location, depth))
+    # "CONFI🔒DENTIAL: case 12", "1. Confidential - case 12", "#confidential": reshaped
+    # (core/reshaped.py) and hashtags, for a stricter stamp.
+    for reshaped in (untagged, *_HASHTAG.findall(untagged)):
+        parsed = stricter_reshaped(vocabulary, reshaped, "") if reshaped[:1] != "#" else (
+            stricter(None, vocabulary.parse_line(reshaped[1:])))
+        if parsed is not None:
             found.append(_finding(parsed, location, depth))
     # "Weekly report (TLP:AMBER)", "[SEC=PROTECTED] Briefing": partners' labels anywhere.
     found.extend(StampFinding(stamp, location, depth, source=f"label {label.shown}")

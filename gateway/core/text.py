@@ -32,7 +32,8 @@ _MARKS = frozenset({"Mn", "Me"})
 # (a private-use character), where other combining marks go.
 _STRIKES = re.compile("[\u0334-\u0338\u20d2\u20d3\u20e5\u20e6\u20eb]")
 STRUCK = "\ue000"
-# Signs drawn as small raised letters after a word: "CONFIDENTIAL™" is the word.
+# Signs drawn as small raised letters after a word: "CONFIDENTIAL™" is the word and a sign,
+# not the letters "TM" glued to it (NFKC's reading).
 _RAISED_SIGNS = frozenset("™℠")
 # Three blank lines or more look like two: the reader walks one line less per blank line
 # (megabytes of empty lines cost nothing); the pattern is linear, it only starts at a newline.
@@ -92,8 +93,10 @@ def fold_char(char: str) -> str:
         return "" if char.encode() in _ASCII_CONTROLS else char.lower()
     if is_ignorable(char) or unicodedata.category(char) in _MARKS:
         return ""
-    if char in _BLANK or char.isspace() or char in _RAISED_SIGNS:
+    if char in _BLANK or char.isspace():
         return " "
+    if char in _RAISED_SIGNS:
+        return char
     if char in _FANCY:
         return _FANCY[char]
     compat = unicodedata.normalize("NFKC", char)

@@ -124,3 +124,24 @@ def test_a_trailer_that_takes_the_clearance_back(vocabulary: Vocabulary, trailer
 def test_html_drawn_the_same_ways_counts(vocabulary: Vocabulary, markup: str,
                                         stamp: Stamp) -> None:
     assert stamp_of(html(markup + "<p>The story.</p>"), vocabulary) is stamp
+
+
+@pytest.mark.parametrize(("subject", "stamp"), [
+    ("CONFIDENTIAL\u2122 case 12", Stamp.CONFIDENTIAL),
+    ("CONFI\U0001f512DENTIAL: case 12", Stamp.CONFIDENTIAL),
+    ("Strictly.Confidential - case 12", Stamp.CONFIDENTIAL),
+    ("[Strictly_Confidential] case 12", Stamp.CONFIDENTIAL),
+    ("1. Confidential: case 12", Stamp.CONFIDENTIAL),
+    ("#confidential case 12", Stamp.CONFIDENTIAL),
+    ("Case 12 #internal", Stamp.INTERNAL),
+    ("\ua781\u0250\u0131\u0287u\u01ddp\u0131\u025fuo\u0254", Stamp.CONFIDENTIAL),
+])
+def test_a_subject_reshaped_counts(vocabulary: Vocabulary, subject: str, stamp: Stamp) -> None:
+    assert stamp_of(plain("Hello,\n\nThe story.", subject=subject), vocabulary) is stamp
+
+
+@pytest.mark.parametrize("subject", ["#team update", "1. Agenda for Monday", "#1 priority",
+                                     "Acme\u2122 newsletter #12", "Strictly business",
+                                     "C.V. of the new intern", "#internalcomms weekly"])
+def test_ordinary_subjects_stay_unstamped(vocabulary: Vocabulary, subject: str) -> None:
+    assert stamp_of(plain("Hello,\n\nThe story.", subject=subject), vocabulary) is None
