@@ -160,9 +160,10 @@ class Vocabulary:
             return parsed is not None and parsed.stamp is Stamp.CLEARED
         if not self._may_open(line):
             return False
-        parsed = self._parse(line, 0)
+        asks = line[-1:] == "?"  # "Cleared for publication?" asks; it does not clear
+        parsed = self._parse(line[:-1] if asks else line, 0)
         return (parsed is not None and parsed.stamp is Stamp.CLEARED
-                and self._withdrawn(line, parsed.trailer))
+                and ((asks and not parsed.trailer) or self._withdrawn(line, parsed.trailer)))
 
     def _withdrawn(self, line: str, trailer: str) -> bool:
         if not _CROSSES.isdisjoint(line) or unticked(line):

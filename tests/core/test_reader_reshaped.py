@@ -145,3 +145,15 @@ def test_a_subject_reshaped_counts(vocabulary: Vocabulary, subject: str, stamp: 
                                      "C.V. of the new intern", "#internalcomms weekly"])
 def test_ordinary_subjects_stay_unstamped(vocabulary: Vocabulary, subject: str) -> None:
     assert stamp_of(plain("Hello,\n\nThe story.", subject=subject), vocabulary) is None
+
+
+@pytest.mark.parametrize(("below", "stamp"), [("Needs adjustment: blur face",
+                                               Stamp.NEEDS_ADJUSTMENT),
+                                              ("Confidential", Stamp.CONFIDENTIAL)])
+def test_a_cleared_that_asks_is_no_stamp_and_the_lines_below_count(
+        vocabulary: Vocabulary, below: str, stamp: Stamp) -> None:
+    assert stamp_of(plain(f"{CLEARED}?" + BODY), vocabulary) is None
+    assert stamp_of(plain(f"{CLEARED}?\n{below}" + BODY), vocabulary) is stamp
+    # A Subject that asks something after its stamp still clears.
+    assert stamp_of(plain("The story.", subject=f"{CLEARED} - ready to send?"),
+                    vocabulary) is Stamp.CLEARED

@@ -75,6 +75,8 @@ PHRASES = {
         Stamp.CONFIDENTIAL: ["Gizli", "Kesinlikle gizli"],
     },
     "English label forms": {
+        Stamp.NEEDS_ADJUSTMENT: ["Need adjustment", "Needs adjusting", "Requires adjustment",
+                                 "Adjustments needed", "Adjustment required"],
         Stamp.INTERNAL: ["Internal use only", "For internal use", "Not for publication",
                          "For official use only"],
         Stamp.CONFIDENTIAL: ["Private & Confidential", "Strictly confidential",
