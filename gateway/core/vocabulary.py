@@ -39,7 +39,8 @@ _UNSTATED = frozenset({"_", "?", "x", "n", "several", "some", "multiple", "many"
 _COUNT_CLAUSE = re.compile(
     r"^(?:(?:in|en|de|of|por|في)\s+)?(\d{1,3}|_+|\?+|[^\W\d_]+)\s+[^\W\d_]+\s*")
 # "Internal and Confidential": two stamps on one line, the stricter wins.
-_CONJUNCTION = re.compile(r"^(?:and|&|\+|et|y|und|e|or|ou|o|oder)\s*(?=\S)")
+# A slash against the next word joins two words ("Internal/external" is no stamp).
+_CONJUNCTION = re.compile(r"^(?:and|&|\+|et|y|und|e|or|ou|o|oder|/(?=[^\W\d_]))\s*(?=\S)")
 # A trailer is read as another stamp only while it is short ("Internal / Confidential").
 MAX_TRAILER_STAMP = 80
 _MAX_NESTED_PARSE = 3
@@ -340,6 +341,7 @@ def _after_phrase(stamp: Stamp, rest: str) -> StampLine | None:
             if count is None and token.strip("_?") and token not in _UNSTATED:
                 return None
             stripped = stripped[match.end():].strip()
-    if stripped and (stripped[0].isalnum() or stripped[0] in "?¿"):
+    if stripped and (stripped[0].isalnum() or stripped[0] in "?¿" or (
+            stripped[0] == "/" and stripped[1:2].isalpha())):
         return None
     return StampLine(stamp, _trimmed(stripped), count)

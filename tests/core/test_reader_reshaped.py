@@ -157,3 +157,15 @@ def test_a_cleared_that_asks_is_no_stamp_and_the_lines_below_count(
     # A Subject that asks something after its stamp still clears.
     assert stamp_of(plain("The story.", subject=f"{CLEARED} - ready to send?"),
                     vocabulary) is Stamp.CLEARED
+
+
+@pytest.mark.parametrize(("line", "stamp"), [
+    ("Internal/external comms plan attached", None),  # a slash against a word joins them
+    ("Internal/Confidential", Stamp.CONFIDENTIAL),
+    ("INTERNAL/CONFIDENTIAL - do not forward", Stamp.CONFIDENTIAL),
+    ("Cleared/approved for publication", Stamp.CLEARED),
+    ("Internal / external", Stamp.INTERNAL),  # spaced: a stamp and its trailer
+])
+def test_a_slash_against_a_word_joins_it_to_the_stamp(vocabulary: Vocabulary, line: str,
+                                                      stamp: Stamp | None) -> None:
+    assert stamp_of(plain(line + BODY), vocabulary) is stamp
