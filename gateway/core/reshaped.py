@@ -17,6 +17,8 @@ Each reading here makes a message stricter or takes a Cleared back; none can cle
     value (``Classification`` / ``Confidential``, a definition list's term and value);
   - a trademark's letters glued to the word (``CONFIDENTIAL<sup>TM</sup>``);
   - upside-down letters (``ꞁɐıʇuǝpıɟuoɔ``), turned back and read right to left.
+- Capitals in a Subject (``CONFIDENTIAL Case update``, ``Case 12 CONFIDENTIAL notes``) set
+  a stamp apart from the words around them, as a tag's brackets do.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ _BETWEEN_LETTERS = re.compile(r"(?<=[^\W\d_])(?:[^\w\s]|_)+(?=[^\W\d_])")
 # Upside-down letters as the folded text has them, turned back (ɯ and ʍ fold to w and m).
 _UPSIDE_DOWN = "ɐɔǝɟƃɥɾʞꞁɹʇʌʎ"
 _TURNED = str.maketrans("ɐɔǝɟƃɥɾʞꞁɹʇʌʎwmunpdbq", "acefghjklrtvymwnudpqb")
+# A reply or forward prefix in front of a Subject, as written ("RE:", "Fwd:", "AW:").
+_PREFIXED = re.compile(r"^(?:\s*[^\W\d_]{2,4}\s*:)+")
 # Lines longer than this are sentences, not stamps: not reshaped.
 MAX_RESHAPED = 120
 
@@ -89,3 +93,21 @@ def stricter_reshaped(vocabulary: Vocabulary, line: str, following: str) -> Stam
                     best is None or parsed.stamp.rank > best.stamp.rank):
                 best = parsed
     return best
+
+
+def capitals(subject: str) -> list[str]:
+    """The runs of words in capitals in a Subject (as written) that also has words not in
+    capitals: ``CONFIDENTIAL`` of ``RE: CONFIDENTIAL Case update`` or ``Case 12 CONFIDENTIAL
+    notes``."""
+    words = _PREFIXED.sub("", subject[:MAX_RESHAPED]).split()
+    if not any(c.islower() for word in words for c in word):
+        return []
+    runs: list[str] = []
+    start = None
+    for index, word in enumerate([*words, ""]):
+        if word.isupper():
+            start = index if start is None else start
+        elif start is not None:
+            runs.append(" ".join(words[start:index]))
+            start = None
+    return runs

@@ -24,7 +24,7 @@ from gateway.core.markers import (
 from gateway.core.message import MAX_DEPTH
 from gateway.core.model import Location, Stamp
 from gateway.core.near_top import MAX_CAPPED_LINES, past_cap, stricter, stricter_piece
-from gateway.core.reshaped import stricter_reshaped
+from gateway.core.reshaped import capitals, stricter_reshaped
 from gateway.core.text import normalise_text, normalised_lines
 from gateway.core.vocabulary import StampLine, Vocabulary
 
@@ -131,6 +131,11 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
     for segment in dict.fromkeys([*ends, *_WRAPPED.findall(joined)]):
         parsed = vocabulary.parse_line(segment) if segment not in read else None
         if parsed is not None and parsed.stamp is not Stamp.CLEARED:
+            found.append(_finding(parsed, location, depth))
+    # "CONFIDENTIAL Case update": capitals set a stamp apart (core/reshaped.py).
+    for run in capitals(subject):
+        parsed = stricter(None, vocabulary.parse_line(normalise_text(run).replace("\n", " ")))
+        if parsed is not None:
             found.append(_finding(parsed, location, depth))
     # "CONFI🔒DENTIAL: case 12", "1. Confidential - case 12", "#confidential": reshaped
     # (core/reshaped.py) and hashtags, for a stricter stamp.

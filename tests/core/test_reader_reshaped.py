@@ -169,3 +169,18 @@ def test_a_cleared_that_asks_is_no_stamp_and_the_lines_below_count(
 def test_a_slash_against_a_word_joins_it_to_the_stamp(vocabulary: Vocabulary, line: str,
                                                       stamp: Stamp | None) -> None:
     assert stamp_of(plain(line + BODY), vocabulary) is stamp
+
+
+@pytest.mark.parametrize(("subject", "stamp"), [
+    ("CONFIDENTIAL Case update", Stamp.CONFIDENTIAL),
+    ("RE: STRICTLY CONFIDENTIAL case 12", Stamp.CONFIDENTIAL),
+    ("Case 12 INTERNAL notes", Stamp.INTERNAL),
+    ("Fwd: \u0421ONFIDENTIAL Case", Stamp.CONFIDENTIAL),  # a Cyrillic capital Es
+    ("URGENT Please read", None),
+    ("ALL OF IT IN CAPITALS", None),
+    ("Case 12 - CLEARED FOR PUBLICATION notes", None),  # capitals set apart no Cleared
+    ("INTERNAL AUDIT report", None),  # a sentence in capitals is still one
+])
+def test_capitals_set_a_stamp_apart_in_the_subject(vocabulary: Vocabulary, subject: str,
+                                                   stamp: Stamp | None) -> None:
+    assert stamp_of(plain("Hello,\n\nThe story.", subject=subject), vocabulary) is stamp
