@@ -87,7 +87,7 @@ def stricter_reshaped(vocabulary: Vocabulary, line: str, following: str) -> Stam
     candidates.extend([c[:-2] for c in (line, *candidates) if c.endswith("tm")])  # "…ALTM"
     best: StampLine | None = None
     for candidate in dict.fromkeys(" ".join(c.split()) for c in candidates):
-        if candidate and candidate != line:
+        if candidate and candidate != line and vocabulary.may_open(candidate):
             parsed = vocabulary.parse_line(candidate)
             if parsed is not None and parsed.stamp is not Stamp.CLEARED and (
                     best is None or parsed.stamp.rank > best.stamp.rank):

@@ -134,11 +134,11 @@ class Vocabulary:
                 parsed is None or (parsed.stamp is Stamp.CLEARED and parsed.trailer))):
             # "lnternal", "Cleared for publication / lnternal": for a stricter stamp only
             skeleton = stroke_skeleton(digits_as_letters(line))
-            if self._strokes._may_open(skeleton):
+            if self._strokes.may_open(skeleton):
                 parsed = stricter(parsed, self._strokes._parse(skeleton, 0))
         return parsed
 
-    def _may_open(self, text: str) -> bool:
+    def may_open(self, text: str) -> bool:
         """Whether the first word of ``text`` may open a phrase (one typo allowed; a letter
         or two may be letter-spacing): a sentence is not parsed word by word again."""
         first = _FIRST_WORD.match(_undecorated(_PREFIX.sub("", _undecorated(text))))
@@ -159,7 +159,7 @@ class Vocabulary:
         if (letters := struck(line)) is not None:
             parsed = self.parse_line(" ".join(letters.split()))
             return parsed is not None and parsed.stamp is Stamp.CLEARED
-        if not self._may_open(line):
+        if not self.may_open(line):
             return False
         asks = line[-1:] == "?"  # "Cleared for publication?" asks; it does not clear
         parsed = self._parse(line[:-1] if asks else line, 0)
