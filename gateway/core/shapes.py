@@ -34,6 +34,9 @@ def _capitals() -> dict[str, str]:
 
 
 _CAPITALS = _capitals()
+# Letters whose names do not say what they are drawn as: an eng is an n with a tail, a kra
+# a small capital k.
+_CAPITALS.update({"Ŋ": "N", "ŋ": "n", "ĸ": "k"})
 
 
 class _ShapeTable(dict[int, str]):

@@ -37,6 +37,7 @@ def test_shaped_reads_capitals_and_decorated_letters_as_drawn() -> None:
     "\u0399\u039d\u03a4\u0395RN\u0391L",  # Greek capitals ΙΝΤΕ, Α
     "CO\u039dFIDE\u039dTIAL",  # Greek capital Nu
     "\u0187\u00d8\u019d\u0191\u0197\u018a\u0190\u019d\u01ac\u0197\u023a\u023d",  # hooks, strokes
+    "\u023b\u00d8\u014aF\u0197\u0110\u0246\u014a\u0166\u0197\u023a\u0141",  # engs, strokes
 ])
 def test_a_stamp_drawn_in_look_alike_capitals_counts(vocabulary: Vocabulary,
                                                      line: str) -> None:
