@@ -18,6 +18,10 @@ from gateway.core.html_paint import (
 )
 from gateway.core.html_shift import moves, pulls_next, shifted, shrink, unsure
 
+# The properties that may draw a line through text (WebKit's prefixed ones too).
+_DECORATION = ("text-decoration", "text-decoration-line", "-webkit-text-decoration",
+               "-webkit-text-decoration-line")
+
 _WHITE: Colour = (1.0, 1.0, 1.0, 1.0)
 _BLACK: Colour = (0.0, 0.0, 0.0, 1.0)
 # Text this small, this faint or this close to the background is not read by a person.
@@ -193,8 +197,8 @@ def compute(values: Mapping[str, str], parent: Style, default: Display,
     white_space = values.get("white-space")
     pre = parent.pre if white_space is None else white_space.startswith("pre")
     # A decoration drawn by an ancestor goes through its descendants' text whatever they say.
-    struck = parent.struck or "line-through" in (values.get("text-decoration", "") + " "
-                                                 + values.get("text-decoration-line", ""))
+    struck = parent.struck or "line-through" in " ".join(
+        values.get(name, "") for name in _DECORATION)
     marks = _strings(values.get("quotes", ""))
     quotes = (marks[0], marks[1] if len(marks) > 1 else "") if marks else parent.quotes
     direction = values.get("direction") or (attrs.get("dir") or "").strip().lower()

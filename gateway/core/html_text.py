@@ -184,6 +184,8 @@ class _Render:
                 self._drawn(value, hide(frame, self.hidden))
             elif kind not in NO_TEXT_INPUTS:
                 self._drawn(value or attrs.get("placeholder") or "", frame)
+            elif kind in ("checkbox", "radio"):  # a box, ticked or not ("☐ Cleared ...")
+                self._drawn("\u2611 " if "checked" in attrs else "\u2610 ", frame)
             elif kind == "image":  # a picture button: its alt text while the picture is blocked
                 self._drawn(attrs.get("alt") or "", frame)
             return None

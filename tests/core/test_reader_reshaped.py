@@ -184,3 +184,16 @@ def test_a_slash_against_a_word_joins_it_to_the_stamp(vocabulary: Vocabulary, li
 def test_capitals_set_a_stamp_apart_in_the_subject(vocabulary: Vocabulary, subject: str,
                                                    stamp: Stamp | None) -> None:
     assert stamp_of(plain("Hello,\n\nThe story.", subject=subject), vocabulary) is stamp
+
+
+@pytest.mark.parametrize(("markup", "stamp"), [
+    (f"<p><input type=checkbox> {CLEARED}</p>", None),  # an unticked box
+    (f"<p><input type=radio name=s> {CLEARED}</p>", None),
+    (f"<p><input type=checkbox checked> {CLEARED}</p>", Stamp.CLEARED),
+    (f"<p style='-webkit-text-decoration-line: line-through'>{CLEARED}</p>", None),
+    (f"<p style='-webkit-text-decoration: line-through red'>{CLEARED}</p>", None),
+    ("<p><input type=checkbox> Confidential</p>", Stamp.CONFIDENTIAL),
+])
+def test_html_boxes_and_webkit_strikes(vocabulary: Vocabulary, markup: str,
+                                       stamp: Stamp | None) -> None:
+    assert stamp_of(html(markup + "<p>The story.</p>"), vocabulary) is stamp
