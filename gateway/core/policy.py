@@ -100,10 +100,12 @@ class StampVocabulary(_Frozen):
     phrases: tuple[str, ...] = Field(min_length=1)
     description: str = ""
     # [cleared] only: words that, first after the phrase, take the clearance back
-    # ("Cleared for publication: no", "- not yet", "- pending review").
+    # ("- not yet", "- pending review"), and answers that do standing alone ("Cleared for
+    # publication: no", not "- no faces, pseudonym used"): core/withdrawal.py.
     withdrawn_by: tuple[str, ...] = ()
+    withdrawn_alone: tuple[str, ...] = ()
 
-    @field_validator("phrases", "withdrawn_by")
+    @field_validator("phrases", "withdrawn_by", "withdrawn_alone")
     @classmethod
     def _phrases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for phrase in value:
@@ -210,7 +212,8 @@ class PolicyIndex:
         self.domains = frozenset(policy.organisation.domains)
         self.vocabulary = Vocabulary({s: v.phrases for s, v in policy.stamps.items()},
                                      LabelMap.of(policy.labels),
-                                     policy.stamps[Stamp.CLEARED].withdrawn_by)
+                                     policy.stamps[Stamp.CLEARED].withdrawn_by,
+                                     withdrawn_alone=policy.stamps[Stamp.CLEARED].withdrawn_alone)
 
     def groups_of(self, address: str, domain: str) -> frozenset[str]:
         direct = self.by_address.get(address, _NO_GROUPS)

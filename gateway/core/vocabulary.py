@@ -22,6 +22,7 @@ from gateway.core.near_top import (
 from gateway.core.reshaped import struck, struck_out
 from gateway.core.spelling import leading_words, letter_spaced, near, phrase_words
 from gateway.core.text import normalise_phrase, normalise_text, without_accents
+from gateway.core.withdrawal import Withdrawal
 
 _PREFIXES = sorted({normalise_phrase(p) for p in (
     "stamp", "label", "classification", "classification level", "tampon", "sello", "etiqueta",
@@ -75,13 +76,11 @@ class Vocabulary:
 
     def __init__(self, phrases: Mapping[Stamp, Iterable[str]],
                  labels: LabelMap | None = None, withdrawn_by: Iterable[str] = (),
-                 *, strokes: bool = True) -> None:
+                 *, withdrawn_alone: Iterable[str] = (), strokes: bool = True) -> None:
         # Partners' sensitivity labels, as labels.toml maps them to stamps.
         self.labels = labels if labels is not None else LabelMap()
         # Words that, first in its trailer, take a Cleared line's clearance back.
-        self.withdrawn_by = tuple(sorted({normalise_phrase(w) for w in withdrawn_by} - {""}))
-        self._withdrawing_words = frozenset(  # the first word as a trailer's is found ("n/a")
-            found.group(0) for w in self.withdrawn_by if (found := _FIRST_WORD.match(w)))
+        self.withdrawal = Withdrawal(withdrawn_by, withdrawn_alone)
         self._tlp = self.labels.reads(TLP)
         pairs: dict[str, Stamp] = {}
         for stamp, words in phrases.items():
@@ -167,13 +166,8 @@ class Vocabulary:
                 and ((asks and not parsed.trailer) or self._withdrawn(line, parsed.trailer)))
 
     def _withdrawn(self, line: str, trailer: str) -> bool:
-        if not _CROSSES.isdisjoint(line) or unticked(line):
-            return True
-        first = _FIRST_WORD.match(trailer)
-        if first is None or first.group(0) not in self._withdrawing_words:
-            return False  # the common case: no trailer, or one that starts otherwise
-        return any(trailer.startswith(words) and not trailer[len(words):len(words) + 1].isalnum()
-                   for words in self.withdrawn_by)  # "nope", "nope] notes", "no, pending"
+        return (not _CROSSES.isdisjoint(line) or unticked(line)
+                or self.withdrawal.takes_back(trailer))
 
     def _parse(self, line: str, nesting: int) -> StampLine | None:
         text = _undecorated(_PREFIX.sub("", _undecorated(line)))

@@ -18,13 +18,14 @@ class Add(Protocol):
 
 def check_vocabulary(stamps: Mapping[Stamp, StampVocabulary], add: Add) -> None:
     """A phrase may name one stamp only; each stamp's own name is reserved for it;
-    ``withdrawn_by`` belongs to ``[cleared]``."""
+    ``withdrawn_by`` and ``withdrawn_alone`` belong to ``[cleared]``."""
     for stamp, vocabulary in stamps.items():
-        if vocabulary.withdrawn_by and stamp is not Stamp.CLEARED:
-            add(STAMPS_FILE, (stamp.value, "withdrawn_by"), list(vocabulary.withdrawn_by),
-                "is for [cleared] only",
-                hint="a stricter stamp stays what it is whatever follows it; move the words "
-                     "to [cleared]")
+        for key, words in (("withdrawn_by", vocabulary.withdrawn_by),
+                           ("withdrawn_alone", vocabulary.withdrawn_alone)):
+            if words and stamp is not Stamp.CLEARED:
+                add(STAMPS_FILE, (stamp.value, key), list(words), "is for [cleared] only",
+                    hint="a stricter stamp stays what it is whatever follows it; move the "
+                         "words to [cleared]")
     owner: dict[str, tuple[Stamp, str]] = {}
     for stamp in Stamp:
         for name in (stamp.value, stamp.value.replace("_", " "), stamp.value.replace("_", "-")):

@@ -234,6 +234,16 @@ def test_an_arabic_phrase_that_collides_after_folding_is_refused(policies: Path)
     ("Cleared for publication", True),
     ("Cleared for publication - photos attached", True),
     ("Cleared for publication: notes below", True),  # a word that starts like one is not it
+    # Answers that take it back standing alone (withdrawn_alone), not before a note.
+    ("Cleared for publication: no", False),
+    ("Cleared for publication - No.", False),
+    ("Cleared for publication: no, pending review", False),
+    ("Cleared for publication - no no", False),
+    ("Cleared for publication - no longer", False),
+    ("Cleared for publication - nein!", False),
+    ("Cleared for publication - no faces, pseudonym used", True),
+    ("Cleared for publication - no changes since Monday", True),
+    ("Разрешено к публикации - нет имён", True),
 ])
 def test_a_trailer_that_takes_the_clearance_back(line: str, cleared: bool) -> None:
     vocabulary = load_policy(EXAMPLE).vocabulary
@@ -247,13 +257,14 @@ def test_a_trailer_does_not_take_a_stricter_stamp_back() -> None:
     assert parsed is not None and parsed.stamp is Stamp.CONFIDENTIAL
 
 
-def test_withdrawn_by_is_for_cleared_only(policies: Path) -> None:
+@pytest.mark.parametrize("key", ["withdrawn_by", "withdrawn_alone"])
+def test_withdrawn_by_is_for_cleared_only(policies: Path, key: str) -> None:
     stamps = policies / "stamps.toml"
     text = stamps.read_text(encoding="utf-8")
-    stamps.write_text(text.replace('[internal]\n', '[internal]\nwithdrawn_by = ["no"]\n'),
+    stamps.write_text(text.replace('[internal]\n', f'[internal]\n{key} = ["no"]\n'),
                       encoding="utf-8")
     with pytest.raises(PolicyError) as caught:
         load_policy(policies)
     [problem] = caught.value.problems
-    assert problem.key == "internal.withdrawn_by"
+    assert problem.key == f"internal.{key}"
     assert problem.message == "is for [cleared] only"
