@@ -94,12 +94,12 @@ BROKEN: dict[str, tuple[Callable[[Path], object], str, str, str, str, str]] = {
         "organisation.toml:5", "domains", "'example'", "is not a domain name", "example.org"),
     "phrase that collides with another stamp": (
         lambda p: _replace(p / "stamps.toml", '"Interne", ', '"Interne", "Confidentiel", '),
-        "stamps.toml:116", "confidential.phrases", "'Confidentiel'",
+        "stamps.toml:117", "confidential.phrases", "'Confidentiel'",
         "collides with the phrase 'Confidentiel' of internal",
         "a phrase may name only one stamp"),
     "phrase that is another stamp's name": (
         lambda p: _replace(p / "stamps.toml", '"Interne", ', '"Confidential ", '),
-        "stamps.toml:95", "internal.phrases", "'Confidential '",
+        "stamps.toml:96", "internal.phrases", "'Confidential '",
         "collides with the name of the stamp confidential", "a phrase may name only one stamp"),
     "empty group": (
         lambda p: _write(p / "groups" / "empty.toml", 'description = "nobody yet"\n'),
@@ -126,7 +126,7 @@ BROKEN: dict[str, tuple[Callable[[Path], object], str, str, str, str, str]] = {
     "unknown stamp table": (
         lambda p: _write(p / "stamps.toml", (p / "stamps.toml").read_text(encoding="utf-8")
                          + '\n[secret]\nphrases = ["Secret"]\n'),
-        "stamps.toml:135", "secret", "", "is not a stamp", "the stamps are cleared"),
+        "stamps.toml:136", "secret", "", "is not a stamp", "the stamps are cleared"),
     "unknown reviewers group": (
         lambda p: _replace(p / "organisation.toml", 'reviewers = "management"',
                            'reviewers = "managers"'),

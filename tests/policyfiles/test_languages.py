@@ -240,6 +240,7 @@ def test_an_arabic_phrase_that_collides_after_folding_is_refused(policies: Path)
     ("Cleared for publication: no, pending review", False),
     ("Cleared for publication - no no", False),
     ("Cleared for publication - no longer", False),
+    ("Cleared for publication - no consent yet", False),  # an approval it lacks
     ("Cleared for publication - nein!", False),
     ("Cleared for publication - no faces, pseudonym used", True),
     ("Cleared for publication - no changes since Monday", True),
