@@ -143,6 +143,12 @@ RESTRICTED: dict[str, bytes] = {
                                                "<p>Confidential</p>" + STORY + "\n"),
     "a second subject": HEAD + crlf("Subject: Confidential\nContent-Type: text/plain\n\n"
                                     "The story."),
+    # lines a reader sees a stamp in that are not one as written
+    "a trademark sign": plain("CONFIDENTIAL\u2122\n\nThe story."),
+    "words joined by a dot": plain("Strictly.Confidential\n\nThe story."),
+    "a list number": plain("1. Internal\n\nThe story."),
+    "struck-through cleared over internal": plain(
+        "".join(c + "\u0336" for c in "Cleared for publication") + "\nInternal\n\nThe story."),
 }
 
 # Routine mail that must go through.
@@ -155,7 +161,9 @@ CLEARED: dict[str, bytes] = {
     "cleared in format=flowed": plain("Cleared for \npublication\n\nThe story.",
                                       charset="utf-8; format=flowed"),
     "a sentence is not a stamp": plain("Cleared for publication\n\n"
-                                       "Internal audit starts Monday, confidential notes.")
+                                       "Internal audit starts Monday, confidential notes."),
+    "a note that starts with no": plain("Cleared for publication - no faces, pseudonym used"
+                                        "\n\nThe story."),
 }
 
 
