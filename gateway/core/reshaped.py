@@ -41,10 +41,12 @@ _LIST_MARK = re.compile(r"^(?:\(?[a-z\d]{1,3}[.)]|\[[a-z\d]{1,3}\])\s*")
 # Symbols and punctuation between two letters: "CONFI🔒DENTIAL", "Strictly.Confidential".
 _BETWEEN_LETTERS = re.compile(r"(?<=[^\W\d_])(?:[^\w\s]|_)+(?=[^\W\d_])")
 # Upside-down letters as the folded text has them, turned back (ɯ and ʍ fold to w and m).
-_UPSIDE_DOWN = "ɐɔǝɟƃɥɾʞꞁɹʇʌʎ"
+_UPSIDE_DOWN = frozenset("ɐɔǝɟƃɥɾʞꞁɹʇʌʎ")
 _TURNED = str.maketrans("ɐɔǝɟƃɥɾʞꞁɹʇʌʎwmunpdbq", "acefghjklrtvymwnudpqb")
 # A reply or forward prefix in front of a Subject, as written ("RE:", "Fwd:", "AW:").
 _PREFIXED = re.compile(r"^(?:\s*[^\W\d_]{2,4}\s*:)+")
+# A marking field's name has up to three words ("Protective marking", "Classification level").
+_FIELD_WORDS = 3
 # Lines longer than this are sentences, not stamps: not reshaped.
 MAX_RESHAPED = 120
 
@@ -81,14 +83,15 @@ def stricter_reshaped(vocabulary: Vocabulary, line: str, following: str) -> Stam
         following = following[:MAX_RESHAPED]
         if len(line) > 1 and line[-1] == "-" and line[-2].isalpha():
             candidates.append(line[:-1] + following)
-        candidates.append(line.rstrip(":=-–— ") + ": " + following)  # a field's name alone
-    if any(char in _UPSIDE_DOWN for char in line):
+        if line.count(" ") < _FIELD_WORDS:  # a field's name alone: "Classification"
+            candidates.append(line.rstrip(":=-–— ") + ": " + following)
+    if not _UPSIDE_DOWN.isdisjoint(line):
         candidates.append(line.translate(_TURNED)[::-1])
     candidates.extend([c[:-2] for c in (line, *candidates) if c.endswith("tm")])  # "…ALTM"
     best: StampLine | None = None
-    for candidate in dict.fromkeys(" ".join(c.split()) for c in candidates):
-        if candidate and candidate != line and vocabulary.may_open(candidate):
-            parsed = vocabulary.parse_line(candidate)
+    for candidate in dict.fromkeys(candidates):
+        if candidate != line and vocabulary.may_open(candidate):
+            parsed = vocabulary.parse_line(" ".join(candidate.split()))
             if parsed is not None and parsed.stamp is not Stamp.CLEARED and (
                     best is None or parsed.stamp.rank > best.stamp.rank):
                 best = parsed
@@ -99,9 +102,10 @@ def capitals(subject: str) -> list[str]:
     """The runs of words in capitals in a Subject (as written) that also has words not in
     capitals: ``CONFIDENTIAL`` of ``RE: CONFIDENTIAL Case update`` or ``Case 12 CONFIDENTIAL
     notes``."""
-    words = _PREFIXED.sub("", subject[:MAX_RESHAPED]).split()
-    if not any(c.islower() for word in words for c in word):
+    subject = _PREFIXED.sub("", subject[:MAX_RESHAPED])
+    if subject.upper() == subject:  # all in capitals, or no letter that has a case
         return []
+    words = subject.split()
     runs: list[str] = []
     start = None
     for index, word in enumerate([*words, ""]):
