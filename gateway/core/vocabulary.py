@@ -37,8 +37,9 @@ _PREFIX = re.compile("^(?:" + "|".join(map(re.escape, _PREFIXES)) + r")\s*[:=\-�
 # A count left blank or vague ("in __ ways", "in several ways") is still the stamp.
 _UNSTATED = frozenset({"_", "?", "x", "n", "several", "some", "multiple", "many", "various",
                        "plusieurs", "varias", "varios", "algunas", "algunos", "mehreren"})
-_COUNT_CLAUSE = re.compile(
-    r"^(?:(?:in|en|de|of|por|في)\s+)?(\d{1,3}|_+|\?+|[^\W\d_]+)\s+[^\W\d_]+\s*")
+_COUNT_CLAUSE = re.compile(  # "in 2 ways", "de 2 façons", "x2"
+    r"^(?:[x×]\s?(\d{1,3})\b|(?:(?:in|en|de|of|por|في)\s+)?(\d{1,3}|_+|\?+|[^\W\d_]+)"
+    r"\s+[^\W\d_]+)\s*")
 # "Internal and Confidential": two stamps on one line, the stricter wins.
 # A slash against the next word joins two words ("Internal/external" is no stamp).
 _CONJUNCTION = re.compile(r"^(?:and|&|\+|et|y|und|e|or|ou|o|oder|/(?=[^\W\d_]))\s*(?=\S)")
@@ -330,7 +331,7 @@ def _after_phrase(stamp: Stamp, rest: str) -> StampLine | None:
     if stamp is Stamp.NEEDS_ADJUSTMENT and stripped:
         match = _COUNT_CLAUSE.match(stripped)
         if match is not None:
-            token = match.group(1)
+            token = match.group(1) or match.group(2)
             count = number(token)
             if count is None and token.strip("_?") and token not in _UNSTATED:
                 return None

@@ -197,3 +197,12 @@ def test_capitals_set_a_stamp_apart_in_the_subject(vocabulary: Vocabulary, subje
 def test_html_boxes_and_webkit_strikes(vocabulary: Vocabulary, markup: str,
                                        stamp: Stamp | None) -> None:
     assert stamp_of(html(markup + "<p>The story.</p>"), vocabulary) is stamp
+
+
+@pytest.mark.parametrize(("line", "count"), [("Needs adjustment x2", 2),
+                                             ("Needs adjustment x 2: blur face, change name", 2),
+                                             ("Needs adjustment \u00d73", 3)])
+def test_a_count_written_as_times(vocabulary: Vocabulary, line: str, count: int) -> None:
+    reading = read_now(plain(line + BODY), vocabulary).reading
+    assert reading.stamp is Stamp.NEEDS_ADJUSTMENT
+    assert reading.stated_count == count
