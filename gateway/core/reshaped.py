@@ -8,7 +8,7 @@ Each reading here makes a message stricter or takes a Cleared back; none can cle
   still counts.
 - Reshaped, for a line at a text's top that is not a stamp as written:
   - what is left of a terminal's colour codes once their escape character is dropped
-    (``[1mCONFIDENTIAL[0m``);
+    (``[1mCONFIDENTIAL[0m``), as a separator: a change of style sets words apart;
   - a list number or a portion mark in front (``1. Confidential``, ``(C) Confidential``);
   - symbols and punctuation inside or between words, read as nothing and as a space
     (``CONFI🔒DENTIAL``, ``Strictly.Confidential``, ``Strictly_Confidential``);
@@ -72,8 +72,8 @@ def stricter_reshaped(vocabulary: Vocabulary, line: str, following: str) -> Stam
     if len(line) > MAX_RESHAPED:
         return None
     candidates: list[str] = []
-    if "[" in line:
-        candidates.append(_ESCAPE_CODES.sub("", line))
+    if "[" in line:  # a style that starts or ends sets the words apart, as a tag does
+        candidates.append(_ESCAPE_CODES.sub(" - ", line))
     if (mark := _LIST_MARK.match(line)) is not None:
         candidates.append(line[mark.end():])
     if _BETWEEN_LETTERS.search(line) is not None:

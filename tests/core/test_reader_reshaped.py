@@ -206,3 +206,8 @@ def test_a_count_written_as_times(vocabulary: Vocabulary, line: str, count: int)
     reading = read_now(plain(line + BODY), vocabulary).reading
     assert reading.stamp is Stamp.NEEDS_ADJUSTMENT
     assert reading.stated_count == count
+
+
+def test_terminal_codes_in_a_subject_set_the_stamp_apart(vocabulary: Vocabulary) -> None:
+    data = plain("Hello,\n\nThe story.", subject="\x1b[1mCONFIDENTIAL\x1b[0m case 12")
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
