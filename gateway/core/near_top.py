@@ -6,9 +6,10 @@ These readings only ever make a message stricter: none of them can clear one.
   ``1`` in a word and a bar ``|`` are one vertical stroke, and ``rn`` is drawn as ``m``, so
   ``lnternal``, ``|NTERNAL``, ``Interna1`` and ``Intemal`` read as *Internal*. A line is
   also compared with every stroke as one letter.
-- Pieces: ``Private / Confidential``: a stamp between separators on a line that is not
-  itself a stamp (a marking field's name in front, ``Sensitivity: Confidential``, is read by
-  the vocabulary itself, and may clear).
+- Pieces: ``Private / Confidential``, ``Cleared for publication - not yet, needs
+  adjustment``: a stamp between separators (a spaced slash, plus, bar or dash; a semicolon
+  or comma) on a line that is not itself a stamp (a marking field's name in front,
+  ``Sensitivity: Confidential``, is read by the vocabulary itself, and may clear).
 - Past the cap: ten Cleared lines and then a Confidential one: the stamp lines that go on
   past the top's cap still count when stricter.
 - Checklists: ``[x] Internal`` is the stamp a box ticked in front of it marks; an unticked
@@ -32,7 +33,7 @@ _STROKES = str.maketrans({"i": "l", "|": "l", "¦": "l", "∣": "l", "ǀ": "l"})
 _DIGIT_IN_WORD = re.compile(r"(?<=[^\W\d_])1|1(?=[^\W\d_])")
 # Separators between the pieces of a line.
 # (Spaced, except in a line of one word: "Internal/external comms plan" is no stamp.)
-_PIECE_SEPARATOR = re.compile(r"\s+[/+|;]+\s+|\s*;\s+|\s+[-–—]+\s+")
+_PIECE_SEPARATOR = re.compile(r"\s+[/+|;]+\s+|\s*[;,]\s+|\s+[-–—]+\s+")
 _WORD_SEPARATOR = re.compile(r"[/+|;]+")
 MAX_PIECES = 6
 # A box ticked with a letter in front of a line (other ticks, ✓ ☑ ✅, are decoration).
@@ -90,7 +91,7 @@ def stricter_piece(vocabulary: Vocabulary, line: str) -> StampLine | None:
         candidates.extend(pieces)
     best: StampLine | None = None
     for candidate in candidates:
-        if candidate:
+        if candidate and vocabulary.may_open(candidate):
             best = stricter(best, vocabulary.parse_line(candidate))
     return best
 

@@ -211,3 +211,15 @@ def test_a_count_written_as_times(vocabulary: Vocabulary, line: str, count: int)
 def test_terminal_codes_in_a_subject_set_the_stamp_apart(vocabulary: Vocabulary) -> None:
     data = plain("Hello,\n\nThe story.", subject="\x1b[1mCONFIDENTIAL\x1b[0m case 12")
     assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
+@pytest.mark.parametrize(("line", "stamp"), [
+    ("Cleared for publication - not yet, needs adjustment: blur face",
+     Stamp.NEEDS_ADJUSTMENT),
+    ("Cleared for publication: no, confidential", Stamp.CONFIDENTIAL),
+    ("Hi Ana, internal audit starts Monday.", None),
+    ("Thanks, Confidential Services Ltd", None),
+])
+def test_a_stamp_after_a_comma_counts_where_stricter(vocabulary: Vocabulary, line: str,
+                                                     stamp: Stamp | None) -> None:
+    assert stamp_of(plain(line + BODY), vocabulary) is stamp
