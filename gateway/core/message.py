@@ -28,6 +28,9 @@ _MSGID = re.compile(r"<[^<>\s]{1,998}>")
 # RFC 2047 encoded words: =?charset?Q|B?payload?=
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([qQbB])\?([^?\s]*)\?=")
 _Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
+# As lenient decoders take them: white space inside the payload (never past a line).
+_LOOSE_WORD = re.compile(r"=\?([^?\s]{1,80})\?([qQbB])\?([^?\n]{0,2000}?)\?=")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
 # Where a client may break a Subject's line (decoded from an encoded word, or raw).
 _LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x85\u2028\u2029]")
@@ -96,8 +99,9 @@ def _read(data: bytes, depth: int, limits: DocumentLimits,
                         *_in_own_charsets(subjects, data[:root.block.end or _CHARSET_SCAN])),
         x_stamps=tuple(header_text(v) for v in headers.get("x-stamp", [])),
         flags=(*_sensitivity(headers.get("sensitivity", [])),
-               *(header_text(v) for name in ("x-message-flag", "thread-topic")
-                 for v in headers.get(name, [])[:MAX_SUBJECTS]), *_drawn_subjects(subjects),
+               *(text for name in ("x-message-flag", "thread-topic")
+                 for v in headers.get(name, [])[:MAX_SUBJECTS] for text in _both(v)),
+               *_drawn_subjects(subjects),
                *_keywords(headers.get("keywords", []))),
         from_addresses=_addresses(headers.get("from", [])),
         message_id=_first_id(headers.get("message-id", [])),
@@ -139,6 +143,16 @@ def _in_own_charsets(values: list[str], head: bytes) -> list[str]:
     return [" ".join(text.split()) for text in dict.fromkeys(out)]
 
 
+def _in_locales(value: str) -> list[str]:
+    """A raw 8-bit Subject that is not UTF-8 in each locale charset a client may take for
+    raw header bytes (its user's, as Thunderbird's fallback and Outlook's code page)."""
+    raw = value.encode("utf-8", "surrogateescape")
+    if raw.isascii() or charsets.guess(raw) == raw.decode("utf-8", "replace"):
+        return []
+    return list(dict.fromkeys(" ".join(raw.decode(codec, "replace").split())
+                              for codec in charsets.LOCALE_CHARSETS))
+
+
 def _sensitivity(values: list[str]) -> list[str]:
     """Outlook's ``Sensitivity: Company-Confidential``, shown above the message as "Please
     treat this as Confidential": a Confidential stamp above every rendering (a comment or
@@ -151,9 +165,16 @@ def _sensitivity(values: list[str]) -> list[str]:
 def _keywords(values: list[str]) -> list[str]:
     """``Keywords``, which Outlook shows above the message as its categories: each one a
     tag of its own."""
-    found = [word.strip() for value in values[:MAX_SUBJECTS]
-             for word in header_text(value).split(",")]
+    found = [word.strip() for value in values[:MAX_SUBJECTS] for text in _both(value)
+             for word in text.split(",")]
     return [word for word in found if word][:MAX_KEYWORDS]
+
+
+def _both(value: str) -> list[str]:
+    """A header value decoded, and as lenient decoders show its encoded words if other."""
+    text = header_text(value)
+    loose = header_text(value, loose=True) if "=?" in value else text
+    return [text] if loose == text else [text, loose]
 
 
 def _drawn_subjects(values: list[str]) -> list[str]:
@@ -161,40 +182,45 @@ def _drawn_subjects(values: list[str]) -> list[str]:
     encoded words in UTF-16 or UTF-32 without a byte-order mark big-endian (Apple Mail; the
     Encoding Standard reads them little-endian); each line of a Subject that breaks (a line
     feed in an encoded word, U+2028); letters a bidi override reverses in the order drawn;
-    letters read by their shape (``core/shapes.py``)."""
+    letters read by their shape (``core/shapes.py``); raw 8-bit in the locale charsets."""
     out: list[str] = []
     for value in values:
         text = _decoded(value)
         flat = " ".join(text.split())
-        if "=?" in value and (wide := header_text(value, wide=True)) != flat:
-            out.append(wide)
+        if "=?" in value:
+            out.extend(drawn for drawn in (header_text(value, wide=True),
+                                           header_text(value, loose=True)) if drawn != flat)
         lines = [" ".join(line.split()) for line in _LINE_BREAKS.split(text)]
         out.extend(line for line in lines if line and len(lines) > 1)
         if RLO in flat:
             out.append(visual_order(flat))
         if (shape := shaped(flat)) is not None and fold(shape) != fold(flat):
             out.append(shape)  # (not when the folding reads it so already: ТLP:RЕD)
+        out.extend(_in_locales(value))
     return out
 
 
-def header_text(value: object, *, wide: bool = False) -> str:
+def header_text(value: object, *, wide: bool = False, loose: bool = False) -> str:
     """A header value decoded from RFC 2047 and raw 8-bit (UTF-8, else Windows-1252).
 
     Encoded-words name their charset with the labels mail clients resolve (``charsets.py``).
     The text around them stays as written (``=?utf-8?q?Case_12?= – Confidential``): the
     standard library's ``decode_header`` turns such text beyond Latin-1 into ``\\u2013``.
-    With ``wide``, UTF-16 and UTF-32 without a byte-order mark are read big-endian.
+    With ``wide``, UTF-16 and UTF-32 without a byte-order mark are read big-endian. With
+    ``loose``, as lenient decoders read them (``_loose``).
     """
-    return " ".join(_decoded(value, wide).split())
+    return " ".join(_decoded(value, wide, loose).split())
 
 
-def _decoded(value: object, wide: bool = False) -> str:
+def _decoded(value: object, wide: bool = False, loose: bool = False) -> str:
     """``header_text`` before its white space is collapsed (line breaks kept)."""
     if not isinstance(value, str):
         value = str(value)
     text = charsets.guess(value.encode("utf-8", "surrogateescape"))
     if "=?" not in text:
         return text
+    if loose:
+        return _loose(text)
     out: list[str] = []
     position = 0
     after_word = False
@@ -214,12 +240,53 @@ def _decoded(value: object, wide: bool = False) -> str:
     return "".join(out)
 
 
-def _word_bytes(encoding: str, payload: str) -> bytes | None:
-    """The bytes of an encoded word's payload (Q or B); None when B is not base64."""
+def _loose(text: str) -> str:
+    """Encoded words as lenient decoders (Thunderbird, Python's ``email``, webmail) show
+    them: the bytes of adjacent words in one charset decoded together (a character split
+    between two words is one character), base64 read past white space and a bad tail, and
+    a label the Encoding Standard decodes as U+FFFD (HZ) with Python's codec (Outlook)."""
+    out: list[str] = []
+    run: list[bytes] = []
+    run_label = ""
+    position = 0
+    after_word = False
+
+    def flush() -> None:
+        if run:
+            data = b"".join(run)
+            shown = charsets.codepage_reading(data, run_label)
+            out.append(shown if shown is not None else charsets.decode(data, run_label).text)
+            run.clear()
+
+    for match in _LOOSE_WORD.finditer(text):
+        charset, encoding, payload = match.groups()
+        data = _word_bytes(encoding, payload, lenient=True)
+        if data is None:
+            continue
+        label = charset.split("*", 1)[0].strip("\"'").lower()
+        between = text[position:match.start()]
+        joined = after_word and not between.strip()  # white space between two words goes
+        if not (joined and label == run_label):
+            flush()
+        if not joined:
+            out.append(between)
+        run.append(data)
+        run_label, position, after_word = label, match.end(), True
+    flush()
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _word_bytes(encoding: str, payload: str, lenient: bool = False) -> bytes | None:
+    """The bytes of an encoded word's payload (Q or B); None when B is not base64 (with
+    ``lenient``: its base64 letters, past white space and anything else, to the padding)."""
     if encoding in "qQ":
         data = payload.replace("_", " ").encode("utf-8", "surrogateescape")
         return _Q_HEX.sub(lambda m: bytes((int(m.group(1), 16),)), data)
     cleaned = payload.strip()
+    if lenient:
+        cleaned = _NOT_BASE64.sub("", cleaned.split("=", 1)[0])
+        cleaned = cleaned[:len(cleaned) - len(cleaned) % 4 if len(cleaned) % 4 == 1 else None]
     try:
         return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
     except (binascii.Error, ValueError):

@@ -1,0 +1,191 @@
+"""Readings added for stricter stamps a reader sees that the reading missed: encoded words
+as lenient decoders show them, mislabelled legacy text as a client that detects the charset
+shows it, the Cyrillic and Arabic charsets such a client knows, and HZ and ISO-2022-KR as
+Outlook decodes them."""
+
+from __future__ import annotations
+
+import base64
+import quopri
+
+import pytest
+
+from gateway.core.model import Stamp
+from gateway.core.stamps import Vocabulary
+from gateway.service.reading import read_now
+from tests.core.mail import plain, raw
+
+CLEARED = "Cleared for publication"
+RU_CONFIDENTIAL = "Конфиденциально"
+STORY = "\n\nThe story of our client is below.\n"
+
+
+def stamp_of(data: bytes, vocabulary: Vocabulary) -> Stamp | None:
+    return read_now(data, vocabulary).reading.stamp
+
+
+def b_word(charset: str, data: bytes) -> str:
+    return f"=?{charset}?b?{base64.b64encode(data).decode('ascii')}?="
+
+
+def q_word(charset: str, data: bytes) -> str:
+    return f"=?{charset}?q?{''.join(f'={byte:02X}' for byte in data)}?="
+
+
+def with_subject(subject: str, body: str = "Hello" + STORY) -> bytes:
+    return raw(f"Subject: {subject}\nContent-Type: text/plain; charset=utf-8", body)
+
+
+# --- encoded words as lenient decoders show them (core/message.py)
+
+RU = RU_CONFIDENTIAL.encode()
+
+
+@pytest.mark.parametrize("subject", [
+    # a character split between two words: Thunderbird and Python's email join the bytes
+    f"{b_word('utf-8', RU[:5])} {b_word('utf-8', RU[5:])}",
+    f"{b_word('UTF-8', RU[:5])} {b_word('utf-8', RU[5:])}",  # the label's case
+    f"{q_word('utf-8', RU[:3])}\n {q_word('utf-8', RU[3:])}",  # folded between them
+    f"{b_word('utf-16le', 'Confidential'.encode('utf-16-le')[:7])} "
+    f"{b_word('utf-16le', 'Confidential'.encode('utf-16-le')[7:])}",
+    # base64 with excess padding, a bad tail, white space inside
+    "=?utf-8?b?" + base64.b64encode(b"Internal").decode() + "==?=",
+    "=?utf-8?b?" + base64.b64encode(b"Internal").decode() + "!!?=",
+    "=?utf-8?b?Q29uZmlk ZW50aWFs?=",
+])
+def test_encoded_words_a_lenient_decoder_shows_count(vocabulary: Vocabulary,
+                                                     subject: str) -> None:
+    assert stamp_of(with_subject(subject), vocabulary) in (Stamp.INTERNAL,
+                                                           Stamp.CONFIDENTIAL)
+
+
+def test_outlook_conversation_topic_split_between_words_counts(
+        vocabulary: Vocabulary) -> None:
+    topic = f"{b_word('utf-8', RU[:5])} {b_word('utf-8', RU[5:])}"
+    data = raw(f"Subject: Case\nThread-Topic: {topic}\nContent-Type: text/plain",
+               "Hello" + STORY)
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
+def test_a_cleared_only_a_lenient_decoder_shows_does_not_clear(
+        vocabulary: Vocabulary) -> None:
+    subject = "=?utf-8?b?" + base64.b64encode(CLEARED.encode()).decode() + "==?="
+    assert stamp_of(with_subject(subject), vocabulary) is None
+
+
+@pytest.mark.parametrize("subject", [
+    "=?utf-8?q?Newsletter_=E2=80=93_Cleared_for_publication?=",
+    f"{b_word('utf-8', f'{CLEARED} – Кейс 12'.encode()[:30])} "
+    f"{b_word('utf-8', f'{CLEARED} – Кейс 12'.encode()[30:])}",
+])
+def test_an_encoded_cleared_subject_still_clears(vocabulary: Vocabulary,
+                                                 subject: str) -> None:
+    assert stamp_of(with_subject(subject), vocabulary) is Stamp.CLEARED
+
+
+# --- HZ and ISO-2022-KR as Outlook decodes them (core/charsets.py)
+
+FULLWIDTH_INTERNAL = "\uff29\uff2e\uff34\uff25\uff32\uff2e\uff21\uff2c"
+
+
+@pytest.mark.parametrize(("label", "codec"), [("hz-gb-2312", "hz"),
+                                              ("iso-2022-kr", "iso2022_kr")])
+def test_a_replacement_label_is_also_read_with_its_code_page(vocabulary: Vocabulary,
+                                                              label: str, codec: str) -> None:
+    body = (FULLWIDTH_INTERNAL + "\n\nThe story.\n").encode(codec)
+    data = raw(f"Subject: Case\nContent-Type: text/plain; charset={label}", body)
+    assert stamp_of(data, vocabulary) is Stamp.INTERNAL
+    subject = "=?hz-gb-2312?q?" + FULLWIDTH_INTERNAL.encode("hz").decode("ascii") + "?="
+    assert stamp_of(with_subject(subject), vocabulary) is Stamp.INTERNAL
+
+
+# --- mislabelled and unlabelled legacy text (core/charsets.py)
+
+@pytest.mark.parametrize(("label", "body"), [
+    ("iso-8859-1", f"{RU_CONFIDENTIAL}{STORY}".encode("koi8-r")),
+    ("iso-8859-1", f"{RU_CONFIDENTIAL}{STORY}".encode("cp1251")),
+    ("windows-1252", f"محرمانه{STORY}".encode("cp1256")),
+    ("iso-8859-2", f"Строго конфиденциально{STORY}".encode("cp1251")),
+    ("windows-1251", f"{RU_CONFIDENTIAL}{STORY}".encode("koi8-r")),
+])
+def test_legacy_text_under_another_legacy_label_is_read_as_detected(
+        vocabulary: Vocabulary, label: str, body: bytes) -> None:
+    data = raw(f"Subject: Case\nContent-Type: text/plain; charset={label}", body)
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
+@pytest.mark.parametrize(("codec", "text"), [
+    ("iso8859_5", RU_CONFIDENTIAL), ("cp866", RU_CONFIDENTIAL), ("iso8859_6", "سري"),
+])
+def test_unlabelled_cyrillic_and_arabic_in_a_detected_charset_count(
+        vocabulary: Vocabulary, codec: str, text: str) -> None:
+    for label in ("", "; charset=us-ascii"):
+        data = raw(f"Subject: Case\nContent-Type: text/plain{label}",
+                   f"{text}{STORY}".encode(codec))
+        assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
+@pytest.mark.parametrize(("label", "body", "cte"), [
+    ("iso-8859-1", "Autorisé pour publication\n\nLe récit est prêt. Déjà vu.\n", "8bit"),
+    ("iso-8859-1", "Zur Veröffentlichung freigegeben\n\nGrüße aus Köln.\n",
+     "quoted-printable"),
+    ("windows-1251", "Разрешено к публикации\n\nТекст готов.\n", "8bit"),
+    ("koi8-r", "Разрешено к публикации\n\nТекст готов.\n", "base64"),
+    ("iso-8859-9", "Yayına onaylı\n\nHikâye hazır. Görüşürüz.\n", "8bit"),
+    ("windows-1256", "مسموح بالنشر\n\nالنص جاهز.\n", "8bit"),
+])
+def test_legacy_cleared_mail_under_its_own_label_stays_cleared(
+        vocabulary: Vocabulary, label: str, body: str, cte: str) -> None:
+    data = body.encode(label)
+    payload = (base64.encodebytes(data) if cte == "base64"
+               else quopri.encodestring(data) if cte == "quoted-printable" else data)
+    message = raw(f"Subject: News\nContent-Type: text/plain; charset={label}\n"
+                  f"Content-Transfer-Encoding: {cte}", payload)
+    assert stamp_of(message, vocabulary) is Stamp.CLEARED
+
+
+@pytest.mark.parametrize("body", [
+    "Hallo Bob,\n\nschöne Grüße aus Köln, bis Montag.\n",
+    "Bonjour,\n\nle dossier est prêt, à lundi.\n",
+])
+def test_ordinary_legacy_mail_stays_unstamped(vocabulary: Vocabulary, body: str) -> None:
+    data = raw("Subject: Hallo\nContent-Type: text/plain; charset=iso-8859-1",
+               body.encode("latin-1"))
+    assert stamp_of(data, vocabulary) is None
+
+
+def test_ordinary_mail_keeps_its_verdicts(vocabulary: Vocabulary) -> None:
+    assert stamp_of(plain(f"{CLEARED}\n\nOur newsletter."), vocabulary) is Stamp.CLEARED
+    assert stamp_of(plain("Hi Bob,\n\nLunch tomorrow?"), vocabulary) is None
+    reply = plain(f"{CLEARED}\n\nThanks!\n\nOn Mon, Bob wrote:\n> the draft\n")
+    assert stamp_of(reply, vocabulary) is Stamp.CLEARED
+    assert stamp_of(plain("Internal audit starts Monday.\n\nPlease prepare."),
+                    vocabulary) is None
+
+
+# --- a raw 8-bit Subject in the locale charsets (core/message.py)
+
+def with_raw_subject(subject: bytes, content_type: str = "text/plain") -> bytes:
+    head = (b"From: alice@example.org\r\nSubject: " + subject +
+            f"\r\nContent-Type: {content_type}\r\n\r\n".encode("ascii"))
+    return head + b"Hello\r\n\r\nThe story.\r\n"
+
+
+@pytest.mark.parametrize(("codec", "content_type"), [
+    ("cp1251", "text/plain"), ("koi8_r", "text/plain"), ("iso8859_5", "text/plain"),
+    ("koi8_r", "text/plain; charset=windows-1251"), ("koi8_r", "text/plain; charset=utf-8"),
+])
+def test_a_raw_subject_is_read_in_the_locale_charsets(vocabulary: Vocabulary, codec: str,
+                                                      content_type: str) -> None:
+    data = with_raw_subject(f"{RU_CONFIDENTIAL}: дело 12".encode(codec), content_type)
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
+def test_a_raw_subject_in_a_locale_charset_neither_clears_nor_stamps_by_chance(
+        vocabulary: Vocabulary) -> None:
+    # the locale readings are for stricter stamps: a Cleared in them does not clear
+    assert stamp_of(with_raw_subject("Разрешено к публикации".encode("koi8_r")),
+                    vocabulary) is None
+    assert stamp_of(with_raw_subject("Grüße aus Köln".encode("latin-1")), vocabulary) is None
+    utf8 = with_raw_subject(f"{CLEARED} – Grüße".encode())
+    assert stamp_of(utf8, vocabulary) is Stamp.CLEARED
