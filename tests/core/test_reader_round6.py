@@ -189,3 +189,23 @@ def test_a_raw_subject_in_a_locale_charset_neither_clears_nor_stamps_by_chance(
     assert stamp_of(with_raw_subject("Grüße aus Köln".encode("latin-1")), vocabulary) is None
     utf8 = with_raw_subject(f"{CLEARED} – Grüße".encode())
     assert stamp_of(utf8, vocabulary) is Stamp.CLEARED
+
+
+# --- an empty quote line at the top (core/scan.py)
+
+@pytest.mark.parametrize("body", [
+    ">\nConfidential\n\nThe story.\n",
+    "> \n\nConfidential\n\nThe story.\n",
+    ">>>\nInternal\n\nThe story.\n",
+    "> ---\nConfidential\n\nThe story.\n",
+])
+def test_an_empty_quote_line_does_not_end_the_top(vocabulary: Vocabulary, body: str) -> None:
+    assert stamp_of(plain(body), vocabulary) in (Stamp.INTERNAL, Stamp.CONFIDENTIAL)
+    flowed = raw("Subject: x\nContent-Type: text/plain; charset=utf-8; format=flowed", body)
+    assert stamp_of(flowed, vocabulary) in (Stamp.INTERNAL, Stamp.CONFIDENTIAL)
+
+
+def test_quoted_text_still_ends_the_top(vocabulary: Vocabulary) -> None:
+    assert stamp_of(plain("> Are you free?\nConfidential\n\nThe story.\n"), vocabulary) is None
+    reply = plain(f"{CLEARED}\n\nOn Mon, Bob wrote:\n>\n> Thanks\n")
+    assert stamp_of(reply, vocabulary) is Stamp.CLEARED
