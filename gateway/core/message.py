@@ -146,8 +146,10 @@ def _in_own_charsets(values: list[str], head: bytes) -> list[str]:
 def _in_locales(value: str) -> list[str]:
     """A raw 8-bit Subject that is not UTF-8 in each locale charset a client may take for
     raw header bytes (its user's, as Thunderbird's fallback and Outlook's code page)."""
+    if value.isascii():
+        return []
     raw = value.encode("utf-8", "surrogateescape")
-    if raw.isascii() or charsets.guess(raw) == raw.decode("utf-8", "replace"):
+    if charsets.guess(raw) == raw.decode("utf-8", "replace"):
         return []
     return list(dict.fromkeys(" ".join(raw.decode(codec, "replace").split())
                               for codec in charsets.LOCALE_CHARSETS))
