@@ -127,6 +127,13 @@ _WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
 GUESSED_BYTES = 65536
 
 
+def unsure(label: str) -> bool:
+    """Whether a client may not trust ``label`` for 8-bit bytes: none, an unknown one, an
+    ASCII one or UTF-8 (the bytes may not be UTF-8); it then detects the charset."""
+    plain = label.strip().strip("\"'").strip().lower()
+    return plain in ("", *_ASCII_LABELS) or resolve(plain) in (None, "utf-8")
+
+
 def big_endian(raw: bytes, label: str) -> str | None:
     """``raw`` read big-endian, as Apple Mail reads it, when ``label`` names UTF-16 or UTF-32
     without a byte order and the bytes have no byte-order mark; None otherwise."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import replace
 from email.utils import getaddresses
@@ -11,6 +9,7 @@ from email.utils import getaddresses
 from gateway.core import charsets
 from gateway.core.bidi import RLO, visual_order
 from gateway.core.documents import DEFAULT_LIMITS, DocumentLimits
+from gateway.core.encoded_words import decoded, header_text, loose
 from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.headers import MAX_FIELDS, HeaderBlock, uncommented
 from gateway.core.label_reading import GATEWAY_LABEL_HEADERS, header_labels
@@ -25,12 +24,6 @@ __all__ = ["MAX_DEPTH", "MAX_PARTS", "MessageFacts", "TextPart", "header_text", 
            "thread_ids"]
 
 _MSGID = re.compile(r"<[^<>\s]{1,998}>")
-# RFC 2047 encoded words: =?charset?Q|B?payload?=
-_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([qQbB])\?([^?\s]*)\?=")
-_Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
-# As lenient decoders take them: white space inside the payload (never past a line).
-_LOOSE_WORD = re.compile(r"=\?([^?\s]{1,80})\?([qQbB])\?([^?\n]{0,2000}?)\?=")
-_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
 # Where a client may break a Subject's line (decoded from an encoded word, or raw).
 _LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x85\u2028\u2029]")
@@ -175,8 +168,7 @@ def _keywords(values: list[str]) -> list[str]:
 def _both(value: str) -> list[str]:
     """A header value decoded, and as lenient decoders show its encoded words if other."""
     text = header_text(value)
-    loose = header_text(value, loose=True) if "=?" in value else text
-    return [text] if loose == text else [text, loose]
+    return [text, *(other for other in loose(value) if other != text)]
 
 
 def _drawn_subjects(values: list[str]) -> list[str]:
@@ -187,11 +179,11 @@ def _drawn_subjects(values: list[str]) -> list[str]:
     letters read by their shape (``core/shapes.py``); raw 8-bit in the locale charsets."""
     out: list[str] = []
     for value in values:
-        text = _decoded(value)
+        text = decoded(value)
         flat = " ".join(text.split())
         if "=?" in value:
-            out.extend(drawn for drawn in (header_text(value, wide=True),
-                                           header_text(value, loose=True)) if drawn != flat)
+            drawn = [header_text(value, wide=True), *loose(value)]
+            out.extend(text for text in dict.fromkeys(drawn) if text != flat)
         lines = [" ".join(line.split()) for line in _LINE_BREAKS.split(text)]
         out.extend(line for line in lines if line and len(lines) > 1)
         if RLO in flat:
@@ -200,99 +192,6 @@ def _drawn_subjects(values: list[str]) -> list[str]:
             out.append(shape)  # (not when the folding reads it so already: ТLP:RЕD)
         out.extend(_in_locales(value))
     return out
-
-
-def header_text(value: object, *, wide: bool = False, loose: bool = False) -> str:
-    """A header value decoded from RFC 2047 and raw 8-bit (UTF-8, else Windows-1252).
-
-    Encoded-words name their charset with the labels mail clients resolve (``charsets.py``).
-    The text around them stays as written (``=?utf-8?q?Case_12?= – Confidential``): the
-    standard library's ``decode_header`` turns such text beyond Latin-1 into ``\\u2013``.
-    With ``wide``, UTF-16 and UTF-32 without a byte-order mark are read big-endian. With
-    ``loose``, as lenient decoders read them (``_loose``).
-    """
-    return " ".join(_decoded(value, wide, loose).split())
-
-
-def _decoded(value: object, wide: bool = False, loose: bool = False) -> str:
-    """``header_text`` before its white space is collapsed (line breaks kept)."""
-    if not isinstance(value, str):
-        value = str(value)
-    text = charsets.guess(value.encode("utf-8", "surrogateescape"))
-    if "=?" not in text:
-        return text
-    if loose:
-        return _loose(text)
-    out: list[str] = []
-    position = 0
-    after_word = False
-    for match in _ENCODED_WORD.finditer(text):
-        charset, encoding, payload = match.groups()
-        data = _word_bytes(encoding, payload)
-        if data is None:
-            continue  # not decodable: shown as written
-        between = text[position:match.start()]
-        if not (after_word and not between.strip()):  # white space between two words goes
-            out.append(between)
-        label = charset.split("*", 1)[0]
-        shown = charsets.big_endian(data, label) if wide else None
-        out.append(shown if shown is not None else charsets.decode(data, label).text)
-        position, after_word = match.end(), True
-    out.append(text[position:])
-    return "".join(out)
-
-
-def _loose(text: str) -> str:
-    """Encoded words as lenient decoders (Thunderbird, Python's ``email``, webmail) show
-    them: the bytes of adjacent words in one charset decoded together (a character split
-    between two words is one character), base64 read past white space and a bad tail, and
-    a label the Encoding Standard decodes as U+FFFD (HZ) with Python's codec (Outlook)."""
-    out: list[str] = []
-    run: list[bytes] = []
-    run_label = ""
-    position = 0
-    after_word = False
-
-    def flush() -> None:
-        if run:
-            data = b"".join(run)
-            shown = charsets.codepage_reading(data, run_label)
-            out.append(shown if shown is not None else charsets.decode(data, run_label).text)
-            run.clear()
-
-    for match in _LOOSE_WORD.finditer(text):
-        charset, encoding, payload = match.groups()
-        data = _word_bytes(encoding, payload, lenient=True)
-        if data is None:
-            continue
-        label = charset.split("*", 1)[0].strip("\"'").lower()
-        between = text[position:match.start()]
-        joined = after_word and not between.strip()  # white space between two words goes
-        if not (joined and label == run_label):
-            flush()
-        if not joined:
-            out.append(between)
-        run.append(data)
-        run_label, position, after_word = label, match.end(), True
-    flush()
-    out.append(text[position:])
-    return "".join(out)
-
-
-def _word_bytes(encoding: str, payload: str, lenient: bool = False) -> bytes | None:
-    """The bytes of an encoded word's payload (Q or B); None when B is not base64 (with
-    ``lenient``: its base64 letters, past white space and anything else, to the padding)."""
-    if encoding in "qQ":
-        data = payload.replace("_", " ").encode("utf-8", "surrogateescape")
-        return _Q_HEX.sub(lambda m: bytes((int(m.group(1), 16),)), data)
-    cleaned = payload.strip()
-    if lenient:
-        cleaned = _NOT_BASE64.sub("", cleaned.split("=", 1)[0])
-        cleaned = cleaned[:len(cleaned) - len(cleaned) % 4 if len(cleaned) % 4 == 1 else None]
-    try:
-        return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 def _addresses(values: list[str]) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """Readings added for stricter stamps a reader sees that the reading missed: encoded words
-as lenient decoders show them, mislabelled legacy text as a client that detects the charset
-shows it, the Cyrillic and Arabic charsets such a client knows, and HZ and ISO-2022-KR as
-Outlook decodes them."""
+as lenient decoders show them (and in the charset a detecting client takes), mislabelled
+legacy text as a client that detects the charset shows it, the Cyrillic and Arabic charsets
+such a client knows, HZ and ISO-2022-KR as Outlook decodes them, and an empty quote line
+at the top."""
 
 from __future__ import annotations
 
@@ -57,6 +58,24 @@ def test_encoded_words_a_lenient_decoder_shows_count(vocabulary: Vocabulary,
                                                      subject: str) -> None:
     assert stamp_of(with_subject(subject), vocabulary) in (Stamp.INTERNAL,
                                                            Stamp.CONFIDENTIAL)
+
+
+@pytest.mark.parametrize(("label", "codec"), [
+    ("unknown-8bit", "cp1251"), ("utf-8", "cp1251"), ("us-ascii", "koi8_r"),
+    ("x-unknown", "cp1256"),
+])
+def test_an_encoded_word_in_another_charset_than_its_label_is_read_as_detected(
+        vocabulary: Vocabulary, label: str, codec: str) -> None:
+    # Thunderbird decodes such a word in its fallback charset, the user's
+    text = "محرمانه: پرونده" if codec == "cp1256" else f"{RU_CONFIDENTIAL}: дело 12"
+    subject = f"Re: {b_word(label, text.encode(codec))}"
+    assert stamp_of(with_subject(subject), vocabulary) is Stamp.CONFIDENTIAL
+
+
+def test_an_encoded_cleared_in_a_detected_charset_does_not_clear(
+        vocabulary: Vocabulary) -> None:
+    subject = b_word("utf-8", "Разрешено к публикации".encode("cp1251"))
+    assert stamp_of(with_subject(subject), vocabulary) is None
 
 
 def test_outlook_conversation_topic_split_between_words_counts(
