@@ -23,7 +23,9 @@ MAX_LOOSE_RUNS = 8
 def header_text(value: object, *, wide: bool = False) -> str:
     """A header value decoded from RFC 2047 and raw 8-bit (UTF-8, else Windows-1252).
 
-    Encoded-words name their charset with the labels mail clients resolve (``charsets.py``).
+    Encoded-words name their charset with the labels mail clients resolve (``charsets.py``);
+    one only Python's codecs decode (cp037, UTF-32, HZ) reads as a client that follows the
+    Encoding Standard shows it, not as the codec decodes it (that is a ``loose`` reading).
     The text around them stays as written (``=?utf-8?q?Case_12?= – Confidential``): the
     standard library's ``decode_header`` turns such text beyond Latin-1 into ``\\u2013``.
     With ``wide``, UTF-16 and UTF-32 without a byte-order mark are read big-endian.
@@ -51,7 +53,10 @@ def decoded(value: object, wide: bool = False) -> str:
             out.append(between)
         label = charset.split("*", 1)[0]
         shown = charsets.big_endian(data, label) if wide else None
-        out.append(shown if shown is not None else charsets.decode(data, label).text)
+        if shown is None:  # as the Encoding Standard shows it (Python's codec: ``loose``)
+            found = charsets.decode(data, label)
+            shown = found.text if found.other is None else found.other
+        out.append(shown)
         position, after_word = match.end(), True
     out.append(text[position:])
     return "".join(out)

@@ -78,6 +78,15 @@ def test_an_encoded_cleared_in_a_detected_charset_does_not_clear(
     assert stamp_of(with_subject(subject), vocabulary) is None
 
 
+@pytest.mark.parametrize("label", ["cp037", "hz-gb-2312"])
+def test_a_subject_only_python_decodes_does_not_clear(vocabulary: Vocabulary,
+                                                      label: str) -> None:
+    codec = "hz" if label.startswith("hz") else label
+    assert stamp_of(with_subject(b_word(label, CLEARED.encode(codec))), vocabulary) is None
+    stricter = with_subject(b_word(label, "Confidential: case 12".encode(codec)))
+    assert stamp_of(stricter, vocabulary) is Stamp.CONFIDENTIAL
+
+
 def test_outlook_conversation_topic_split_between_words_counts(
         vocabulary: Vocabulary) -> None:
     topic = f"{b_word('utf-8', RU[:5])} {b_word('utf-8', RU[5:])}"
