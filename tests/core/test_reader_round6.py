@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import quopri
+import struct
 
 import pytest
 
 from gateway.core.model import Stamp
+from gateway.core.policy import Policy
 from gateway.core.stamps import Vocabulary
+from gateway.policyfiles.testing import Scenario, decide_scenario
 from gateway.service.reading import read_now
 from tests.core.mail import plain, raw
 
@@ -237,3 +240,85 @@ def test_quoted_text_still_ends_the_top(vocabulary: Vocabulary) -> None:
     assert stamp_of(plain("> Are you free?\nConfidential\n\nThe story.\n"), vocabulary) is None
     reply = plain(f"{CLEARED}\n\nOn Mon, Bob wrote:\n>\n> Thanks\n")
     assert stamp_of(reply, vocabulary) is Stamp.CLEARED
+
+
+# --- winmail.dat: the body Outlook shows from TNEF (core/doc_tnef.py)
+
+def tnef_attribute(level: int, ident: int, value: bytes) -> bytes:
+    return (bytes((level,)) + struct.pack("<II", ident, len(value)) + value
+            + struct.pack("<H", sum(value) & 0xFFFF))
+
+
+def mapi_text(kind: int, ident: int, value: bytes) -> bytes:
+    return (struct.pack("<HHII", kind, ident, 1, len(value)) + value
+            + b"\x00" * (-len(value) % 4))
+
+
+def lzfu(raw: bytes) -> bytes:
+    """Compressed RTF of literals only, ended by a reference to where it is written."""
+    body = bytearray()
+    for start in range(0, len(raw) - len(raw) % 8, 8):
+        body += b"\x00" + raw[start:start + 8]
+    rest = raw[len(raw) - len(raw) % 8:]
+    end = (DICTIONARY + len(raw)) % 4096
+    body += bytes((1 << len(rest),)) + rest + struct.pack(">H", end << 4)
+    return struct.pack("<IIII", len(body) + 12, len(raw), 0x75465A4C, 0) + bytes(body)
+
+
+DICTIONARY = 207  # the length of compressed RTF's initial dictionary
+
+
+def winmail(*attributes: bytes) -> bytes:
+    return b"\x78\x9f\x3e\x22\x01\x00" + b"".join(attributes)
+
+
+def with_winmail(tnef: bytes, text: str = "Hello" + STORY) -> bytes:
+    payload = base64.encodebytes(tnef).decode("ascii")
+    return raw('Subject: Case\nContent-Type: multipart/mixed; boundary="W"',
+               f"--W\nContent-Type: text/plain; charset=utf-8\n\n{text}\n"
+               "--W\nContent-Type: application/ms-tnef; name=winmail.dat\n"
+               "Content-Disposition: attachment; filename=winmail.dat\n"
+               f"Content-Transfer-Encoding: base64\n\n{payload}--W--\n")
+
+
+RTF_BODY = (b"{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Arial;}}\\f0 Confidential\\par\\par "
+            b"The story.\\par}")
+
+
+@pytest.mark.parametrize("tnef", [
+    winmail(tnef_attribute(1, 0x0002800C, b"Confidential\r\n\r\nThe story.\x00")),
+    winmail(tnef_attribute(1, 0x00069003, struct.pack("<I", 1) + mapi_text(
+        0x001F, 0x1000, "Confidential\r\n\r\nThe story.\x00".encode("utf-16-le")))),
+    winmail(tnef_attribute(1, 0x00069003, struct.pack("<I", 2)
+                           + struct.pack("<HHI", 0x0003, 0x0E07, 1)  # a fixed-size one first
+                           + mapi_text(0x0102, 0x1009, lzfu(RTF_BODY)))),
+    winmail(tnef_attribute(1, 0x00018004, b"Confidential: case 12\x00")),
+])
+def test_the_body_outlook_shows_from_winmail_dat_counts(policy: Policy, tnef: bytes) -> None:
+    data = with_winmail(tnef)
+    outside = decide_scenario(policy, Scenario(sender="alice@example.org",
+                                               recipients=("someone@outside.test",),
+                                               message=data))
+    assert outside.verdict.value != "allow"
+    reading = read_now(data, policy.vocabulary).reading
+    assert Stamp.CONFIDENTIAL in [f.stamp for f in reading.embedded]
+
+
+def test_a_file_inside_winmail_dat_is_read(vocabulary: Vocabulary) -> None:
+    tnef = winmail(tnef_attribute(1, 0x0002800C, b"Hello\x00"),
+                   tnef_attribute(2, 0x00018010, b"notes.txt\x00"),
+                   tnef_attribute(2, 0x0006800F, b"Internal\r\n\r\nThe notes.\r\n"))
+    reading = read_now(with_winmail(tnef), vocabulary).reading
+    assert [f.stamp for f in reading.embedded] == [Stamp.INTERNAL]
+
+
+def test_an_unstamped_winmail_dat_changes_nothing(vocabulary: Vocabulary) -> None:
+    tnef = winmail(tnef_attribute(1, 0x0002800C, b"Hello Bob,\r\n\r\nsee you.\x00"))
+    reading = read_now(with_winmail(tnef, f"{CLEARED}\n\nHello Bob"), vocabulary).reading
+    assert reading.stamp is Stamp.CLEARED and reading.embedded == () and reading.files == ()
+
+
+def test_a_broken_winmail_dat_cannot_be_read(vocabulary: Vocabulary) -> None:
+    cut = winmail(tnef_attribute(1, 0x0002800C, b"Confidential\x00"))[:-8]
+    reading = read_now(with_winmail(cut), vocabulary).reading
+    assert any("cannot be read" in why for why in reading.files)
