@@ -322,3 +322,34 @@ def test_a_broken_winmail_dat_cannot_be_read(vocabulary: Vocabulary) -> None:
     cut = winmail(tnef_attribute(1, 0x0002800C, b"Confidential\x00"))[:-8]
     reading = read_now(with_winmail(cut), vocabulary).reading
     assert any("cannot be read" in why for why in reading.files)
+
+
+# --- comments among the parameters (core/mime_entity.py)
+
+UTF7_CONFIDENTIAL = "+AEMAbwBuAGYAaQBkAGUAbgB0AGkAYQBs-"
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("text/plain; (c) charset=utf-7", f"{UTF7_CONFIDENTIAL}{STORY}"),
+    ("text/plain; charset=(c)utf-7", f"{UTF7_CONFIDENTIAL}{STORY}"),
+    ("text/plain; (Thunderbird) format=flowed; delsp=yes", f"Confi \ndential{STORY}"),
+    ('multipart/mixed;\n (a comment)\n boundary="B"',
+     f"--B\nContent-Type: text/plain\n\nConfidential{STORY}--B--\n"),
+])
+def test_parameters_are_read_without_their_comments(vocabulary: Vocabulary,
+                                                    content_type: str, body: str) -> None:
+    data = raw(f"Subject: Case\nContent-Type: {content_type}", body)
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/plain; charset=utf-8 (Plain text)",
+    'text/plain; charset="utf-8" (Plain text); format=flowed',
+    'text/plain; name="notes (1).txt"; charset=utf-8',
+])
+def test_a_comment_among_the_parameters_keeps_a_cleared(vocabulary: Vocabulary,
+                                                        content_type: str) -> None:
+    data = raw(f"Subject: Case\nContent-Type: {content_type}",
+               f"{CLEARED}\n\nGrüße aus Köln.\n")
+    read = read_now(data, vocabulary)
+    assert read.reading.stamp is Stamp.CLEARED and read.facts.unreadable == ()
