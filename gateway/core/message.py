@@ -166,9 +166,10 @@ def _keywords(values: list[str]) -> list[str]:
 
 
 def _both(value: str) -> list[str]:
-    """A header value decoded, and as lenient decoders show its encoded words if other."""
+    """A header value decoded, and as lenient decoders show its encoded words, and its raw
+    8-bit in the locale charsets, where other."""
     text = header_text(value)
-    return [text, *(other for other in loose(value) if other != text)]
+    return list(dict.fromkeys([text, *loose(value), *_in_locales(value)]))
 
 
 def _drawn_subjects(values: list[str]) -> list[str]:

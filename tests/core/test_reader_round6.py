@@ -212,6 +212,16 @@ def test_a_raw_subject_is_read_in_the_locale_charsets(vocabulary: Vocabulary, co
     assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
 
 
+@pytest.mark.parametrize(("field", "codec"), [("Thread-Topic", "cp1251"),
+                                              ("Keywords", "koi8_r"),
+                                              ("X-Message-Flag", "cp866")])
+def test_outlooks_shown_fields_in_raw_8bit_are_read_in_the_locale_charsets(
+        vocabulary: Vocabulary, field: str, codec: str) -> None:
+    data = (f"From: alice@example.org\r\nSubject: Case\r\n{field}: ".encode("ascii")
+            + RU_CONFIDENTIAL.encode(codec) + b"\r\nContent-Type: text/plain\r\n\r\nHello\r\n")
+    assert stamp_of(data, vocabulary) is Stamp.CONFIDENTIAL
+
+
 def test_a_raw_subject_in_a_locale_charset_neither_clears_nor_stamps_by_chance(
         vocabulary: Vocabulary) -> None:
     # the locale readings are for stricter stamps: a Cleared in them does not clear
