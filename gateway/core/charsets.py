@@ -125,6 +125,8 @@ _WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
               codecs.BOM_UTF32_BE)
 # Bytes of a part decoded in each of them: its top and what follows it closely.
 GUESSED_BYTES = 65536
+# Of a labelled part (mislabelled, as a detecting client may show it): its top.
+MISLABELLED_BYTES = 2048
 
 
 def unsure(label: str) -> bool:
@@ -166,7 +168,7 @@ def locale_readings(raw: bytes, label: str | None, html: bool = False,
         detected = _utf8_under(raw)
         if detected or html or name.startswith(("utf-16", "utf-32", "utf_16", "utf_32")):
             return detected
-        return _in_locales(raw[:GUESSED_BYTES], shown)
+        return _in_locales(_top(raw), shown)
     if name == "utf-8" and "\ufffd" not in shown:
         return []  # the text is valid UTF-8
     head = raw[:GUESSED_BYTES]
@@ -181,6 +183,17 @@ def locale_readings(raw: bytes, label: str | None, html: bool = False,
     except UnicodeDecodeError:
         pass
     return _in_locales(head, guess(head))
+
+
+def _top(raw: bytes) -> bytes:
+    """The top of a text, where its stamp is: its first ``MISLABELLED_BYTES`` past leading
+    blank lines, to a line break (a mislabelled text's other readings are of its top only:
+    a long legacy text is read 14 times over otherwise)."""
+    start = len(raw) - len(raw.lstrip(b" \t\r\n"))
+    head = raw[start:start + MISLABELLED_BYTES]
+    if len(raw) - start > MISLABELLED_BYTES:
+        head = head[:head.rfind(b"\n") + 1] or head
+    return head
 
 
 def _in_locales(head: bytes, shown: str) -> list[str]:

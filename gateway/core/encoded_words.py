@@ -16,8 +16,8 @@ _Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 # As lenient decoders take them: white space inside the payload (never past a line).
 _LOOSE_WORD = re.compile(r"=\?([^?\s]{1,80})\?([qQbB])\?([^?\n]{0,2000}?)\?=")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
-# Encoded words of one header value read in the locale charsets (a real one has a few).
-MAX_LOOSE_RUNS = 8
+# Of a header value read in the charsets a detecting client may take: its beginning.
+DETECTED_CHARS = 2048
 
 
 def header_text(value: object, *, wide: bool = False) -> str:
@@ -67,13 +67,14 @@ def loose(value: str) -> list[str]:
     webmail) show them: the bytes of adjacent words in one charset decoded together (a
     character split between two words is one character), base64 read past white space and a
     bad tail, a label the Encoding Standard decodes as U+FFFD (HZ) with Python's code page
-    (Outlook); then each word of 8-bit bytes its label may not decode (an unknown label,
-    ASCII, UTF-8) as a client that detects the charset shows it, one word at a time."""
+    (Outlook); then, where words hold 8-bit bytes their label may not decode (an unknown
+    label, ASCII, UTF-8), the value's beginning with them in each charset a client that
+    detects the charset may take (the locale charsets, UTF-8)."""
     text = charsets.guess(value.encode("utf-8", "surrogateescape"))
     if "=?" not in text:
         return []
     pieces: list[str] = []
-    others: list[tuple[int, list[str]]] = []
+    unsure: list[tuple[int, bytes]] = []
     run: list[bytes] = []
     run_label = ""
     position = 0
@@ -82,13 +83,11 @@ def loose(value: str) -> list[str]:
     def flush() -> None:
         if run:
             data = b"".join(run)
-            decoded = charsets.decode(data, run_label).text
             shown = charsets.codepage_reading(data, run_label)
-            pieces.append(shown if shown is not None else decoded)
-            if (len(others) < MAX_LOOSE_RUNS and not data.isascii()
-                    and charsets.unsure(run_label)):
-                others.append((len(pieces) - 1,
-                               charsets.locale_readings(data, run_label, shown=decoded)))
+            pieces.append(shown if shown is not None
+                          else charsets.decode(data, run_label).text)
+            if not data.isascii() and charsets.unsure(run_label):
+                unsure.append((len(pieces) - 1, data))
             run.clear()
 
     for match in _LOOSE_WORD.finditer(text):
@@ -108,9 +107,10 @@ def loose(value: str) -> list[str]:
     flush()
     pieces.append(text[position:])
     readings = ["".join(pieces)]
-    for index, alternatives in others:
-        readings.extend("".join([*pieces[:index], other, *pieces[index + 1:]])
-                        for other in alternatives)
+    for codec in (*charsets.LOCALE_CHARSETS, "utf-8") if unsure else ():
+        for index, data in unsure:
+            pieces[index] = data.decode(codec, "replace")
+        readings.append("".join(pieces)[:DETECTED_CHARS])
     return list(dict.fromkeys(" ".join(reading.split()) for reading in readings))
 
 

@@ -9,7 +9,7 @@ from email.utils import getaddresses
 from gateway.core import charsets
 from gateway.core.bidi import RLO, visual_order
 from gateway.core.documents import DEFAULT_LIMITS, DocumentLimits
-from gateway.core.encoded_words import decoded, header_text, loose
+from gateway.core.encoded_words import DETECTED_CHARS, decoded, header_text, loose
 from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.headers import MAX_FIELDS, HeaderBlock, uncommented
 from gateway.core.label_reading import GATEWAY_LABEL_HEADERS, header_labels
@@ -144,7 +144,8 @@ def _in_locales(value: str) -> list[str]:
     raw = value.encode("utf-8", "surrogateescape")
     if charsets.guess(raw) == raw.decode("utf-8", "replace"):
         return []
-    return list(dict.fromkeys(" ".join(raw.decode(codec, "replace").split())
+    head = raw[:DETECTED_CHARS]  # its beginning
+    return list(dict.fromkeys(" ".join(head.decode(codec, "replace").split())
                               for codec in charsets.LOCALE_CHARSETS))
 
 
