@@ -90,6 +90,7 @@ def _properties(block: bytes, codepage: str, subjects: list[str], bodies: list[s
                 budget: Budget) -> None:
     """The Subject and body among a MAPI properties block's values (MS-OXTNEF 2.1.3.4)."""
     (count,), position = struct.unpack_from("<I", block), 4
+    left = MAX_PROPERTIES  # values read, of all the properties together
     for _ in range(min(count, MAX_PROPERTIES)):
         kind, ident = struct.unpack_from("<HH", block, position)
         position += 4
@@ -106,16 +107,18 @@ def _properties(block: bytes, codepage: str, subjects: list[str], bodies: list[s
         if kind & _MULTIPLE or base in _VARIABLE:
             (values,) = struct.unpack_from("<I", block, position)
             position += 4
-        for _ in range(min(values, MAX_PROPERTIES)):
-            if base in _VARIABLE:
-                (size,) = struct.unpack_from("<I", block, position)
-                value = block[position + 4:position + 4 + size]
-                position += 4 + _padded(size)
-            elif base in _FIXED:
-                position += _FIXED[base]
-                continue
-            else:
-                raise Unreadable(f"TNEF property of unknown type {kind:#x}")
+        if base in _FIXED:
+            position += _FIXED[base] * values
+            continue
+        if base not in _VARIABLE:
+            raise Unreadable(f"TNEF property of unknown type {kind:#x}")
+        if values > left or position > len(block):
+            raise Unreadable("TNEF properties past their end")
+        left -= values
+        for _ in range(values):
+            (size,) = struct.unpack_from("<I", block, position)
+            value = block[position + 4:position + 4 + size]
+            position += 4 + _padded(size)
             text = _property_text(ident, base, value, codepage, budget)
             if text is not None:
                 (subjects if ident == _PR_SUBJECT else bodies).append(text)

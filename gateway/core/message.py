@@ -137,8 +137,9 @@ def _in_own_charsets(values: list[str], head: bytes) -> list[str]:
 
 
 def _in_locales(value: str) -> list[str]:
-    """A raw 8-bit Subject that is not UTF-8 in each locale charset a client may take for
-    raw header bytes (its user's, as Thunderbird's fallback and Outlook's code page)."""
+    """A raw 8-bit header value that is not UTF-8 (its beginning) in each locale charset a
+    client may take for raw header bytes (its user's: Thunderbird's fallback charset,
+    Outlook's code page)."""
     if value.isascii():
         return []
     raw = value.encode("utf-8", "surrogateescape")
@@ -185,7 +186,7 @@ def _drawn_subjects(values: list[str]) -> list[str]:
         flat = " ".join(text.split())
         if "=?" in value:
             drawn = [header_text(value, wide=True), *loose(value)]
-            out.extend(text for text in dict.fromkeys(drawn) if text != flat)
+            out.extend(other for other in dict.fromkeys(drawn) if other != flat)
         lines = [" ".join(line.split()) for line in _LINE_BREAKS.split(text)]
         out.extend(line for line in lines if line and len(lines) > 1)
         if RLO in flat:

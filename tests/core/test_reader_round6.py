@@ -363,3 +363,14 @@ def test_a_comment_among_the_parameters_keeps_a_cleared(vocabulary: Vocabulary,
                f"{CLEARED}\n\nGrüße aus Köln.\n")
     read = read_now(data, vocabulary)
     assert read.reading.stamp is Stamp.CLEARED and read.facts.unreadable == ()
+
+
+@pytest.mark.parametrize("properties", [
+    struct.pack("<I", 10_000) + struct.pack("<HHI", 0x1003, 0x0E07, 1_000_000_000) * 3,
+    struct.pack("<I", 1) + struct.pack("<HHI", 0x101F, 0x1000, 4_000_000_000),
+])
+def test_a_hostile_properties_block_is_unreadable_not_slow(vocabulary: Vocabulary,
+                                                           properties: bytes) -> None:
+    tnef = winmail(tnef_attribute(1, 0x00069003, properties))
+    reading = read_now(with_winmail(tnef), vocabulary).reading
+    assert any("cannot be read" in why for why in reading.files)
