@@ -95,7 +95,8 @@ def _read(data: bytes, depth: int, limits: DocumentLimits,
                *(text for name in ("x-message-flag", "thread-topic")
                  for v in headers.get(name, [])[:MAX_SUBJECTS] for text in _both(v)),
                *_drawn_subjects(subjects),
-               *_keywords(headers.get("keywords", []))),
+               *_keywords(headers.get("keywords", [])),
+               *_loose_only(headers.get("x-stamp", []))),
         from_addresses=_addresses(headers.get("from", [])),
         message_id=_first_id(headers.get("message-id", [])),
         in_reply_to=_ids(headers.get("in-reply-to", [])),
@@ -172,6 +173,13 @@ def _both(value: str) -> list[str]:
     8-bit in the locale charsets, where other."""
     text = header_text(value)
     return list(dict.fromkeys([text, *loose(value), *_in_locales(value)]))
+
+
+def _loose_only(values: list[str]) -> list[str]:
+    """``X-Stamp`` values as lenient decoders show their encoded words, where other than
+    as read (``=?cp037?...?=``): read for stricter stamps, like the flags."""
+    return [other for value in values[:MAX_SUBJECTS] if "=?" in value
+            for other in loose(value) if other != header_text(value)]
 
 
 def _drawn_subjects(values: list[str]) -> list[str]:

@@ -90,6 +90,20 @@ def test_a_subject_only_python_decodes_does_not_clear(vocabulary: Vocabulary,
     assert stamp_of(stricter, vocabulary) is Stamp.CONFIDENTIAL
 
 
+@pytest.mark.parametrize(("value", "stamp"), [
+    (b_word("cp037", "confidential".encode("cp037")), Stamp.CONFIDENTIAL),
+    ("=?hz-gb-2312?q?internal?=", Stamp.INTERNAL),
+    ("=?utf-8?b?" + base64.b64encode(b"internal").decode() + "==?=", Stamp.INTERNAL),
+])
+def test_an_x_stamp_only_a_lenient_decoder_shows_still_counts(
+        vocabulary: Vocabulary, value: str, stamp: Stamp) -> None:
+    data = raw(f"Subject: Case\nX-Stamp: {value}\nContent-Type: text/plain", "Hello" + STORY)
+    assert stamp_of(data, vocabulary) is stamp
+    cleared = raw(f"Subject: Case\nX-Stamp: {b_word('cp037', b'cleared'.decode().encode('cp037'))}"
+                  "\nContent-Type: text/plain", "Hello" + STORY)
+    assert stamp_of(cleared, vocabulary) is None
+
+
 def test_outlook_conversation_topic_split_between_words_counts(
         vocabulary: Vocabulary) -> None:
     topic = f"{b_word('utf-8', RU[:5])} {b_word('utf-8', RU[5:])}"
