@@ -5,6 +5,8 @@ from __future__ import annotations
 from gateway.core.doc_office import is_odf, is_ooxml, read_odf, read_ooxml
 from gateway.core.doc_pdf import read_pdf
 from gateway.core.doc_rtf import read_rtf
+from gateway.core.doc_tnef import SIGNATURE as TNEF_SIGNATURE
+from gateway.core.doc_tnef import read_tnef
 from gateway.core.doc_zip import member, open_archive
 from gateway.core.documents import (
     DOCUMENT_EXTENSIONS,
@@ -43,6 +45,8 @@ def sniff(name: str, data: bytes) -> str | None:
         return "ole"
     if data.lstrip()[:5] == b"{\\rtf":
         return "rtf"
+    if data.startswith(TNEF_SIGNATURE):
+        return "tnef"  # winmail.dat: the body Outlook shows
     ext = extension(name)
     if ext in TEXT_EXTENSIONS:
         return "text"
@@ -108,6 +112,11 @@ def _dispatch(name: str, kind: str, data: bytes, budget: Budget, depth: int,
         if any(marker in data for marker in _OLE_ENCRYPTED):
             raise Unreadable("encrypted")
         raise Unreadable("legacy Office or Outlook format (OLE), not read")
+    elif kind == "tnef":
+        document, files = read_tnef(name, data, budget)
+        found.append(document)
+        for inner_name, inner in files if depth < limits.max_depth else []:
+            _read(inner_name, inner, budget, depth + 1, found)
     elif kind == NOT_WHAT_IT_SAYS:
         found.append(not_what_it_says(name))
     elif kind == "zip":

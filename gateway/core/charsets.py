@@ -110,9 +110,10 @@ _META = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]{1
 
 # The charsets mail clients assume for unlabelled 8-bit text in their users' locales
 # (Thunderbird's and Chromium's detectors pick among them): Cyrillic, Arabic, Greek,
-# Hebrew, Central European, Chinese, Japanese, Korean.
+# Hebrew, Central European, Chinese, Japanese, Korean; and the other Cyrillic and Arabic
+# charsets the detector (chardetng) knows: ISO-8859-5, IBM866 (DOS), ISO-8859-6.
 LOCALE_CHARSETS = ("cp1251", "koi8_r", "cp1256", "cp1253", "cp1255", "cp1250", "gb18030",
-                   "big5", "shift_jis", "euc_kr")
+                   "big5", "shift_jis", "euc_kr", "iso8859_5", "cp866", "iso8859_6")
 # Labels that say "ASCII" (the Encoding Standard reads them as windows-1252): 8-bit bytes
 # under them are unlabelled text to a client that detects.
 _ASCII_LABELS = ("us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us", "iso-ir-6")
@@ -124,6 +125,15 @@ _WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
               codecs.BOM_UTF32_BE)
 # Bytes of a part decoded in each of them: its top and what follows it closely.
 GUESSED_BYTES = 65536
+# Of a labelled part (mislabelled, as a detecting client may show it): its top.
+MISLABELLED_BYTES = 2048
+
+
+def unsure(label: str) -> bool:
+    """Whether a client may not trust ``label`` for 8-bit bytes: none, an unknown one, an
+    ASCII one or UTF-8 (the bytes may not be UTF-8); it then detects the charset."""
+    plain = label.strip().strip("\"'").strip().lower()
+    return plain in ("", *_ASCII_LABELS) or resolve(plain) in (None, "utf-8")
 
 
 def big_endian(raw: bytes, label: str) -> str | None:
@@ -140,16 +150,25 @@ def locale_readings(raw: bytes, label: str | None, html: bool = False,
     """8-bit text no label decodes (none, ``us-ascii``, or ``utf-8`` over bytes that are not
     UTF-8) in each locale charset a client may assume (7-bit text with ISO-2022-JP's
     escapes, as ISO-2022-JP), UTF-16 or UTF-32 without a
-    byte-order mark big-endian, and valid UTF-8 under another label as UTF-8: readings for
-    stricter stamps. ``shown``, the text as
-    decoded already: under a ``utf-8`` label, without U+FFFD it was valid UTF-8."""
+    byte-order mark big-endian, valid UTF-8 under another label as UTF-8, plain text under
+    another legacy label in each locale charset (mislabelled), and HZ or ISO-2022-KR with
+    the code page: readings for stricter stamps. ``shown``, the text as decoded already:
+    under a ``utf-8`` label, without U+FFFD it was valid UTF-8."""
     plain = (label or "").strip().strip("\"'").strip().lower()
     wide = _BIG_ENDIAN.get(plain)
     if wide is not None and not raw.startswith(_WIDE_BOMS):  # Apple Mail reads it big-endian
         return [raw[:GUESSED_BYTES].decode(wide, errors="replace")]
     name = None if plain in ("", *_ASCII_LABELS) else resolve(plain)
+    if name == "replacement":
+        shown_so = codepage_reading(raw[:GUESSED_BYTES], plain)
+        return [] if shown_so is None else [shown_so]
     if name not in (None, "utf-8"):
-        return _utf8_under(raw)  # the label, unless its text is valid UTF-8 (detected)
+        # the label, unless a client that detects the charset shows other text: valid
+        # UTF-8 as UTF-8; plain text in one of its locale charsets (mislabelled)
+        detected = _utf8_under(raw)
+        if detected or html or name.startswith(("utf-16", "utf-32", "utf_16", "utf_32")):
+            return detected
+        return _in_locales(_top(raw), shown)
     if name == "utf-8" and "\ufffd" not in shown:
         return []  # the text is valid UTF-8
     head = raw[:GUESSED_BYTES]
@@ -163,8 +182,39 @@ def locale_readings(raw: bytes, label: str | None, html: bool = False,
         return [text] if plain in _ASCII_LABELS else []
     except UnicodeDecodeError:
         pass
+    return _in_locales(head, guess(head))
+
+
+def _top(raw: bytes) -> bytes:
+    """The top of a text, where its stamp is: its first ``MISLABELLED_BYTES`` past leading
+    blank lines, to a line break (a mislabelled text's other readings are of its top only:
+    a long legacy text is read 14 times over otherwise)."""
+    start = len(raw) - len(raw.lstrip(b" \t\r\n"))
+    head = raw[start:start + MISLABELLED_BYTES]
+    if len(raw) - start > MISLABELLED_BYTES:
+        head = head[:head.rfind(b"\n") + 1] or head
+    return head
+
+
+def _in_locales(head: bytes, shown: str) -> list[str]:
+    """8-bit ``head`` in each locale charset, but for the text ``shown`` already."""
+    if head.isascii():
+        return []
     readings = {head.decode(codec, errors="replace") for codec in LOCALE_CHARSETS}
-    return sorted(readings - {guess(head)})
+    return sorted(readings - {shown[:len(head)], shown})
+
+
+def codepage_reading(raw: bytes, label: str) -> str | None:
+    """Text under a label the Encoding Standard decodes as one U+FFFD (HZ, ISO-2022-KR) as
+    Python's codec for it decodes it, as Outlook does with the Windows code page; None for
+    any other label."""
+    if resolve(label) != "replacement":
+        return None
+    try:
+        info = codecs.lookup(label.strip().strip("\"'").strip())
+        return None if info.name in _NOT_TEXT else raw.decode(info.name, errors="replace")
+    except (LookupError, ValueError, TypeError):
+        return None
 
 
 def _utf8_under(raw: bytes) -> list[str]:

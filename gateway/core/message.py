@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import replace
 from email.utils import getaddresses
@@ -11,6 +9,7 @@ from email.utils import getaddresses
 from gateway.core import charsets
 from gateway.core.bidi import RLO, visual_order
 from gateway.core.documents import DEFAULT_LIMITS, DocumentLimits
+from gateway.core.encoded_words import DETECTED_CHARS, decoded, header_text, loose
 from gateway.core.facts import MessageFacts, TextPart
 from gateway.core.headers import MAX_FIELDS, HeaderBlock, uncommented
 from gateway.core.label_reading import GATEWAY_LABEL_HEADERS, header_labels
@@ -25,9 +24,6 @@ __all__ = ["MAX_DEPTH", "MAX_PARTS", "MessageFacts", "TextPart", "header_text", 
            "thread_ids"]
 
 _MSGID = re.compile(r"<[^<>\s]{1,998}>")
-# RFC 2047 encoded words: =?charset?Q|B?payload?=
-_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([qQbB])\?([^?\s]*)\?=")
-_Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
 # Where a client may break a Subject's line (decoded from an encoded word, or raw).
 _LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x85\u2028\u2029]")
@@ -96,9 +92,11 @@ def _read(data: bytes, depth: int, limits: DocumentLimits,
                         *_in_own_charsets(subjects, data[:root.block.end or _CHARSET_SCAN])),
         x_stamps=tuple(header_text(v) for v in headers.get("x-stamp", [])),
         flags=(*_sensitivity(headers.get("sensitivity", [])),
-               *(header_text(v) for name in ("x-message-flag", "thread-topic")
-                 for v in headers.get(name, [])[:MAX_SUBJECTS]), *_drawn_subjects(subjects),
-               *_keywords(headers.get("keywords", []))),
+               *(text for name in ("x-message-flag", "thread-topic")
+                 for v in headers.get(name, [])[:MAX_SUBJECTS] for text in _both(v)),
+               *_drawn_subjects(subjects),
+               *_keywords(headers.get("keywords", [])),
+               *_loose_only(headers.get("x-stamp", []))),
         from_addresses=_addresses(headers.get("from", [])),
         message_id=_first_id(headers.get("message-id", [])),
         in_reply_to=_ids(headers.get("in-reply-to", [])),
@@ -139,6 +137,20 @@ def _in_own_charsets(values: list[str], head: bytes) -> list[str]:
     return [" ".join(text.split()) for text in dict.fromkeys(out)]
 
 
+def _in_locales(value: str) -> list[str]:
+    """A raw 8-bit header value that is not UTF-8 (its beginning) in each locale charset a
+    client may take for raw header bytes (its user's: Thunderbird's fallback charset,
+    Outlook's code page)."""
+    if value.isascii():
+        return []
+    raw = value.encode("utf-8", "surrogateescape")
+    if charsets.guess(raw) == raw.decode("utf-8", "replace"):
+        return []
+    head = raw[:DETECTED_CHARS]  # its beginning
+    return list(dict.fromkeys(" ".join(head.decode(codec, "replace").split())
+                              for codec in charsets.LOCALE_CHARSETS))
+
+
 def _sensitivity(values: list[str]) -> list[str]:
     """Outlook's ``Sensitivity: Company-Confidential``, shown above the message as "Please
     treat this as Confidential": a Confidential stamp above every rendering (a comment or
@@ -151,9 +163,23 @@ def _sensitivity(values: list[str]) -> list[str]:
 def _keywords(values: list[str]) -> list[str]:
     """``Keywords``, which Outlook shows above the message as its categories: each one a
     tag of its own."""
-    found = [word.strip() for value in values[:MAX_SUBJECTS]
-             for word in header_text(value).split(",")]
+    found = [word.strip() for value in values[:MAX_SUBJECTS] for text in _both(value)
+             for word in text.split(",")]
     return [word for word in found if word][:MAX_KEYWORDS]
+
+
+def _both(value: str) -> list[str]:
+    """A header value decoded, and as lenient decoders show its encoded words, and its raw
+    8-bit in the locale charsets, where other."""
+    text = header_text(value)
+    return list(dict.fromkeys([text, *loose(value), *_in_locales(value)]))
+
+
+def _loose_only(values: list[str]) -> list[str]:
+    """``X-Stamp`` values as lenient decoders show their encoded words, where other than
+    as read (``=?cp037?...?=``): read for stricter stamps, like the flags."""
+    return [other for value in values[:MAX_SUBJECTS] if "=?" in value
+            for other in loose(value) if other != header_text(value)]
 
 
 def _drawn_subjects(values: list[str]) -> list[str]:
@@ -161,69 +187,22 @@ def _drawn_subjects(values: list[str]) -> list[str]:
     encoded words in UTF-16 or UTF-32 without a byte-order mark big-endian (Apple Mail; the
     Encoding Standard reads them little-endian); each line of a Subject that breaks (a line
     feed in an encoded word, U+2028); letters a bidi override reverses in the order drawn;
-    letters read by their shape (``core/shapes.py``)."""
+    letters read by their shape (``core/shapes.py``); raw 8-bit in the locale charsets."""
     out: list[str] = []
     for value in values:
-        text = _decoded(value)
+        text = decoded(value)
         flat = " ".join(text.split())
-        if "=?" in value and (wide := header_text(value, wide=True)) != flat:
-            out.append(wide)
+        if "=?" in value:
+            drawn = [header_text(value, wide=True), *loose(value)]
+            out.extend(other for other in dict.fromkeys(drawn) if other != flat)
         lines = [" ".join(line.split()) for line in _LINE_BREAKS.split(text)]
         out.extend(line for line in lines if line and len(lines) > 1)
         if RLO in flat:
             out.append(visual_order(flat))
         if (shape := shaped(flat)) is not None and fold(shape) != fold(flat):
             out.append(shape)  # (not when the folding reads it so already: ТLP:RЕD)
+        out.extend(_in_locales(value))
     return out
-
-
-def header_text(value: object, *, wide: bool = False) -> str:
-    """A header value decoded from RFC 2047 and raw 8-bit (UTF-8, else Windows-1252).
-
-    Encoded-words name their charset with the labels mail clients resolve (``charsets.py``).
-    The text around them stays as written (``=?utf-8?q?Case_12?= – Confidential``): the
-    standard library's ``decode_header`` turns such text beyond Latin-1 into ``\\u2013``.
-    With ``wide``, UTF-16 and UTF-32 without a byte-order mark are read big-endian.
-    """
-    return " ".join(_decoded(value, wide).split())
-
-
-def _decoded(value: object, wide: bool = False) -> str:
-    """``header_text`` before its white space is collapsed (line breaks kept)."""
-    if not isinstance(value, str):
-        value = str(value)
-    text = charsets.guess(value.encode("utf-8", "surrogateescape"))
-    if "=?" not in text:
-        return text
-    out: list[str] = []
-    position = 0
-    after_word = False
-    for match in _ENCODED_WORD.finditer(text):
-        charset, encoding, payload = match.groups()
-        data = _word_bytes(encoding, payload)
-        if data is None:
-            continue  # not decodable: shown as written
-        between = text[position:match.start()]
-        if not (after_word and not between.strip()):  # white space between two words goes
-            out.append(between)
-        label = charset.split("*", 1)[0]
-        shown = charsets.big_endian(data, label) if wide else None
-        out.append(shown if shown is not None else charsets.decode(data, label).text)
-        position, after_word = match.end(), True
-    out.append(text[position:])
-    return "".join(out)
-
-
-def _word_bytes(encoding: str, payload: str) -> bytes | None:
-    """The bytes of an encoded word's payload (Q or B); None when B is not base64."""
-    if encoding in "qQ":
-        data = payload.replace("_", " ").encode("utf-8", "surrogateescape")
-        return _Q_HEX.sub(lambda m: bytes((int(m.group(1), 16),)), data)
-    cleaned = payload.strip()
-    try:
-        return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 def _addresses(values: list[str]) -> tuple[str, ...]:

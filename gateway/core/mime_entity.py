@@ -153,8 +153,10 @@ def entity(data: bytes, default_type: str = "text/plain") -> Entity:
             if name in _TYPED_FIELDS:
                 # The type as a client reads it: "text/html (plain)", "text / html" and
                 # a quoted "text/html" are HTML.
+                # So are its parameters, without their comments (RFC 2045 allows them
+                # anywhere): "; (c) charset=utf-7", "charset=utf-8 (Plain text)".
                 kind, sep, rest = value.partition(";")
-                value = "".join(uncommented(kind).split()).strip('"') + sep + rest
+                value = "".join(uncommented(kind).split()).strip('"') + sep + uncommented(rest)
             params[line.name] = value
     return Entity(block, data[block.body_start:], params)
 

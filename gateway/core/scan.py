@@ -222,6 +222,8 @@ class _Scan:
                 level, content = previous, ""
             elif line[0] == ">":
                 level, content = quote_level(line)
+                if not _worded(content):  # an empty quote bar: no text, like a blank line
+                    level, content = previous, ""
             else:
                 level, content = 0, line
             while opened and opened[-1] > level:

@@ -165,8 +165,9 @@ def test_utf8_under_an_ascii_label_is_read_as_utf8_too(vocabulary: Vocabulary) -
 
 
 def test_labelled_or_utf8_text_gets_no_guessed_reading(vocabulary: Vocabulary) -> None:
-    body = "Конфиденциально\r\n".encode("cp1251")
-    # labelled windows-1252: the label is what every client follows
+    # labelled windows-1252: the detected readings are for stricter stamps only (a
+    # mislabelled stamp counts: test_reader_round6.py); text that is none keeps the Subject's
+    body = "Досье\r\n".encode("cp1251")
     assert stamped("Content-Type: text/plain; charset=windows-1252\r\n", body,
                    vocabulary) is Stamp.CLEARED
     assert stamped("Content-Type: text/plain\r\n", "Досье\r\n".encode(),

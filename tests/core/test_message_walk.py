@@ -117,7 +117,8 @@ def test_transfer_encodings(headers: str, body: str, expected: str) -> None:
 ])
 def test_charsets(charset: str, body: bytes) -> None:
     head = f"Subject: x\r\nContent-Type: text/plain; charset={charset}\r\n\r\n".encode()
-    [(_, text)] = texts(head + body)
+    # (a legacy label's text is also read as a detecting client may show it, not shown)
+    [text] = [t.text.strip() for t in read_message(head + body).top_texts if t.shown]
     assert text == body.decode(charset.strip('"'))
 
 
