@@ -13,8 +13,9 @@ Each reading here makes a message stricter or takes a Cleared back; none can cle
   - symbols and punctuation inside or between words, read as nothing and as a space
     (``CONFI🔒DENTIAL``, ``Strictly.Confidential``, ``Strictly_Confidential``);
   - a word hyphenated at the line's end, joined with the next line (``CONFI-`` /
-    ``DENTIAL``), and a marking field's name alone on its line with the next line as its
-    value (``Classification`` / ``Confidential``, a definition list's term and value);
+    ``DENTIAL``), a marking field's name alone on its line with the next line as its
+    value (``Classification`` / ``Confidential``, a definition list's term and value), and
+    a short line that begins a phrase the next line ends (``Strictly`` / ``Confidential``);
   - a trademark's letters glued to the word (``CONFIDENTIAL<sup>TM</sup>``);
   - upside-down letters (``ꞁɐıʇuǝpıɟuoɔ``), turned back and read right to left.
 - Capitals in a Subject (``CONFIDENTIAL Case update``, ``Case 12 CONFIDENTIAL notes``) set
@@ -85,6 +86,7 @@ def stricter_reshaped(vocabulary: Vocabulary, line: str, following: str) -> Stam
             candidates.append(line[:-1] + following)
         if line.count(" ") < _FIELD_WORDS:  # a field's name alone: "Classification"
             candidates.append(line.rstrip(":=-–— ") + ": " + following)
+            candidates.append(line + " " + following)  # a phrase broken: "Strictly" / "..."
     if not _UPSIDE_DOWN.isdisjoint(line):
         candidates.append(line.translate(_TURNED)[::-1])
     candidates.extend([c[:-2] for c in (line, *candidates) if c.endswith("tm")])  # "…ALTM"

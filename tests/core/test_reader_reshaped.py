@@ -74,6 +74,9 @@ def test_decorated_cleared_lines_still_clear(vocabulary: Vocabulary, line: str) 
     ("Classification\nConfidential", Stamp.CONFIDENTIAL),  # a field's name alone on its line
     ("Sensitivity:\nInternal", Stamp.INTERNAL),
     ("CONFIDENTIAL(TM)", Stamp.CONFIDENTIAL),
+    ("Strictly\nconfidential", Stamp.CONFIDENTIAL),  # a phrase broken across two lines
+    ("Private &\nConfidential", Stamp.CONFIDENTIAL),
+    ("For\ninternal use only", Stamp.INTERNAL),
 ])
 def test_a_stamp_reshaped_counts(vocabulary: Vocabulary, line: str, stamp: Stamp) -> None:
     assert stamp_of(plain(line + BODY), vocabulary) is stamp
@@ -103,6 +106,7 @@ def test_no_reshaping_clears(vocabulary: Vocabulary, line: str) -> None:
     "C.V. attached, as discussed",
     "\u0186y\u025b kwan pa.",  # Twi, with its open o and open e
     "Hello\nConfidential matters are for the call.",
+    "Company\nConfidential Services Ltd wrote back.",
     "Systm\nInternal",
 ])
 def test_ordinary_first_lines_stay_unstamped(vocabulary: Vocabulary, line: str) -> None:
