@@ -49,6 +49,7 @@ _MAX_NESTED_PARSE = 3
 
 
 _FIRST_WORD = re.compile(r"[^\W_]+")
+_PREFIX_HEADS = frozenset(p.split()[0].split("-")[0] for p in _PREFIXES)
 _OPENERS_KEPT = 4096
 
 
@@ -141,7 +142,9 @@ class Vocabulary:
     def may_open(self, text: str) -> bool:
         """Whether the first word of ``text`` may open a phrase (one typo allowed; a letter
         or two may be letter-spacing): a sentence is not parsed word by word again."""
-        first = _FIRST_WORD.match(_undecorated(_PREFIX.sub("", _undecorated(text))))
+        first = _FIRST_WORD.search(text)  # the first word after any decoration
+        if first is not None and first.group(0) in _PREFIX_HEADS:  # a field's name first
+            first = _FIRST_WORD.match(_undecorated(_PREFIX.sub("", _undecorated(text))))
         if first is None:
             return False
         word = first.group(0)
