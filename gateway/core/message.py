@@ -126,8 +126,7 @@ def _after_junk(data: bytes) -> list[TextPart]:
 def _in_own_charsets(values: list[str], head: bytes) -> list[str]:
     """Raw 8-bit Subjects that are not UTF-8, decoded with the charsets the message names (a
     Russian client's windows-1251 Subject shows as Cyrillic there, not as windows-1252)."""
-    raw = [v.encode("utf-8", "surrogateescape") for v in values if not v.isascii()]
-    raw = [r for r in raw if charsets.guess(r) != r.decode("utf-8", "replace")]
+    raw = [r for v in values if (r := _raw_8bit(v)) is not None]
     if not raw:
         return []
     labels = dict.fromkeys(m.decode("ascii", "replace").lower()
@@ -137,14 +136,20 @@ def _in_own_charsets(values: list[str], head: bytes) -> list[str]:
     return [" ".join(text.split()) for text in dict.fromkeys(out)]
 
 
+def _raw_8bit(value: str) -> bytes | None:
+    """The bytes of a header value written in raw 8-bit that is not UTF-8; None otherwise."""
+    if value.isascii():
+        return None
+    raw = value.encode("utf-8", "surrogateescape")
+    return None if charsets.guess(raw) == raw.decode("utf-8", "replace") else raw
+
+
 def _in_locales(value: str) -> list[str]:
     """A raw 8-bit header value that is not UTF-8 (its beginning) in each locale charset a
     client may take for raw header bytes (its user's: Thunderbird's fallback charset,
     Outlook's code page)."""
-    if value.isascii():
-        return []
-    raw = value.encode("utf-8", "surrogateescape")
-    if charsets.guess(raw) == raw.decode("utf-8", "replace"):
+    raw = _raw_8bit(value)
+    if raw is None:
         return []
     head = raw[:DETECTED_CHARS]  # its beginning
     return list(dict.fromkeys(" ".join(head.decode(codec, "replace").split())

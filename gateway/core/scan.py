@@ -139,11 +139,10 @@ def read_subject(subject: str, vocabulary: Vocabulary, location: Location = Loca
             found.append(_finding(parsed, location, depth))
     # "CONFI🔒DENTIAL: case 12", "1. Confidential - case 12", "#confidential": reshaped
     # (core/reshaped.py) and hashtags, for a stricter stamp.
-    for reshaped in (untagged, *_HASHTAG.findall(untagged)):
-        parsed = stricter_reshaped(vocabulary, reshaped, "") if reshaped[:1] != "#" else (
-            stricter(None, vocabulary.parse_line(reshaped[1:])))
-        if parsed is not None:
-            found.append(_finding(parsed, location, depth))
+    reshaped = [stricter_reshaped(vocabulary, untagged, ""),
+                *(stricter(None, vocabulary.parse_line(tag[1:]))
+                  for tag in _HASHTAG.findall(untagged))]
+    found.extend(_finding(parsed, location, depth) for parsed in reshaped if parsed is not None)
     # "Weekly report (TLP:AMBER)", "[SEC=PROTECTED] Briefing": partners' labels anywhere.
     found.extend(StampFinding(stamp, location, depth, source=f"label {label.shown}")
                  for label, stamp in subject_labels(text, vocabulary.labels))
